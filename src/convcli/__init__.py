@@ -1,0 +1,54 @@
+"""convcli: image convolution with exact, documented shape semantics.
+
+The Python API mirrors the command line::
+
+    >>> import numpy as np, convcli
+    >>> convcli.filter2d(np.eye(3), "1 0 -1", mode="valid", correlate=True)
+    array([[ 0.],
+           [-1.],
+           [ 0.]])
+    >>> convcli.load_kernel("sobel-x").matrix
+    array([[ 1.,  0., -1.],
+           [ 2.,  0., -2.],
+           [ 1.,  0., -1.]])
+
+Names are imported lazily so that ``convcli --help`` does not pay for numpy and SciPy.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+
+# public name -> module that defines it
+_API = {
+    "filter2d": "convcli.ops.filter",
+    "to_gray": "convcli.ops.filter",
+    "Kernel": "convcli.kernels",
+    "load_kernel": "convcli.kernels",
+    "list_kernels": "convcli.kernels",
+    "read_image": "convcli.io",
+    "conv_geometry": "convcli.geometry",
+}
+
+__all__ = ["__version__", *_API]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .geometry import conv_geometry
+    from .io import read_image
+    from .kernels import Kernel, list_kernels, load_kernel
+    from .ops.filter import filter2d, to_gray
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        value = getattr(import_module(_API[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'convcli' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

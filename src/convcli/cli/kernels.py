@@ -1,0 +1,76 @@
+"""``convcli kernels``: list the kernels convcli can find, or show one."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import click
+
+from .options import kernel_dir_option
+from .types import KERNEL
+
+
+def _search_path(kernel_dirs: tuple[str, ...]) -> list:
+    from ..kernels import kernel_search_path
+
+    return kernel_search_path(kernel_dirs=kernel_dirs, env_path=os.environ.get("CONVCLI_KERNEL_PATH"))
+
+
+@click.group("kernels", invoke_without_command=True)
+@click.pass_context
+def kernels_command(ctx: click.Context) -> None:
+    """List the kernel library (default) or show one kernel."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(list_command)
+
+
+def _number(value: float) -> str:
+    return f"{value:.6g}"
+
+
+@kernels_command.command("list")
+@kernel_dir_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per kernel, as a list.")
+def list_command(kernel_dirs: tuple[str, ...] = (), as_json: bool = False) -> None:
+    """Table of every named kernel: name, size, sum, separable, description."""
+    from ..errors import KernelError
+    from ..kernels import list_kernels
+
+    try:
+        found = list_kernels(search_path=_search_path(kernel_dirs))
+    except KernelError as error:
+        raise click.ClickException(str(error)) from None
+    if as_json:
+        click.echo(json.dumps([
+            {"name": k.name, "shape": list(k.shape), "sum": k.total, "separable": k.separable,
+             "description": k.description, "source": str(k.source)} for k in found
+        ], indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("name", "size", "sum", "separable", "description"):
+        table.add_column(column, justify="right" if column == "sum" else "left")
+    for k in found:
+        table.add_row(k.name, f"{k.shape[0]}×{k.shape[1]}", _number(k.total), "yes" if k.separable else "no",
+                      k.description)
+    Console(soft_wrap=True).print(table)
+
+
+@kernels_command.command("show")
+@kernel_dir_option
+@click.argument("kernel", type=KERNEL)
+def show_command(kernel: Any, kernel_dirs: tuple[str, ...] = ()) -> None:
+    """Show one KERNEL (any spec -k takes) as a grid of numbers."""
+    cells = [[_number(float(v)) for v in row] for row in kernel.matrix]
+    width = max(len(c) for row in cells for c in row)
+    lines = [f"{kernel.name}: {kernel.shape[0]}×{kernel.shape[1]}, sum {_number(kernel.total)}, "
+             f"{'separable' if kernel.separable else 'not separable'}"]
+    if kernel.description:
+        lines.append(kernel.description)
+    lines.append("")
+    lines.extend("  " + " ".join(c.rjust(width) for c in row) for row in cells)
+    click.echo("\n".join(lines))

@@ -1,0 +1,170 @@
+"""Options shared by several commands, each defined once (as rasterio's ``rio/options.py`` does).
+
+A command stacks the decorators it needs; :func:`pop_geometry` and :class:`OutputOptions` gather the
+parsed values back into what the core and the runner take.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from .types import KERNEL, PADDING, PAIR, TEMPLATE
+
+BOUNDARY_CHOICES = ("zero", "constant", "reflect", "symmetric", "edge", "wrap",
+                    "replicate", "nearest", "circular", "symm", "fill", "mirror")
+SCALES = ("clip", "abs", "normalize", "offset")
+DTYPES = ("uint8", "uint16", "float32", "float64")
+FORMATS = ("png", "jpeg", "jpg", "tiff", "tif", "bmp", "gif", "webp", "npy")
+
+
+def _compose(*decorators: Callable) -> Callable:
+    def apply(f: Callable) -> Callable:
+        for decorator in reversed(decorators):
+            f = decorator(f)
+        return f
+
+    return apply
+
+
+inputs_argument = click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+
+kernel_dir_option = click.option(
+    "--kernel-dir", "kernel_dirs", multiple=True, is_eager=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Folder of NAME.yaml kernels, searched before CONVCLI_KERNEL_PATH and the built-ins (repeatable).",
+)
+
+kernel_option = click.option(
+    "-k", "--kernel", "kernels", multiple=True, required=True, type=KERNEL,
+    help="Kernel: a name (sobel-x), a file (.yaml .npy .txt .csv), an inline matrix "
+    "('1 0 -1; 2 0 -2; 1 0 -1' or '[[1,0],[0,1]]') or gaussian:sigma=1.5, box:5, log:sigma=1.4, "
+    "dog:sigma1=1,sigma2=2, disk:radius=3. Repeat for several kernels.",
+)
+
+gray_option = click.option(
+    "--gray", is_flag=True,
+    help="First turn RGB into luminance 0.2125 R + 0.7154 G + 0.0721 B (alpha kept).",
+)
+
+geometry_options = _compose(
+    click.option("--mode", type=click.Choice(("same", "valid", "full")), default=None,
+                 help="Padding rule: same (default), valid (none) or full."),
+    click.option("--boundary", type=click.Choice(BOUNDARY_CHOICES, case_sensitive=False), default="zero",
+                 show_default=True, help="What the padding holds, named as numpy.pad names it."),
+    click.option("--cval", type=float, default=0.0, show_default=True,
+                 help="Fill value for --boundary constant."),
+    click.option("--stride", type=PAIR, default="1", show_default=True, help="Step between outputs: S or SY,SX."),
+    click.option("--padding", type=PADDING, default=None,
+                 help="Explicit padding P, PH,PW or TOP,BOTTOM,LEFT,RIGHT; replaces --mode."),
+    click.option("--dilation", type=PAIR, default="1", show_default=True, help="Step between kernel taps: D or DY,DX."),
+    click.option("--correlate", is_flag=True,
+                 help="Cross-correlate (the CNN convention, torch conv2d) instead of true convolution."),
+)
+
+
+def pop_geometry(params: dict[str, Any]) -> dict[str, Any]:
+    """Take the geometry options out of a command's parameters, as :func:`convcli.filter2d` keywords.
+
+    ``--padding`` replaces ``--mode``; giving both with a mode other than ``valid`` is a usage error.
+    """
+    mode = params.pop("mode")
+    padding = params.pop("padding")
+    boundary = params.pop("boundary").lower()
+    cval = params.pop("cval")
+    if padding is not None and mode not in (None, "valid"):
+        raise click.UsageError(f"--padding replaces --mode; drop --mode {mode} (or use --mode valid)")
+    if boundary == "mirror":
+        raise click.BadParameter(
+            "`mirror` is ambiguous: use reflect (c b [a b c d] c b, scipy.ndimage 'mirror', OpenCV REFLECT_101) "
+            "or symmetric (b a [a b c d] d c, scipy.ndimage 'reflect')",
+            param_hint="'--boundary'",
+        )
+    if cval != 0.0 and boundary not in ("constant", "fill"):
+        raise click.UsageError(f"--cval needs --boundary constant (the boundary is {boundary})")
+    return {
+        "mode": mode or "same",
+        "padding": padding,
+        "boundary": boundary,
+        "cval": cval,
+        "stride": params.pop("stride"),
+        "dilation": params.pop("dilation"),
+        "correlate": params.pop("correlate"),
+    }
+
+
+output_options = _compose(
+    click.option("-o", "--output", "output", default=None, metavar="PATH",
+                 help="Output file for one input ('-' = standard output, with --format)."),
+    click.option("-O", "--output-dir", "output_dir", default=None, type=click.Path(file_okay=False),
+                 metavar="DIR", help="Output folder for any number of inputs (created if missing)."),
+    click.option("--name", "name_template", type=TEMPLATE, default=None,
+                 help="Output name in -O DIR; fields {stem} {ext} {op} {kernel} {index}. "
+                 "Default {stem}{ext}, or {stem}-{kernel}{ext} with several kernels."),
+    click.option("--scale", type=click.Choice(SCALES), default="clip", show_default=True,
+                 help="How values map into an integer output: clip, abs, normalize, offset."),
+    click.option("--dtype", type=click.Choice(DTYPES), default=None,
+                 help="Output dtype (default: the input's for PNG/TIFF 16-bit, uint8 for images, float32 for .npy)."),
+    click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
+                 help="Output format for -o - (default: the input's format), or {ext} in --name."),
+    click.option("--report", "report_path", default=None, metavar="PATH",
+                 help="Write the JSON report to PATH ('-' = standard output)."),
+    click.option("--json", "json_report", is_flag=True, help="JSON report on standard output (= --report -)."),
+    click.option("--dry-run", is_flag=True, help="Read headers only, report the shapes, write no image."),
+    click.option("--no-clobber", is_flag=True, help="Refuse to replace an existing output (that file fails)."),
+    click.option("--fail-fast", is_flag=True, help="Stop at the first input that fails."),
+    click.option("--max-pixels", type=click.IntRange(min=1), default=None,
+                 help="Refuse images with more pixels than this (default 178,956,970, Pillow's hard limit)."),
+)
+
+
+@dataclass
+class OutputOptions:
+    """The output options of one command invocation."""
+
+    output: str | None
+    output_dir: str | None
+    name_template: str | None
+    scale: str
+    dtype: str | None
+    output_format: str | None
+    report_path: str | None
+    dry_run: bool
+    no_clobber: bool
+    fail_fast: bool
+    max_pixels: int | None
+
+    @classmethod
+    def pop(cls, params: dict[str, Any]) -> OutputOptions:
+        """Take the output options out of ``params`` and check how they combine."""
+        json_report = params.pop("json_report")
+        report_path = params.pop("report_path")
+        if json_report and report_path not in (None, "-"):
+            raise click.UsageError("--json is --report -; give one of them")
+        options = cls(
+            output=params.pop("output"),
+            output_dir=params.pop("output_dir"),
+            name_template=params.pop("name_template"),
+            scale=params.pop("scale"),
+            dtype=params.pop("dtype"),
+            output_format=params.pop("output_format"),
+            report_path="-" if json_report else report_path,
+            dry_run=params.pop("dry_run"),
+            no_clobber=params.pop("no_clobber"),
+            fail_fast=params.pop("fail_fast"),
+            max_pixels=params.pop("max_pixels"),
+        )
+        if options.output is not None and options.output_dir is not None:
+            raise click.UsageError("give -o PATH (one input) or -O DIR (any number), not both")
+        if options.name_template is not None and options.output_dir is None:
+            raise click.UsageError("--name names files inside -O DIR; add -O DIR")
+        if options.output == "-" and options.report_path == "-":
+            raise click.UsageError(
+                "standard output carries the image (-o -); write the report to a file with --report PATH"
+            )
+        if options.output is None and options.output_dir is None and not options.dry_run:
+            raise click.UsageError("no output: give -o PATH, -O DIR, or --dry-run to see the shapes")
+        return options

@@ -1,0 +1,65 @@
+"""convcli's own exception types, in one place.
+
+The core raises these (and plain ``ValueError`` for a bad argument to a public function); the CLI maps
+them to exit codes. None of them knows about click.
+
+``str(error)`` is always one line, prefixed with ``path:line:`` when the error belongs to a place in a
+file, so the CLI can print it as it is.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConvcliError",
+    "GeometryError",
+    "ImageReadError",
+    "ImageWriteError",
+    "KernelError",
+    "UnknownKernelError",
+]
+
+
+class ConvcliError(Exception):
+    """Base class of every error convcli raises on purpose.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong and, where possible, how to fix it (one line).
+    path : str, optional
+        The file the error is about.
+    line : int, optional
+        1-based line in ``path``.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+        self.message = " ".join(str(message).split())  # always one line
+        self.path = None if path is None else str(path)
+        self.line = line
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        if self.path is None:
+            return self.message
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        return f"{where}: {self.message}"
+
+
+class KernelError(ConvcliError, ValueError):
+    """A kernel spec or kernel file that cannot be used (a usage error: exit 2)."""
+
+
+class UnknownKernelError(KernelError):
+    """A kernel name found in no kernel folder."""
+
+
+class GeometryError(ConvcliError, ValueError):
+    """Options that give no output for this input (e.g. a `valid` window larger than the image)."""
+
+
+class ImageReadError(ConvcliError):
+    """An input that cannot be read: missing, not an allowed image format, corrupt, too large."""
+
+
+class ImageWriteError(ConvcliError):
+    """An output that cannot be written (format cannot hold the data, folder not writable, ...)."""

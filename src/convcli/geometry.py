@@ -1,0 +1,306 @@
+"""Shape arithmetic: padding amounts, output sizes, receptive field and jump.
+
+Pure integer arithmetic, no arrays: the filter engine uses it to pad and slice, and reports and the
+human summary use it to show their working. The rules are those of DESIGN §3:
+
+- ``valid``: no padding; ``out = ⌊(n − e)/s⌋ + 1``, an error when that is below 1;
+- ``full``: ``e − 1`` on both sides;
+- ``same``: ``out = ⌈n/s⌉``, total padding ``P = max((out − 1)·s + e − n, 0)``, split ``⌊P/2⌋`` before
+  for correlation (TensorFlow/Keras, PyTorch ``padding='same'``) and ``⌈P/2⌉`` before for true
+  convolution (so stride-1 ``same`` equals ``scipy.signal.convolve2d(mode='same')``);
+- explicit padding: ``out = ⌊(n + before + after − e)/s⌋ + 1``;
+
+where ``e = d·(k − 1) + 1`` is the dilated kernel extent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .errors import GeometryError
+
+__all__ = [
+    "MODES",
+    "AxisGeometry",
+    "conv_axis",
+    "conv_geometry",
+    "chain_receptive_field",
+    "as_pair",
+    "as_padding",
+]
+
+MODES = ("same", "valid", "full")
+AXIS_NAMES = ("rows", "cols")
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@dataclass(frozen=True)
+class AxisGeometry:
+    """How one axis of an image maps through a sliding-window operation.
+
+    Attributes
+    ----------
+    size : int
+        Input length along the axis.
+    kernel : int
+        Number of kernel taps along the axis.
+    stride, dilation : int
+        Step between outputs and between taps.
+    before, after : int
+        Padding added before the first and after the last input pixel.
+    out : int
+        Output length.
+    mode : str
+        ``same``, ``valid``, ``full`` or ``explicit`` (``--padding`` given).
+    """
+
+    size: int
+    kernel: int
+    stride: int
+    dilation: int
+    before: int
+    after: int
+    out: int
+    mode: str
+
+    @property
+    def extent(self) -> int:
+        """Dilated kernel extent ``d·(k − 1) + 1``."""
+        return self.dilation * (self.kernel - 1) + 1
+
+    def formula(self) -> str:
+        """The arithmetic that gives ``out``, as a learner would write it.
+
+        Examples
+        --------
+        >>> conv_axis(512, kernel=4, stride=2, mode="valid").formula()
+        '512 → ⌊(512 − 4)/2⌋ + 1 = 255'
+        >>> conv_axis(512, kernel=3, mode="same").formula()
+        '512 → ⌈512/1⌉ = 512  (padding 1 + 1: P = max((512 − 1)·1 + 3 − 512, 0) = 2)'
+        >>> conv_axis(7, kernel=3, mode="full").formula()
+        '7 → (7 + 2 + 2 − 3) + 1 = 9'
+        """
+        n, e, s = self.size, self.extent, self.stride
+        if self.mode == "same":
+            total = self.before + self.after
+            return (
+                f"{n} → ⌈{n}/{s}⌉ = {self.out}  (padding {self.before} + {self.after}: "
+                f"P = max(({self.out} − 1)·{s} + {e} − {n}, 0) = {total})"
+            )
+        inner = f"{n}"
+        if self.before or self.after or self.mode != "valid":
+            inner += f" + {self.before} + {self.after}"
+        inner += f" − {e}"
+        if s == 1:
+            return f"{n} → ({inner}) + 1 = {self.out}"
+        return f"{n} → ⌊({inner})/{s}⌋ + 1 = {self.out}"
+
+    def extent_formula(self) -> str | None:
+        """``e = d·(k − 1) + 1`` spelled out when dilation makes it differ from ``k``."""
+        if self.dilation == 1:
+            return None
+        return f"e = {self.dilation}·({self.kernel} − 1) + 1 = {self.extent}"
+
+
+def as_pair(value: int | Sequence[int], *, name: str, minimum: int = 1) -> tuple[int, int]:
+    """Turn ``2`` or ``(2, 3)`` into a (rows, cols) pair of ints ``>= minimum``.
+
+    Examples
+    --------
+    >>> as_pair(2, name="stride")
+    (2, 2)
+    >>> as_pair([1, 3], name="dilation")
+    (1, 3)
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        values = (value, value)
+    else:
+        values = tuple(value)
+    if len(values) == 1:
+        values = (values[0], values[0])
+    if len(values) != 2:
+        raise ValueError(f"`{name}` takes one value or two (rows, cols), got {len(values)}")
+    out = []
+    for v in values:
+        if isinstance(v, bool) or int(v) != v:
+            raise ValueError(f"`{name}` must be whole numbers, got {v!r}")
+        if int(v) < minimum:
+            raise ValueError(f"`{name}` must be >= {minimum}, got {int(v)}")
+        out.append(int(v))
+    return out[0], out[1]
+
+
+def as_padding(value: int | Sequence[int]) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Turn 1, 2 or 4 padding values into ``((top, bottom), (left, right))``.
+
+    One value pads every side; two are (rows, cols) as in PyTorch's ``padding=(ph, pw)``; four are
+    top, bottom, left, right.
+
+    Examples
+    --------
+    >>> as_padding(1)
+    ((1, 1), (1, 1))
+    >>> as_padding((1, 2))
+    ((1, 1), (2, 2))
+    >>> as_padding((0, 1, 1, 0))
+    ((0, 1), (1, 0))
+    """
+    values = (value,) if isinstance(value, int) else tuple(value)
+    for v in values:
+        if isinstance(v, bool) or int(v) != v or int(v) < 0:
+            raise ValueError(f"`padding` must be whole numbers >= 0, got {v!r}")
+    values = tuple(int(v) for v in values)
+    if len(values) == 1:
+        return (values[0], values[0]), (values[0], values[0])
+    if len(values) == 2:
+        return (values[0], values[0]), (values[1], values[1])
+    if len(values) == 4:
+        return (values[0], values[1]), (values[2], values[3])
+    raise ValueError(
+        f"`padding` takes 1 value (all sides), 2 (rows, cols) or 4 (top, bottom, left, right), got {len(values)}"
+    )
+
+
+def conv_axis(
+    size: int,
+    *,
+    kernel: int,
+    stride: int = 1,
+    dilation: int = 1,
+    mode: str = "same",
+    padding: tuple[int, int] | None = None,
+    correlate: bool = False,
+    axis: str = "rows",
+) -> AxisGeometry:
+    """Padding and output length of one axis of a convolution.
+
+    Parameters
+    ----------
+    size : int
+        Input length.
+    kernel, stride, dilation : int
+        Kernel taps, step between outputs, step between taps.
+    mode : {'same', 'valid', 'full'}
+        Ignored when ``padding`` is given.
+    padding : (int, int), optional
+        Explicit (before, after) padding.
+    correlate : bool
+        Only matters for ``same`` with an odd total padding: correlation puts the extra pixel after,
+        true convolution before.
+    axis : str
+        Name used in error messages.
+
+    Raises
+    ------
+    GeometryError
+        When the window does not fit and no output pixel would remain.
+
+    Examples
+    --------
+    >>> g = conv_axis(6, kernel=2, mode="same")
+    >>> (g.before, g.after, g.out)
+    (1, 0, 6)
+    >>> g = conv_axis(6, kernel=2, mode="same", correlate=True)
+    >>> (g.before, g.after, g.out)
+    (0, 1, 6)
+    >>> conv_axis(10, kernel=3, stride=3, padding=(1, 2)).out
+    4
+    """
+    if mode not in MODES:
+        raise ValueError(f"`mode` must be one of {', '.join(MODES)}, got {mode!r}")
+    extent = dilation * (kernel - 1) + 1
+    if padding is not None:
+        before, after = padding
+        out = (size + before + after - extent) // stride + 1
+        used_mode = "explicit"
+    elif mode == "valid":
+        before = after = 0
+        out = (size - extent) // stride + 1
+        used_mode = mode
+    elif mode == "full":
+        before = after = extent - 1
+        out = (size + 2 * (extent - 1) - extent) // stride + 1
+        used_mode = mode
+    else:
+        out = _ceil_div(size, stride)
+        total = max((out - 1) * stride + extent - size, 0)
+        before = total // 2 if correlate else _ceil_div(total, 2)
+        after = total - before
+        used_mode = mode
+    if size + before + after < extent or out < 1:
+        what = f"the kernel's extent {extent}" + (f" (dilation {dilation})" if dilation > 1 else "")
+        raise GeometryError(
+            f"{what} is larger than the {size} {axis} of the input"
+            + (f" plus padding {before} + {after}" if before or after else "")
+            + f"; `{used_mode}` leaves no output: use a smaller kernel, more padding or --mode same"
+        )
+    return AxisGeometry(size, kernel, stride, dilation, before, after, out, used_mode)
+
+
+def conv_geometry(
+    shape: Sequence[int],
+    kernel_shape: Sequence[int],
+    *,
+    mode: str = "same",
+    stride: int | Sequence[int] = 1,
+    dilation: int | Sequence[int] = 1,
+    padding: int | Sequence[int] | None = None,
+    correlate: bool = False,
+) -> tuple[AxisGeometry, AxisGeometry]:
+    """Geometry of both axes of a 2-D convolution of an image of ``shape`` (H, W[, C]).
+
+    Examples
+    --------
+    >>> rows, cols = conv_geometry((512, 512, 3), (4, 4), mode="valid", stride=2)
+    >>> rows.out, cols.out
+    (255, 255)
+    """
+    strides = as_pair(stride, name="stride")
+    dilations = as_pair(dilation, name="dilation")
+    pads = None if padding is None else as_padding(padding)
+    if len(kernel_shape) != 2 or min(kernel_shape) < 1:
+        raise ValueError(f"`kernel` must be a non-empty 2-D matrix, got shape {tuple(kernel_shape)}")
+    if len(shape) < 2:
+        raise ValueError(f"`image` must be 2-D (H, W) or 3-D (H, W, C), got shape {tuple(shape)}")
+    rows, cols = (
+        conv_axis(
+            int(shape[i]),
+            kernel=int(kernel_shape[i]),
+            stride=strides[i],
+            dilation=dilations[i],
+            mode=mode,
+            padding=None if pads is None else pads[i],
+            correlate=correlate,
+            axis=AXIS_NAMES[i],
+        )
+        for i in range(2)
+    )
+    return rows, cols
+
+
+def chain_receptive_field(
+    steps: Sequence[tuple[int, int]], *, start: tuple[int, int] = (1, 1)
+) -> tuple[int, int]:
+    """Receptive field and jump after a chain of (extent, stride) layers along one axis.
+
+    Araujo et al., "Computing Receptive Fields of Convolutional Neural Networks" (Distill, 2019):
+    ``r_out = r_in + (e − 1)·j_in`` and ``j_out = j_in·s``.
+
+    Returns
+    -------
+    (receptive_field, jump)
+
+    Examples
+    --------
+    >>> chain_receptive_field([(3, 1), (2, 2), (3, 1)])
+    (8, 2)
+    """
+    field, jump = start
+    for extent, stride in steps:
+        field += (extent - 1) * jump
+        jump *= stride
+    return field, jump

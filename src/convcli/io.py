@@ -1,0 +1,1585 @@
+"""Reading and writing images: the only module that talks to image decoders and encoders.
+
+Inputs are recognised by their magic bytes (never by their extension) and only formats on an
+allow-list are read: PNG, JPEG, TIFF, BMP, GIF, WebP and NumPy ``.npy``. A source is a path, the
+string ``"sample:NAME"`` (an image that ships inside scikit-image) or ``bytes`` (standard input,
+read by the CLI).
+
+Decoders used (all imported lazily, inside the functions that need them):
+
+========  =====================================================================================
+PNG       OpenCV ``cv2.imdecode(..., IMREAD_UNCHANGED)``, BGR(A) turned into RGB(A) (Pillow
+          cannot read 16-bit RGB); Pillow when OpenCV declines. Header read by convcli itself.
+JPEG      Pillow
+BMP       Pillow
+GIF       Pillow, first frame only (a note says how many frames there were)
+WebP      Pillow, first frame only
+TIFF      tifffile, first page only; Pillow for the compressions tifffile cannot decode without
+          the optional ``imagecodecs`` package (LZW, JPEG, CCITT), and for CMYK and YCbCr pages
+.npy      NumPy, ``allow_pickle=False``
+========  =====================================================================================
+
+Pixel values are kept as stored: uint8 stays 0..255, uint16 stays 0..65535. The read rules,
+the same for every format:
+
+- palette images become RGB, or RGBA when the palette has transparency; a palette whose colours
+  are all grey becomes grey (H, W), or grey+alpha (H, W, 2);
+- a grey or RGB image with a transparent colour key (PNG ``tRNS``, GIF) gets an alpha channel
+  that is 0 where the key matches and the maximum elsewhere;
+- 1-bit images become uint8 0 and 255; CMYK and YCbCr become RGB; 16-bit grey is uint16;
+  Pillow's 32-bit integer mode "I" is int32 and its float mode "F" is float32;
+- 2- and 4-channel image files are grey+alpha and RGBA (``ImageInfo.has_alpha``); an ``.npy``
+  array never has alpha, whatever its channel count;
+- EXIF orientation is **not** applied: pixels come out as stored (a note says so when a JPEG or
+  WebP file carries a rotating orientation tag);
+- floating-point data (``.npy``, float TIFF) holding NaN or inf is refused.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import io
+import os
+import stat
+import struct
+import tempfile
+import threading
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Union
+
+import numpy as np
+
+from convcli.errors import ConvcliError, ImageReadError, ImageWriteError
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "FORMATS",
+    "SCALES",
+    "ImageInfo",
+    "check_writable",
+    "default_dtype",
+    "encode_image",
+    "format_from_path",
+    "map_values",
+    "probe",
+    "read_image",
+    "remove_temp_files",
+    "same_file",
+    "sample_names",
+    "sniff_format",
+    "source_stem",
+    "write_atomic",
+]
+
+#: Formats convcli reads and writes, as ``ImageInfo.format`` and ``format_from_path`` name them.
+FORMATS = ("png", "jpeg", "tiff", "bmp", "gif", "webp", "npy")
+
+#: Output value mappings for integer outputs (see :func:`map_values`).
+SCALES = ("clip", "abs", "normalize", "offset")
+
+#: Pillow's hard limit (2 × ``PIL.Image.MAX_IMAGE_PIXELS``): larger images are refused from the header.
+DEFAULT_MAX_PIXELS = 178_956_970
+
+#: Output dtypes convcli writes.
+OUTPUT_DTYPES = ("uint8", "uint16", "float32", "float64")
+
+#: The name used in messages for ``bytes`` sources (standard input).
+STDIN_LABEL = "<stdin>"
+
+Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
+
+_NOT_SUPPORTED = "not a supported image (PNG, JPEG, TIFF, BMP, GIF, WebP or .npy)"
+
+_EXTENSIONS = {
+    ".png": "png",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".bmp": "bmp",
+    ".gif": "gif",
+    ".webp": "webp",
+    ".npy": "npy",
+}
+
+_LABELS = {
+    "png": "PNG",
+    "jpeg": "JPEG",
+    "tiff": "TIFF",
+    "bmp": "BMP",
+    "gif": "GIF",
+    "webp": "WebP",
+    "npy": ".npy",
+}
+
+_PIL_FORMATS = {"jpeg": "JPEG", "bmp": "BMP", "gif": "GIF", "webp": "WEBP", "png": "PNG", "tiff": "TIFF"}
+
+# scikit-image sample images whose files ship inside its wheel (verified to load with no
+# network and no pooch), with the format of the bundled file.
+_SAMPLES = {
+    "astronaut": "png",
+    "brick": "png",
+    "camera": "png",
+    "cat": "png",
+    "cell": "png",
+    "checkerboard": "png",
+    "chelsea": "png",
+    "clock": "png",
+    "coffee": "png",
+    "coins": "png",
+    "colorwheel": "png",
+    "grass": "png",
+    "gravel": "png",
+    "horse": "png",
+    "hubble_deep_field": "jpeg",
+    "immunohistochemistry": "png",
+    "logo": "png",
+    "microaneurysms": "png",
+    "moon": "png",
+    "page": "png",
+    "retina": "jpeg",
+    "rocket": "jpeg",
+    "text": "png",
+}
+
+# Largest width/height each format (or its encoder) can store.
+_MAX_SIDE = {"png": 2**31 - 1, "jpeg": 65_500, "bmp": 2**31 - 1, "gif": 65_535, "webp": 16_383}
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What a source holds, as :func:`read_image` will return it.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(H, W)`` or ``(H, W, C)``: the shape of the array :func:`read_image` returns.
+    dtype : str
+        NumPy dtype name of that array (``"uint8"``, ``"uint16"``, ``"float32"``, ...).
+    format : str
+        One of :data:`FORMATS`, found from the magic bytes.
+    has_alpha : bool
+        True for 2- and 4-channel image files (grey+alpha, RGBA); never for ``.npy``.
+    frames : int
+        Frames (GIF, WebP, APNG) or pages (TIFF) in the file; only the first is read.
+    notes : tuple of str
+        Things worth telling a user, e.g. ``"GIF has 12 frames; the first was used"``.
+
+    Examples
+    --------
+    >>> info = ImageInfo(shape=(4, 5, 3), dtype="uint8", format="png", has_alpha=False)
+    >>> info.frames, info.notes
+    (1, ())
+    """
+
+    shape: tuple[int, ...]
+    dtype: str
+    format: str
+    has_alpha: bool
+    frames: int = 1
+    notes: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _reason(exc: BaseException) -> str:
+    """One line saying why a decoder or the OS failed."""
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    else:
+        text = str(exc)
+    text = " ".join(text.split()).rstrip(".")
+    if not text:
+        text = type(exc).__name__
+    if len(text) > 200:
+        text = text[:197] + "..."
+    return text
+
+
+def _check_format(format: str, name: str = "format") -> None:
+    if not isinstance(format, str) or format not in FORMATS:
+        raise ValueError(f"{name} must be one of {', '.join(FORMATS)}; got {format!r}")
+
+
+def _check_max_pixels(max_pixels: int | None) -> None:
+    if max_pixels is None:
+        return
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)) or max_pixels < 1:
+        raise ValueError(f"max_pixels must be a positive integer or None; got {max_pixels!r}")
+
+
+def _dtype_name(value: Any, name: str) -> str:
+    try:
+        return np.dtype(value).name
+    except TypeError:
+        raise ValueError(f"{name} must be a NumPy dtype name such as 'uint8'; got {value!r}") from None
+
+
+class _Scoped:
+    """Hold a process-wide setting at ``value`` while any caller is inside; restore it after the last."""
+
+    def __init__(self, get: Callable[[], Any], set_: Callable[[Any], Any], value: Any) -> None:
+        self._get, self._set, self._value = get, set_, value
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved: Any = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                self._saved = self._get()
+                self._set(self._value)
+            self._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0:
+                self._set(self._saved)
+
+
+@functools.cache
+def _pil() -> Any:
+    """PIL.Image, plus a scope in which Pillow's own pixel limit is off (convcli applies its own)."""
+    from PIL import Image
+
+    def setter(value: Any) -> None:
+        Image.MAX_IMAGE_PIXELS = value
+
+    return Image, _Scoped(lambda: Image.MAX_IMAGE_PIXELS, setter, None)
+
+
+@functools.cache
+def _cv2() -> Any:
+    """cv2, plus a scope in which OpenCV logs nothing to the terminal."""
+    import cv2
+
+    logging = cv2.utils.logging
+    return cv2, _Scoped(logging.getLogLevel, logging.setLogLevel, logging.LOG_LEVEL_SILENT)
+
+
+@functools.cache
+def _tifffile() -> Any:
+    """tifffile, with a NullHandler so its warnings never reach the terminal unless logging is set up."""
+    import logging
+
+    import tifffile
+
+    logger = logging.getLogger("tifffile")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+    return tifffile
+
+
+def _pixel_limit(info: ImageInfo, max_pixels: int | None, label: str) -> None:
+    if max_pixels is None:
+        return
+    h, w = info.shape[0], info.shape[1]
+    if h * w > max_pixels:
+        raise ImageReadError(
+            f"{w}×{h} = {w * h:,} pixels is over the limit of {max_pixels:,}; raise it with --max-pixels",
+            path=label,
+        )
+
+
+def _finish(arr: np.ndarray, info: ImageInfo, label: str) -> np.ndarray:
+    """Check the decoded array against the header and make it a fresh, writable, C-ordered array."""
+    if tuple(arr.shape) != info.shape or arr.dtype.name != info.dtype:
+        raise ImageReadError(
+            f"the decoder returned {arr.dtype.name} {tuple(arr.shape)} but the header says "
+            f"{info.dtype} {info.shape}; the file may be damaged",
+            path=label,
+        )
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ImageReadError("holds NaN or inf; convcli needs finite values", path=label)
+    if not arr.flags.c_contiguous or not arr.flags.writeable or not arr.dtype.isnative:
+        arr = np.array(arr, dtype=arr.dtype.newbyteorder("="), order="C")
+    return arr
+
+
+def _is_bytes(source: object) -> bool:
+    return isinstance(source, (bytes, bytearray, memoryview))
+
+
+def _sample_name(source: object) -> str | None:
+    if isinstance(source, str) and source.startswith("sample:"):
+        return source[len("sample:") :]
+    return None
+
+
+@contextmanager
+def _opened(source: Source) -> Iterator[tuple[BinaryIO, str]]:
+    """Open a bytes source or a regular file for binary reading; refuse folders, FIFOs, devices."""
+    if _is_bytes(source):
+        with io.BytesIO(bytes(source)) as fh:
+            yield fh, STDIN_LABEL
+        return
+    path = os.fspath(source)  # type: ignore[arg-type]
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    # O_NONBLOCK: opening a FIFO must not hang; fstat below refuses it.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    flags |= getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise ImageReadError("no such file", path=path) from None
+    except IsADirectoryError:
+        raise ImageReadError("is a folder, not an image file", path=path) from None
+    except OSError as exc:
+        raise ImageReadError(f"cannot open: {_reason(exc)}", path=path) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise ImageReadError("is a folder, not an image file", path=path)
+        if not stat.S_ISREG(mode):
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+            raise ImageReadError(f"is {kind}, not a regular file; convcli reads only regular files", path=path)
+        fh = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with fh:
+        yield fh, path
+
+
+# --------------------------------------------------------------------------------------------
+# Format detection
+# --------------------------------------------------------------------------------------------
+
+
+def sniff_format(head: bytes) -> str | None:
+    """Recognise an allowed format from the first bytes of a file.
+
+    Parameters
+    ----------
+    head : bytes
+        The start of the file; 32 bytes are plenty.
+
+    Returns
+    -------
+    str or None
+        One of :data:`FORMATS`, or None when the bytes are none of them.
+
+    Examples
+    --------
+    >>> sniff_format(b"\\x89PNG\\r\\n\\x1a\\n" + bytes(8))
+    'png'
+    >>> sniff_format(b"\\x93NUMPY\\x01\\x00")
+    'npy'
+    >>> sniff_format(b"%PDF-1.7") is None
+    True
+    """
+    if not _is_bytes(head):
+        raise ValueError(f"head must be bytes; got {type(head).__name__}")
+    head = bytes(head[:32])
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "tiff"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    # "BM" alone is too weak: also require a known DIB header size.
+    if head[:2] == b"BM" and len(head) >= 18:
+        if struct.unpack("<I", head[14:18])[0] in (12, 16, 40, 52, 56, 64, 108, 124):
+            return "bmp"
+    return None
+
+
+def format_from_path(path: str) -> str:
+    """The output format an output path asks for, by its extension (case-insensitive).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output path.
+
+    Returns
+    -------
+    str
+        One of :data:`FORMATS`.
+
+    Raises
+    ------
+    ValueError
+        The extension is missing or not one convcli writes.
+
+    Examples
+    --------
+    >>> format_from_path("out/edges.TIF")
+    'tiff'
+    >>> format_from_path("a.jpg")
+    'jpeg'
+    """
+    try:
+        text = os.fspath(path)
+    except TypeError:
+        raise ValueError(f"path must be a path; got {type(path).__name__}") from None
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    ext = os.path.splitext(text)[1]
+    allowed = ", ".join(_EXTENSIONS)
+    if not ext:
+        raise ValueError(f"path {text!r} has no extension; use one of {allowed}")
+    try:
+        return _EXTENSIONS[ext.lower()]
+    except KeyError:
+        raise ValueError(f"path: unknown extension {ext!r}; use one of {allowed}") from None
+
+
+def sample_names() -> list[str]:
+    """Names usable as ``sample:NAME``: scikit-image images that ship inside its wheel.
+
+    They load with no network access.
+
+    Returns
+    -------
+    list of str
+        Sorted names.
+
+    Examples
+    --------
+    >>> "astronaut" in sample_names() and "camera" in sample_names()
+    True
+    """
+    return sorted(_SAMPLES)
+
+
+def source_stem(source: Source) -> str:
+    """The name an output derived from ``source`` is based on (the ``{stem}`` field).
+
+    Parameters
+    ----------
+    source : str, os.PathLike or bytes
+        A path, ``"sample:NAME"`` or bytes (standard input).
+
+    Returns
+    -------
+    str
+        The file name without its extension, the sample's NAME, or ``"stdin"``.
+
+    Examples
+    --------
+    >>> source_stem("photos/cat.jpeg"), source_stem("sample:coins"), source_stem(b"...")
+    ('cat', 'coins', 'stdin')
+    """
+    if _is_bytes(source):
+        return "stdin"
+    name = _sample_name(source)
+    if name is not None:
+        return name
+    try:
+        return Path(os.fsdecode(os.fspath(source))).stem  # type: ignore[arg-type]
+    except TypeError:
+        raise ValueError(f"source must be a path, 'sample:NAME' or bytes; got {type(source).__name__}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------
+
+
+def probe(source: Source, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ImageInfo:
+    """Describe an image from its header, without decoding its pixels.
+
+    PNG headers are parsed by convcli; JPEG, BMP, GIF and WebP are opened lazily with Pillow
+    (which reads only the header); TIFF with ``tifffile.TiffFile`` (page tags only); ``.npy``
+    with the ``numpy.lib.format`` header. A ``sample:NAME`` source is loaded (it is small).
+
+    Parameters
+    ----------
+    source : str, os.PathLike or bytes
+        A path, ``"sample:NAME"`` or the bytes of a file (standard input).
+    max_pixels : int or None, optional
+        Refuse images with more than this many pixels (H × W), as :func:`read_image` would.
+        None means no limit.
+
+    Returns
+    -------
+    ImageInfo
+        Shape and dtype exactly as :func:`read_image` returns them.
+
+    Raises
+    ------
+    ImageReadError
+        Missing file, not a regular file, not an allowed format, damaged header, too many pixels.
+
+    Examples
+    --------
+    >>> probe("sample:astronaut").shape
+    (512, 512, 3)
+    >>> import io as _io, numpy as np
+    >>> buf = _io.BytesIO(); np.save(buf, np.zeros((3, 4), np.float32))
+    >>> probe(buf.getvalue())
+    ImageInfo(shape=(3, 4), dtype='float32', format='npy', has_alpha=False, frames=1, notes=())
+    """
+    _check_max_pixels(max_pixels)
+    return _read(source, max_pixels, decode=False)[1]
+
+
+def read_image(source: Source, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, ImageInfo]:
+    """Read an image (first frame/page) into an array, refusing anything unsafe or damaged.
+
+    The format is recognised from the magic bytes, never from the extension. The pixel limit
+    is checked from the header before anything is decoded. EXIF orientation is not applied:
+    pixels come out as stored. Integer pixels keep their values (uint8 stays 0..255). See the
+    module documentation for how palettes, transparency keys, 1-bit, CMYK and ``.npy`` arrays
+    are read. A ``.npy`` must be 2-D or 3-D (H, W, C) of real numbers; bool becomes uint8 0 and 1,
+    float16 becomes float32; NaN or inf is refused.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or bytes
+        A path, ``"sample:NAME"`` (see :func:`sample_names`) or the bytes of a file.
+    max_pixels : int or None, optional
+        Refuse images with more than this many pixels (H × W); None means no limit.
+
+    Returns
+    -------
+    array : numpy.ndarray
+        (H, W) or (H, W, C), a new writable C-ordered array.
+    info : ImageInfo
+        What was read (``info.shape == array.shape``).
+
+    Raises
+    ------
+    ImageReadError
+        With one line saying why: missing, not a regular file, not an allowed format, corrupt
+        or truncated (the decoder's reason), over the pixel limit, unusable ``.npy``.
+
+    Examples
+    --------
+    >>> image, info = read_image("sample:camera")
+    >>> image.shape, image.dtype.name, info.format
+    ((512, 512), 'uint8', 'png')
+    """
+    _check_max_pixels(max_pixels)
+    arr, info = _read(source, max_pixels, decode=True)
+    assert arr is not None
+    return arr, info
+
+
+def _read(source: Source, max_pixels: int | None, *, decode: bool) -> tuple[np.ndarray | None, ImageInfo]:
+    name = _sample_name(source)
+    if name is not None:
+        return _read_sample(name, max_pixels)
+    if not (_is_bytes(source) or isinstance(source, (str, os.PathLike))):
+        raise ValueError(f"source must be a path, 'sample:NAME' or bytes; got {type(source).__name__}")
+    with _opened(source) as (fh, label):
+        try:
+            head = fh.read(32)
+        except OSError as exc:
+            raise ImageReadError(f"cannot read: {_reason(exc)}", path=label) from None
+        if not head:
+            raise ImageReadError("is empty (0 bytes), not an image", path=label)
+        fmt = sniff_format(head)
+        if fmt is None:
+            raise ImageReadError(_NOT_SUPPORTED, path=label)
+        fh.seek(0)
+        reader = {"png": _read_png, "tiff": _read_tiff, "npy": _read_npy}.get(fmt, _read_pillow)
+        try:
+            return reader(fh, fmt, label, max_pixels, decode)
+        except (ConvcliError, MemoryError):
+            raise
+        except Exception as exc:  # the boundary: any decoder failure becomes one line
+            why = _reason(exc)
+            if type(exc).__name__ == "UnidentifiedImageError":  # Pillow: "cannot identify image file <...>"
+                why = "the header is damaged or truncated"
+            raise ImageReadError(f"cannot read {_LABELS[fmt]}: {why}", path=label) from exc
+
+
+def _read_sample(name: str, max_pixels: int | None) -> tuple[np.ndarray, ImageInfo]:
+    label = f"sample:{name}"
+    if name not in _SAMPLES:
+        close = difflib.get_close_matches(name, _SAMPLES, n=3)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise ImageReadError(
+            f"unknown sample {name!r}; {hint}samples include astronaut, camera, coins, chelsea, "
+            f"coffee, moon, page, text (all: {', '.join(sample_names())})",
+            path=label,
+        )
+    import skimage.data
+
+    try:
+        arr = np.asarray(getattr(skimage.data, name)())
+    except Exception as exc:  # pragma: no cover - the bundled files are verified by the tests
+        raise ImageReadError(f"cannot load the sample: {_reason(exc)}", path=label) from exc
+    notes: tuple[str, ...] = ()
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8) * np.uint8(255)
+        notes = ("black-and-white sample read as 0 and 255",)
+    info = ImageInfo(
+        shape=tuple(int(n) for n in arr.shape),
+        dtype=arr.dtype.name,
+        format=_SAMPLES[name],
+        has_alpha=arr.ndim == 3 and arr.shape[2] in (2, 4),
+        notes=notes,
+    )
+    _pixel_limit(info, max_pixels, label)
+    return _finish(arr, info, label), info
+
+
+# ---- PNG -----------------------------------------------------------------------------------
+
+_PNG_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
+
+
+def _png_header(fh: BinaryIO, label: str) -> dict[str, Any]:
+    """Parse IHDR and the chunks before the first IDAT (PLTE, tRNS, acTL); stop at the pixels."""
+
+    def bad(why: str) -> ImageReadError:
+        return ImageReadError(f"cannot read PNG: {why}", path=label)
+
+    fh.seek(8)
+    raw = fh.read(8 + 13 + 4)
+    if len(raw) < 25:
+        raise bad("truncated header")
+    length, ctype = struct.unpack(">I4s", raw[:8])
+    if ctype != b"IHDR" or length != 13:
+        raise bad("the IHDR chunk is missing")
+    if zlib.crc32(raw[4:21]) != struct.unpack(">I", raw[21:25])[0]:
+        raise bad("the IHDR chunk is damaged (bad CRC)")
+    width, height, depth, color, _comp, _filt, _interlace = struct.unpack(">IIBBBBB", raw[8:21])
+    if width < 1 or height < 1 or width > 2**31 - 1 or height > 2**31 - 1:
+        raise bad(f"invalid size {width}×{height}")
+    if depth not in _PNG_DEPTHS.get(color, ()):
+        raise bad(f"invalid colour type {color} with bit depth {depth}")
+    found: dict[bytes, bytes] = {}
+    for _ in range(100_000):
+        raw = fh.read(8)
+        if len(raw) < 8:
+            raise bad("truncated before the image data")
+        length, ctype = struct.unpack(">I4s", raw)
+        if length > 2**31 - 1:
+            raise bad("invalid chunk length")
+        if ctype in (b"IDAT", b"IEND"):
+            break
+        if ctype in (b"PLTE", b"tRNS", b"acTL") and length <= 1024:
+            data = fh.read(length)
+            if len(data) < length:
+                raise bad("truncated before the image data")
+            found[ctype] = data
+            fh.seek(4, os.SEEK_CUR)
+        else:
+            fh.seek(length + 4, os.SEEK_CUR)
+    if ctype != b"IDAT":
+        raise bad("no image data")
+    return {
+        "width": width,
+        "height": height,
+        "depth": depth,
+        "color": color,
+        "plte": found.get(b"PLTE"),
+        "trns": found.get(b"tRNS"),
+        "frames": struct.unpack(">I", found[b"acTL"][:4])[0] if len(found.get(b"acTL", b"")) >= 4 else 1,
+    }
+
+
+def _read_png(
+    fh: BinaryIO, fmt: str, label: str, max_pixels: int | None, decode: bool
+) -> tuple[np.ndarray | None, ImageInfo]:
+    hdr = _png_header(fh, label)
+    color, depth, trns, plte = hdr["color"], hdr["depth"], hdr["trns"], hdr["plte"]
+    notes: list[str] = []
+    grey_palette = False
+    if color == 3:
+        if plte is None or len(plte) % 3 or not plte:
+            raise ImageReadError("cannot read PNG: palette image without a valid palette", path=label)
+        pal = np.frombuffer(plte, np.uint8).reshape(-1, 3)
+        grey_palette = bool((pal == pal[:, :1]).all())
+        channels = 1 if grey_palette else 3
+        notes.append(f"palette image read as {'grey' if grey_palette else 'RGB'}")
+    else:
+        channels = {0: 1, 2: 3, 4: 2, 6: 4}[color]
+    if trns is not None and color in (0, 2, 3):
+        channels += 1
+        if color != 3:
+            notes.append("transparent colour key turned into an alpha channel")
+    if depth == 1 and color == 0:
+        notes.append("1-bit image read as 0 and 255")
+    if hdr["frames"] > 1:
+        notes.append(f"PNG has {hdr['frames']} frames (APNG); the first was used")
+    shape = (hdr["height"], hdr["width"]) + ((channels,) if channels > 1 else ())
+    info = ImageInfo(
+        shape=shape,
+        dtype="uint16" if depth == 16 else "uint8",
+        format="png",
+        has_alpha=channels in (2, 4),
+        frames=max(1, hdr["frames"]),
+        notes=tuple(notes),
+    )
+    _pixel_limit(info, max_pixels, label)
+    if not decode:
+        return None, info
+    fh.seek(0)
+    data = fh.read()
+    _png_check_chunks(data, label)
+    arr = _png_decode_cv2(data, info, hdr)
+    if arr is None:  # OpenCV declined: ask Pillow, which also gives a reason when the file is bad
+        Image, unlimited = _pil()
+        with unlimited, Image.open(io.BytesIO(data), formats=["PNG"]) as im:
+            arr = _pillow_array(im, _pillow_plan(im)[3])
+        if tuple(arr.shape) != info.shape or arr.dtype.name != info.dtype:
+            raise ImageReadError("cannot read PNG: OpenCV could not decode it", path=label)
+    return _finish(arr, info, label), info
+
+
+def _png_check_chunks(data: bytes, label: str) -> None:
+    """Check the chunk structure and the CRC of every critical chunk before decoding.
+
+    A damaged or truncated file is refused here with a clear reason, and libpng (inside OpenCV)
+    never gets to print its own complaint on standard error.
+    """
+    view = memoryview(data)
+    pos, size = 8, len(data)
+    while pos + 8 <= size:
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        end = pos + 12 + length
+        if end > size:
+            raise ImageReadError("cannot read PNG: truncated (the file ends inside a chunk)", path=label)
+        if kind[:1].isupper():  # critical chunk: IHDR, PLTE, IDAT, IEND
+            if zlib.crc32(view[pos + 4 : pos + 8 + length]) != struct.unpack_from(">I", data, pos + 8 + length)[0]:
+                name = kind.decode("ascii", "replace")
+                raise ImageReadError(f"cannot read PNG: the {name} chunk is damaged (bad CRC)", path=label)
+        if kind == b"IEND":
+            return
+        pos = end
+    raise ImageReadError("cannot read PNG: truncated (no IEND chunk)", path=label)
+
+
+def _png_decode_cv2(data: bytes, info: ImageInfo, hdr: dict[str, Any]) -> np.ndarray | None:
+    cv2, quiet = _cv2()
+    with quiet:
+        arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        return None
+    if arr.ndim == 3 and arr.shape[2] == 3:
+        arr = arr[..., ::-1]
+    elif arr.ndim == 3 and arr.shape[2] == 4:
+        arr = arr[..., [2, 1, 0, 3]]
+    want = info.shape[2] if len(info.shape) == 3 else 1
+    have = arr.shape[2] if arr.ndim == 3 else 1
+    if want == have:
+        pass
+    elif want == 1 and have in (3, 4):  # grey palette
+        arr = arr[..., 0]
+    elif want == 2 and have == 4:  # grey+alpha, grey palette with transparency
+        arr = arr[..., [0, 3]]
+    elif want == 2 and have == 1 and hdr["trns"] is not None and len(hdr["trns"]) >= 2:
+        # grey with a transparent key: OpenCV drops the key, so build the alpha here
+        key = struct.unpack(">H", hdr["trns"][:2])[0]
+        depth = hdr["depth"]
+        if depth < 8:
+            key = (key & ((1 << depth) - 1)) * 255 // ((1 << depth) - 1)
+        top = np.iinfo(arr.dtype).max
+        alpha = np.where(arr == key, 0, top).astype(arr.dtype)
+        arr = np.stack([arr, alpha], axis=-1)
+    else:
+        return None
+    return arr
+
+
+# ---- Pillow formats (JPEG, BMP, GIF, WebP; PNG and TIFF fall-backs) -------------------------
+
+
+def _pillow_plan(im: Any) -> tuple[tuple[int, ...], str, list[str], str]:
+    """From an opened (not decoded) Pillow image: shape, dtype, notes and how to convert it."""
+    mode = im.mode
+    h, w = im.height, im.width
+    notes: list[str] = []
+    keyed = "transparency" in im.info
+    if mode == "1":
+        how, c, dt = "1", 1, "uint8"
+        notes.append("1-bit image read as 0 and 255")
+    elif mode == "L":
+        if keyed and isinstance(im.info["transparency"], int):
+            how, c = "L_key", 2
+            notes.append("transparent colour key turned into an alpha channel")
+        else:
+            how, c = "asis", 1
+        dt = "uint8"
+    elif mode in ("LA", "La"):
+        how, c, dt = "LA", 2, "uint8"
+    elif mode in ("P", "PA"):
+        pal = im.getpalette() or []
+        grey = bool(pal) and all(pal[i] == pal[i + 1] == pal[i + 2] for i in range(0, len(pal) - 2, 3))
+        alpha = keyed or mode == "PA"
+        how = ("P_grey" if grey else "P_rgb") + ("a" if alpha else "")
+        c = (1 if grey else 3) + (1 if alpha else 0)
+        dt = "uint8"
+        notes.append(f"palette image read as {'grey' if grey else 'RGB'}")
+    elif mode == "RGB":
+        if keyed:
+            how, c = "RGBA", 4
+            notes.append("transparent colour key turned into an alpha channel")
+        else:
+            how, c = "asis", 3
+        dt = "uint8"
+    elif mode == "RGBA":
+        how, c, dt = "asis", 4, "uint8"
+    elif mode in ("RGBa", "RGBX"):
+        how, c, dt = ("RGBA", 4, "uint8") if mode == "RGBa" else ("RGB", 3, "uint8")
+    elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        how, c, dt = "RGB", 3, "uint8"
+        notes.append(f"{mode} converted to RGB")
+    elif mode.startswith("I;16"):
+        how, c, dt = "asis", 1, "uint16"
+    elif mode == "I":
+        how, c, dt = "asis", 1, "int32"
+    elif mode == "F":
+        how, c, dt = "asis", 1, "float32"
+    else:
+        raise ValueError(f"unsupported pixel mode {mode}")
+    shape = (h, w) + ((c,) if c > 1 else ())
+    return shape, dt, notes, how
+
+
+def _pillow_array(im: Any, how: str) -> np.ndarray:
+    if how == "asis":
+        arr = np.array(im)
+        if arr.dtype.kind in "uif" and not arr.dtype.isnative:
+            arr = arr.astype(arr.dtype.newbyteorder("="))
+        return arr
+    if how == "1":
+        return np.array(im.convert("L"))
+    if how == "L_key":
+        arr = np.array(im)
+        alpha = np.where(arr == im.info["transparency"], 0, 255).astype(np.uint8)
+        return np.stack([arr, alpha], axis=-1)
+    if how == "LA":
+        return np.array(im if im.mode == "LA" else im.convert("LA"))
+    if how in ("RGB", "P_rgb"):
+        return np.array(im.convert("RGB"))
+    if how in ("RGBA", "P_rgba"):
+        return np.array(im.convert("RGBA"))
+    if how == "P_grey":
+        return np.array(im.convert("RGB"))[..., 0]
+    if how == "P_greya":
+        return np.array(im.convert("RGBA"))[..., [0, 3]]
+    raise AssertionError(how)  # pragma: no cover
+
+
+def _exif_note(im: Any) -> list[str]:
+    try:
+        orientation = im.getexif().get(0x0112)
+    except Exception:
+        return []
+    if orientation in (None, 1):
+        return []
+    return [f"EXIF orientation {orientation} was not applied (pixels as stored)"]
+
+
+def _read_pillow(
+    fh: BinaryIO, fmt: str, label: str, max_pixels: int | None, decode: bool
+) -> tuple[np.ndarray | None, ImageInfo]:
+    Image, unlimited = _pil()
+    with unlimited, Image.open(fh, formats=[_PIL_FORMATS[fmt]]) as im:
+        shape, dtype, notes, how = _pillow_plan(im)
+        frames = int(getattr(im, "n_frames", 1) or 1)
+        if frames > 1:
+            notes.append(f"{_LABELS[fmt]} has {frames} frames; the first was used")
+            im.seek(0)
+        if fmt in ("jpeg", "webp"):
+            notes += _exif_note(im)
+        info = ImageInfo(
+            shape=shape,
+            dtype=dtype,
+            format=fmt,
+            has_alpha=len(shape) == 3 and shape[2] in (2, 4),
+            frames=frames,
+            notes=tuple(notes),
+        )
+        _pixel_limit(info, max_pixels, label)
+        if not decode:
+            return None, info
+        arr = _pillow_array(im, how)
+    return _finish(arr, info, label), info
+
+
+# ---- TIFF ----------------------------------------------------------------------------------
+
+
+def _read_tiff(
+    fh: BinaryIO, fmt: str, label: str, max_pixels: int | None, decode: bool
+) -> tuple[np.ndarray | None, ImageInfo]:
+    tifffile = _tifffile()
+    PHOTO = tifffile.PHOTOMETRIC
+    with tifffile.TiffFile(fh) as tif:
+        page = tif.pages[0]
+        frames = len(tif.pages)
+        axes, shape, dtype = page.axes, tuple(int(n) for n in page.shape), np.dtype(page.dtype)
+        photometric = page.photometric
+        notes: list[str] = []
+        if frames > 1:
+            notes.append(f"TIFF has {frames} pages; the first was used")
+        if axes == "YX":
+            h, w, c = shape[0], shape[1], 1
+        elif axes == "YXS":
+            h, w, c = shape
+        elif axes == "SYX":
+            c, h, w = shape
+        else:
+            raise ImageReadError(
+                f"TIFF page has axes {axes} (shape {shape}); convcli reads 2-D images (Y, X, samples)", path=label
+            )
+        via_pillow = photometric in (PHOTO.SEPARATED, PHOTO.YCBCR)
+        if via_pillow:
+            if dtype != np.uint8:
+                raise ImageReadError(f"{photometric.name} TIFF with {dtype.name} samples is not supported", path=label)
+            c, out_dtype = 3, "uint8"
+            notes.append(f"{'CMYK' if photometric == PHOTO.SEPARATED else 'YCbCr'} converted to RGB")
+        elif photometric == PHOTO.PALETTE:
+            if page.colormap is None or c != 1:
+                raise ImageReadError("palette TIFF without a usable colour map", path=label)
+            grey = bool((_tiff_cmap(page) == _tiff_cmap(page)[:1]).all())
+            c, out_dtype = (1 if grey else 3), "uint8"
+            notes.append(f"palette image read as {'grey' if grey else 'RGB'}")
+        elif photometric in (PHOTO.MINISBLACK, PHOTO.MINISWHITE, PHOTO.RGB):
+            if dtype.kind == "c" or dtype.kind not in "biuf":
+                raise ImageReadError(f"TIFF samples of type {dtype.name} are not supported", path=label)
+            if dtype == bool:
+                out_dtype = "uint8"
+                notes.append("1-bit image read as 0 and 255")
+            elif dtype.kind == "f" and dtype.itemsize < 4:
+                out_dtype = "float32"
+            else:
+                out_dtype = dtype.name
+            if photometric == PHOTO.MINISWHITE and dtype.kind == "f":
+                raise ImageReadError("floating-point MinIsWhite TIFF is not supported", path=label)
+        else:
+            raise ImageReadError(f"TIFF photometric {photometric.name} is not supported", path=label)
+        info = ImageInfo(
+            shape=(h, w) + ((c,) if c > 1 else ()),
+            dtype=out_dtype,
+            format="tiff",
+            has_alpha=c in (2, 4),
+            frames=frames,
+            notes=tuple(notes),
+        )
+        _pixel_limit(info, max_pixels, label)
+        if not decode:
+            return None, info
+        if via_pillow:
+            arr = _tiff_pillow(fh, info, label, None)
+        else:
+            try:
+                raw = page.asarray()
+            except ValueError as exc:
+                if "imagecodecs" not in str(exc):
+                    raise
+                arr = _tiff_pillow(fh, info, label, exc)
+            else:
+                arr = _tiff_layout(raw, axes, photometric, page, PHOTO)
+    return _finish(arr, info, label), info
+
+
+def _tiff_cmap(page: Any) -> np.ndarray:
+    """The page's colour map as uint8, shape (3, N) (16-bit maps shifted down, as Pillow does)."""
+    cmap = np.asarray(page.colormap).astype(np.uint32)
+    if cmap.max() > 255:
+        cmap = cmap >> 8
+    return cmap.astype(np.uint8)
+
+
+def _tiff_layout(raw: np.ndarray, axes: str, photometric: Any, page: Any, PHOTO: Any) -> np.ndarray:
+    arr = np.moveaxis(raw, 0, -1) if axes == "SYX" else raw
+    if photometric == PHOTO.PALETTE:
+        cmap = _tiff_cmap(page)
+        rgb = np.moveaxis(cmap[:, arr], 0, -1)
+        return rgb[..., 0] if bool((cmap == cmap[:1]).all()) else rgb
+    if photometric == PHOTO.MINISWHITE:
+        if arr.dtype == bool:
+            arr = ~arr
+        else:
+            top = (1 << int(page.bitspersample)) - 1 if arr.dtype.kind == "u" else np.iinfo(arr.dtype).max
+            arr = (top - arr).astype(arr.dtype)
+    if arr.dtype == bool:
+        return arr.astype(np.uint8) * np.uint8(255)
+    if arr.dtype.kind == "f" and arr.dtype.itemsize < 4:
+        return arr.astype(np.float32)
+    return arr
+
+
+def _tiff_pillow(fh: BinaryIO, info: ImageInfo, label: str, why: Exception | None) -> np.ndarray:
+    """Decode a TIFF page with Pillow (compressions tifffile needs imagecodecs for; CMYK, YCbCr)."""
+    Image, unlimited = _pil()
+    fh.seek(0)
+    with unlimited, Image.open(fh, formats=["TIFF"]) as im:
+        arr = _pillow_array(im, _pillow_plan(im)[3])
+    if tuple(arr.shape) != info.shape or arr.dtype.name != info.dtype:
+        what = why if why is not None else "Pillow read it differently"
+        raise ImageReadError(
+            f"cannot read TIFF: {_reason(what) if isinstance(what, Exception) else what} "
+            "(install imagecodecs, or save the TIFF uncompressed or with deflate)",
+            path=label,
+        )
+    return arr
+
+
+# ---- .npy ----------------------------------------------------------------------------------
+
+
+def _read_npy(
+    fh: BinaryIO, fmt: str, label: str, max_pixels: int | None, decode: bool
+) -> tuple[np.ndarray | None, ImageInfo]:
+    fmtlib = np.lib.format
+    version = fmtlib.read_magic(fh)
+    if version == (1, 0):
+        shape, _fortran, dtype = fmtlib.read_array_header_1_0(fh)
+    elif version == (2, 0):
+        shape, _fortran, dtype = fmtlib.read_array_header_2_0(fh)
+    else:
+        raise ImageReadError(f".npy format version {version[0]}.{version[1]} is not supported", path=label)
+    dtype = np.dtype(dtype)
+    if dtype.hasobject:
+        raise ImageReadError(
+            "holds Python objects (would need pickle, which convcli never loads); save a numeric array", path=label
+        )
+    if dtype.names is not None or dtype.subdtype is not None:
+        raise ImageReadError("is a structured array; convcli reads plain numeric arrays", path=label)
+    if dtype.kind == "c":
+        raise ImageReadError("holds complex numbers; convcli reads real numbers", path=label)
+    if dtype.kind not in "biuf":
+        raise ImageReadError(f"has dtype {dtype}; convcli reads numeric arrays", path=label)
+    shape = tuple(int(n) for n in shape)
+    if len(shape) not in (2, 3):
+        raise ImageReadError(f"has shape {shape}; an image array must be (H, W) or (H, W, C)", path=label)
+    if 0 in shape:
+        raise ImageReadError(f"is empty (shape {shape})", path=label)
+    notes: list[str] = []
+    if dtype.kind == "b":
+        out_dtype = "uint8"
+        notes.append("bool array read as 0 and 1")
+    elif dtype.kind == "f" and dtype.itemsize < 4:
+        out_dtype = "float32"
+        notes.append(f"{dtype.name} widened to float32")
+    elif dtype.kind == "f" and dtype.itemsize > 8:
+        out_dtype = "float64"
+        notes.append(f"{dtype.name} narrowed to float64")
+    else:
+        out_dtype = dtype.name
+    info = ImageInfo(shape=shape, dtype=out_dtype, format="npy", has_alpha=False, notes=tuple(notes))
+    _pixel_limit(info, max_pixels, label)
+    if not decode:
+        return None, info
+    fh.seek(0)
+    arr = fmtlib.read_array(fh, allow_pickle=False)
+    if arr.dtype.name != out_dtype or not arr.dtype.isnative:
+        arr = arr.astype(out_dtype)
+    return _finish(arr, info, label), info
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------
+
+
+def default_dtype(format: str, input_dtype: str) -> str:
+    """The output dtype used when ``--dtype`` is not given.
+
+    PNG: uint16 for a uint16 input, else uint8. TIFF: the input's dtype when it is uint8 or
+    uint16, else float32 (the raw result). ``.npy``: float32. JPEG, BMP, GIF, WebP: uint8.
+
+    Parameters
+    ----------
+    format : str
+        Output format, one of :data:`FORMATS`.
+    input_dtype : str
+        The input image's dtype name (``ImageInfo.dtype``).
+
+    Returns
+    -------
+    str
+        One of ``"uint8"``, ``"uint16"``, ``"float32"``.
+
+    Examples
+    --------
+    >>> default_dtype("png", "uint16"), default_dtype("tiff", "float64"), default_dtype("npy", "uint8")
+    ('uint16', 'float32', 'float32')
+    """
+    _check_format(format)
+    name = _dtype_name(input_dtype, "input_dtype")
+    if format == "png":
+        return "uint16" if name == "uint16" else "uint8"
+    if format == "tiff":
+        return name if name in ("uint8", "uint16") else "float32"
+    if format == "npy":
+        return "float32"
+    return "uint8"
+
+
+def map_values(
+    values: np.ndarray, *, dtype: str, scale: str = "clip", alpha: bool = False
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Turn a floating-point result into the output dtype.
+
+    Float dtypes (``"float32"``, ``"float64"``) get the raw values, never clipped or rounded
+    (``scale`` is ignored and reported as ``"raw"``). For ``"uint8"`` and ``"uint16"``
+    (``top`` = 255 or 65535):
+
+    - ``clip``: round, then clip into 0..top;
+    - ``abs``: absolute value, then round and clip;
+    - ``normalize``: stretch min..max (over all colour channels together) to 0..top; a
+      constant image becomes all 0;
+    - ``offset``: add half the range ((top + 1) / 2: 128 or 32768), then round and clip, so
+      signed responses sit around mid-grey.
+
+    Rounding is ``numpy.rint``: halves go to the even neighbour (0.5 → 0, 1.5 → 2, 2.5 → 2).
+    With ``alpha=True`` the last channel is alpha: it is only rounded and clipped, whatever
+    ``scale`` says, and it takes no part in ``normalize``'s min..max.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        The result, (H, W) or (H, W, C), real numbers.
+    dtype : str
+        ``"uint8"``, ``"uint16"``, ``"float32"`` or ``"float64"``.
+    scale : str, optional
+        One of :data:`SCALES`; default ``"clip"``.
+    alpha : bool, optional
+        The last channel is alpha (needs 2 or more channels).
+
+    Returns
+    -------
+    array : numpy.ndarray
+        A new array of ``dtype``.
+    info : dict
+        ``{"scale": scale or "raw", "dtype": dtype, "clipped": n}``, n counting the values that
+        were outside 0..top after rounding and so were clipped.
+
+    Raises
+    ------
+    ValueError
+        Bad argument, or NaN/inf values for an integer dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out, info = map_values(np.array([[-3.0, 0.5, 1.5, 300.0]]), dtype="uint8")
+    >>> out.tolist(), info
+    ([[0, 0, 2, 255]], {'scale': 'clip', 'dtype': 'uint8', 'clipped': 2})
+    >>> map_values(np.array([[-1.0, 0.0, 1.0]]), dtype="uint8", scale="offset")[0].tolist()
+    [[127, 128, 129]]
+    """
+    if not isinstance(values, np.ndarray):
+        raise ValueError(f"values must be a numpy array; got {type(values).__name__}")
+    if values.dtype.kind not in "biuf":
+        raise ValueError(f"values must hold real numbers; got dtype {values.dtype}")
+    if dtype not in OUTPUT_DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(OUTPUT_DTYPES)}; got {dtype!r}")
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {', '.join(SCALES)}; got {scale!r}")
+    if alpha and (values.ndim != 3 or values.shape[2] < 2):
+        raise ValueError(f"alpha=True needs values of shape (H, W, C) with C >= 2; got shape {values.shape}")
+    if dtype.startswith("float"):
+        return values.astype(dtype), {"scale": "raw", "dtype": dtype, "clipped": 0}
+    v = values.astype(np.float64)
+    if not np.isfinite(v).all():
+        raise ValueError(f"values hold NaN or inf, which {dtype} cannot hold; write .npy or .tif for raw floats")
+    top = float(np.iinfo(dtype).max)
+    colour, alpha_ch = (v[..., :-1], v[..., -1:]) if alpha else (v, None)
+    if scale == "abs":
+        colour = np.abs(colour)
+    elif scale == "offset":
+        colour = colour + (top + 1) / 2
+    elif scale == "normalize":
+        lo = float(colour.min()) if colour.size else 0.0
+        hi = float(colour.max()) if colour.size else 0.0
+        colour = (colour - lo) * (top / (hi - lo)) if hi > lo else np.zeros_like(colour)
+    parts = [colour] if alpha_ch is None else [colour, alpha_ch]
+    out_parts = []
+    clipped = 0
+    for part in parts:
+        r = np.rint(part)
+        clipped += int(np.count_nonzero((r < 0) | (r > top)))
+        out_parts.append(np.clip(r, 0, top))
+    out = out_parts[0] if alpha_ch is None else np.concatenate(out_parts, axis=-1)
+    return out.astype(dtype), {"scale": scale, "dtype": dtype, "clipped": clipped}
+
+
+def check_writable(format: str, shape: tuple[int, ...], dtype: str) -> None:
+    """Refuse, before any work, an output the format cannot hold; the message says what to use.
+
+    ============  =====================  ============================================
+    format        dtypes                 channels
+    ============  =====================  ============================================
+    png           uint8, uint16          1, 2 (grey+alpha), 3, 4
+    jpeg          uint8                  1, 3
+    bmp           uint8                  1, 3 (Pillow's 32-bit BMP loses alpha)
+    gif           uint8                  1, 3 (RGB is reduced to a 256-colour palette)
+    webp          uint8                  1-4 (stored as RGB/RGBA: grey reads back as RGB)
+    tiff          all four               any
+    npy           all four               any
+    ============  =====================  ============================================
+
+    The shape must be (H, W) or (H, W, C) with no zero side; JPEG sides are at most 65,500,
+    WebP at most 16,383, GIF at most 65,535. A (H, W, 1) array is written as grey.
+
+    Parameters
+    ----------
+    format : str
+        One of :data:`FORMATS`.
+    shape : tuple of int
+        The array to write.
+    dtype : str
+        ``"uint8"``, ``"uint16"``, ``"float32"`` or ``"float64"``.
+
+    Raises
+    ------
+    ValueError
+        A malformed argument (unknown format or dtype name, shape not a tuple of ints).
+    ImageWriteError
+        The format cannot hold this array.
+
+    Examples
+    --------
+    >>> check_writable("png", (4, 4, 3), "uint16")
+    >>> check_writable("jpeg", (4, 4), "uint16")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ImageWriteError: JPEG holds only 8-bit (uint8) values; use .png or .tif for 16-bit
+    """
+    _check_format(format)
+    if dtype not in OUTPUT_DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(OUTPUT_DTYPES)}; got {dtype!r}")
+    try:
+        shape = tuple(int(n) for n in shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"shape must be a tuple of ints; got {shape!r}") from None
+    label = _LABELS[format]
+    if len(shape) not in (2, 3) or min(shape) < 1:
+        raise ImageWriteError(f"an image must be (H, W) or (H, W, C) with no empty side; got shape {shape}")
+    channels = shape[2] if len(shape) == 3 else 1
+    if format in ("tiff", "npy"):
+        return
+    if dtype.startswith("float"):
+        raise ImageWriteError(f"{label} cannot hold {dtype}; use .tif or .npy for floating-point output, or --dtype uint8")
+    if dtype == "uint16" and format != "png":
+        raise ImageWriteError(f"{label} holds only 8-bit (uint8) values; use .png or .tif for 16-bit")
+    side = _MAX_SIDE[format]
+    if max(shape[:2]) > side:
+        raise ImageWriteError(f"{label} images are at most {side:,} pixels on a side; got {shape[1]}×{shape[0]}; use .png or .tif")
+    allowed = {"png": (1, 2, 3, 4), "jpeg": (1, 3), "bmp": (1, 3), "gif": (1, 3), "webp": (1, 2, 3, 4)}[format]
+    if channels in allowed:
+        return
+    if channels in (2, 4):
+        raise ImageWriteError(f"{label} cannot hold an alpha channel; use .png, .webp or .tif")
+    raise ImageWriteError(
+        f"{label} holds {' or '.join(map(str, allowed))} channels; this result has {channels}; use .tif or .npy"
+    )
+
+
+def _png_encode_grey_alpha(arr: np.ndarray) -> bytes:
+    """A PNG of colour type 4 (grey+alpha, 8 or 16 bits), which OpenCV cannot write."""
+    h, w, _ = arr.shape
+    depth = 16 if arr.dtype == np.uint16 else 8
+    rows = np.ascontiguousarray(arr, dtype=">u2" if depth == 16 else np.uint8).view(np.uint8).reshape(h, -1)
+    raw = np.concatenate([np.zeros((h, 1), np.uint8), rows], axis=1).tobytes()  # filter 0 per row
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", w, h, depth, 4, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+
+
+def encode_image(array: np.ndarray, *, format: str) -> bytes:
+    """Encode an array (already in its output dtype) as the bytes of a file.
+
+    PNG: OpenCV (RGB(A) turned into BGR(A), compression level 6); grey+alpha, which OpenCV
+    cannot write, by convcli's own minimal PNG writer. JPEG: Pillow, quality 95, no chroma
+    subsampling (4:4:4). BMP: Pillow. GIF: Pillow; RGB is reduced to a 256-colour adaptive
+    palette, so it is lossy (grey is exact). WebP: Pillow, lossless (exact RGB, also under
+    transparent pixels); grey is stored as RGB and grey+alpha as RGBA. TIFF: tifffile,
+    deflate-compressed, no date or description tags. ``.npy``: ``numpy.save``.
+    The same array always gives the same bytes. A (H, W, 1) array is written as grey.
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        (H, W) or (H, W, C) of uint8, uint16, float32 or float64 (see :func:`map_values`).
+    format : str
+        One of :data:`FORMATS`.
+
+    Returns
+    -------
+    bytes
+        The file's contents.
+
+    Raises
+    ------
+    ValueError
+        ``array`` is not an array of one of the four dtypes, or ``format`` is unknown.
+    ImageWriteError
+        The format cannot hold the array (see :func:`check_writable`) or the encoder failed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data = encode_image(np.zeros((2, 3), np.uint8), format="png")
+    >>> sniff_format(data), read_image(data)[0].shape
+    ('png', (2, 3))
+    """
+    if not isinstance(array, np.ndarray):
+        raise ValueError(f"array must be a numpy array; got {type(array).__name__}")
+    _check_format(format)
+    check_writable(format, array.shape, array.dtype.name)
+    try:
+        return _encode(np.ascontiguousarray(array), format)
+    except (ConvcliError, MemoryError):
+        raise
+    except Exception as exc:  # the boundary: any encoder failure becomes one line
+        raise ImageWriteError(f"cannot encode {_LABELS[format]}: {_reason(exc)}") from exc
+
+
+def _encode(arr: np.ndarray, format: str) -> bytes:
+    if format == "npy":
+        buf = io.BytesIO()
+        np.save(buf, arr, allow_pickle=False)
+        return buf.getvalue()
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    channels = arr.shape[2] if arr.ndim == 3 else 1
+    if format == "png":
+        if channels == 2:
+            return _png_encode_grey_alpha(arr)
+        cv2, quiet = _cv2()
+        if channels == 3:
+            arr = np.ascontiguousarray(arr[..., ::-1])
+        elif channels == 4:
+            arr = np.ascontiguousarray(arr[..., [2, 1, 0, 3]])
+        with quiet:
+            ok, buf = cv2.imencode(".png", arr, [cv2.IMWRITE_PNG_COMPRESSION, 6])
+        if not ok:
+            raise ImageWriteError("cannot encode PNG: OpenCV refused the array")
+        return buf.tobytes()
+    if format == "tiff":
+        tifffile = _tifffile()
+        buf = io.BytesIO()
+        kwargs: dict[str, Any] = {"metadata": None, "compression": "zlib"}
+        if channels == 1:
+            kwargs["photometric"] = "minisblack"
+        elif channels in (3, 4):
+            kwargs.update(photometric="rgb", planarconfig="contig")
+        else:
+            kwargs.update(photometric="minisblack", planarconfig="contig")
+        if channels in (2, 4):
+            kwargs["extrasamples"] = ["unassalpha"]
+        tifffile.imwrite(buf, arr, **kwargs)
+        return buf.getvalue()
+    Image, _ = _pil()
+    buf = io.BytesIO()
+    if format == "webp" and channels in (1, 2):
+        grey = arr if channels == 1 else arr[..., 0]
+        planes = [grey, grey, grey] + ([arr[..., 1]] if channels == 2 else [])
+        arr = np.stack(planes, axis=-1)
+    im = Image.fromarray(arr)
+    if format == "jpeg":
+        im.save(buf, format="JPEG", quality=95, subsampling=0)
+    elif format == "webp":
+        im.save(buf, format="WEBP", lossless=True, exact=True)
+    elif format == "gif":
+        im.save(buf, format="GIF")
+    else:
+        im.save(buf, format="BMP")
+    return buf.getvalue()
+
+
+# Temporary files being written now, so a signal handler can remove them (remove_temp_files).
+_LIVE_TEMPS: set[str] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def remove_temp_files() -> int:
+    """Remove the temporary files of writes still in progress (for a SIGTERM/SIGINT handler).
+
+    Returns
+    -------
+    int
+        How many files were removed.
+
+    Examples
+    --------
+    >>> remove_temp_files()
+    0
+    """
+    with _LIVE_LOCK:
+        paths = list(_LIVE_TEMPS)
+        _LIVE_TEMPS.clear()
+    removed = 0
+    for tmp in paths:
+        try:
+            os.unlink(tmp)
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux /proc)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
+    """Write ``data`` to ``path`` so that ``path`` is either untouched or complete.
+
+    The bytes go to a temporary file in the target folder (``.NAME.XXXX.tmp``), are flushed and
+    ``fsync``-ed, given the permissions a new file gets (0o666 minus the umask), then renamed
+    onto ``path`` (``os.replace``; a symbolic link at ``path`` is replaced, not followed). On
+    any failure, or Ctrl-C, the temporary file is removed and an existing ``path`` is left as
+    it was. With ``no_clobber`` an existing ``path`` is refused (atomically, with a hard link,
+    where the file system allows).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output file.
+    data : bytes
+        Its full contents.
+    no_clobber : bool, optional
+        Refuse to replace an existing file.
+
+    Raises
+    ------
+    ImageWriteError
+        With the path and the OS's reason (folder missing, permission denied, disk full, ...).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     target = os.path.join(folder, "a.bin")
+    ...     write_atomic(target, b"one")
+    ...     write_atomic(target, b"two")
+    ...     open(target, "rb").read(), os.listdir(folder)
+    (b'two', ['a.bin'])
+    """
+    try:
+        path = os.fsdecode(os.fspath(path))
+    except TypeError:
+        raise ValueError(f"path must be a path; got {type(path).__name__}") from None
+    if not _is_bytes(data):
+        raise ValueError(f"data must be bytes; got {type(data).__name__}")
+    folder, name = os.path.split(path)
+    if not name:
+        raise ImageWriteError("names a folder, not a file", path=path)
+    folder_shown = folder or "."
+    if not os.path.isdir(folder_shown):
+        raise ImageWriteError(f"folder {folder_shown!r} does not exist", path=path)
+    if os.path.isdir(path):
+        raise ImageWriteError("is a folder; give a file name", path=path)
+    if no_clobber and os.path.lexists(path):
+        raise ImageWriteError("exists; --no-clobber refuses to replace it", path=path)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder_shown, prefix="." + name + ".", suffix=".tmp")
+        with _LIVE_LOCK:
+            _LIVE_TEMPS.add(tmp)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+            mode = 0o666 & ~_umask()
+            if hasattr(os, "fchmod"):
+                os.fchmod(fh.fileno(), mode)
+            else:  # pragma: no cover - Windows
+                os.chmod(tmp, mode)
+        if no_clobber:
+            _link_no_clobber(tmp, path)
+        else:
+            os.replace(tmp, path)
+        with _LIVE_LOCK:
+            _LIVE_TEMPS.discard(tmp)
+        tmp = None
+        _fsync_folder(folder_shown)
+    except ImageWriteError:
+        raise
+    except OSError as exc:
+        raise ImageWriteError(f"cannot write: {_reason(exc)}", path=path) from None
+    finally:
+        if tmp is not None:
+            with _LIVE_LOCK:
+                _LIVE_TEMPS.discard(tmp)
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _link_no_clobber(tmp: str, path: str) -> None:
+    """Put ``tmp`` at ``path`` only if nothing is there, without a check-then-rename race."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise ImageWriteError("exists; --no-clobber refuses to replace it", path=path) from None
+    except OSError:  # no hard links on this file system: check, then rename
+        if os.path.lexists(path):
+            raise ImageWriteError("exists; --no-clobber refuses to replace it", path=path) from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
+
+
+def _fsync_folder(folder: str) -> None:
+    """Make the rename durable (POSIX); harmless to skip where folders cannot be opened."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+    try:
+        fd = os.open(folder, flags)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def same_file(a: str, b: str) -> bool:
+    """True when ``a`` and ``b`` name the same existing file, also through symbolic or hard links.
+
+    Parameters
+    ----------
+    a, b : str or os.PathLike
+        Paths. Anything that is not an existing file (``"-"``, ``"sample:NAME"``) gives False.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     p = os.path.join(folder, "x.png"); _ = open(p, "wb").write(b"x")
+    ...     same_file(p, os.path.join(folder, ".", "x.png")), same_file(p, os.path.join(folder, "y.png"))
+    (True, False)
+    """
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, TypeError, ValueError):
+        return False

@@ -1,0 +1,377 @@
+"""2-D filtering (convolution and correlation) with exact mode, boundary, stride, padding and dilation.
+
+One function, :func:`filter2d`, computes ``out[i, j] = Σ_a Σ_b k[a, b] · xp[i·sy + a·dy, j·sx + b·dx]``
+on the padded image ``xp`` (correlation; true convolution uses ``k[::-1, ::-1]`` and mirrors the
+``same`` split). Padding amounts come from :mod:`convcli.geometry`; what the padding holds is
+``numpy.pad``'s job, named as ``numpy.pad`` names it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..geometry import AxisGeometry, conv_geometry
+
+__all__ = ["BOUNDARIES", "BOUNDARY_ALIASES", "bank_output_shape", "filter2d", "filter_bank", "gray_shape", "resolve_boundary", "pad_image", "to_gray"]
+
+#: convcli's boundary names (DESIGN §3), each with the ``numpy.pad`` mode that fills the padding.
+BOUNDARIES = {
+    "zero": "constant",
+    "constant": "constant",
+    "reflect": "reflect",
+    "symmetric": "symmetric",
+    "edge": "edge",
+    "wrap": "wrap",
+}
+#: Other libraries' names that mean exactly one of ours.
+BOUNDARY_ALIASES = {
+    "replicate": "edge",
+    "nearest": "edge",
+    "circular": "wrap",
+    "symm": "symmetric",
+    "fill": "constant",
+}
+# `mirror` means `reflect` to scipy.ndimage but something else elsewhere; refuse rather than guess.
+_AMBIGUOUS = {
+    "mirror": "`mirror` is ambiguous: use `reflect` (c b [a b c d] c b, scipy.ndimage 'mirror', "
+    "OpenCV REFLECT_101) or `symmetric` (b a [a b c d] d c, scipy.ndimage 'reflect')",
+}
+
+#: Luminance weights of skimage.color.rgb2gray (ITU-R BT.709).
+GRAY_WEIGHTS = (0.2125, 0.7154, 0.0721)
+
+
+def resolve_boundary(boundary: str) -> str:
+    """Return convcli's name for ``boundary``, accepting unambiguous aliases.
+
+    Examples
+    --------
+    >>> resolve_boundary("replicate")
+    'edge'
+    >>> resolve_boundary("zero")
+    'zero'
+    """
+    name = str(boundary).lower()
+    if name in BOUNDARIES:
+        return name
+    if name in BOUNDARY_ALIASES:
+        return BOUNDARY_ALIASES[name]
+    if name in _AMBIGUOUS:
+        raise ValueError(_AMBIGUOUS[name])
+    raise ValueError(
+        f"`boundary` must be one of {', '.join(BOUNDARIES)} "
+        f"(or {', '.join(BOUNDARY_ALIASES)}), got {boundary!r}"
+    )
+
+
+def pad_image(
+    image: np.ndarray,
+    pad_amounts: tuple[tuple[int, int], tuple[int, int]],
+    *,
+    boundary: str = "zero",
+    cval: float = 0.0,
+) -> np.ndarray:
+    """Pad the first two axes of ``image`` as ``boundary`` says; channels are never padded.
+
+    Examples
+    --------
+    >>> pad_image(np.array([[1, 2, 3, 4]]), ((0, 0), (2, 2)), boundary="symmetric")
+    array([[2, 1, 1, 2, 3, 4, 4, 3]])
+    """
+    name = resolve_boundary(boundary)
+    widths = [tuple(pad_amounts[0]), tuple(pad_amounts[1])] + [(0, 0)] * (image.ndim - 2)
+    if not any(any(w) for w in widths):
+        return image
+    if BOUNDARIES[name] == "constant":
+        fill = 0.0 if name == "zero" else cval
+        return np.pad(image, widths, mode="constant", constant_values=fill)
+    return np.pad(image, widths, mode=BOUNDARIES[name])
+
+
+def gray_shape(shape: Sequence[int], *, has_alpha: bool = False) -> tuple[int, ...] | None:
+    """Shape :func:`to_gray` gives for ``shape``, or None when the image is grey already.
+
+    Examples
+    --------
+    >>> gray_shape((4, 5, 3)), gray_shape((4, 5, 4), has_alpha=True), gray_shape((4, 5))
+    ((4, 5), (4, 5, 2), None)
+    """
+    alpha = 1 if has_alpha else 0
+    if len(shape) == 2 or shape[2] - alpha == 1:
+        return None
+    if shape[2] - alpha != 3:
+        raise ValueError(
+            f"`gray` needs an RGB or RGBA image, got {shape[2]} channels"
+            + ("" if has_alpha else " (none of them alpha)")
+        )
+    return tuple(shape[:2]) + ((2,) if has_alpha else ())
+
+
+def to_gray(image: np.ndarray, *, has_alpha: bool = False) -> np.ndarray:
+    """Luminance ``0.2125 R + 0.7154 G + 0.0721 B`` in the input's own units (float64).
+
+    An alpha channel (``has_alpha``, RGBA input) is kept as a second channel: (H, W, 4) gives
+    (H, W, 2). Grey input is returned unchanged.
+
+    Examples
+    --------
+    >>> to_gray(np.array([[[100, 100, 100], [255, 0, 0]]], dtype=np.uint8))
+    array([[100.   ,  54.1875]])
+    """
+    if gray_shape(image.shape, has_alpha=has_alpha) is None:
+        return image
+    gray = image[..., :3].astype(np.float64) @ np.asarray(GRAY_WEIGHTS)
+    if has_alpha:
+        return np.stack([gray, image[..., 3].astype(np.float64)], axis=-1)
+    return gray
+
+
+def _strided_taps(
+    padded: np.ndarray, kernel: np.ndarray, rows: AxisGeometry, cols: AxisGeometry
+) -> np.ndarray:
+    """Sum of kernel-weighted strided views: only the output pixels are ever computed."""
+    out = np.zeros((rows.out, cols.out) + padded.shape[2:], dtype=np.float64)
+    row_span = (rows.out - 1) * rows.stride + 1
+    col_span = (cols.out - 1) * cols.stride + 1
+    scratch = np.empty_like(out)
+    for a in range(kernel.shape[0]):
+        top = a * rows.dilation
+        for b in range(kernel.shape[1]):
+            weight = kernel[a, b]
+            if weight == 0:
+                continue
+            left = b * cols.dilation
+            view = padded[top : top + row_span : rows.stride, left : left + col_span : cols.stride]
+            np.multiply(view, weight, out=scratch)
+            out += scratch
+    return out
+
+
+def _dense_correlate(
+    padded: np.ndarray, kernel: np.ndarray, rows: AxisGeometry, cols: AxisGeometry
+) -> np.ndarray:
+    """Stride 1, dilation 1: scipy.ndimage.correlate on the padded image, then the valid window."""
+    from scipy import ndimage  # lazy: heavy import
+
+    weights = kernel if padded.ndim == 2 else kernel[:, :, np.newaxis]
+    full = ndimage.correlate(padded, weights, mode="constant", cval=0.0)
+    # ndimage centres the kernel at k//2; output pixel i reads padded[i .. i + k - 1].
+    top, left = kernel.shape[0] // 2, kernel.shape[1] // 2
+    return full[top : top + rows.out, left : left + cols.out]
+
+
+def filter2d(
+    image: Any,
+    kernel: Any,
+    *,
+    mode: str = "same",
+    boundary: str = "zero",
+    cval: float = 0.0,
+    stride: int | Sequence[int] = 1,
+    padding: int | Sequence[int] | None = None,
+    dilation: int | Sequence[int] = 1,
+    correlate: bool = False,
+    normalize: bool = False,
+) -> np.ndarray:
+    """Convolve (default) or correlate an image with a kernel, with exact shape semantics.
+
+    Parameters
+    ----------
+    image : array_like, shape (H, W) or (H, W, C)
+        Channels last; every channel is filtered with the same kernel. Integers are computed in
+        floating point (nothing is rescaled).
+    kernel : str, Kernel or array_like
+        A 2-D matrix, a :class:`convcli.kernels.Kernel`, or any spec :func:`convcli.load_kernel`
+        accepts (``"sobel-x"``, ``"gaussian:sigma=1.5"``, ``"1 0 -1; 2 0 -2; 1 0 -1"``, a path).
+    mode : {'same', 'valid', 'full'}
+        Padding rule when ``padding`` is not given (see :mod:`convcli.geometry`).
+    boundary : {'zero', 'constant', 'reflect', 'symmetric', 'edge', 'wrap'}
+        What the padding holds, named as ``numpy.pad`` names it; ``constant`` uses ``cval``.
+    cval : float
+        Fill value for ``boundary='constant'``.
+    stride, dilation : int or (int, int)
+        Step between output pixels and between kernel taps, per axis.
+    padding : int, (rows, cols) or (top, bottom, left, right), optional
+        Explicit padding; replaces ``mode``.
+    correlate : bool
+        Cross-correlation (the CNN convention, ``torch.nn.functional.conv2d``) instead of true
+        convolution (``scipy.signal.convolve2d``).
+    normalize : bool
+        Divide the kernel by its sum first.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (H', W') or (H', W', C)
+
+    Raises
+    ------
+    ValueError
+        A parameter out of range (names it).
+    GeometryError
+        The window leaves no output pixel (e.g. ``valid`` with a kernel larger than the image).
+
+    Examples
+    --------
+    >>> img = np.array([[0, 1, 2, 3]] * 3)
+    >>> filter2d(img, "1 0 -1", mode="valid")          # true convolution: a rising ramp is positive
+    array([[2., 2.],
+           [2., 2.],
+           [2., 2.]])
+    >>> filter2d(img, "1 0 -1", mode="valid", correlate=True)
+    array([[-2., -2.],
+           [-2., -2.],
+           [-2., -2.]])
+    >>> filter2d(np.ones((4, 4)), "box:2", mode="valid", stride=2)
+    array([[1., 1.],
+           [1., 1.]])
+    """
+    from ..kernels import Kernel, load_kernel
+
+    array = np.asarray(image)
+    if array.ndim not in (2, 3) or array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"`image` must have shape (H, W) or (H, W, C) with H, W >= 1, got {array.shape}")
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) or np.iscomplexobj(array):
+        raise ValueError(f"`image` must hold real numbers, got dtype {array.dtype}")
+    if mode not in ("same", "valid", "full"):
+        raise ValueError(f"`mode` must be one of same, valid, full, got {mode!r}")
+    boundary_name = resolve_boundary(boundary)
+    if not np.isfinite(cval):
+        raise ValueError(f"`cval` must be a finite number, got {cval!r}")
+
+    kern = kernel if isinstance(kernel, Kernel) else load_kernel(kernel)
+    if normalize:
+        kern = kern.normalized()
+    weights = np.asarray(kern.matrix, dtype=np.float64)
+    if not correlate:
+        weights = weights[::-1, ::-1]
+
+    rows, cols = conv_geometry(
+        array.shape, weights.shape, mode=mode, stride=stride, dilation=dilation,
+        padding=padding, correlate=correlate,
+    )
+    padded = pad_image(
+        array.astype(np.float64, copy=False),
+        ((rows.before, rows.after), (cols.before, cols.after)),
+        boundary=boundary_name,
+        cval=float(cval),
+    )
+    if rows.stride == cols.stride == rows.dilation == cols.dilation == 1:
+        return _dense_correlate(padded, weights, rows, cols)
+    # Strided or dilated: touch only the taps and output pixels that exist.
+    return _strided_taps(padded, weights, rows, cols)
+
+
+def _anchor(shape: tuple[int, int]) -> np.ndarray:
+    """The kernel that picks the pixel a kernel of ``shape`` is anchored at (its centre, or the
+    pixel before the centre for an even side): `same` at stride 1 maps it to the identity under
+    both convolution and correlation."""
+    pick = np.zeros(shape)
+    pick[(shape[0] - 1) // 2, (shape[1] - 1) // 2] = 1.0
+    return pick
+
+
+def filter_bank(
+    image: Any,
+    kernels: Sequence[Any],
+    *,
+    has_alpha: bool = False,
+    boundary: str = "zero",
+    normalize: bool = False,
+    **geometry: Any,
+) -> np.ndarray:
+    """Filter every channel with every kernel: channel ``c·K + k`` is kernel ``k`` on channel ``c``.
+
+    This is the order of TensorFlow's depthwise convolution (input-channel major) and of Keras
+    ``Conv2D(K, ...)`` on a grey image. A grey image with one kernel gives (H', W'); otherwise
+    (H', W', C·K).
+
+    The alpha rule: with ``has_alpha`` the last channel is alpha. It is not filtered by the kernels;
+    it goes through the same geometry (mode, stride, padding, dilation) with a kernel that picks the
+    anchor pixel and boundary ``edge``, and comes back once, as the last channel. So at stride 1 in
+    ``same`` mode alpha is exactly the input's alpha, and in other geometries it is the alpha of the
+    pixel each output is centred on.
+
+    Parameters
+    ----------
+    image : array_like, shape (H, W) or (H, W, C)
+    kernels : sequence of kernels (anything :func:`filter2d` takes)
+        All must give the same output shape (same kernel shape, or `same` mode at stride 1).
+    has_alpha : bool
+        The last channel of a 2- or 4-channel image is alpha.
+    boundary, normalize, **geometry
+        As for :func:`filter2d`.
+
+    Examples
+    --------
+    >>> img = np.arange(9.0).reshape(3, 3)
+    >>> filter_bank(img, ["identity", "2 0; 0 0"], mode="valid").shape
+    (1, 1, 2)
+    >>> rgba = np.dstack([img, img, img, np.full((3, 3), 255.0)])
+    >>> out = filter_bank(rgba, ["box3"], has_alpha=True)
+    >>> out.shape, bool((out[..., 3] == 255).all())
+    ((3, 3, 4), True)
+    """
+    from ..kernels import Kernel, load_kernel
+
+    if not kernels:
+        raise ValueError("`kernels` must hold at least one kernel")
+    array = np.asarray(image)
+    kerns = [k if isinstance(k, Kernel) else load_kernel(k) for k in kernels]
+    if has_alpha and (array.ndim != 3 or array.shape[2] not in (2, 4)):
+        raise ValueError(f"`has_alpha` needs a 2- or 4-channel image, got shape {array.shape}")
+    colour = array[..., :-1] if has_alpha else array
+    results = [filter2d(colour, k, boundary=boundary, normalize=normalize, **geometry) for k in kerns]
+    shapes = {r.shape[:2] for r in results}
+    if len(shapes) > 1:
+        listing = ", ".join(f"{k.name} → {r.shape[0]}×{r.shape[1]}" for k, r in zip(kerns, results))
+        raise ValueError(
+            f"the kernels give different output sizes ({listing}); they cannot be stacked: filter them "
+            "one at a time (one output per kernel)"
+        )
+    if len(results) == 1:
+        stacked = results[0]
+    elif results[0].ndim == 2:
+        stacked = np.stack(results, axis=-1)
+    else:
+        # (H, W, C, K) → (H, W, C·K): channel c·K + k.
+        stacked = np.stack(results, axis=-1).reshape(results[0].shape[:2] + (-1,))
+    if not has_alpha:
+        return stacked
+    alpha = filter2d(array[..., -1], _anchor(kerns[0].shape), boundary="edge", **geometry)
+    if stacked.ndim == 2:
+        stacked = stacked[..., np.newaxis]
+    return np.concatenate([stacked, alpha[..., np.newaxis]], axis=-1)
+
+
+def bank_output_shape(
+    shape: Sequence[int],
+    kernel_shapes: Sequence[Sequence[int]],
+    *,
+    has_alpha: bool = False,
+    **geometry: Any,
+) -> tuple[int, ...]:
+    """The shape :func:`filter_bank` returns for an image of ``shape``, from arithmetic alone.
+
+    Used by ``--dry-run``, which reads only the file's header.
+
+    Examples
+    --------
+    >>> bank_output_shape((50, 50), [(2, 2), (2, 2)], mode="valid", correlate=True)
+    (49, 49, 2)
+    >>> bank_output_shape((512, 512, 3), [(4, 4)], mode="valid", stride=2)
+    (255, 255, 3)
+    """
+    names = {"mode", "stride", "dilation", "padding", "correlate"}
+    rows, cols = conv_geometry(shape, kernel_shapes[0], **{k: v for k, v in geometry.items() if k in names})
+    for other in kernel_shapes[1:]:
+        again = conv_geometry(shape, other, **{k: v for k, v in geometry.items() if k in names})
+        if (again[0].out, again[1].out) != (rows.out, cols.out):
+            raise ValueError("the kernels give different output sizes; they cannot be stacked: filter them one at a time")
+    count = len(kernel_shapes)
+    if len(shape) == 2:
+        return (rows.out, cols.out) if count == 1 else (rows.out, cols.out, count)
+    colours = shape[2] - (1 if has_alpha else 0)
+    return (rows.out, cols.out, colours * count + (1 if has_alpha else 0))

@@ -1,0 +1,252 @@
+"""The JSON report (DESIGN §9) and the human summary, built from plain data.
+
+Nothing here reads images or prints: the CLI collects one entry per output file with
+:func:`file_entry`, wraps them with :func:`build_report`, and writes :func:`to_json` or
+:func:`summary_lines` where it wants them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ._version import __version__
+from .geometry import AxisGeometry, chain_receptive_field
+
+__all__ = ["filter_step", "gray_step", "file_entry", "build_report", "to_json", "summary_lines", "shape_text"]
+
+
+def shape_text(shape: Sequence[int]) -> str:
+    """``(512, 512, 3)`` → ``'512×512×3'``.
+
+    Examples
+    --------
+    >>> shape_text((512, 512, 3))
+    '512×512×3'
+    """
+    return "×".join(str(int(n)) for n in shape)
+
+
+def filter_step(
+    *,
+    kernel: str | list[str],
+    kernel_shape: Sequence[int],
+    rows: AxisGeometry,
+    cols: AxisGeometry,
+    boundary: str,
+    correlate: bool,
+    in_shape: Sequence[int],
+    out_shape: Sequence[int],
+    cval: float | None = None,
+    previous: dict | None = None,
+) -> dict:
+    """One filter step of a report, with the receptive field and jump after it.
+
+    ``previous`` is the step before (for a chain); a first step starts from a receptive field of 1
+    and a jump of 1.
+
+    Examples
+    --------
+    >>> from convcli.geometry import conv_geometry
+    >>> r, c = conv_geometry((8, 8), (3, 3), mode="valid")
+    >>> step = filter_step(kernel="box3", kernel_shape=(3, 3), rows=r, cols=c, boundary="zero",
+    ...                    correlate=False, in_shape=(8, 8), out_shape=(6, 6))
+    >>> step["padding"], step["receptive_field"], step["jump"]
+    ([[0, 0], [0, 0]], [3, 3], [1, 1])
+    """
+    start_rf = tuple(previous["receptive_field"]) if previous else (1, 1)
+    start_jump = tuple(previous["jump"]) if previous else (1, 1)
+    rf_rows = chain_receptive_field([(rows.extent, rows.stride)], start=(start_rf[0], start_jump[0]))
+    rf_cols = chain_receptive_field([(cols.extent, cols.stride)], start=(start_rf[1], start_jump[1]))
+    step: dict[str, Any] = {
+        "op": "filter",
+        ("kernels" if isinstance(kernel, list) else "kernel"): kernel,
+        "kernel_shape": [int(n) for n in kernel_shape],
+        "mode": rows.mode,
+        "boundary": boundary,
+        "convolution": "correlate" if correlate else "convolve",
+        "stride": [rows.stride, cols.stride],
+        "dilation": [rows.dilation, cols.dilation],
+        "padding": [[rows.before, rows.after], [cols.before, cols.after]],
+        "in_shape": [int(n) for n in in_shape],
+        "out_shape": [int(n) for n in out_shape],
+        "receptive_field": [rf_rows[0], rf_cols[0]],
+        "jump": [rf_rows[1], rf_cols[1]],
+        "arithmetic": {"rows": rows.formula(), "cols": cols.formula()},
+    }
+    if boundary == "constant" and cval is not None:
+        step["cval"] = cval
+    extents = [f for f in (rows.extent_formula(), cols.extent_formula()) if f]
+    if extents:
+        step["arithmetic"]["extent"] = "; ".join(extents)
+    return step
+
+
+def gray_step(*, in_shape: Sequence[int], out_shape: Sequence[int]) -> dict:
+    """The ``--gray`` step: RGB(A) to luminance (alpha kept).
+
+    Examples
+    --------
+    >>> gray_step(in_shape=(4, 4, 3), out_shape=(4, 4))["op"]
+    'gray'
+    """
+    return {
+        "op": "gray",
+        "weights": [0.2125, 0.7154, 0.0721],
+        "in_shape": [int(n) for n in in_shape],
+        "out_shape": [int(n) for n in out_shape],
+    }
+
+
+def file_entry(
+    *,
+    input: str,
+    output: str | None,
+    status: str = "ok",
+    input_shape: Sequence[int] | None = None,
+    input_dtype: str | None = None,
+    output_shape: Sequence[int] | None = None,
+    output_dtype: str | None = None,
+    steps: Iterable[dict] = (),
+    seconds: float | None = None,
+    error: str | None = None,
+    **extra: Any,
+) -> dict:
+    """One ``files`` entry of the report (one per output file; a failed input gets one too).
+
+    Examples
+    --------
+    >>> file_entry(input="a.png", output=None, status="error", error="a.png: not an image")["status"]
+    'error'
+    """
+    entry: dict[str, Any] = {"input": input, "output": output, "status": status}
+    if input_shape is not None:
+        entry["input_shape"] = [int(n) for n in input_shape]
+        entry["input_dtype"] = input_dtype
+    if output_shape is not None:
+        entry["output_shape"] = [int(n) for n in output_shape]
+        entry["output_dtype"] = output_dtype
+    entry["steps"] = list(steps)
+    entry.update(extra)
+    if seconds is not None:
+        entry["seconds"] = round(seconds, 6)
+    if error is not None:
+        entry["error"] = error
+    return entry
+
+
+def build_report(command: str, entries: Sequence[dict], **extra: Any) -> dict:
+    """Wrap file entries with the version, the command and the ok/failed counts.
+
+    Examples
+    --------
+    >>> r = build_report("filter", [{"status": "ok"}, {"status": "error"}])
+    >>> r["ok"], r["failed"]
+    (1, 1)
+    """
+    report: dict[str, Any] = {"convcli": __version__, "command": command, "files": list(entries)}
+    report.update(extra)
+    report["ok"] = sum(1 for e in entries if e.get("status") == "ok")
+    report["failed"] = sum(1 for e in entries if e.get("status") == "error")
+    return report
+
+
+def _finite(value: Any) -> Any:
+    # JSON has no NaN or Infinity: a report must stay parseable by every JSON reader.
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def to_json(report: dict) -> str:
+    """The report as JSON text (UTF-8 friendly, no NaN), ending in a newline.
+
+    Examples
+    --------
+    >>> to_json({"a": float("nan")})
+    '{"a": null}\\n'
+    """
+    return json.dumps(_finite(report), ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def summary_lines(report: dict, *, verbose: bool = False, dry_run: bool = False) -> list[str]:
+    """The short human summary: each distinct computation once, with its arithmetic, then totals.
+
+    Files whose shapes and steps repeat an earlier file's are not spelled out again unless
+    ``verbose``; failures are listed by the CLI as they happen.
+
+    Examples
+    --------
+    >>> from convcli.geometry import conv_geometry
+    >>> r, c = conv_geometry((512, 512), (4, 4), mode="valid", stride=2)
+    >>> step = filter_step(kernel="box:4", kernel_shape=(4, 4), rows=r, cols=c, boundary="zero",
+    ...                    correlate=False, in_shape=(512, 512), out_shape=(255, 255))
+    >>> e = file_entry(input="a.png", output="b.png", input_shape=(512, 512), input_dtype="uint8",
+    ...                output_shape=(255, 255), output_dtype="uint8", steps=[step], scale="clip")
+    >>> print("\\n".join(summary_lines(build_report("filter", [e]))))
+    a.png 512×512 uint8 → b.png 255×255 uint8
+      filter box:4 4×4, convolve, valid, boundary zero, stride 2×2
+        rows: 512 → ⌊(512 − 4)/2⌋ + 1 = 255
+        cols: 512 → ⌊(512 − 4)/2⌋ + 1 = 255
+    1 done, 0 failed
+    """
+    lines: list[str] = []
+    seen: set[str] = set()
+    shown = 0
+    for entry in report.get("files", []):
+        if entry.get("status") != "ok":
+            continue
+        signature = json.dumps([entry.get("input_shape"), entry.get("steps")], sort_keys=True)
+        if not verbose and signature in seen:
+            continue
+        seen.add(signature)
+        shown += 1
+        if not verbose and shown > 5:
+            continue
+        output = entry.get("output") or "(not written)"
+        lines.append(
+            f"{entry['input']} {shape_text(entry['input_shape'])} {entry['input_dtype']} → "
+            f"{output} {shape_text(entry['output_shape'])} {entry['output_dtype']}"
+        )
+        for step in entry.get("steps", []):
+            lines.extend("  " + line for line in _step_lines(step))
+        clipped = entry.get("clipped")
+        if clipped:
+            lines.append(f"  scale {entry.get('scale')}: {clipped} values were outside the {entry['output_dtype']} range")
+    if not verbose and shown > 5:
+        lines.append(f"… and {shown - 5} more kinds of computation (-v shows all)")
+    ok, failed = report.get("ok", 0), report.get("failed", 0)
+    tail = f"{ok} done, {failed} failed"
+    if dry_run:
+        tail += " (dry run: nothing written)"
+    lines.append(tail)
+    return lines
+
+
+def _step_lines(step: dict) -> list[str]:
+    if step.get("op") == "gray":
+        return [f"gray {shape_text(step['in_shape'])} → {shape_text(step['out_shape'])} (0.2125 R + 0.7154 G + 0.0721 B)"]
+    names = step.get("kernel") or ", ".join(step.get("kernels", []))
+    head = (
+        f"{step['op']} {names} {shape_text(step['kernel_shape'])}, {step['convolution']}, {step['mode']}, "
+        f"boundary {step['boundary']}"
+    )
+    if step.get("cval") is not None:
+        head += f" {step['cval']:g}"
+    if step["stride"] != [1, 1]:
+        head += f", stride {shape_text(step['stride'])}"
+    if step["dilation"] != [1, 1]:
+        head += f", dilation {shape_text(step['dilation'])}"
+    lines = [head]
+    arithmetic = step.get("arithmetic", {})
+    if "extent" in arithmetic:
+        lines.append(f"  {arithmetic['extent']}")
+    lines.append(f"  rows: {arithmetic.get('rows', '')}")
+    lines.append(f"  cols: {arithmetic.get('cols', '')}")
+    return lines

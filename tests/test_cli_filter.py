@@ -1,0 +1,433 @@
+"""`convcli filter` through click's CliRunner: every option and every error path, with exit codes.
+
+Numbers are checked against scipy.signal and numpy.pad; images are read back with Pillow, not with
+convcli's own reader.
+"""
+
+import io as stdio
+import json
+import os
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+from scipy import signal
+
+from convcli.cli import cli
+
+RNG = np.random.default_rng(11)
+SOBEL_X = np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]])
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CONVCLI_KERNEL_PATH", raising=False)
+
+    def invoke(*args, input=None):
+        return CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def npy(tmp_path):
+    array = RNG.normal(size=(9, 11))
+    np.save(tmp_path / "in.npy", array)
+    return array
+
+
+def png(path, array):
+    Image.fromarray(np.asarray(array)).save(path)
+    return np.asarray(array)
+
+
+# --- numbers ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["same", "valid", "full"])
+def test_modes_equal_scipy_convolve2d(run, npy, mode):
+    result = run("filter", "in.npy", "-k", "sobel-x", "--mode", mode, "-o", "out.npy")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(np.load("out.npy"), signal.convolve2d(npy, SOBEL_X, mode=mode), rtol=1e-5, atol=1e-5)
+
+
+def test_npy_output_is_raw_float32_never_clipped(run, npy):
+    run("filter", "in.npy", "-k", "3", "-o", "out.npy")
+    out = np.load("out.npy")
+    assert out.dtype == np.float32 and out.min() < 0
+    run("filter", "in.npy", "-k", "3", "--dtype", "float64", "-o", "out64.npy")
+    assert np.load("out64.npy").dtype == np.float64
+    np.testing.assert_allclose(np.load("out64.npy"), npy * 3, rtol=1e-12)
+
+
+def test_correlate_equals_scipy_correlate2d(run, npy):
+    assert run("filter", "in.npy", "-k", "sobel-x", "--correlate", "--mode", "valid", "-o", "out.npy").exit_code == 0
+    np.testing.assert_allclose(np.load("out.npy"), signal.correlate2d(npy, SOBEL_X, mode="valid"), atol=1e-5)
+
+
+@pytest.mark.parametrize("boundary,numpy_mode", [
+    ("zero", "constant"), ("reflect", "reflect"), ("symmetric", "symmetric"), ("edge", "edge"),
+    ("wrap", "wrap"), ("replicate", "edge"), ("circular", "wrap"),
+])
+def test_boundaries_equal_numpy_pad(run, npy, boundary, numpy_mode):
+    assert run("filter", "in.npy", "-k", "sobel-x", "--boundary", boundary, "-o", "out.npy").exit_code == 0
+    expected = signal.convolve2d(np.pad(npy, 1, mode=numpy_mode), SOBEL_X, mode="valid")
+    np.testing.assert_allclose(np.load("out.npy"), expected, atol=1e-5)
+
+
+def test_constant_boundary_with_cval(run, npy):
+    assert run("filter", "in.npy", "-k", "box3", "--boundary", "constant", "--cval", "7.5", "-o", "out.npy").exit_code == 0
+    expected = signal.convolve2d(np.pad(npy, 1, constant_values=7.5), np.ones((3, 3)) / 9, mode="valid")
+    np.testing.assert_allclose(np.load("out.npy"), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("padding,pads", [("1", ((1, 1), (1, 1))), ("2,1", ((2, 2), (1, 1))), ("0,1,2,0", ((0, 1), (2, 0)))])
+def test_explicit_padding_stride_dilation(run, npy, padding, pads):
+    args = ["--correlate", "--padding", padding, "--stride", "2,3", "--dilation", "2", "-o", "out.npy"]
+    assert run("filter", "in.npy", "-k", "sobel-x", *args).exit_code == 0
+    # dilation 2 = the kernel with zeros between taps; stride = every 2nd row, 3rd column
+    dilated = np.zeros((5, 5))
+    dilated[::2, ::2] = SOBEL_X
+    expected = signal.correlate2d(np.pad(npy, pads), dilated, mode="valid")[::2, ::3]
+    np.testing.assert_allclose(np.load("out.npy"), expected, atol=1e-5)
+
+
+def test_normalize_flag(run, npy):
+    assert run("filter", "in.npy", "-k", "1 1 1; 1 1 1; 1 1 1", "--normalize", "--mode", "valid", "-o", "out.npy").exit_code == 0
+    np.testing.assert_allclose(np.load("out.npy"), signal.convolve2d(npy, np.ones((3, 3)) / 9, mode="valid"), atol=1e-6)
+
+
+def test_normalize_refuses_zero_sum_kernel(run, npy):
+    result = run("filter", "in.npy", "-k", "sobel-x", "--normalize", "-o", "out.npy")
+    assert result.exit_code == 2 and "sum" in result.stderr
+    assert not os.path.exists("out.npy")
+
+
+# --- several kernels -------------------------------------------------------------------------------
+
+
+def test_several_kernels_stack_input_channel_major(run, tmp_path):
+    rgb = RNG.normal(size=(6, 7, 3))
+    np.save("rgb.npy", rgb)
+    assert run("filter", "rgb.npy", "-k", "mean2", "-k", "edge2", "--correlate", "--mode", "valid", "-o", "bank.npy").exit_code == 0
+    out = np.load("bank.npy")
+    assert out.shape == (5, 6, 6)
+    edge2 = np.array([[-1.0, 1], [-1, 1]])
+    np.testing.assert_allclose(out[..., 2 * 2 + 1], signal.correlate2d(rgb[..., 2], edge2, mode="valid"), atol=1e-5)
+    np.testing.assert_allclose(out[..., 0], signal.correlate2d(rgb[..., 0], np.full((2, 2), 0.25), mode="valid"), atol=1e-5)
+
+
+def test_several_kernels_one_file_each_with_kernel_field(run, npy):
+    result = run("filter", "in.npy", "-k", "sobel-x", "-k", "sobel-y", "-O", "out", "--name", "{stem}-{kernel}.npy")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(np.load("out/in-sobel-x.npy"), signal.convolve2d(npy, SOBEL_X, mode="same"), atol=1e-5)
+    np.testing.assert_allclose(np.load("out/in-sobel-y.npy"), signal.convolve2d(npy, SOBEL_X.T, mode="same"), atol=1e-5)
+
+
+def test_several_kernels_into_png_is_a_usage_error(run, tmp_path):
+    png("a.png", np.zeros((5, 5), np.uint8))
+    result = run("filter", "a.png", "-k", "sobel-x", "-k", "sobel-y", "-o", "out.png")
+    assert result.exit_code == 2 and ".npy" in result.stderr
+    assert not os.path.exists("out.png")
+
+
+# --- images, colour, alpha, values -----------------------------------------------------------------
+
+
+def test_png_uint8_clip_round(run):
+    image = png("a.png", RNG.integers(0, 256, size=(8, 9), dtype=np.uint8))
+    assert run("filter", "a.png", "-k", "sharpen", "-o", "out.png").exit_code == 0
+    expected = signal.convolve2d(image.astype(float), [[0, -1, 0], [-1, 5, -1], [0, -1, 0]], mode="same")
+    got = np.asarray(Image.open("out.png"))
+    assert got.dtype == np.uint8
+    np.testing.assert_array_equal(got, np.clip(np.rint(expected), 0, 255))
+
+
+@pytest.mark.parametrize("scale", ["abs", "normalize", "offset"])
+def test_scale_options(run, scale):
+    image = png("a.png", RNG.integers(0, 256, size=(8, 9), dtype=np.uint8))
+    assert run("filter", "a.png", "-k", "sobel-x", "--scale", scale, "-o", "out.png").exit_code == 0
+    values = signal.convolve2d(image.astype(float), SOBEL_X, mode="same")
+    expected = {
+        "abs": np.clip(np.rint(np.abs(values)), 0, 255),
+        "normalize": np.rint((values - values.min()) / (values.max() - values.min()) * 255),
+        "offset": np.clip(np.rint(values + 128), 0, 255),
+    }[scale]
+    np.testing.assert_array_equal(np.asarray(Image.open("out.png")), expected)
+
+
+def test_rgb_channel_by_channel_and_gray(run):
+    rgb = png("rgb.png", RNG.integers(0, 256, size=(6, 8, 3), dtype=np.uint8))
+    assert run("filter", "rgb.png", "-k", "box3", "-o", "out.npy").exit_code == 0
+    out = np.load("out.npy")
+    for c in range(3):
+        np.testing.assert_allclose(out[..., c], signal.convolve2d(rgb[..., c].astype(float), np.ones((3, 3)) / 9, mode="same"), atol=1e-4)
+    assert run("filter", "rgb.png", "--gray", "-k", "identity", "-o", "gray.npy").exit_code == 0
+    from skimage.color import rgb2gray
+
+    np.testing.assert_allclose(np.load("gray.npy"), rgb2gray(rgb) * 255, atol=1e-3)
+
+
+def test_rgba_alpha_is_carried_not_filtered(run):
+    rgba = RNG.integers(0, 256, size=(6, 8, 4), dtype=np.uint8)
+    png("rgba.png", rgba)
+    assert run("filter", "rgba.png", "-k", "sobel-x", "--scale", "abs", "-o", "out.png").exit_code == 0
+    out = np.asarray(Image.open("out.png"))
+    assert out.shape == (6, 8, 4)
+    np.testing.assert_array_equal(out[..., 3], rgba[..., 3])
+    expected = np.clip(np.rint(np.abs(signal.convolve2d(rgba[..., 1].astype(float), SOBEL_X, mode="same"))), 0, 255)
+    np.testing.assert_array_equal(out[..., 1], expected)
+
+
+def test_16bit_png_stays_16bit(run):
+    image = RNG.integers(0, 65536, size=(6, 7), dtype=np.uint16)
+    Image.fromarray(image).save("a16.png")
+    assert run("filter", "a16.png", "-k", "identity", "-o", "out.png").exit_code == 0
+    got = np.asarray(Image.open("out.png"))
+    np.testing.assert_array_equal(got.astype(np.uint16), image)
+    assert run("filter", "a16.png", "-k", "identity", "--dtype", "uint8", "-o", "out8.png").exit_code == 0
+    assert np.asarray(Image.open("out8.png")).dtype == np.uint8
+
+
+def test_float_tiff_output_is_raw(run, npy):
+    import tifffile
+
+    assert run("filter", "in.npy", "-k", "sobel-x", "-o", "out.tif").exit_code == 0
+    got = tifffile.imread("out.tif")
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, signal.convolve2d(npy, SOBEL_X, mode="same"), atol=1e-5)
+
+
+def test_dtype_float_into_png_is_refused(run, npy):
+    result = run("filter", "in.npy", "-k", "box3", "--dtype", "float32", "-o", "out.png")
+    assert result.exit_code != 0 and "out.png" not in os.listdir(".")
+
+
+def test_sample_input(run):
+    from skimage import data
+
+    result = run("filter", "sample:camera", "-k", "box3", "-o", "cam.npy")
+    assert result.exit_code == 0, result.output
+    expected = signal.convolve2d(data.camera().astype(float), np.ones((3, 3)) / 9, mode="same")
+    np.testing.assert_allclose(np.load("cam.npy"), expected, atol=1e-3)
+
+
+def test_stdin_and_stdout(run):
+    image = RNG.integers(0, 256, size=(5, 6), dtype=np.uint8)
+    buffer = stdio.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    result = run("filter", "-", "-k", "identity", "-o", "-", "--format", "npy", input=buffer.getvalue())
+    assert result.exit_code == 0
+    np.testing.assert_array_equal(np.load(stdio.BytesIO(result.stdout_bytes)), image)
+    # without --format, standard output gets the input's format
+    result = run("filter", "-", "-k", "identity", "-o", "-", input=buffer.getvalue())
+    np.testing.assert_array_equal(np.asarray(Image.open(stdio.BytesIO(result.stdout_bytes))), image)
+
+
+# --- many inputs, templates, reports ---------------------------------------------------------------
+
+
+def test_many_inputs_one_failing(run):
+    png("a.png", np.zeros((5, 5), np.uint8))
+    png("b.png", np.full((5, 5), 9, np.uint8))
+    open("broken.png", "wb").write(b"not an image at all")
+    result = run("filter", "a.png", "broken.png", "b.png", "-k", "box3", "-O", "out", "--name", "{index}-{stem}-{op}{ext}", "--report", "r.json")
+    assert result.exit_code == 1
+    assert sorted(os.listdir("out")) == ["1-a-filter.png", "3-b-filter.png"]
+    report = json.load(open("r.json"))
+    assert (report["ok"], report["failed"]) == (2, 1)
+    failed = [f for f in report["files"] if f["status"] == "error"]
+    assert failed[0]["input"] == "broken.png" and "broken.png" in failed[0]["error"]
+    assert "broken.png" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_fail_fast_stops_at_first_failure(run):
+    open("broken.png", "wb").write(b"nope")
+    png("b.png", np.zeros((5, 5), np.uint8))
+    result = run("filter", "broken.png", "b.png", "-k", "box3", "-O", "out", "--fail-fast")
+    assert result.exit_code == 1 and not os.path.exists("out/b.png")
+
+
+def test_report_fields_as_specified(run):
+    png("a.png", np.zeros((64, 64, 3), np.uint8))
+    result = run("filter", "a.png", "-k", "box:4", "--mode", "valid", "--stride", "2", "-o", "out.png", "--json")
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    assert report["command"] == "filter" and report["ok"] == 1 and report["failed"] == 0
+    entry = report["files"][0]
+    assert entry["input_shape"] == [64, 64, 3] and entry["output_shape"] == [31, 31, 3]
+    assert entry["input_dtype"] == entry["output_dtype"] == "uint8"
+    step = entry["steps"][0]
+    assert step["kernel"] == "box:4" and step["kernel_shape"] == [4, 4]
+    assert step["padding"] == [[0, 0], [0, 0]] and step["stride"] == [2, 2]
+    assert step["receptive_field"] == [4, 4] and step["jump"] == [2, 2]
+    assert step["arithmetic"]["rows"] == "64 → ⌊(64 − 4)/2⌋ + 1 = 31"
+    assert entry["scale"] == "clip"
+
+
+def test_human_summary_shows_arithmetic_and_quiet_hides_it(run):
+    png("a.png", np.zeros((512, 512), np.uint8))
+    result = run("filter", "a.png", "-k", "box:4", "--mode", "valid", "--stride", "2", "-o", "out.png")
+    assert "512 → ⌊(512 − 4)/2⌋ + 1 = 255" in result.stderr and result.stdout == ""
+    result = run("-q", "filter", "a.png", "-k", "box:4", "-o", "out.png")
+    assert result.exit_code == 0 and result.stderr == ""
+
+
+def test_dry_run_reads_header_writes_nothing(run):
+    png("a.png", np.zeros((40, 30, 3), np.uint8))
+    result = run("filter", "a.png", "-k", "box5", "--mode", "valid", "--dry-run", "-o", "out.png", "--report", "r.json")
+    assert result.exit_code == 0 and not os.path.exists("out.png")
+    assert json.load(open("r.json"))["files"][0]["output_shape"] == [36, 26, 3]
+
+
+def test_json_with_image_on_stdout_is_a_usage_error(run, npy):
+    assert run("filter", "in.npy", "-k", "box3", "-o", "-", "--json").exit_code == 2
+
+
+# --- refusals --------------------------------------------------------------------------------------
+
+
+def test_output_is_input_refused(run, npy):
+    before = open("in.npy", "rb").read()
+    result = run("filter", "in.npy", "-k", "box3", "-o", "./in.npy")
+    assert result.exit_code == 2 and "input" in result.stderr
+    assert open("in.npy", "rb").read() == before
+
+
+def test_output_is_input_through_symlink_refused(run, npy):
+    os.symlink("in.npy", "link.npy")
+    before = open("in.npy", "rb").read()
+    assert run("filter", "in.npy", "-k", "box3", "-o", "link.npy").exit_code == 2
+    assert open("in.npy", "rb").read() == before
+
+
+def test_no_clobber(run, npy):
+    open("out.npy", "wb").write(b"keep")
+    result = run("filter", "in.npy", "-k", "box3", "-o", "out.npy", "--no-clobber")
+    assert result.exit_code == 1 and "no-clobber" in result.stderr
+    assert open("out.npy", "rb").read() == b"keep"
+    assert run("filter", "in.npy", "-k", "box3", "-o", "out.npy").exit_code == 0  # replaced, as make expects
+    assert np.load("out.npy").shape == npy.shape
+
+
+def test_failed_write_keeps_existing_output(run, npy, monkeypatch):
+    import convcli.io
+    from convcli.errors import ImageWriteError
+
+    open("out.npy", "wb").write(b"keep")
+
+    def broken_encode(*args, **kwargs):
+        raise ImageWriteError("disk on fire", path="out.npy")
+
+    monkeypatch.setattr(convcli.io, "encode_image", broken_encode)
+    result = run("filter", "in.npy", "-k", "box3", "-o", "out.npy")
+    assert result.exit_code == 1 and "disk on fire" in result.stderr
+    assert open("out.npy", "rb").read() == b"keep"
+    assert sorted(os.listdir(".")) == ["in.npy", "out.npy"]
+
+
+def test_internal_error_is_one_line_exit_1(run, npy, monkeypatch):
+    import convcli.ops.filter
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(convcli.ops.filter, "filter_bank", boom)
+    result = run("filter", "in.npy", "-k", "box3", "-o", "out.npy")
+    assert result.exit_code == 1 and "internal error" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["-k", "no-such-kernel-xyz", "-o", "o.npy"], "unknown kernel"),
+    (["-k", "1 2; 3", "-o", "o.npy"], "row"),
+    (["-k", "box3", "--mode", "same", "--padding", "1", "-o", "o.npy"], "--padding replaces --mode"),
+    (["-k", "box3", "--cval", "3", "-o", "o.npy"], "--cval needs --boundary constant"),
+    (["-k", "box3", "--boundary", "mirror", "-o", "o.npy"], "ambiguous"),
+    (["-k", "box3", "--stride", "0", "-o", "o.npy"], ">= 1"),
+    (["-k", "box3", "--stride", "a", "-o", "o.npy"], "whole number"),
+    (["-k", "box3", "--padding", "1,2,3", "-o", "o.npy"], "4 (top,bottom,left,right)"),
+    (["-k", "box3", "--padding", "-1", "-o", "o.npy"], "negative"),
+    (["-k", "box3"], "no output"),
+    (["-k", "box3", "-o", "o.npy", "-O", "dir"], "not both"),
+    (["-k", "box3", "--name", "{stem}.png"], "-O DIR"),
+    (["-k", "box3", "-O", "d", "--name", "{bogus}.png"], "unknown field"),
+    (["-k", "box3", "-o", "missing/o.npy"], "does not exist"),
+    (["-k", "box3", "-o", "o.xyz"], "xyz"),
+    (["-k", "box3", "-o", "o.npy", "--json", "--report", "r.json"], "--json is --report -"),
+])
+def test_usage_errors_exit_2(run, npy, args, message):
+    result = run("filter", "in.npy", *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not os.path.exists("o.npy")
+
+
+def test_minus_o_with_two_inputs_is_a_usage_error(run, npy):
+    np.save("b.npy", npy)
+    result = run("filter", "in.npy", "b.npy", "-k", "box3", "-o", "o.npy")
+    assert result.exit_code == 2 and "-O DIR" in result.stderr
+
+
+def test_two_inputs_writing_one_output_refused(run, tmp_path, npy):
+    os.mkdir("x")
+    np.save("x/in.npy", npy)
+    result = run("filter", "in.npy", "x/in.npy", "-k", "box3", "-O", "out")
+    assert result.exit_code == 2 and "both write" in result.stderr
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "in.png"),
+    (b"\x89PNG\r\n\x1a\n truncated", "in.png"),
+    (b"GIF89a nonsense", "in.png"),
+])
+def test_bad_image_files_exit_1_with_file_named(run, content, message):
+    open("in.png", "wb").write(content)
+    result = run("filter", "in.png", "-k", "box3", "-o", "out.png")
+    assert result.exit_code == 1 and message in result.stderr and "Traceback" not in result.stderr
+    assert not os.path.exists("out.png")
+
+
+def test_missing_input(run):
+    result = run("filter", "nope.png", "-k", "box3", "-o", "out.png")
+    assert result.exit_code == 1 and "nope.png" in result.stderr
+
+
+def test_valid_kernel_larger_than_image_fails_that_file(run):
+    np.save("small.npy", np.ones((3, 3)))
+    result = run("filter", "small.npy", "-k", "box5", "--mode", "valid", "-o", "out.npy")
+    assert result.exit_code == 1 and "larger than" in result.stderr and "small.npy" in result.stderr
+
+
+def test_max_pixels_refuses_large_image(run):
+    png("a.png", np.zeros((20, 20), np.uint8))
+    result = run("filter", "a.png", "-k", "box3", "--max-pixels", "100", "-o", "out.png")
+    assert result.exit_code == 1 and "--max-pixels" in result.stderr
+
+
+def test_kernel_dir_and_env_path(run, npy, tmp_path, monkeypatch):
+    os.mkdir("mine")
+    open("mine/double.yaml", "w").write("name: double\ndescription: times two\nmatrix:\n  - [2]\n")
+    assert run("filter", "in.npy", "--kernel-dir", "mine", "-k", "double", "-o", "o.npy").exit_code == 0
+    np.testing.assert_allclose(np.load("o.npy"), npy * 2, rtol=1e-6)
+    monkeypatch.setenv("CONVCLI_KERNEL_PATH", str(tmp_path / "mine"))
+    assert run("filter", "in.npy", "-k", "double", "-o", "o2.npy").exit_code == 0
+
+
+def test_bad_kernel_file_names_file_and_line(run, npy):
+    open("ragged.yaml", "w").write("name: ragged\nmatrix:\n  - [1, 2, 3]\n  - [4, 5]\n")
+    result = run("filter", "in.npy", "-k", "ragged.yaml", "-o", "o.npy")
+    assert result.exit_code == 2 and "ragged.yaml:4" in result.stderr
+
+
+# --- the group -------------------------------------------------------------------------------------
+
+
+def test_version_and_help(run):
+    from convcli import __version__
+
+    assert run("--version").stdout.strip() == f"convcli {__version__}"
+    result = run("filter", "--help")
+    assert result.exit_code == 0 and "--boundary" in result.stdout and "sobel-x" in result.stdout

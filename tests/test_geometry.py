@@ -1,0 +1,95 @@
+"""Shape arithmetic against hand-computed numbers and the PyTorch / TensorFlow formulas."""
+
+import math
+
+import pytest
+
+from convcli.errors import GeometryError
+from convcli.geometry import as_padding, as_pair, chain_receptive_field, conv_axis, conv_geometry
+
+
+def torch_out(size, kernel, stride, padding, dilation):
+    # torch.nn.Conv2d documentation: floor((H + 2p − d(k − 1) − 1)/s + 1)
+    return math.floor((size + 2 * padding - dilation * (kernel - 1) - 1) / stride + 1)
+
+
+@pytest.mark.parametrize("size", [1, 5, 8, 13])
+@pytest.mark.parametrize("kernel", [1, 2, 3, 4])
+@pytest.mark.parametrize("stride", [1, 2, 3])
+@pytest.mark.parametrize("dilation", [1, 2])
+@pytest.mark.parametrize("pad", [0, 1, 2])
+def test_explicit_padding_matches_torch_formula(size, kernel, stride, dilation, pad):
+    expected = torch_out(size, kernel, stride, pad, dilation)
+    if expected < 1:
+        with pytest.raises(GeometryError):
+            conv_axis(size, kernel=kernel, stride=stride, dilation=dilation, padding=(pad, pad))
+    else:
+        assert conv_axis(size, kernel=kernel, stride=stride, dilation=dilation, padding=(pad, pad)).out == expected
+
+
+@pytest.mark.parametrize("size", [1, 4, 7, 10])
+@pytest.mark.parametrize("kernel", [1, 2, 3, 5])
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_same_matches_tensorflow_rule(size, kernel, stride):
+    # TensorFlow: out = ceil(n/s); pad_total = max((out − 1)s + k − n, 0); pad_top = pad_total // 2.
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    corr = conv_axis(size, kernel=kernel, stride=stride, mode="same", correlate=True)
+    conv = conv_axis(size, kernel=kernel, stride=stride, mode="same", correlate=False)
+    assert (corr.out, corr.before, corr.after) == (out, total // 2, total - total // 2)
+    # true convolution mirrors the split so the extra pixel goes before
+    assert (conv.out, conv.before, conv.after) == (out, total - total // 2, total // 2)
+
+
+def test_valid_and_full_by_hand():
+    assert conv_axis(512, kernel=4, stride=2, mode="valid").out == 255
+    full = conv_axis(7, kernel=3, mode="full")
+    assert (full.before, full.after, full.out) == (2, 2, 9)
+    dilated = conv_axis(10, kernel=3, dilation=2, mode="valid")
+    assert (dilated.extent, dilated.out) == (5, 6)
+
+
+def test_valid_too_small_is_an_error_that_says_why():
+    with pytest.raises(GeometryError, match=r"extent 5 is larger than the 3 rows.*valid"):
+        conv_axis(3, kernel=5, mode="valid")
+
+
+def test_unknown_mode_names_the_parameter():
+    with pytest.raises(ValueError, match="`mode`"):
+        conv_axis(3, kernel=3, mode="half")
+
+
+def test_conv_geometry_checks_kernel_and_image_shapes():
+    with pytest.raises(ValueError, match="`kernel`"):
+        conv_geometry((4, 4), (0, 3))
+    with pytest.raises(ValueError, match="`image`"):
+        conv_geometry((4,), (3, 3))
+
+
+def test_formula_strings_show_the_arithmetic():
+    assert conv_axis(512, kernel=4, stride=2, mode="valid").formula() == "512 → ⌊(512 − 4)/2⌋ + 1 = 255"
+    assert conv_axis(10, kernel=3, padding=(1, 2), stride=3).formula() == "10 → ⌊(10 + 1 + 2 − 3)/3⌋ + 1 = 4"
+    assert conv_axis(10, kernel=3, dilation=2, mode="valid").extent_formula() == "e = 2·(3 − 1) + 1 = 5"
+    assert conv_axis(10, kernel=3, mode="valid").extent_formula() is None
+
+
+def test_as_pair_and_as_padding():
+    assert as_pair(3, name="stride") == (3, 3)
+    assert as_pair((2, 1), name="stride") == (2, 1)
+    with pytest.raises(ValueError, match="`stride` must be >= 1"):
+        as_pair(0, name="stride")
+    with pytest.raises(ValueError, match="one value or two"):
+        as_pair((1, 2, 3), name="dilation")
+    with pytest.raises(ValueError, match="whole numbers"):
+        as_pair(1.5, name="stride")
+    assert as_padding((1, 2, 3, 4)) == ((1, 2), (3, 4))
+    with pytest.raises(ValueError, match="1 value .* 2 .* or 4"):
+        as_padding((1, 2, 3))
+    with pytest.raises(ValueError, match=">= 0"):
+        as_padding(-1)
+
+
+def test_receptive_field_matches_distill_example():
+    # box3 → max pool 2 → box3: r = 1 + 2·1 + 1·1 + 2·2 = 8, jump 2 (conformance case rf.yaml)
+    assert chain_receptive_field([(3, 1), (2, 2), (3, 1)]) == (8, 2)
+    assert chain_receptive_field([(3, 2), (3, 2)]) == (7, 4)

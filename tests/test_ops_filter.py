@@ -1,0 +1,262 @@
+"""filter2d and filter_bank against scipy.signal, numpy.pad and a slow loop of the PyTorch formula."""
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy import signal
+
+from convcli.errors import GeometryError
+from convcli.ops.filter import (
+    bank_output_shape,
+    filter2d,
+    filter_bank,
+    gray_shape,
+    pad_image,
+    resolve_boundary,
+    to_gray,
+)
+
+RNG = np.random.default_rng(7)
+
+
+def slow_correlate(xp, kernel, stride, dilation, out_shape):
+    """out[i, j] = Σ k[a, b] · xp[i·sy + a·dy, j·sx + b·dx], one pixel at a time (DESIGN §3)."""
+    out = np.zeros(out_shape)
+    for i, j in itertools.product(range(out_shape[0]), range(out_shape[1])):
+        for a, b in itertools.product(range(kernel.shape[0]), range(kernel.shape[1])):
+            out[i, j] += kernel[a, b] * xp[i * stride[0] + a * dilation[0], j * stride[1] + b * dilation[1]]
+    return out
+
+
+KERNEL_SHAPES = [(1, 1), (2, 2), (3, 3), (2, 3), (4, 3), (5, 5)]
+
+
+@pytest.mark.parametrize("kshape", KERNEL_SHAPES)
+@pytest.mark.parametrize("mode", ["same", "valid", "full"])
+@pytest.mark.parametrize("boundary", ["zero", "wrap", "symmetric"])
+def test_stride1_equals_scipy_signal_convolve2d(kshape, mode, boundary):
+    image = RNG.normal(size=(7, 9))
+    kernel = RNG.normal(size=kshape)
+    scipy_boundary = {"zero": "fill", "wrap": "wrap", "symmetric": "symm"}[boundary]
+    expected = signal.convolve2d(image, kernel, mode=mode, boundary=scipy_boundary)
+    got = filter2d(image, kernel, mode=mode, boundary=boundary)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kshape", KERNEL_SHAPES)
+@pytest.mark.parametrize("mode", ["same", "valid", "full"])
+def test_correlate_stride1_equals_scipy_signal_correlate2d(kshape, mode):
+    image = RNG.normal(size=(8, 6))
+    kernel = RNG.normal(size=kshape)
+    expected = signal.correlate2d(image, kernel, mode=mode)
+    if mode == "same":
+        # scipy's correlate2d 'same' is centred as convolve2d is; the CNN rule (TensorFlow, torch
+        # padding='same') puts the extra pixel of an even kernel after: pad ⌊P/2⌋ before.
+        pr, pc = kshape[0] - 1, kshape[1] - 1
+        xp = np.pad(image, ((pr // 2, pr - pr // 2), (pc // 2, pc - pc // 2)))
+        expected = slow_correlate(xp, kernel, (1, 1), (1, 1), image.shape)
+    np.testing.assert_allclose(filter2d(image, kernel, mode=mode, correlate=True), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("boundary,numpy_mode", [("reflect", "reflect"), ("edge", "edge"), ("symmetric", "symmetric"), ("wrap", "wrap")])
+def test_boundaries_equal_numpy_pad_then_valid(boundary, numpy_mode):
+    image = RNG.normal(size=(6, 5))
+    kernel = RNG.normal(size=(3, 3))
+    expected = signal.convolve2d(np.pad(image, 1, mode=numpy_mode), kernel, mode="valid")
+    np.testing.assert_allclose(filter2d(image, kernel, boundary=boundary), expected, atol=1e-12)
+
+
+def test_constant_boundary_uses_cval():
+    image = np.zeros((3, 3))
+    got = filter2d(image, np.ones((3, 3)), boundary="constant", cval=2.0)
+    # corners see 5 padded cells, edges 3, the centre none
+    np.testing.assert_array_equal(got, [[10, 6, 10], [6, 0, 6], [10, 6, 10]])
+
+
+def test_pad_image_matches_the_design_table():
+    row = np.array([[1, 2, 3, 4]])
+    pads = ((0, 0), (2, 2))
+    assert pad_image(row, pads, boundary="zero").tolist() == [[0, 0, 1, 2, 3, 4, 0, 0]]
+    assert pad_image(row, pads, boundary="constant", cval=9).tolist() == [[9, 9, 1, 2, 3, 4, 9, 9]]
+    assert pad_image(row, pads, boundary="reflect").tolist() == [[3, 2, 1, 2, 3, 4, 3, 2]]
+    assert pad_image(row, pads, boundary="symmetric").tolist() == [[2, 1, 1, 2, 3, 4, 4, 3]]
+    assert pad_image(row, pads, boundary="edge").tolist() == [[1, 1, 1, 2, 3, 4, 4, 4]]
+    assert pad_image(row, pads, boundary="wrap").tolist() == [[3, 4, 1, 2, 3, 4, 1, 2]]
+
+
+def test_boundary_aliases_and_mirror_refused():
+    assert resolve_boundary("replicate") == "edge"
+    assert resolve_boundary("circular") == "wrap"
+    assert resolve_boundary("symm") == "symmetric"
+    with pytest.raises(ValueError, match="ambiguous"):
+        resolve_boundary("mirror")
+    with pytest.raises(ValueError, match="`boundary` must be one of"):
+        resolve_boundary("bogus")
+
+
+@pytest.mark.parametrize("stride", [(1, 1), (2, 2), (2, 3), (3, 1)])
+@pytest.mark.parametrize("dilation", [(1, 1), (2, 2), (1, 3)])
+@pytest.mark.parametrize("padding", [0, (1, 2), (0, 1, 2, 0)])
+@pytest.mark.parametrize("kshape", [(2, 2), (3, 3), (3, 2)])
+def test_explicit_padding_strided_dilated_equals_torch_formula(stride, dilation, padding, kshape):
+    image = RNG.normal(size=(11, 10))
+    kernel = RNG.normal(size=kshape)
+    pads = {0: ((0, 0), (0, 0)), (1, 2): ((1, 1), (2, 2)), (0, 1, 2, 0): ((0, 1), (2, 0))}[padding]
+    xp = np.pad(image, pads)
+    eh = dilation[0] * (kshape[0] - 1) + 1
+    ew = dilation[1] * (kshape[1] - 1) + 1
+    out_shape = ((xp.shape[0] - eh) // stride[0] + 1, (xp.shape[1] - ew) // stride[1] + 1)
+    expected = slow_correlate(xp, kernel, stride, dilation, out_shape)
+    got = filter2d(image, kernel, correlate=True, stride=stride, dilation=dilation, padding=padding)
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+    # true convolution is correlation with the kernel rotated 180°
+    got_conv = filter2d(image, kernel[::-1, ::-1], stride=stride, dilation=dilation, padding=padding)
+    np.testing.assert_allclose(got_conv, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("stride", [2, 3])
+@pytest.mark.parametrize("boundary", ["zero", "reflect", "edge"])
+def test_same_with_stride_uses_tensorflow_padding(stride, boundary):
+    image = RNG.normal(size=(9, 8))
+    kernel = RNG.normal(size=(4, 3))
+    out = (-(-9 // stride), -(-8 // stride))
+    pr = max((out[0] - 1) * stride + 4 - 9, 0)
+    pc = max((out[1] - 1) * stride + 3 - 8, 0)
+    numpy_mode = {"zero": "constant", "reflect": "reflect", "edge": "edge"}[boundary]
+    xp = np.pad(image, ((pr // 2, pr - pr // 2), (pc // 2, pc - pc // 2)), mode=numpy_mode)
+    expected = slow_correlate(xp, kernel, (stride, stride), (1, 1), out)
+    got = filter2d(image, kernel, correlate=True, stride=stride, boundary=boundary)
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+    # convolution mirrors the split: extra pixel before
+    xp = np.pad(image, ((pr - pr // 2, pr // 2), (pc - pc // 2, pc // 2)), mode=numpy_mode)
+    expected = slow_correlate(xp, kernel[::-1, ::-1], (stride, stride), (1, 1), out)
+    np.testing.assert_allclose(filter2d(image, kernel, stride=stride, boundary=boundary), expected, atol=1e-12)
+
+
+def test_hand_computed_sobel_on_a_ramp():
+    ramp = np.tile(np.arange(5.0), (4, 1))  # rises left to right by 1
+    got = filter2d(ramp, [[1, 0, -1], [2, 0, -2], [1, 0, -1]], mode="valid")
+    np.testing.assert_array_equal(got, np.full((2, 3), 8.0))
+
+
+def test_channels_filtered_independently_with_the_same_kernel():
+    image = RNG.normal(size=(6, 7, 3))
+    kernel = RNG.normal(size=(3, 3))
+    got = filter2d(image, kernel, mode="valid", stride=2)
+    for c in range(3):
+        np.testing.assert_allclose(got[..., c], filter2d(image[..., c], kernel, mode="valid", stride=2))
+        np.testing.assert_allclose(
+            got[..., c], signal.convolve2d(image[..., c], kernel, mode="valid")[::2, ::2], atol=1e-12
+        )
+
+
+def test_uint8_is_computed_in_floating_point_without_wraparound():
+    image = np.full((3, 3), 200, dtype=np.uint8)
+    got = filter2d(image, np.ones((1, 2)), mode="valid")
+    np.testing.assert_array_equal(got, np.full((3, 2), 400.0))
+
+
+def test_normalize_divides_by_sum():
+    image = np.full((3, 3), 2.0)
+    np.testing.assert_allclose(filter2d(image, np.full((3, 3), 2.0), mode="valid", normalize=True), [[2.0]], rtol=1e-12)
+
+
+def test_valid_kernel_larger_than_image_is_an_error():
+    with pytest.raises(GeometryError, match="larger than"):
+        filter2d(np.ones((3, 3)), np.ones((5, 5)), mode="valid")
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"mode": "half"}, "`mode`"),
+        ({"boundary": "bogus"}, "`boundary`"),
+        ({"cval": float("nan")}, "`cval`"),
+        ({"stride": 0}, "`stride`"),
+        ({"dilation": (1, 0)}, "`dilation`"),
+        ({"padding": (1, 2, 3)}, "`padding`"),
+    ],
+)
+def test_parameter_errors_name_the_parameter(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        filter2d(np.ones((4, 4)), np.ones((3, 3)), **kwargs)
+
+
+def test_image_shape_and_dtype_checks():
+    with pytest.raises(ValueError, match="`image` must have shape"):
+        filter2d(np.ones(4), np.ones((3, 3)))
+    with pytest.raises(ValueError, match="`image` must hold real numbers"):
+        filter2d(np.ones((4, 4), dtype=complex), np.ones((3, 3)))
+
+
+def test_bank_is_input_channel_major():
+    image = RNG.normal(size=(5, 5, 2))
+    k1, k2 = RNG.normal(size=(2, 2)), RNG.normal(size=(2, 2))
+    got = filter_bank(image, [k1, k2], mode="valid", correlate=True)
+    assert got.shape == (4, 4, 4)
+    for c, (k_index, k) in itertools.product(range(2), enumerate([k1, k2])):
+        expected = signal.correlate2d(image[..., c], k, mode="valid")
+        np.testing.assert_allclose(got[..., c * 2 + k_index], expected, atol=1e-12)
+
+
+def test_keras_lecture_shapes():
+    image = RNG.normal(size=(50, 50))
+    bank = ["mean2", "edge2"]
+    once = filter_bank(image, bank, mode="valid", correlate=True)
+    twice = filter_bank(once, bank, mode="valid", correlate=True)
+    assert once.shape == (49, 49, 2) and twice.shape == (48, 48, 4)
+    edge = np.array([[-1.0, 1.0], [-1.0, 1.0]])
+    # channel 3 = edge2 on channel 1 (edge2 of the image)
+    np.testing.assert_allclose(twice[..., 3], signal.correlate2d(once[..., 1], edge, mode="valid"), atol=1e-12)
+    assert bank_output_shape((50, 50), [(2, 2), (2, 2)], mode="valid", correlate=True) == (49, 49, 2)
+    assert bank_output_shape((49, 49, 2), [(2, 2), (2, 2)], mode="valid", correlate=True) == (48, 48, 4)
+
+
+def test_bank_refuses_kernels_of_different_output_sizes():
+    with pytest.raises(ValueError, match="different output sizes"):
+        filter_bank(np.ones((6, 6)), [np.ones((3, 3)), np.ones((5, 5))], mode="valid")
+    with pytest.raises(ValueError, match="different output sizes"):
+        bank_output_shape((6, 6), [(3, 3), (5, 5)], mode="valid")
+    with pytest.raises(ValueError, match="at least one"):
+        filter_bank(np.ones((6, 6)), [])
+
+
+def test_alpha_rule_same_stride1_keeps_alpha_exactly():
+    rgb = RNG.uniform(0, 255, size=(6, 7, 3))
+    alpha = RNG.uniform(0, 255, size=(6, 7))
+    for kernel in (np.ones((3, 3)), np.ones((2, 2)), np.ones((4, 3))):
+        for correlate in (False, True):
+            out = filter_bank(np.dstack([rgb, alpha]), [kernel], has_alpha=True, correlate=correlate)
+            np.testing.assert_array_equal(out[..., 3], alpha)
+            np.testing.assert_allclose(out[..., :3], filter2d(rgb, kernel, correlate=correlate))
+
+
+def test_alpha_rule_valid_stride_takes_the_alpha_under_the_centre():
+    alpha = np.arange(36.0).reshape(6, 6)
+    image = np.dstack([np.zeros((6, 6)), alpha])  # grey + alpha
+    out = filter_bank(image, [np.ones((3, 3))], has_alpha=True, mode="valid", stride=2)
+    assert out.shape == (2, 2, 2)
+    np.testing.assert_array_equal(out[..., 1], alpha[1:5:2, 1:5:2])
+
+
+def test_alpha_needs_two_or_four_channels():
+    with pytest.raises(ValueError, match="`has_alpha`"):
+        filter_bank(np.ones((4, 4, 3)), [np.ones((3, 3))], has_alpha=True)
+
+
+def test_gray_uses_rgb2gray_weights_in_input_units():
+    from skimage.color import rgb2gray
+
+    rgb = RNG.uniform(0, 1, size=(4, 5, 3))
+    np.testing.assert_allclose(to_gray(rgb), rgb2gray(rgb), atol=1e-12)
+    rgba = np.dstack([rgb * 255, np.full((4, 5), 7.0)])
+    got = to_gray(rgba, has_alpha=True)
+    assert got.shape == (4, 5, 2)
+    np.testing.assert_allclose(got[..., 0], rgb2gray(rgb) * 255, atol=1e-9)
+    np.testing.assert_array_equal(got[..., 1], 7.0)
+    grey = np.ones((3, 3))
+    assert to_gray(grey) is grey
+    assert gray_shape((3, 3, 3)) == (3, 3)
+    with pytest.raises(ValueError, match="RGB or RGBA"):
+        to_gray(np.ones((3, 3, 4)))
