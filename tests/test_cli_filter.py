@@ -7,6 +7,7 @@ convcli's own reader.
 import io as stdio
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -232,11 +233,11 @@ def test_stdin_and_stdout(run):
 def test_many_inputs_one_failing(run):
     png("a.png", np.zeros((5, 5), np.uint8))
     png("b.png", np.full((5, 5), 9, np.uint8))
-    open("broken.png", "wb").write(b"not an image at all")
+    Path("broken.png").write_bytes(b"not an image at all")
     result = run("filter", "a.png", "broken.png", "b.png", "-k", "box3", "-O", "out", "--name", "{index}-{stem}-{op}{ext}", "--report", "r.json")
     assert result.exit_code == 1
     assert sorted(os.listdir("out")) == ["1-a-filter.png", "3-b-filter.png"]
-    report = json.load(open("r.json"))
+    report = json.loads(Path("r.json").read_text())
     assert (report["ok"], report["failed"]) == (2, 1)
     failed = [f for f in report["files"] if f["status"] == "error"]
     assert failed[0]["input"] == "broken.png" and "broken.png" in failed[0]["error"]
@@ -244,7 +245,7 @@ def test_many_inputs_one_failing(run):
 
 
 def test_fail_fast_stops_at_first_failure(run):
-    open("broken.png", "wb").write(b"nope")
+    Path("broken.png").write_bytes(b"nope")
     png("b.png", np.zeros((5, 5), np.uint8))
     result = run("filter", "broken.png", "b.png", "-k", "box3", "-O", "out", "--fail-fast")
     assert result.exit_code == 1 and not os.path.exists("out/b.png")
@@ -279,7 +280,7 @@ def test_dry_run_reads_header_writes_nothing(run):
     png("a.png", np.zeros((40, 30, 3), np.uint8))
     result = run("filter", "a.png", "-k", "box5", "--mode", "valid", "--dry-run", "-o", "out.png", "--report", "r.json")
     assert result.exit_code == 0 and not os.path.exists("out.png")
-    assert json.load(open("r.json"))["files"][0]["output_shape"] == [36, 26, 3]
+    assert json.loads(Path("r.json").read_text())["files"][0]["output_shape"] == [36, 26, 3]
 
 
 def test_json_with_image_on_stdout_is_a_usage_error(run, npy):
@@ -290,24 +291,24 @@ def test_json_with_image_on_stdout_is_a_usage_error(run, npy):
 
 
 def test_output_is_input_refused(run, npy):
-    before = open("in.npy", "rb").read()
+    before = Path("in.npy").read_bytes()
     result = run("filter", "in.npy", "-k", "box3", "-o", "./in.npy")
     assert result.exit_code == 2 and "input" in result.stderr
-    assert open("in.npy", "rb").read() == before
+    assert Path("in.npy").read_bytes() == before
 
 
 def test_output_is_input_through_symlink_refused(run, npy):
     os.symlink("in.npy", "link.npy")
-    before = open("in.npy", "rb").read()
+    before = Path("in.npy").read_bytes()
     assert run("filter", "in.npy", "-k", "box3", "-o", "link.npy").exit_code == 2
-    assert open("in.npy", "rb").read() == before
+    assert Path("in.npy").read_bytes() == before
 
 
 def test_no_clobber(run, npy):
-    open("out.npy", "wb").write(b"keep")
+    Path("out.npy").write_bytes(b"keep")
     result = run("filter", "in.npy", "-k", "box3", "-o", "out.npy", "--no-clobber")
     assert result.exit_code == 1 and "no-clobber" in result.stderr
-    assert open("out.npy", "rb").read() == b"keep"
+    assert Path("out.npy").read_bytes() == b"keep"
     assert run("filter", "in.npy", "-k", "box3", "-o", "out.npy").exit_code == 0  # replaced, as make expects
     assert np.load("out.npy").shape == npy.shape
 
@@ -316,7 +317,7 @@ def test_failed_write_keeps_existing_output(run, npy, monkeypatch):
     import convcli.io
     from convcli.errors import ImageWriteError
 
-    open("out.npy", "wb").write(b"keep")
+    Path("out.npy").write_bytes(b"keep")
 
     def broken_encode(*args, **kwargs):
         raise ImageWriteError("disk on fire", path="out.npy")
@@ -324,7 +325,7 @@ def test_failed_write_keeps_existing_output(run, npy, monkeypatch):
     monkeypatch.setattr(convcli.io, "encode_image", broken_encode)
     result = run("filter", "in.npy", "-k", "box3", "-o", "out.npy")
     assert result.exit_code == 1 and "disk on fire" in result.stderr
-    assert open("out.npy", "rb").read() == b"keep"
+    assert Path("out.npy").read_bytes() == b"keep"
     assert sorted(os.listdir(".")) == ["in.npy", "out.npy"]
 
 
@@ -384,7 +385,7 @@ def test_two_inputs_writing_one_output_refused(run, tmp_path, npy):
     (b"GIF89a nonsense", "in.png"),
 ])
 def test_bad_image_files_exit_1_with_file_named(run, content, message):
-    open("in.png", "wb").write(content)
+    Path("in.png").write_bytes(content)
     result = run("filter", "in.png", "-k", "box3", "-o", "out.png")
     assert result.exit_code == 1 and message in result.stderr and "Traceback" not in result.stderr
     assert not os.path.exists("out.png")
@@ -409,7 +410,7 @@ def test_max_pixels_refuses_large_image(run):
 
 def test_kernel_dir_and_env_path(run, npy, tmp_path, monkeypatch):
     os.mkdir("mine")
-    open("mine/double.yaml", "w").write("name: double\ndescription: times two\nmatrix:\n  - [2]\n")
+    Path("mine/double.yaml").write_text("name: double\ndescription: times two\nmatrix:\n  - [2]\n")
     assert run("filter", "in.npy", "--kernel-dir", "mine", "-k", "double", "-o", "o.npy").exit_code == 0
     np.testing.assert_allclose(np.load("o.npy"), npy * 2, rtol=1e-6)
     monkeypatch.setenv("CONVCLI_KERNEL_PATH", str(tmp_path / "mine"))
@@ -417,7 +418,7 @@ def test_kernel_dir_and_env_path(run, npy, tmp_path, monkeypatch):
 
 
 def test_bad_kernel_file_names_file_and_line(run, npy):
-    open("ragged.yaml", "w").write("name: ragged\nmatrix:\n  - [1, 2, 3]\n  - [4, 5]\n")
+    Path("ragged.yaml").write_text("name: ragged\nmatrix:\n  - [1, 2, 3]\n  - [4, 5]\n")
     result = run("filter", "in.npy", "-k", "ragged.yaml", "-o", "o.npy")
     assert result.exit_code == 2 and "ragged.yaml:4" in result.stderr
 

@@ -343,7 +343,8 @@ def _opened(source: Source) -> Iterator[tuple[BinaryIO, str]]:
         if not stat.S_ISREG(mode):
             kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
             raise ImageReadError(f"is {kind}, not a regular file; convcli reads only regular files", path=path)
-        fh = os.fdopen(fd, "rb")
+        # A file object named by the path (tifffile and Pillow look at .name), on the checked fd.
+        fh = open(path, "rb", opener=lambda _path, _flags: fd)  # noqa: SIM115
     except BaseException:
         os.close(fd)
         raise
@@ -362,7 +363,7 @@ def sniff_format(head: bytes) -> str | None:
     Parameters
     ----------
     head : bytes
-        The start of the file; 32 bytes are plenty.
+        The start of the file: 16 bytes are enough for every format, more are ignored.
 
     Returns
     -------
@@ -393,10 +394,12 @@ def sniff_format(head: bytes) -> str | None:
         return "webp"
     if head.startswith(b"\x93NUMPY"):
         return "npy"
-    # "BM" alone is too weak: also require a known DIB header size.
-    if head[:2] == b"BM" and len(head) >= 18:
-        if struct.unpack("<I", head[14:18])[0] in (12, 16, 40, 52, 56, 64, 108, 124):
-            return "bmp"
+    # "BM" alone is too weak: also require a known DIB header size (bytes 14-17, little-endian;
+    # the low two bytes are enough, so 16 bytes of head recognise a BMP).
+    if head[:2] == b"BM" and len(head) >= 16:
+        if struct.unpack("<H", head[14:16])[0] in (12, 16, 40, 52, 56, 64, 108, 124):
+            if len(head) < 18 or head[16:18] == b"\x00\x00":
+                return "bmp"
     return None
 
 
@@ -593,8 +596,10 @@ def _read(source: Source, max_pixels: int | None, *, decode: bool) -> tuple[np.n
         reader = {"png": _read_png, "tiff": _read_tiff, "npy": _read_npy}.get(fmt, _read_pillow)
         try:
             return reader(fh, fmt, label, max_pixels, decode)
-        except (ConvcliError, MemoryError):
+        except ConvcliError:
             raise
+        except MemoryError:
+            raise ImageReadError(f"not enough memory to decode this {_LABELS[fmt]}", path=label) from None
         except Exception as exc:  # the boundary: any decoder failure becomes one line
             why = _reason(exc)
             if type(exc).__name__ == "UnidentifiedImageError":  # Pillow: "cannot identify image file <...>"
@@ -815,7 +820,7 @@ def _pillow_plan(im: Any) -> tuple[tuple[int, ...], str, list[str], str]:
     elif mode in ("LA", "La"):
         how, c, dt = "LA", 2, "uint8"
     elif mode in ("P", "PA"):
-        pal = im.getpalette() or []
+        pal = _pillow_palette(im)
         grey = bool(pal) and all(pal[i] == pal[i + 1] == pal[i + 2] for i in range(0, len(pal) - 2, 3))
         alpha = keyed or mode == "PA"
         how = ("P_grey" if grey else "P_rgb") + ("a" if alpha else "")
@@ -846,6 +851,17 @@ def _pillow_plan(im: Any) -> tuple[tuple[int, ...], str, list[str], str]:
         raise ValueError(f"unsupported pixel mode {mode}")
     shape = (h, w) + ((c,) if c > 1 else ())
     return shape, dt, notes, how
+
+
+def _pillow_palette(im: Any) -> list[int]:
+    """The palette as [r, g, b, r, g, b, ...], from the header (``getpalette`` would decode the image)."""
+    pal = getattr(im, "palette", None)
+    if pal is None:
+        return []
+    Image, _ = _pil()
+    scratch = Image.new("P", (1, 1))
+    scratch.putpalette(bytes(pal.palette), pal.rawmode or pal.mode)
+    return scratch.getpalette("RGB") or []
 
 
 def _pillow_array(im: Any, how: str) -> np.ndarray:
@@ -887,12 +903,19 @@ def _read_pillow(
     fh: BinaryIO, fmt: str, label: str, max_pixels: int | None, decode: bool
 ) -> tuple[np.ndarray | None, ImageInfo]:
     Image, unlimited = _pil()
-    with unlimited, Image.open(fh, formats=[_PIL_FORMATS[fmt]]) as im:
+    with unlimited:
+        im = Image.open(fh, formats=[_PIL_FORMATS[fmt]])
+        try:  # GIF counts by walking the frame headers; a damaged later frame stops the count
+            frames = int(getattr(im, "n_frames", 1) or 1)
+        except Exception:
+            frames = 1
+            im.close()
+            fh.seek(0)
+            im = Image.open(fh, formats=[_PIL_FORMATS[fmt]])  # fresh, at the first frame
+    with unlimited, im:
         shape, dtype, notes, how = _pillow_plan(im)
-        frames = int(getattr(im, "n_frames", 1) or 1)
         if frames > 1:
             notes.append(f"{_LABELS[fmt]} has {frames} frames; the first was used")
-            im.seek(0)
         if fmt in ("jpeg", "webp"):
             notes += _exif_note(im)
         info = ImageInfo(
@@ -939,7 +962,9 @@ def _read_tiff(
         via_pillow = photometric in (PHOTO.SEPARATED, PHOTO.YCBCR)
         if via_pillow:
             if dtype != np.uint8:
-                raise ImageReadError(f"{photometric.name} TIFF with {dtype.name} samples is not supported", path=label)
+                raise ImageReadError(
+                    f"{photometric.name} TIFF with {dtype.name} samples is not supported", path=label
+                )
             c, out_dtype = 3, "uint8"
             notes.append(f"{'CMYK' if photometric == PHOTO.SEPARATED else 'YCbCr'} converted to RGB")
         elif photometric == PHOTO.PALETTE:
@@ -1267,12 +1292,16 @@ def check_writable(format: str, shape: tuple[int, ...], dtype: str) -> None:
     if format in ("tiff", "npy"):
         return
     if dtype.startswith("float"):
-        raise ImageWriteError(f"{label} cannot hold {dtype}; use .tif or .npy for floating-point output, or --dtype uint8")
+        raise ImageWriteError(
+            f"{label} cannot hold {dtype}; use .tif or .npy for floating-point output, or --dtype uint8"
+        )
     if dtype == "uint16" and format != "png":
         raise ImageWriteError(f"{label} holds only 8-bit (uint8) values; use .png or .tif for 16-bit")
     side = _MAX_SIDE[format]
     if max(shape[:2]) > side:
-        raise ImageWriteError(f"{label} images are at most {side:,} pixels on a side; got {shape[1]}×{shape[0]}; use .png or .tif")
+        raise ImageWriteError(
+            f"{label} images are at most {side:,} pixels on a side; got {shape[1]}×{shape[0]}; use .png or .tif"
+        )
     allowed = {"png": (1, 2, 3, 4), "jpeg": (1, 3), "bmp": (1, 3), "gif": (1, 3), "webp": (1, 2, 3, 4)}[format]
     if channels in allowed:
         return
@@ -1294,7 +1323,8 @@ def _png_encode_grey_alpha(arr: np.ndarray) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", w, h, depth, 4, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+    idat = zlib.compress(raw, 6)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 def encode_image(array: np.ndarray, *, format: str) -> bytes:
@@ -1470,12 +1500,12 @@ def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
 
     Examples
     --------
-    >>> import os, tempfile
+    >>> import os, pathlib, tempfile
     >>> with tempfile.TemporaryDirectory() as folder:
-    ...     target = os.path.join(folder, "a.bin")
+    ...     target = pathlib.Path(folder, "a.bin")
     ...     write_atomic(target, b"one")
     ...     write_atomic(target, b"two")
-    ...     open(target, "rb").read(), os.listdir(folder)
+    ...     target.read_bytes(), os.listdir(folder)
     (b'two', ['a.bin'])
     """
     try:
@@ -1573,10 +1603,10 @@ def same_file(a: str, b: str) -> bool:
 
     Examples
     --------
-    >>> import os, tempfile
+    >>> import pathlib, tempfile
     >>> with tempfile.TemporaryDirectory() as folder:
-    ...     p = os.path.join(folder, "x.png"); _ = open(p, "wb").write(b"x")
-    ...     same_file(p, os.path.join(folder, ".", "x.png")), same_file(p, os.path.join(folder, "y.png"))
+    ...     p = pathlib.Path(folder, "x.png"); _ = p.write_bytes(b"x")
+    ...     same_file(p, pathlib.Path(folder, ".", "x.png")), same_file(p, pathlib.Path(folder, "y.png"))
     (True, False)
     """
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from typing import Any
@@ -57,7 +58,14 @@ def list_command(kernel_dirs: tuple[str, ...] = (), as_json: bool = False) -> No
     for k in found:
         table.add_row(k.name, f"{k.shape[0]}×{k.shape[1]}", _number(k.total), "yes" if k.separable else "no",
                       k.description)
-    Console(soft_wrap=True).print(table)
+    console = Console()
+    if console.is_terminal:
+        console.print(table)
+        return
+    # A pipe gets one line per kernel, never wrapped, without trailing blanks.
+    buffer = io.StringIO()
+    Console(file=buffer, width=10_000).print(table)
+    click.echo("\n".join(line.rstrip() for line in buffer.getvalue().splitlines()))
 
 
 @kernels_command.command("show")
