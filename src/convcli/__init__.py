@@ -25,6 +25,7 @@ from ._version import __version__
 # public name -> module that defines it
 _API = {
     "filter2d": "convcli.ops.filter",
+    "filter_bank": "convcli.ops.filter",
     "to_gray": "convcli.ops.filter",
     "Kernel": "convcli.kernels",
     "load_kernel": "convcli.kernels",
@@ -39,7 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .geometry import conv_geometry
     from .io import read_image
     from .kernels import Kernel, list_kernels, load_kernel
-    from .ops.filter import filter2d, to_gray
+    from .ops.filter import filter2d, filter_bank, to_gray
 
 
 def __getattr__(name: str) -> Any:

@@ -26,6 +26,10 @@ __all__ = [
     "conv_axis",
     "conv_geometry",
     "chain_receptive_field",
+    "pool_axis",
+    "pool_geometry",
+    "TransposeAxis",
+    "transpose_axis",
     "as_pair",
     "as_padding",
 ]
@@ -66,6 +70,7 @@ class AxisGeometry:
     after: int
     out: int
     mode: str
+    ceil: bool = False
 
     @property
     def extent(self) -> int:
@@ -95,6 +100,8 @@ class AxisGeometry:
         if self.before or self.after or self.mode != "valid":
             inner += f" + {self.before} + {self.after}"
         inner += f" − {e}"
+        if self.ceil:
+            return f"{n} → ⌈({inner})/{s}⌉ + 1 = {self.out}"
         if s == 1:
             return f"{n} → ({inner}) + 1 = {self.out}"
         return f"{n} → ⌊({inner})/{s}⌋ + 1 = {self.out}"
@@ -304,3 +311,168 @@ def chain_receptive_field(
         field += (extent - 1) * jump
         jump *= stride
     return field, jump
+
+
+def pool_axis(
+    size: int,
+    *,
+    kernel: int,
+    stride: int | None = None,
+    mode: str = "valid",
+    ceil: bool = False,
+    padding: tuple[int, int] | None = None,
+    axis: str = "rows",
+) -> AxisGeometry:
+    """Padding and output length of one axis of a pooling window (DESIGN §4).
+
+    ``valid`` and explicit padding follow ``torch.nn.functional.max_pool2d``: ``⌊(n + p_b + p_a − k)/s⌋ + 1``,
+    or ``⌈…⌉ + 1`` with ``ceil``, where the last window must start inside the input or its
+    leading padding (torch's rule). ``same`` is Keras's: ``⌈n/s⌉`` with ``⌊P/2⌋`` before. With
+    ``ceil``, ``after`` grows to cover the last window; padded cells never take part in any case.
+
+    Examples
+    --------
+    >>> g = pool_axis(7, kernel=3, stride=2, ceil=True)
+    >>> g.out, g.after
+    (3, 0)
+    >>> g = pool_axis(6, kernel=3, stride=2, ceil=True)
+    >>> g.out, g.after, g.formula()
+    (3, 1, '6 → ⌈(6 + 0 + 1 − 3)/2⌉ + 1 = 3')
+    >>> pool_axis(5, kernel=2, stride=2, mode="same").out
+    3
+    """
+    stride = kernel if stride is None else stride
+    if kernel < 1 or stride < 1:
+        raise ValueError(f"`size` and `stride` must be >= 1, got {kernel} and {stride}")
+    if mode not in ("valid", "same"):
+        raise ValueError(f"`mode` must be valid or same for pooling, got {mode!r}")
+    if padding is not None:
+        before, after = padding
+        if max(before, after) * 2 > kernel:
+            raise ValueError(
+                f"`padding` {max(before, after)} is more than half the window {kernel} along the {axis} "
+                "(PyTorch's rule: a window would hold no real pixel); use a smaller padding"
+            )
+        used_mode = "explicit"
+    elif mode == "same":
+        if ceil:
+            raise ValueError("`ceil` applies to valid or explicit padding; `same` already rounds up")
+        out = _ceil_div(size, stride)
+        total = max((out - 1) * stride + kernel - size, 0)
+        return AxisGeometry(size, kernel, stride, 1, total // 2, total - total // 2, out, "same")
+    else:
+        before = after = 0
+        used_mode = "valid"
+    span = size + before + after - kernel
+    if span < 0:
+        raise GeometryError(
+            f"the pooling window {kernel} is larger than the {size} {axis} of the input"
+            + (f" plus padding {before} + {after}" if before or after else "")
+            + "; use a smaller --size, padding or --mode same"
+        )
+    if ceil:
+        out = _ceil_div(span, stride) + 1
+        if (out - 1) * stride >= size + before:  # the last window would start in the trailing padding
+            out -= 1
+        after = max(after, (out - 1) * stride + kernel - size - before)
+    else:
+        out = span // stride + 1
+    return AxisGeometry(size, kernel, stride, 1, before, after, out, used_mode, ceil)
+
+
+def pool_geometry(
+    shape: Sequence[int],
+    size: int | Sequence[int],
+    *,
+    stride: int | Sequence[int] | None = None,
+    mode: str = "valid",
+    ceil: bool = False,
+    padding: int | Sequence[int] | None = None,
+) -> tuple[AxisGeometry, AxisGeometry]:
+    """Geometry of both axes of a pooling of an image of ``shape`` (H, W[, C]).
+
+    Examples
+    --------
+    >>> rows, cols = pool_geometry((512, 512), 4, stride=2)
+    >>> rows.out, cols.out
+    (255, 255)
+    """
+    sizes = as_pair(size, name="size")
+    strides = sizes if stride is None else as_pair(stride, name="stride")
+    pads = None if padding is None else as_padding(padding)
+    if len(shape) < 2:
+        raise ValueError(f"`image` must be 2-D (H, W) or 3-D (H, W, C), got shape {tuple(shape)}")
+    rows, cols = (
+        pool_axis(int(shape[i]), kernel=sizes[i], stride=strides[i], mode=mode, ceil=ceil,
+                  padding=None if pads is None else pads[i], axis=AXIS_NAMES[i])
+        for i in range(2)
+    )
+    return rows, cols
+
+
+@dataclass(frozen=True)
+class TransposeAxis:
+    """One axis of a transposed convolution: each input pixel stamps the kernel at stride ``stride``.
+
+    ``out = (n − 1)·s − before − after + e + output_padding`` (``torch.nn.functional.conv_transpose2d``).
+    """
+
+    size: int
+    kernel: int
+    stride: int
+    dilation: int
+    before: int
+    after: int
+    output_padding: int
+    out: int
+
+    @property
+    def extent(self) -> int:
+        return self.dilation * (self.kernel - 1) + 1
+
+    def formula(self) -> str:
+        """Examples
+        --------
+        >>> transpose_axis(4, kernel=3, stride=2, padding=(1, 1), output_padding=1).formula()
+        '4 → (4 − 1)·2 − 1 − 1 + 3 + 1 = 8'
+        """
+        return (
+            f"{self.size} → ({self.size} − 1)·{self.stride} − {self.before} − {self.after} + {self.extent}"
+            f" + {self.output_padding} = {self.out}"
+        )
+
+
+def transpose_axis(
+    size: int,
+    *,
+    kernel: int,
+    stride: int,
+    dilation: int = 1,
+    padding: tuple[int, int] = (0, 0),
+    output_padding: int = 0,
+    axis: str = "rows",
+) -> TransposeAxis:
+    """Output length of one axis of a transposed convolution (DESIGN §6).
+
+    Examples
+    --------
+    >>> transpose_axis(3, kernel=2, stride=2).out
+    6
+    """
+    if min(kernel, stride, dilation) < 1:
+        raise ValueError("`kernel`, `factor` and `dilation` must be >= 1")
+    if output_padding < 0 or min(padding) < 0:
+        raise ValueError("`padding` and `output_padding` must be >= 0")
+    if output_padding >= max(stride, dilation):
+        raise ValueError(
+            f"`output_padding` {output_padding} must be smaller than the factor {stride} along the {axis} "
+            "(PyTorch's rule)"
+        )
+    extent = dilation * (kernel - 1) + 1
+    out = (size - 1) * stride - padding[0] - padding[1] + extent + output_padding
+    if out < 1:
+        raise GeometryError(
+            f"padding {padding[0]} + {padding[1]} removes every output {axis} "
+            f"({(size - 1) * stride + extent + output_padding} before cropping); use less padding"
+        )
+    return TransposeAxis(size, kernel, stride, dilation, padding[0], padding[1], output_padding, out)

@@ -78,7 +78,7 @@ def filter_step(
     }
     if boundary == "constant" and cval is not None:
         step["cval"] = cval
-    extents = [f for f in (rows.extent_formula(), cols.extent_formula()) if f]
+    extents = [f"{name} {formula}" for name, formula in (("rows", rows.extent_formula()), ("cols", cols.extent_formula())) if formula]
     if extents:
         step["arithmetic"]["extent"] = "; ".join(extents)
     return step
@@ -214,11 +214,16 @@ def summary_lines(report: dict, *, verbose: bool = False, dry_run: bool = False)
             f"{entry['input']} {shape_text(entry['input_shape'])} {entry['input_dtype']} → "
             f"{output} {shape_text(entry['output_shape'])} {entry['output_dtype']}"
         )
+        lines.extend(f"  note: {note}" for note in entry.get("notes", []))
         for step in entry.get("steps", []):
             lines.extend("  " + line for line in _step_lines(step))
         clipped = entry.get("clipped")
         if clipped:
-            lines.append(f"  scale {entry.get('scale')}: {clipped} values were outside the {entry['output_dtype']} range")
+            hint = "; --scale abs or offset keeps signed responses" if entry.get("scale") == "clip" else ""
+            lines.append(
+                f"  scale {entry.get('scale')}: {clipped} values were outside the {entry['output_dtype']} range "
+                f"and were clipped{hint}"
+            )
     if not verbose and shown > 5:
         lines.append(f"… and {shown - 5} more kinds of computation (-v shows all)")
     ok, failed = report.get("ok", 0), report.get("failed", 0)
@@ -233,8 +238,12 @@ def _step_lines(step: dict) -> list[str]:
     if step.get("op") == "gray":
         return [f"gray {shape_text(step['in_shape'])} → {shape_text(step['out_shape'])} (0.2125 R + 0.7154 G + 0.0721 B)"]
     names = step.get("kernel") or ", ".join(step.get("kernels", []))
+    mode = step["mode"]
+    if mode == "explicit":
+        (top, bottom), (left, right) = step["padding"]
+        mode = f"padding {top},{bottom},{left},{right}"
     head = (
-        f"{step['op']} {names} {shape_text(step['kernel_shape'])}, {step['convolution']}, {step['mode']}, "
+        f"{step['op']} {names} {shape_text(step['kernel_shape'])}, {step['convolution']}, {mode}, "
         f"boundary {step['boundary']}"
     )
     if step.get("cval") is not None:
