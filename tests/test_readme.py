@@ -58,7 +58,8 @@ def test_quick_start_main_job(tmp_path):
     assert code == 0, output
     from PIL import Image
 
-    assert Image.open(tmp_path / "astronaut-sobel-x.png").size == (512, 512)
+    with Image.open(tmp_path / "astronaut-sobel-x.png") as image:
+        assert image.size == (512, 512)
 
 
 def test_console_examples(tmp_path):
