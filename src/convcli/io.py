@@ -1147,8 +1147,12 @@ def default_dtype(format: str, input_dtype: str) -> str:
     return "uint8"
 
 
+#: What a result's values are, for :func:`map_values`: plain values, angles in radians, or a mask.
+KINDS = ("values", "angle", "mask")
+
+
 def map_values(
-    values: np.ndarray, *, dtype: str, scale: str = "clip", alpha: bool = False
+    values: np.ndarray, *, dtype: str, scale: str = "clip", alpha: bool = False, kind: str = "values"
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Turn a floating-point result into the output dtype.
 
@@ -1166,6 +1170,10 @@ def map_values(
     Rounding is ``numpy.rint``: halves go to the even neighbour (0.5 → 0, 1.5 → 2, 2.5 → 2).
     With ``alpha=True`` the last channel is alpha: it is only rounded and clipped, whatever
     ``scale`` says, and it takes no part in ``normalize``'s min..max.
+
+    ``kind="angle"`` (radians, e.g. a gradient direction) maps −π..π linearly onto 0..top for
+    integer dtypes, ``(θ + π)/(2π)·top``, whatever ``scale`` says; ``kind="mask"`` (booleans) gives
+    0 and top. Float dtypes keep radians, and 0.0/1.0 for masks.
 
     Parameters
     ----------
@@ -1210,9 +1218,16 @@ def map_values(
         raise ValueError(f"scale must be one of {', '.join(SCALES)}; got {scale!r}")
     if alpha and (values.ndim != 3 or values.shape[2] < 2):
         raise ValueError(f"alpha=True needs values of shape (H, W, C) with C >= 2; got shape {values.shape}")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
     if dtype.startswith("float"):
         return values.astype(dtype), {"scale": "raw", "dtype": dtype, "clipped": 0}
     v = values.astype(np.float64)
+    if kind != "values":
+        top = float(np.iinfo(dtype).max)
+        v = (v + np.pi) * (top / (2 * np.pi)) if kind == "angle" else v * top
+        mapped, info = map_values(v, dtype=dtype, scale="clip", alpha=alpha)
+        return mapped, dict(info, scale="angle (θ + π)/2π" if kind == "angle" else "mask")
     if not np.isfinite(v).all():
         raise ValueError(f"values hold NaN or inf, which {dtype} cannot hold; write .npy or .tif for raw floats")
     top = float(np.iinfo(dtype).max)

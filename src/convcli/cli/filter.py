@@ -87,12 +87,12 @@ def filter_command(inputs: tuple[str, ...], kernels: tuple[Any, ...], **params: 
             results.append(Product(out, steps + [step_of(group, work.shape, out.shape)], info.has_alpha))
         return results
 
-    def describe(info: Any) -> list[tuple[tuple[int, ...], list[dict]]]:
+    def describe(info: Any) -> list[Product]:
         steps, shape = steps_for(info.shape, info.has_alpha)
         described = []
         for group in groups:
             out_shape = bank_output_shape(shape, [k.shape for k in group], has_alpha=info.has_alpha, **geometry)
-            described.append((out_shape, steps + [step_of(group, shape, out_shape)]))
+            described.append(Product(None, steps + [step_of(group, shape, out_shape)], info.has_alpha, shape=out_shape))
         return described
 
     run_batch(

@@ -50,6 +50,15 @@ gray_option = click.option(
     help="First turn RGB into luminance 0.2125 R + 0.7154 G + 0.0721 B (alpha kept).",
 )
 
+stride_option = click.option(
+    "--stride", type=PAIR, default=None,
+    help="Step between outputs: S or SY,SX (default 1; for pooling, the window).",
+)
+padding_option = click.option(
+    "--padding", type=PADDING, default=None,
+    help="Explicit padding P, PH,PW or TOP,BOTTOM,LEFT,RIGHT; replaces --mode.",
+)
+
 geometry_options = _compose(
     click.option("--mode", type=click.Choice(("same", "valid", "full")), default=None,
                  help="Padding rule: same (default), valid (none) or full."),
@@ -57,9 +66,8 @@ geometry_options = _compose(
                  show_default=True, help="What the padding holds, named as numpy.pad names it."),
     click.option("--cval", type=float, default=0.0, show_default=True,
                  help="Fill value for --boundary constant."),
-    click.option("--stride", type=PAIR, default="1", show_default=True, help="Step between outputs: S or SY,SX."),
-    click.option("--padding", type=PADDING, default=None,
-                 help="Explicit padding P, PH,PW or TOP,BOTTOM,LEFT,RIGHT; replaces --mode."),
+    stride_option,
+    padding_option,
     click.option("--dilation", type=PAIR, default="1", show_default=True, help="Step between kernel taps: D or DY,DX."),
     click.option("--correlate", is_flag=True,
                  help="Cross-correlate (the CNN convention, torch conv2d) instead of true convolution."),
@@ -90,7 +98,7 @@ def pop_geometry(params: dict[str, Any]) -> dict[str, Any]:
         "padding": padding,
         "boundary": boundary,
         "cval": cval,
-        "stride": params.pop("stride"),
+        "stride": params.pop("stride") or (1, 1),
         "dilation": params.pop("dilation"),
         "correlate": params.pop("correlate"),
     }
@@ -104,8 +112,8 @@ output_options = _compose(
     click.option("--name", "name_template", type=TEMPLATE, default=None,
                  help="Output name in -O DIR; fields {stem} {ext} {op} {kernel} {index}. "
                  "Default {stem}{ext}, or {stem}-{kernel}{ext} with several kernels."),
-    click.option("--scale", type=click.Choice(SCALES), default="clip", show_default=True,
-                 help="How values map into an integer output: clip, abs, normalize, offset."),
+    click.option("--scale", type=click.Choice(SCALES), default=None,
+                 help="How values map into an integer output: clip (default), abs, normalize, offset."),
     click.option("--dtype", type=click.Choice(DTYPES), default=None,
                  help="Output dtype (default: the input's for PNG/TIFF 16-bit, uint8 for images, float32 for .npy)."),
     click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
@@ -128,7 +136,7 @@ class OutputOptions:
     output: str | None
     output_dir: str | None
     name_template: str | None
-    scale: str
+    scale: str | None
     dtype: str | None
     output_format: str | None
     report_path: str | None
@@ -138,8 +146,12 @@ class OutputOptions:
     max_pixels: int | None
 
     @classmethod
-    def pop(cls, params: dict[str, Any]) -> OutputOptions:
-        """Take the output options out of ``params`` and check how they combine."""
+    def pop(cls, params: dict[str, Any], *, output_required: bool = True) -> OutputOptions:
+        """Take the output options out of ``params`` and check how they combine.
+
+        ``output_required=False`` lets a command whose result is printed (global pooling) run
+        without -o/-O.
+        """
         json_report = params.pop("json_report")
         report_path = params.pop("report_path")
         if json_report and report_path not in (None, "-"):
@@ -165,6 +177,6 @@ class OutputOptions:
             raise click.UsageError(
                 "standard output carries the image (-o -); write the report to a file with --report PATH"
             )
-        if options.output is None and options.output_dir is None and not options.dry_run:
+        if output_required and options.output is None and options.output_dir is None and not options.dry_run:
             raise click.UsageError("no output: give -o PATH, -O DIR, or --dry-run to see the shapes")
         return options

@@ -14,7 +14,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import click
@@ -50,11 +50,19 @@ class Target:
 
 @dataclass
 class Product:
-    """What ``compute`` returns for one product of an input."""
+    """One result of one input: what ``compute`` returns (and, without pixels, ``describe``)."""
 
-    array: Any
+    array: Any                     # the result; None in a dry run
     steps: list[dict]
     has_alpha: bool = False
+    shape: tuple[int, ...] | None = None   # the result's shape when there is no array (dry run)
+    kind: str = "values"           # "values", "angle" (radians) or "mask" (booleans): see io.map_values
+    scale: str = "clip"            # this command's default --scale for integer outputs
+    extra: dict = field(default_factory=dict)  # more report fields (e.g. global pooling values)
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return tuple(self.array.shape) if self.array is not None else tuple(self.shape or ())
 
 
 def collect_sources(inputs: Sequence[str]) -> list[Source]:
@@ -170,13 +178,17 @@ def run_batch(
     products: Sequence[str],
     options: OutputOptions,
     compute: Callable[[Any, Any], list[Product]],
-    describe: Callable[[Any], list[tuple[tuple[int, ...], list[dict]]]],
+    describe: Callable[[Any], list[Product]],
     stackable: Sequence[bool] | None = None,
+    show: Callable[[Source, list[Product]], None] | None = None,
 ) -> None:
     """Run one command over its inputs, write outputs, the report and the summary, and exit.
 
-    ``stackable[i]`` says product ``i`` may hold more channels than an image format can (a kernel
-    bank stacked into one array): its output must be ``.npy`` or TIFF.
+    ``compute(image, info)`` and ``describe(info)`` (for ``--dry-run``, from the header alone)
+    return one :class:`Product` per name in ``products``. ``stackable[i]`` says product ``i`` may
+    hold more channels than an image format can (a kernel bank stacked into one array): its output
+    must be ``.npy`` or TIFF. ``show(source, products)``, if given, prints results as data on
+    standard output (global pooling's table).
     """
     from .. import io
     from ..errors import ConvcliError
@@ -202,47 +214,47 @@ def run_batch(
         started = time.perf_counter()
         targets = plan[source.index]
         try:
-            if options.dry_run:
-                info = io.probe(source.source, max_pixels=max_pixels)
-                shapes = describe(info)
-                for target in targets or [None]:
-                    out_shape, steps = shapes[target.product if target else 0]
-                    fmt = target.format if target else "npy"
-                    dtype = options.dtype or io.default_dtype(fmt, info.dtype)
-                    if target:
-                        io.check_writable(fmt, tuple(out_shape), dtype)
-                    entries.append(file_entry(
-                        input=source.label, output=target.path if target else None,
-                        input_shape=info.shape, input_dtype=info.dtype,
-                        output_shape=out_shape, output_dtype=dtype, steps=steps,
-                        scale=options.scale if dtype.startswith("uint") else "raw",
-                        **({"notes": list(info.notes)} if info.notes else {}),
-                    ))
-                continue
-            if options.no_clobber:
+            if options.no_clobber and not options.dry_run:
                 for target in targets:
                     if target.path != "-" and os.path.lexists(target.path):
                         raise ConvcliError("exists; --no-clobber refuses to replace it", path=target.path)
-            image, info = io.read_image(source.source, max_pixels=max_pixels)
-            results = compute(image, info)
-            for target in targets:
-                result = results[target.product]
-                dtype = options.dtype or io.default_dtype(target.format, info.dtype)
-                io.check_writable(target.format, tuple(result.array.shape), dtype)
-                mapped, mapping = io.map_values(result.array, dtype=dtype, scale=options.scale, alpha=result.has_alpha)
-                data = io.encode_image(mapped, format=target.format)
-                if target.path == "-":
-                    sys.stdout.buffer.write(data)
-                    sys.stdout.buffer.flush()
+            if options.dry_run:
+                info = io.probe(source.source, max_pixels=max_pixels)
+                results = describe(info)
+            else:
+                image, info = io.read_image(source.source, max_pixels=max_pixels)
+                results = compute(image, info)
+            if show is not None:
+                show(source, results)
+            for target in targets or [None]:
+                result = results[target.product if target else 0]
+                fmt = target.format if target else "npy"
+                dtype = options.dtype or io.default_dtype(fmt, info.dtype)
+                scale = options.scale or result.scale
+                if target is not None:
+                    io.check_writable(fmt, result.out_shape, dtype)
+                if options.dry_run or target is None:
+                    out_shape, mapping = result.out_shape, {"scale": scale if dtype.startswith("uint") else "raw"}
                 else:
-                    io.write_atomic(target.path, data, no_clobber=options.no_clobber)
+                    mapped, mapping = io.map_values(
+                        result.array, dtype=dtype, scale=scale, alpha=result.has_alpha, kind=result.kind
+                    )
+                    data = io.encode_image(mapped, format=fmt)
+                    if target.path == "-":
+                        sys.stdout.buffer.write(data)
+                        sys.stdout.buffer.flush()
+                    else:
+                        io.write_atomic(target.path, data, no_clobber=options.no_clobber)
+                    out_shape = mapped.shape
                 entries.append(file_entry(
-                    input=source.label, output=target.path,
-                    input_shape=image.shape, input_dtype=str(image.dtype),
-                    output_shape=mapped.shape, output_dtype=str(mapped.dtype), steps=result.steps,
-                    seconds=time.perf_counter() - started,
-                    scale=mapping.get("scale"), clipped=mapping.get("clipped", 0),
+                    input=source.label, output=target.path if target else None,
+                    input_shape=info.shape, input_dtype=info.dtype,
+                    output_shape=out_shape, output_dtype=dtype, steps=result.steps,
+                    seconds=None if options.dry_run else time.perf_counter() - started,
+                    scale=mapping.get("scale"),
+                    **({"clipped": mapping["clipped"]} if "clipped" in mapping else {}),
                     **({"notes": list(info.notes)} if info.notes else {}),
+                    **result.extra,
                 ))
         except (ConvcliError, ValueError) as error:
             entries.append(_failed(source, error, started))
