@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import doctest
 import os
 import sys
 from pathlib import Path
@@ -836,6 +835,3 @@ def test_spec_order_file_before_everything(tmp_path, monkeypatch):
     assert load_kernel("sobel-x").source == "built-in"  # the name still means the built-in
 
 
-def test_doctests():
-    result = doctest.testmod(kernels_module, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import math
 
 import pytest
@@ -222,6 +221,3 @@ def test_bad_argument_types():
         load("a: 1", path=None)  # type: ignore[arg-type]
 
 
-def test_doctests():
-    result = doctest.testmod(strictyaml, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0

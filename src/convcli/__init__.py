@@ -4,9 +4,9 @@ The Python API mirrors the command line::
 
     >>> import numpy as np, convcli
     >>> convcli.filter2d(np.eye(3), "1 0 -1", mode="valid", correlate=True)
-    array([[ 0.],
-           [-1.],
-           [ 0.]])
+    array([[ 1.],
+           [ 0.],
+           [-1.]])
     >>> convcli.load_kernel("sobel-x").matrix
     array([[ 1.,  0., -1.],
            [ 2.,  0., -2.],

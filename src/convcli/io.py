@@ -1225,7 +1225,8 @@ def map_values(
     v = values.astype(np.float64)
     if kind != "values":
         top = float(np.iinfo(dtype).max)
-        v = (v + np.pi) * (top / (2 * np.pi)) if kind == "angle" else v * top
+        colour = v[..., :-1] if alpha else v  # alpha is already in the output's units
+        colour[...] = (colour + np.pi) * (top / (2 * np.pi)) if kind == "angle" else colour * top
         mapped, info = map_values(v, dtype=dtype, scale="clip", alpha=alpha)
         return mapped, dict(info, scale="angle (θ + π)/2π" if kind == "angle" else "mask")
     if not np.isfinite(v).all():

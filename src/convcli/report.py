@@ -15,7 +15,7 @@ from typing import Any
 from ._version import __version__
 from .geometry import AxisGeometry, chain_receptive_field
 
-__all__ = ["filter_step", "gray_step", "file_entry", "build_report", "to_json", "summary_lines", "shape_text"]
+__all__ = ["window_step", "filter_step", "pool_step", "gray_step", "file_entry", "build_report", "to_json", "summary_lines", "shape_text"]
 
 
 def shape_text(shape: Sequence[int]) -> str:
@@ -27,6 +27,51 @@ def shape_text(shape: Sequence[int]) -> str:
     '512×512×3'
     """
     return "×".join(str(int(n)) for n in shape)
+
+
+def window_step(
+    *,
+    op: str,
+    rows: AxisGeometry,
+    cols: AxisGeometry,
+    in_shape: Sequence[int],
+    out_shape: Sequence[int],
+    previous: dict | None = None,
+    **fields: Any,
+) -> dict:
+    """A sliding-window step (filter, pool) of a report: its geometry, shapes, receptive field and jump.
+
+    ``fields`` (kernel, pool op, boundary, ...) come right after ``op``. ``previous`` is the step
+    before in a chain; a first step starts from a receptive field of 1 and a jump of 1.
+
+    Examples
+    --------
+    >>> from convcli.geometry import pool_geometry
+    >>> r, c = pool_geometry((8, 8), 2)
+    >>> step = window_step(op="pool", rows=r, cols=c, in_shape=(8, 8), out_shape=(4, 4), pool="max")
+    >>> step["pool"], step["padding"], step["receptive_field"], step["jump"]
+    ('max', [[0, 0], [0, 0]], [2, 2], [2, 2])
+    """
+    start_rf = tuple(previous["receptive_field"]) if previous else (1, 1)
+    start_jump = tuple(previous["jump"]) if previous else (1, 1)
+    rf_rows = chain_receptive_field([(rows.extent, rows.stride)], start=(start_rf[0], start_jump[0]))
+    rf_cols = chain_receptive_field([(cols.extent, cols.stride)], start=(start_rf[1], start_jump[1]))
+    step: dict[str, Any] = {"op": op, **fields}
+    step.update({
+        "mode": rows.mode,
+        "stride": [rows.stride, cols.stride],
+        "dilation": [rows.dilation, cols.dilation],
+        "padding": [[rows.before, rows.after], [cols.before, cols.after]],
+        "in_shape": [int(n) for n in in_shape],
+        "out_shape": [int(n) for n in out_shape],
+        "receptive_field": [rf_rows[0], rf_cols[0]],
+        "jump": [rf_rows[1], rf_cols[1]],
+        "arithmetic": {"rows": rows.formula(), "cols": cols.formula()},
+    })
+    extents = [f"{name} {formula}" for name, formula in (("rows", rows.extent_formula()), ("cols", cols.extent_formula())) if formula]
+    if extents:
+        step["arithmetic"]["extent"] = "; ".join(extents)
+    return step
 
 
 def filter_step(
@@ -42,10 +87,7 @@ def filter_step(
     cval: float | None = None,
     previous: dict | None = None,
 ) -> dict:
-    """One filter step of a report, with the receptive field and jump after it.
-
-    ``previous`` is the step before (for a chain); a first step starts from a receptive field of 1
-    and a jump of 1.
+    """One filter step of a report (a kernel bank lists its kernels under ``kernels``).
 
     Examples
     --------
@@ -56,32 +98,33 @@ def filter_step(
     >>> step["padding"], step["receptive_field"], step["jump"]
     ([[0, 0], [0, 0]], [3, 3], [1, 1])
     """
-    start_rf = tuple(previous["receptive_field"]) if previous else (1, 1)
-    start_jump = tuple(previous["jump"]) if previous else (1, 1)
-    rf_rows = chain_receptive_field([(rows.extent, rows.stride)], start=(start_rf[0], start_jump[0]))
-    rf_cols = chain_receptive_field([(cols.extent, cols.stride)], start=(start_rf[1], start_jump[1]))
-    step: dict[str, Any] = {
-        "op": "filter",
+    fields: dict[str, Any] = {
         ("kernels" if isinstance(kernel, list) else "kernel"): kernel,
         "kernel_shape": [int(n) for n in kernel_shape],
-        "mode": rows.mode,
         "boundary": boundary,
         "convolution": "correlate" if correlate else "convolve",
-        "stride": [rows.stride, cols.stride],
-        "dilation": [rows.dilation, cols.dilation],
-        "padding": [[rows.before, rows.after], [cols.before, cols.after]],
-        "in_shape": [int(n) for n in in_shape],
-        "out_shape": [int(n) for n in out_shape],
-        "receptive_field": [rf_rows[0], rf_cols[0]],
-        "jump": [rf_rows[1], rf_cols[1]],
-        "arithmetic": {"rows": rows.formula(), "cols": cols.formula()},
     }
     if boundary == "constant" and cval is not None:
-        step["cval"] = cval
-    extents = [f"{name} {formula}" for name, formula in (("rows", rows.extent_formula()), ("cols", cols.extent_formula())) if formula]
-    if extents:
-        step["arithmetic"]["extent"] = "; ".join(extents)
-    return step
+        fields["cval"] = cval
+    return window_step(op="filter", rows=rows, cols=cols, in_shape=in_shape, out_shape=out_shape,
+                       previous=previous, **fields)
+
+
+def pool_step(
+    *, pool: str, rows: AxisGeometry, cols: AxisGeometry, in_shape: Sequence[int], out_shape: Sequence[int],
+    previous: dict | None = None,
+) -> dict:
+    """One pooling step of a report.
+
+    Examples
+    --------
+    >>> from convcli.geometry import pool_geometry
+    >>> r, c = pool_geometry((7, 7), 3, stride=2, ceil=True)
+    >>> pool_step(pool="max", rows=r, cols=c, in_shape=(7, 7), out_shape=(3, 3))["ceil"]
+    True
+    """
+    return window_step(op="pool", rows=rows, cols=cols, in_shape=in_shape, out_shape=out_shape,
+                       previous=previous, pool=pool, size=[rows.kernel, cols.kernel], ceil=rows.ceil)
 
 
 def gray_step(*, in_shape: Sequence[int], out_shape: Sequence[int]) -> dict:
@@ -235,27 +278,45 @@ def summary_lines(report: dict, *, verbose: bool = False, dry_run: bool = False)
 
 
 def _step_lines(step: dict) -> list[str]:
-    if step.get("op") == "gray":
+    op = step.get("op")
+    if op == "gray":
         return [f"gray {shape_text(step['in_shape'])} → {shape_text(step['out_shape'])} (0.2125 R + 0.7154 G + 0.0721 B)"]
-    names = step.get("kernel") or ", ".join(step.get("kernels", []))
-    mode = step["mode"]
-    if mode == "explicit":
-        (top, bottom), (left, right) = step["padding"]
-        mode = f"padding {top},{bottom},{left},{right}"
-    head = (
-        f"{step['op']} {names} {shape_text(step['kernel_shape'])}, {step['convolution']}, {mode}, "
-        f"boundary {step['boundary']}"
-    )
-    if step.get("cval") is not None:
-        head += f" {step['cval']:g}"
-    if step["stride"] != [1, 1]:
-        head += f", stride {shape_text(step['stride'])}"
-    if step["dilation"] != [1, 1]:
-        head += f", dilation {shape_text(step['dilation'])}"
+    if op == "global_pool":
+        return [f"global {step['pool']} pool {shape_text(step['in_shape'])} → {shape_text(step['out_shape'])}"]
+    if op == "upsample":
+        head = f"upsample {step['method']}, factor {shape_text(step['factor'])}"
+        if "kernel" in step:
+            head += f", kernel {step['kernel']} {shape_text(step['kernel_shape'])}"
+    else:
+        if op == "pool":
+            head = f"pool {step['pool']} {shape_text(step['size'])}"
+        elif op == "sobel":
+            head = f"sobel {step['operator']} {step['component']}, {step['convolution']}"
+        else:
+            names = step.get("kernel") or ", ".join(step.get("kernels", []))
+            head = f"{op} {names} {shape_text(step['kernel_shape'])}, {step['convolution']}"
+        mode = step["mode"]
+        if mode == "explicit":
+            (top, bottom), (left, right) = step["padding"]
+            mode = f"padding {top},{bottom},{left},{right}"
+        head += f", {mode}"
+        if "boundary" in step:
+            head += f", boundary {step['boundary']}"
+            if step.get("cval") is not None:
+                head += f" {step['cval']:g}"
+        if step["stride"] != [1, 1]:
+            head += f", stride {shape_text(step['stride'])}"
+        if step["dilation"] != [1, 1]:
+            head += f", dilation {shape_text(step['dilation'])}"
+        if step.get("ceil"):
+            head += ", ceil"
+        if step.get("blur"):
+            head += f", blur σ={step['blur']:g}"
+        if step.get("threshold") is not None:
+            head += f", threshold {step['threshold']:g}"
     lines = [head]
     arithmetic = step.get("arithmetic", {})
     if "extent" in arithmetic:
         lines.append(f"  {arithmetic['extent']}")
-    lines.append(f"  rows: {arithmetic.get('rows', '')}")
-    lines.append(f"  cols: {arithmetic.get('cols', '')}")
+    lines.extend(f"  {axis}: {arithmetic[axis]}" for axis in ("rows", "cols") if axis in arithmetic)
     return lines

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..geometry import AxisGeometry, conv_geometry
 
-__all__ = ["BOUNDARIES", "BOUNDARY_ALIASES", "bank_output_shape", "filter2d", "filter_bank", "gray_shape", "resolve_boundary", "pad_image", "to_gray"]
+__all__ = ["BOUNDARIES", "BOUNDARY_ALIASES", "attach_alpha", "bank_output_shape", "carry_alpha", "filter2d", "filter_bank", "gray_shape", "resolve_boundary", "pad_image", "to_gray"]
 
 #: convcli's boundary names (DESIGN §3), each with the ``numpy.pad`` mode that fills the padding.
 BOUNDARIES = {
@@ -118,8 +118,8 @@ def to_gray(image: np.ndarray, *, has_alpha: bool = False) -> np.ndarray:
 
     Examples
     --------
-    >>> to_gray(np.array([[[100, 100, 100], [255, 0, 0]]], dtype=np.uint8))
-    array([[100.   ,  54.1875]])
+    >>> to_gray(np.array([[[100, 100, 100], [255, 0, 0]]], dtype=np.uint8)).tolist()
+    [[100.0, 54.1875]]
     """
     if gray_shape(image.shape, has_alpha=has_alpha) is None:
         return image
@@ -273,6 +273,39 @@ def _anchor(shape: tuple[int, int]) -> np.ndarray:
     return pick
 
 
+def carry_alpha(alpha: np.ndarray, *, kernel_shape: Sequence[int], **geometry: Any) -> np.ndarray:
+    """Take an alpha channel (H, W) through a filter's geometry without filtering it.
+
+    Each output pixel gets the alpha of the input pixel its window is anchored at (boundary
+    ``edge`` where that falls in the padding), so at stride 1 in ``same`` mode alpha is unchanged.
+    ``geometry`` holds :func:`filter2d`'s mode, stride, padding, dilation and correlate; other
+    keywords (boundary, cval, normalize) are ignored.
+
+    Examples
+    --------
+    >>> alpha = np.arange(16.0).reshape(4, 4)
+    >>> carry_alpha(alpha, kernel_shape=(3, 3), mode="valid")
+    array([[ 5.,  6.],
+           [ 9., 10.]])
+    """
+    wanted = {"mode", "stride", "padding", "dilation", "correlate"}
+    kept = {name: value for name, value in geometry.items() if name in wanted}
+    return filter2d(alpha, _anchor(tuple(kernel_shape)), boundary="edge", **kept)
+
+
+def attach_alpha(result: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Append ``alpha`` (H', W') as the last channel of ``result`` (H', W'[, C]).
+
+    Examples
+    --------
+    >>> attach_alpha(np.zeros((2, 2)), np.ones((2, 2))).shape
+    (2, 2, 2)
+    """
+    if result.ndim == 2:
+        result = result[..., np.newaxis]
+    return np.concatenate([result.astype(np.float64, copy=False), alpha[..., np.newaxis]], axis=-1)
+
+
 def filter_bank(
     image: Any,
     kernels: Sequence[Any],
@@ -307,8 +340,8 @@ def filter_bank(
     Examples
     --------
     >>> img = np.arange(9.0).reshape(3, 3)
-    >>> filter_bank(img, ["identity", "2 0; 0 0"], mode="valid").shape
-    (1, 1, 2)
+    >>> filter_bank(img, ["identity", "0 0 0; 0 2 0; 0 0 0"], mode="valid").tolist()
+    [[[4.0, 8.0]]]
     >>> rgba = np.dstack([img, img, img, np.full((3, 3), 255.0)])
     >>> out = filter_bank(rgba, ["box3"], has_alpha=True)
     >>> out.shape, bool((out[..., 3] == 255).all())
@@ -340,10 +373,7 @@ def filter_bank(
         stacked = np.stack(results, axis=-1).reshape(results[0].shape[:2] + (-1,))
     if not has_alpha:
         return stacked
-    alpha = filter2d(array[..., -1], _anchor(kerns[0].shape), boundary="edge", **geometry)
-    if stacked.ndim == 2:
-        stacked = stacked[..., np.newaxis]
-    return np.concatenate([stacked, alpha[..., np.newaxis]], axis=-1)
+    return attach_alpha(stacked, carry_alpha(array[..., -1], kernel_shape=kerns[0].shape, **geometry))
 
 
 def bank_output_shape(
