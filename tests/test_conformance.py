@@ -17,9 +17,6 @@ KIT = Path(__file__).resolve().parents[1].parent / "shared" / "conformance"
 
 # case id prefix -> the issue that brings the command it needs
 LATER = {
-    "pool-": "issue 3 (pool)",
-    "sobel-": "issue 3 (sobel)",
-    "upsample-": "issue 3 (upsample)",
     "pipeline-": "issue 4 (pipeline)",
     "report-pipeline-": "issue 4 (pipeline)",
 }

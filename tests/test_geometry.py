@@ -93,3 +93,54 @@ def test_receptive_field_matches_distill_example():
     # box3 → max pool 2 → box3: r = 1 + 2·1 + 1·1 + 2·2 = 8, jump 2 (conformance case rf.yaml)
     assert chain_receptive_field([(3, 1), (2, 2), (3, 1)]) == (8, 2)
     assert chain_receptive_field([(3, 2), (3, 2)]) == (7, 4)
+
+
+def test_as_pair_refuses_bool_and_none():
+    for bad in (True, None):
+        with pytest.raises(ValueError, match="`factor` must be a whole number"):
+            as_pair(bad, name="factor")
+
+
+def test_pool_axis_torch_ceil_rule_and_keras_same():
+    from convcli.geometry import pool_axis
+
+    # torch: 5 rows, k=2, s=2, ceil → 3; the last window starts at row 4 (inside) and holds one row
+    g = pool_axis(5, kernel=2, stride=2, ceil=True)
+    assert (g.out, g.after) == (3, 1)
+    # torch's rule: a window that would start in the trailing padding is dropped
+    # (H=6, k=3, s=3, p=1: ⌈(6 + 2 − 3)/3⌉ + 1 = 3, but (3 − 1)·3 = 6 >= 6 + 1? no → kept)
+    g = pool_axis(6, kernel=3, stride=3, padding=(1, 1), ceil=True)
+    assert g.out == 3
+    g = pool_axis(4, kernel=2, stride=2, padding=(1, 1), ceil=True)  # ⌈4/2⌉ + 1 = 3; start 4 < 5 → kept
+    assert g.out == 3
+    g = pool_axis(3, kernel=2, stride=2, padding=(0, 0), ceil=True)  # ⌈1/2⌉ + 1 = 2; start 2 < 3 → kept
+    assert g.out == 2
+    g = pool_axis(5, kernel=2, stride=3, padding=(1, 1), ceil=True)  # ⌈5/3⌉ + 1 = 3; start 6 >= 6 → 2
+    assert g.out == 2
+    same = pool_axis(5, kernel=3, stride=2, mode="same")
+    assert (same.out, same.before, same.after) == (3, 1, 1)
+    with pytest.raises(ValueError, match="more than half the window"):
+        pool_axis(5, kernel=2, padding=(2, 2))
+    with pytest.raises(ValueError, match="`ceil`"):
+        pool_axis(5, kernel=2, mode="same", ceil=True)
+    with pytest.raises(GeometryError, match="pooling window 6 is larger"):
+        pool_axis(5, kernel=6)
+
+
+def test_transpose_axis_formula_and_checks():
+    from convcli.geometry import transpose_axis
+
+    t = transpose_axis(4, kernel=3, stride=2, padding=(1, 1), output_padding=1)
+    assert t.out == (4 - 1) * 2 - 2 + 3 + 1 == 8
+    with pytest.raises(ValueError, match="smaller than the factor 2"):
+        transpose_axis(4, kernel=3, stride=2, output_padding=2)
+    with pytest.raises(GeometryError, match="removes every output"):
+        transpose_axis(1, kernel=1, stride=2, padding=(1, 1))
+
+
+def test_ceil_formula_states_the_dropped_window():
+    from convcli.geometry import pool_axis
+
+    assert pool_axis(6, kernel=3, stride=2, ceil=True).formula() == "6 → ⌈(6 − 3)/2⌉ + 1 = 3"
+    text = pool_axis(5, kernel=2, stride=2, padding=(1, 1), ceil=True).formula()
+    assert text == "5 → ⌈(5 + 1 + 1 − 2)/2⌉ + 1 − 1 (a window starting in the trailing padding is dropped) = 3"

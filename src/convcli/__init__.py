@@ -27,6 +27,11 @@ _API = {
     "filter2d": "convcli.ops.filter",
     "filter_bank": "convcli.ops.filter",
     "to_gray": "convcli.ops.filter",
+    "pool2d": "convcli.ops.pool",
+    "global_pool": "convcli.ops.pool",
+    "sobel": "convcli.ops.gradients",
+    "gradients": "convcli.ops.gradients",
+    "upsample": "convcli.ops.upsample",
     "Kernel": "convcli.kernels",
     "load_kernel": "convcli.kernels",
     "list_kernels": "convcli.kernels",
@@ -41,6 +46,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .io import read_image
     from .kernels import Kernel, list_kernels, load_kernel
     from .ops.filter import filter2d, filter_bank, to_gray
+    from .ops.gradients import gradients, sobel
+    from .ops.pool import global_pool, pool2d
+    from .ops.upsample import upsample
 
 
 def __getattr__(name: str) -> Any:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from .errors import GeometryError
 
 __all__ = [
+    "AXIS_NAMES",
     "MODES",
     "AxisGeometry",
     "conv_axis",
@@ -71,6 +72,7 @@ class AxisGeometry:
     out: int
     mode: str
     ceil: bool = False
+    text: str | None = None  # the arithmetic, when the general formula would not show it
 
     @property
     def extent(self) -> int:
@@ -89,6 +91,8 @@ class AxisGeometry:
         >>> conv_axis(7, kernel=3, mode="full").formula()
         '7 → (7 + 2 + 2 − 3) + 1 = 9'
         """
+        if self.text is not None:
+            return self.text
         n, e, s = self.size, self.extent, self.stride
         if self.mode == "same":
             total = self.before + self.after
@@ -123,7 +127,9 @@ def as_pair(value: int | Sequence[int], *, name: str, minimum: int = 1) -> tuple
     >>> as_pair([1, 3], name="dilation")
     (1, 3)
     """
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"`{name}` must be a whole number or a (rows, cols) pair, got {value!r}")
+    if isinstance(value, int | float):
         values = (value, value)
     else:
         values = tuple(value)
@@ -337,7 +343,7 @@ def pool_axis(
     (3, 0)
     >>> g = pool_axis(6, kernel=3, stride=2, ceil=True)
     >>> g.out, g.after, g.formula()
-    (3, 1, '6 → ⌈(6 + 0 + 1 − 3)/2⌉ + 1 = 3')
+    (3, 1, '6 → ⌈(6 − 3)/2⌉ + 1 = 3')
     >>> pool_axis(5, kernel=2, stride=2, mode="same").out
     3
     """
@@ -370,14 +376,18 @@ def pool_axis(
             + (f" plus padding {before} + {after}" if before or after else "")
             + "; use a smaller --size, padding or --mode same"
         )
-    if ceil:
-        out = _ceil_div(span, stride) + 1
-        if (out - 1) * stride >= size + before:  # the last window would start in the trailing padding
-            out -= 1
-        after = max(after, (out - 1) * stride + kernel - size - before)
+    if not ceil:
+        return AxisGeometry(size, kernel, stride, 1, before, after, span // stride + 1, used_mode)
+    out = _ceil_div(span, stride) + 1
+    text = f"{size} → ⌈({size}" + (f" + {before} + {after}" if before or after else "") + f" − {kernel})/{stride}⌉ + 1"
+    if (out - 1) * stride >= size + before:  # the last window would start in the trailing padding
+        text += f" − 1 (a window starting in the trailing padding is dropped) = {out - 1}"
+        out -= 1
     else:
-        out = span // stride + 1
-    return AxisGeometry(size, kernel, stride, 1, before, after, out, used_mode, ceil)
+        text += f" = {out}"
+    # The last window may reach past the padding; those cells take no part either.
+    after = max(after, (out - 1) * stride + kernel - size - before)
+    return AxisGeometry(size, kernel, stride, 1, before, after, out, used_mode, ceil, text)
 
 
 def pool_geometry(
@@ -465,8 +475,9 @@ def transpose_axis(
         raise ValueError("`padding` and `output_padding` must be >= 0")
     if output_padding >= max(stride, dilation):
         raise ValueError(
-            f"`output_padding` {output_padding} must be smaller than the factor {stride} along the {axis} "
-            "(PyTorch's rule)"
+            f"`output_padding` {output_padding} must be smaller than the factor {stride}"
+            + (f" or the dilation {dilation}" if dilation > 1 else "")
+            + f" along the {axis} (PyTorch's rule)"
         )
     extent = dilation * (kernel - 1) + 1
     out = (size - 1) * stride - padding[0] - padding[1] + extent + output_padding

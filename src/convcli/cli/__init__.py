@@ -16,6 +16,9 @@ import click
 from .._version import __version__
 from .filter import filter_command
 from .kernels import kernels_command
+from .pool import pool_command
+from .sobel import sobel_command
+from .upsample import upsample_command
 
 
 class Terminated(BaseException):
@@ -62,8 +65,8 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     ctx.obj = {"quiet": quiet, "verbose": verbose}
 
 
-cli.add_command(filter_command)
-cli.add_command(kernels_command)
+for command in (filter_command, sobel_command, pool_command, upsample_command, kernels_command):
+    cli.add_command(command)
 
 
 def _terminate(signum: int, frame: Any) -> None:

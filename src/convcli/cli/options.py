@@ -56,7 +56,8 @@ stride_option = click.option(
 )
 padding_option = click.option(
     "--padding", type=PADDING, default=None,
-    help="Explicit padding P, PH,PW or TOP,BOTTOM,LEFT,RIGHT; replaces --mode.",
+    help="Padding P, PH,PW or TOP,BOTTOM,LEFT,RIGHT: replaces --mode (filter, sobel, pool); "
+    "cropped from the output (upsample --method transpose).",
 )
 
 geometry_options = _compose(

@@ -1,0 +1,237 @@
+"""Image gradients with the Sobel, Scharr and Prewitt operators (DESIGN §5).
+
+``gx`` is :func:`convcli.ops.filter.filter2d` with the built-in kernel ``{operator}-x`` and ``gy`` with
+``{operator}-y``, under the same geometry options (mode, boundary, stride, padding, dilation,
+correlate). Under true convolution (the default) a left-to-right rise in intensity gives a positive
+``gx`` and a top-to-bottom rise a positive ``gy``. From them: magnitude ``√(gx² + gy²)`` and direction
+``atan2(gy, gx)`` in radians.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .filter import filter2d
+
+__all__ = ["COMPONENTS", "OPERATORS", "direction_to_unit", "gradients", "sobel"]
+
+#: Operator names; each has built-in kernels ``NAME-x`` and ``NAME-y`` (smoothing 1 2 1, 3 10 3, 1 1 1).
+OPERATORS = ("sobel", "scharr", "prewitt")
+#: What :func:`sobel` can return.
+COMPONENTS = ("magnitude", "x", "y", "direction")
+#: The geometry keywords :func:`sobel` passes on to :func:`gradients`.
+_GEOMETRY = ("mode", "boundary", "cval", "stride", "padding", "dilation", "correlate")
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_)
+
+
+def _check_operator(operator: Any) -> str:
+    if not isinstance(operator, str) or operator not in OPERATORS:
+        raise ValueError(f"`operator` must be one of {', '.join(OPERATORS)}, got {operator!r}")
+    return operator
+
+
+def _check_blur(blur: Any) -> float | None:
+    if blur is None:
+        return None
+    if not _is_real(blur) or not math.isfinite(blur) or blur <= 0:
+        raise ValueError(f"`blur` must be a Gaussian sigma > 0 (or None for no blur), got {blur!r}")
+    return float(blur)
+
+
+def gradients(
+    image: Any,
+    *,
+    operator: str = "sobel",
+    blur: float | None = None,
+    mode: str = "same",
+    boundary: str = "zero",
+    cval: float = 0.0,
+    stride: int | Sequence[int] = 1,
+    padding: int | Sequence[int] | None = None,
+    dilation: int | Sequence[int] = 1,
+    correlate: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The x and y gradients of an image: ``filter2d`` with ``{operator}-x`` and ``{operator}-y``.
+
+    Parameters
+    ----------
+    image : array_like, shape (H, W) or (H, W, C)
+        Channels last; each channel on its own. Integers are computed in floating point.
+    operator : {'sobel', 'scharr', 'prewitt'}
+        The built-in kernel pair: ``sobel-x`` = [[1, 0, −1], [2, 0, −2], [1, 0, −1]], Scharr with
+        3, 10, 3 and Prewitt with 1, 1, 1 in place of 1, 2, 1; ``-y`` is the transpose.
+    blur : float, optional
+        First smooth with ``gaussian:sigma=BLUR`` (size 2·⌈3σ⌉ + 1), in ``same`` mode at stride 1 with
+        the same ``boundary`` and ``cval``, so the blur never changes the shape.
+    mode, boundary, cval, stride, padding, dilation, correlate
+        The geometry of both gradient filters, as for :func:`convcli.ops.filter.filter2d`. With
+        ``correlate=True`` the kernels are not rotated, so a left-to-right rise gives a negative gx.
+
+    Returns
+    -------
+    (gx, gy) : two numpy.ndarray of float64, of the shape ``filter2d`` gives
+
+    Raises
+    ------
+    ValueError
+        A parameter out of range (names it).
+    GeometryError
+        The geometry leaves no output pixel.
+
+    Examples
+    --------
+    >>> ramp = np.tile(np.arange(5.0), (4, 1))          # rises left to right by 1 per pixel
+    >>> gx, gy = gradients(ramp, mode="valid")
+    >>> gx
+    array([[8., 8., 8.],
+           [8., 8., 8.]])
+    >>> gy
+    array([[0., 0., 0.],
+           [0., 0., 0.]])
+    >>> gradients(ramp, operator="scharr", mode="valid")[0][0, 0]
+    np.float64(32.0)
+    """
+    _check_operator(operator)
+    sigma = _check_blur(blur)
+    if sigma is not None:
+        image = filter2d(image, f"gaussian:sigma={sigma!r}", mode="same", boundary=boundary, cval=cval)
+    geometry = dict(mode=mode, boundary=boundary, cval=cval, stride=stride, padding=padding,
+                    dilation=dilation, correlate=correlate)
+    gx = filter2d(image, f"{operator}-x", **geometry)
+    gy = filter2d(image, f"{operator}-y", **geometry)
+    return gx, gy
+
+
+def sobel(
+    image: Any,
+    *,
+    operator: str = "sobel",
+    component: str = "magnitude",
+    blur: float | None = None,
+    threshold: float | None = None,
+    **geometry: Any,
+) -> np.ndarray:
+    """Gradient magnitude, one gradient component, or gradient direction of an image.
+
+    Parameters
+    ----------
+    image : array_like, shape (H, W) or (H, W, C)
+        Channels last; each channel on its own.
+    operator : {'sobel', 'scharr', 'prewitt'}
+        Which kernel pair (see :func:`gradients`).
+    component : {'magnitude', 'x', 'y', 'direction'}
+        ``√(gx² + gy²)`` (``numpy.hypot``), ``gx``, ``gy``, or ``atan2(gy, gx)`` in radians, in
+        (−π, π]: 0 for a left-to-right rise, π/2 for a top-to-bottom rise, 0 where there is no gradient.
+    blur : float, optional
+        Gaussian sigma of a pre-blur (see :func:`gradients`).
+    threshold : float, optional
+        Return a boolean edge map ``value > threshold`` instead, where value is the magnitude, or
+        ``|gx|`` / ``|gy|`` for ``x`` / ``y``. Not for ``direction``.
+    **geometry
+        ``mode``, ``boundary``, ``cval``, ``stride``, ``padding``, ``dilation``, ``correlate``: as for
+        :func:`convcli.ops.filter.filter2d`, applied to both gradient filters.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, or bool with ``threshold``; the shape ``filter2d`` gives for a 3×3 kernel.
+
+    Raises
+    ------
+    ValueError
+        A parameter out of range (names it).
+    TypeError
+        A keyword that is not an option.
+    GeometryError
+        The geometry leaves no output pixel.
+
+    Examples
+    --------
+    >>> img = np.zeros((4, 5)); img[:, 3:] = 10.0        # a vertical edge, dark to bright
+    >>> sobel(img, boundary="edge")
+    array([[ 0.,  0., 40., 40.,  0.],
+           [ 0.,  0., 40., 40.,  0.],
+           [ 0.,  0., 40., 40.,  0.],
+           [ 0.,  0., 40., 40.,  0.]])
+    >>> sobel(img, component="x", mode="valid")
+    array([[ 0., 40., 40.],
+           [ 0., 40., 40.]])
+    >>> sobel(img, component="direction", mode="valid")      # gradient along +x: angle 0
+    array([[0., 0., 0.],
+           [0., 0., 0.]])
+    >>> sobel(img.T, component="direction", mode="valid").round(4)   # along +y (downwards): π/2
+    array([[0.    , 0.    ],
+           [1.5708, 1.5708],
+           [1.5708, 1.5708]])
+    >>> sobel(img, threshold=35, mode="valid")
+    array([[False,  True,  True],
+           [False,  True,  True]])
+    """
+    _check_operator(operator)
+    if not isinstance(component, str) or component not in COMPONENTS:
+        raise ValueError(f"`component` must be one of {', '.join(COMPONENTS)}, got {component!r}")
+    sigma = _check_blur(blur)
+    if threshold is not None:
+        if component == "direction":
+            raise ValueError(
+                "`threshold` makes an edge map from the magnitude, x or y, not from component='direction'"
+            )
+        if not _is_real(threshold) or not math.isfinite(threshold):
+            raise ValueError(f"`threshold` must be a finite number, got {threshold!r}")
+    unknown = sorted(set(geometry) - set(_GEOMETRY))
+    if unknown:
+        raise TypeError(
+            f"sobel() got an unexpected keyword argument {unknown[0]!r}; the geometry keywords are "
+            f"{', '.join(_GEOMETRY)}"
+        )
+
+    gx, gy = gradients(image, operator=operator, blur=sigma, **geometry)
+    if component == "magnitude":
+        value = np.hypot(gx, gy)
+    elif component == "x":
+        value = gx
+    elif component == "y":
+        value = gy
+    else:
+        # + 0.0 turns −0.0 into +0.0, so a zero gy with a negative gx gives π, never −π.
+        return np.arctan2(gy + 0.0, gx + 0.0)
+    if threshold is None:
+        return value
+    return np.abs(value) > threshold
+
+
+def direction_to_unit(angle: Any) -> np.ndarray:
+    """Map directions in radians, [−π, π], linearly onto [0, 1]: ``(θ + π)/(2π)`` (for 8-bit outputs).
+
+    So −π → 0, 0 → 0.5, π → 1.
+
+    Parameters
+    ----------
+    angle : array_like
+        Radians, as :func:`sobel` returns with ``component='direction'``.
+
+    Returns
+    -------
+    numpy.ndarray of float64, same shape
+
+    Raises
+    ------
+    ValueError
+        If a value is not in [−π, π] (not radians from ``atan2``), or is NaN.
+
+    Examples
+    --------
+    >>> direction_to_unit([-np.pi, 0.0, np.pi / 2, np.pi])
+    array([0.  , 0.5 , 0.75, 1.  ])
+    """
+    values = np.asarray(angle, dtype=np.float64)
+    if not bool(np.all(np.abs(values) <= np.pi)):
+        raise ValueError("`angle` must be radians in [−π, π] (atan2's range), with no NaN")
+    return (values + np.pi) / (2 * np.pi)

@@ -1,0 +1,380 @@
+"""2-D pooling (max, avg, min, sum, median), global pooling and max unpooling (DESIGN §4).
+
+Window sizes, strides, padding and output sizes come from :func:`convcli.geometry.pool_geometry`
+(``valid`` and explicit padding as ``torch.nn.functional.max_pool2d``, ``ceil`` as torch's
+``ceil_mode``, ``same`` as Keras). Padded positions never take part: max and min ignore them, avg and
+median use only the real pixels of each window (torch ``count_include_pad=False``) and sum adds only
+real pixels.
+
+How it is computed (no loop over pixels):
+
+- max, min, sum and avg are separable: the window is reduced along the rows, then along the columns,
+  one window tap at a time (``ky + kx`` whole-array ufunc calls on strided views). A tap's output
+  range is clipped to the outputs whose source pixel is real, so no padded copy is ever made and the
+  number of real pixels per window (avg) is the outer product of two 1-D counts. This is also faster
+  than a reshape-and-reduce over the window axes, which NumPy reduces slowly when those axes are short.
+- median uses ``sliding_window_view`` windows: ``numpy.median`` for windows that lie inside the
+  image, ``numpy.nanmedian`` on a NaN-padded copy only for windows that overlap the padding.
+- ``return_indices`` keeps, tap by tap in row-major order, the running maximum and its flat index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..geometry import AxisGeometry, pool_geometry
+
+__all__ = ["POOL_OPS", "global_pool", "max_unpool", "pool2d"]
+
+#: The pooling operations, as ``--op`` names them.
+POOL_OPS = ("max", "avg", "min", "sum", "median")
+
+
+def _check_op(op: Any) -> str:
+    if not isinstance(op, str) or op not in POOL_OPS:
+        raise ValueError(f"`op` must be one of {', '.join(POOL_OPS)}, got {op!r}")
+    return op
+
+
+def _check_image(image: Any, name: str = "image") -> np.ndarray:
+    array = np.asarray(image)
+    if array.ndim not in (2, 3) or 0 in array.shape:
+        raise ValueError(f"`{name}` must have shape (H, W) or (H, W, C) with H, W, C >= 1, got {array.shape}")
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) or np.iscomplexobj(array):
+        raise ValueError(f"`{name}` must hold real numbers, got dtype {array.dtype}")
+    return array
+
+
+def _result_dtype(dtype: np.dtype, op: str) -> np.dtype:
+    """max/min keep integer (and bool) dtypes exactly; everything else is float64."""
+    if op in ("max", "min") and (np.issubdtype(dtype, np.integer) or dtype == bool):
+        return dtype
+    return np.dtype(np.float64)
+
+
+def _extreme(dtype: np.dtype, op: str) -> Any:
+    """The identity of max (the lowest value) or min (the highest) for ``dtype``."""
+    if dtype == bool:
+        return op == "min"
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return info.min if op == "max" else info.max
+    return -np.inf if op == "max" else np.inf
+
+
+def _taps(g: AxisGeometry) -> Iterator[tuple[int, slice, slice]]:
+    """For each window tap ``a``: the outputs whose tap-``a`` pixel is real, and those pixels.
+
+    Output ``i`` reads input ``i·s − before + a``; the outputs for which that lies in ``[0, n)`` are a
+    contiguous range, and the pixels they read are a strided slice of the input.
+    """
+    for a in range(g.kernel):
+        offset = a - g.before
+        first = max(0, -(offset // g.stride))  # ⌈−offset/s⌉, at least 0
+        stop = min(g.out, (g.size - 1 - offset) // g.stride + 1)
+        if stop > first:
+            start = first * g.stride + offset
+            yield a, slice(first, stop), slice(start, start + (stop - first - 1) * g.stride + 1, g.stride)
+
+
+def _counts(g: AxisGeometry) -> np.ndarray:
+    """Number of real pixels in each window along one axis."""
+    starts = np.arange(g.out) * g.stride - g.before
+    return (np.minimum(starts + g.kernel, g.size) - np.maximum(starts, 0)).astype(np.float64)
+
+
+def _reduce_axis(x: np.ndarray, g: AxisGeometry, axis: int, ufunc: np.ufunc, init: Any, dtype: np.dtype) -> np.ndarray:
+    """Reduce the windows of ``g`` along ``axis`` of ``x`` with ``ufunc``, real pixels only."""
+    shape = list(x.shape)
+    shape[axis] = g.out
+    acc: np.ndarray | None = None
+    lead = (slice(None),) * axis
+    for _, dst, src in _taps(g):
+        if acc is None:
+            if dst == slice(0, g.out):
+                acc = x[lead + (src,)].astype(dtype, copy=True)
+                continue
+            acc = np.full(shape, init, dtype=dtype)
+        view = acc[lead + (dst,)]
+        ufunc(view, x[lead + (src,)], out=view)
+    assert acc is not None  # every window holds a real pixel (geometry guarantees it)
+    return acc
+
+
+def _separable(x: np.ndarray, rows: AxisGeometry, cols: AxisGeometry, op: str) -> np.ndarray:
+    if op in ("max", "min"):
+        dtype = _result_dtype(x.dtype, op)
+        ufunc = np.maximum if op == "max" else np.minimum
+        init = _extreme(dtype, op)
+    else:
+        dtype, ufunc, init = np.dtype(np.float64), np.add, 0.0
+    out = _reduce_axis(_reduce_axis(x, rows, 0, ufunc, init, dtype), cols, 1, ufunc, init, dtype)
+    if op == "avg":
+        count = np.multiply.outer(_counts(rows), _counts(cols))
+        out /= count.reshape(count.shape + (1,) * (x.ndim - 2))
+    return out
+
+
+def _interior(g: AxisGeometry) -> tuple[int, int]:
+    """The outputs ``[first, stop)`` whose window lies wholly inside the input."""
+    first = min(g.out, -(-g.before // g.stride))
+    stop = (g.size + g.before - g.kernel) // g.stride + 1 if g.size + g.before >= g.kernel else 0
+    return first, max(first, min(g.out, stop))
+
+
+def _median(x: np.ndarray, rows: AxisGeometry, cols: AxisGeometry) -> np.ndarray:
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    work = x.astype(np.float64)  # a copy: NaN pixels are replaced below
+    nan = np.isnan(work)
+    has_nan = bool(nan.any())
+    if has_nan:  # a real NaN makes its windows NaN (as numpy.median); keep nanmedian off it
+        work[nan] = 0.0
+    # The padded extent the windows need (the trailing rows/cols no window reads are left out).
+    span_r = (rows.out - 1) * rows.stride + rows.kernel
+    span_c = (cols.out - 1) * cols.stride + cols.kernel
+    used_r = min(rows.size, span_r - rows.before)
+    used_c = min(cols.size, span_c - cols.before)
+    if rows.before == cols.before == 0 and used_r == span_r and used_c == span_c:
+        padded = work
+    else:
+        padded = np.full((span_r, span_c) + work.shape[2:], np.nan)
+        padded[rows.before : rows.before + used_r, cols.before : cols.before + used_c] = work[:used_r, :used_c]
+    windows = sliding_window_view(padded, (rows.kernel, cols.kernel), axis=(0, 1))[:: rows.stride, :: cols.stride]
+    out = np.empty((rows.out, cols.out) + work.shape[2:])
+    (r0, r1), (c0, c1) = _interior(rows), _interior(cols)
+    inside = (slice(r0, r1), slice(c0, c1))
+    if r1 > r0 and c1 > c0:
+        out[inside] = np.median(windows[inside], axis=(-2, -1))
+    border = [
+        (slice(0, r0), slice(None)),
+        (slice(r1, rows.out), slice(None)),
+        (slice(r0, r1), slice(0, c0)),
+        (slice(r0, r1), slice(c1, cols.out)),
+    ]
+    for region in border:
+        if windows[region].size:
+            out[region] = np.nanmedian(windows[region], axis=(-2, -1))
+    if has_nan:
+        out[_separable(nan, rows, cols, "max")] = np.nan
+    return out
+
+
+def _max_with_indices(x: np.ndarray, rows: AxisGeometry, cols: AxisGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """Running max and its flat index ``row·W + col``, tap by tap in row-major window order."""
+    extra = (1,) * (x.ndim - 2)
+    shape = (rows.out, cols.out) + x.shape[2:]
+    best = np.zeros(shape, dtype=_result_dtype(x.dtype, "max"))
+    index = np.zeros(shape, dtype=np.int64)
+    seen = np.zeros((rows.out, cols.out) + extra, dtype=bool)
+    floating = np.issubdtype(best.dtype, np.floating)
+    col_taps = list(_taps(cols))
+    for a, rdst, rsrc in _taps(rows):
+        src_rows = np.arange(rsrc.start, rsrc.stop, rsrc.step)
+        for b, cdst, csrc in col_taps:
+            src_cols = np.arange(csrc.start, csrc.stop, csrc.step)
+            tap = x[rsrc, csrc]
+            cell = (rdst, cdst)
+            # Strictly greater keeps the first of equal values (row-major), as torch; a NaN always
+            # takes over (torch: `val > maxval || isnan(val)`); the first real pixel always does.
+            take = ~seen[cell] | (tap > best[cell])
+            if floating:
+                take |= np.isnan(tap)
+            np.copyto(best[cell], tap, where=take)
+            flat = (src_rows[:, None] * x.shape[1] + src_cols[None, :]).reshape(take.shape[:2] + extra)
+            np.copyto(index[cell], flat, where=take)
+            seen[cell] = True
+    return best, index
+
+
+def pool2d(
+    image: Any,
+    *,
+    op: str = "max",
+    size: int | Sequence[int],
+    stride: int | Sequence[int] | None = None,
+    mode: str = "valid",
+    ceil: bool = False,
+    padding: int | Sequence[int] | None = None,
+    return_indices: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Pool an image over (ky, kx) windows, channel by channel (DESIGN §4).
+
+    Parameters
+    ----------
+    image : array_like, shape (H, W) or (H, W, C)
+        Channels last; every channel is pooled on its own.
+    op : {'max', 'avg', 'min', 'sum', 'median'}
+        What each window gives. Padded positions never take part: avg and median use the real
+        pixels only (torch ``count_include_pad=False``), sum adds the real pixels.
+    size : int or (int, int)
+        Window (ky, kx).
+    stride : int or (int, int), optional
+        Step between windows; defaults to the window (non-overlapping).
+    mode : {'valid', 'same'}
+        ``valid``: ``out = ⌊(H − ky)/sy⌋ + 1`` (torch ``max_pool2d``). ``same``: ``out = ⌈H/sy⌉``,
+        the padding ``P`` split ``⌊P/2⌋`` before (Keras ``padding='same'``). Ignored when
+        ``padding`` is given.
+    ceil : bool
+        Round the output size up (torch ``ceil_mode=True``); the last window must start inside the
+        input or its leading padding. Not with ``same``.
+    padding : int, (rows, cols) or (top, bottom, left, right), optional
+        Explicit padding, torch semantics (at most half the window on each side).
+    return_indices : bool
+        Only with ``op='max'``: also return where each maximum was found, as int64 flat indices
+        ``row·W + col`` into the unpadded image (per channel), like torch
+        ``max_pool2d(return_indices=True)``; of equal values the first in the window (row-major)
+        wins. :func:`max_unpool` puts the values back.
+
+    Returns
+    -------
+    numpy.ndarray, shape (H', W') or (H', W', C)
+        max and min of integer (or bool) input keep the input's dtype exactly; everything else is
+        float64. With ``return_indices``, a tuple ``(values, indices)``.
+
+    Raises
+    ------
+    ValueError
+        A parameter out of range (names it).
+    GeometryError
+        The window does not fit (e.g. ``valid`` with a window larger than the image).
+
+    Examples
+    --------
+    >>> img = np.arange(16, dtype=np.uint8).reshape(4, 4)
+    >>> pool2d(img, size=2)
+    array([[ 5,  7],
+           [13, 15]], dtype=uint8)
+    >>> pool2d(img, op="avg", size=3, stride=1)
+    array([[ 5.,  6.],
+           [ 9., 10.]])
+
+    torch's ``ceil_mode``: a 5×5 input with 2×2 windows gives 3×3, the last windows hold one
+    row or column only.
+
+    >>> pool2d(np.arange(25).reshape(5, 5), size=2, ceil=True)
+    array([[ 6,  8,  9],
+           [16, 18, 19],
+           [21, 23, 24]])
+
+    Padding never counts: the corner window below averages its 4 real pixels.
+
+    >>> pool2d(np.arange(1.0, 10.0).reshape(3, 3), op="avg", size=3, stride=1, padding=1)
+    array([[3. , 3.5, 4. ],
+           [4.5, 5. , 5.5],
+           [6. , 6.5, 7. ]])
+    >>> values, indices = pool2d(img, size=2, return_indices=True)
+    >>> indices
+    array([[ 5,  7],
+           [13, 15]])
+    """
+    op = _check_op(op)
+    array = _check_image(image)
+    if return_indices and op != "max":
+        raise ValueError(f"`return_indices` needs op='max', got op={op!r}")
+    rows, cols = pool_geometry(array.shape, size, stride=stride, mode=mode, ceil=bool(ceil), padding=padding)
+    if return_indices:
+        return _max_with_indices(array, rows, cols)
+    if op == "median":
+        return _median(array, rows, cols)
+    return _separable(array, rows, cols, op)
+
+
+def global_pool(image: Any, *, op: str = "avg") -> np.ndarray:
+    """One value per channel: the whole image is the window (Keras ``GlobalAveragePooling2D``,
+    ``GlobalMaxPooling2D``).
+
+    Parameters
+    ----------
+    image : array_like, shape (H, W) or (H, W, C)
+    op : {'max', 'avg', 'min', 'sum', 'median'}
+
+    Returns
+    -------
+    numpy.ndarray, shape (1, 1) or (1, 1, C)
+        Dtypes as :func:`pool2d`: max and min of integers keep the dtype, the rest is float64.
+
+    Examples
+    --------
+    >>> rgb = np.zeros((2, 3, 3), dtype=np.uint8)
+    >>> rgb[..., 0], rgb[0, 0, 1] = 10, 60
+    >>> global_pool(rgb)
+    array([[[10., 10.,  0.]]])
+    >>> global_pool(rgb, op="max")
+    array([[[10, 60,  0]]], dtype=uint8)
+    >>> global_pool(np.arange(6).reshape(2, 3), op="sum")
+    array([[15.]])
+    """
+    op = _check_op(op)
+    array = _check_image(image)
+    axes = (0, 1)
+    if op == "max":
+        out = array.max(axis=axes, keepdims=True)
+    elif op == "min":
+        out = array.min(axis=axes, keepdims=True)
+    elif op == "avg":
+        out = array.mean(axis=axes, dtype=np.float64, keepdims=True)
+    elif op == "sum":
+        out = array.sum(axis=axes, dtype=np.float64, keepdims=True)
+    else:
+        out = np.median(array.astype(np.float64), axis=axes, keepdims=True)
+    return out.astype(_result_dtype(array.dtype, op), copy=False)
+
+
+def max_unpool(values: Any, indices: Any, *, output_shape: Sequence[int]) -> np.ndarray:
+    """Put each pooled maximum back where :func:`pool2d` found it; zeros elsewhere.
+
+    The inverse of ``pool2d(..., op='max', return_indices=True)`` as torch ``MaxUnpool2d``: channel
+    by channel, ``values[i, j]`` goes to the flat position ``indices[i, j] = row·W + col`` of an
+    (H, W) plane. An index that occurs twice (overlapping windows) holds the same value both times.
+
+    Parameters
+    ----------
+    values : array_like, shape (h, w) or (h, w, C)
+    indices : array_like of int, same shape as ``values``
+    output_shape : (H, W) or (H, W, C)
+        Shape of the image before pooling (C must match ``values``).
+
+    Returns
+    -------
+    numpy.ndarray of ``values``' dtype, shape ``output_shape``
+
+    Examples
+    --------
+    >>> img = np.arange(1, 17).reshape(4, 4)
+    >>> values, indices = pool2d(img, size=2, return_indices=True)
+    >>> max_unpool(values, indices, output_shape=img.shape)
+    array([[ 0,  0,  0,  0],
+           [ 0,  6,  0,  8],
+           [ 0,  0,  0,  0],
+           [ 0, 14,  0, 16]])
+    """
+    vals = _check_image(values, "values")
+    idx = np.asarray(indices)
+    if idx.shape != vals.shape:
+        raise ValueError(f"`indices` must have the shape of `values` {vals.shape}, got {idx.shape}")
+    if not np.issubdtype(idx.dtype, np.integer):
+        raise ValueError(f"`indices` must be integers, got dtype {idx.dtype}")
+    try:
+        shape = tuple(int(n) for n in output_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"`output_shape` must be (H, W) or (H, W, C), got {output_shape!r}") from None
+    if len(shape) != vals.ndim or min(shape) < 1 or shape[2:] != vals.shape[2:]:
+        raise ValueError(
+            f"`output_shape` must be (H, W) for values of shape (h, w), or (H, W, C) with the values' "
+            f"C for (h, w, C); got {shape} for values of shape {vals.shape}"
+        )
+    plane = shape[0] * shape[1]
+    if idx.size and (idx.min() < 0 or idx.max() >= plane):
+        raise ValueError(
+            f"`indices` must lie in 0..{plane - 1} (H·W of `output_shape` {shape}), "
+            f"got {int(idx.min())}..{int(idx.max())}"
+        )
+    channels = int(np.prod(shape[2:], dtype=np.int64))
+    out = np.zeros((plane, channels), dtype=vals.dtype)
+    flat_idx = idx.reshape(-1, channels)
+    out[flat_idx, np.arange(channels)] = vals.reshape(-1, channels)
+    return out.reshape(shape)
