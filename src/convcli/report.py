@@ -252,10 +252,10 @@ def summary_lines(report: dict, *, verbose: bool = False, dry_run: bool = False)
         shown += 1
         if not verbose and shown > 5:
             continue
-        output = entry.get("output") or "(not written)"
+        output = f"{entry['output']} " if entry.get("output") else ""
         lines.append(
             f"{entry['input']} {shape_text(entry['input_shape'])} {entry['input_dtype']} → "
-            f"{output} {shape_text(entry['output_shape'])} {entry['output_dtype']}"
+            f"{output}{shape_text(entry['output_shape'])} {entry['output_dtype']}"
         )
         lines.extend(f"  note: {note}" for note in entry.get("notes", []))
         for step in entry.get("steps", []):
@@ -291,7 +291,7 @@ def _step_lines(step: dict) -> list[str]:
         if op == "pool":
             head = f"pool {step['pool']} {shape_text(step['size'])}"
         elif op == "sobel":
-            head = f"sobel {step['operator']} {step['component']}, {step['convolution']}"
+            head = f"{step['operator']} {step['component']}, {step['convolution']}"
         else:
             names = step.get("kernel") or ", ".join(step.get("kernels", []))
             head = f"{op} {names} {shape_text(step['kernel_shape'])}, {step['convolution']}"

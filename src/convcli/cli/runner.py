@@ -230,6 +230,8 @@ def run_batch(
                 result = results[target.product if target else 0]
                 fmt = target.format if target else "npy"
                 dtype = options.dtype or io.default_dtype(fmt, info.dtype)
+                if target is None:  # printed, not written: say what was computed
+                    dtype = str(result.array.dtype) if result.array is not None else "float64"
                 scale = options.scale or result.scale
                 if target is not None:
                     io.check_writable(fmt, result.out_shape, dtype)
