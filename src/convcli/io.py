@@ -576,7 +576,24 @@ def read_image(source: Source, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -
     return arr, info
 
 
+def _shape_source(text: str) -> ImageInfo:
+    """``shape:HxW[xC]``: an input that has a shape and no pixels, for ``--dry-run`` planning."""
+    spec = text[len("shape:") :]
+    try:
+        shape = tuple(int(part) for part in spec.lower().split("x"))
+    except ValueError:
+        shape = ()
+    if len(shape) not in (2, 3) or min(shape, default=0) < 1:
+        raise ImageReadError(f"{spec!r} is not a shape like 224x224 or 224x224x3", path=text)
+    return ImageInfo(shape=shape, dtype="float32", format="npy", has_alpha=False, notes=("shape only: no pixels",))
+
+
 def _read(source: Source, max_pixels: int | None, *, decode: bool) -> tuple[np.ndarray | None, ImageInfo]:
+    if isinstance(source, str) and source.startswith("shape:"):
+        info = _shape_source(source)
+        if decode:
+            raise ImageReadError("has a shape but no pixels; use it with --dry-run", path=source)
+        return None, info
     name = _sample_name(source)
     if name is not None:
         return _read_sample(name, max_pixels)

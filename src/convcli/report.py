@@ -26,7 +26,7 @@ def shape_text(shape: Sequence[int]) -> str:
     >>> shape_text((512, 512, 3))
     '512×512×3'
     """
-    return "×".join(str(int(n)) for n in shape)
+    return "×".join(str(int(n)) if float(n).is_integer() else f"{n:g}" for n in shape)
 
 
 def window_step(
@@ -260,6 +260,8 @@ def summary_lines(report: dict, *, verbose: bool = False, dry_run: bool = False)
         lines.extend(f"  note: {note}" for note in entry.get("notes", []))
         for step in entry.get("steps", []):
             lines.extend("  " + line for line in _step_lines(step))
+            if report.get("command") == "pipeline" and "receptive_field" in step:
+                lines.append(f"    receptive field {shape_text(step['receptive_field'])}, jump {shape_text(step['jump'])}")
         clipped = entry.get("clipped")
         if clipped:
             hint = "; --scale abs or offset keeps signed responses" if entry.get("scale") == "clip" else ""

@@ -16,6 +16,7 @@ import click
 from .._version import __version__
 from .filter import filter_command
 from .kernels import kernels_command
+from .pipeline import pipeline_command
 from .pool import pool_command
 from .sobel import sobel_command
 from .upsample import upsample_command
@@ -65,7 +66,7 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     ctx.obj = {"quiet": quiet, "verbose": verbose}
 
 
-for command in (filter_command, sobel_command, pool_command, upsample_command, kernels_command):
+for command in (filter_command, sobel_command, pool_command, upsample_command, pipeline_command, kernels_command):
     cli.add_command(command)
 
 

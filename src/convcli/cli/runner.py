@@ -82,6 +82,8 @@ def collect_sources(inputs: Sequence[str]) -> list[Source]:
         elif name.startswith("sample:"):
             sample = name.split(":", 1)[1]
             sources.append(Source(name, name, sample, ".png", index, None))
+        elif name.startswith("shape:"):  # a shape without pixels, for --dry-run
+            sources.append(Source(name, name, "shape", ".npy", index, None))
         else:
             stem, ext = os.path.splitext(os.path.basename(name))
             sources.append(Source(name, name, stem, ext or ".png", index, name))
@@ -107,51 +109,68 @@ def _format_of(path: str, options: OutputOptions, source: Source) -> str:
 
 
 def plan_targets(
-    sources: Sequence[Source], products: Sequence[str], options: OutputOptions, *, op: str
+    sources: Sequence[Source],
+    products: Sequence[str],
+    options: OutputOptions,
+    *,
+    op: str,
+    templates: dict[int, str] | None = None,
 ) -> dict[int, list[Target]]:
     """Every output path, decided before any pixel is read, and checked: no output is an input,
-    no two outputs collide, and every output folder exists."""
+    no two outputs collide, and every output folder exists.
+
+    ``templates`` gives some products a name of their own (a pipeline step's ``save:``), filled in
+    like ``--name`` and placed in -O DIR when there is one.
+    """
     from ..io import same_file
+
+    templates = templates or {}
+    main_products = [p for number, p in enumerate(products) if number not in templates]
 
     plan: dict[int, list[Target]] = {}
     if options.output is not None:
         if len(sources) != 1:
             raise click.UsageError(f"-o takes one input, got {len(sources)}; use -O DIR for several")
         template = options.output
-        if len(products) > 1 and "{kernel}" not in template:
+        if len(main_products) > 1 and "{kernel}" not in template:
             raise click.UsageError("several outputs per input need {kernel} in the output name")
     elif options.output_dir is not None:
         template = os.path.join(
             options.output_dir,
-            options.name_template or ("{stem}-{kernel}{ext}" if len(products) > 1 else "{stem}{ext}"),
+            options.name_template or ("{stem}-{kernel}{ext}" if len(main_products) > 1 else "{stem}{ext}"),
         )
-        if len(products) > 1 and "{kernel}" not in template:
+        if len(main_products) > 1 and "{kernel}" not in template:
             raise click.UsageError("several outputs per input need {kernel} in --name")
     else:
         template = None
     seen: dict[str, str] = {}
     for source in sources:
         targets: list[Target] = []
-        if template is not None:
-            ext = source.ext
-            if options.output_format:
-                ext = EXTENSIONS[FORMAT_ALIASES.get(options.output_format, options.output_format)]
-            for number, product in enumerate(products):
-                if template == "-":
-                    path = "-"
-                elif "{" in template:
-                    try:
-                        path = template.format(stem=source.stem, ext=ext, op=op, kernel=product, index=source.index)
-                    except (KeyError, IndexError, ValueError) as error:
-                        raise click.BadParameter(f"cannot fill {template!r}: {error}", param_hint="output name")
-                else:
-                    path = template
-                if path != "-" and path in seen:
-                    raise click.UsageError(
-                        f"{seen[path]} and {source.label} would both write {path}; add {{index}} or {{stem}} to the name"
-                    )
-                seen[path] = source.label
-                targets.append(Target(path, number, _format_of(path, options, source)))
+        ext = source.ext
+        if options.output_format:
+            ext = EXTENSIONS[FORMAT_ALIASES.get(options.output_format, options.output_format)]
+        for number, product in enumerate(products):
+            own = templates.get(number)
+            if own is not None and options.output_dir and not os.path.isabs(own):
+                own = os.path.join(options.output_dir, own)
+            name = own if own is not None else template
+            if name is None:
+                continue
+            if name == "-":
+                path = "-"
+            elif "{" in name:
+                try:
+                    path = name.format(stem=source.stem, ext=ext, op=op, kernel=product, index=source.index)
+                except (KeyError, IndexError, ValueError) as error:
+                    raise click.BadParameter(f"cannot fill {name!r}: {error}", param_hint="output name")
+            else:
+                path = name
+            if path != "-" and path in seen:
+                raise click.UsageError(
+                    f"{seen[path]} and {source.label} would both write {path}; add {{index}} or {{stem}} to the name"
+                )
+            seen[path] = source.label
+            targets.append(Target(path, number, _format_of(path, options, source)))
         plan[source.index] = targets
     inputs = [s.path for s in sources if s.path]
     for targets in plan.values():
@@ -181,6 +200,7 @@ def run_batch(
     describe: Callable[[Any], list[Product]],
     stackable: Sequence[bool] | None = None,
     show: Callable[[Source, list[Product]], None] | None = None,
+    templates: dict[int, str] | None = None,
 ) -> None:
     """Run one command over its inputs, write outputs, the report and the summary, and exit.
 
@@ -188,7 +208,8 @@ def run_batch(
     return one :class:`Product` per name in ``products``. ``stackable[i]`` says product ``i`` may
     hold more channels than an image format can (a kernel bank stacked into one array): its output
     must be ``.npy`` or TIFF. ``show(source, products)``, if given, prints results as data on
-    standard output (global pooling's table).
+    standard output (global pooling's table). ``templates`` names some products' files
+    themselves (see :func:`plan_targets`).
     """
     from .. import io
     from ..errors import ConvcliError
@@ -196,7 +217,7 @@ def run_batch(
 
     state = click.get_current_context().find_root().obj or {}
     verbose, quiet = state.get("verbose", False), state.get("quiet", False)
-    plan = plan_targets(sources, products, options, op=command)
+    plan = plan_targets(sources, products, options, op=command, templates=templates)
     for targets in plan.values():
         for target in targets:
             if stackable and stackable[target.product] and target.format not in STACKABLE:

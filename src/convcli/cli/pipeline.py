@@ -1,0 +1,78 @@
+"""``convcli pipeline``: run a YAML chain of steps over images, or plan it from a shape alone."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from .options import OutputOptions, inputs_argument, kernel_dir_option, output_options
+from .runner import Product, collect_sources, run_batch
+
+EPILOG = """\b
+Examples:
+  convcli pipeline net.yaml shape:224x224x3 --dry-run          (shapes and receptive fields only)
+  convcli pipeline edges.yaml sample:camera -o camera-edges.png
+  convcli pipeline edges.yaml photos/*.png -O out/ --report report.json
+
+\b
+A pipeline file:
+  steps:
+    - gray
+    - filter: {kernels: [mean2, edge2], mode: valid, correlate: true}
+    - pool: {op: max, size: 2, save: '{stem}-pooled.npy'}
+    - upsample: {method: max-unpool}
+"""
+
+
+@click.command("pipeline", epilog=EPILOG)
+@click.argument("pipeline_file", metavar="PIPELINE.yaml", type=click.Path(dir_okay=False))
+@inputs_argument
+@kernel_dir_option
+@output_options
+def pipeline_command(pipeline_file: str, inputs: tuple[str, ...], kernel_dirs: tuple[str, ...], **params: Any) -> None:
+    """Run the steps of PIPELINE.yaml (gray, filter, sobel, pool, upsample) over INPUT images.
+
+    The whole file is checked before any pixel is read (exit 2 with the file, line and fix). Options
+    are those of the commands. `save: NAME` on a step writes its intermediate result (fields as in
+    --name; inside -O DIR when given). Kernel files named in the pipeline are found beside it.
+    `shape:HxW[xC]` as INPUT, with --dry-run, reports every step's shapes, padding, receptive field
+    and jump without any image.
+    """
+    from ..errors import ConvcliError
+    from ..kernels import kernel_search_path
+    from ..pipeline import load_pipeline, plan, run
+
+    try:
+        search_path = kernel_search_path(kernel_dirs=kernel_dirs, env_path=os.environ.get("CONVCLI_KERNEL_PATH"))
+        steps = load_pipeline(pipeline_file, search_path=search_path)
+    except ConvcliError as error:
+        raise click.UsageError(str(error)) from None
+    options = OutputOptions.pop(params)
+    saving = [position for position, step in enumerate(steps) if step.save]
+    products = ["result"] + [f"step{position + 1}" for position in saving]
+    templates = {number + 1: steps[position].save for number, position in enumerate(saving)}
+
+    def products_of(prefix_plans: list[Any], arrays: list[Any] | None) -> list[Product]:
+        made = []
+        for number, planned in enumerate(prefix_plans):
+            made.append(Product(
+                None if arrays is None else arrays[number], planned.steps, planned.has_alpha,
+                shape=planned.shape, kind=planned.kind, scale=planned.scale,
+            ))
+        return made
+
+    def plans_for(shape: tuple[int, ...], has_alpha: bool) -> list[Any]:
+        whole = plan(steps, shape, has_alpha=has_alpha)
+        return [whole] + [plan(steps[: position + 1], shape, has_alpha=has_alpha) for position in saving]
+
+    def compute(image: Any, info: Any) -> list[Product]:
+        result, _, saved = run(steps, image, has_alpha=info.has_alpha)
+        return products_of(plans_for(image.shape, info.has_alpha), [result] + [array for _, array in saved])
+
+    def describe(info: Any) -> list[Product]:
+        return products_of(plans_for(info.shape, info.has_alpha), None)
+
+    run_batch(command="pipeline", sources=collect_sources(inputs), products=products, options=options,
+              compute=compute, describe=describe, templates=templates)

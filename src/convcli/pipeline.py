@@ -1,0 +1,580 @@
+"""Chains of steps (gray, filter, sobel, pool, upsample): parsed, checked, planned, then run.
+
+A :class:`Step` is one operation with its options already checked. The same steps serve the single
+commands (``convcli filter`` is a one- or two-step chain) and pipeline files, so both run through
+the same op functions and give the same reports:
+
+- :func:`load_pipeline` reads a YAML file strictly and checks every step and option, each error
+  naming the file and line and saying how to fix it (DESIGN §8);
+- :func:`plan` works out, from an input's shape alone, every step's shapes, padding, receptive field
+  and jump (Araujo et al., Distill 2019) — what ``--dry-run`` reports, and the check that the
+  geometry is possible before any pixel is touched;
+- :func:`run` computes the result, and the intermediate results steps asked to ``save``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .errors import ConvcliError, GeometryError
+
+__all__ = ["OPS", "PipelineError", "Step", "Plan", "load_pipeline", "parse_pipeline", "plan", "run"]
+
+OPS = ("gray", "filter", "sobel", "pool", "upsample")
+
+_CONV = ("mode", "boundary", "cval", "stride", "padding", "dilation", "correlate")
+OPTIONS = {
+    "gray": (),
+    "filter": ("kernel", "kernels", "normalize", *_CONV),
+    "sobel": ("operator", "component", "blur", "threshold", *_CONV),
+    "pool": ("op", "size", "stride", "mode", "ceil", "padding", "global"),
+    "upsample": ("method", "factor", "kernel", "padding", "output_padding"),
+}
+CHOICES = {
+    ("filter", "mode"): ("same", "valid", "full"),
+    ("sobel", "mode"): ("same", "valid", "full"),
+    ("sobel", "operator"): ("sobel", "scharr", "prewitt"),
+    ("sobel", "component"): ("magnitude", "x", "y", "direction"),
+    ("pool", "op"): ("max", "avg", "min", "sum", "median"),
+    ("pool", "mode"): ("valid", "same"),
+    ("upsample", "method"): ("nearest", "zeros", "bilinear", "transpose", "max-unpool"),
+}
+# Default mapping of each sobel component into integer outputs (fixed for every file of a batch).
+SOBEL_SCALE = {"magnitude": "clip", "x": "offset", "y": "offset", "direction": "clip"}
+
+
+class PipelineError(ConvcliError, ValueError):
+    """A pipeline file or step that cannot run (a usage error), with file and line."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One checked operation: ``op`` and its options, and where it was written.
+
+    Build steps with :func:`parse_step` (which checks the options) or :func:`load_pipeline`.
+    """
+
+    op: str
+    options: dict[str, Any]
+    save: str | None = None
+    path: str | None = None
+    line: int | None = None
+    index: int = 0
+
+    def error(self, message: str, *, line: int | None = None, cls: type = None) -> ConvcliError:
+        """An error about this step, pointing at its file and line."""
+        label = f"step {self.index + 1} ({self.op})" if self.path else self.op
+        return (cls or PipelineError)(f"{label}: {message}", path=self.path, line=line or self.line)
+
+
+@dataclass
+class Plan:
+    """What a chain of steps does to an input of a given shape."""
+
+    shape: tuple[int, ...]
+    has_alpha: bool
+    steps: list[dict] = field(default_factory=list)
+    kind: str = "values"      # "values", "angle" or "mask": how io.map_values treats the result
+    scale: str = "clip"       # default --scale for integer outputs
+    receptive_field: tuple[float, float] = (1, 1)
+    jump: tuple[float, float] = (1, 1)
+
+
+# --- option checking -------------------------------------------------------------------------------
+
+
+def _pair(value: Any, *, name: str, minimum: int = 1) -> tuple[int, int]:
+    from .geometry import as_pair
+
+    if isinstance(value, str):
+        try:
+            value = [int(part) for part in value.replace("x", ",").split(",")]
+        except ValueError:
+            raise ValueError(f"`{name}` must be a whole number or a pair like 2,3, got {value!r}") from None
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"`{name}` must be whole numbers, got {value!r}")
+    return as_pair(value, name=name, minimum=minimum)
+
+
+def _padding(value: Any) -> tuple[int, ...]:
+    from .geometry import as_padding
+
+    if isinstance(value, str):
+        try:
+            value = [int(part) for part in value.split(",")]
+        except ValueError:
+            raise ValueError(f"`padding` must be whole numbers like 1 or 1,2 or 0,1,1,0, got {value!r}") from None
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"`padding` must be whole numbers like 1 or 1,2 or 0,1,1,0, got {value!r}")
+    (top, bottom), (left, right) = as_padding(value)
+    return (top, bottom, left, right)
+
+
+def _number(value: Any, *, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"`{name}` must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _flag(value: Any, *, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"`{name}` must be true or false, got {value!r}")
+    return value
+
+
+def _kernel(value: Any, *, search_path: Sequence[str] | None, base: str | None) -> Any:
+    from .kernels import FILE_EXTENSIONS, Kernel, load_kernel
+
+    if isinstance(value, Kernel):
+        return value
+    if isinstance(value, str) and base and not os.path.isabs(value):
+        # A kernel file named in a pipeline is found beside the pipeline, wherever convcli runs.
+        if value.lower().endswith(tuple(FILE_EXTENSIONS)) or os.sep in value:
+            value = os.path.join(base, value)
+    if isinstance(value, bool) or value is None or isinstance(value, dict):
+        raise ValueError(f"`kernel` must be a kernel spec or a matrix, got {value!r}")
+    return load_kernel(value, search_path=search_path)
+
+
+def parse_step(
+    op: str,
+    options: dict[str, Any] | None = None,
+    *,
+    search_path: Sequence[str] | None = None,
+    path: str | None = None,
+    line: int | None = None,
+    index: int = 0,
+) -> Step:
+    """Check one step's options and return it ready to plan and run.
+
+    Option names are the commands' (``kernel``, ``mode``, ``stride``, ...; ``output-padding`` and
+    ``output_padding`` alike). Values may be YAML scalars or lists (``stride: [2, 1]``) or the
+    command-line spelling (``stride: "2,1"``).
+
+    Examples
+    --------
+    >>> sorted(parse_step("pool", {"op": "max", "size": 2}).options.items())
+    [('ceil', False), ('mode', 'valid'), ('op', 'max'), ('size', (2, 2))]
+    >>> parse_step("filter", {"kernel": "box3", "stride": "2,1"}).options["stride"]
+    (2, 1)
+    """
+    options = dict(options or {})
+    key_lines = getattr(options, "key_lines", {}) if options else {}
+    key_lines = dict(getattr(options, "key_lines", None) or key_lines)
+    step = Step(op, {}, None, path, line, index)
+    if op not in OPS:
+        raise step.error(f"unknown step {op!r}; steps are {', '.join(OPS)}")
+    options = {str(k).replace("-", "_"): v for k, v in options.items()}
+    lines = {str(k).replace("-", "_"): v for k, v in key_lines.items()}
+    save = options.pop("save", None)
+    if save is not None and (not isinstance(save, str) or not save.strip()):
+        raise step.error(f"`save` must be a file name, got {save!r}", line=lines.get("save"))
+    allowed = OPTIONS[op]
+    checked: dict[str, Any] = {}
+    base = os.path.dirname(os.path.abspath(path)) if path else None
+    for name, value in options.items():
+        where = lines.get(name, line)
+        if name not in allowed:
+            import difflib
+
+            close = difflib.get_close_matches(name, [*allowed, "save"], n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            listing = ", ".join([*allowed, "save"])
+            raise step.error(f"unknown option {name!r} for {op}; {hint}options are {listing}", line=where)
+        try:
+            if (op, name) in CHOICES:
+                if value not in CHOICES[(op, name)]:
+                    raise ValueError(f"`{name}` must be one of {', '.join(CHOICES[(op, name)])}, got {value!r}")
+                checked[name] = value
+            elif name in ("stride", "dilation", "size", "factor"):
+                checked[name] = _pair(value, name=name)
+            elif name == "output_padding":
+                checked[name] = _pair(value, name=name, minimum=0)
+            elif name == "padding":
+                checked[name] = _padding(value)
+            elif name in ("cval", "threshold"):
+                checked[name] = _number(value, name=name)
+            elif name == "blur":
+                checked[name] = _number(value, name=name)
+                if checked[name] <= 0:
+                    raise ValueError(f"`blur` must be a sigma > 0, got {value!r}")
+            elif name in ("correlate", "normalize", "ceil", "global"):
+                checked[name] = _flag(value, name=name)
+            elif name == "boundary":
+                from .ops.filter import resolve_boundary
+
+                checked[name] = resolve_boundary(value) if isinstance(value, str) else resolve_boundary(repr(value))
+            elif name == "kernel":
+                checked[name] = _kernel(value, search_path=search_path, base=base)
+            elif name == "kernels":
+                if not isinstance(value, list) or not value:
+                    raise ValueError(f"`kernels` must be a non-empty list of kernels, got {value!r}")
+                checked[name] = [_kernel(v, search_path=search_path, base=base) for v in value]
+        except ConvcliError as error:  # a kernel file's own error keeps its own file and line
+            if error.path and error.path != path:
+                raise
+            raise step.error(error.message, line=where) from None
+        except (ValueError, TypeError) as error:
+            raise step.error(str(error), line=where) from None
+    _check_combination(step, checked, lines)
+    return replace(step, options=_with_defaults(op, checked), save=save)
+
+
+def _check_combination(step: Step, options: dict[str, Any], lines: dict[str, int]) -> None:
+    op = step.op
+    if op in ("filter", "sobel"):
+        if "padding" in options and options.get("mode", "valid") != "valid":
+            raise step.error("`padding` replaces `mode`; drop `mode` (or use mode: valid)", line=lines.get("mode"))
+        if "cval" in options and options.get("boundary") != "constant":
+            raise step.error("`cval` needs boundary: constant", line=lines.get("cval"))
+    if op == "filter" and ("kernel" in options) == ("kernels" in options):
+        raise step.error("give `kernel: SPEC` or `kernels: [A, B, ...]` (one of them)")
+    if op == "sobel" and "threshold" in options and options.get("component") == "direction":
+        raise step.error("`threshold` makes an edge map from magnitude, x or y, not from direction",
+                         line=lines.get("threshold"))
+    if op == "pool":
+        if options.get("global"):
+            extra = [name for name in ("size", "stride", "mode", "ceil", "padding") if name in options]
+            if extra:
+                raise step.error(f"`global` pools the whole image; drop {', '.join(extra)}", line=lines.get(extra[0]))
+        elif "size" not in options:
+            raise step.error("give the window with `size: K` (or [KY, KX]), or `global: true`")
+        if "padding" in options and options.get("mode") == "same":
+            raise step.error("`padding` replaces `mode`; drop mode: same", line=lines.get("mode"))
+        if options.get("ceil") and options.get("mode") == "same":
+            raise step.error("`ceil` rounds valid or padded windows up; `same` already does", line=lines.get("ceil"))
+    if op == "upsample":
+        method = options.get("method", "nearest")
+        if method == "transpose":
+            if "kernel" not in options:
+                raise step.error("method transpose needs `kernel`")
+        else:
+            extra = [name for name in ("kernel", "padding", "output_padding") if name in options]
+            if extra:
+                raise step.error(f"{', '.join(extra)} only apply to method transpose", line=lines.get(extra[0]))
+        if method == "max-unpool":
+            if "factor" in options:
+                raise step.error("max-unpool takes its size from the max pool it undoes; drop `factor`",
+                                 line=lines.get("factor"))
+        elif "factor" not in options:
+            raise step.error("give `factor: F` (or [FY, FX])")
+
+
+def _with_defaults(op: str, options: dict[str, Any]) -> dict[str, Any]:
+    defaults: dict[str, Any] = {
+        "filter": {"mode": "same", "boundary": "zero", "cval": 0.0, "stride": (1, 1), "padding": None,
+                   "dilation": (1, 1), "correlate": False, "normalize": False},
+        "sobel": {"operator": "sobel", "component": "magnitude", "blur": None, "threshold": None, "mode": "same",
+                  "boundary": "zero", "cval": 0.0, "stride": (1, 1), "padding": None, "dilation": (1, 1),
+                  "correlate": False},
+        "pool": {"op": "max", "mode": "valid", "ceil": False},
+        "upsample": {"method": "nearest"},
+        "gray": {},
+    }[op]
+    merged = dict(defaults, **options)
+    if op == "filter" and "kernel" in merged:
+        merged["kernels"] = [merged.pop("kernel")]
+    if op == "filter" and merged["normalize"]:
+        merged["kernels"] = [k.normalized() for k in merged["kernels"]]
+    if op == "filter" and merged["padding"] is not None:
+        merged["mode"] = "valid"
+    return merged
+
+
+def parse_pipeline(text: str, *, path: str, search_path: Sequence[str] | None = None) -> list[Step]:
+    """Check a whole pipeline text (YAML) and return its steps.
+
+    Examples
+    --------
+    >>> steps = parse_pipeline("steps:\\n  - gray\\n  - pool: {op: max, size: 2}\\n", path="p.yaml")
+    >>> [(s.op, s.line) for s in steps]
+    [('gray', 2), ('pool', 3)]
+    """
+    from .strictyaml import LineDict, LineList, YamlError, load
+
+    try:
+        data = load(text, path=path)
+    except YamlError as error:
+        raise PipelineError(error.message, path=error.path, line=error.line) from None
+    if not isinstance(data, LineDict) or "steps" not in data:
+        raise PipelineError("a pipeline file holds `steps:`, a list of steps (gray, filter, sobel, pool, upsample)",
+                            path=path, line=getattr(data, "line", 1))
+    unknown = [key for key in data if key not in ("steps", "description", "name")]
+    if unknown:
+        raise PipelineError(f"unknown key {unknown[0]!r}; a pipeline has steps (and optionally name, description)",
+                            path=path, line=data.key_lines.get(unknown[0]))
+    items = data["steps"]
+    if not isinstance(items, LineList) or not items:
+        raise PipelineError("`steps` must be a non-empty list", path=path, line=data.key_lines.get("steps"))
+    steps = []
+    for index, (item, line) in enumerate(zip(items, items.item_lines)):
+        if isinstance(item, str):
+            op, options, where = item, {}, line
+        elif isinstance(item, LineDict) and len(item) == 1:
+            op = next(iter(item))
+            options, where = item[op], item.key_lines.get(op, line)
+            if options is None:
+                options = {}
+            elif not isinstance(options, dict):
+                raise PipelineError(f"step {index + 1} ({op}): options must be a mapping like {{kernel: box3}}",
+                                    path=path, line=where)
+        else:
+            raise PipelineError(f"step {index + 1}: write a step as `- gray` or `- filter: {{kernel: box3}}`",
+                                path=path, line=line)
+        steps.append(parse_step(str(op), options, search_path=search_path, path=path, line=where, index=index))
+    _check_unpools(steps)
+    return steps
+
+
+def load_pipeline(path: str, *, search_path: Sequence[str] | None = None) -> list[Step]:
+    """Read and check a pipeline file (see :func:`parse_pipeline`)."""
+    from .strictyaml import MAX_BYTES
+
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except OSError as error:
+        raise PipelineError(f"cannot read the pipeline: {error.strerror or error}", path=path) from None
+    if len(data) > MAX_BYTES:
+        raise PipelineError(f"larger than {MAX_BYTES // 1024} KiB; a pipeline file is a short list of steps", path=path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PipelineError("not UTF-8 text", path=path) from None
+    return parse_pipeline(text, path=path, search_path=search_path)
+
+
+def _check_unpools(steps: Sequence[Step]) -> None:
+    for position, step in enumerate(steps):
+        if step.op == "upsample" and step.options["method"] == "max-unpool" and _paired_pool(steps, position) is None:
+            raise step.error("max-unpool puts values back where a max pool took them: put a pool with op: max "
+                             "(not global) before it")
+
+
+def _paired_pool(steps: Sequence[Step], position: int) -> int | None:
+    """Position of the nearest pool step before position ``position``, if it is a (windowed) max pool."""
+    for earlier in range(position - 1, -1, -1):
+        step = steps[earlier]
+        if step.op == "pool":
+            return earlier if step.options["op"] == "max" and not step.options.get("global") else None
+    return None
+
+
+# --- planning --------------------------------------------------------------------------------------
+
+
+def _geometry(options: dict[str, Any]) -> dict[str, Any]:
+    return {name: options[name] for name in ("mode", "stride", "dilation", "padding", "correlate")}
+
+
+def plan(steps: Sequence[Step], shape: Sequence[int], *, has_alpha: bool = False) -> Plan:
+    """Shapes, padding, receptive field and jump of every step for an input of ``shape``.
+
+    Raises the error of the first step whose geometry is impossible, naming that step.
+
+    Examples
+    --------
+    >>> steps = parse_pipeline(
+    ...     "steps: [{filter: {kernel: box3}}, {pool: {op: max, size: 2}}, {filter: {kernel: box3}}]",
+    ...     path="rf.yaml")
+    >>> p = plan(steps, (16, 16))
+    >>> p.shape, p.steps[-1]["receptive_field"], p.steps[-1]["jump"]
+    ((8, 8), [8, 8], [2, 2])
+    """
+    from .geometry import conv_geometry, pool_geometry
+    from .ops.filter import bank_output_shape, gray_shape
+    from .ops.upsample import transpose_output_shape
+    from .report import filter_step, gray_step, pool_step, window_step
+
+    state = Plan(tuple(int(n) for n in shape), has_alpha)
+    pooled: dict[int, tuple[int, ...]] = {}
+    for position, step in enumerate(steps):
+        options, before = step.options, state.shape
+        previous = {"receptive_field": list(state.receptive_field), "jump": list(state.jump)}
+        try:
+            if step.op == "gray":
+                after = gray_shape(before, has_alpha=has_alpha) or before
+                record = gray_step(in_shape=before, out_shape=after)
+                record.update(previous)
+            elif step.op == "filter":
+                kernels = options["kernels"]
+                after = bank_output_shape(before, [k.shape for k in kernels], has_alpha=has_alpha, **_geometry(options))
+                rows, cols = conv_geometry(before, kernels[0].shape, **_geometry(options))
+                names: Any = kernels[0].name if len(kernels) == 1 else [k.name for k in kernels]
+                record = filter_step(kernel=names, kernel_shape=kernels[0].shape, rows=rows, cols=cols,
+                                     boundary=options["boundary"], correlate=options["correlate"], in_shape=before,
+                                     out_shape=after, cval=options["cval"], previous=previous)
+                state.kind, state.scale = "values", "clip"
+            elif step.op == "sobel":
+                rows, cols = conv_geometry(before, (3, 3), **_geometry(options))
+                after = (rows.out, cols.out) + before[2:]
+                fields: dict[str, Any] = {"operator": options["operator"], "component": options["component"],
+                                          "kernel_shape": [3, 3], "boundary": options["boundary"],
+                                          "convolution": "correlate" if options["correlate"] else "convolve"}
+                if options["blur"]:
+                    fields["blur"] = options["blur"]
+                if options["threshold"] is not None:
+                    fields["threshold"] = options["threshold"]
+                record = window_step(op="sobel", rows=rows, cols=cols, in_shape=before, out_shape=after,
+                                     previous=previous, **fields)
+                state.kind = ("mask" if options["threshold"] is not None
+                              else "angle" if options["component"] == "direction" else "values")
+                state.scale = SOBEL_SCALE[options["component"]]
+            elif step.op == "pool":
+                if options.get("global"):
+                    after = (1, 1) + before[2:]
+                    field_r = state.receptive_field[0] + (before[0] - 1) * state.jump[0]
+                    field_c = state.receptive_field[1] + (before[1] - 1) * state.jump[1]
+                    record = {"op": "global_pool", "pool": options["op"], "in_shape": list(before),
+                              "out_shape": list(after), "receptive_field": [field_r, field_c],
+                              "jump": [state.jump[0] * before[0], state.jump[1] * before[1]]}
+                else:
+                    rows, cols = pool_geometry(before, options["size"], stride=options.get("stride"),
+                                               mode=options["mode"], ceil=options["ceil"],
+                                               padding=options.get("padding"))
+                    after = (rows.out, cols.out) + before[2:]
+                    record = pool_step(pool=options["op"], rows=rows, cols=cols, in_shape=before,
+                                       out_shape=after, previous=previous)
+                    pooled[position] = before
+                state.kind, state.scale = "values", "clip"
+            else:
+                after, record = _plan_upsample(step, position, steps, state, pooled, transpose_output_shape)
+        except (GeometryError, ValueError) as error:
+            if isinstance(error, ConvcliError) and error.path:
+                raise
+            raise step.error(str(error), cls=GeometryError if isinstance(error, GeometryError) else PipelineError)
+        state.receptive_field = tuple(record["receptive_field"])
+        state.jump = tuple(record["jump"])
+        if step.save:
+            record["save"] = step.save
+        state.steps.append(record)
+        state.shape = tuple(after)
+    return state
+
+
+def _plan_upsample(step, position, steps, state, pooled, transpose_output_shape):
+    options, before = step.options, state.shape
+    method = options["method"]
+    rf, jump = list(state.receptive_field), list(state.jump)
+    record: dict[str, Any] = {"op": "upsample", "method": method, "in_shape": list(before)}
+    if method == "max-unpool":
+        if state.has_alpha:
+            raise ValueError("max-unpool cannot carry an alpha channel; read the image as a .npy array")
+        pool_position = _paired_pool(steps, position)
+        pool = steps[pool_position]
+        target = pooled[pool_position]
+        if len(target) != len(before) or target[2:] != before[2:]:
+            raise ValueError(f"max-unpool needs the channels its max pool saw ({target}), got {before}")
+        factors = pool.options.get("stride") or pool.options["size"]
+        after = target
+        record["unpools_step"] = pool_position + 1
+        arithmetic = {"rows": f"{before[0]} → {target[0]} (the max pool's input)",
+                      "cols": f"{before[1]} → {target[1]} (the max pool's input)"}
+        taps = (1, 1)
+    elif method == "transpose":
+        factors = options["factor"]
+        after, (rows, cols) = transpose_output_shape(before, options["kernel"].shape, factor=factors,
+                                                     padding=options.get("padding", 0),
+                                                     output_padding=options.get("output_padding", 0))
+        record.update(kernel=options["kernel"].name, kernel_shape=list(options["kernel"].shape),
+                      padding=[[rows.before, rows.after], [cols.before, cols.after]],
+                      output_padding=[rows.output_padding, cols.output_padding])
+        arithmetic = {"rows": rows.formula(), "cols": cols.formula()}
+        # An output pixel gathers from ⌈k/F⌉ input pixels at most.
+        taps = tuple(-(-k // f) for k, f in zip(options["kernel"].shape, factors))
+    else:
+        factors = options["factor"]
+        after = (before[0] * factors[0], before[1] * factors[1]) + tuple(before[2:])
+        arithmetic = {"rows": f"{before[0]} → {before[0]}·{factors[0]} = {after[0]}",
+                      "cols": f"{before[1]} → {before[1]}·{factors[1]} = {after[1]}"}
+        taps = (2, 2) if method == "bilinear" else (1, 1)
+    if state.has_alpha and method == "transpose":
+        raise ValueError("method transpose cannot carry an alpha channel; make the image grey first, or use another method")
+    record["factor"] = [int(factors[0]), int(factors[1])]
+    for axis in (0, 1):
+        rf[axis] = rf[axis] + (taps[axis] - 1) * jump[axis]
+        jump[axis] = _tidy(jump[axis] / factors[axis])
+    record.update(out_shape=list(after), receptive_field=[_tidy(v) for v in rf], jump=jump, arithmetic=arithmetic)
+    if method in ("bilinear", "transpose"):
+        state.kind, state.scale = "values", "clip"
+    return tuple(after), record
+
+
+def _tidy(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else float(value)
+
+
+# --- running ---------------------------------------------------------------------------------------
+
+
+def run(steps: Sequence[Step], image: Any, *, has_alpha: bool = False) -> tuple[Any, Plan, list[tuple[Step, Any]]]:
+    """Run ``steps`` on ``image``: the result, its :class:`Plan`, and the saved intermediates.
+
+    The plan is made first, so an impossible geometry fails before any pixel is computed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> steps = parse_pipeline("steps: [{pool: {op: max, size: 2}}, {upsample: {method: max-unpool}}]",
+    ...                        path="unpool.yaml")
+    >>> out, p, saved = run(steps, np.array([[1, 2], [4, 3]]))
+    >>> out.tolist()
+    [[0, 0], [4, 0]]
+    """
+    import numpy as np
+
+    from .ops.filter import attach_alpha, carry_alpha, filter_bank, to_gray
+    from .ops.gradients import sobel
+    from .ops.pool import global_pool, max_unpool, pool2d
+    from .ops.upsample import upsample
+
+    planned = plan(steps, np.shape(image), has_alpha=has_alpha)
+    unpooled = {_paired_pool(steps, position) for position, s in enumerate(steps)
+                if s.op == "upsample" and s.options["method"] == "max-unpool"}
+    indices: dict[int, Any] = {}
+    saved: list[tuple[Step, Any]] = []
+    array = np.asarray(image)
+    for position, step in enumerate(steps):
+        options = step.options
+        colour, alpha = (array[..., :-1], array[..., -1]) if has_alpha else (array, None)
+        if step.op == "gray":
+            array = to_gray(array, has_alpha=has_alpha)
+        elif step.op == "filter":
+            array = filter_bank(array, options["kernels"], has_alpha=has_alpha, boundary=options["boundary"],
+                                cval=options["cval"], **_geometry(options))
+        elif step.op == "sobel":
+            geometry = dict(_geometry(options), boundary=options["boundary"], cval=options["cval"])
+            result = sobel(colour, operator=options["operator"], component=options["component"],
+                           blur=options["blur"], threshold=options["threshold"], **geometry)
+            array = result if alpha is None else attach_alpha(result, carry_alpha(alpha, kernel_shape=(3, 3), **geometry))
+        elif step.op == "pool" and options.get("global"):
+            array = global_pool(array, op=options["op"])
+        elif step.op == "pool":
+            window = {name: options.get(name) for name in ("size", "stride", "mode", "ceil", "padding")}
+            if position in unpooled:
+                pooled, indices[position] = pool2d(colour, op="max", return_indices=True, **window)
+            else:
+                pooled = pool2d(colour, op=options["op"], **window)
+            if alpha is not None:  # alpha: the window's coverage
+                pooled = attach_alpha(pooled, pool2d(alpha, op="avg", **window))
+            array = pooled
+        elif options["method"] == "max-unpool":
+            pool_position = _paired_pool(steps, position)
+            shape = tuple(planned.steps[pool_position]["in_shape"])
+            array = max_unpool(array, indices[pool_position], output_shape=shape)
+        else:
+            extra = {}
+            if options["method"] == "transpose":
+                extra = {"kernel": options["kernel"], "padding": options.get("padding") or 0,
+                         "output_padding": options.get("output_padding") or 0}
+            array = upsample(array, factor=options["factor"], method=options["method"], **extra)
+        expected = tuple(planned.steps[position]["out_shape"])
+        if tuple(array.shape) != expected:  # pragma: no cover - plan and ops disagree: a bug
+            raise RuntimeError(f"{step.op} gave {array.shape}, the plan said {expected}")
+        if step.save:
+            saved.append((step, array))
+    return array, planned, saved
