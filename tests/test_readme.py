@@ -2,7 +2,7 @@
 
 Every ``$ command`` line of a ```console block runs with bash in one empty folder (in order, so later
 examples may use earlier outputs), standard error merged into standard output; the lines after it,
-up to the next ``$``, are its expected output. ```python blocks are executed. The quick start must
+up to the next ``$``, are its expected output (times aside). ```python blocks are executed. The quick start must
 hold exactly the two commands the issue asks for.
 
 After changing an example, refresh the shown output with ``python tests/test_readme.py --update``.
@@ -39,6 +39,14 @@ def _commands(body):
     return pairs
 
 
+TIMING = re.compile(r" in \d+\.\d+ s\b")
+
+
+def _untimed(lines):
+    """Times differ from run to run: compare everything else."""
+    return [TIMING.sub(" in … s", line) for line in lines]
+
+
 def _run(command, cwd):
     env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     env.pop("CONVCLI_KERNEL_PATH", None)
@@ -68,7 +76,7 @@ def test_console_examples(tmp_path):
         for command, expected in _commands(body):
             code, output = _run(command, tmp_path)
             assert code == 0, f"$ {command}\n" + "\n".join(output)
-            assert output == expected, f"$ {command}"
+            assert _untimed(output) == _untimed(expected), f"$ {command}"
 
 
 @pytest.mark.parametrize("index", range(len(_blocks("python"))))

@@ -162,9 +162,8 @@ def parse_step(
     >>> parse_step("filter", {"kernel": "box3", "stride": "2,1"}).options["stride"]
     (2, 1)
     """
+    key_lines = dict(getattr(options, "key_lines", None) or {})  # a LineDict from the YAML file
     options = dict(options or {})
-    key_lines = getattr(options, "key_lines", {}) if options else {}
-    key_lines = dict(getattr(options, "key_lines", None) or key_lines)
     step = Step(op, {}, None, path, line, index)
     if op not in OPS:
         raise step.error(f"unknown step {op!r}; steps are {', '.join(OPS)}")
@@ -300,13 +299,14 @@ def parse_pipeline(text: str, *, path: str, search_path: Sequence[str] | None = 
         data = load(text, path=path)
     except YamlError as error:
         raise PipelineError(error.message, path=error.path, line=error.line) from None
+    if isinstance(data, LineDict):
+        unknown = [key for key in data if key not in ("steps", "description", "name")]
+        if unknown:
+            raise PipelineError(f"unknown key {unknown[0]!r}; a pipeline has steps (and optionally name, description)",
+                                path=path, line=data.key_lines.get(unknown[0]))
     if not isinstance(data, LineDict) or "steps" not in data:
         raise PipelineError("a pipeline file holds `steps:`, a list of steps (gray, filter, sobel, pool, upsample)",
-                            path=path, line=getattr(data, "line", 1))
-    unknown = [key for key in data if key not in ("steps", "description", "name")]
-    if unknown:
-        raise PipelineError(f"unknown key {unknown[0]!r}; a pipeline has steps (and optionally name, description)",
-                            path=path, line=data.key_lines.get(unknown[0]))
+                            path=path, line=getattr(data, "line", None) or 1)
     items = data["steps"]
     if not isinstance(items, LineList) or not items:
         raise PipelineError("`steps` must be a non-empty list", path=path, line=data.key_lines.get("steps"))

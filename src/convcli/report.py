@@ -218,8 +218,11 @@ def to_json(report: dict) -> str:
     return json.dumps(_finite(report), ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def summary_lines(report: dict, *, verbose: bool = False, dry_run: bool = False) -> list[str]:
-    """The short human summary: each distinct computation once, with its arithmetic, then totals.
+def summary_lines(
+    report: dict, *, verbose: bool = False, dry_run: bool = False, elapsed: float | None = None
+) -> list[str]:
+    """The short human summary: each distinct computation once, with its arithmetic, then totals
+    (and the time taken, when ``elapsed`` is given).
 
     Files whose shapes and steps repeat an earlier file's are not spelled out again unless
     ``verbose``; failures are listed by the CLI as they happen.
@@ -273,6 +276,8 @@ def summary_lines(report: dict, *, verbose: bool = False, dry_run: bool = False)
         lines.append(f"… and {shown - 5} more kinds of computation (-v shows all)")
     ok, failed = report.get("ok", 0), report.get("failed", 0)
     tail = f"{ok} done, {failed} failed"
+    if elapsed is not None:
+        tail += f" in {elapsed:.2f} s"
     if dry_run:
         tail += " (dry run: nothing written)"
     lines.append(tail)

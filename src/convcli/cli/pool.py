@@ -30,7 +30,9 @@ Examples:
               help="valid (default: windows inside the input) or same (Keras: ⌈H/s⌉ outputs).")
 @click.option("--ceil", is_flag=True, help="Round the output size up (PyTorch ceil_mode=True).")
 @padding_option
-@click.option("--global", "global_", is_flag=True, help="One value per channel over the whole image.")
+@click.option("--global", "global_", is_flag=True,
+              help="One value per channel over the whole image, printed as a table on standard output "
+              "(only in the report when standard output carries --json or -o -).")
 @gray_option
 @output_options
 def pool_command(inputs: tuple[str, ...], **params: Any) -> None:
@@ -58,6 +60,17 @@ def pool_command(inputs: tuple[str, ...], **params: Any) -> None:
         raise click.UsageError("--padding replaces --mode; drop --mode same")
     if ceil and mode == "same":
         raise click.UsageError("--ceil rounds valid or padded windows up; `same` already does")
+    if padding is not None and size is not None:
+        # PyTorch's rule, checked before any input is read: it does not depend on the image.
+        from ..geometry import as_padding
+
+        for axis, (before, after), window_side in zip(("rows", "cols"), as_padding(padding), size):
+            if max(before, after) * 2 > window_side:
+                raise click.BadParameter(
+                    f"{max(before, after)} is more than half the window {window_side} along the {axis} "
+                    "(PyTorch's rule: a window would hold no real pixel); use a smaller padding",
+                    param_hint="'--padding'",
+                )
     options = OutputOptions.pop(params, output_required=not global_)
     window = {"size": size, "stride": stride, "mode": mode or "valid", "ceil": ceil, "padding": padding}
 
@@ -78,7 +91,13 @@ def pool_command(inputs: tuple[str, ...], **params: Any) -> None:
     def compute(image: Any, info: Any) -> list[Product]:
         steps, _ = prepare(image.shape, info.has_alpha)
         work = to_gray(image, has_alpha=info.has_alpha) if gray else image
-        if global_:
+        if global_ and info.has_alpha:
+            import numpy as np
+
+            colour = global_pool(work[..., :-1], op=op)
+            alpha = global_pool(work[..., -1:], op="avg")  # the image's coverage, as for windows
+            result = np.concatenate([colour.astype(np.float64), alpha], axis=-1)
+        elif global_:
             result = global_pool(work, op=op)
         elif info.has_alpha:
             import numpy as np
@@ -110,5 +129,8 @@ def pool_command(inputs: tuple[str, ...], **params: Any) -> None:
 
     run_batch(
         command="pool", sources=collect_sources(inputs), products=[op], options=options,
-        compute=compute, describe=describe, show=show if global_ else None,
+        compute=compute, describe=describe,
+        # Standard output may already carry the JSON report or the image: then the values are in
+        # the report (and the image) only, never mixed into that stream.
+        show=show if global_ and "-" not in (options.output, options.report_path) else None,
     )

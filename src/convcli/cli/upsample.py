@@ -48,6 +48,14 @@ def upsample_command(inputs: tuple[str, ...], **params: Any) -> None:
     if method == "transpose":
         if kernel is None:
             raise click.UsageError("--method transpose needs a kernel: -k KERNEL")
+        if output_padding is not None:
+            # PyTorch's rule, checked before any input is read: it does not depend on the image.
+            for axis, extra, step in zip(("rows", "cols"), output_padding, factor):
+                if extra >= step:
+                    raise click.BadParameter(
+                        f"{extra} must be smaller than the factor {step} along the {axis} (PyTorch's rule)",
+                        param_hint="'--output-padding'",
+                    )
     else:
         given = [name for name, value in (("-k", kernel), ("--padding", padding),
                                           ("--output-padding", output_padding)) if value is not None]
@@ -60,7 +68,10 @@ def upsample_command(inputs: tuple[str, ...], **params: Any) -> None:
         from ..report import gray_step
 
         if has_alpha and method == "transpose":
-            raise ValueError("--method transpose cannot carry an alpha channel; use --gray, or another method")
+            raise ValueError(
+                "--method transpose cannot carry an alpha channel (a stamped alpha means nothing); "
+                "remove the alpha channel first, or use --method nearest, zeros or bilinear"
+            )
         gray_to = gray_shape(shape, has_alpha=has_alpha) if gray else None
         if gray_to is None:
             return [], tuple(shape)

@@ -1,0 +1,201 @@
+"""Pipelines: strict checking with file:line, planning (shapes, receptive field, jump), running.
+
+References are independent: scipy.signal.correlate2d, numpy formulas and hand-computed arrays;
+receptive fields follow Araujo et al. (Distill 2019): r_out = r_in + (k − 1)·j_in, j_out = j_in·s.
+"""
+
+import numpy as np
+import pytest
+from scipy import signal
+
+from convcli.errors import GeometryError, KernelError
+from convcli.pipeline import PipelineError, load_pipeline, parse_pipeline, parse_step, plan, run
+
+RNG = np.random.default_rng(5)
+
+
+def steps_of(text, path="p.yaml"):
+    return parse_pipeline(text, path=path)
+
+
+# --- checking --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text,line,message", [
+    ("steps:\n  - blur\n", 2, "unknown step 'blur'"),
+    ("steps:\n  - gray\n  - filter: {kernel: box3, strid: 2}\n", 3, "did you mean 'stride'"),
+    ("steps:\n  - filter:\n      kernel: box3\n      stride: a\n", 4, "`stride`"),
+    ("steps:\n  - filter: {kernel: box3, mode: half}\n", 2, "`mode` must be one of same, valid, full"),
+    ("steps:\n  - filter: {mode: valid}\n", 2, "give `kernel: SPEC` or `kernels"),
+    ("steps:\n  - filter: {kernel: box3, kernels: [box3]}\n", 2, "one of them"),
+    ("steps:\n  - filter: {kernel: box3, mode: same, padding: 1}\n", 2, "`padding` replaces `mode`"),
+    ("steps:\n  - filter: {kernel: box3, cval: 2}\n", 2, "`cval` needs boundary: constant"),
+    ("steps:\n  - filter: {kernel: box3, boundary: mirror}\n", 2, "ambiguous"),
+    ("steps:\n  - filter: {kernel: box3, correlate: yes}\n", 2, "true or false"),
+    ("steps:\n  - sobel: {component: direction, threshold: 3}\n", 2, "not from direction"),
+    ("steps:\n  - sobel: {blur: 0}\n", 2, "`blur` must be a sigma > 0"),
+    ("steps:\n  - pool: {op: max}\n", 2, "`size: K`"),
+    ("steps:\n  - pool: {op: avg, global: true, size: 2}\n", 2, "`global` pools the whole image"),
+    ("steps:\n  - pool: {op: avg, size: 2, mode: same, ceil: true}\n", 2, "`ceil`"),
+    ("steps:\n  - upsample: {method: transpose, factor: 2}\n", 2, "needs `kernel`"),
+    ("steps:\n  - upsample: {method: nearest, factor: 2, kernel: box3}\n", 2, "only apply to method transpose"),
+    ("steps:\n  - upsample: {method: bilinear}\n", 2, "give `factor"),
+    ("steps:\n  - upsample: {method: max-unpool}\n", 2, "put a pool with op: max"),
+    ("steps:\n  - pool: {op: avg, size: 2}\n  - upsample: {method: max-unpool}\n", 3, "op: max"),
+    ("steps:\n  - pool: {op: max, size: 2}\n  - upsample: {method: max-unpool, factor: 2}\n", 3, "drop `factor`"),
+    ("steps:\n  - filter: [box3]\n", 2, "options must be a mapping"),
+    ("steps:\n  - {gray: {}, pool: {}}\n", 2, "write a step as"),
+    ("steps:\n  - gray: {save: 3}\n", 2, "`save` must be a file name"),
+    ("steps: []\n", 1, "non-empty list"),
+    ("stages:\n  - gray\n", 1, "unknown key 'stages'"),
+    ("- gray\n", 1, "holds `steps:`"),
+    ("steps:\n  - gray\n  - &a gray\n", 3, "anchor"),
+    ("steps:\n  - filter: {kernel: box3\n", 3, "invalid YAML"),
+])
+def test_every_mistake_names_file_line_and_fix(text, line, message):
+    with pytest.raises(PipelineError) as caught:
+        steps_of(text, path="net.yaml")
+    assert caught.value.path == "net.yaml" and caught.value.line == line, str(caught.value)
+    assert message in str(caught.value)
+
+
+def test_kernel_errors_keep_their_own_file_and_line(tmp_path):
+    (tmp_path / "ragged.yaml").write_text("matrix:\n  - [1, 2]\n  - [3]\n")
+    (tmp_path / "net.yaml").write_text("steps:\n  - filter: {kernel: ragged.yaml}\n")
+    with pytest.raises(KernelError) as caught:
+        load_pipeline(str(tmp_path / "net.yaml"))
+    assert caught.value.path.endswith("ragged.yaml") and caught.value.line == 3
+
+
+def test_unknown_kernel_names_the_pipeline_line():
+    with pytest.raises(PipelineError, match=r"step 2 \(filter\): unknown kernel") as caught:
+        steps_of("steps:\n  - gray\n  - filter: {kernel: no-such-kernel}\n")
+    assert caught.value.line == 3
+
+
+def test_kernel_files_resolve_beside_the_pipeline(tmp_path, monkeypatch):
+    (tmp_path / "k").mkdir()
+    (tmp_path / "k" / "double.yaml").write_text("matrix: [[2]]\n")
+    (tmp_path / "net.yaml").write_text("steps:\n  - filter: {kernel: k/double.yaml}\n")
+    monkeypatch.chdir("/")
+    (step,) = load_pipeline(str(tmp_path / "net.yaml"))
+    assert step.options["kernels"][0].matrix.tolist() == [[2.0]]
+
+
+def test_load_pipeline_file_problems(tmp_path):
+    with pytest.raises(PipelineError, match="cannot read"):
+        load_pipeline(str(tmp_path / "missing.yaml"))
+    (tmp_path / "big.yaml").write_text("steps:\n" + "  - gray\n" * 10000)
+    with pytest.raises(PipelineError, match="KiB"):
+        load_pipeline(str(tmp_path / "big.yaml"))
+    (tmp_path / "latin.yaml").write_bytes(b"steps:\n  - gray # \xe9\n")
+    with pytest.raises(PipelineError, match="UTF-8"):
+        load_pipeline(str(tmp_path / "latin.yaml"))
+
+
+def test_option_spellings():
+    step = parse_step("upsample", {"method": "transpose", "kernel": [[1, 1], [1, 1]], "factor": "2,3",
+                                   "output-padding": [1, 0], "padding": "0,1,1,0"})
+    assert step.options["factor"] == (2, 3)
+    assert step.options["output_padding"] == (1, 0)
+    assert step.options["padding"] == (0, 1, 1, 0)
+    assert step.options["kernel"].matrix.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+
+
+# --- planning --------------------------------------------------------------------------------------
+
+
+def test_receptive_field_and_jump_follow_distill():
+    steps = steps_of(
+        "steps:\n"
+        "  - filter: {kernel: box5, stride: 2}\n"        # k 5, s 2
+        "  - pool: {op: max, size: 3, stride: 2}\n"      # k 3, s 2
+        "  - filter: {kernel: box3, dilation: 2}\n"      # e 5, s 1
+        "  - upsample: {factor: 2, method: nearest}\n"   # 1 tap, jump / 2
+    )
+    p = plan(steps, (64, 64, 3))
+    rf, jump = 1, 1
+    expected = []
+    for extent, stride in [(5, 2), (3, 2), (5, 1)]:
+        rf, jump = rf + (extent - 1) * jump, jump * stride
+        expected.append((rf, jump))
+    assert [(s["receptive_field"][0], s["jump"][0]) for s in p.steps[:3]] == expected
+    assert p.steps[3]["receptive_field"] == [rf, rf] and p.steps[3]["jump"] == [jump // 2, jump // 2]
+    assert p.shape == (30, 30, 3)
+    assert [s["out_shape"] for s in p.steps] == [[32, 32, 3], [15, 15, 3], [15, 15, 3], [30, 30, 3]]
+
+
+def test_plan_reports_padding_used():
+    steps = steps_of("steps:\n  - filter: {kernel: box:4, correlate: true, stride: 2}\n")
+    (step,) = plan(steps, (9, 9)).steps
+    # ⌈9/2⌉ = 5 outputs; P = (5 − 1)·2 + 4 − 9 = 3; correlation puts ⌊3/2⌋ = 1 before
+    assert step["padding"] == [[1, 2], [1, 2]] and step["out_shape"] == [5, 5]
+
+
+def test_impossible_geometry_names_the_step_before_any_pixel():
+    steps = steps_of("steps:\n  - pool: {op: max, size: 4}\n  - filter: {kernel: box5, mode: valid}\n")
+    with pytest.raises(GeometryError, match=r"step 2 \(filter\).*larger than") as caught:
+        plan(steps, (16, 16))
+    assert caught.value.line == 3
+
+
+def test_unpool_channel_mismatch_is_refused():
+    steps = steps_of("steps:\n  - pool: {op: max, size: 2}\n  - filter: {kernels: [box3, box3]}\n"
+                     "  - upsample: {method: max-unpool}\n")
+    with pytest.raises(PipelineError, match="channels its max pool saw"):
+        plan(steps, (8, 8))
+
+
+# --- running ---------------------------------------------------------------------------------------
+
+
+def test_keras_lecture_bank_twice():
+    image = np.zeros((50, 50))
+    image[:, 25:] = 1.0
+    steps = steps_of("steps:\n"
+                     "  - filter: {kernels: [mean2, edge2], mode: valid, correlate: true}\n"
+                     "  - filter: {kernels: [mean2, edge2], mode: valid, correlate: true}\n")
+    out, planned, _ = run(steps, image)
+    assert out.shape == (48, 48, 4) and planned.shape == (48, 48, 4)
+    mean2, edge2 = np.full((2, 2), 0.25), np.array([[-1.0, 1.0], [-1.0, 1.0]])
+    first = [signal.correlate2d(image, k, mode="valid") for k in (mean2, edge2)]
+    second = [signal.correlate2d(c, k, mode="valid") for c in first for k in (mean2, edge2)]
+    for channel, expected in enumerate(second):
+        np.testing.assert_allclose(out[..., channel], expected, atol=1e-12)
+
+
+def test_chain_equals_the_ops_composed_by_hand():
+    rgb = RNG.uniform(0, 255, size=(12, 10, 3))
+    kernel = RNG.normal(size=(3, 3))
+    text = ("steps:\n  - gray\n  - filter: {kernel: '%s', boundary: symmetric}\n"
+            "  - pool: {op: max, size: 2}\n  - upsample: {factor: 2, method: nearest}\n"
+            % "; ".join(" ".join(repr(float(v)) for v in row) for row in kernel))
+    out, _, _ = run(steps_of(text), rgb)
+    gray = rgb @ np.array([0.2125, 0.7154, 0.0721])
+    filtered = signal.convolve2d(gray, kernel, mode="same", boundary="symm")
+    pooled = filtered.reshape(6, 2, 5, 2).max(axis=(1, 3))
+    np.testing.assert_allclose(out, np.repeat(np.repeat(pooled, 2, 0), 2, 1), atol=1e-9)
+
+
+def test_max_unpool_puts_values_back():
+    image = np.array([[1.0, 5.0, 2.0, 0.0], [3.0, 2.0, 9.0, 8.0]])
+    steps = steps_of("steps:\n  - pool: {op: max, size: 2}\n  - upsample: {method: max-unpool}\n")
+    out, _, _ = run(steps, image)
+    np.testing.assert_array_equal(out, [[0, 5, 0, 0], [0, 0, 9, 0]])
+
+
+def test_saved_intermediates():
+    steps = steps_of("steps:\n  - pool: {op: max, size: 2, save: p.npy}\n  - upsample: {factor: 2}\n")
+    image = RNG.normal(size=(4, 4))
+    out, _, saved = run(steps, image)
+    (step, array), = saved
+    assert step.save == "p.npy" and array.shape == (2, 2) and out.shape == (4, 4)
+    np.testing.assert_array_equal(array, image.reshape(2, 2, 2, 2).max(axis=(1, 3)))
+
+
+def test_sobel_step_kind_and_alpha():
+    rgba = np.dstack([RNG.uniform(0, 255, size=(6, 6, 3)), np.full((6, 6), 200.0)])
+    steps = steps_of("steps:\n  - gray\n  - sobel: {component: direction}\n")
+    out, planned, _ = run(steps, rgba, has_alpha=True)
+    assert out.shape == (6, 6, 2) and planned.kind == "angle"
+    np.testing.assert_array_equal(out[..., 1], 200.0)
