@@ -493,7 +493,10 @@ def _plan_upsample(step, position, steps, state, pooled, transpose_output_shape)
                       "cols": f"{before[1]} → {before[1]}·{factors[1]} = {after[1]}"}
         taps = (2, 2) if method == "bilinear" else (1, 1)
     if state.has_alpha and method == "transpose":
-        raise ValueError("method transpose cannot carry an alpha channel; make the image grey first, or use another method")
+        raise ValueError(
+            "method transpose cannot carry an alpha channel (a stamped alpha means nothing); "
+            "remove the alpha channel first, or use method nearest, zeros or bilinear"
+        )
     record["factor"] = [int(factors[0]), int(factors[1])]
     for axis in (0, 1):
         rf[axis] = rf[axis] + (taps[axis] - 1) * jump[axis]
@@ -552,7 +555,9 @@ def run(steps: Sequence[Step], image: Any, *, has_alpha: bool = False) -> tuple[
                            blur=options["blur"], threshold=options["threshold"], **geometry)
             array = result if alpha is None else attach_alpha(result, carry_alpha(alpha, kernel_shape=(3, 3), **geometry))
         elif step.op == "pool" and options.get("global"):
-            array = global_pool(array, op=options["op"])
+            array = global_pool(colour, op=options["op"])
+            if alpha is not None:  # alpha: the image's coverage
+                array = attach_alpha(array, global_pool(alpha, op="avg"))
         elif step.op == "pool":
             window = {name: options.get(name) for name in ("size", "stride", "mode", "ceil", "padding")}
             if position in unpooled:

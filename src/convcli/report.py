@@ -237,7 +237,7 @@ def summary_lines(
     ...                output_shape=(255, 255), output_dtype="uint8", steps=[step], scale="clip")
     >>> print("\\n".join(summary_lines(build_report("filter", [e]))))
     a.png 512×512 uint8 → b.png 255×255 uint8
-      filter box:4 4×4, convolve, valid, boundary zero, stride 2×2
+      filter box:4 4×4, convolve, valid, boundary zero, stride 2×2 → 255×255
         rows: 512 → ⌊(512 − 4)/2⌋ + 1 = 255
         cols: 512 → ⌊(512 − 4)/2⌋ + 1 = 255
     1 done, 0 failed
@@ -287,9 +287,9 @@ def summary_lines(
 def _step_lines(step: dict) -> list[str]:
     op = step.get("op")
     if op == "gray":
-        return [f"gray {shape_text(step['in_shape'])} → {shape_text(step['out_shape'])} (0.2125 R + 0.7154 G + 0.0721 B)"]
+        return [f"gray (0.2125 R + 0.7154 G + 0.0721 B) → {shape_text(step['out_shape'])}"]
     if op == "global_pool":
-        return [f"global {step['pool']} pool {shape_text(step['in_shape'])} → {shape_text(step['out_shape'])}"]
+        return [f"global {step['pool']} pool → {shape_text(step['out_shape'])}"]
     if op == "upsample":
         head = f"upsample {step['method']}, factor {shape_text(step['factor'])}"
         if "kernel" in step:
@@ -321,7 +321,7 @@ def _step_lines(step: dict) -> list[str]:
             head += f", blur σ={step['blur']:g}"
         if step.get("threshold") is not None:
             head += f", threshold {step['threshold']:g}"
-    lines = [head]
+    lines = [f"{head} → {shape_text(step['out_shape'])}" if "out_shape" in step else head]
     arithmetic = step.get("arithmetic", {})
     if "extent" in arithmetic:
         lines.append(f"  {arithmetic['extent']}")

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from .options import OutputOptions, inputs_argument, kernel_dir_option, output_options
-from .runner import Product, collect_sources, run_batch
+from .chain import run_chains
 
 EPILOG = """\b
 Examples:
@@ -42,7 +42,7 @@ def pipeline_command(pipeline_file: str, inputs: tuple[str, ...], kernel_dirs: t
     """
     from ..errors import ConvcliError
     from ..kernels import kernel_search_path
-    from ..pipeline import load_pipeline, plan, run
+    from ..pipeline import load_pipeline
 
     try:
         search_path = kernel_search_path(kernel_dirs=kernel_dirs, env_path=os.environ.get("CONVCLI_KERNEL_PATH"))
@@ -50,29 +50,4 @@ def pipeline_command(pipeline_file: str, inputs: tuple[str, ...], kernel_dirs: t
     except ConvcliError as error:
         raise click.UsageError(str(error)) from None
     options = OutputOptions.pop(params)
-    saving = [position for position, step in enumerate(steps) if step.save]
-    products = ["result"] + [f"step{position + 1}" for position in saving]
-    templates = {number + 1: steps[position].save for number, position in enumerate(saving)}
-
-    def products_of(prefix_plans: list[Any], arrays: list[Any] | None) -> list[Product]:
-        made = []
-        for number, planned in enumerate(prefix_plans):
-            made.append(Product(
-                None if arrays is None else arrays[number], planned.steps, planned.has_alpha,
-                shape=planned.shape, kind=planned.kind, scale=planned.scale,
-            ))
-        return made
-
-    def plans_for(shape: tuple[int, ...], has_alpha: bool) -> list[Any]:
-        whole = plan(steps, shape, has_alpha=has_alpha)
-        return [whole] + [plan(steps[: position + 1], shape, has_alpha=has_alpha) for position in saving]
-
-    def compute(image: Any, info: Any) -> list[Product]:
-        result, _, saved = run(steps, image, has_alpha=info.has_alpha)
-        return products_of(plans_for(image.shape, info.has_alpha), [result] + [array for _, array in saved])
-
-    def describe(info: Any) -> list[Product]:
-        return products_of(plans_for(info.shape, info.has_alpha), None)
-
-    run_batch(command="pipeline", sources=collect_sources(inputs), products=products, options=options,
-              compute=compute, describe=describe, templates=templates)
+    run_chains(command="pipeline", inputs=inputs, options=options, chains=[steps], names=["result"])

@@ -7,7 +7,8 @@ from typing import Any
 import click
 
 from .options import OutputOptions, gray_option, inputs_argument, output_options, padding_option, stride_option
-from .runner import Product, Source, collect_sources, run_batch
+from .chain import make_step, run_chains
+from .runner import Product, Source
 from .types import PAIR
 
 POOL_OPS = ("max", "avg", "min", "sum", "median")
@@ -42,11 +43,6 @@ def pool_command(inputs: tuple[str, ...], **params: Any) -> None:
     (PyTorch count_include_pad=False), sum adds only real pixels. The stride defaults to the window.
     Colour images are pooled channel by channel; an alpha channel is averaged over each window.
     """
-    from ..geometry import pool_geometry
-    from ..ops.filter import gray_shape, to_gray
-    from ..ops.pool import global_pool, pool2d
-    from ..report import gray_step, pool_step
-
     op, size, stride, mode = params.pop("op"), params.pop("size"), params.pop("stride"), params.pop("mode")
     ceil, padding, global_, gray = params.pop("ceil"), params.pop("padding"), params.pop("global_"), params.pop("gray")
     if global_:
@@ -72,50 +68,8 @@ def pool_command(inputs: tuple[str, ...], **params: Any) -> None:
                     param_hint="'--padding'",
                 )
     options = OutputOptions.pop(params, output_required=not global_)
-    window = {"size": size, "stride": stride, "mode": mode or "valid", "ceil": ceil, "padding": padding}
-
-    def prepare(shape: tuple[int, ...], has_alpha: bool) -> tuple[list[dict], tuple[int, ...]]:
-        gray_to = gray_shape(shape, has_alpha=has_alpha) if gray else None
-        if gray_to is None:
-            return [], tuple(shape)
-        return [gray_step(in_shape=shape, out_shape=gray_to)], gray_to
-
-    def out_shape(shape: tuple[int, ...]) -> tuple[tuple[int, ...], dict]:
-        if global_:
-            return (1, 1) + tuple(shape[2:]), {"op": "global_pool", "pool": op, "in_shape": list(shape),
-                                               "out_shape": [1, 1, *shape[2:]]}
-        rows, cols = pool_geometry(shape, size, stride=stride, mode=mode or "valid", ceil=ceil, padding=padding)
-        result = (rows.out, cols.out) + tuple(shape[2:])
-        return result, pool_step(pool=op, rows=rows, cols=cols, in_shape=shape, out_shape=result)
-
-    def compute(image: Any, info: Any) -> list[Product]:
-        steps, _ = prepare(image.shape, info.has_alpha)
-        work = to_gray(image, has_alpha=info.has_alpha) if gray else image
-        if global_ and info.has_alpha:
-            import numpy as np
-
-            colour = global_pool(work[..., :-1], op=op)
-            alpha = global_pool(work[..., -1:], op="avg")  # the image's coverage, as for windows
-            result = np.concatenate([colour.astype(np.float64), alpha], axis=-1)
-        elif global_:
-            result = global_pool(work, op=op)
-        elif info.has_alpha:
-            import numpy as np
-
-            colour = pool2d(work[..., :-1], op=op, **window)
-            alpha = pool2d(work[..., -1], op="avg", **window)  # the window's coverage
-            result = np.concatenate([colour.astype(np.float64), alpha[..., np.newaxis]], axis=-1)
-        else:
-            result = pool2d(work, op=op, **window)
-        _, step = out_shape(work.shape)
-        extra = {"values": [float(v) for v in result.reshape(-1)]} if global_ else {}
-        return [Product(result, steps + [step], info.has_alpha, extra=extra)]
-
-    def describe(info: Any) -> list[Product]:
-        steps, shape = prepare(info.shape, info.has_alpha)
-        result, step = out_shape(shape)
-        return [Product(None, steps + [step], info.has_alpha, shape=result)]
-
+    step = make_step("pool", {"op": op, "size": size, "stride": stride, "mode": mode, "ceil": ceil or None,
+                              "padding": padding, "global": global_ or None})
     header = [f"input\tchannel\t{op}"]  # printed once, before the first row
 
     def show(source: Source, results: list[Product]) -> None:
@@ -127,9 +81,9 @@ def pool_command(inputs: tuple[str, ...], **params: Any) -> None:
         for channel, value in enumerate(values):
             click.echo(f"{source.label}\t{channel}\t{value:.10g}")
 
-    run_batch(
-        command="pool", sources=collect_sources(inputs), products=[op], options=options,
-        compute=compute, describe=describe,
+    run_chains(
+        command="pool", inputs=inputs, options=options, chains=[[step]], names=[op], gray=gray,
+        extra=(lambda result: {"values": [float(v) for v in result.reshape(-1)]}) if global_ else None,
         # Standard output may already carry the JSON report or the image: then the values are in
         # the report (and the image) only, never mixed into that stream.
         show=show if global_ and "-" not in (options.output, options.report_path) else None,

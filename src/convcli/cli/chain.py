@@ -1,0 +1,95 @@
+"""Run a command as a chain of pipeline steps: the single commands and ``pipeline`` share one engine.
+
+A command turns its options into :class:`convcli.pipeline.Step` objects (``--gray`` adds a gray
+step before its own); this module plans and runs them for each input through the batch runner, so
+every command reports shapes, padding, receptive field and jump the same way a pipeline does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+
+from .options import OutputOptions
+from .runner import Product, Source, collect_sources, run_batch
+
+
+def make_step(op: str, options: dict[str, Any]) -> Any:
+    """A checked step from command-line options (None values dropped); a bad one is a usage error."""
+    from ..errors import ConvcliError
+    from ..pipeline import parse_step
+
+    try:
+        return parse_step(op, {name: value for name, value in options.items() if value is not None})
+    except ConvcliError as error:
+        raise click.UsageError(error.message) from None
+
+
+def conv_step_options(geometry: dict[str, Any]) -> dict[str, Any]:
+    """The geometry options of filter/sobel (from ``pop_geometry``) as step options.
+
+    Examples
+    --------
+    >>> conv_step_options({"mode": "same", "padding": (1,), "boundary": "zero", "cval": 0.0})
+    {'padding': (1,), 'boundary': 'zero'}
+    """
+    options = dict(geometry)
+    if options.get("padding") is not None:
+        options.pop("mode", None)  # --padding replaces --mode (pop_geometry checked they agree)
+    if options.get("boundary") not in ("constant", "fill"):
+        options.pop("cval", None)
+    return options
+
+
+def run_chains(
+    *,
+    command: str,
+    inputs: Sequence[str],
+    options: OutputOptions,
+    chains: Sequence[Sequence[Any]],
+    names: Sequence[str],
+    gray: bool = False,
+    stackable: Sequence[bool] | None = None,
+    show: Callable[[Source, list[Product]], None] | None = None,
+    extra: Callable[[Any], dict] | None = None,
+) -> None:
+    """Plan (dry run) or run each chain of steps on every input; one product per chain, named by
+    ``names``, then one per step that has ``save:`` (its file named by the save template).
+
+    ``gray`` puts a gray step in front of every chain. ``extra(result)`` adds report fields
+    computed from a result (global pooling's values).
+    """
+    from ..pipeline import plan, run
+
+    prefix = [make_step("gray", {})] if gray else []
+    full = [prefix + list(chain) for chain in chains]
+    # A step with `save:` adds a product of its own, named by its save template.
+    saving = [(number, position) for number, steps in enumerate(full)
+              for position, step in enumerate(steps) if step.save]
+    names = list(names) + [f"step{position + 1}" for _, position in saving]
+    templates = {len(full) + order: full[number][position].save for order, (number, position) in enumerate(saving)}
+
+    def product(planned: Any, array: Any = None, extra_fields: dict | None = None) -> Product:
+        return Product(array, planned.steps, planned.has_alpha, shape=planned.shape, kind=planned.kind,
+                       scale=planned.scale, extra=extra_fields or {})
+
+    def compute(image: Any, info: Any) -> list[Product]:
+        products, saves = [], []
+        for steps in full:
+            result, planned, saved = run(steps, image, has_alpha=info.has_alpha)
+            products.append(product(planned, result, extra(result) if extra else None))
+            saves += [array for _, array in saved]
+        for (number, position), array in zip(saving, saves):
+            products.append(product(plan(full[number][: position + 1], image.shape, has_alpha=info.has_alpha), array))
+        return products
+
+    def describe(info: Any) -> list[Product]:
+        products = [product(plan(steps, info.shape, has_alpha=info.has_alpha)) for steps in full]
+        for number, position in saving:
+            products.append(product(plan(full[number][: position + 1], info.shape, has_alpha=info.has_alpha)))
+        return products
+
+    run_batch(command=command, sources=collect_sources(inputs), products=names, options=options,
+              compute=compute, describe=describe, stackable=stackable, show=show, templates=templates)

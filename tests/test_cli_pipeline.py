@@ -1,0 +1,130 @@
+"""`convcli pipeline` through CliRunner: running, saving, planning from a shape, and refusals."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from scipy import signal
+
+from convcli.cli import cli
+
+RNG = np.random.default_rng(3)
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CONVCLI_KERNEL_PATH", raising=False)
+    return lambda *args: CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def write(name, text):
+    Path(name).write_text(text)
+    return name
+
+
+def test_runs_a_chain_and_reports_every_step(run):
+    image = RNG.normal(size=(16, 16))
+    np.save("in.npy", image)
+    write("net.yaml", "steps:\n  - filter: {kernel: box3}\n  - pool: {op: max, size: 2}\n  - filter: {kernel: box3}\n")
+    result = run("pipeline", "net.yaml", "in.npy", "-o", "out.npy", "--report", "r.json")
+    assert result.exit_code == 0, result.output
+    box = np.ones((3, 3)) / 9
+    first = signal.convolve2d(image, box, mode="same")
+    expected = signal.convolve2d(first.reshape(8, 2, 8, 2).max(axis=(1, 3)), box, mode="same")
+    np.testing.assert_allclose(np.load("out.npy"), expected, atol=1e-5)
+    steps = json.loads(Path("r.json").read_text())["files"][0]["steps"]
+    assert [s["op"] for s in steps] == ["filter", "pool", "filter"]
+    assert [s["receptive_field"] for s in steps] == [[3, 3], [4, 4], [8, 8]]
+    assert [s["jump"] for s in steps] == [[1, 1], [2, 2], [2, 2]]
+    assert [s["out_shape"] for s in steps] == [[16, 16], [8, 8], [8, 8]]
+    assert steps[0]["padding"] == [[1, 1], [1, 1]]
+
+
+def test_dry_run_from_a_shape_is_a_calculator(run):
+    write("net.yaml", "steps:\n  - filter: {kernels: [mean2, edge2], mode: valid, correlate: true}\n"
+                      "  - pool: {op: max, size: 2}\n")
+    result = run("pipeline", "net.yaml", "shape:50x50", "--dry-run")
+    assert result.exit_code == 0
+    assert "49×49×2" in result.stderr and "receptive field 3×3, jump 2×2" in result.stderr
+    assert "50 → (50 − 2) + 1 = 49" in result.stderr
+    assert os.listdir(".") == ["net.yaml"]
+
+
+def test_shape_input_without_dry_run_fails_that_input(run):
+    write("net.yaml", "steps:\n  - gray\n")
+    result = run("pipeline", "net.yaml", "shape:4x4", "-o", "o.npy")
+    assert result.exit_code == 1 and "use it with --dry-run" in result.stderr
+
+
+def test_bad_shape_input(run):
+    write("net.yaml", "steps:\n  - gray\n")
+    result = run("pipeline", "net.yaml", "shape:4x", "--dry-run")
+    assert result.exit_code == 1 and "not a shape like 224x224" in result.stderr
+
+
+def test_save_writes_intermediates_with_name_fields(run):
+    image = RNG.normal(size=(8, 8))
+    np.save("a.npy", image)
+    np.save("b.npy", image * 2)
+    write("net.yaml", "steps:\n  - pool: {op: max, size: 2, save: '{stem}-pooled.npy'}\n"
+                      "  - upsample: {factor: 2}\n")
+    result = run("pipeline", "net.yaml", "a.npy", "b.npy", "-O", "out")
+    assert result.exit_code == 0, result.output
+    assert sorted(os.listdir("out")) == ["a-pooled.npy", "a.npy", "b-pooled.npy", "b.npy"]
+    np.testing.assert_allclose(np.load("out/b-pooled.npy"), (image * 2).reshape(4, 2, 4, 2).max(axis=(1, 3)), atol=1e-5)
+    assert np.load("out/a.npy").shape == (8, 8)
+
+
+def test_save_names_that_collide_across_inputs_are_refused_up_front(run):
+    np.save("a.npy", np.ones((4, 4)))
+    np.save("b.npy", np.ones((4, 4)))
+    write("net.yaml", "steps:\n  - pool: {op: max, size: 2, save: pooled.npy}\n")
+    result = run("pipeline", "net.yaml", "a.npy", "b.npy", "-O", "out")
+    assert result.exit_code == 2 and "both write" in result.stderr
+    assert not os.path.exists("out")
+
+
+def test_malformed_pipeline_is_exit_2_with_file_and_line(run):
+    np.save("a.npy", np.ones((4, 4)))
+    write("bad.yaml", "steps:\n  - gray\n  - filter: {kernel: box3, stride: 0}\n")
+    result = run("pipeline", "bad.yaml", "a.npy", "-o", "o.npy")
+    assert result.exit_code == 2 and "bad.yaml:3" in result.stderr and "`stride` must be >= 1" in result.stderr
+    assert not os.path.exists("o.npy")
+
+
+def test_missing_pipeline_file(run):
+    result = run("pipeline", "nope.yaml", "sample:camera", "-o", "o.png")
+    assert result.exit_code == 2 and "nope.yaml" in result.stderr
+
+
+def test_kernel_files_beside_the_pipeline(run, tmp_path):
+    os.mkdir("nets")
+    write("nets/double.yaml", "matrix: [[2]]\n")
+    write("nets/net.yaml", "steps:\n  - filter: {kernel: double.yaml}\n")
+    np.save("a.npy", np.ones((3, 3)))
+    assert run("pipeline", "nets/net.yaml", "a.npy", "-o", "o.npy").exit_code == 0
+    np.testing.assert_array_equal(np.load("o.npy"), np.full((3, 3), 2.0))
+
+
+def test_geometry_impossible_for_an_input_fails_only_that_input(run):
+    np.save("small.npy", np.ones((3, 3)))
+    np.save("big.npy", np.ones((9, 9)))
+    write("net.yaml", "steps:\n  - filter: {kernel: box5, mode: valid}\n")
+    result = run("pipeline", "net.yaml", "small.npy", "big.npy", "-O", "out", "--report", "r.json")
+    assert result.exit_code == 1
+    report = json.loads(Path("r.json").read_text())
+    assert report["failed"] == 1 and "net.yaml:2" in report["files"][0]["error"]
+    assert os.listdir("out") == ["big.npy"]
+
+
+def test_more_than_four_channels_need_npy_or_tiff(run):
+    np.save("rgb.npy", RNG.normal(size=(6, 6, 3)))
+    write("net.yaml", "steps:\n  - filter: {kernels: [mean2, edge2], mode: valid, correlate: true}\n")
+    result = run("pipeline", "net.yaml", "rgb.npy", "-o", "o.png")
+    assert result.exit_code == 1 and "use .tif or .npy" in result.stderr
+    assert run("pipeline", "net.yaml", "rgb.npy", "-o", "o.npy").exit_code == 0
+    assert np.load("o.npy").shape == (5, 5, 6)
