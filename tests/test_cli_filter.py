@@ -11,25 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 from scipy import signal
 
-from convcli.cli import cli
+from helpers import png
 
 RNG = np.random.default_rng(11)
 SOBEL_X = np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]])
-
-
-@pytest.fixture
-def run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("CONVCLI_KERNEL_PATH", raising=False)
-
-    def invoke(*args, input=None):
-        return CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
-
-    return invoke
 
 
 @pytest.fixture
@@ -37,11 +25,6 @@ def npy(tmp_path):
     array = RNG.normal(size=(9, 11))
     np.save(tmp_path / "in.npy", array)
     return array
-
-
-def png(path, array):
-    Image.fromarray(np.asarray(array)).save(path)
-    return np.asarray(array)
 
 
 # --- numbers ---------------------------------------------------------------------------------------

@@ -5,20 +5,10 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pytest
-from click.testing import CliRunner
 from scipy import signal
 
-from convcli.cli import cli
 
 RNG = np.random.default_rng(3)
-
-
-@pytest.fixture
-def run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("CONVCLI_KERNEL_PATH", raising=False)
-    return lambda *args: CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
 def write(name, text):

@@ -15,11 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 from scipy import ndimage, signal
 
-from convcli.cli import cli
+from helpers import png, read_png
 
 RNG = np.random.default_rng(5)
 # Correlation kernels (ndimage convention) of OPERATOR-x under convcli's default true convolution.
@@ -33,31 +32,10 @@ NDIMAGE_MODE = {"zero": "constant", "symmetric": "reflect", "reflect": "mirror",
 
 
 @pytest.fixture
-def run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("CONVCLI_KERNEL_PATH", raising=False)
-
-    def invoke(*args, input=None):
-        return CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
-
-    return invoke
-
-
-@pytest.fixture
 def npy(tmp_path):
     array = RNG.normal(size=(9, 11)) * 20
     np.save(tmp_path / "in.npy", array)
     return array
-
-
-def png(path, array):
-    Image.fromarray(np.asarray(array)).save(path)
-    return np.asarray(array)
-
-
-def read_png(path):
-    with Image.open(path) as im:
-        return np.asarray(im)
 
 
 def grads(image, operator="sobel", mode="constant"):

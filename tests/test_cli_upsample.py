@@ -14,23 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
-from convcli.cli import cli
+from helpers import png, read_png
 
 RNG = np.random.default_rng(3)
-
-
-@pytest.fixture
-def run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("CONVCLI_KERNEL_PATH", raising=False)
-
-    def invoke(*args, input=None):
-        return CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
-
-    return invoke
 
 
 @pytest.fixture
@@ -38,16 +26,6 @@ def npy(tmp_path):
     array = RNG.normal(size=(4, 5))
     np.save(tmp_path / "in.npy", array)
     return array
-
-
-def png(path, array):
-    Image.fromarray(np.asarray(array)).save(path)
-    return np.asarray(array)
-
-
-def read_png(path):
-    with Image.open(path) as im:
-        return np.asarray(im)
 
 
 def torch_bilinear_axis(a, f, axis):

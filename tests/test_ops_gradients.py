@@ -1,7 +1,6 @@
 """gradients/sobel against scipy.ndimage (sobel, prewitt, correlate, with explicit Gaussian and Scharr
 kernels), scikit-image's Scharr filters, hand derivations, and the conformance kit's reference data."""
 
-import json
 import math
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from scipy import ndimage
 
 from convcli.ops.filter import filter2d
 from convcli.ops.gradients import COMPONENTS, OPERATORS, direction_to_unit, gradients, sobel
+from helpers import case_options, kit_cases
 
 RNG = np.random.default_rng(5)
 KIT = Path(__file__).resolve().parents[1].parent / "shared" / "conformance"
@@ -340,28 +340,9 @@ def test_bad_image(image):
 # The conformance kit's reference data (scipy.ndimage)
 
 
-def _kit_cases(prefix):
-    if not (KIT / "cases.json").is_file():
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"conformance kit not found at {KIT}"))]
-    cases = [c for c in json.loads((KIT / "cases.json").read_text()) if c["id"].startswith(prefix)]
-    return [pytest.param(c, id=c["id"]) for c in cases]
-
-
-def _options(args):
-    """The ``--name value`` pairs of a case's command line (``-o`` and positionals skipped)."""
-    options, i = {}, 1
-    while i < len(args):
-        if args[i].startswith("-") and args[i] != "-o" and i + 1 < len(args):
-            options[args[i]] = args[i + 1]
-            i += 2
-        else:
-            i += 1
-    return options
-
-
-@pytest.mark.parametrize("case", _kit_cases("sobel-"))
+@pytest.mark.parametrize("case", kit_cases("sobel-"))
 def test_conformance_sobel(case):
-    options = _options(case["args"])
+    options = case_options(case["args"])
     image = np.load(KIT / case["files"]["in"])
     expected = np.load(KIT / case["expect_npy"])
     got = sobel(

@@ -2,7 +2,6 @@
 the adjoint of filter2d, scikit-image's resize, and the conformance kit's PyTorch reference data."""
 
 import itertools
-import json
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ from convcli.errors import GeometryError
 from convcli.kernels import load_kernel
 from convcli.ops.filter import filter2d
 from convcli.ops.upsample import UPSAMPLE_METHODS, transpose_output_shape, upsample
+from helpers import case_options, kit_cases
 
 RNG = np.random.default_rng(11)
 KIT = Path(__file__).resolve().parents[1].parent / "shared" / "conformance"
@@ -376,32 +376,13 @@ def test_bad_kernel_is_a_kernel_error():
 # The conformance kit's PyTorch reference data
 
 
-def _kit_cases(prefix):
-    if not (KIT / "cases.json").is_file():
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"conformance kit not found at {KIT}"))]
-    cases = [c for c in json.loads((KIT / "cases.json").read_text()) if c["id"].startswith(prefix)]
-    return [pytest.param(c, id=c["id"]) for c in cases]
-
-
-def _options(args):
-    """The ``--name value`` pairs of a case's command line (``-o`` and positionals skipped)."""
-    options, i = {}, 1
-    while i < len(args):
-        if args[i].startswith("-") and args[i] != "-o" and i + 1 < len(args):
-            options[args[i]] = args[i + 1]
-            i += 2
-        else:
-            i += 1
-    return options
-
-
 def _ints(text):
     return tuple(int(v) for v in text.split(","))
 
 
-@pytest.mark.parametrize("case", _kit_cases("upsample-"))
+@pytest.mark.parametrize("case", kit_cases("upsample-"))
 def test_conformance_upsample(case):
-    options = _options(case["args"])
+    options = case_options(case["args"])
     image = np.load(KIT / case["files"]["in"])
     expected = np.load(KIT / case["expect_npy"])
     kwargs = {"factor": _ints(options["--factor"]), "method": options["--method"]}

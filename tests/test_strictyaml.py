@@ -6,7 +6,6 @@ import math
 
 import pytest
 
-from convcli import strictyaml
 from convcli.errors import ConvcliError
 from convcli.strictyaml import LineDict, LineList, YamlError, load
 
