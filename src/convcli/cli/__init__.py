@@ -6,6 +6,7 @@ unknown kernel, bad kernel file); 130 interrupted; 143 terminated.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import traceback
@@ -15,11 +16,15 @@ import click
 
 from .._version import __version__
 from .filter import filter_command
+from .help import help_command
 from .kernels import kernels_command
 from .pipeline import pipeline_command
 from .pool import pool_command
 from .sobel import sobel_command
+from .types import INPUT, PATH_TEXT
 from .upsample import upsample_command
+
+COLOR_CHOICES = ("auto", "always", "never")
 
 
 class Terminated(BaseException):
@@ -52,22 +57,68 @@ class ConvcliGroup(click.Group):
             ) from None
 
 
+def resolve_color(choice: str, stream: Any = None, environ: Any = None) -> bool:
+    """Whether to colour ``stream`` (standard output by default) for ``--color choice``.
+
+    ``always`` and ``never`` are final; ``auto`` colours only a terminal, and never when
+    ``NO_COLOR`` is set and not empty (https://no-color.org).
+    """
+    if choice == "always":
+        return True
+    if choice == "never":
+        return False
+    if ((os.environ if environ is None else environ).get("NO_COLOR") or "") != "":
+        return False
+    stream = sys.stdout if stream is None else stream
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
 @click.group(cls=ConvcliGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="convcli", message="%(prog)s %(version)s")
 @click.option("-q", "--quiet", is_flag=True, help="No summary on standard error (errors are still shown).")
 @click.option("-v", "--verbose", is_flag=True, help="Summarise every file; tracebacks for internal errors.")
+@click.option("--color", type=click.Choice(COLOR_CHOICES), default="auto", show_default=True,
+              help="Colour in terminal output: auto (only on a terminal, and not when NO_COLOR is set), "
+              "always or never.")
 @click.pass_context
-def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
+def cli(ctx: click.Context, quiet: bool, verbose: bool, color: str) -> None:
     """convcli: image convolution with exact, documented shape semantics.
 
     Standard output carries only data (images with -o -, JSON with --json); messages go to
-    standard error. Exit 0: all done; 1: some input failed; 2: usage error.
+    standard error. Exit 0: all done; 1: some input failed; 2: usage error. The semantics
+    behind the options: convcli help TOPIC.
     """
-    ctx.obj = {"quiet": quiet, "verbose": verbose}
+    # ctx.obj["color"]: colour standard output or not. ctx.color steers click.echo/secho: forced
+    # by always/never/NO_COLOR; with plain auto, click decides per stream (stdout, stderr).
+    ctx.obj = {"quiet": quiet, "verbose": verbose, "color": resolve_color(color)}
+    if color != "auto" or os.environ.get("NO_COLOR"):
+        ctx.color = ctx.obj["color"]
 
 
-for command in (filter_command, sobel_command, pool_command, upsample_command, pipeline_command, kernels_command):
+for command in (filter_command, sobel_command, pool_command, upsample_command, pipeline_command, kernels_command,
+                help_command):
     cli.add_command(command)
+
+
+def _completing_types(command: click.Command) -> None:
+    """Give plain-text INPUT arguments and PATH options the types that complete them in the shell
+    (files, ``sample:NAME``). Both convert exactly as plain text; a parameter declared with
+    ``types.INPUT`` or ``types.PATH_TEXT`` (or any other type) is left alone."""
+    for param in command.params:
+        if type(param.type) is not click.types.StringParamType:
+            continue
+        if isinstance(param, click.Argument) and param.name == "inputs":
+            param.type = INPUT
+        elif isinstance(param, click.Option) and param.metavar in ("PATH", "FILE"):
+            param.type = PATH_TEXT
+    for sub in getattr(command, "commands", {}).values():
+        _completing_types(sub)
+
+
+_completing_types(cli)
 
 
 def _terminate(signum: int, frame: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 from typing import Any
 
 import click
@@ -58,14 +59,18 @@ def list_command(kernel_dirs: tuple[str, ...] = (), as_json: bool = False) -> No
     for k in found:
         table.add_row(k.name, f"{k.shape[0]}×{k.shape[1]}", _number(k.total), "yes" if k.separable else "no",
                       k.description)
-    console = Console()
-    if console.is_terminal:
-        console.print(table)
+    color = (click.get_current_context().obj or {}).get("color")
+    if color is None:  # not run through the group
+        color = sys.stdout.isatty()
+    # no_color is explicit: rich reads NO_COLOR itself and would override --color always.
+    style = {"force_terminal": color, "no_color": not color, "color_system": "standard" if color else None}
+    if sys.stdout.isatty():
+        Console(**style).print(table)
         return
     # A pipe gets one line per kernel, never wrapped, without trailing blanks.
     buffer = io.StringIO()
-    Console(file=buffer, width=10_000).print(table)
-    click.echo("\n".join(line.rstrip() for line in buffer.getvalue().splitlines()))
+    Console(file=buffer, width=10_000, **style).print(table)
+    click.echo("\n".join(line.rstrip() for line in buffer.getvalue().splitlines()), color=color)
 
 
 @kernels_command.command("show")

@@ -1,18 +1,36 @@
-"""click parameter types: pairs like ``2,3``, paddings, kernels, name templates.
+"""click parameter types: pairs like ``2,3``, paddings, kernels, inputs, name templates.
 
 Each turns a command-line string into what the core takes, or fails with click's usage error
-(exit 2) saying what was expected.
+(exit 2) saying what was expected. Kernels and inputs also complete in the shell (click's own
+completion, ``_CONVCLI_COMPLETE=bash_source convcli``; see docs/completion.md): completion never
+raises, never parses a kernel file and imports numpy only to list ``sample:`` names.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import string
+from pathlib import Path
 from typing import Any
 
 import click
+from click.shell_completion import BashComplete, CompletionItem, add_completion_class, split_arg_string
 
 TEMPLATE_FIELDS = ("stem", "ext", "op", "kernel", "index")
+
+#: Parametric kernel forms, completed as prefixes the user goes on typing (DESIGN §7).
+PARAMETRIC_PREFIXES = (
+    ("gaussian:sigma=", "Gaussian, size 2·⌈3σ⌉+1 unless ,size=N; sums to 1"),
+    ("box:", "box:N or box:RxC, the mean of the window"),
+    ("log:sigma=", "Laplacian of Gaussian, sums to 0"),
+    ("dog:sigma1=", "difference of Gaussians dog:sigma1=A,sigma2=B, sums to 0"),
+    ("disk:radius=", "ones where i² + j² ≤ r², sums to 1"),
+)
+SAMPLE_PREFIX = "sample:"
+_KERNEL_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*\Z")
+_KERNEL_FILE_SUFFIXES = (".yaml", ".yml", ".npy", ".txt", ".csv")
+_DESCRIPTION = re.compile(r"^description:[ \t]*(.*?)[ \t]*$", re.MULTILINE)
 
 
 def _ints(value: str) -> list[int]:
@@ -68,6 +86,14 @@ class KernelType(click.ParamType):
 
     name = "KERNEL"
 
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+        """Kernel names along the search path and the parametric forms starting with ``incomplete``;
+        files when it looks like a path or nothing else matches. Never raises."""
+        try:
+            return kernel_completions(ctx, incomplete)
+        except Exception:  # completion must never break the shell
+            return [CompletionItem(incomplete, type="file")]
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         from ..kernels import Kernel, kernel_search_path, load_kernel
 
@@ -81,6 +107,28 @@ class KernelType(click.ParamType):
             return load_kernel(str(value), search_path=search_path)
         except ValueError as error:  # KernelError is a ValueError too
             self.fail(str(error), param, ctx)
+
+
+class InputType(click.types.StringParamType):
+    """An INPUT: a path, ``-`` or ``sample:NAME``. Converts like plain text; completes files and
+    ``sample:`` names."""
+
+    name = "input"
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+        try:
+            return input_completions(incomplete)
+        except Exception:  # completion must never break the shell
+            return [CompletionItem(incomplete, type="file")]
+
+
+class PathTextType(click.types.StringParamType):
+    """Plain text that names a file (``-o PATH``, ``--report PATH``): converts like text, completes files."""
+
+    name = "path"
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+        return [CompletionItem(incomplete, type="file")]
 
 
 class TemplateType(click.ParamType):
@@ -109,4 +157,170 @@ PAIR = PairType()
 PAIR_NONNEG = PairType(minimum=0)
 PADDING = PaddingType()
 KERNEL = KernelType()
+INPUT = InputType()
+PATH_TEXT = PathTextType()
 TEMPLATE = TemplateType()
+
+
+# --------------------------------------------------------------------------------------------------
+# Shell completion
+
+
+def builtin_kernel_folder() -> Path:
+    """:func:`convcli.kernels.builtin_kernel_dir` without importing numpy (a test keeps them equal)."""
+    package = Path(__file__).resolve().parents[1]
+    packaged = package / "_kernels"
+    if packaged.is_dir():
+        return packaged
+    checkout = package.parents[1] / "kernels"
+    return checkout if checkout.is_dir() else packaged
+
+
+def kernel_folders(ctx: click.Context | None) -> list[Path]:
+    """``--kernel-dir`` folders given so far, then ``CONVCLI_KERNEL_PATH``, then the built-ins."""
+    given = (ctx.params.get("kernel_dirs") if ctx is not None else None) or ()
+    env = os.environ.get("CONVCLI_KERNEL_PATH") or ""
+    return [*(Path(d) for d in given), *(Path(p) for p in env.split(os.pathsep) if p), builtin_kernel_folder()]
+
+
+def _description(file: Path) -> str | None:
+    """The ``description:`` line of a kernel file, read cheaply (no YAML parsing), or None."""
+    try:
+        with open(file, encoding="utf-8", errors="replace") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return None
+    match = _DESCRIPTION.search(head)
+    if not match or not match.group(1):
+        return None
+    text = match.group(1)
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        text = text[1:-1]
+    return text if len(text) <= 72 else text[:71].rstrip() + "…"
+
+
+def kernel_names(ctx: click.Context | None = None) -> dict[str, Path]:
+    """Every ``NAME.yaml`` along the search path (first folder wins), by name; files are not parsed,
+    so a broken kernel file still completes (and is reported when used)."""
+    found: dict[str, Path] = {}
+    for folder in kernel_folders(ctx):
+        try:
+            files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+        except OSError:
+            continue
+        for file in files:
+            name = file.stem
+            if name not in found and _KERNEL_NAME.match(name) and ".." not in name:
+                found[name] = file
+    return found
+
+
+def _looks_like_path(text: str) -> bool:
+    return text.startswith((".", "~", os.sep)) or os.sep in text or text.lower().endswith(_KERNEL_FILE_SUFFIXES)
+
+
+def kernel_completions(ctx: click.Context | None, incomplete: str) -> list[CompletionItem]:
+    """Completions for a KERNEL argument (see :meth:`KernelType.shell_complete`)."""
+    if _looks_like_path(incomplete):
+        return [CompletionItem(incomplete, type="file")]
+    items = [
+        CompletionItem(name, help=_description(file))
+        for name, file in sorted(kernel_names(ctx).items())
+        if name.startswith(incomplete)
+    ]
+    items += [CompletionItem(prefix, help=text) for prefix, text in PARAMETRIC_PREFIXES
+              if prefix.startswith(incomplete) and prefix != incomplete]
+    return items or [CompletionItem(incomplete, type="file")]
+
+
+def input_completions(incomplete: str) -> list[CompletionItem]:
+    """Completions for an INPUT: files, and ``sample:NAME`` once the text starts like ``sample:``."""
+    items = [CompletionItem(incomplete, type="file")]
+    if incomplete and (incomplete.startswith(SAMPLE_PREFIX) or SAMPLE_PREFIX.startswith(incomplete)):
+        from ..io import sample_names  # numpy: only when completing a sample name
+
+        items += [CompletionItem(SAMPLE_PREFIX + name, help="scikit-image sample image")
+                  for name in sample_names() if (SAMPLE_PREFIX + name).startswith(incomplete)]
+    return items
+
+
+class ConvcliBashComplete(BashComplete):
+    """click's bash completion, fixed for words holding ``:`` or ``=`` (``sample:astronaut``,
+    ``gaussian:sigma=``), which bash splits apart (they are in ``COMP_WORDBREAKS``).
+
+    The script also passes ``COMP_LINE``/``COMP_POINT``: the Python side then splits the line itself,
+    and answers only the part after the last word break, which is what bash replaces. A completion
+    ending in ``:`` or ``=`` gets no trailing space. Files are offered next to names (``compgen -f``)
+    instead of only when no name matches. Without ``COMP_LINE`` it reads ``COMP_WORDS``/``COMP_CWORD``
+    exactly as click does.
+    """
+
+    source_template = """\
+%(complete_func)s() {
+    local IFS=$'\\n'
+    local response
+
+    response=$(env COMP_WORDS="${COMP_WORDS[*]}" COMP_CWORD=$COMP_CWORD \
+COMP_LINE="$COMP_LINE" COMP_POINT="$COMP_POINT" COMP_WORDBREAKS="$COMP_WORDBREAKS" \
+%(complete_var)s=bash_complete $1)
+
+    for completion in $response; do
+        IFS=',' read type value <<< "$completion"
+
+        if [[ $type == 'dir' ]]; then
+            compopt -o filenames
+            COMPREPLY+=($(compgen -d -- "$2"))
+        elif [[ $type == 'file' ]]; then
+            compopt -o filenames
+            COMPREPLY+=($(compgen -f -- "$2"))
+        elif [[ $type == 'nospace' ]]; then
+            compopt -o nospace
+            COMPREPLY+=($value)
+        elif [[ $type == 'plain' ]]; then
+            COMPREPLY+=($value)
+        fi
+    done
+
+    return 0
+}
+
+%(complete_func)s_setup() {
+    complete -o nosort -F %(complete_func)s %(prog_name)s
+}
+
+%(complete_func)s_setup;
+"""
+
+    _strip = ""
+
+    def get_completion_args(self) -> tuple[list[str], str]:
+        line = os.environ.get("COMP_LINE")
+        if not line:
+            return super().get_completion_args()
+        try:
+            point = int(os.environ.get("COMP_POINT") or len(line))
+        except ValueError:
+            point = len(line)
+        text = line[:point]
+        words = split_arg_string(text)
+        # The text ends between words when appending a letter starts a new word.
+        if len(split_arg_string(text + "x")) > len(words):
+            args, incomplete = words[1:], ""
+        else:
+            args, incomplete = words[1:-1], words[-1]
+        breaks = os.environ.get("COMP_WORDBREAKS", "\"'><=;|&(:")
+        cut = max((incomplete.rfind(c) for c in set(breaks) if not c.isspace()), default=-1)
+        self._strip = incomplete[: cut + 1]
+        return args, incomplete
+
+    def format_completion(self, item: CompletionItem[Any]) -> str:
+        value = str(item.value)
+        kind = item.type
+        if kind == "plain" and value.endswith((":", "=")):
+            kind = "nospace"
+        if kind in ("plain", "nospace") and self._strip and value.startswith(self._strip):
+            value = value[len(self._strip):]
+        return f"{kind},{value}"
+
+
+add_completion_class(ConvcliBashComplete, "bash")

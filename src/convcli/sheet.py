@@ -1,0 +1,236 @@
+"""Contact sheets: every channel of a result as a labelled tile, in one RGB image.
+
+A filter bank turns one image into many channels (the Keras lecture's 48×48×4); a PNG cannot show
+them and a .npy cannot be looked at. :func:`contact_sheet` lays the channels out side by side, each
+scaled to 0..255 on its own (so a faint channel is as visible as a strong one) and labelled under
+the tile; :func:`bank_labels` names the channels of filter banks the way convcli orders them
+(channel c·K + k is kernel k on input channel c).
+
+Only numpy, scikit-image (:func:`skimage.util.montage`) and Pillow (its built-in default font, so
+no font file is needed) are used; nothing is printed or written.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["FRAME", "SCALES", "bank_labels", "contact_sheet"]
+
+#: How values become 0..255: each tile on its own, all tiles together, or as they are.
+SCALES = ("normalize", "global", "clip", "abs", "offset")
+#: Colour of the frame between tiles and of empty grid cells (a slate blue, unlike any grey tile).
+FRAME = (64, 96, 128)
+_LABEL_BACKGROUND = 255
+_LABEL_INK = 0
+_MIN_TILE = 128  # small tiles are enlarged (nearest neighbour, whole factor) to at least this side
+_MARGIN = 3      # pixels around a label
+
+
+def bank_labels(banks: Sequence[Sequence[str]], *, channels: int = 1) -> list[str]:
+    """Name the output channels of filter banks applied one after another.
+
+    Channel ``c·K + k`` of a bank of ``K`` kernels is kernel ``k`` applied to input channel ``c``
+    (input-channel major, as TensorFlow orders a depthwise convolution, DESIGN §8), so each label
+    is the chain of kernel names that made the channel, joined by ``·``, after its index.
+
+    Parameters
+    ----------
+    banks : sequence of sequence of str
+        The kernel names of each filter step, in order (a single kernel is a bank of one).
+    channels : int, optional
+        Channels of the input of the first bank (default 1, a grey image); with more than one,
+        each chain starts with ``in0``, ``in1``, ...
+
+    Returns
+    -------
+    list of str
+        One label per output channel: ``"c{j} name·name"``.
+
+    Examples
+    --------
+    >>> bank_labels([["mean2", "edge2"], ["mean2", "edge2"]])
+    ['c0 mean2·mean2', 'c1 mean2·edge2', 'c2 edge2·mean2', 'c3 edge2·edge2']
+    >>> bank_labels([["sobel-x"]], channels=2)
+    ['c0 in0·sobel-x', 'c1 in1·sobel-x']
+    >>> bank_labels([], channels=2)
+    ['c0 in0', 'c1 in1']
+    """
+    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+        raise ValueError(f"channels must be a whole number >= 1, got {channels!r}")
+    chains = [f"in{c}" for c in range(channels)] if channels > 1 else [""]
+    for bank in banks:
+        if isinstance(bank, str) or not bank or not all(isinstance(name, str) for name in bank):
+            raise ValueError(f"each bank must be a non-empty list of kernel names, got {bank!r}")
+        chains = [f"{chain}·{name}" if chain else name for chain in chains for name in bank]
+    return [f"c{j} {chain}" if chain else f"c{j}" for j, chain in enumerate(chains)]
+
+
+def contact_sheet(
+    array: Any,
+    *,
+    labels: Sequence[str] | None = None,
+    scale: str = "normalize",
+    columns: int | None = None,
+    zoom: int | None = None,
+    padding: int = 4,
+) -> np.ndarray:
+    """Lay out every channel of ``array`` as a labelled grey tile in one RGB image.
+
+    Each channel becomes a tile (enlarged by a whole ``zoom`` factor when small, so that pixels
+    stay sharp), with its label written under it in black on white with Pillow's default font.
+    :func:`skimage.util.montage` places the tiles on a grid, ``padding`` pixels apart and from
+    the border, on a :data:`FRAME`-coloured background (which also fills empty grid cells).
+
+    Parameters
+    ----------
+    array : array_like
+        Real numbers, (H, W) (one tile) or (H, W, C) (C tiles, channel order kept, row by row).
+    labels : sequence of str, optional
+        One label per channel; default ``"c0"``, ``"c1"``, ... (see :func:`bank_labels`).
+    scale : str, optional
+        How values become 0..255:
+
+        - ``"normalize"`` (default): each tile's own min..max is stretched to 0..255, so every
+          channel is visible whatever its range; a constant tile is all 0;
+        - ``"global"``: one min..max for all tiles, so tiles can be compared;
+        - ``"clip"``: rounded and clipped to 0..255 (values already in image units);
+        - ``"abs"``: absolute value, then rounded and clipped;
+        - ``"offset"``: plus 128, then rounded and clipped (0 is mid-grey).
+
+        NaN and infinite values take no part in min..max and are shown as 0 (black).
+    columns : int, optional
+        Tiles per row; default ⌈√C⌉ (so 4 tiles make 2×2, 2 tiles 1×2, 6 tiles 2×3).
+    zoom : int, optional
+        Whole enlargement factor for every tile; default the smallest that makes the longer
+        side of a tile at least 128 pixels (1 for larger tiles).
+    padding : int, optional
+        Pixels of frame between tiles and around them (default 4).
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8, (H', W', 3). Each cell is ``H·zoom`` rows of image plus a label band, and
+        ``max(W·zoom, label width)`` columns (the image centred); the same input gives the
+        same pixels.
+
+    Raises
+    ------
+    ValueError
+        ``array`` is not 2-D or 3-D real numbers, or is empty; ``labels`` does not give one
+        string per channel; or an unknown ``scale``, or a bad ``columns``/``zoom``/``padding``.
+    TypeError
+        ``labels`` is a single string rather than a list of them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.zeros((48, 48, 4))
+    >>> x[:, 24:, :] = [1, 2, 3, 4]
+    >>> sheet = contact_sheet(x, labels=bank_labels([["mean2", "edge2"]] * 2))
+    >>> sheet.dtype, sheet.shape[2]
+    (dtype('uint8'), 3)
+    >>> top_left = sheet[4:4 + 144, 4:4 + 144]   # tile c0, 48×48 enlarged 3 times
+    >>> int(top_left[0, 0, 0]), int(top_left[0, -1, 0])   # every tile spans 0..255
+    (0, 255)
+    """
+    values = _as_channels(array)
+    height, width, count = values.shape
+    labels = _check_labels(labels, count)
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
+    columns = _whole(columns, name="columns", minimum=1) if columns is not None else math.ceil(math.sqrt(count))
+    columns = min(columns, count)
+    zoom = _whole(zoom, name="zoom", minimum=1) if zoom is not None else max(1, math.ceil(_MIN_TILE / max(height, width)))
+    padding = _whole(padding, name="padding", minimum=0)
+
+    grey = _to_uint8(values, scale)
+    if zoom > 1:
+        grey = np.repeat(np.repeat(grey, zoom, axis=0), zoom, axis=1)
+    tiles = _labelled_tiles(grey, labels)
+
+    from skimage.util import montage
+
+    rows = math.ceil(count / columns)
+    return montage(tiles, fill=FRAME, grid_shape=(rows, columns), padding_width=padding, channel_axis=-1)
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _as_channels(array: Any) -> np.ndarray:
+    values = np.asarray(array)
+    if values.dtype.kind not in "biuf":
+        raise ValueError(f"array must hold real numbers, got dtype {values.dtype}")
+    if values.ndim == 2:
+        values = values[:, :, np.newaxis]
+    if values.ndim != 3:
+        raise ValueError(f"array must be (H, W) or (H, W, C), got shape {values.shape}")
+    if values.size == 0:
+        raise ValueError(f"array is empty (shape {values.shape})")
+    return values.astype(np.float64)
+
+
+def _check_labels(labels: Sequence[str] | None, count: int) -> list[str]:
+    if labels is None:
+        return [f"c{j}" for j in range(count)]
+    if isinstance(labels, str):
+        raise TypeError("labels must be a list of strings, one per channel, not a single string")
+    labels = list(labels)
+    if len(labels) != count or not all(isinstance(label, str) for label in labels):
+        raise ValueError(f"labels must be {count} strings, one per channel; got {labels!r}")
+    return labels
+
+
+def _whole(value: Any, *, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _to_uint8(values: np.ndarray, scale: str) -> np.ndarray:
+    """(H, W, C) floats to (H, W, C) uint8 as ``scale`` says; non-finite values become 0."""
+    finite = np.isfinite(values)
+    out = np.where(finite, values, 0.0)
+    if scale in ("normalize", "global"):
+        axes = (0, 1) if scale == "normalize" else None
+        lo = np.min(np.where(finite, out, np.inf), axis=axes, keepdims=True)
+        hi = np.max(np.where(finite, out, -np.inf), axis=axes, keepdims=True)
+        span = hi - lo
+        flat = ~(span > 0)  # constant (or no finite values): all 0
+        out = np.where(flat, 0.0, (out - np.where(flat, 0.0, lo)) * (255.0 / np.where(flat, 1.0, span)))
+    elif scale == "abs":
+        out = np.abs(out)
+    elif scale == "offset":
+        out = out + 128.0
+    out = np.where(finite, out, 0.0)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _labelled_tiles(grey: np.ndarray, labels: list[str]) -> np.ndarray:
+    """(h, w, C) uint8 to (C, h + band, W, 3) uint8: each channel over a white band with its label."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default()
+    boxes = [font.getbbox(label) if label else (0, 0, 0, 0) for label in labels]
+    reference = font.getbbox("Ag")  # a line's height whatever the labels hold
+    top = min([reference[1], *(box[1] for box in boxes if box[3] > box[1])])
+    bottom = max([reference[3], *(box[3] for box in boxes)])
+    band = bottom - top + 2 * _MARGIN
+    height, width, count = grey.shape
+    cell_width = max([width, *((box[2] - box[0]) + 2 * _MARGIN for label, box in zip(labels, boxes) if label)])
+    left = (cell_width - width) // 2
+
+    tiles = np.full((count, height + band, cell_width, 3), _LABEL_BACKGROUND, dtype=np.uint8)
+    for j, (label, box) in enumerate(zip(labels, boxes)):
+        tiles[j, :height, left:left + width, :] = grey[:, :, j, np.newaxis]
+        if not label:
+            continue
+        strip = Image.new("L", (cell_width, band), _LABEL_BACKGROUND)
+        x = (cell_width - (box[2] - box[0])) // 2 - box[0]
+        ImageDraw.Draw(strip).text((x, _MARGIN - top), label, fill=_LABEL_INK, font=font)
+        tiles[j, height:, :, :] = np.asarray(strip)[:, :, np.newaxis]
+    return tiles
