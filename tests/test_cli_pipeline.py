@@ -118,3 +118,25 @@ def test_more_than_four_channels_need_npy_or_tiff(run):
     assert result.exit_code == 1 and "use .tif or .npy" in result.stderr
     assert run("pipeline", "net.yaml", "rgb.npy", "-o", "o.npy").exit_code == 0
     assert np.load("o.npy").shape == (5, 5, 6)
+
+
+def test_sheet_is_a_labelled_8bit_contact_sheet(run):
+    from helpers import read_png
+
+    image = np.zeros((50, 50), np.float32)
+    image[:, 25:] = 1
+    np.save("step.npy", image)
+    write("bank.yaml", "steps:\n  - filter: {kernels: [mean2, edge2], mode: valid, correlate: true}\n"
+                       "  - filter: {kernels: [mean2, edge2], mode: valid, correlate: true}\n")
+    result = run("pipeline", "bank.yaml", "step.npy", "-o", "out.npy", "--sheet", "{stem}-sheet.png",
+                 "--report", "r.json")
+    assert result.exit_code == 0, result.output
+    sheet = read_png("step-sheet.png")
+    assert sheet.dtype == np.uint8 and sheet.ndim == 3 and sheet.shape[2] == 3
+    # four tiles of at least 48×48 each, and the label bands hold dark ink on white
+    assert sheet.shape[0] > 2 * 48 and sheet.shape[1] > 2 * 48
+    outputs = [f["output"] for f in json.loads(Path("r.json").read_text())["files"]]
+    assert outputs == ["out.npy", "step-sheet.png"]
+    dry = run("pipeline", "bank.yaml", "step.npy", "-o", "out2.npy", "--sheet", "s2.png", "--dry-run", "--json")
+    shapes = [f["output_shape"] for f in json.loads(dry.stdout)["files"]]
+    assert shapes[1] == list(sheet.shape) and not os.path.exists("s2.png")

@@ -1243,3 +1243,24 @@ def test_same_file_through_links(tmp_path):
     assert cio.same_file(str(hard), str(a))
     assert cio.same_file(str(sym), str(hard))
     assert cio.same_file(str(dirlink / "c.png"), str(sub / "c.png"))
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="no /dev/null here")
+def test_write_atomic_writes_through_a_device_never_replacing_it():
+    import stat
+
+    cio.write_atomic("/dev/null", b"discarded")
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_write_atomic_writes_through_a_fifo(tmp_path):
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    cio.write_atomic(str(fifo), b"through")
+    reader.join(10)
+    assert received == [b"through"] and sorted(os.listdir(tmp_path)) == ["pipe"]

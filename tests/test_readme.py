@@ -1,7 +1,7 @@
 """The README's examples run, and print what the README says they print.
 
-Every ``$ command`` line of a ```console block runs with bash in one empty folder (in order, so later
-examples may use earlier outputs), standard error merged into standard output; the lines after it,
+Every ``$ command`` line of a ```console block runs with bash in one folder holding only a copy of
+examples/ (in order, so later examples may use earlier outputs), standard error merged into standard output; the lines after it,
 up to the next ``$``, are its expected output (times aside). ```python blocks are executed. The quick start must
 hold exactly the two commands the issue asks for.
 
@@ -10,6 +10,7 @@ After changing an example, refresh the shown output with ``python tests/test_rea
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -70,8 +71,16 @@ def test_quick_start_main_job(tmp_path):
         assert image.size == (512, 512)
 
 
+def _workspace(folder):
+    """An empty folder holding a copy of the repository's examples/, as a user's checkout has."""
+    examples = README.parent / "examples"
+    if examples.is_dir():
+        shutil.copytree(examples, Path(folder) / "examples", ignore=shutil.ignore_patterns("gallery"))
+
+
 def test_console_examples(tmp_path):
     assert _blocks("console"), "README has no console examples"
+    _workspace(tmp_path)
     for body in _blocks("console"):
         for command, expected in _commands(body):
             code, output = _run(command, tmp_path)
@@ -107,4 +116,5 @@ if __name__ == "__main__" and "--update" in sys.argv:
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
+        _workspace(folder)
         _update(folder)

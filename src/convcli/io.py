@@ -1464,7 +1464,7 @@ def _encode(arr: np.ndarray, format: str) -> bytes:
 
 # Temporary files being written now, so a signal handler can remove them (remove_temp_files).
 _LIVE_TEMPS: set[str] = set()
-_LIVE_LOCK = threading.Lock()
+_LIVE_LOCK = threading.RLock()  # re-entrant: a signal handler may clean up mid-write
 
 
 def remove_temp_files() -> int:
@@ -1557,6 +1557,18 @@ def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
         raise ImageWriteError("is a folder; give a file name", path=path)
     if no_clobber and os.path.lexists(path):
         raise ImageWriteError("exists; --no-clobber refuses to replace it", path=path)
+    try:
+        target_mode = os.stat(path).st_mode
+    except OSError:
+        target_mode = None
+    if target_mode is not None and (stat.S_ISCHR(target_mode) or stat.S_ISFIFO(target_mode)):
+        # /dev/null, /dev/stdout, a named pipe: written through, never replaced by a regular file.
+        try:
+            with open(path, "wb") as stream:
+                stream.write(data)
+        except OSError as exc:
+            raise ImageWriteError(f"cannot write: {_reason(exc)}", path=path) from None
+        return
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(dir=folder_shown, prefix="." + name + ".", suffix=".tmp")

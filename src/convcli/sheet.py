@@ -215,6 +215,8 @@ def _labelled_tiles(grey: np.ndarray, labels: list[str]) -> np.ndarray:
     from PIL import Image, ImageDraw, ImageFont
 
     font = ImageFont.load_default()
+    # Pillow's built-in font has no "·": draw the chain of kernels as "mean2>edge2" instead.
+    labels = [label.replace("·", ">") for label in labels]
     boxes = [font.getbbox(label) if label else (0, 0, 0, 0) for label in labels]
     reference = font.getbbox("Ag")  # a line's height whatever the labels hold
     top = min([reference[1], *(box[1] for box in boxes if box[3] > box[1])])

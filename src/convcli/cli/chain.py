@@ -54,12 +54,14 @@ def run_chains(
     stackable: Sequence[bool] | None = None,
     show: Callable[[Source, list[Product]], None] | None = None,
     extra: Callable[[Any], dict] | None = None,
+    sheet: str | None = None,
 ) -> None:
     """Plan (dry run) or run each chain of steps on every input; one product per chain, named by
     ``names``, then one per step that has ``save:`` (its file named by the save template).
 
     ``gray`` puts a gray step in front of every chain. ``extra(result)`` adds report fields
-    computed from a result (global pooling's values).
+    computed from a result (global pooling's values). ``sheet`` names one more file: the first
+    chain's result as a labelled contact sheet, one tile per channel (8-bit RGB).
     """
     from ..pipeline import plan, run
 
@@ -70,6 +72,25 @@ def run_chains(
               for position, step in enumerate(steps) if step.save]
     names = list(names) + [f"step{position + 1}" for _, position in saving]
     templates = {len(full) + order: full[number][position].save for order, (number, position) in enumerate(saving)}
+    if sheet is not None:
+        templates[len(names)] = sheet
+        names.append("sheet")
+
+    def sheet_of(planned: Any, array: Any) -> Product:
+        import numpy as np
+
+        from ..sheet import bank_labels, contact_sheet
+
+        values = array[..., :-1] if planned.has_alpha else array
+        banks = [[k.name for k in step.options["kernels"]] for step in full[0] if step.op == "filter"]
+        first = next((step for step in planned.steps if step["op"] == "filter"), None)
+        channels = 1
+        if first is not None and len(first["in_shape"]) == 3:
+            channels = first["in_shape"][2] - (1 if planned.has_alpha else 0)
+        labels = bank_labels(banks, channels=channels)
+        count = values.shape[2] if values.ndim == 3 else 1
+        image = contact_sheet(np.asarray(values, dtype=np.float64), labels=labels if len(labels) == count else None)
+        return Product(image, planned.steps, False, shape=image.shape, dtype="uint8")
 
     def product(planned: Any, array: Any = None, extra_fields: dict | None = None) -> Product:
         return Product(array, planned.steps, planned.has_alpha, shape=planned.shape, kind=planned.kind,
@@ -83,12 +104,20 @@ def run_chains(
             saves += [array for _, array in saved]
         for (number, position), array in zip(saving, saves):
             products.append(product(plan(full[number][: position + 1], image.shape, has_alpha=info.has_alpha), array))
+        if sheet is not None:
+            products.append(sheet_of(plan(full[0], image.shape, has_alpha=info.has_alpha), products[0].array))
         return products
 
     def describe(info: Any) -> list[Product]:
         products = [product(plan(steps, info.shape, has_alpha=info.has_alpha)) for steps in full]
         for number, position in saving:
             products.append(product(plan(full[number][: position + 1], info.shape, has_alpha=info.has_alpha)))
+        if sheet is not None:  # the layout from an empty result of the planned shape
+            import numpy as np
+
+            planned = plan(full[0], info.shape, has_alpha=info.has_alpha)
+            laid_out = sheet_of(planned, np.zeros(planned.shape, dtype=np.float32))
+            products.append(Product(None, planned.steps, False, shape=laid_out.shape, dtype="uint8"))
         return products
 
     run_batch(command=command, sources=collect_sources(inputs), products=names, options=options,

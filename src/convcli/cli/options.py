@@ -125,6 +125,12 @@ output_options = _compose(
     click.option("--dry-run", is_flag=True, help="Read headers only, report the shapes, write no image."),
     click.option("--no-clobber", is_flag=True, help="Refuse to replace an existing output (that file fails)."),
     click.option("--fail-fast", is_flag=True, help="Stop at the first input that fails."),
+    click.option("-r", "--recursive", is_flag=True,
+                 help="A folder INPUT: also take the images in its sub-folders, which -O DIR then "
+                 "mirrors (without it, a folder's sub-folders are ignored)."),
+    click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
+                 help="Worker processes for several inputs (default: one per CPU core; 1: none, "
+                 "everything in this process). The results are the same for any N."),
     click.option("--max-pixels", type=click.IntRange(min=1), default=None,
                  help="Refuse images with more pixels than this (default 178,956,970, Pillow's hard limit)."),
 )
@@ -145,6 +151,8 @@ class OutputOptions:
     no_clobber: bool
     fail_fast: bool
     max_pixels: int | None
+    recursive: bool = False
+    jobs: int | None = None   # None: one worker per CPU core (see runner.worker_count)
 
     @classmethod
     def pop(cls, params: dict[str, Any], *, output_required: bool = True) -> OutputOptions:
@@ -169,6 +177,8 @@ class OutputOptions:
             no_clobber=params.pop("no_clobber"),
             fail_fast=params.pop("fail_fast"),
             max_pixels=params.pop("max_pixels"),
+            recursive=params.pop("recursive", False),
+            jobs=params.pop("jobs", None),
         )
         if options.output is not None and options.output_dir is not None:
             raise click.UsageError("give -o PATH (one input) or -O DIR (any number), not both")

@@ -3,16 +3,27 @@
 A command hands :func:`run_batch` its inputs, the names of the products it makes from each input
 (one per kernel, or one stacked array), and two core-calling functions: ``compute`` (image → arrays
 and report steps) and ``describe`` (header → shapes and steps, for ``--dry-run``). This module owns
-what commands must never do differently: refusing an output that is an input, atomic writes, one
-error line per failed file, the JSON report and the human summary, and the exit code.
+what commands must never do differently: folder inputs, refusing an output that is an input, atomic
+writes, one error line per failed file, worker processes (``--jobs``), the progress bar, the JSON
+report and the human summary, and the exit code.
+
+Worker processes (``--jobs N``, default one per CPU core) are forked (Linux): the command's
+``compute``/``describe`` are closures, which cannot be pickled, so they wait in the module-level
+``_JOB`` when the pool forks, and the only thing sent to a worker is an input's position. A worker
+reads, computes, encodes and writes (atomically) by itself and sends back plain data: the input's
+report entries and its error lines. The parent prints those and builds the report in input order,
+so the results of any ``--jobs`` are those of ``--jobs 1`` (times aside).
 """
 
 from __future__ import annotations
 
 import os
+import re
+import signal
 import sys
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,11 +36,14 @@ from .options import OutputOptions
 STACKABLE = ("npy", "tiff")
 EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "tiff": ".tif", "bmp": ".bmp", "gif": ".gif", "webp": ".webp", "npy": ".npy"}
 FORMAT_ALIASES = {"jpg": "jpeg", "tif": "tiff"}
+#: What a folder INPUT contributes: files with these extensions (any case); hidden files and
+#: folders (names starting with a dot) are skipped.
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".npy")
 
 
 @dataclass
 class Source:
-    """One input as the command line named it."""
+    """One input as the command line named it (a folder INPUT gives one per image inside)."""
 
     label: str            # as given: a path, "sample:NAME" or "-"
     source: str | bytes   # what convcli.io reads: a path, "sample:NAME" or standard input's bytes
@@ -37,6 +51,7 @@ class Source:
     ext: str              # with the dot; the output extension {ext} stands for
     index: int            # 1-based position among the inputs
     path: str | None      # the file, when it is one
+    folder: str = ""      # its sub-folder inside a folder INPUT read with --recursive (mirrored under -O)
 
 
 @dataclass
@@ -59,19 +74,34 @@ class Product:
     kind: str = "values"           # "values", "angle" (radians) or "mask" (booleans): see io.map_values
     scale: str = "clip"            # this command's default --scale for integer outputs
     extra: dict = field(default_factory=dict)  # more report fields (e.g. global pooling values)
+    dtype: str | None = None       # a dtype this product is always written in (a contact sheet: uint8)
 
     @property
     def out_shape(self) -> tuple[int, ...]:
         return tuple(self.array.shape) if self.array is not None else tuple(self.shape or ())
 
 
-def collect_sources(inputs: Sequence[str]) -> list[Source]:
-    """Turn INPUT arguments into sources; ``-`` reads standard input (once)."""
+# --------------------------------------------------------------------------------------------------
+# Inputs
+
+
+def collect_sources(inputs: Sequence[str], *, recursive: bool | None = None) -> list[Source]:
+    """Turn INPUT arguments into sources; ``-`` reads standard input (once).
+
+    A folder stands for the image files inside it (by extension, any case; hidden ones skipped),
+    in sorted order; with ``recursive`` (default: the command's ``--recursive``) for those in its
+    sub-folders too, each remembering its sub-folder so that -O DIR can mirror it. A folder with
+    no image is a usage error.
+    """
     from ..io import sniff_format
 
+    if recursive is None:
+        ctx = click.get_current_context(silent=True)
+        recursive = bool(ctx is not None and ctx.params.get("recursive"))
     sources: list[Source] = []
     stdin_used = False
-    for index, name in enumerate(inputs, start=1):
+    for name in inputs:
+        index = len(sources) + 1
         if name == "-":
             if stdin_used:
                 raise click.UsageError("'-' (standard input) can be given only once")
@@ -84,10 +114,54 @@ def collect_sources(inputs: Sequence[str]) -> list[Source]:
             sources.append(Source(name, name, sample, ".png", index, None))
         elif name.startswith("shape:"):  # a shape without pixels, for --dry-run
             sources.append(Source(name, name, "shape", ".npy", index, None))
+        elif os.path.isdir(name):
+            for relative in _images_in(name, recursive=recursive):
+                path = os.path.join(name, relative)
+                stem, ext = os.path.splitext(os.path.basename(relative))
+                sources.append(Source(path, path, stem, ext, len(sources) + 1, path, os.path.dirname(relative)))
         else:
             stem, ext = os.path.splitext(os.path.basename(name))
             sources.append(Source(name, name, stem, ext or ".png", index, name))
     return sources
+
+
+def _images_in(folder: str, *, recursive: bool) -> list[str]:
+    """The image files in ``folder`` (and its sub-folders), as sorted paths relative to it."""
+
+    def wanted(entry: os.DirEntry) -> bool:
+        return (not entry.name.startswith(".") and os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS
+                and entry.is_file())  # follows links; a broken link or a FIFO is no image file
+
+    found: list[tuple[str, ...]] = []
+    has_subfolders = False
+    todo = [()]
+    while todo:
+        parts = todo.pop()
+        where = os.path.join(folder, *parts)
+        try:
+            with os.scandir(where) as entries:
+                listed = list(entries)
+        except OSError as error:
+            raise click.UsageError(f"{where}: cannot read this folder: {error.strerror or error}") from None
+        for entry in listed:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                has_subfolders = True
+                if recursive:
+                    todo.append(parts + (entry.name,))
+            elif wanted(entry):
+                found.append(parts + (entry.name,))
+    if not found:
+        hint = "; add --recursive to take the images in its sub-folders" if has_subfolders and not recursive else ""
+        raise click.UsageError(
+            f"{folder}: no image files in this folder (looked for {' '.join(IMAGE_EXTENSIONS)}){hint}"
+        )
+    return [os.path.join(*parts) for parts in sorted(found)]
+
+
+# --------------------------------------------------------------------------------------------------
+# Outputs
 
 
 def _format_of(path: str, options: OutputOptions, source: Source) -> str:
@@ -120,14 +194,12 @@ def plan_targets(
     no two outputs collide, and every output folder exists.
 
     ``templates`` gives some products a name of their own (a pipeline step's ``save:``), filled in
-    like ``--name`` and placed in -O DIR when there is one.
+    like ``--name`` and placed in -O DIR when there is one. In -O DIR, an input found in a
+    sub-folder of a folder INPUT (``--recursive``) gets its output in the same sub-folder of DIR.
     """
-    from ..io import same_file
-
     templates = templates or {}
     main_products = [p for number, p in enumerate(products) if number not in templates]
 
-    plan: dict[int, list[Target]] = {}
     if options.output is not None:
         if len(sources) != 1:
             raise click.UsageError(f"-o takes one input, got {len(sources)}; use -O DIR for several")
@@ -135,36 +207,36 @@ def plan_targets(
         if len(main_products) > 1 and "{kernel}" not in template:
             raise click.UsageError("several outputs per input need {kernel} in the output name")
     elif options.output_dir is not None:
-        template = os.path.join(
-            options.output_dir,
-            options.name_template or ("{stem}-{kernel}{ext}" if len(main_products) > 1 else "{stem}{ext}"),
-        )
+        template = options.name_template or ("{stem}-{kernel}{ext}" if len(main_products) > 1 else "{stem}{ext}")
         if len(main_products) > 1 and "{kernel}" not in template:
             raise click.UsageError("several outputs per input need {kernel} in --name")
     else:
         template = None
+    plan: dict[int, list[Target]] = {}
     seen: dict[str, str] = {}
     for source in sources:
         targets: list[Target] = []
         ext = source.ext
         if options.output_format:
             ext = EXTENSIONS[FORMAT_ALIASES.get(options.output_format, options.output_format)]
+        in_dir = os.path.join(options.output_dir, source.folder) if options.output_dir is not None else None
         for number, product in enumerate(products):
             own = templates.get(number)
-            if own is not None and options.output_dir and not os.path.isabs(own):
-                own = os.path.join(options.output_dir, own)
-            name = own if own is not None else template
-            if name is None:
-                continue
-            if name == "-":
-                path = "-"
-            elif "{" in name:
-                try:
-                    path = name.format(stem=source.stem, ext=ext, op=op, kernel=product, index=source.index)
-                except (KeyError, IndexError, ValueError) as error:
-                    raise click.BadParameter(f"cannot fill {name!r}: {error}", param_hint="output name")
+            if own is not None:
+                name, folder = own, (in_dir if in_dir is not None and not os.path.isabs(own) else None)
+            elif template is not None:
+                name, folder = template, (in_dir if options.output is None else None)
             else:
-                path = name
+                continue
+            if name == "-" and folder is None:
+                path = "-"
+            else:
+                if "{" in name:
+                    try:
+                        name = name.format(stem=source.stem, ext=ext, op=op, kernel=product, index=source.index)
+                    except (KeyError, IndexError, ValueError) as error:
+                        raise click.BadParameter(f"cannot fill {name!r}: {error}", param_hint="output name")
+                path = os.path.join(folder, name) if folder is not None else name
             if path != "-" and path in seen:
                 raise click.UsageError(
                     f"{seen[path]} and {source.label} would both write {path}; add {{index}} or {{stem}} to the name"
@@ -172,22 +244,69 @@ def plan_targets(
             seen[path] = source.label
             targets.append(Target(path, number, _format_of(path, options, source)))
         plan[source.index] = targets
-    inputs = [s.path for s in sources if s.path]
+    _refuse_inputs_as_outputs(sources, plan, options)
+    return plan
+
+
+def _file_id(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _refuse_inputs_as_outputs(sources: Sequence[Source], plan: dict[int, list[Target]], options: OutputOptions) -> None:
+    """No output (nor the report) is an input, also through a link; every -o folder exists.
+
+    One ``stat`` per file, so that a batch of thousands is checked in a blink.
+    """
+    by_id: dict[tuple[int, int], str] = {}
+    by_name: dict[str, str] = {}
+    for source in sources:
+        if source.path:
+            by_name.setdefault(os.path.abspath(source.path), source.path)
+            file_id = _file_id(source.path)
+            if file_id is not None:
+                by_id.setdefault(file_id, source.path)
+
+    def input_named(path: str) -> str | None:
+        found = by_name.get(os.path.abspath(path))
+        if found is None and by_id:
+            file_id = _file_id(path)
+            found = by_id.get(file_id) if file_id is not None else None
+        return found
+
     for targets in plan.values():
         for target in targets:
             if target.path == "-":
                 continue
-            for path in inputs:
-                if same_file(path, target.path) or os.path.abspath(path) == os.path.abspath(target.path):
-                    raise click.UsageError(f"output {target.path} is the input {path}; refusing to overwrite an input")
+            found = input_named(target.path)
+            if found is not None:
+                raise click.UsageError(f"output {target.path} is the input {found}; refusing to overwrite an input")
             folder = os.path.dirname(target.path) or "."
             if options.output_dir is None and not os.path.isdir(folder):
                 raise click.BadParameter(f"folder {folder} does not exist", param_hint="'-o'")
-    if options.report_path not in (None, "-"):
-        for path in inputs:
-            if same_file(path, options.report_path):
-                raise click.UsageError(f"report {options.report_path} is the input {path}; refusing to overwrite it")
-    return plan
+    if options.report_path not in (None, "-") and by_id:
+        file_id = _file_id(options.report_path)
+        if file_id is not None and file_id in by_id:
+            raise click.UsageError(
+                f"report {options.report_path} is the input {by_id[file_id]}; refusing to overwrite it"
+            )
+
+
+# --------------------------------------------------------------------------------------------------
+# The batch
+
+
+def worker_count(jobs: int | None) -> int:
+    """``--jobs``, or by default the number of CPU cores this process may use."""
+    if jobs is not None:
+        return jobs
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def run_batch(
@@ -208,14 +327,18 @@ def run_batch(
     return one :class:`Product` per name in ``products``. ``stackable[i]`` says product ``i`` may
     hold more channels than an image format can (a kernel bank stacked into one array): its output
     must be ``.npy`` or TIFF. ``show(source, products)``, if given, prints results as data on
-    standard output (global pooling's table). ``templates`` names some products' files
-    themselves (see :func:`plan_targets`).
+    standard output (global pooling's table), always in this process and in input order.
+    ``templates`` names some products' files themselves (see :func:`plan_targets`).
+
+    With several inputs and ``--jobs`` other than 1, inputs are done by forked worker processes;
+    ``compute`` and ``describe`` then run there (they need not be picklable).
     """
     from .. import io
-    from ..errors import ConvcliError
-    from ..report import build_report, file_entry, summary_lines, to_json
+    from ..report import build_report, summary_lines, to_json
 
-    state = click.get_current_context().find_root().obj or {}
+    started = time.perf_counter()
+    root = click.get_current_context().find_root()
+    state = root.obj or {}
     verbose, quiet = state.get("verbose", False), state.get("quiet", False)
     plan = plan_targets(sources, products, options, op=command, templates=templates)
     for targets in plan.values():
@@ -228,69 +351,45 @@ def run_batch(
     if options.output_dir and not options.dry_run:
         for folder in {os.path.dirname(t.path) for targets in plan.values() for t in targets}:
             os.makedirs(folder or ".", exist_ok=True)
-    max_pixels = options.max_pixels or io.DEFAULT_MAX_PIXELS
 
+    job = _Job(sources=list(sources), plan=plan, options=options, compute=compute, describe=describe,
+               show=show is not None, verbose=verbose,
+               max_pixels=options.max_pixels or io.DEFAULT_MAX_PIXELS)
+    workers = min(worker_count(options.jobs), len(job.sources))
+    writes_stdout = any(t.path == "-" for targets in plan.values() for t in targets)
+    if writes_stdout or "fork" not in _start_methods():
+        workers = 1
+    progress = _Progress(
+        command, len(job.sources), root.color,
+        enabled=(not quiet and options.report_path != "-" and len(job.sources) > 1 and _is_terminal(sys.stderr)
+                 and not (show is not None and _is_terminal(sys.stdout))),
+    )
     entries: list[dict] = []
-    for source in sources:
-        started = time.perf_counter()
-        targets = plan[source.index]
-        try:
-            if options.no_clobber and not options.dry_run:
-                for target in targets:
-                    if target.path != "-" and os.path.lexists(target.path):
-                        raise ConvcliError("exists; --no-clobber refuses to replace it", path=target.path)
-            if options.dry_run:
-                info = io.probe(source.source, max_pixels=max_pixels)
-                results = describe(info)
-            else:
-                image, info = io.read_image(source.source, max_pixels=max_pixels)
-                results = compute(image, info)
-            if show is not None:
-                show(source, results)
-            for target in targets or [None]:
-                result = results[target.product if target else 0]
-                fmt = target.format if target else "npy"
-                dtype = options.dtype or io.default_dtype(fmt, info.dtype)
-                if target is None:  # printed, not written: say what was computed
-                    dtype = str(result.array.dtype) if result.array is not None else "float64"
-                scale = options.scale or result.scale
-                if target is not None:
-                    io.check_writable(fmt, result.out_shape, dtype)
-                if options.dry_run or target is None:
-                    out_shape, mapping = result.out_shape, {"scale": scale if dtype.startswith("uint") else "raw"}
-                else:
-                    mapped, mapping = io.map_values(
-                        result.array, dtype=dtype, scale=scale, alpha=result.has_alpha, kind=result.kind
-                    )
-                    data = io.encode_image(mapped, format=fmt)
-                    if target.path == "-":
-                        sys.stdout.buffer.write(data)
-                        sys.stdout.buffer.flush()
-                    else:
-                        io.write_atomic(target.path, data, no_clobber=options.no_clobber)
-                    out_shape = mapped.shape
-                entries.append(file_entry(
-                    input=source.label, output=target.path if target else None,
-                    input_shape=info.shape, input_dtype=info.dtype,
-                    output_shape=out_shape, output_dtype=dtype, steps=result.steps,
-                    seconds=None if options.dry_run else time.perf_counter() - started,
-                    scale=mapping.get("scale"),
-                    **({"clipped": mapping["clipped"]} if "clipped" in mapping else {}),
-                    **({"notes": list(info.notes)} if info.notes else {}),
-                    **result.extra,
-                ))
-        except (ConvcliError, ValueError) as error:
-            entries.append(_failed(source, error, started))
-            if options.fail_fast:
-                break
-        except (KeyboardInterrupt, SystemExit, click.exceptions.Exit):
-            raise
-        except Exception as error:  # a bug must not stop the other files of a batch
-            if verbose:
-                traceback.print_exc()
-            entries.append(_failed(source, error, started, internal=True))
-            if options.fail_fast:
-                break
+
+    def emit(outcome: _Outcome) -> None:
+        """One input's results, in input order: its shown data, its error lines, its entries."""
+        if show is not None and outcome.shown is not None:
+            show(job.sources[outcome.position], outcome.shown)
+        for line in outcome.errors:
+            progress.echo(line)
+        entries.extend(outcome.entries)
+
+    try:
+        if workers > 1:
+            _Parallel(job, emit, progress).run(workers)
+        else:
+            for position in range(len(job.sources)):
+                outcome = _run_one(job, position)
+                emit(outcome)
+                progress.tick(position + 1)
+                if outcome.failed and options.fail_fast:
+                    break
+    except BaseException:
+        if not options.dry_run:
+            _sweep_temp_files(plan)
+        raise
+    finally:
+        progress.stop()
 
     report = build_report(command, entries)
     if options.report_path == "-":
@@ -298,13 +397,136 @@ def run_batch(
     elif options.report_path is not None:
         io.write_atomic(options.report_path, to_json(report).encode("utf-8"))
     elif not quiet:
-        for line in summary_lines(report, verbose=verbose, dry_run=options.dry_run):
+        for line in summary_lines(report, verbose=verbose, dry_run=options.dry_run,
+                                  elapsed=time.perf_counter() - started):
             click.echo(line, err=True)
     if report["failed"]:
         click.get_current_context().exit(1)
 
 
-def _failed(source: Source, error: BaseException, started: float, *, internal: bool = False) -> dict:
+def _start_methods() -> list[str]:
+    import multiprocessing
+
+    return multiprocessing.get_all_start_methods()
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or closed
+        return False
+
+
+@dataclass
+class _Job:
+    """Everything one input's work needs; forked workers inherit it through ``_JOB``."""
+
+    sources: list[Source]
+    plan: dict[int, list[Target]]
+    options: OutputOptions
+    compute: Callable[[Any, Any], list[Product]]
+    describe: Callable[[Any], list[Product]]
+    show: bool
+    verbose: bool
+    max_pixels: int
+    # With workers and --fail-fast (shared between processes): the first failed position, whether
+    # each position is settled (written, failed or skipped), and how many leading positions are.
+    first_failure: Any = None
+    settled: Any = None
+    settled_prefix: Any = None
+
+
+@dataclass
+class _Outcome:
+    """What one input gave: plain data, sent back by a worker (pickled) to the parent."""
+
+    position: int                                  # 0-based, in ``_Job.sources``
+    entries: list[dict] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # lines for standard error (tracebacks with -v)
+    failed: bool = False
+    shown: list[Product] | None = None             # the products, when the command shows them
+    skipped: bool = False                          # not done: --fail-fast stopped before it
+
+
+def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None = None) -> _Outcome:
+    """Read, compute, encode and write one input; never raises for a bad file or a bug.
+
+    ``may_write``, if given, is asked once before the first write: False skips the input (an
+    input before it failed, under --fail-fast).
+    """
+    from .. import io
+    from ..errors import ConvcliError, ImageWriteError
+    from ..report import file_entry
+
+    options = job.options
+    source = job.sources[position]
+    targets = job.plan[source.index]
+    outcome = _Outcome(position)
+    started = time.perf_counter()
+    try:
+        if options.no_clobber and not options.dry_run:
+            for target in targets:
+                if target.path != "-" and os.path.lexists(target.path):
+                    raise ConvcliError("exists; --no-clobber refuses to replace it", path=target.path)
+        if options.dry_run:
+            info = io.probe(source.source, max_pixels=job.max_pixels)
+            results = job.describe(info)
+        else:
+            image, info = io.read_image(source.source, max_pixels=job.max_pixels)
+            results = job.compute(image, info)
+        if job.show:
+            outcome.shown = results
+        for target in targets or [None]:
+            result = results[target.product if target else 0]
+            fmt = target.format if target else "npy"
+            dtype = result.dtype or options.dtype or io.default_dtype(fmt, info.dtype)
+            if target is None:  # printed, not written: say what was computed
+                dtype = str(result.array.dtype) if result.array is not None else "float64"
+            scale = options.scale or result.scale
+            if target is not None:
+                try:
+                    io.check_writable(fmt, result.out_shape, dtype)
+                except ImageWriteError as error:  # name the output, not the input
+                    raise ImageWriteError(error.message, path=error.path or target.path) from None
+            if options.dry_run or target is None:
+                out_shape, mapping = result.out_shape, {"scale": scale if dtype.startswith("uint") else "raw"}
+            else:
+                mapped, mapping = io.map_values(
+                    result.array, dtype=dtype, scale=scale, alpha=result.has_alpha, kind=result.kind
+                )
+                data = io.encode_image(mapped, format=fmt)
+                if may_write is not None:
+                    allowed, may_write = may_write(), None
+                    if not allowed:
+                        return _Outcome(position, skipped=True)
+                if target.path == "-":
+                    sys.stdout.buffer.write(data)
+                    sys.stdout.buffer.flush()
+                else:
+                    io.write_atomic(target.path, data, no_clobber=options.no_clobber)
+                out_shape = mapped.shape
+            outcome.entries.append(file_entry(
+                input=source.label, output=target.path if target else None,
+                input_shape=info.shape, input_dtype=info.dtype,
+                output_shape=out_shape, output_dtype=dtype, steps=result.steps,
+                seconds=None if options.dry_run else time.perf_counter() - started,
+                scale=mapping.get("scale"),
+                **({"clipped": mapping["clipped"]} if "clipped" in mapping else {}),
+                **({"notes": list(info.notes)} if info.notes else {}),
+                **result.extra,
+            ))
+    except (ConvcliError, ValueError) as error:
+        _fail(outcome, source, error, started)
+    except (click.exceptions.Exit, BrokenPipeError):  # not the file's fault: let the group handle it
+        raise
+    except Exception as error:  # noqa: BLE001 - a bug must not stop the other files of a batch
+        _fail(outcome, source, error, started, internal=True,
+              trace=traceback.format_exc().rstrip("\n") if job.verbose else None)
+    return outcome
+
+
+def _fail(outcome: _Outcome, source: Source, error: BaseException, started: float, *,
+          internal: bool = False, trace: str | None = None) -> None:
     from ..report import file_entry
 
     message = " ".join(str(error).split()) or type(error).__name__
@@ -312,6 +534,363 @@ def _failed(source: Source, error: BaseException, started: float, *, internal: b
         message = f"internal error ({type(error).__name__}): {message}; please report it (-v shows the traceback)"
     if getattr(error, "path", None) is None and not message.startswith(source.label):
         message = f"{source.label}: {message}"
-    click.echo(f"convcli: error: {message}", err=True)
-    return file_entry(input=source.label, output=None, status="error", steps=[],
-                      seconds=time.perf_counter() - started, error=message)
+    if trace:
+        outcome.errors.append(trace)
+    outcome.errors.append(f"convcli: error: {message}")
+    outcome.entries.append(file_entry(input=source.label, output=None, status="error", steps=[],
+                                      seconds=time.perf_counter() - started, error=message))
+    outcome.failed = True
+
+
+# --------------------------------------------------------------------------------------------------
+# Progress
+
+
+class _Progress:
+    """A progress bar (files done of all) on standard error, only when it is a terminal; error
+    lines are printed above it while it shows."""
+
+    def __init__(self, command: str, total: int, color: bool | None, *, enabled: bool) -> None:
+        self.bar: Any = None
+        self.last = 0.0
+        if not enabled:
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        console = Console(file=sys.stderr, no_color=True if color is False else None)
+        # No refresh thread (workers are forked): the bar is redrawn as files finish.
+        self.bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("files"), TimeElapsedColumn(),
+            console=console, transient=True, auto_refresh=False, redirect_stdout=False, redirect_stderr=False,
+        )
+        self.task = self.bar.add_task(command, total=total)
+        self.bar.start()
+        self.bar.refresh()
+
+    def tick(self, done: int) -> None:
+        if self.bar is None:
+            return
+        now = time.monotonic()
+        self.bar.update(self.task, completed=done)
+        if now - self.last >= 0.1:
+            self.last = now
+            self.bar.refresh()
+
+    def echo(self, line: str) -> None:
+        if self.bar is None:
+            click.echo(line, err=True)
+        else:
+            self.bar.console.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
+            self.bar.refresh()
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            bar, self.bar = self.bar, None
+            bar.stop()
+
+
+# --------------------------------------------------------------------------------------------------
+# Worker processes
+
+#: The batch being run, for forked workers to inherit (set only while a pool runs).
+_JOB: _Job | None = None
+#: What a worker's signal handler calls: io.remove_temp_files, bound before the fork.
+_REMOVE_TEMPS: Callable[[], int] | None = None
+_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def _worker_start() -> None:
+    """In a new worker: Ctrl-C or SIGTERM removes its temporary files and ends it, quietly.
+
+    The parent blocks both signals while it forks; they are unblocked here, once the handler is in
+    place, so a signal that arrived in between is handled too.
+    """
+    for signum in _SIGNALS:
+        signal.signal(signum, _worker_stop)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+
+
+def _worker_stop(signum: int, frame: Any) -> None:
+    try:
+        if _REMOVE_TEMPS is not None:
+            _REMOVE_TEMPS()
+    finally:
+        os._exit(128 + signum)
+
+
+def _worker_task(position: int) -> _Outcome:
+    """One input, in a worker (the only function sent to one).
+
+    Under --fail-fast, inputs are computed in parallel but written in input order: an input
+    writes only once every input before it is settled, and not at all after a failure, so that
+    exactly what ``--jobs 1`` writes is written.
+    """
+    job = _JOB
+    assert job is not None, "a convcli worker started without a batch"
+    if not job.options.fail_fast:
+        return _run_one(job, position)
+    if position > job.first_failure.value:
+        outcome = _Outcome(position, skipped=True)
+    else:
+        outcome = _run_one(job, position, may_write=lambda: _my_turn(job, position))
+    if outcome.failed:
+        _failed_at(job, position)
+    _settle(job, position)
+    return outcome
+
+
+def _my_turn(job: _Job, position: int) -> bool:
+    """Wait until every input before ``position`` is settled; True if none of them failed."""
+    while position <= job.first_failure.value:
+        if job.settled_prefix.value >= position:
+            return position <= job.first_failure.value
+        time.sleep(0.002)
+    return False
+
+
+def _failed_at(job: _Job, position: int) -> None:
+    with job.first_failure.get_lock():
+        job.first_failure.value = min(job.first_failure.value, position)
+
+
+def _settle(job: _Job, position: int) -> None:
+    with job.settled_prefix.get_lock():
+        job.settled[position] = 1
+        prefix = job.settled_prefix.value
+        while prefix < len(job.settled) and job.settled[prefix]:
+            prefix += 1
+        job.settled_prefix.value = prefix
+
+
+class _Parallel:
+    """Inputs done by a pool of forked workers, results emitted in input order.
+
+    At most ``workers × 4`` inputs are queued at a time, and a finished input waits for the ones
+    before it at most ``workers × 64`` positions ahead, so memory stays small however many inputs.
+    A worker that dies (killed, out of memory, a crash in a decoder) breaks the pool: the inputs
+    it may have been doing are done again one at a time, each in a fresh worker, so that only the
+    one that kills its worker fails; the others go on in a new pool.
+    """
+
+    def __init__(self, job: _Job, emit: Callable[[_Outcome], None], progress: _Progress) -> None:
+        import multiprocessing
+
+        self.job = job
+        self.emit = emit
+        self.progress = progress
+        self.ctx = multiprocessing.get_context("fork")
+        self.total = len(job.sources)
+        self.buffer: dict[int, _Outcome | None] = {}   # finished, waiting for the ones before them
+        self.next = 0                                  # the next position to emit
+        self.done = 0
+        self.stop_after = self.total                   # --fail-fast: the first failed position
+        self.executor: Any = None
+        self.futures: dict[Any, int] = {}
+        self.broke = False
+
+    def run(self, workers: int) -> None:
+        global _JOB, _REMOVE_TEMPS
+        from .. import io
+
+        if self.job.options.fail_fast:
+            self.job.first_failure = self.ctx.Value("q", self.total)
+            self.job.settled = self.ctx.Array("b", self.total, lock=False)
+            self.job.settled_prefix = self.ctx.Value("q", 0)
+        _JOB, _REMOVE_TEMPS = self.job, io.remove_temp_files
+        failed = True
+        try:
+            self._run(deque(range(self.total)), workers, queued=workers * 4, ahead=workers * 64)
+            self._flush()
+            failed = False
+        finally:
+            if failed:
+                self._kill()
+            _JOB = None
+            if (failed or self.broke) and not self.job.options.dry_run:
+                _sweep_temp_files(self.job.plan)
+
+    def _run(self, pending: deque, workers: int, *, queued: int, ahead: int) -> None:
+        from concurrent.futures import FIRST_COMPLETED, wait
+        from concurrent.futures.process import BrokenProcessPool
+
+        isolated = queued == 1
+        fruitless = 0  # pools in a row that broke before doing anything
+        while pending:
+            self._start(workers)
+            suspects: list[int] = []
+            broken = False
+            while True:
+                while pending and len(self.futures) < queued and pending[0] - self.next < ahead:
+                    if pending[0] > self.stop_after:
+                        pending.clear()
+                        break
+                    position = pending.popleft()
+                    try:
+                        self.futures[self.executor.submit(_worker_task, position)] = position
+                    except BrokenProcessPool:
+                        pending.appendleft(position)
+                        broken = True
+                        break
+                if not self.futures:
+                    break
+                if not broken:
+                    done, _ = wait(self.futures, timeout=0.2, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        position = self.futures.pop(future)
+                        if self._collect(position, future):
+                            suspects.append(position)
+                    broken = bool(suspects)
+                if broken:
+                    # A worker died: the pool is done for, and every call not finished fails with it.
+                    wait(self.futures)
+                    for future, position in list(self.futures.items()):
+                        if self._collect(position, future):
+                            suspects.append(position)
+                    self.futures.clear()
+                    break
+                self._flush()
+                self.progress.tick(self.done)
+            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor = None
+            if broken:
+                self.broke = True
+                fruitless = 0 if suspects else fruitless + 1
+                if fruitless >= 3:
+                    raise click.ClickException("worker processes keep dying as they start; try --jobs 1")
+                suspects.sort()
+                if isolated and suspects:
+                    for position in suspects:
+                        self._record(position, self._died(position))
+                elif suspects:
+                    self._run(deque(suspects), 1, queued=1, ahead=self.total)
+            self._flush()
+            self.progress.tick(self.done)
+
+    def _start(self, workers: int) -> None:
+        """A new pool, its workers started at once (with fork, the first call starts them all)
+        while SIGINT and SIGTERM are blocked, so that no worker is ever without its handlers."""
+        import warnings
+        from concurrent.futures import ProcessPoolExecutor
+
+        for stream in (sys.stdout, sys.stderr):  # a worker must not write out the parent's buffers
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+        try:
+            with warnings.catch_warnings():
+                # Python 3.12+ warns about fork in a process with threads (BLAS's, here): the workers
+                # use none of those threads' locks; fork is what lets closures reach them.
+                warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
+                self.executor = ProcessPoolExecutor(max_workers=workers, mp_context=self.ctx,
+                                                    initializer=_worker_start)
+                self.executor.submit(os.getpid)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+    def _collect(self, position: int, future: Any) -> bool:
+        """Record a finished call; True when it died with its worker (a suspect)."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        if future.cancelled():
+            self._record(position, None)
+            return False
+        error = future.exception()
+        if isinstance(error, BrokenProcessPool):
+            return True
+        if error is not None:  # the worker's own machinery failed for this input
+            outcome = _Outcome(position)
+            _fail(outcome, self.job.sources[position], error, time.perf_counter(), internal=True)
+            self._record(position, outcome)
+        else:
+            self._record(position, future.result())
+        return False
+
+    def _record(self, position: int, outcome: _Outcome | None) -> None:
+        fail_fast = self.job.options.fail_fast
+        if fail_fast:  # settled, also when no worker said so (cancelled, or its worker died)
+            if outcome is not None and outcome.failed:
+                _failed_at(self.job, position)
+            _settle(self.job, position)
+        if outcome is None or outcome.skipped:
+            self.buffer[position] = None
+            return
+        self.buffer[position] = outcome
+        self.done += 1
+        if outcome.failed and fail_fast and position < self.stop_after:
+            self.stop_after = position
+            for future, queued in self.futures.items():
+                if queued > position:
+                    future.cancel()
+
+    def _died(self, position: int) -> _Outcome:
+        outcome = _Outcome(position)
+        error = RuntimeError(
+            "the worker process doing it died (killed by a signal, out of memory, or crashed)"
+        )
+        _fail(outcome, self.job.sources[position], error, time.perf_counter())
+        return outcome
+
+    def _flush(self) -> None:
+        while self.next in self.buffer:
+            outcome = self.buffer.pop(self.next)
+            if outcome is not None and self.next <= self.stop_after:  # nothing after a --fail-fast failure
+                self.emit(outcome)
+            self.next += 1
+
+    def _kill(self) -> None:
+        """Interrupted: end every worker now (each removes its temporary files), then the pool."""
+        executor, self.executor = self.executor, None
+        if executor is None:
+            return
+        processes = list((getattr(executor, "_processes", None) or {}).values())
+        for process in processes:
+            try:
+                process.terminate()
+            except (OSError, ValueError):
+                pass
+        deadline = time.monotonic() + 1.0
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+        for process in processes:
+            if process.is_alive():  # stuck in a long computation: its temporary files are swept below
+                process.kill()
+                process.join(1.0)
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
+_TEMP_NAME = re.compile(r"^\.(.+)\.[a-z0-9_]{8}\.tmp$")
+
+
+def _sweep_temp_files(plan: dict[int, list[Target]]) -> int:
+    """Remove the ``.NAME.XXXXXXXX.tmp`` files that :func:`convcli.io.write_atomic` leaves when a
+    process dies mid-write, for every planned output NAME; returns how many were removed."""
+    names: dict[str, set[str]] = {}
+    for targets in plan.values():
+        for target in targets:
+            if target.path != "-":
+                folder, name = os.path.split(target.path)
+                names.setdefault(folder or ".", set()).add(name)
+    removed = 0
+    for folder, wanted in names.items():
+        try:
+            listed = os.listdir(folder)
+        except OSError:
+            continue
+        for entry in listed:
+            match = _TEMP_NAME.match(entry)
+            if match and match.group(1) in wanted:
+                try:
+                    os.unlink(os.path.join(folder, entry))
+                    removed += 1
+                except OSError:
+                    pass
+    return removed
