@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from scipy import signal
 
-from helpers import png
+from helpers import png, read_png
 
 RNG = np.random.default_rng(11)
 SOBEL_X = np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]])
@@ -415,3 +415,26 @@ def test_version_and_help(run):
     assert run("--version").stdout.strip() == f"convcli {__version__}"
     result = run("filter", "--help")
     assert result.exit_code == 0 and "--boundary" in result.stdout and "sobel-x" in result.stdout
+
+
+def test_alpha_is_rescaled_when_the_bit_depth_changes(run):
+    rgba = np.dstack([np.full((4, 4, 3), 100, np.uint8), np.array([[0, 51, 204, 255]] * 4, np.uint8)])
+    png("rgba.png", rgba)
+    assert run("filter", "rgba.png", "-k", "identity", "--dtype", "uint16", "-o", "up.png").exit_code == 0
+    import cv2  # Pillow cannot read 16-bit RGBA
+
+    out = cv2.imread("up.png", cv2.IMREAD_UNCHANGED)[..., [2, 1, 0, 3]]
+    assert out.dtype == np.uint16
+    np.testing.assert_array_equal(out[..., 3], rgba[..., 3].astype(np.uint16) * 257)  # 255 → 65535
+    np.testing.assert_array_equal(out[..., 0], 100)  # colours keep their values, as the rules say
+
+
+def test_bank_of_data_channels_never_becomes_alpha(run):
+    import tifffile
+
+    np.save("grey.npy", RNG.normal(size=(6, 6)))
+    result = run("filter", "grey.npy", "-k", "mean2", "-k", "edge2", "--correlate", "-o", "bank.tif")
+    assert result.exit_code == 0
+    # read back by convcli: two data channels, both filtered again (no alpha carried through)
+    assert run("filter", "bank.tif", "-k", "2", "-o", "again.npy").exit_code == 0
+    np.testing.assert_allclose(np.load("again.npy"), tifffile.imread("bank.tif") * 2, rtol=1e-6)

@@ -140,3 +140,28 @@ def test_sheet_is_a_labelled_8bit_contact_sheet(run):
     dry = run("pipeline", "bank.yaml", "step.npy", "-o", "out2.npy", "--sheet", "s2.png", "--dry-run", "--json")
     shapes = [f["output_shape"] for f in json.loads(dry.stdout)["files"]]
     assert shapes[1] == list(sheet.shape) and not os.path.exists("s2.png")
+
+
+def test_two_data_channels_into_png_are_refused_not_turned_into_alpha(run):
+    np.save("grey.npy", RNG.normal(size=(6, 6)))
+    write("b.yaml", "steps:\n  - filter: {kernels: [sobel-x, sobel-y]}\n")
+    result = run("pipeline", "b.yaml", "grey.npy", "-o", "b.png")
+    assert result.exit_code == 1 and "transparency" in result.stderr and "b.png" in result.stderr
+    assert not os.path.exists("b.png")
+
+
+def test_two_banks_on_an_image_with_alpha(run):
+    from helpers import png, read_png
+
+    rgba = np.dstack([RNG.integers(0, 256, size=(8, 8, 3)), np.full((8, 8), 200)]).astype(np.uint8)
+    png("rgba.png", rgba)
+    write("b.yaml", "steps:\n  - filter: {kernels: [mean2, edge2], mode: valid, correlate: true}\n"
+                    "  - filter: {kernels: [mean2, edge2], mode: valid, correlate: true}\n")
+    result = run("pipeline", "b.yaml", "rgba.png", "-o", "out.tif")
+    assert result.exit_code == 0, result.output
+    import tifffile
+
+    out = tifffile.imread("out.tif")
+    assert out.shape == (6, 6, 13)  # 3 colours × 4 chains + alpha
+    np.testing.assert_array_equal(out[..., -1], 200)
+    assert read_png("rgba.png").shape == (8, 8, 4)

@@ -240,9 +240,20 @@ def test_alpha_rule_valid_stride_takes_the_alpha_under_the_centre():
     np.testing.assert_array_equal(out[..., 1], alpha[1:5:2, 1:5:2])
 
 
-def test_alpha_needs_two_or_four_channels():
+def test_alpha_needs_channels_besides_alpha():
     with pytest.raises(ValueError, match="`has_alpha`"):
-        filter_bank(np.ones((4, 4, 3)), [np.ones((3, 3))], has_alpha=True)
+        filter_bank(np.ones((4, 4)), [np.ones((3, 3))], has_alpha=True)
+    with pytest.raises(ValueError, match="`has_alpha`"):
+        filter_bank(np.ones((4, 4, 1)), [np.ones((3, 3))], has_alpha=True)
+
+
+def test_alpha_stays_last_through_two_banks():
+    image = np.dstack([RNG.normal(size=(6, 6)), np.full((6, 6), 9.0)])  # grey + alpha
+    once = filter_bank(image, ["mean2", "edge2"], has_alpha=True, mode="valid", correlate=True)
+    twice = filter_bank(once, ["mean2", "edge2"], has_alpha=True, mode="valid", correlate=True)
+    assert once.shape == (5, 5, 3) and twice.shape == (4, 4, 5)
+    np.testing.assert_array_equal(twice[..., -1], 9.0)
+    np.testing.assert_allclose(twice[..., 3], signal.correlate2d(once[..., 1], [[-1, 1], [-1, 1]], mode="valid"))
 
 
 def test_gray_uses_rgb2gray_weights_in_input_units():

@@ -1004,11 +1004,13 @@ def _read_tiff(
                 raise ImageReadError("floating-point MinIsWhite TIFF is not supported", path=label)
         else:
             raise ImageReadError(f"TIFF photometric {photometric.name} is not supported", path=label)
+        extra = tuple(getattr(page, "extrasamples", ()) or ())
+        tagged_alpha = bool(extra) and int(extra[-1]) in (1, 2)  # associated or unassociated alpha
         info = ImageInfo(
             shape=(h, w) + ((c,) if c > 1 else ()),
             dtype=out_dtype,
             format="tiff",
-            has_alpha=c in (2, 4),
+            has_alpha=c in (2, 4) and tagged_alpha,
             frames=frames,
             notes=tuple(notes),
         )
@@ -1169,7 +1171,13 @@ KINDS = ("values", "angle", "mask")
 
 
 def map_values(
-    values: np.ndarray, *, dtype: str, scale: str = "clip", alpha: bool = False, kind: str = "values"
+    values: np.ndarray,
+    *,
+    dtype: str,
+    scale: str = "clip",
+    alpha: bool = False,
+    kind: str = "values",
+    alpha_max: float | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Turn a floating-point result into the output dtype.
 
@@ -1187,6 +1195,9 @@ def map_values(
     Rounding is ``numpy.rint``: halves go to the even neighbour (0.5 → 0, 1.5 → 2, 2.5 → 2).
     With ``alpha=True`` the last channel is alpha: it is only rounded and clipped, whatever
     ``scale`` says, and it takes no part in ``normalize``'s min..max.
+
+    ``alpha_max`` is the full-opacity value of the input's alpha (255 for uint8, 65535 for
+    uint16): alpha is rescaled to the output's range, so 8-bit alpha written as 16-bit stays opaque.
 
     ``kind="angle"`` (radians, e.g. a gradient direction) maps −π..π linearly onto 0..top for
     integer dtypes, ``(θ + π)/(2π)·top``, whatever ``scale`` says; ``kind="mask"`` (booleans) gives
@@ -1240,6 +1251,8 @@ def map_values(
     if dtype.startswith("float"):
         return values.astype(dtype), {"scale": "raw", "dtype": dtype, "clipped": 0}
     v = values.astype(np.float64)
+    if alpha and alpha_max:
+        v[..., -1] *= float(np.iinfo(dtype).max) / float(alpha_max)
     if kind != "values":
         top = float(np.iinfo(dtype).max)
         colour = v[..., :-1] if alpha else v  # alpha is already in the output's units
@@ -1269,7 +1282,7 @@ def map_values(
     return out.astype(dtype), {"scale": scale, "dtype": dtype, "clipped": clipped}
 
 
-def check_writable(format: str, shape: tuple[int, ...], dtype: str) -> None:
+def check_writable(format: str, shape: tuple[int, ...], dtype: str, *, has_alpha: bool | None = None) -> None:
     """Refuse, before any work, an output the format cannot hold; the message says what to use.
 
     ============  =====================  ============================================
@@ -1336,6 +1349,12 @@ def check_writable(format: str, shape: tuple[int, ...], dtype: str) -> None:
             f"{label} images are at most {side:,} pixels on a side; got {shape[1]}×{shape[0]}; use .png or .tif"
         )
     allowed = {"png": (1, 2, 3, 4), "jpeg": (1, 3), "bmp": (1, 3), "gif": (1, 3), "webp": (1, 2, 3, 4)}[format]
+    if channels in (2, 4) and has_alpha is False:
+        # An image file would read the last of these channels back as transparency.
+        raise ImageWriteError(
+            f"this result has {channels} data channels and no alpha; {label} would store the last one as "
+            "transparency: use .tif or .npy"
+        )
     if channels in allowed:
         return
     if channels in (2, 4):
@@ -1360,7 +1379,7 @@ def _png_encode_grey_alpha(arr: np.ndarray) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
-def encode_image(array: np.ndarray, *, format: str) -> bytes:
+def encode_image(array: np.ndarray, *, format: str, has_alpha: bool | None = None) -> bytes:
     """Encode an array (already in its output dtype) as the bytes of a file.
 
     PNG: OpenCV (RGB(A) turned into BGR(A), compression level 6); grey+alpha, which OpenCV
@@ -1368,7 +1387,8 @@ def encode_image(array: np.ndarray, *, format: str) -> bytes:
     subsampling (4:4:4). BMP: Pillow. GIF: Pillow; RGB is reduced to a 256-colour adaptive
     palette, so it is lossy (grey is exact). WebP: Pillow, lossless (exact RGB, also under
     transparent pixels); grey is stored as RGB and grey+alpha as RGBA. TIFF: tifffile,
-    deflate-compressed, no date or description tags. ``.npy``: ``numpy.save``.
+    deflate-compressed, no date or description tags; a 2- or 4-channel array is tagged as ending
+    in alpha unless ``has_alpha`` is False. ``.npy``: ``numpy.save``.
     The same array always gives the same bytes. A (H, W, 1) array is written as grey.
 
     Parameters
@@ -1402,14 +1422,14 @@ def encode_image(array: np.ndarray, *, format: str) -> bytes:
     _check_format(format)
     check_writable(format, array.shape, array.dtype.name)
     try:
-        return _encode(np.ascontiguousarray(array), format)
+        return _encode(np.ascontiguousarray(array), format, has_alpha)
     except (ConvcliError, MemoryError):
         raise
     except Exception as exc:  # the boundary: any encoder failure becomes one line
         raise ImageWriteError(f"cannot encode {_LABELS[format]}: {_reason(exc)}") from exc
 
 
-def _encode(arr: np.ndarray, format: str) -> bytes:
+def _encode(arr: np.ndarray, format: str, has_alpha: bool | None = None) -> bytes:
     if format == "npy":
         buf = io.BytesIO()
         np.save(buf, arr, allow_pickle=False)
@@ -1440,7 +1460,10 @@ def _encode(arr: np.ndarray, format: str) -> bytes:
             kwargs.update(photometric="rgb", planarconfig="contig")
         else:
             kwargs.update(photometric="minisblack", planarconfig="contig")
-        if channels in (2, 4):
+        if channels in (2, 4) and has_alpha is False:
+            # Data channels, not colour + alpha: tagged so, and read back without alpha.
+            kwargs.update(photometric="minisblack", planarconfig="contig")
+        elif channels in (2, 4):
             kwargs["extrasamples"] = ["unassalpha"]
         tifffile.imwrite(buf, arr, **kwargs)
         return buf.getvalue()

@@ -485,16 +485,18 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
             scale = options.scale or result.scale
             if target is not None:
                 try:
-                    io.check_writable(fmt, result.out_shape, dtype)
+                    io.check_writable(fmt, result.out_shape, dtype, has_alpha=result.has_alpha)
                 except ImageWriteError as error:  # name the output, not the input
                     raise ImageWriteError(error.message, path=error.path or target.path) from None
             if options.dry_run or target is None:
                 out_shape, mapping = result.out_shape, {"scale": scale if dtype.startswith("uint") else "raw"}
             else:
+                alpha_max = _integer_max(info.dtype) if result.has_alpha else None
                 mapped, mapping = io.map_values(
-                    result.array, dtype=dtype, scale=scale, alpha=result.has_alpha, kind=result.kind
+                    result.array, dtype=dtype, scale=scale, alpha=result.has_alpha, kind=result.kind,
+                    alpha_max=alpha_max,
                 )
-                data = io.encode_image(mapped, format=fmt)
+                data = io.encode_image(mapped, format=fmt, has_alpha=result.has_alpha)
                 if may_write is not None:
                     allowed, may_write = may_write(), None
                     if not allowed:
@@ -523,6 +525,13 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
         _fail(outcome, source, error, started, internal=True,
               trace=traceback.format_exc().rstrip("\n") if job.verbose else None)
     return outcome
+
+
+def _integer_max(dtype: str) -> float | None:
+    """Full scale of an integer dtype (alpha's full opacity), None for floats."""
+    import numpy as np
+
+    return float(np.iinfo(dtype).max) if np.dtype(dtype).kind in "ui" else None
 
 
 def _fail(outcome: _Outcome, source: Source, error: BaseException, started: float, *,

@@ -333,7 +333,7 @@ def filter_bank(
     kernels : sequence of kernels (anything :func:`filter2d` takes)
         All must give the same output shape (same kernel shape, or `same` mode at stride 1).
     has_alpha : bool
-        The last channel of a 2- or 4-channel image is alpha.
+        The last channel is alpha (an image file's grey+alpha or RGBA, or a bank's result of one).
     boundary, normalize, **geometry
         As for :func:`filter2d`.
 
@@ -353,8 +353,8 @@ def filter_bank(
         raise ValueError("`kernels` must hold at least one kernel")
     array = np.asarray(image)
     kerns = [k if isinstance(k, Kernel) else load_kernel(k) for k in kernels]
-    if has_alpha and (array.ndim != 3 or array.shape[2] not in (2, 4)):
-        raise ValueError(f"`has_alpha` needs a 2- or 4-channel image, got shape {array.shape}")
+    if has_alpha and (array.ndim != 3 or array.shape[2] < 2):
+        raise ValueError(f"`has_alpha` needs channels besides alpha, got shape {array.shape}")
     colour = array[..., :-1] if has_alpha else array
     results = [filter2d(colour, k, boundary=boundary, normalize=normalize, **geometry) for k in kerns]
     shapes = {r.shape[:2] for r in results}
