@@ -438,3 +438,17 @@ def test_bank_of_data_channels_never_becomes_alpha(run):
     # read back by convcli: two data channels, both filtered again (no alpha carried through)
     assert run("filter", "bank.tif", "-k", "2", "-o", "again.npy").exit_code == 0
     np.testing.assert_allclose(np.load("again.npy"), tifffile.imread("bank.tif") * 2, rtol=1e-6)
+
+
+def test_several_kernels_with_output_dir_default_to_one_file_each(run, npy):
+    result = run("filter", "in.npy", "-k", "sobel-x", "-k", "sobel-y", "-O", "out")
+    assert result.exit_code == 0, result.output
+    assert sorted(os.listdir("out")) == ["in-sobel-x.npy", "in-sobel-y.npy"]
+
+
+def test_two_inline_kernels_get_numbered_names(run, npy):
+    result = run("filter", "in.npy", "-k", "1 0", "-k", "0 1", "-O", "out", "--name", "{stem}-{kernel}{ext}")
+    assert result.exit_code == 0, result.output
+    assert sorted(os.listdir("out")) == ["in-inline1.npy", "in-inline2.npy"]
+    # same mode puts the extra pixel before under convolution: [1 0] flipped picks x[j] itself
+    np.testing.assert_allclose(np.load("out/in-inline1.npy"), npy, atol=1e-6)

@@ -1264,3 +1264,16 @@ def test_write_atomic_writes_through_a_fifo(tmp_path):
     cio.write_atomic(str(fifo), b"through")
     reader.join(10)
     assert received == [b"through"] and sorted(os.listdir(tmp_path)) == ["pipe"]
+
+
+def test_gif_with_a_damaged_later_frame_gives_its_first_frame(tmp_path):
+    from PIL import Image
+
+    frames = [Image.fromarray(np.full((32, 32), 60 * k, np.uint8)) for k in range(3)]
+    whole = tmp_path / "whole.gif"
+    frames[0].save(whole, save_all=True, append_images=frames[1:])
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.gif"
+    cut.write_bytes(data[: len(data) - 40])  # the last frame is truncated
+    image, info = cio.read_image(str(cut))
+    assert image.shape == (32, 32) and int(image[0, 0]) == 0

@@ -835,3 +835,11 @@ def test_spec_order_file_before_everything(tmp_path, monkeypatch):
     assert load_kernel("sobel-x").source == "built-in"  # the name still means the built-in
 
 
+
+
+def test_a_name_that_starts_with_a_digit_is_looked_up(tmp_path):
+    (tmp_path / "3tap.yaml").write_text("matrix: [[1, 2, 1]]\n")
+    assert load_kernel("3tap", search_path=[tmp_path]).matrix.tolist() == [[1.0, 2.0, 1.0]]
+    assert load_kernel("3", search_path=[tmp_path]).matrix.tolist() == [[3.0]]  # a number stays a matrix
+    with pytest.raises(KernelError):
+        load_kernel("3tapx", search_path=[tmp_path])

@@ -920,15 +920,17 @@ def _read_pillow(
     fh: BinaryIO, fmt: str, label: str, max_pixels: int | None, decode: bool
 ) -> tuple[np.ndarray | None, ImageInfo]:
     Image, unlimited = _pil()
+    # Pillow reads from a copy: closing an image closes its file, and the first-frame fallback
+    # below must be able to open the data a second time.
+    data = fh.read()
     with unlimited:
-        im = Image.open(fh, formats=[_PIL_FORMATS[fmt]])
+        im = Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[fmt]])
         try:  # GIF counts by walking the frame headers; a damaged later frame stops the count
             frames = int(getattr(im, "n_frames", 1) or 1)
         except Exception:
             frames = 1
             im.close()
-            fh.seek(0)
-            im = Image.open(fh, formats=[_PIL_FORMATS[fmt]])  # fresh, at the first frame
+            im = Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[fmt]])  # fresh, at the first frame
     with unlimited, im:
         shape, dtype, notes, how = _pillow_plan(im)
         if frames > 1:

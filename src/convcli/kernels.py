@@ -502,6 +502,16 @@ def list_kernels(*, search_path: Sequence[str | os.PathLike] | None = None) -> l
     return [found[name] for name in sorted(found)]
 
 
+def _named_in(name: str, folders: Sequence[Path]) -> Kernel | None:
+    """The kernel NAME.yaml in the first folder that has it, or None."""
+    for folder in folders:
+        if folder.is_dir():
+            file = _named_file(name, folder)
+            if file is not None:
+                return _load_named_file(file, folder)
+    return None
+
+
 def _valid_name(name: str) -> bool:
     return bool(_NAME_RE.match(name)) and ".." not in name
 
@@ -1086,9 +1096,15 @@ def load_kernel(spec: Any, *, search_path: Sequence[str | os.PathLike] | None = 
             f"{text!r} is not a kernel: a kernel file must end in {', '.join(FILE_EXTENSIONS)}, and a kernel "
             "name cannot contain '/' (names are looked up only inside the kernel folders)"
         )
-    # 2. an inline matrix
+    # 2. an inline matrix (a name may start with a digit too: "3tap" is looked up if it is no matrix)
     if text.startswith(_INLINE_START):
-        return Kernel(name="inline", matrix=_parse_inline(text), source="inline")
+        try:
+            return Kernel(name="inline", matrix=_parse_inline(text), source="inline")
+        except KernelError:
+            named = _named_in(text, folders) if _valid_name(text) else None
+            if named is None:
+                raise
+            return named
     # 3. a parametric kernel
     kind, colon, args = text.partition(":")
     if colon and re.fullmatch(r"[a-z]+", kind):
@@ -1102,12 +1118,10 @@ def load_kernel(spec: Any, *, search_path: Sequence[str | os.PathLike] | None = 
         return _parametric(kind, args)
     # 4. a name
     if _valid_name(text):
-        for folder in folders:
-            if folder.is_dir():
-                file = _named_file(text, folder)
-                if file is not None:
-                    return _load_named_file(file, folder)
-        raise _unknown(text, folders)
+        named = _named_in(text, folders)
+        if named is None:
+            raise _unknown(text, folders)
+        return named
     if _valid_name(text.lower()):
         raise KernelError(f"{text!r} is not a kernel; kernel names are lower-case: try {text.lower()!r}")
     raise KernelError(f"{text!r} is not a kernel; {_FORMS}")

@@ -48,18 +48,33 @@ def filter_command(inputs: tuple[str, ...], kernels: tuple[Any, ...], **params: 
     geometry = pop_geometry(params)
     options = OutputOptions.pop(params)
     kernels = list(kernels)
-    if normalize:
-        try:
-            kernels = [k.normalized() for k in kernels]
-        except ValueError as error:
-            raise click.BadParameter(str(error), param_hint="'--normalize'") from None
-
-    template = options.output or options.name_template or ""
-    split = len(kernels) > 1 and "{kernel}" in template
+    # Several kernels give one file each when the name has {kernel} (-O's default name has it).
+    template = options.output if options.output is not None else (options.name_template or "{kernel}")
+    split = len(kernels) > 1 and options.output != "-" and "{kernel}" in template
     groups = [[k] for k in kernels] if split or len(kernels) == 1 else [kernels]
-    chains = [[make_step("filter", dict(conv_step_options(geometry), kernels=group))] for group in groups]
+    chains = [[make_step("filter", dict(conv_step_options(geometry), kernels=group, normalize=normalize))]
+              for group in groups]
     run_chains(
         command="filter", inputs=inputs, options=options, chains=chains, gray=gray,
-        names=["+".join(k.slug() for k in group) for group in groups],
+        names=_distinct(["+".join(k.slug() for k in group) for group in groups]),
         stackable=[len(group) > 1 for group in groups],
     )
+
+
+def _distinct(names: list[str]) -> list[str]:
+    """Number names that repeat (two inline kernels), so their files cannot collide.
+
+    Examples
+    --------
+    >>> _distinct(["inline", "sobel-x", "inline"])
+    ['inline1', 'sobel-x', 'inline2']
+    """
+    counts = {name: names.count(name) for name in names}
+    seen: dict[str, int] = {}
+    numbered = []
+    for name in names:
+        if counts[name] > 1:
+            seen[name] = seen.get(name, 0) + 1
+            name = f"{name}{seen[name]}"
+        numbered.append(name)
+    return numbered
