@@ -452,3 +452,26 @@ def test_two_inline_kernels_get_numbered_names(run, npy):
     assert sorted(os.listdir("out")) == ["in-inline1.npy", "in-inline2.npy"]
     # same mode puts the extra pixel before under convolution: [1 0] flipped picks x[j] itself
     np.testing.assert_allclose(np.load("out/in-inline1.npy"), npy, atol=1e-6)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["-o", "o.png", "--dtype", "float32"], "cannot hold float32"),
+    (["-o", "o.bmp", "--dtype", "uint16"], "8-bit"),
+    (["-o", "o.png", "--format", "npy"], "--format is for -o -"),
+    (["-o", "o.npy", "--report", "missing/r.json"], "folder missing does not exist"),
+])
+def test_option_conflicts_are_found_before_any_work(run, npy, args, message):
+    result = run("filter", "in.npy", "-k", "box3", *args)
+    assert result.exit_code == 2 and message in result.stderr, result.stderr
+    assert sorted(os.listdir(".")) == ["in.npy"]
+
+
+def test_stdout_defaults_to_the_input_format(run, npy):
+    result = run("filter", "in.npy", "-k", "identity", "-o", "-")
+    assert result.exit_code == 0
+    np.testing.assert_allclose(np.load(stdio.BytesIO(result.stdout_bytes)), npy, atol=1e-6)
+
+
+def test_missing_folder_input_says_no_such_file(run):
+    result = run("filter", "nodir/", "-k", "box3", "-O", "out")
+    assert result.exit_code == 1 and "no such file" in result.stderr

@@ -366,7 +366,7 @@ def test_no_clobber_and_output_is_input(run, npy):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--component", "direction", "--threshold", "5", "-o", "o.npy"], "--threshold"),
+    (["--component", "direction", "--threshold", "5", "-o", "o.npy"], "not from direction"),
     (["--mode", "same", "--padding", "1", "-o", "o.npy"], "--padding replaces --mode"),
     (["--mode", "full", "--padding", "1", "-o", "o.npy"], "--padding replaces --mode"),
     (["--boundary", "mirror", "-o", "o.npy"], "ambiguous"),

@@ -27,6 +27,8 @@ __all__ = [
     "conv_axis",
     "conv_geometry",
     "chain_receptive_field",
+    "check_output_padding",
+    "check_pool_padding",
     "pool_axis",
     "pool_geometry",
     "TransposeAxis",
@@ -249,7 +251,8 @@ def conv_axis(
         raise GeometryError(
             f"{what} is larger than the {size} {axis} of the input"
             + (f" plus padding {before} + {after}" if before or after else "")
-            + f"; `{used_mode}` leaves no output: use a smaller kernel, more padding or --mode same"
+            + f"; {'this padding' if used_mode == 'explicit' else '`' + used_mode + '`'} leaves no output: "
+            "use a smaller kernel, more padding or --mode same"
         )
     return AxisGeometry(size, kernel, stride, dilation, before, after, out, used_mode)
 
@@ -319,6 +322,43 @@ def chain_receptive_field(
     return field, jump
 
 
+def check_pool_padding(size: int, padding: tuple[int, int], *, axis: str = "rows") -> None:
+    """PyTorch's rule: pooling padding is at most half the window (else a window holds no real pixel).
+
+    Examples
+    --------
+    >>> check_pool_padding(3, (1, 1))
+    >>> check_pool_padding(2, (0, 2))
+    Traceback (most recent call last):
+    ...
+    ValueError: `padding` 2 is more than half the window 2 along the rows (PyTorch's rule: a window would hold no real pixel); use a smaller padding
+    """
+    if max(padding) * 2 > size:
+        raise ValueError(
+            f"`padding` {max(padding)} is more than half the window {size} along the {axis} "
+            "(PyTorch's rule: a window would hold no real pixel); use a smaller padding"
+        )
+
+
+def check_output_padding(output_padding: int, *, factor: int, dilation: int = 1, axis: str = "rows") -> None:
+    """PyTorch's rule for transposed convolution: output padding below the factor (or the dilation).
+
+    Examples
+    --------
+    >>> check_output_padding(1, factor=2)
+    >>> check_output_padding(2, factor=2)
+    Traceback (most recent call last):
+    ...
+    ValueError: `output_padding` 2 must be smaller than the factor 2 along the rows (PyTorch's rule)
+    """
+    if output_padding >= max(factor, dilation):
+        raise ValueError(
+            f"`output_padding` {output_padding} must be smaller than the factor {factor}"
+            + (f" or the dilation {dilation}" if dilation > 1 else "")
+            + f" along the {axis} (PyTorch's rule)"
+        )
+
+
 def pool_axis(
     size: int,
     *,
@@ -354,11 +394,7 @@ def pool_axis(
         raise ValueError(f"`mode` must be valid or same for pooling, got {mode!r}")
     if padding is not None:
         before, after = padding
-        if max(before, after) * 2 > kernel:
-            raise ValueError(
-                f"`padding` {max(before, after)} is more than half the window {kernel} along the {axis} "
-                "(PyTorch's rule: a window would hold no real pixel); use a smaller padding"
-            )
+        check_pool_padding(kernel, padding, axis=axis)
         used_mode = "explicit"
     elif mode == "same":
         if ceil:
@@ -473,12 +509,7 @@ def transpose_axis(
         raise ValueError("`kernel`, `factor` and `dilation` must be >= 1")
     if output_padding < 0 or min(padding) < 0:
         raise ValueError("`padding` and `output_padding` must be >= 0")
-    if output_padding >= max(stride, dilation):
-        raise ValueError(
-            f"`output_padding` {output_padding} must be smaller than the factor {stride}"
-            + (f" or the dilation {dilation}" if dilation > 1 else "")
-            + f" along the {axis} (PyTorch's rule)"
-        )
+    check_output_padding(output_padding, factor=stride, dilation=dilation, axis=axis)
     extent = dilation * (kernel - 1) + 1
     out = (size - 1) * stride - padding[0] - padding[1] + extent + output_padding
     if out < 1:

@@ -42,8 +42,10 @@ def list_command(kernel_dirs: tuple[str, ...] = (), as_json: bool = False) -> No
 
     try:
         found = list_kernels(search_path=_search_path(kernel_dirs))
-    except KernelError as error:
-        raise click.ClickException(str(error)) from None
+    except KernelError as error:  # a bad kernel file is a usage error, as for -k
+        failure = click.ClickException(str(error))
+        failure.exit_code = 2
+        raise failure from None
     if as_json:
         click.echo(json.dumps([
             {"name": k.name, "shape": list(k.shape), "sum": k.total, "separable": k.separable,

@@ -57,16 +57,14 @@ def pool_command(inputs: tuple[str, ...], **params: Any) -> None:
     if ceil and mode == "same":
         raise click.UsageError("--ceil rounds valid or padded windows up; `same` already does")
     if padding is not None and size is not None:
-        # PyTorch's rule, checked before any input is read: it does not depend on the image.
-        from ..geometry import as_padding
+        # Checked before any input is read: it does not depend on the image.
+        from ..geometry import AXIS_NAMES, as_padding, check_pool_padding
 
-        for axis, (before, after), window_side in zip(("rows", "cols"), as_padding(padding), size):
-            if max(before, after) * 2 > window_side:
-                raise click.BadParameter(
-                    f"{max(before, after)} is more than half the window {window_side} along the {axis} "
-                    "(PyTorch's rule: a window would hold no real pixel); use a smaller padding",
-                    param_hint="'--padding'",
-                )
+        for axis, pads, window_side in zip(AXIS_NAMES, as_padding(padding), size):
+            try:
+                check_pool_padding(window_side, pads, axis=axis)
+            except ValueError as error:
+                raise click.BadParameter(str(error), param_hint="'--padding'") from None
     options = OutputOptions.pop(params, output_required=not global_)
     step = make_step("pool", {"op": op, "size": size, "stride": stride, "mode": mode, "ceil": ceil or None,
                               "padding": padding, "global": global_ or None})

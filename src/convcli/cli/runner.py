@@ -119,8 +119,8 @@ def collect_sources(inputs: Sequence[str], *, recursive: bool | None = None) -> 
                 path = os.path.join(name, relative)
                 stem, ext = os.path.splitext(os.path.basename(relative))
                 sources.append(Source(path, path, stem, ext, len(sources) + 1, path, os.path.dirname(relative)))
-        else:
-            stem, ext = os.path.splitext(os.path.basename(name))
+        else:  # a file (or a missing path: reading it will say so)
+            stem, ext = os.path.splitext(os.path.basename(name.rstrip(os.sep)) or name)
             sources.append(Source(name, name, stem, ext or ".png", index, name))
     return sources
 
@@ -172,14 +172,20 @@ def _format_of(path: str, options: OutputOptions, source: Source) -> str:
             return FORMAT_ALIASES.get(options.output_format, options.output_format)
         if isinstance(source.source, bytes):
             return sniff_format(source.source[:16]) or "png"
-        try:
-            return format_from_path(source.ext) if source.ext else "png"
+        try:  # the input's own format ("x" + ext: a bare ".npy" would read as a hidden file's name)
+            return format_from_path("x" + source.ext) if source.ext else "png"
         except ValueError:
             return "png"
     try:
-        return format_from_path(path)
+        fmt = format_from_path(path)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="output") from None
+    wanted = FORMAT_ALIASES.get(options.output_format, options.output_format) if options.output_format else None
+    if wanted is not None and wanted != fmt:
+        raise click.BadParameter(
+            f"{path} is a {fmt.upper()} file name but --format says {options.output_format}; "
+            "--format is for -o - and {ext} in --name", param_hint="'--format'")
+    return fmt
 
 
 def plan_targets(
@@ -238,8 +244,10 @@ def plan_targets(
                         raise click.BadParameter(f"cannot fill {name!r}: {error}", param_hint="output name")
                 path = os.path.join(folder, name) if folder is not None else name
             if path != "-" and path in seen:
+                if seen[path] == source.label:
+                    raise click.UsageError(f"two outputs of {source.label} would both be {path}; give them different names")
                 raise click.UsageError(
-                    f"{seen[path]} and {source.label} would both write {path}; add {{index}} or {{stem}} to the name"
+                    f"{seen[path]} and {source.label} would both write {path}; add {{index}} to the name"
                 )
             seen[path] = source.label
             targets.append(Target(path, number, _format_of(path, options, source)))
@@ -287,6 +295,18 @@ def _refuse_inputs_as_outputs(sources: Sequence[Source], plan: dict[int, list[Ta
             folder = os.path.dirname(target.path) or "."
             if options.output_dir is None and not os.path.isdir(folder):
                 raise click.BadParameter(f"folder {folder} does not exist", param_hint="'-o'")
+            if options.dtype is not None:  # a dtype the format cannot hold is known before any work
+                from ..errors import ImageWriteError
+                from ..io import check_writable
+
+                try:
+                    check_writable(target.format, (1, 1), options.dtype)
+                except ImageWriteError as error:
+                    raise click.BadParameter(f"{target.path}: {error.message}", param_hint="'--dtype'") from None
+    if options.report_path not in (None, "-"):
+        folder = os.path.dirname(options.report_path) or "."
+        if not os.path.isdir(folder):
+            raise click.BadParameter(f"folder {folder} does not exist", param_hint="'--report'")
     if options.report_path not in (None, "-") and by_id:
         file_id = _file_id(options.report_path)
         if file_id is not None and file_id in by_id:

@@ -41,8 +41,6 @@ def sobel_command(inputs: tuple[str, ...], **params: Any) -> None:
     """
     operator, component = params.pop("operator"), params.pop("component")
     blur, threshold, gray = params.pop("blur"), params.pop("threshold"), params.pop("gray")
-    if threshold is not None and component == "direction":
-        raise click.UsageError("--threshold makes an edge map from magnitude, x or y, not from direction")
     geometry = pop_geometry(params)
     options = OutputOptions.pop(params)
     step = make_step("sobel", dict(conv_step_options(geometry), operator=operator, component=component,

@@ -45,13 +45,14 @@ def upsample_command(inputs: tuple[str, ...], **params: Any) -> None:
         if kernel is None:
             raise click.UsageError("--method transpose needs a kernel: -k KERNEL")
         if output_padding is not None:
-            # PyTorch's rule, checked before any input is read: it does not depend on the image.
-            for axis, extra, step in zip(("rows", "cols"), output_padding, factor):
-                if extra >= step:
-                    raise click.BadParameter(
-                        f"{extra} must be smaller than the factor {step} along the {axis} (PyTorch's rule)",
-                        param_hint="'--output-padding'",
-                    )
+            # Checked before any input is read: it does not depend on the image.
+            from ..geometry import AXIS_NAMES, check_output_padding
+
+            for axis, extra, step in zip(AXIS_NAMES, output_padding, factor):
+                try:
+                    check_output_padding(extra, factor=step, axis=axis)
+                except ValueError as error:
+                    raise click.BadParameter(str(error), param_hint="'--output-padding'") from None
     else:
         given = [name for name, value in (("-k", kernel), ("--padding", padding),
                                           ("--output-padding", output_padding)) if value is not None]
