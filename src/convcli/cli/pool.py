@@ -76,8 +76,10 @@ def pool_command(inputs: tuple[str, ...], **params: Any) -> None:
             return
         while header:
             click.echo(header.pop())
+        last = len(values) - 1
         for channel, value in enumerate(values):
-            click.echo(f"{source.label}\t{channel}\t{value:.10g}")
+            name = "alpha" if results[0].has_alpha and channel == last else str(channel)  # alpha: its mean
+            click.echo(f"{source.label}\t{name}\t{value:.10g}")
 
     run_chains(
         command="pool", inputs=inputs, options=options, chains=[[step]], names=[op], gray=gray,
