@@ -475,3 +475,13 @@ def test_stdout_defaults_to_the_input_format(run, npy):
 def test_missing_folder_input_says_no_such_file(run):
     result = run("filter", "nodir/", "-k", "box3", "-O", "out")
     assert result.exit_code == 1 and "no such file" in result.stderr
+
+
+@pytest.mark.parametrize("command", [
+    ["filter", "in.npy", "-k", "box3", "--dilation", "100000"],
+    ["upsample", "in.npy", "--factor", "100000"],
+])
+def test_absurd_sizes_are_refused_from_the_plan(run, npy, command):
+    result = run(*command, "-o", "out.npy", "--max-pixels", "1000000")
+    assert result.exit_code == 1 and "over the limit of 1,000,000" in result.stderr
+    assert "internal error" not in result.stderr and not os.path.exists("out.npy")

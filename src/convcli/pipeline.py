@@ -371,10 +371,13 @@ def _geometry(options: dict[str, Any]) -> dict[str, Any]:
     return {name: options[name] for name in ("mode", "stride", "dilation", "padding", "correlate")}
 
 
-def plan(steps: Sequence[Step], shape: Sequence[int], *, has_alpha: bool = False) -> Plan:
+def plan(
+    steps: Sequence[Step], shape: Sequence[int], *, has_alpha: bool = False, max_pixels: int | None = None
+) -> Plan:
     """Shapes, padding, receptive field and jump of every step for an input of ``shape``.
 
-    Raises the error of the first step whose geometry is impossible, naming that step.
+    Raises the error of the first step whose geometry is impossible, naming that step; with
+    ``max_pixels``, also of the first step whose result (or padded input) would have more pixels.
 
     Examples
     --------
@@ -397,8 +400,11 @@ def plan(steps: Sequence[Step], shape: Sequence[int], *, has_alpha: bool = False
         previous = {"receptive_field": list(state.receptive_field), "jump": list(state.jump)}
         try:
             if step.op == "gray":
-                after = gray_shape(before, has_alpha=has_alpha) or before
+                grey = gray_shape(before, has_alpha=has_alpha)
+                after = grey or before
                 record = gray_step(in_shape=before, out_shape=after)
+                if grey is None:
+                    record["note"] = "already grey"
                 record.update(previous)
             elif step.op == "filter":
                 kernels = options["kernels"]
@@ -447,6 +453,8 @@ def plan(steps: Sequence[Step], shape: Sequence[int], *, has_alpha: bool = False
             if isinstance(error, ConvcliError) and error.path:
                 raise
             raise step.error(str(error), cls=GeometryError if isinstance(error, GeometryError) else PipelineError)
+        if max_pixels is not None:
+            _check_size(step, record, after, max_pixels)
         state.receptive_field = tuple(record["receptive_field"])
         state.jump = tuple(record["jump"])
         if step.save:
@@ -454,6 +462,20 @@ def plan(steps: Sequence[Step], shape: Sequence[int], *, has_alpha: bool = False
         state.steps.append(record)
         state.shape = tuple(after)
     return state
+
+
+def _check_size(step: Step, record: dict, after: Sequence[int], max_pixels: int) -> None:
+    """Refuse, from the plan, a step whose result or padded input would be too large to hold."""
+    sizes = [("result", int(after[0]) * int(after[1]))]
+    if "padding" in record and record["op"] in ("filter", "sobel"):
+        (top, bottom), (left, right) = record["padding"]
+        rows, cols = record["in_shape"][0] + top + bottom, record["in_shape"][1] + left + right
+        sizes.append(("padded input", rows * cols))
+    for what, pixels in sizes:
+        if pixels > max_pixels:
+            raise step.error(
+                f"its {what} would have {pixels:,} pixels, over the limit of {max_pixels:,}; "
+                "check the options, or raise --max-pixels", cls=GeometryError)
 
 
 def _plan_upsample(step, position, steps, state, pooled, transpose_output_shape):
@@ -514,7 +536,9 @@ def _tidy(value: float) -> float | int:
 # --- running ---------------------------------------------------------------------------------------
 
 
-def run(steps: Sequence[Step], image: Any, *, has_alpha: bool = False) -> tuple[Any, Plan, list[tuple[Step, Any]]]:
+def run(
+    steps: Sequence[Step], image: Any, *, has_alpha: bool = False, max_pixels: int | None = None
+) -> tuple[Any, Plan, list[tuple[Step, Any]]]:
     """Run ``steps`` on ``image``: the result, its :class:`Plan`, and the saved intermediates.
 
     The plan is made first, so an impossible geometry fails before any pixel is computed.
@@ -535,7 +559,7 @@ def run(steps: Sequence[Step], image: Any, *, has_alpha: bool = False) -> tuple[
     from .ops.pool import global_pool, max_unpool, pool2d
     from .ops.upsample import upsample
 
-    planned = plan(steps, np.shape(image), has_alpha=has_alpha)
+    planned = plan(steps, np.shape(image), has_alpha=has_alpha, max_pixels=max_pixels)
     unpooled = {_paired_pool(steps, position) for position, s in enumerate(steps)
                 if s.op == "upsample" and s.options["method"] == "max-unpool"}
     indices: dict[int, Any] = {}

@@ -287,7 +287,8 @@ def summary_lines(
 def _step_lines(step: dict) -> list[str]:
     op = step.get("op")
     if op == "gray":
-        return [f"gray (0.2125 R + 0.7154 G + 0.0721 B) → {shape_text(step['out_shape'])}"]
+        how = "already grey" if step.get("note") == "already grey" else "0.2125 R + 0.7154 G + 0.0721 B"
+        return [f"gray ({how}) → {shape_text(step['out_shape'])}"]
     if op == "global_pool":
         return [f"global {step['pool']} pool → {shape_text(step['out_shape'])}"]
     if op == "upsample":

@@ -65,6 +65,9 @@ def run_chains(
     """
     from ..pipeline import plan, run
 
+    from ..io import DEFAULT_MAX_PIXELS
+
+    limit = options.max_pixels or DEFAULT_MAX_PIXELS  # results, not only inputs, must stay holdable
     prefix = [make_step("gray", {})] if gray else []
     full = [prefix + list(chain) for chain in chains]
     # A step with `save:` adds a product of its own, named by its save template.
@@ -99,7 +102,7 @@ def run_chains(
     def compute(image: Any, info: Any) -> list[Product]:
         products, saves = [], []
         for steps in full:
-            result, planned, saved = run(steps, image, has_alpha=info.has_alpha)
+            result, planned, saved = run(steps, image, has_alpha=info.has_alpha, max_pixels=limit)
             products.append(product(planned, result, extra(result) if extra else None))
             saves += [array for _, array in saved]
         for (number, position), array in zip(saving, saves):
@@ -109,7 +112,7 @@ def run_chains(
         return products
 
     def describe(info: Any) -> list[Product]:
-        products = [product(plan(steps, info.shape, has_alpha=info.has_alpha)) for steps in full]
+        products = [product(plan(steps, info.shape, has_alpha=info.has_alpha, max_pixels=limit)) for steps in full]
         for number, position in saving:
             products.append(product(plan(full[number][: position + 1], info.shape, has_alpha=info.has_alpha)))
         if sheet is not None:  # the layout from an empty result of the planned shape
