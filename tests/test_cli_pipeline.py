@@ -165,3 +165,28 @@ def test_two_banks_on_an_image_with_alpha(run):
     assert out.shape == (6, 6, 13)  # 3 colours × 4 chains + alpha
     np.testing.assert_array_equal(out[..., -1], 200)
     assert read_png("rgba.png").shape == (8, 8, 4)
+
+
+def test_split_writes_one_grey_image_per_channel(run):
+    from helpers import read_png
+
+    rgb = RNG.integers(0, 256, size=(6, 6, 3)).astype(np.uint8)
+    np.save("rgb.npy", rgb)
+    write("b.yaml", "steps:\n  - filter: {kernels: [identity, '2'], correlate: true}\n")
+    result = run("pipeline", "b.yaml", "rgb.npy", "-O", "out", "--name", "{stem}{ext}", "--format", "png",
+                 "--split", "--report", "r.json")
+    assert result.exit_code == 0, result.output
+    assert sorted(os.listdir("out")) == [f"rgb-c{c}.png" for c in range(6)]
+    for c in range(3):
+        np.testing.assert_array_equal(read_png(f"out/rgb-c{2 * c}.png"), rgb[..., c])
+        np.testing.assert_array_equal(read_png(f"out/rgb-c{2 * c + 1}.png"), np.clip(rgb[..., c].astype(int) * 2, 0, 255))
+    assert len(json.loads(Path("r.json").read_text())["files"]) == 6
+    result = run("pipeline", "b.yaml", "rgb.npy", "-o", "x{channel}.png", "--split")
+    assert result.exit_code == 0 and sorted(p for p in os.listdir(".") if p.startswith("x")) == [
+        f"x{c}.png" for c in range(6)]
+
+
+def test_split_to_stdout_is_a_usage_error(run):
+    np.save("a.npy", np.ones((4, 4, 3)))
+    write("g.yaml", "steps:\n  - gray\n")
+    assert run("pipeline", "g.yaml", "a.npy", "-o", "-", "--split").exit_code == 2

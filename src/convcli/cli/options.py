@@ -125,6 +125,9 @@ output_options = _compose(
     click.option("--dry-run", is_flag=True, help="Read headers only, report the shapes, write no image."),
     click.option("--no-clobber", is_flag=True, help="Refuse to replace an existing output (that file fails)."),
     click.option("--fail-fast", is_flag=True, help="Stop at the first input that fails."),
+    click.option("--split", is_flag=True,
+                 help="Write each channel of a result as its own grey image: NAME-c0.png, NAME-c1.png, ... "
+                 "(or where {channel} stands in the name)."),
     click.option("-r", "--recursive", is_flag=True,
                  help="A folder INPUT: also take the images in its sub-folders, which -O DIR then "
                  "mirrors (without it, a folder's sub-folders are ignored)."),
@@ -153,6 +156,7 @@ class OutputOptions:
     max_pixels: int | None
     recursive: bool = False
     jobs: int | None = None   # None: one worker per CPU core (see runner.worker_count)
+    split: bool = False       # one file per channel
 
     @classmethod
     def pop(cls, params: dict[str, Any], *, output_required: bool = True) -> OutputOptions:
@@ -179,6 +183,7 @@ class OutputOptions:
             max_pixels=params.pop("max_pixels"),
             recursive=params.pop("recursive", False),
             jobs=params.pop("jobs", None),
+            split=params.pop("split", False),
         )
         if options.output is not None and options.output_dir is not None:
             raise click.UsageError("give -o PATH (one input) or -O DIR (any number), not both")
@@ -188,6 +193,8 @@ class OutputOptions:
             raise click.UsageError(
                 "standard output carries the image (-o -); write the report to a file with --report PATH"
             )
+        if options.split and options.output == "-":
+            raise click.UsageError("--split writes one file per channel; give -o PATH or -O DIR, not -o -")
         if output_required and options.output is None and options.output_dir is None and not options.dry_run:
             raise click.UsageError("no output: give -o PATH, -O DIR, or --dry-run to see the shapes")
         return options

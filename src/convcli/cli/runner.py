@@ -25,7 +25,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import click
@@ -239,7 +239,9 @@ def plan_targets(
             else:
                 if "{" in name:
                     try:
-                        name = name.format(stem=source.stem, ext=ext, op=op, kernel=product, index=source.index)
+                        # {channel} stays for --split to fill in, one file per channel
+                        name = name.format(stem=source.stem, ext=ext, op=op, kernel=product, index=source.index,
+                                           channel="{channel}")
                     except (KeyError, IndexError, ValueError) as error:
                         raise click.BadParameter(f"cannot fill {name!r}: {error}", param_hint="output name")
                 path = os.path.join(folder, name) if folder is not None else name
@@ -496,8 +498,11 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
             results = job.compute(image, info)
         if job.show:
             outcome.shown = results
-        for target in targets or [None]:
-            result = results[target.product if target else 0]
+        pieces = [piece for target in targets or [None]
+                  for piece in _pieces(target, results[target.product if target else 0], options.split)]
+        for target, result in pieces:
+            if target is not None and source.path and io.same_file(source.path, target.path):
+                raise ConvcliError(f"is the input {source.path}; refusing to overwrite an input", path=target.path)
             fmt = target.format if target else "npy"
             dtype = result.dtype or options.dtype or io.default_dtype(fmt, info.dtype)
             if target is None:  # printed, not written: say what was computed
@@ -545,6 +550,25 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
         _fail(outcome, source, error, started, internal=True,
               trace=traceback.format_exc().rstrip("\n") if job.verbose else None)
     return outcome
+
+
+def _pieces(target: Target | None, result: Product, split: bool) -> list[tuple[Target | None, Product]]:
+    """The files one product makes: itself, or with --split one grey image per channel."""
+    if target is None:
+        return [(None, result)]
+    shape = result.out_shape
+    if not split or len(shape) != 3:
+        return [(replace(target, path=target.path.replace("{channel}", "")), result)]
+    path = target.path
+    if "{channel}" not in path:  # NAME.png → NAME-c{channel}.png
+        stem, ext = os.path.splitext(path)
+        path = f"{stem}-c{{channel}}{ext}"
+    return [
+        (replace(target, path=path.replace("{channel}", str(channel))),
+         replace(result, array=None if result.array is None else result.array[..., channel],
+                 shape=tuple(shape[:2]), has_alpha=False))
+        for channel in range(shape[2])
+    ]
 
 
 def _integer_max(dtype: str) -> float | None:

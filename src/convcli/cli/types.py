@@ -17,7 +17,7 @@ from typing import Any
 import click
 from click.shell_completion import BashComplete, CompletionItem, add_completion_class, split_arg_string
 
-TEMPLATE_FIELDS = ("stem", "ext", "op", "kernel", "index")
+TEMPLATE_FIELDS = ("stem", "ext", "op", "kernel", "index", "channel")
 
 #: Parametric kernel forms, completed as prefixes the user goes on typing (DESIGN §7).
 PARAMETRIC_PREFIXES = (
