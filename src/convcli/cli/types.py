@@ -37,13 +37,12 @@ def _ints(value: str) -> list[int]:
     return [int(part.strip()) for part in value.replace("x", ",").split(",")]
 
 
-class PairType(click.ParamType):
-    """``2`` or ``2,3`` (rows, cols) → ``(2, 2)`` / ``(2, 3)``, each at least ``minimum``."""
+class IntsType(click.ParamType):
+    """Comma-separated whole numbers (``2``, ``2,3``, ``0,1,1,0``): as many as ``counts`` allows,
+    each at least ``minimum``."""
 
-    name = "N[,M]"
-
-    def __init__(self, minimum: int = 1) -> None:
-        self.minimum = minimum
+    def __init__(self, name: str, *, counts: tuple[int, ...], minimum: int, forms: str) -> None:
+        self.name, self.counts, self.minimum, self.forms = name, counts, minimum, forms
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, tuple):
@@ -51,33 +50,34 @@ class PairType(click.ParamType):
         try:
             numbers = _ints(str(value))
         except ValueError:
-            self.fail(f"{value!r} is not a whole number or a pair like 2,3", param, ctx)
-        if len(numbers) not in (1, 2):
-            self.fail(f"{value!r}: give one value or two (rows,cols)", param, ctx)
+            self.fail(f"{value!r} is not whole numbers like {self.forms}", param, ctx)
+        if len(numbers) not in self.counts:
+            self.fail(f"{value!r}: give {self.forms}", param, ctx)
         if min(numbers) < self.minimum:
-            self.fail(f"{value!r}: values must be >= {self.minimum}", param, ctx)
+            self.fail(f"{value!r}: values must be >= {self.minimum}"
+                      + (" (padding cannot be negative)" if self.minimum == 0 else ""), param, ctx)
+        return self.shape(numbers)
+
+    def shape(self, numbers: list[int]) -> tuple[int, ...]:
+        return tuple(numbers)
+
+
+class PairType(IntsType):
+    """``2`` or ``2,3`` (rows, cols) → ``(2, 2)`` / ``(2, 3)``, each at least ``minimum``."""
+
+    def __init__(self, minimum: int = 1) -> None:
+        super().__init__("N[,M]", counts=(1, 2), minimum=minimum, forms="one value or two (rows,cols) like 2 or 2,3")
+
+    def shape(self, numbers: list[int]) -> tuple[int, ...]:
         return (numbers[0], numbers[-1])
 
 
-class PaddingType(click.ParamType):
+class PaddingType(IntsType):
     """``P``, ``PH,PW`` or ``TOP,BOTTOM,LEFT,RIGHT`` → a tuple of 1, 2 or 4 ints ``>= 0``."""
 
-    name = "P[,P[,P,P]]"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, tuple):
-            return value
-        try:
-            numbers = _ints(str(value))
-        except ValueError:
-            self.fail(f"{value!r} is not whole numbers like 1 or 1,2 or 0,1,1,0", param, ctx)
-        if len(numbers) not in (1, 2, 4):
-            self.fail(
-                f"{value!r}: give 1 value (all sides), 2 (rows,cols) or 4 (top,bottom,left,right)", param, ctx
-            )
-        if min(numbers) < 0:
-            self.fail(f"{value!r}: padding cannot be negative", param, ctx)
-        return tuple(numbers)
+    def __init__(self) -> None:
+        super().__init__("P[,P[,P,P]]", counts=(1, 2, 4), minimum=0,
+                         forms="1 value (all sides), 2 (rows,cols) or 4 (top,bottom,left,right)")
 
 
 class KernelType(click.ParamType):
