@@ -32,7 +32,15 @@ the same for every format:
   array never has alpha, whatever its channel count;
 - EXIF orientation is **not** applied: pixels come out as stored (a note says so when a JPEG or
   WebP file carries a rotating orientation tag);
-- floating-point data (``.npy``, float TIFF) holding NaN or inf is refused.
+- floating-point data (``.npy``, float TIFF) holding NaN or inf is refused, unless
+  ``Limits(allow_nonfinite=True)`` (``--allow-nonfinite``) lets it through as it is.
+
+Limits (:class:`Limits`, each a command-line option) are checked before anything is decoded:
+the file size from ``fstat`` before the first byte is read; the side length, the pixel count,
+the estimated working memory (:func:`working_memory`) and the frame count from the header
+(GIF, TIFF and WebP frames are counted by walking their block, IFD and chunk structure, and
+the count stops as soon as it passes the limit). Each refusal is an :class:`ImageReadError`
+naming the limit and the option that raises it.
 """
 
 from __future__ import annotations
@@ -48,7 +56,7 @@ import threading
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO, Union
 
@@ -57,10 +65,16 @@ import numpy as np
 from convcli.errors import ConvcliError, ImageReadError, ImageWriteError
 
 __all__ = [
+    "DEFAULT_MAX_FILE_SIZE",
+    "DEFAULT_MAX_FRAMES",
+    "DEFAULT_MAX_MEMORY",
     "DEFAULT_MAX_PIXELS",
+    "DEFAULT_MAX_SIDE",
     "FORMATS",
+    "MEMORY_FACTOR",
     "SCALES",
     "ImageInfo",
+    "Limits",
     "check_writable",
     "default_dtype",
     "encode_image",
@@ -73,6 +87,7 @@ __all__ = [
     "sample_names",
     "sniff_format",
     "source_stem",
+    "working_memory",
     "write_atomic",
 ]
 
@@ -84,6 +99,24 @@ SCALES = ("clip", "abs", "normalize", "offset")
 
 #: Pillow's hard limit (2 × ``PIL.Image.MAX_IMAGE_PIXELS``): larger images are refused from the header.
 DEFAULT_MAX_PIXELS = 178_956_970
+
+#: Largest width or height read by default: the most a 16-bit size field holds (GIF, JPEG), far
+#: beyond any camera or scanner; wider strips within the pixel limit are refused (``--max-side``).
+DEFAULT_MAX_SIDE = 65_535
+
+#: Most frames (GIF, APNG, WebP) or pages (TIFF) a file may have; they are counted, never decoded.
+DEFAULT_MAX_FRAMES = 1_000
+
+#: Largest input file, in bytes (1 GiB), checked with ``fstat`` before anything is read.
+DEFAULT_MAX_FILE_SIZE = 1 << 30
+
+#: Largest estimated working memory of one input (16 GiB; see :func:`working_memory`): what an
+#: RGBA image at the pixel limit needs, so by default only many-channel arrays are refused here.
+DEFAULT_MAX_MEMORY = 16 << 30
+
+#: The working-memory estimate is the float64 image (H × W × C × 8 bytes) times this: the image,
+#: its padded copy and the result.
+MEMORY_FACTOR = 3
 
 #: Output dtypes convcli writes.
 OUTPUT_DTYPES = ("uint8", "uint16", "float32", "float64")
@@ -185,6 +218,84 @@ class ImageInfo:
     notes: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What convcli refuses to read, checked from the header before any pixel is decoded.
+
+    Every number may be None: no limit. The command-line option of each is given in brackets.
+
+    Parameters
+    ----------
+    max_pixels : int or None
+        Most pixels (H × W) [``--max-pixels``]; default 178,956,970, Pillow's hard limit.
+    max_side : int or None
+        Most pixels on a side (H or W) [``--max-side``]; default 65,535.
+    max_frames : int or None
+        Most frames or pages in a GIF, APNG, WebP or TIFF [``--max-frames``]; default 1,000.
+    max_file_size : int or None
+        Largest input, in bytes [``--max-file-size``]; default 1 GiB.
+    max_memory : int or None
+        Largest :func:`working_memory` estimate, in bytes [``--max-memory``]; default 16 GiB.
+    allow_nonfinite : bool
+        Let NaN and inf in floating-point inputs through [``--allow-nonfinite``]; default False.
+
+    Examples
+    --------
+    >>> Limits().max_side, Limits(max_side=None).max_side
+    (65535, None)
+    >>> Limits(max_frames=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: max_frames must be a positive integer or None; got 0
+    """
+
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+    max_side: int | None = DEFAULT_MAX_SIDE
+    max_frames: int | None = DEFAULT_MAX_FRAMES
+    max_file_size: int | None = DEFAULT_MAX_FILE_SIZE
+    max_memory: int | None = DEFAULT_MAX_MEMORY
+    allow_nonfinite: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("max_pixels", "max_side", "max_frames", "max_file_size", "max_memory"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer or None; got {value!r}")
+            object.__setattr__(self, name, int(value))
+        if not isinstance(self.allow_nonfinite, bool):
+            raise ValueError(f"allow_nonfinite must be True or False; got {self.allow_nonfinite!r}")
+
+
+def working_memory(shape: tuple[int, ...]) -> int:
+    """The working memory, in bytes, that convcli budgets for one input of ``shape``.
+
+    ``H × W × C × 8 × MEMORY_FACTOR``: the image as float64 (8 bytes a value), its padded copy
+    and the float64 result (``MEMORY_FACTOR`` = 3). C is 1 for an (H, W) image.
+
+    Examples
+    --------
+    >>> working_memory((1000, 1000, 3))
+    72000000
+    >>> working_memory((178_956_970, 1)) <= 4 * 2**30  # grey at Pillow's limit: 4 GiB
+    True
+    """
+    count = 1
+    for n in shape:
+        count *= int(n)
+    return count * 8 * MEMORY_FACTOR
+
+
+def _size_text(size: int) -> str:
+    """A byte count for messages: ``1 GiB``, ``1.5 GiB``, ``512 bytes``."""
+    for unit, name in ((1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+        if size >= unit:
+            value = f"{size / unit:.1f}".removesuffix(".0")
+            return f"{value} {name}"
+    return f"{size:,} bytes"
+
+
 # --------------------------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------------------------
@@ -209,11 +320,18 @@ def _check_format(format: str, name: str = "format") -> None:
         raise ValueError(f"{name} must be one of {', '.join(FORMATS)}; got {format!r}")
 
 
-def _check_max_pixels(max_pixels: int | None) -> None:
-    if max_pixels is None:
-        return
-    if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)) or max_pixels < 1:
-        raise ValueError(f"max_pixels must be a positive integer or None; got {max_pixels!r}")
+_UNSET: Any = object()
+
+
+def _resolve_limits(limits: Limits | None, max_pixels: Any) -> Limits:
+    """``limits`` (default :class:`Limits`), with ``max_pixels`` replacing its pixel limit if given."""
+    if limits is None:
+        limits = Limits()
+    elif not isinstance(limits, Limits):
+        raise ValueError(f"limits must be a convcli.io.Limits; got {type(limits).__name__}")
+    if max_pixels is not _UNSET:
+        limits = replace(limits, max_pixels=max_pixels)
+    return limits
 
 
 def _dtype_name(value: Any, name: str) -> str:
@@ -279,18 +397,62 @@ def _tifffile() -> Any:
     return tifffile
 
 
-def _pixel_limit(info: ImageInfo, max_pixels: int | None, label: str) -> None:
-    if max_pixels is None:
-        return
-    h, w = info.shape[0], info.shape[1]
-    if h * w > max_pixels:
+def _size_limits(width: int, height: int, limits: Limits, label: str) -> None:
+    """The side and pixel limits, from the width and height a header gives."""
+    side = limits.max_side
+    if side is not None and max(width, height) > side:
+        what, n = ("wide", width) if width >= height else ("high", height)
         raise ImageReadError(
-            f"{w}×{h} = {w * h:,} pixels is over the limit of {max_pixels:,}; raise it with --max-pixels",
+            f"{n:,} pixels {what} is over the side limit of {side:,}; raise it with --max-side", path=label
+        )
+    most = limits.max_pixels
+    if most is not None and width * height > most:
+        raise ImageReadError(
+            f"{width}×{height} = {width * height:,} pixels is over the limit of {most:,}; raise it with --max-pixels",
             path=label,
         )
 
 
-def _finish(arr: np.ndarray, info: ImageInfo, label: str) -> np.ndarray:
+def _frame_limit(frames: int, limits: Limits, label: str, *, exact: bool = True) -> None:
+    """The frame limit; ``exact=False`` when counting stopped as soon as it passed the limit."""
+    most = limits.max_frames
+    if most is not None and frames > most:
+        count = f"{frames:,} frames" if exact else f"more than {most:,} frames"
+        raise ImageReadError(
+            f"has {count}, over the frame limit of {most:,}; raise it with --max-frames", path=label
+        )
+
+
+def _check_limits(info: ImageInfo, limits: Limits, label: str) -> None:
+    """Every limit a header can be held to: side, pixels, working memory, frames."""
+    h, w = info.shape[0], info.shape[1]
+    _size_limits(w, h, limits, label)
+    if limits.max_memory is not None:
+        need = working_memory(info.shape)
+        if need > limits.max_memory:
+            c = info.shape[2] if len(info.shape) == 3 else 1
+            raise ImageReadError(
+                f"{w}×{h}×{c} needs about {_size_text(need)} of working memory ({w}·{h}·{c} values "
+                f"× 8 bytes × {MEMORY_FACTOR}), over the memory limit of {_size_text(limits.max_memory)}; "
+                "raise it with --max-memory",
+                path=label,
+            )
+    _frame_limit(info.frames, limits, label)
+
+
+def _file_size_limit(size: int, limits: Limits, label: str, *, known: bool = True) -> None:
+    """The file-size limit; ``known=False`` for standard input, which may have been cut at the limit."""
+    most = limits.max_file_size
+    if most is not None and size > most:
+        shown = _size_text(size) + (f" ({size:,} bytes)" if size >= 1024 else "")
+        what = f"is {shown}" if known else "is larger than"
+        joint = ", over" if known else ""
+        raise ImageReadError(
+            f"{what}{joint} the file-size limit of {_size_text(most)}; raise it with --max-file-size", path=label
+        )
+
+
+def _finish(arr: np.ndarray, info: ImageInfo, label: str, limits: Limits) -> np.ndarray:
     """Check the decoded array against the header and make it a fresh, writable, C-ordered array."""
     if tuple(arr.shape) != info.shape or arr.dtype.name != info.dtype:
         raise ImageReadError(
@@ -298,8 +460,10 @@ def _finish(arr: np.ndarray, info: ImageInfo, label: str) -> np.ndarray:
             f"{info.dtype} {info.shape}; the file may be damaged",
             path=label,
         )
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise ImageReadError("holds NaN or inf; convcli needs finite values", path=label)
+    if arr.dtype.kind == "f" and not limits.allow_nonfinite and not np.isfinite(arr).all():
+        raise ImageReadError(
+            "holds NaN or inf; convcli needs finite values (--allow-nonfinite lets them through)", path=label
+        )
     if not arr.flags.c_contiguous or not arr.flags.writeable or not arr.dtype.isnative:
         arr = np.array(arr, dtype=arr.dtype.newbyteorder("="), order="C")
     return arr
@@ -316,9 +480,11 @@ def _sample_name(source: object) -> str | None:
 
 
 @contextmanager
-def _opened(source: Source) -> Iterator[tuple[BinaryIO, str]]:
-    """Open a bytes source or a regular file for binary reading; refuse folders, FIFOs, devices."""
+def _opened(source: Source, limits: Limits) -> Iterator[tuple[BinaryIO, str]]:
+    """Open a bytes source or a regular file for binary reading; refuse folders, FIFOs, devices
+    and files over the size limit (from ``fstat``, before anything is read)."""
     if _is_bytes(source):
+        _file_size_limit(len(source), limits, STDIN_LABEL, known=False)
         with io.BytesIO(bytes(source)) as fh:
             yield fh, STDIN_LABEL
         return
@@ -337,12 +503,14 @@ def _opened(source: Source) -> Iterator[tuple[BinaryIO, str]]:
     except OSError as exc:
         raise ImageReadError(f"cannot open: {_reason(exc)}", path=path) from None
     try:
-        mode = os.fstat(fd).st_mode
+        status = os.fstat(fd)
+        mode = status.st_mode
         if stat.S_ISDIR(mode):
             raise ImageReadError("is a folder, not an image file", path=path)
         if not stat.S_ISREG(mode):
             kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
             raise ImageReadError(f"is {kind}, not a regular file; convcli reads only regular files", path=path)
+        _file_size_limit(status.st_size, limits, path)
         # A file object named by the path (tifffile and Pillow look at .name), on the checked fd.
         fh = open(path, "rb", opener=lambda _path, _flags: fd)  # noqa: SIM115
     except BaseException:
@@ -496,7 +664,7 @@ def source_stem(source: Source) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def probe(source: Source, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ImageInfo:
+def probe(source: Source, *, limits: Limits | None = None, max_pixels: int | None = _UNSET) -> ImageInfo:
     """Describe an image from its header, without decoding its pixels.
 
     PNG headers are parsed by convcli; JPEG, BMP, GIF and WebP are opened lazily with Pillow
@@ -507,9 +675,12 @@ def probe(source: Source, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Ima
     ----------
     source : str, os.PathLike or bytes
         A path, ``"sample:NAME"`` or the bytes of a file (standard input).
+    limits : Limits, optional
+        What to refuse, as :func:`read_image` would (default ``Limits()``). The file size,
+        side, pixel, memory and frame limits are all checked here; ``allow_nonfinite`` only
+        matters when decoding.
     max_pixels : int or None, optional
-        Refuse images with more than this many pixels (H × W), as :func:`read_image` would.
-        None means no limit.
+        Replaces ``limits.max_pixels`` (None: no pixel limit); kept for older callers.
 
     Returns
     -------
@@ -519,7 +690,7 @@ def probe(source: Source, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Ima
     Raises
     ------
     ImageReadError
-        Missing file, not a regular file, not an allowed format, damaged header, too many pixels.
+        Missing file, not a regular file, not an allowed format, damaged header, over a limit.
 
     Examples
     --------
@@ -530,26 +701,30 @@ def probe(source: Source, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Ima
     >>> probe(buf.getvalue())
     ImageInfo(shape=(3, 4), dtype='float32', format='npy', has_alpha=False, frames=1, notes=())
     """
-    _check_max_pixels(max_pixels)
-    return _read(source, max_pixels, decode=False)[1]
+    return _read(source, _resolve_limits(limits, max_pixels), decode=False)[1]
 
 
-def read_image(source: Source, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, ImageInfo]:
+def read_image(
+    source: Source, *, limits: Limits | None = None, max_pixels: int | None = _UNSET
+) -> tuple[np.ndarray, ImageInfo]:
     """Read an image (first frame/page) into an array, refusing anything unsafe or damaged.
 
-    The format is recognised from the magic bytes, never from the extension. The pixel limit
-    is checked from the header before anything is decoded. EXIF orientation is not applied:
-    pixels come out as stored. Integer pixels keep their values (uint8 stays 0..255). See the
-    module documentation for how palettes, transparency keys, 1-bit, CMYK and ``.npy`` arrays
-    are read. A ``.npy`` must be 2-D or 3-D (H, W, C) of real numbers; bool becomes uint8 0 and 1,
-    float16 becomes float32; NaN or inf is refused.
+    The format is recognised from the magic bytes, never from the extension. The limits
+    (:class:`Limits`) are checked before anything is decoded: the file size from ``fstat``, the
+    rest from the header. EXIF orientation is not applied: pixels come out as stored. Integer
+    pixels keep their values (uint8 stays 0..255). See the module documentation for how
+    palettes, transparency keys, 1-bit, CMYK and ``.npy`` arrays are read. A ``.npy`` must be
+    2-D or 3-D (H, W, C) of real numbers; bool becomes uint8 0 and 1, float16 becomes float32;
+    NaN or inf is refused unless ``limits.allow_nonfinite``.
 
     Parameters
     ----------
     source : str, os.PathLike or bytes
         A path, ``"sample:NAME"`` (see :func:`sample_names`) or the bytes of a file.
+    limits : Limits, optional
+        What to refuse (default ``Limits()``: the defaults of the command-line options).
     max_pixels : int or None, optional
-        Refuse images with more than this many pixels (H × W); None means no limit.
+        Replaces ``limits.max_pixels`` (None: no pixel limit); kept for older callers.
 
     Returns
     -------
@@ -562,7 +737,8 @@ def read_image(source: Source, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -
     ------
     ImageReadError
         With one line saying why: missing, not a regular file, not an allowed format, corrupt
-        or truncated (the decoder's reason), over the pixel limit, unusable ``.npy``.
+        or truncated (the decoder's reason), over a limit (naming its option), unusable ``.npy``,
+        NaN or inf without ``allow_nonfinite``.
 
     Examples
     --------
@@ -570,8 +746,7 @@ def read_image(source: Source, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -
     >>> image.shape, image.dtype.name, info.format
     ((512, 512), 'uint8', 'png')
     """
-    _check_max_pixels(max_pixels)
-    arr, info = _read(source, max_pixels, decode=True)
+    arr, info = _read(source, _resolve_limits(limits, max_pixels), decode=True)
     assert arr is not None
     return arr, info
 
@@ -588,7 +763,7 @@ def _shape_source(text: str) -> ImageInfo:
     return ImageInfo(shape=shape, dtype="float32", format="npy", has_alpha=False, notes=("shape only: no pixels",))
 
 
-def _read(source: Source, max_pixels: int | None, *, decode: bool) -> tuple[np.ndarray | None, ImageInfo]:
+def _read(source: Source, limits: Limits, *, decode: bool) -> tuple[np.ndarray | None, ImageInfo]:
     if isinstance(source, str) and source.startswith("shape:"):
         info = _shape_source(source)
         if decode:
@@ -596,10 +771,10 @@ def _read(source: Source, max_pixels: int | None, *, decode: bool) -> tuple[np.n
         return None, info
     name = _sample_name(source)
     if name is not None:
-        return _read_sample(name, max_pixels)
+        return _read_sample(name, limits)
     if not (_is_bytes(source) or isinstance(source, (str, os.PathLike))):
         raise ValueError(f"source must be a path, 'sample:NAME' or bytes; got {type(source).__name__}")
-    with _opened(source) as (fh, label):
+    with _opened(source, limits) as (fh, label):
         try:
             head = fh.read(32)
         except OSError as exc:
@@ -612,7 +787,7 @@ def _read(source: Source, max_pixels: int | None, *, decode: bool) -> tuple[np.n
         fh.seek(0)
         reader = {"png": _read_png, "tiff": _read_tiff, "npy": _read_npy}.get(fmt, _read_pillow)
         try:
-            return reader(fh, fmt, label, max_pixels, decode)
+            return reader(fh, fmt, label, limits, decode)
         except ConvcliError:
             raise
         except MemoryError:
@@ -624,7 +799,7 @@ def _read(source: Source, max_pixels: int | None, *, decode: bool) -> tuple[np.n
             raise ImageReadError(f"cannot read {_LABELS[fmt]}: {why}", path=label) from exc
 
 
-def _read_sample(name: str, max_pixels: int | None) -> tuple[np.ndarray, ImageInfo]:
+def _read_sample(name: str, limits: Limits) -> tuple[np.ndarray, ImageInfo]:
     label = f"sample:{name}"
     if name not in _SAMPLES:
         close = difflib.get_close_matches(name, _SAMPLES, n=3)
@@ -651,8 +826,8 @@ def _read_sample(name: str, max_pixels: int | None) -> tuple[np.ndarray, ImageIn
         has_alpha=arr.ndim == 3 and arr.shape[2] in (2, 4),
         notes=notes,
     )
-    _pixel_limit(info, max_pixels, label)
-    return _finish(arr, info, label), info
+    _check_limits(info, limits, label)
+    return _finish(arr, info, label, limits), info
 
 
 # ---- PNG -----------------------------------------------------------------------------------
@@ -712,7 +887,7 @@ def _png_header(fh: BinaryIO, label: str) -> dict[str, Any]:
 
 
 def _read_png(
-    fh: BinaryIO, fmt: str, label: str, max_pixels: int | None, decode: bool
+    fh: BinaryIO, fmt: str, label: str, limits: Limits, decode: bool
 ) -> tuple[np.ndarray | None, ImageInfo]:
     hdr = _png_header(fh, label)
     color, depth, trns, plte = hdr["color"], hdr["depth"], hdr["trns"], hdr["plte"]
@@ -744,7 +919,7 @@ def _read_png(
         frames=max(1, hdr["frames"]),
         notes=tuple(notes),
     )
-    _pixel_limit(info, max_pixels, label)
+    _check_limits(info, limits, label)
     if not decode:
         return None, info
     fh.seek(0)
@@ -757,7 +932,7 @@ def _read_png(
             arr = _pillow_array(im, _pillow_plan(im)[3])
         if tuple(arr.shape) != info.shape or arr.dtype.name != info.dtype:
             raise ImageReadError("cannot read PNG: OpenCV could not decode it", path=label)
-    return _finish(arr, info, label), info
+    return _finish(arr, info, label, limits), info
 
 
 def _png_check_chunks(data: bytes, label: str) -> None:
@@ -916,13 +1091,78 @@ def _exif_note(im: Any) -> list[str]:
     return [f"EXIF orientation {orientation} was not applied (pixels as stored)"]
 
 
+def _gif_frames(data: bytes, stop: int) -> int:
+    """Image descriptors in a GIF, counted by walking its blocks (nothing is decoded); the count
+    stops at ``stop``, and at the first damaged block."""
+    if len(data) < 13:
+        return 1
+    flags, pos, size, count = data[10], 13, len(data), 0
+    if flags & 0x80:
+        pos += 3 << ((flags & 7) + 1)  # global colour table
+    while pos < size and count < stop:
+        block = data[pos]
+        if block == 0x21:  # extension: label, then data sub-blocks
+            pos += 2
+        elif block == 0x2C:  # image descriptor, local colour table, LZW code size, data sub-blocks
+            if pos + 10 > size:
+                break
+            count += 1
+            local = data[pos + 9]
+            pos += 10 + ((3 << ((local & 7) + 1)) if local & 0x80 else 0) + 1
+        else:  # 0x3B, the trailer, or damage
+            break
+        while pos < size:  # sub-blocks, up to the zero-length terminator
+            length = data[pos]
+            pos += 1 + length
+            if length == 0:
+                break
+    return max(count, 1)
+
+
+def _webp_header(data: bytes, stop: int) -> tuple[int | None, int | None, int]:
+    """Canvas width and height, and ANMF frames (counted up to ``stop``), from a WebP's RIFF chunks.
+
+    Read before Pillow opens the file: for an animation, libwebp's decoder allocates the whole
+    canvas when it is created.
+    """
+    width = height = None
+    frames, pos, size = 0, 12, len(data)
+    while pos + 8 <= size and frames < stop:
+        kind = data[pos : pos + 4]
+        length = struct.unpack_from("<I", data, pos + 4)[0]
+        body = data[pos + 8 : pos + 8 + min(length, 10)]
+        if kind == b"VP8X" and len(body) >= 10:
+            width = 1 + int.from_bytes(body[4:7], "little")
+            height = 1 + int.from_bytes(body[7:10], "little")
+        elif kind == b"VP8 " and width is None and len(body) >= 10 and body[3:6] == b"\x9d\x01\x2a":
+            width = struct.unpack_from("<H", body, 6)[0] & 0x3FFF
+            height = struct.unpack_from("<H", body, 8)[0] & 0x3FFF
+        elif kind == b"VP8L" and width is None and len(body) >= 5 and body[0] == 0x2F:
+            bits = struct.unpack_from("<I", body, 1)[0]
+            width, height = (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+        elif kind == b"ANMF":
+            frames += 1
+        pos += 8 + length + (length & 1)
+    return width, height, max(frames, 1)
+
+
 def _read_pillow(
-    fh: BinaryIO, fmt: str, label: str, max_pixels: int | None, decode: bool
+    fh: BinaryIO, fmt: str, label: str, limits: Limits, decode: bool
 ) -> tuple[np.ndarray | None, ImageInfo]:
     Image, unlimited = _pil()
     # Pillow reads from a copy: closing an image closes its file, and the first-frame fallback
     # below must be able to open the data a second time.
     data = fh.read()
+    # Frames are counted here, stopping just past the limit, so that a file with a million
+    # frames is refused without Pillow walking them all.
+    stop = limits.max_frames + 1 if limits.max_frames is not None else 2**62
+    if fmt == "gif":
+        _frame_limit(_gif_frames(data, stop), limits, label, exact=False)
+    elif fmt == "webp":
+        width, height, frames = _webp_header(data, stop)
+        if width is not None and height is not None:
+            _size_limits(width, height, limits, label)
+        _frame_limit(frames, limits, label, exact=False)
     with unlimited:
         im = Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[fmt]])
         try:  # GIF counts by walking the frame headers; a damaged later frame stops the count
@@ -945,21 +1185,24 @@ def _read_pillow(
             frames=frames,
             notes=tuple(notes),
         )
-        _pixel_limit(info, max_pixels, label)
+        _check_limits(info, limits, label)
         if not decode:
             return None, info
         arr = _pillow_array(im, how)
-    return _finish(arr, info, label), info
+    return _finish(arr, info, label, limits), info
 
 
 # ---- TIFF ----------------------------------------------------------------------------------
 
 
 def _read_tiff(
-    fh: BinaryIO, fmt: str, label: str, max_pixels: int | None, decode: bool
+    fh: BinaryIO, fmt: str, label: str, limits: Limits, decode: bool
 ) -> tuple[np.ndarray | None, ImageInfo]:
     tifffile = _tifffile()
     PHOTO = tifffile.PHOTOMETRIC
+    if limits.max_frames is not None:
+        _frame_limit(_tiff_pages(fh, limits.max_frames + 1), limits, label, exact=False)
+        fh.seek(0)
     with tifffile.TiffFile(fh) as tif:
         page = tif.pages[0]
         frames = len(tif.pages)
@@ -1016,7 +1259,7 @@ def _read_tiff(
             frames=frames,
             notes=tuple(notes),
         )
-        _pixel_limit(info, max_pixels, label)
+        _check_limits(info, limits, label)
         if not decode:
             return None, info
         if via_pillow:
@@ -1030,7 +1273,42 @@ def _read_tiff(
                 arr = _tiff_pillow(fh, info, label, exc)
             else:
                 arr = _tiff_layout(raw, axes, photometric, page, PHOTO)
-    return _finish(arr, info, label), info
+    return _finish(arr, info, label, limits), info
+
+
+def _tiff_pages(fh: BinaryIO, stop: int) -> int:
+    """Pages (IFDs) in a TIFF, counted by following the chain of IFD offsets (nothing else is
+    read); the count stops at ``stop``, at a loop, and at the first offset past the end."""
+    fh.seek(0)
+    head = fh.read(16)
+    order = "<" if head[:2] == b"II" else ">"
+    if len(head) < 8:
+        return 1
+    if struct.unpack(order + "H", head[2:4])[0] == 43:  # BigTIFF: 8-byte offsets and counts
+        if len(head) < 16:
+            return 1
+        offset = struct.unpack(order + "Q", head[8:16])[0]
+        count_fmt, entry, offset_fmt = "Q", 20, "Q"
+    else:
+        offset = struct.unpack(order + "I", head[4:8])[0]
+        count_fmt, entry, offset_fmt = "H", 12, "I"
+    count_size, offset_size = struct.calcsize(count_fmt), struct.calcsize(offset_fmt)
+    seen: set[int] = set()
+    pages = 0
+    while offset and offset not in seen and pages < stop:
+        seen.add(offset)
+        fh.seek(offset)
+        raw = fh.read(count_size)
+        if len(raw) < count_size:
+            break
+        pages += 1
+        entries = struct.unpack(order + count_fmt, raw)[0]
+        fh.seek(offset + count_size + entries * entry)
+        raw = fh.read(offset_size)
+        if len(raw) < offset_size:
+            break
+        offset = struct.unpack(order + offset_fmt, raw)[0]
+    return max(pages, 1)
 
 
 def _tiff_cmap(page: Any) -> np.ndarray:
@@ -1080,7 +1358,7 @@ def _tiff_pillow(fh: BinaryIO, info: ImageInfo, label: str, why: Exception | Non
 
 
 def _read_npy(
-    fh: BinaryIO, fmt: str, label: str, max_pixels: int | None, decode: bool
+    fh: BinaryIO, fmt: str, label: str, limits: Limits, decode: bool
 ) -> tuple[np.ndarray | None, ImageInfo]:
     fmtlib = np.lib.format
     version = fmtlib.read_magic(fh)
@@ -1119,14 +1397,14 @@ def _read_npy(
     else:
         out_dtype = dtype.name
     info = ImageInfo(shape=shape, dtype=out_dtype, format="npy", has_alpha=False, notes=tuple(notes))
-    _pixel_limit(info, max_pixels, label)
+    _check_limits(info, limits, label)
     if not decode:
         return None, info
     fh.seek(0)
     arr = fmtlib.read_array(fh, allow_pickle=False)
     if arr.dtype.name != out_dtype or not arr.dtype.isnative:
         arr = arr.astype(out_dtype)
-    return _finish(arr, info, label), info
+    return _finish(arr, info, label, limits), info
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,8 +6,10 @@ parsed values back into what the core and the runner take.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import click
@@ -19,6 +21,38 @@ BOUNDARY_CHOICES = ("zero", "constant", "reflect", "symmetric", "edge", "wrap",
 SCALES = ("clip", "abs", "normalize", "offset")
 DTYPES = ("uint8", "uint16", "float32", "float64")
 FORMATS = ("png", "jpeg", "jpg", "tiff", "tif", "bmp", "gif", "webp", "npy")
+
+
+class SizeType(click.ParamType):
+    """A number of bytes: ``1024``, or with a unit: ``K``, ``M``, ``G``, ``T`` (also ``KiB``, ...) are
+    powers of 1024, ``KB``, ``MB``, ``GB``, ``TB`` powers of 1000 (``500M``, ``1.5G``, ``2GB``)."""
+
+    name = "size"
+    UNITS = {"": 1, "b": 1} | {
+        letter + suffix: base**power
+        for power, letter in enumerate("kmgt", start=1)
+        for suffix, base in (("", 1024), ("ib", 1024), ("b", 1000))
+    }
+    _FORM = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*\Z", re.IGNORECASE)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            size = value
+        else:
+            match = self._FORM.match(str(value))
+            if match is None:
+                self.fail(f"{value!r} is not a size like 1024, 500M or 2G", param, ctx)
+            number, unit = match.groups()
+            if unit.lower() not in self.UNITS:
+                self.fail(f"{value!r}: unknown unit {unit!r}; use K, M, G, T (powers of 1024) "
+                          "or KB, MB, GB, TB (powers of 1000)", param, ctx)
+            size = int(Decimal(number) * self.UNITS[unit.lower()])
+        if size < 1:
+            self.fail(f"{value!r}: a size must be at least 1 byte", param, ctx)
+        return size
+
+
+SIZE = SizeType()
 
 
 def _compose(*decorators: Callable) -> Callable:
@@ -134,8 +168,22 @@ output_options = _compose(
     click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
                  help="Worker processes for several inputs (default: one per CPU core; 1: none, "
                  "everything in this process). The results are the same for any N."),
-    click.option("--max-pixels", type=click.IntRange(min=1), default=None,
+    # The limits (io.Limits), each checked before decoding; defaults are io.DEFAULT_MAX_*.
+    click.option("--max-pixels", type=click.IntRange(min=1), default=None, metavar="N",
                  help="Refuse images with more pixels than this (default 178,956,970, Pillow's hard limit)."),
+    click.option("--max-side", type=click.IntRange(min=1), default=None, metavar="N",
+                 help="Refuse images wider or higher than N pixels (default 65,535)."),
+    click.option("--max-frames", type=click.IntRange(min=1), default=None, metavar="N",
+                 help="Refuse GIF, APNG, WebP and TIFF files with more than N frames or pages, counted "
+                 "from the headers (default 1,000)."),
+    click.option("--max-file-size", type=SIZE, default=None, metavar="SIZE",
+                 help="Refuse input files larger than SIZE: bytes, or 500M, 2G (K, M, G, T are powers of "
+                 "1024) (default 1G)."),
+    click.option("--max-memory", type=SIZE, default=None, metavar="SIZE",
+                 help="Refuse an input whose working memory, estimated from its header as "
+                 "H×W×C×8 bytes×3, is over SIZE (default 16G)."),
+    click.option("--allow-nonfinite", is_flag=True,
+                 help="Accept NaN and inf in .npy and float TIFF inputs; they spread into the results."),
 )
 
 
@@ -157,6 +205,21 @@ class OutputOptions:
     recursive: bool = False
     jobs: int | None = None   # None: one worker per CPU core (see runner.worker_count)
     split: bool = False       # one file per channel
+    # The other limits (None: io's default) and --allow-nonfinite; see limits().
+    max_side: int | None = None
+    max_frames: int | None = None
+    max_file_size: int | None = None
+    max_memory: int | None = None
+    allow_nonfinite: bool = False
+
+    def limits(self) -> Any:
+        """The limits these options set, as the :class:`convcli.io.Limits` io.read_image takes."""
+        from ..io import Limits
+
+        given = {name: getattr(self, name)
+                 for name in ("max_pixels", "max_side", "max_frames", "max_file_size", "max_memory")}
+        return Limits(**{name: value for name, value in given.items() if value is not None},
+                      allow_nonfinite=self.allow_nonfinite)
 
     @classmethod
     def pop(cls, params: dict[str, Any], *, output_required: bool = True) -> OutputOptions:
@@ -184,6 +247,11 @@ class OutputOptions:
             recursive=params.pop("recursive", False),
             jobs=params.pop("jobs", None),
             split=params.pop("split", False),
+            max_side=params.pop("max_side", None),
+            max_frames=params.pop("max_frames", None),
+            max_file_size=params.pop("max_file_size", None),
+            max_memory=params.pop("max_memory", None),
+            allow_nonfinite=params.pop("allow_nonfinite", False),
         )
         if options.output is not None and options.output_dir is not None:
             raise click.UsageError("give -o PATH (one input) or -O DIR (any number), not both")

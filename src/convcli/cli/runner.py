@@ -106,7 +106,7 @@ def collect_sources(inputs: Sequence[str], *, recursive: bool | None = None) -> 
             if stdin_used:
                 raise click.UsageError("'-' (standard input) can be given only once")
             stdin_used = True
-            data = sys.stdin.buffer.read()
+            data = _read_stdin(_ctx_limit("max_file_size"))
             fmt = sniff_format(data[:16]) or "png"
             sources.append(Source("-", data, "stdin", EXTENSIONS.get(fmt, ".png"), index, None))
         elif name.startswith("sample:"):
@@ -123,6 +123,28 @@ def collect_sources(inputs: Sequence[str], *, recursive: bool | None = None) -> 
             stem, ext = os.path.splitext(os.path.basename(name.rstrip(os.sep)) or name)
             sources.append(Source(name, name, stem, ext or ".png", index, name))
     return sources
+
+
+def _ctx_limit(name: str) -> Any:
+    """The value of a limit option (``max_file_size``, ...) of the running command, or None."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.params.get(name) if ctx is not None else None
+
+
+def _read_stdin(max_file_size: int | None) -> bytes:
+    """Standard input's bytes: at most one byte past the file-size limit (default
+    ``io.DEFAULT_MAX_FILE_SIZE``), so that an endless or huge stream is refused, not held."""
+    from ..io import DEFAULT_MAX_FILE_SIZE
+
+    limit = max_file_size or DEFAULT_MAX_FILE_SIZE
+    stream, chunks, total = sys.stdin.buffer, [], 0
+    while total <= limit:  # in pieces: read(limit + 1) would allocate the whole limit at once
+        chunk = stream.read(min(1 << 20, limit + 1 - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
 
 
 def _images_in(folder: str, *, recursive: bool) -> list[str]:
@@ -376,7 +398,7 @@ def run_batch(
 
     job = _Job(sources=list(sources), plan=plan, options=options, compute=compute, describe=describe,
                show=show is not None, verbose=verbose,
-               max_pixels=options.max_pixels or io.DEFAULT_MAX_PIXELS)
+               limits=options.limits())
     workers = min(worker_count(options.jobs), len(job.sources))
     writes_stdout = any(t.path == "-" for targets in plan.values() for t in targets)
     if writes_stdout or "fork" not in _start_methods():
@@ -450,7 +472,7 @@ class _Job:
     describe: Callable[[Any], list[Product]]
     show: bool
     verbose: bool
-    max_pixels: int
+    limits: Any                     # io.Limits: what every input is held to before decoding
     # With workers and --fail-fast (shared between processes): the first failed position, whether
     # each position is settled (written, failed or skipped), and how many leading positions are.
     first_failure: Any = None
@@ -491,10 +513,10 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
                 if target.path != "-" and os.path.lexists(target.path):
                     raise ConvcliError("exists; --no-clobber refuses to replace it", path=target.path)
         if options.dry_run:
-            info = io.probe(source.source, max_pixels=job.max_pixels)
+            info = io.probe(source.source, limits=job.limits)
             results = job.describe(info)
         else:
-            image, info = io.read_image(source.source, max_pixels=job.max_pixels)
+            image, info = io.read_image(source.source, limits=job.limits)
             results = job.compute(image, info)
         if job.show:
             outcome.shown = results
