@@ -48,3 +48,9 @@ def test_signal_removes_temporaries_and_exits(tmp_path, signum, code):
     assert process.returncode == code, stderr.decode()
     assert b"Traceback" not in stderr
     assert sorted(os.listdir(tmp_path)) == ["big.npy"]
+
+
+def test_quiet_and_verbose_also_after_the_command(run):
+    np.save("a.npy", np.ones((4, 4)))
+    assert run("filter", "a.npy", "-k", "box3", "-o", "o.npy", "-q").stderr == ""
+    assert "1 done" in run("filter", "a.npy", "-k", "box3", "-o", "o.npy").stderr

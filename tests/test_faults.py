@@ -75,3 +75,21 @@ def test_report_is_valid_json_without_nan(run):
     result = run("filter", "in.npy", "-k", "box3", "-o", "out.png", "--json")
     report = json.loads(result.stdout, parse_constant=lambda name: (_ for _ in ()).throw(ValueError(name)))
     assert report["files"][0]["status"] in ("ok", "error")
+
+
+def test_unwritable_output_folder_is_found_before_any_work(run, monkeypatch):
+    import tempfile
+
+    np.save("in.npy", np.ones((4, 4)))
+    os.mkdir("locked")
+    real_mkstemp = tempfile.mkstemp
+
+    def refusing_mkstemp(*args, dir=None, **kwargs):
+        if dir and os.path.basename(os.path.normpath(dir)) == "locked":
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return real_mkstemp(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", refusing_mkstemp)
+    result = run("filter", "in.npy", "-k", "box3", "-O", "locked")
+    assert result.exit_code == 2 and "cannot write in the folder locked" in result.stderr
+    assert os.listdir("locked") == []

@@ -139,7 +139,27 @@ def pop_geometry(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _set_root(name: str) -> Any:
+    """A callback that records a flag given after the command as if given before it."""
+
+    def record(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+        if value:
+            root = ctx.find_root()
+            root.obj = dict(root.obj or {}, **{name: True})
+
+    return record
+
+
+# `convcli filter ... -q` means what `convcli -q filter ...` means.
+quiet_options = _compose(
+    click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_root("quiet"),
+                 help="No summary on standard error (as `convcli -q`)."),
+    click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_set_root("verbose"),
+                 help="Summarise every file (as `convcli -v`)."),
+)
+
 output_options = _compose(
+    quiet_options,
     click.option("-o", "--output", "output", default=None, metavar="PATH",
                  help="Output file for one input ('-' = standard output, with --format)."),
     click.option("-O", "--output-dir", "output_dir", default=None, type=click.Path(file_okay=False),

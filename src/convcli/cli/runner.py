@@ -392,9 +392,12 @@ def run_batch(
                     f"several kernels stack into one array with one channel per kernel: write {target.path} "
                     "as .npy or .tif, or give {kernel} in the name for one file per kernel"
                 )
-    if options.output_dir and not options.dry_run:
-        for folder in {os.path.dirname(t.path) for targets in plan.values() for t in targets}:
-            os.makedirs(folder or ".", exist_ok=True)
+    if not options.dry_run:
+        folders = {os.path.dirname(t.path) or "." for targets in plan.values() for t in targets if t.path != "-"}
+        if options.report_path not in (None, "-"):
+            folders.add(os.path.dirname(options.report_path) or ".")
+        for folder in sorted(folders):
+            _check_folder(folder, create=options.output_dir is not None)
 
     job = _Job(sources=list(sources), plan=plan, options=options, compute=compute, describe=describe,
                show=show is not None, verbose=verbose,
@@ -591,6 +594,24 @@ def _pieces(target: Target | None, result: Product, split: bool) -> list[tuple[T
                  shape=tuple(shape[:2]), has_alpha=False))
         for channel in range(shape[2])
     ]
+
+
+def _check_folder(folder: str, *, create: bool) -> None:
+    """Before any work: the folder exists (made, under -O DIR) and a file can be created in it.
+
+    Permissions alone do not tell (root, read-only mounts, full quotas), so a probe file is made
+    and removed.
+    """
+    import tempfile
+
+    try:
+        if create:
+            os.makedirs(folder, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".convcli-probe.", suffix=".tmp")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise click.UsageError(f"cannot write in the folder {folder}: {error.strerror or error}") from None
 
 
 def _integer_max(dtype: str) -> float | None:
