@@ -41,7 +41,9 @@ class ConvcliError(Exception):
     def __str__(self) -> str:
         if self.path is None:
             return self.message
-        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        # A file name may hold a newline or other control characters: shown escaped, on one line.
+        path = self.path if self.path.isprintable() else repr(self.path)[1:-1]
+        where = path if self.line is None else f"{path}:{self.line}"
         return f"{where}: {self.message}"
 
 

@@ -926,12 +926,8 @@ def _read_png(
     data = fh.read()
     _png_check_chunks(data, label)
     arr = _png_decode_cv2(data, info, hdr)
-    if arr is None:  # OpenCV declined: ask Pillow, which also gives a reason when the file is bad
-        Image, unlimited = _pil()
-        with unlimited, Image.open(io.BytesIO(data), formats=["PNG"]) as im:
-            arr = _pillow_array(im, _pillow_plan(im)[3])
-        if tuple(arr.shape) != info.shape or arr.dtype.name != info.dtype:
-            raise ImageReadError("cannot read PNG: OpenCV could not decode it", path=label)
+    if arr is None:  # chunks and CRCs were sound, so the compressed image data itself is bad
+        raise ImageReadError("cannot read PNG: its image data is damaged or incomplete", path=label)
     return _finish(arr, info, label, limits), info
 
 
@@ -958,9 +954,27 @@ def _png_check_chunks(data: bytes, label: str) -> None:
     raise ImageReadError("cannot read PNG: truncated (no IEND chunk)", path=label)
 
 
+@contextmanager
+def _c_stderr_silenced() -> Iterator[None]:
+    """libpng reports damage with its own line on file descriptor 2; convcli says it in one line
+    of its own, so that descriptor points at /dev/null while a PNG is decoded."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no standard error at all: nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _png_decode_cv2(data: bytes, info: ImageInfo, hdr: dict[str, Any]) -> np.ndarray | None:
     cv2, quiet = _cv2()
-    with quiet:
+    with quiet, _c_stderr_silenced():
         arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if arr is None:
         return None

@@ -135,6 +135,8 @@ def _kernel(value: Any, *, search_path: Sequence[str] | None, base: str | None) 
         # A kernel file named in a pipeline is found beside the pipeline, wherever convcli runs.
         if value.lower().endswith(tuple(FILE_EXTENSIONS)) or os.sep in value:
             value = os.path.join(base, value)
+    if isinstance(value, str) and value.lower().endswith(tuple(FILE_EXTENSIONS)) and not os.path.exists(value):
+        raise ValueError(f"no such kernel file {value}")  # reported at the pipeline's line
     if isinstance(value, bool) or value is None or isinstance(value, dict):
         raise ValueError(f"`kernel` must be a kernel spec or a matrix, got {value!r}")
     return load_kernel(value, search_path=search_path)
@@ -334,6 +336,8 @@ def load_pipeline(path: str, *, search_path: Sequence[str] | None = None) -> lis
     """Read and check a pipeline file (see :func:`parse_pipeline`)."""
     from .strictyaml import MAX_BYTES
 
+    if os.path.exists(path) and not os.path.isfile(path):  # a folder, FIFO or device: never opened
+        raise PipelineError("is not a regular file; give a pipeline YAML file", path=path)
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_BYTES + 1)

@@ -201,7 +201,7 @@ def _format_of(path: str, options: OutputOptions, source: Source) -> str:
     try:
         fmt = format_from_path(path)
     except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="output") from None
+        raise click.BadParameter(f"{path}: {error}", param_hint="output") from None
     wanted = FORMAT_ALIASES.get(options.output_format, options.output_format) if options.output_format else None
     if wanted is not None and wanted != fmt:
         raise click.BadParameter(
@@ -628,8 +628,10 @@ def _fail(outcome: _Outcome, source: Source, error: BaseException, started: floa
     message = " ".join(str(error).split()) or type(error).__name__
     if internal:
         message = f"internal error ({type(error).__name__}): {message}; please report it (-v shows the traceback)"
-    if getattr(error, "path", None) is None and not message.startswith(source.label):
-        message = f"{source.label}: {message}"
+    # The line always names the input, also when the error is about a pipeline or an output file.
+    shown = "<stdin>" if source.label == "-" else source.label
+    if shown not in message:
+        message = f"{shown}: {message}"
     if trace:
         outcome.errors.append(trace)
     outcome.errors.append(f"convcli: error: {message}")
