@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import GeometryError
 
@@ -39,6 +40,14 @@ __all__ = [
 
 MODES = ("same", "valid", "full")
 AXIS_NAMES = ("rows", "cols")
+
+
+def _whole(value: Any) -> bool:
+    """A whole number (``2``, ``2.0``), never inf, NaN or text."""
+    try:
+        return int(value) == value
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -141,7 +150,7 @@ def as_pair(value: int | Sequence[int], *, name: str, minimum: int = 1) -> tuple
         raise ValueError(f"`{name}` takes one value or two (rows, cols), got {len(values)}")
     out = []
     for v in values:
-        if isinstance(v, bool) or int(v) != v:
+        if isinstance(v, bool) or not _whole(v):
             raise ValueError(f"`{name}` must be whole numbers, got {v!r}")
         if int(v) < minimum:
             raise ValueError(f"`{name}` must be >= {minimum}, got {int(v)}")
@@ -166,7 +175,7 @@ def as_padding(value: int | Sequence[int]) -> tuple[tuple[int, int], tuple[int, 
     """
     values = (value,) if isinstance(value, int) else tuple(value)
     for v in values:
-        if isinstance(v, bool) or int(v) != v or int(v) < 0:
+        if isinstance(v, bool) or not _whole(v) or int(v) < 0:
             raise ValueError(f"`padding` must be whole numbers >= 0, got {v!r}")
     values = tuple(int(v) for v in values)
     if len(values) == 1:

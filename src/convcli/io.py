@@ -53,6 +53,7 @@ import stat
 import struct
 import tempfile
 import threading
+import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -787,7 +788,11 @@ def _read(source: Source, limits: Limits, *, decode: bool) -> tuple[np.ndarray |
         fh.seek(0)
         reader = {"png": _read_png, "tiff": _read_tiff, "npy": _read_npy}.get(fmt, _read_pillow)
         try:
-            return reader(fh, fmt, label, limits, decode)
+            # Decoders speak only through convcli: their warnings (Pillow's "Corrupt EXIF data") are
+            # dropped, and what libpng/libtiff print on file descriptor 2 goes nowhere.
+            with warnings.catch_warnings(), _c_stderr_silenced():
+                warnings.simplefilter("ignore")
+                return reader(fh, fmt, label, limits, decode)
         except ConvcliError:
             raise
         except MemoryError:
@@ -956,8 +961,8 @@ def _png_check_chunks(data: bytes, label: str) -> None:
 
 @contextmanager
 def _c_stderr_silenced() -> Iterator[None]:
-    """libpng reports damage with its own line on file descriptor 2; convcli says it in one line
-    of its own, so that descriptor points at /dev/null while a PNG is decoded."""
+    """libpng and libtiff report damage with lines of their own on file descriptor 2; convcli says
+    it in one line of its own, so that descriptor points at /dev/null while a file is decoded."""
     try:
         saved = os.dup(2)
     except OSError:  # no standard error at all: nothing to silence
@@ -974,7 +979,7 @@ def _c_stderr_silenced() -> Iterator[None]:
 
 def _png_decode_cv2(data: bytes, info: ImageInfo, hdr: dict[str, Any]) -> np.ndarray | None:
     cv2, quiet = _cv2()
-    with quiet, _c_stderr_silenced():
+    with quiet:
         arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if arr is None:
         return None
@@ -1239,7 +1244,8 @@ def _read_tiff(
         if via_pillow:
             if dtype != np.uint8:
                 raise ImageReadError(
-                    f"{photometric.name} TIFF with {dtype.name} samples is not supported", path=label
+                    f"{getattr(photometric, 'name', photometric)} TIFF with {dtype.name} samples is not supported",
+                    path=label
                 )
             c, out_dtype = 3, "uint8"
             notes.append(f"{'CMYK' if photometric == PHOTO.SEPARATED else 'YCbCr'} converted to RGB")
@@ -1262,7 +1268,8 @@ def _read_tiff(
             if photometric == PHOTO.MINISWHITE and dtype.kind == "f":
                 raise ImageReadError("floating-point MinIsWhite TIFF is not supported", path=label)
         else:
-            raise ImageReadError(f"TIFF photometric {photometric.name} is not supported", path=label)
+            name = getattr(photometric, "name", photometric)  # tifffile gives a bare int for unknown values
+            raise ImageReadError(f"TIFF photometric {name} is not supported", path=label)
         extra = tuple(getattr(page, "extrasamples", ()) or ())
         tagged_alpha = bool(extra) and int(extra[-1]) in (1, 2)  # associated or unassociated alpha
         info = ImageInfo(

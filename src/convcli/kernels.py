@@ -196,6 +196,14 @@ class Kernel:
 # Matrix checks shared by every form
 
 
+def _finite_number(value: Any) -> bool:
+    """A number a float can hold (a 400-digit integer cannot)."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
@@ -743,7 +751,7 @@ def parse_kernel_yaml(text: str, *, path: str) -> Kernel:
         )
 
     scale = data.get("scale", 1)
-    if not _is_number(scale) or not math.isfinite(float(scale)):
+    if not _is_number(scale) or not _finite_number(scale):
         raise KernelError(
             f"scale must be a finite number like 0.5 or 1e-3, got {_show(scale)}", path=path, line=lines["scale"]
         )
@@ -1033,7 +1041,7 @@ def _unknown(name: str, folders: list[Path]) -> UnknownKernelError:
     return UnknownKernelError(message)
 
 
-def load_kernel(spec: Any, *, search_path: Sequence[str | os.PathLike] | None = None) -> Kernel:
+def _load_kernel(spec: Any, *, search_path: Sequence[str | os.PathLike] | None = None) -> Kernel:
     """Resolve a kernel spec (DESIGN §7) to a :class:`Kernel`.
 
     Parameters
@@ -1125,3 +1133,16 @@ def load_kernel(spec: Any, *, search_path: Sequence[str | os.PathLike] | None = 
     if _valid_name(text.lower()):
         raise KernelError(f"{text!r} is not a kernel; kernel names are lower-case: try {text.lower()!r}")
     raise KernelError(f"{text!r} is not a kernel; {_FORMS}")
+
+
+def load_kernel(spec: Any, *, search_path: Sequence[str | os.PathLike] | None = None) -> Kernel:
+    # The documentation is _load_kernel's (copied below); this layer turns what the file system
+    # says about an impossible path (a name longer than the OS allows, ...) into a KernelError too.
+    try:
+        return _load_kernel(spec, search_path=search_path)
+    except OSError as error:
+        shown = str(spec) if len(str(spec)) <= 60 else str(spec)[:57] + "..."
+        raise KernelError(f"cannot use kernel {shown!r}: {error.strerror or error}") from None
+
+
+load_kernel.__doc__ = _load_kernel.__doc__

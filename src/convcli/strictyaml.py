@@ -188,7 +188,11 @@ def _scalar(node: ScalarNode) -> Any:
 
 def _build(node: Any, path: str) -> Any:
     if isinstance(node, ScalarNode):
-        return _scalar(node)
+        try:
+            return _scalar(node)
+        except (ValueError, OverflowError):  # e.g. an integer of more digits than Python converts
+            raise YamlError(f"the number {node.value[:20]}… is too long to read", path=path,
+                            line=node.start_mark.line + 1) from None
     if isinstance(node, SequenceNode):
         seq = LineList(_build(item, path) for item in node.value)
         seq.line = node.start_mark.line + 1

@@ -1,0 +1,352 @@
+"""Property tests: filter2d and pool2d against independent, slow references (issue 5, point 6).
+
+Hypothesis draws images (H, W in 1..12, grey or 1..3 channels, float64 or uint8), kernels, modes or
+explicit paddings, boundaries, strides, dilations and pooling options. Each result is compared with a
+reference written here from DESIGN §3 and §4 alone: the padding amounts and output sizes are worked
+out in this file from the formulas (never with ``convcli.geometry``), the padding is filled by
+``numpy.pad``, and every output pixel is computed by an explicit Python loop.
+
+How many examples: ``CONVCLI_HYPOTHESIS_PROFILE`` picks a profile, ``ci`` (the default: a bounded,
+derandomized pass, about 25 s for this file and 20 s for test_fuzz.py on 2 cores) or ``long`` (100 times
+as many examples, random each run: about an hour for both files)::
+
+    CONVCLI_HYPOTHESIS_PROFILE=long python -m pytest -p no:cacheprovider tests/test_properties.py tests/test_fuzz.py
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from convcli.errors import GeometryError
+from convcli.ops.filter import filter2d
+from convcli.ops.pool import global_pool, pool2d
+
+# --- profiles (the same lines are in test_fuzz.py) -------------------------------------------------
+settings.register_profile("ci", max_examples=200, deadline=None, database=None, derandomize=True, print_blob=True)
+settings.register_profile("long", max_examples=20_000, deadline=None, database=None, print_blob=True)
+settings.load_profile(os.environ.get("CONVCLI_HYPOTHESIS_PROFILE", "ci"))
+
+
+def budget(ci_examples: int) -> int:
+    """Examples for one test: ``ci_examples`` under the ci profile, scaled up with the profile."""
+    return max(1, ci_examples * settings.default.max_examples // 200)
+
+
+# --- strategies ------------------------------------------------------------------------------------
+
+BOUNDARIES = ("zero", "constant", "reflect", "symmetric", "edge", "wrap")
+NP_MODE = {"zero": "constant", "constant": "constant", "reflect": "reflect", "symmetric": "symmetric",
+           "edge": "edge", "wrap": "wrap"}
+
+
+@st.composite
+def images(draw, max_side: int = 12):
+    h = draw(st.integers(1, max_side))
+    w = draw(st.integers(1, max_side))
+    channels = draw(st.one_of(st.none(), st.integers(1, 3)))
+    shape = (h, w) if channels is None else (h, w, channels)
+    if draw(st.booleans()):
+        values = st.integers(0, 255)
+        dtype = np.uint8
+    else:
+        values = st.floats(-100, 100, allow_nan=False, allow_infinity=False, width=64)
+        dtype = np.float64
+    flat = draw(st.lists(values, min_size=math.prod(shape), max_size=math.prod(shape)))
+    return np.array(flat, dtype=dtype).reshape(shape)
+
+
+@st.composite
+def kernels(draw):
+    kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    weight = st.one_of(st.integers(-3, 3).map(float),
+                       st.floats(-8, 8, allow_nan=False, allow_infinity=False, width=64))
+    flat = draw(st.lists(weight, min_size=kh * kw, max_size=kh * kw))
+    return np.array(flat, dtype=np.float64).reshape(kh, kw)
+
+
+def pair_or_int(low: int, high: int):
+    """An int, or a (rows, cols) pair, as the public API takes it."""
+    return st.one_of(st.integers(low, high), st.tuples(st.integers(low, high), st.integers(low, high)))
+
+
+paddings = st.one_of(
+    st.integers(0, 3),
+    st.tuples(st.integers(0, 3), st.integers(0, 3)),
+    st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3), st.integers(0, 3)),
+)
+
+
+def as_pair(value):
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+def padding_pairs(value):
+    """1, 2 or 4 values as ((top, bottom), (left, right)) — PyTorch's (rows, cols) for two."""
+    if isinstance(value, int):
+        return (value, value), (value, value)
+    if len(value) == 2:
+        return (value[0], value[0]), (value[1], value[1])
+    return (value[0], value[1]), (value[2], value[3])
+
+
+# --- the convolution reference (DESIGN §3, written out) ---------------------------------------------
+
+
+def conv_pads(n: int, k: int, s: int, d: int, mode: str, explicit, correlate: bool):
+    """(before, after, out) of one axis, from DESIGN §3's formulas."""
+    e = d * (k - 1) + 1
+    if explicit is not None:
+        before, after = explicit
+        out = (n + before + after - e) // s + 1
+    elif mode == "valid":
+        before = after = 0
+        out = (n - e) // s + 1
+    elif mode == "full":
+        before = after = e - 1
+        out = (n + 2 * (e - 1) - e) // s + 1
+    else:  # same
+        out = -(-n // s)
+        total = max((out - 1) * s + e - n, 0)
+        before = total // 2 if correlate else -(-total // 2)
+        after = total - before
+    return before, after, out
+
+
+def reference_filter(image, kernel, *, mode, explicit, boundary, cval, stride, dilation, correlate):
+    """Σ_a Σ_b k[a, b] · xp[i·sy + a·dy, j·sx + b·dx], one output pixel at a time."""
+    sy, sx = stride
+    dy, dx = dilation
+    k = kernel if correlate else kernel[::-1, ::-1]
+    kh, kw = k.shape
+    h, w = image.shape[:2]
+    rb, ra, oh = conv_pads(h, kh, sy, dy, mode, None if explicit is None else explicit[0], correlate)
+    cb, ca, ow = conv_pads(w, kw, sx, dx, mode, None if explicit is None else explicit[1], correlate)
+    if oh < 1 or ow < 1:
+        return None
+    x = image.astype(np.float64)
+    widths = [(rb, ra), (cb, ca)] + [(0, 0)] * (x.ndim - 2)
+    if NP_MODE[boundary] == "constant":
+        xp = np.pad(x, widths, mode="constant", constant_values=cval if boundary == "constant" else 0.0)
+    else:
+        xp = np.pad(x, widths, mode=NP_MODE[boundary])
+    out = np.zeros((oh, ow) + x.shape[2:])
+    for i in range(oh):
+        for j in range(ow):
+            acc = np.zeros(x.shape[2:])
+            for a in range(kh):
+                for b in range(kw):
+                    acc = acc + k[a, b] * xp[i * sy + a * dy, j * sx + b * dx]
+            out[i, j] = acc
+    return out
+
+
+@st.composite
+def filter_cases(draw):
+    image = draw(images())
+    kernel = draw(kernels())
+    if draw(st.booleans()):
+        mode, padding = draw(st.sampled_from(("same", "valid", "full"))), None
+    else:
+        mode, padding = "valid", draw(paddings)
+    boundary = draw(st.sampled_from(BOUNDARIES))
+    cval = draw(st.floats(-50, 50, allow_nan=False, width=64)) if boundary == "constant" else 0.0
+    return {
+        "image": image,
+        "kernel": kernel,
+        "mode": mode,
+        "padding": padding,
+        "boundary": boundary,
+        "cval": cval,
+        "stride": draw(pair_or_int(1, 3)),
+        "dilation": draw(pair_or_int(1, 3)),
+        "correlate": draw(st.booleans()),
+    }
+
+
+@settings(max_examples=budget(1500), suppress_health_check=[HealthCheck.too_slow])
+@given(filter_cases())
+def test_filter2d_matches_reference(case):
+    expected = reference_filter(
+        case["image"],
+        case["kernel"],
+        mode=case["mode"],
+        explicit=None if case["padding"] is None else padding_pairs(case["padding"]),
+        boundary=case["boundary"],
+        cval=case["cval"],
+        stride=as_pair(case["stride"]),
+        dilation=as_pair(case["dilation"]),
+        correlate=case["correlate"],
+    )
+    kwargs = {name: case[name] for name in ("mode", "padding", "boundary", "cval", "stride", "dilation", "correlate")}
+    try:
+        got = filter2d(case["image"], case["kernel"], **kwargs)
+    except GeometryError:
+        assert expected is None, "convcli refused a geometry that DESIGN §3 gives an output for"
+        return
+    assert expected is not None, f"DESIGN §3 gives no output, convcli returned shape {got.shape}"
+    assert got.dtype == np.float64
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-8)
+
+
+@settings(max_examples=budget(300))
+@given(images(max_side=8), kernels())
+def test_filter2d_stride1_matches_scipy_signal(image, kernel):
+    """DESIGN §3: at stride 1 (zero boundary) convolution equals scipy.signal.convolve2d in every mode,
+    and correlation equals scipy.signal.correlate2d."""
+    from scipy.signal import convolve2d, correlate2d
+
+    x = image.astype(np.float64)
+    planes = [x] if x.ndim == 2 else [x[..., c] for c in range(x.shape[2])]
+    for mode in ("same", "valid", "full"):
+        if mode == "valid" and (image.shape[0] < kernel.shape[0] or image.shape[1] < kernel.shape[1]):
+            continue
+        for correlate, scipy_op in ((False, convolve2d), (True, correlate2d)):
+            got = filter2d(image, kernel, mode=mode, correlate=correlate)
+            want = np.stack([scipy_op(p, kernel, mode=mode) for p in planes], axis=-1)
+            np.testing.assert_allclose(got, want.reshape(got.shape), rtol=1e-10, atol=1e-8)
+
+
+# --- the pooling reference (DESIGN §4, written out) -----------------------------------------------
+
+
+def pool_windows(n: int, k: int, s: int, mode: str, ceil: bool, explicit):
+    """[(first, stop)] real-pixel ranges of each window along one axis, or None when none fits."""
+    if mode == "same" and explicit is None:
+        out = -(-n // s)  # Keras: ⌈n/s⌉, P = max((out − 1)·s + k − n, 0), ⌊P/2⌋ before
+        total = max((out - 1) * s + k - n, 0)
+        before = total // 2
+    else:
+        before, after = (0, 0) if explicit is None else explicit
+        span = n + before + after - k
+        if span < 0:
+            return None
+        if ceil:  # torch ceil_mode: ⌈span/s⌉ + 1, and the last window must start inside input + left pad
+            out = -(-span // s) + 1
+            if (out - 1) * s >= n + before:
+                out -= 1
+        else:
+            out = span // s + 1
+    windows = []
+    for i in range(out):
+        start = i * s - before
+        windows.append((max(start, 0), min(start + k, n)))
+    return windows
+
+
+def reference_pool(image, *, op, size, stride, mode, ceil, explicit):
+    ky, kx = size
+    sy, sx = stride
+    h, w = image.shape[:2]
+    rows = pool_windows(h, ky, sy, mode, ceil, None if explicit is None else explicit[0])
+    cols = pool_windows(w, kx, sx, mode, ceil, None if explicit is None else explicit[1])
+    if rows is None or cols is None:
+        return None
+    reduce = {"max": np.max, "min": np.min, "sum": np.sum, "avg": np.mean, "median": np.median}[op]
+    integer_kept = op in ("max", "min") and image.dtype.kind in "ui"
+    out = np.zeros((len(rows), len(cols)) + image.shape[2:], dtype=image.dtype if integer_kept else np.float64)
+    for i, (r0, r1) in enumerate(rows):
+        for j, (c0, c1) in enumerate(cols):
+            window = image[r0:r1, c0:c1]  # real pixels only
+            assert window.shape[0] > 0 and window.shape[1] > 0, "a window holds no real pixel"
+            flat = window.reshape((-1,) + image.shape[2:])
+            if integer_kept:
+                out[i, j] = reduce(flat, axis=0)
+            else:
+                out[i, j] = reduce(flat.astype(np.float64), axis=0)
+    return out
+
+
+@st.composite
+def pool_cases(draw):
+    image = draw(images())
+    size = draw(pair_or_int(1, 4))
+    ky, kx = as_pair(size)
+    stride = draw(st.one_of(st.none(), pair_or_int(1, 3)))
+    kind = draw(st.sampled_from(("valid", "same", "explicit")))
+    padding = None
+    if kind == "explicit":
+        # PyTorch: at most half the window on each side.
+        py, px = draw(st.integers(0, ky // 2)), draw(st.integers(0, kx // 2))
+        shape = draw(st.sampled_from((1, 2, 4)))
+        if shape == 1:
+            padding = min(py, px)
+        elif shape == 2:
+            padding = (py, px)
+        else:
+            padding = (draw(st.integers(0, ky // 2)), py, draw(st.integers(0, kx // 2)), px)
+    ceil = draw(st.booleans()) if kind != "same" else False
+    return {"image": image, "op": draw(st.sampled_from(("max", "avg", "min", "sum", "median"))), "size": size,
+                "stride": stride, "mode": "same" if kind == "same" else "valid", "ceil": ceil, "padding": padding}
+
+
+@settings(max_examples=budget(1500), suppress_health_check=[HealthCheck.too_slow])
+@given(pool_cases())
+def test_pool2d_matches_reference(case):
+    stride = case["stride"] if case["stride"] is not None else case["size"]
+    expected = reference_pool(
+        case["image"],
+        op=case["op"],
+        size=as_pair(case["size"]),
+        stride=as_pair(stride),
+        mode=case["mode"],
+        ceil=case["ceil"],
+        explicit=None if case["padding"] is None else padding_pairs(case["padding"]),
+    )
+    kwargs = {name: case[name] for name in ("op", "size", "stride", "mode", "ceil", "padding")}
+    try:
+        got = pool2d(case["image"], **kwargs)
+    except GeometryError:
+        assert expected is None, "convcli refused a pooling that DESIGN §4 gives an output for"
+        return
+    assert expected is not None, f"DESIGN §4 gives no output, convcli returned shape {got.shape}"
+    assert got.dtype == expected.dtype
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-9)
+
+
+@settings(max_examples=budget(200))
+@given(images(), pair_or_int(1, 4), st.integers(0, 4))
+def test_pool2d_padding_over_half_the_window_is_refused(image, size, pad):
+    """PyTorch's rule (DESIGN §4 `--padding P`): more than half the window is a ValueError, never a result."""
+    ky, kx = as_pair(size)
+    if 2 * pad > min(ky, kx):
+        with pytest.raises(ValueError):
+            pool2d(image, size=size, padding=pad)
+    else:
+        try:
+            pool2d(image, size=size, padding=pad)
+        except GeometryError:
+            pass
+
+
+@settings(max_examples=budget(300))
+@given(images(), pair_or_int(1, 4), st.one_of(st.none(), pair_or_int(1, 3)), st.booleans())
+def test_pool2d_max_indices_point_at_the_maximum(image, size, stride, ceil):
+    """return_indices: each index is a real pixel of its window holding exactly the pooled value."""
+    try:
+        values, indices = pool2d(image, size=size, stride=stride, ceil=ceil, return_indices=True)
+    except GeometryError:
+        return
+    plain = pool2d(image, size=size, stride=stride, ceil=ceil)
+    np.testing.assert_array_equal(values, plain)
+    flat = image.reshape((image.shape[0] * image.shape[1],) + image.shape[2:])
+    picked = np.take_along_axis(flat, indices.reshape((-1,) + indices.shape[2:]), axis=0) if image.ndim == 3 \
+        else flat[indices.reshape(-1)]
+    np.testing.assert_array_equal(picked.reshape(values.shape), values)
+
+
+@settings(max_examples=budget(200))
+@given(images(), st.sampled_from(("max", "avg", "min", "sum", "median")))
+def test_global_pool_is_one_window_over_the_image(image, op):
+    h, w = image.shape[:2]
+    expected = reference_pool(image, op=op, size=(h, w), stride=(h, w), mode="valid", ceil=False, explicit=None)
+    got = global_pool(image, op=op)
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-9)
