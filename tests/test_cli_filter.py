@@ -485,3 +485,12 @@ def test_absurd_sizes_are_refused_from_the_plan(run, npy, command):
     result = run(*command, "-o", "out.npy", "--max-pixels", "1000000")
     assert result.exit_code == 1 and "over the limit of 1,000,000" in result.stderr
     assert "internal error" not in result.stderr and not os.path.exists("out.npy")
+
+
+@pytest.mark.parametrize("engine", ["opencv", "scipy"])
+def test_engine_option_and_environment(run, npy, engine, monkeypatch):
+    assert run("filter", "in.npy", "-k", "sobel-x", "--engine", engine, "-o", "a.npy").exit_code == 0
+    np.testing.assert_allclose(np.load("a.npy"), signal.convolve2d(npy, SOBEL_X, mode="same"), atol=1e-5)
+    monkeypatch.setenv("CONVCLI_ENGINE", engine)
+    assert run("filter", "in.npy", "-k", "sobel-x", "-o", "b.npy").exit_code == 0
+    assert run("filter", "in.npy", "-k", "box3", "--engine", "gpu", "-o", "c.npy").exit_code == 2

@@ -50,7 +50,10 @@ def _command():
     return [found] if found else [sys.executable, "-m", "convcli"]
 
 
+# Every case runs on every engine (CONVCLI_ENGINE is --engine's default): OpenCV and the SciPy reference.
+@pytest.mark.parametrize("engine", ["opencv", "scipy"])
 @pytest.mark.parametrize("case", _cases())
-def test_conformance_case(kit, case):
+def test_conformance_case(kit, case, engine, monkeypatch):
+    monkeypatch.setenv("CONVCLI_ENGINE", engine)
     why = kit.run_case(case, str(KIT), _command(), 120)
-    assert why is None, f"{case['id']}: {why}"
+    assert why is None, f"{case['id']} ({engine}): {why}"

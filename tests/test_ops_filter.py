@@ -271,3 +271,35 @@ def test_gray_uses_rgb2gray_weights_in_input_units():
     assert gray_shape((3, 3, 3)) == (3, 3)
     with pytest.raises(ValueError, match="RGB or RGBA"):
         to_gray(np.ones((3, 3, 4)))
+
+
+@pytest.mark.parametrize("channels", [None, 1, 3, 6])
+@pytest.mark.parametrize("kshape", [(1, 1), (2, 2), (3, 3), (4, 3), (5, 5), (13, 13)])
+def test_engines_agree(channels, kshape):
+    shape = (17, 15) if channels is None else (17, 15, channels)
+    image = RNG.normal(size=shape)
+    kernel = RNG.normal(size=kshape)
+    for mode in ("same", "valid", "full"):
+        reference = filter2d(image, kernel, mode=mode, boundary="reflect", engine="scipy")
+        fast = filter2d(image, kernel, mode=mode, boundary="reflect", engine="opencv")
+        assert fast.shape == reference.shape
+        np.testing.assert_allclose(fast, reference, rtol=1e-9, atol=1e-9)
+
+
+def test_unknown_engine_names_the_parameter():
+    with pytest.raises(ValueError, match="`engine` must be one of auto, opencv, scipy"):
+        filter2d(np.ones((3, 3)), np.ones((3, 3)), engine="gpu")
+
+
+def test_each_engine_does_the_work(monkeypatch):
+    import cv2
+    from scipy import ndimage
+
+    calls = []
+    real_cv2, real_ndimage = cv2.filter2D, ndimage.correlate
+    monkeypatch.setattr(cv2, "filter2D", lambda *a, **k: calls.append("opencv") or real_cv2(*a, **k))
+    monkeypatch.setattr(ndimage, "correlate", lambda *a, **k: calls.append("scipy") or real_ndimage(*a, **k))
+    for engine in ("opencv", "scipy", "auto"):
+        filter2d(np.ones((5, 5)), np.ones((3, 3)), engine=engine)
+    filter2d(np.ones((5, 5)), np.ones((3, 3)), stride=2, engine="opencv")  # strided: NumPy taps only
+    assert calls == ["opencv", "scipy", "opencv"]

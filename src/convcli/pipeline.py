@@ -541,11 +541,17 @@ def _tidy(value: float) -> float | int:
 
 
 def run(
-    steps: Sequence[Step], image: Any, *, has_alpha: bool = False, max_pixels: int | None = None
+    steps: Sequence[Step],
+    image: Any,
+    *,
+    has_alpha: bool = False,
+    max_pixels: int | None = None,
+    engine: str = "auto",
 ) -> tuple[Any, Plan, list[tuple[Step, Any]]]:
     """Run ``steps`` on ``image``: the result, its :class:`Plan`, and the saved intermediates.
 
     The plan is made first, so an impossible geometry fails before any pixel is computed.
+    ``engine`` chooses what computes the filters (see :func:`convcli.ops.filter.filter2d`).
 
     Examples
     --------
@@ -576,9 +582,9 @@ def run(
             array = to_gray(array, has_alpha=has_alpha)
         elif step.op == "filter":
             array = filter_bank(array, options["kernels"], has_alpha=has_alpha, boundary=options["boundary"],
-                                cval=options["cval"], **_geometry(options))
+                                cval=options["cval"], engine=engine, **_geometry(options))
         elif step.op == "sobel":
-            geometry = dict(_geometry(options), boundary=options["boundary"], cval=options["cval"])
+            geometry = dict(_geometry(options), boundary=options["boundary"], cval=options["cval"], engine=engine)
             result = sobel(colour, operator=options["operator"], component=options["component"],
                            blur=options["blur"], threshold=options["threshold"], **geometry)
             array = result if alpha is None else attach_alpha(result, carry_alpha(alpha, kernel_shape=(3, 3), **geometry))

@@ -102,7 +102,8 @@ def run_chains(
     def compute(image: Any, info: Any) -> list[Product]:
         products, saves = [], []
         for steps in full:
-            result, planned, saved = run(steps, image, has_alpha=info.has_alpha, max_pixels=limit)
+            result, planned, saved = run(steps, image, has_alpha=info.has_alpha, max_pixels=limit,
+                                         engine=options.engine)
             products.append(product(planned, result, extra(result) if extra else None))
             saves += [array for _, array in saved]
         for (number, position), array in zip(saving, saves):

@@ -185,6 +185,10 @@ output_options = _compose(
     click.option("-r", "--recursive", is_flag=True,
                  help="A folder INPUT: also take the images in its sub-folders, which -O DIR then "
                  "mirrors (without it, a folder's sub-folders are ignored)."),
+    click.option("--engine", type=click.Choice(("auto", "opencv", "scipy")), default="auto", show_default=True,
+                 envvar="CONVCLI_ENGINE",
+                 help="What computes stride-1 filters: OpenCV (auto) or SciPy, the reference; also "
+                 "CONVCLI_ENGINE."),
     click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
                  help="Worker processes for several inputs (default: one per CPU core; 1: none, "
                  "everything in this process). The results are the same for any N."),
@@ -225,6 +229,7 @@ class OutputOptions:
     recursive: bool = False
     jobs: int | None = None   # None: one worker per CPU core (see runner.worker_count)
     split: bool = False       # one file per channel
+    engine: str = "auto"      # what computes stride-1 filters (ops.filter.ENGINES)
     # The other limits (None: io's default) and --allow-nonfinite; see limits().
     max_side: int | None = None
     max_frames: int | None = None
@@ -267,6 +272,7 @@ class OutputOptions:
             recursive=params.pop("recursive", False),
             jobs=params.pop("jobs", None),
             split=params.pop("split", False),
+            engine=params.pop("engine", "auto"),
             max_side=params.pop("max_side", None),
             max_frames=params.pop("max_frames", None),
             max_file_size=params.pop("max_file_size", None),

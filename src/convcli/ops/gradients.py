@@ -24,7 +24,7 @@ OPERATORS = ("sobel", "scharr", "prewitt")
 #: What :func:`sobel` can return.
 COMPONENTS = ("magnitude", "x", "y", "direction")
 #: The geometry keywords :func:`sobel` passes on to :func:`gradients`.
-_GEOMETRY = ("mode", "boundary", "cval", "stride", "padding", "dilation", "correlate")
+_GEOMETRY = ("mode", "boundary", "cval", "stride", "padding", "dilation", "correlate", "engine")
 
 
 def _is_real(value: Any) -> bool:
@@ -57,6 +57,7 @@ def gradients(
     padding: int | Sequence[int] | None = None,
     dilation: int | Sequence[int] = 1,
     correlate: bool = False,
+    engine: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
     """The x and y gradients of an image: ``filter2d`` with ``{operator}-x`` and ``{operator}-y``.
 
@@ -70,9 +71,10 @@ def gradients(
     blur : float, optional
         First smooth with ``gaussian:sigma=BLUR`` (size 2·⌈3σ⌉ + 1), in ``same`` mode at stride 1 with
         the same ``boundary`` and ``cval``, so the blur never changes the shape.
-    mode, boundary, cval, stride, padding, dilation, correlate
-        The geometry of both gradient filters, as for :func:`convcli.ops.filter.filter2d`. With
-        ``correlate=True`` the kernels are not rotated, so a left-to-right rise gives a negative gx.
+    mode, boundary, cval, stride, padding, dilation, correlate, engine
+        The geometry of both gradient filters and what computes them, as for
+        :func:`convcli.ops.filter.filter2d`. With ``correlate=True`` the kernels are not rotated,
+        so a left-to-right rise gives a negative gx.
 
     Returns
     -------
@@ -101,9 +103,10 @@ def gradients(
     _check_operator(operator)
     sigma = _check_blur(blur)
     if sigma is not None:
-        image = filter2d(image, f"gaussian:sigma={sigma!r}", mode="same", boundary=boundary, cval=cval)
+        image = filter2d(image, f"gaussian:sigma={sigma!r}", mode="same", boundary=boundary, cval=cval,
+                         engine=engine)
     geometry = dict(mode=mode, boundary=boundary, cval=cval, stride=stride, padding=padding,
-                    dilation=dilation, correlate=correlate)
+                    dilation=dilation, correlate=correlate, engine=engine)
     gx = filter2d(image, f"{operator}-x", **geometry)
     gy = filter2d(image, f"{operator}-y", **geometry)
     return gx, gy
