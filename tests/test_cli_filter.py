@@ -494,3 +494,12 @@ def test_engine_option_and_environment(run, npy, engine, monkeypatch):
     monkeypatch.setenv("CONVCLI_ENGINE", engine)
     assert run("filter", "in.npy", "-k", "sobel-x", "-o", "b.npy").exit_code == 0
     assert run("filter", "in.npy", "-k", "box3", "--engine", "gpu", "-o", "c.npy").exit_code == 2
+
+
+def test_png_compression_option(run):
+    png("a.png", np.tile(np.arange(256, dtype=np.uint8), (64, 1)))
+    assert run("filter", "a.png", "-k", "identity", "--png-compression", "0", "-o", "zero.png").exit_code == 0
+    assert run("filter", "a.png", "-k", "identity", "--png-compression", "9", "-o", "nine.png").exit_code == 0
+    assert os.path.getsize("zero.png") > os.path.getsize("nine.png")
+    np.testing.assert_array_equal(read_png("zero.png"), read_png("nine.png"))
+    assert run("filter", "a.png", "-k", "identity", "--png-compression", "10", "-o", "x.png").exit_code == 2

@@ -1277,3 +1277,18 @@ def test_gif_with_a_damaged_later_frame_gives_its_first_frame(tmp_path):
     cut.write_bytes(data[: len(data) - 40])  # the last frame is truncated
     image, info = cio.read_image(str(cut))
     assert image.shape == (32, 32) and int(image[0, 0]) == 0
+
+
+def test_png_compression_levels_trade_size_for_speed_and_keep_pixels():
+    image = np.tile(np.arange(256, dtype=np.uint8), (64, 1))
+    sizes = {}
+    for level in (0, 1, 9):
+        data = cio.encode_image(image, format="png", png_compression=level)
+        np.testing.assert_array_equal(cio.read_image(data)[0], image)
+        sizes[level] = len(data)
+    assert sizes[0] > sizes[1] >= sizes[9]
+    grey_alpha = np.dstack([image, image])
+    assert len(cio.encode_image(grey_alpha, format="png", png_compression=0)) > len(
+        cio.encode_image(grey_alpha, format="png", png_compression=9))
+    with pytest.raises(ValueError, match="png_compression"):
+        cio.encode_image(image, format="png", png_compression=10)

@@ -1665,7 +1665,7 @@ def check_writable(format: str, shape: tuple[int, ...], dtype: str, *, has_alpha
     )
 
 
-def _png_encode_grey_alpha(arr: np.ndarray) -> bytes:
+def _png_encode_grey_alpha(arr: np.ndarray, level: int = 6) -> bytes:
     """A PNG of colour type 4 (grey+alpha, 8 or 16 bits), which OpenCV cannot write."""
     h, w, _ = arr.shape
     depth = 16 if arr.dtype == np.uint16 else 8
@@ -1676,15 +1676,22 @@ def _png_encode_grey_alpha(arr: np.ndarray) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", w, h, depth, 4, 0, 0, 0)
-    idat = zlib.compress(raw, 6)
+    idat = zlib.compress(raw, level)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
-def encode_image(array: np.ndarray, *, format: str, has_alpha: bool | None = None) -> bytes:
+#: zlib level of PNG outputs unless asked: measured on a 4096² Sobel output, level 1 takes 125 ms
+#: and 1.18 MB where level 6 takes 235 ms and 0.98 MB (and 9 takes 3.4 s for 0.94 MB).
+DEFAULT_PNG_COMPRESSION = 1
+
+
+def encode_image(
+    array: np.ndarray, *, format: str, has_alpha: bool | None = None, png_compression: int = DEFAULT_PNG_COMPRESSION
+) -> bytes:
     """Encode an array (already in its output dtype) as the bytes of a file.
 
-    PNG: OpenCV (RGB(A) turned into BGR(A), compression level 6); grey+alpha, which OpenCV
-    cannot write, by convcli's own minimal PNG writer. JPEG: Pillow, quality 95, no chroma
+    PNG: OpenCV (RGB(A) turned into BGR(A)) at zlib level ``png_compression`` (0..9; default 1,
+    chosen for speed); grey+alpha, which OpenCV cannot write, by convcli's own minimal PNG writer. JPEG: Pillow, quality 95, no chroma
     subsampling (4:4:4). BMP: Pillow. GIF: Pillow; RGB is reduced to a 256-colour adaptive
     palette, so it is lossy (grey is exact). WebP: Pillow, lossless (exact RGB, also under
     transparent pixels); grey is stored as RGB and grey+alpha as RGBA. TIFF: tifffile,
@@ -1698,6 +1705,10 @@ def encode_image(array: np.ndarray, *, format: str, has_alpha: bool | None = Non
         (H, W) or (H, W, C) of uint8, uint16, float32 or float64 (see :func:`map_values`).
     format : str
         One of :data:`FORMATS`.
+    has_alpha : bool, optional
+        Whether a 2- or 4-channel array ends in alpha (TIFF tags it so); None: it does.
+    png_compression : int, optional
+        zlib level 0 (none, fastest) to 9 (smallest, slowest) for PNG.
 
     Returns
     -------
@@ -1721,16 +1732,20 @@ def encode_image(array: np.ndarray, *, format: str, has_alpha: bool | None = Non
     if not isinstance(array, np.ndarray):
         raise ValueError(f"array must be a numpy array; got {type(array).__name__}")
     _check_format(format)
+    if isinstance(png_compression, bool) or png_compression not in range(10):
+        raise ValueError(f"png_compression must be a zlib level 0..9; got {png_compression!r}")
     check_writable(format, array.shape, array.dtype.name)
     try:
-        return _encode(np.ascontiguousarray(array), format, has_alpha)
+        return _encode(np.ascontiguousarray(array), format, has_alpha, png_compression)
     except (ConvcliError, MemoryError):
         raise
     except Exception as exc:  # the boundary: any encoder failure becomes one line
         raise ImageWriteError(f"cannot encode {_LABELS[format]}: {_reason(exc)}") from exc
 
 
-def _encode(arr: np.ndarray, format: str, has_alpha: bool | None = None) -> bytes:
+def _encode(
+    arr: np.ndarray, format: str, has_alpha: bool | None = None, png_compression: int = DEFAULT_PNG_COMPRESSION
+) -> bytes:
     if format == "npy":
         buf = io.BytesIO()
         np.save(buf, arr, allow_pickle=False)
@@ -1740,14 +1755,14 @@ def _encode(arr: np.ndarray, format: str, has_alpha: bool | None = None) -> byte
     channels = arr.shape[2] if arr.ndim == 3 else 1
     if format == "png":
         if channels == 2:
-            return _png_encode_grey_alpha(arr)
+            return _png_encode_grey_alpha(arr, png_compression)
         cv2, quiet = _cv2()
         if channels == 3:
             arr = np.ascontiguousarray(arr[..., ::-1])
         elif channels == 4:
             arr = np.ascontiguousarray(arr[..., [2, 1, 0, 3]])
         with quiet:
-            ok, buf = cv2.imencode(".png", arr, [cv2.IMWRITE_PNG_COMPRESSION, 6])
+            ok, buf = cv2.imencode(".png", arr, [cv2.IMWRITE_PNG_COMPRESSION, png_compression])
         if not ok:
             raise ImageWriteError("cannot encode PNG: OpenCV refused the array")
         return buf.tobytes()

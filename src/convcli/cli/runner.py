@@ -546,7 +546,8 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
                     result.array, dtype=dtype, scale=scale, alpha=result.has_alpha, kind=result.kind,
                     alpha_max=alpha_max,
                 )
-                data = io.encode_image(mapped, format=fmt, has_alpha=result.has_alpha)
+                data = io.encode_image(mapped, format=fmt, has_alpha=result.has_alpha,
+                                       png_compression=options.png_compression)
                 if may_write is not None:
                     allowed, may_write = may_write(), None
                     if not allowed:
