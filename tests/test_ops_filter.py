@@ -303,3 +303,17 @@ def test_each_engine_does_the_work(monkeypatch):
         filter2d(np.ones((5, 5)), np.ones((3, 3)), engine=engine)
     filter2d(np.ones((5, 5)), np.ones((3, 3)), stride=2, engine="opencv")  # strided: NumPy taps only
     assert calls == ["opencv", "scipy", "opencv"]
+
+
+@pytest.mark.parametrize("kernel", ["gaussian5", "gaussian:sigma=2", "box:7", "box:5x9", "log:sigma=1"])
+def test_separable_kernels_take_two_passes_and_agree_with_the_reference(kernel, monkeypatch):
+    import cv2
+
+    passes = []
+    real = cv2.sepFilter2D
+    monkeypatch.setattr(cv2, "sepFilter2D", lambda *a, **k: passes.append(1) or real(*a, **k))
+    image = RNG.normal(size=(40, 37, 3))
+    fast = filter2d(image, kernel, boundary="symmetric", engine="opencv")
+    reference = filter2d(image, kernel, boundary="symmetric", engine="scipy")
+    assert passes == ([] if kernel.startswith("log") else [1])  # a Laplacian of Gaussian is not rank 1
+    np.testing.assert_allclose(fast, reference, rtol=1e-9, atol=1e-9)
