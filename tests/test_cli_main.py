@@ -34,12 +34,13 @@ def test_unknown_command_and_option_exit_2():
 
 @pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_removes_temporaries_and_exits(tmp_path, signum, code):
-    # A slow job (a 121×121 kernel, computed tap by tap at stride 2) gives time to be interrupted.
+    # A slow job (a 61×61 kernel, strided and dilated at once: computed tap by tap) gives time to be
+    # interrupted.
     np.save(tmp_path / "big.npy", np.random.default_rng(0).normal(size=(1500, 1500)))
     script = Path(sys.executable).with_name("convcli")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "convcli"]
     process = subprocess.Popen(
-        command + ["filter", "big.npy", "-k", "box:121", "--stride", "2", "-o", "out.npy"],
+        command + ["filter", "big.npy", "-k", "box:61", "--stride", "2", "--dilation", "2", "-o", "out.npy"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     time.sleep(2.0)

@@ -301,8 +301,13 @@ def test_each_engine_does_the_work(monkeypatch):
     monkeypatch.setattr(ndimage, "correlate", lambda *a, **k: calls.append("scipy") or real_ndimage(*a, **k))
     for engine in ("opencv", "scipy", "auto"):
         filter2d(np.ones((5, 5)), np.ones((3, 3)), engine=engine)
-    filter2d(np.ones((5, 5)), np.ones((3, 3)), stride=2, engine="opencv")  # strided: NumPy taps only
-    assert calls == ["opencv", "scipy", "opencv"]
+    # strided: one small correlation per phase (2 × 2 phases of a 3×3 kernel at stride 2)
+    filter2d(np.ones((5, 5)), np.ones((3, 3)), stride=2, engine="opencv")
+    # dilated: one correlation per interleaved share of the output (2 × 2 at dilation 2)
+    filter2d(np.ones((9, 9)), np.ones((3, 3)), dilation=2, engine="scipy")
+    # both at once: NumPy taps only
+    filter2d(np.ones((9, 9)), np.ones((3, 3)), dilation=2, stride=2, engine="opencv")
+    assert calls == ["opencv", "scipy", "opencv"] + ["opencv"] * 4 + ["scipy"] * 4
 
 
 @pytest.mark.parametrize("kernel", ["gaussian5", "gaussian:sigma=2", "box:7", "box:5x9", "log:sigma=1"])

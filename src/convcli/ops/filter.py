@@ -207,6 +207,44 @@ def _dense_correlate(
     padded: np.ndarray, kernel: np.ndarray, rows: AxisGeometry, cols: AxisGeometry, *, engine: str = "scipy"
 ) -> np.ndarray:
     """Stride 1, dilation 1: one correlation of the padded image, then the valid window."""
+    return _valid_correlate(padded, kernel, (rows.out, cols.out), engine=engine)
+
+
+def _polyphase(
+    padded: np.ndarray, kernel: np.ndarray, rows: AxisGeometry, cols: AxisGeometry, *, engine: str
+) -> np.ndarray:
+    """Strided (dilation 1) or dilated (stride 1) filters as stride-1 correlations of sub-images.
+
+    Stride s: ``out[i] = Σ_a k[a]·xp[i·s + a]``; the taps with ``a ≡ p (mod s)`` read only the
+    phase image ``xp[p::s]``, with the sub-kernel ``k[p::s]``: s² small dense correlations whose
+    outputs add up, and no output pixel that is thrown away. Dilation d: the outputs with
+    ``i ≡ t (mod d)`` read only ``xp[t::d]``, with the whole kernel: d² dense correlations, each
+    writing its own interleaved share of the output — and no kernel inflated with zeros.
+    """
+    out_shape = (rows.out, cols.out) + padded.shape[2:]
+    if rows.dilation == cols.dilation == 1:
+        out = np.zeros(out_shape)
+        for phase_row in range(min(rows.stride, kernel.shape[0])):
+            for phase_col in range(min(cols.stride, kernel.shape[1])):
+                sub_kernel = kernel[phase_row :: rows.stride, phase_col :: cols.stride]
+                phase = padded[phase_row :: rows.stride, phase_col :: cols.stride]
+                out += _valid_correlate(phase, sub_kernel, (rows.out, cols.out), engine=engine)
+        return out
+    out = np.empty(out_shape)
+    for start_row in range(min(rows.dilation, rows.out)):
+        for start_col in range(min(cols.dilation, cols.out)):
+            share = out[start_row :: rows.dilation, start_col :: cols.dilation]
+            phase = padded[start_row :: rows.dilation, start_col :: cols.dilation]
+            share[...] = _valid_correlate(phase, kernel, share.shape[:2], engine=engine)
+    return out
+
+
+def _valid_correlate(
+    array: np.ndarray, kernel: np.ndarray, out_size: tuple[int, int], *, engine: str
+) -> np.ndarray:
+    """The first ``out_size`` outputs of the valid correlation of ``array`` with ``kernel``."""
+    padded = array
+    rows_out, cols_out = out_size
     # Both engines centre the kernel at k//2; output pixel i reads padded[i .. i + k - 1].
     top, left = kernel.shape[0] // 2, kernel.shape[1] // 2
     if engine == "opencv" and (padded.ndim == 2 or padded.shape[2] <= 4):
@@ -221,12 +259,12 @@ def _dense_correlate(
             full = cv2.filter2D(source, cv2.CV_64F, np.ascontiguousarray(kernel), borderType=cv2.BORDER_CONSTANT)
         if full.ndim == 2 and padded.ndim == 3:  # OpenCV drops a single channel's axis
             full = full[:, :, np.newaxis]
-        return full[top : top + rows.out, left : left + cols.out]
+        return full[top : top + rows_out, left : left + cols_out]
     from scipy import ndimage  # lazy: heavy import
 
     weights = kernel if padded.ndim == 2 else kernel[:, :, np.newaxis]
     full = ndimage.correlate(padded, weights, mode="constant", cval=0.0)
-    return full[top : top + rows.out, left : left + cols.out]
+    return full[top : top + rows_out, left : left + cols_out]
 
 
 def filter2d(
@@ -270,8 +308,10 @@ def filter2d(
         Divide the kernel by its sum first.
     engine : {'auto', 'opencv', 'scipy'}
         What computes stride-1, dilation-1 filters (the common case): OpenCV's ``filter2D`` (what
-        ``auto`` picks) or SciPy's ``ndimage.correlate`` (the reference). Strided or dilated filters
-        always visit only the taps and output pixels that exist, with NumPy.
+        ``auto`` picks) or SciPy's ``ndimage.correlate`` (the reference). A strided or a dilated
+        filter runs as stride-1 correlations of phase sub-images on the same engine, so no output
+        is computed and thrown away and no kernel is padded with zeros; one both strided and
+        dilated visits only the taps and output pixels that exist, with NumPy.
 
     Returns
     -------
@@ -332,7 +372,9 @@ def filter2d(
     chosen = resolve_engine(engine)
     if rows.stride == cols.stride == rows.dilation == cols.dilation == 1:
         return _dense_correlate(padded, weights, rows, cols, engine=chosen)
-    # Strided or dilated: touch only the taps and output pixels that exist.
+    if rows.dilation == cols.dilation == 1 or rows.stride == cols.stride == 1:
+        return _polyphase(padded, weights, rows, cols, engine=chosen)
+    # Strided and dilated at once: touch only the taps and output pixels that exist.
     return _strided_taps(padded, weights, rows, cols)
 
 
