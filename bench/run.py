@@ -46,6 +46,8 @@ from typing import Callable
 
 import numpy as np
 
+from batch import _version  # bench/ is on sys.path when run as `python bench/run.py`
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -127,14 +129,6 @@ def imagemagick() -> list[str] | None:
         if candidate and Path(candidate).exists() and "ImageMagick" in _version(candidate):
             return [candidate]
     return None
-
-
-def _version(program: str) -> str:
-    try:
-        result = subprocess.run([program, "-version"], capture_output=True, text=True, timeout=20, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return result.stdout + result.stderr
 
 
 def versions() -> str:
