@@ -116,6 +116,15 @@ def imagemagick() -> tuple[list[str], list[str]] | None:
     return None
 
 
+def find_convcli(parser: argparse.ArgumentParser, given: str | None) -> tuple[str, str]:
+    """The convcli to time (given, beside this Python, or on PATH) and its ``--version`` line."""
+    found = given or shutil.which("convcli", path=str(Path(sys.executable).parent)) or shutil.which("convcli")
+    if not found:
+        parser.error("convcli not found; install it or give --convcli PATH")
+    version = subprocess.run([found, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    return found, version
+
+
 def _version(program: str) -> str:
     try:
         result = subprocess.run([program, "-version"], capture_output=True, text=True, timeout=20, check=False)
@@ -230,11 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.files < 1 or args.size < 1 or args.jobs < 1 or args.loop < 0 or args.repeat < 1:
         parser.error("--files, --size, --jobs and --repeat must be >= 1, --loop >= 0")
-    args.convcli = args.convcli or shutil.which("convcli", path=str(Path(sys.executable).parent)) \
-        or shutil.which("convcli")
-    if not args.convcli:
-        parser.error("convcli not found; install it or give --convcli PATH")
-    version = subprocess.run([args.convcli, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    args.convcli, version = find_convcli(parser, args.convcli)
     timings = bench(args)
     text = table(timings, args, convcli_version=version.split()[-1] if version else "?")
     print(text)

@@ -46,7 +46,7 @@ from typing import Callable
 
 import numpy as np
 
-from batch import _version  # bench/ is on sys.path when run as `python bench/run.py`
+from batch import _version, find_convcli  # bench/ is on sys.path when run as `python bench/run.py`
 
 HERE = Path(__file__).resolve().parent
 
@@ -368,11 +368,7 @@ def main(argv: list[str] | None = None) -> None:
     args.size = args.size or (1024 if args.quick else 4096)
     if args.size < 16 or args.repeat < 1:
         parser.error("--size must be >= 16 and --repeat >= 1")
-    args.convcli = args.convcli or shutil.which("convcli", path=str(Path(sys.executable).parent)) \
-        or shutil.which("convcli")
-    if not args.convcli:
-        parser.error("convcli not found; install it or give --convcli PATH")
-    version = subprocess.run([args.convcli, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    args.convcli, version = find_convcli(parser, args.convcli)
 
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="convcli-run-") as temp:

@@ -236,3 +236,31 @@ def _labelled_tiles(grey: np.ndarray, labels: list[str]) -> np.ndarray:
         ImageDraw.Draw(strip).text((x, _MARGIN - top), label, fill=_LABEL_INK, font=font)
         tiles[j, height:, :, :] = np.asarray(strip)[:, :, np.newaxis]
     return tiles
+
+
+def pipeline_sheet(result: Any, steps: Sequence[Any], planned: Any) -> np.ndarray:
+    """The contact sheet of a pipeline's result, each tile labelled with the kernels that made it.
+
+    ``steps`` are :class:`convcli.pipeline.Step` objects and ``planned`` their
+    :class:`convcli.pipeline.Plan`; an alpha channel is left out. When later steps change the
+    channel count (so the bank labels no longer fit), tiles are labelled ``c0``, ``c1``, ...
+
+    Examples
+    --------
+    >>> from convcli.pipeline import parse_pipeline, run
+    >>> steps = parse_pipeline("steps: [{filter: {kernels: [mean2, edge2], mode: valid}}]", path="p.yaml")
+    >>> result, planned, _ = run(steps, np.eye(4))
+    >>> pipeline_sheet(result, steps, planned).dtype
+    dtype('uint8')
+    """
+    values = np.asarray(result, dtype=np.float64)
+    if planned.has_alpha:
+        values = values[..., :-1]
+    banks = [[k.name for k in step.options["kernels"]] for step in steps if step.op == "filter"]
+    first = next((step for step in planned.steps if step["op"] == "filter"), None)
+    channels = 1
+    if first is not None and len(first["in_shape"]) == 3:
+        channels = first["in_shape"][2] - (1 if planned.has_alpha else 0)
+    labels = bank_labels(banks, channels=channels)
+    count = values.shape[2] if values.ndim == 3 else 1
+    return contact_sheet(values, labels=labels if len(labels) == count else None)

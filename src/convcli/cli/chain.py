@@ -80,19 +80,9 @@ def run_chains(
         names.append("sheet")
 
     def sheet_of(planned: Any, array: Any) -> Product:
-        import numpy as np
+        from ..sheet import pipeline_sheet
 
-        from ..sheet import bank_labels, contact_sheet
-
-        values = array[..., :-1] if planned.has_alpha else array
-        banks = [[k.name for k in step.options["kernels"]] for step in full[0] if step.op == "filter"]
-        first = next((step for step in planned.steps if step["op"] == "filter"), None)
-        channels = 1
-        if first is not None and len(first["in_shape"]) == 3:
-            channels = first["in_shape"][2] - (1 if planned.has_alpha else 0)
-        labels = bank_labels(banks, channels=channels)
-        count = values.shape[2] if values.ndim == 3 else 1
-        image = contact_sheet(np.asarray(values, dtype=np.float64), labels=labels if len(labels) == count else None)
+        image = pipeline_sheet(array, full[0], planned)
         return Product(image, planned.steps, False, shape=image.shape, dtype="uint8")
 
     def product(planned: Any, array: Any = None, extra_fields: dict | None = None) -> Product:

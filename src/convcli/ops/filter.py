@@ -203,13 +203,6 @@ def _separable(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return np.ascontiguousarray(left[:, 0] * scale), np.ascontiguousarray(right[0] * scale)
 
 
-def _dense_correlate(
-    padded: np.ndarray, kernel: np.ndarray, rows: AxisGeometry, cols: AxisGeometry, *, engine: str = "scipy"
-) -> np.ndarray:
-    """Stride 1, dilation 1: one correlation of the padded image, then the valid window."""
-    return _valid_correlate(padded, kernel, (rows.out, cols.out), engine=engine)
-
-
 def _polyphase(
     padded: np.ndarray, kernel: np.ndarray, rows: AxisGeometry, cols: AxisGeometry, *, engine: str
 ) -> np.ndarray:
@@ -242,7 +235,8 @@ def _polyphase(
 def _valid_correlate(
     array: np.ndarray, kernel: np.ndarray, out_size: tuple[int, int], *, engine: str
 ) -> np.ndarray:
-    """The first ``out_size`` outputs of the valid correlation of ``array`` with ``kernel``."""
+    """The first ``out_size`` outputs of the valid correlation of ``array`` with ``kernel``
+    (stride 1, dilation 1: the padded image's correlation, cropped to the output)."""
     padded = array
     rows_out, cols_out = out_size
     # Both engines centre the kernel at k//2; output pixel i reads padded[i .. i + k - 1].
@@ -371,7 +365,7 @@ def filter2d(
     )
     chosen = resolve_engine(engine)
     if rows.stride == cols.stride == rows.dilation == cols.dilation == 1:
-        return _dense_correlate(padded, weights, rows, cols, engine=chosen)
+        return _valid_correlate(padded, weights, (rows.out, cols.out), engine=chosen)
     if rows.dilation == cols.dilation == 1 or rows.stride == cols.stride == 1:
         return _polyphase(padded, weights, rows, cols, engine=chosen)
     # Strided and dilated at once: touch only the taps and output pixels that exist.
