@@ -301,13 +301,17 @@ def test_each_engine_does_the_work(monkeypatch):
     monkeypatch.setattr(ndimage, "correlate", lambda *a, **k: calls.append("scipy") or real_ndimage(*a, **k))
     for engine in ("opencv", "scipy", "auto"):
         filter2d(np.ones((5, 5)), np.ones((3, 3)), engine=engine)
-    # strided: one small correlation per phase (2 × 2 phases of a 3×3 kernel at stride 2)
+    # strided small kernel on OpenCV: one stride-1 pass, then every other output
     filter2d(np.ones((5, 5)), np.ones((3, 3)), stride=2, engine="opencv")
+    # strided large kernel (10×10 taps or more): one small correlation per phase (2 × 2 at stride 2)
+    filter2d(np.ones((25, 25)), np.eye(11), stride=2, engine="opencv")  # not rank 1: filter2D
+    # strided on SciPy: phases whatever the size
+    filter2d(np.ones((5, 5)), np.ones((3, 3)), stride=2, engine="scipy")
     # dilated: one correlation per interleaved share of the output (2 × 2 at dilation 2)
     filter2d(np.ones((9, 9)), np.ones((3, 3)), dilation=2, engine="scipy")
     # both at once: NumPy taps only
     filter2d(np.ones((9, 9)), np.ones((3, 3)), dilation=2, stride=2, engine="opencv")
-    assert calls == ["opencv", "scipy", "opencv"] + ["opencv"] * 4 + ["scipy"] * 4
+    assert calls == ["opencv", "scipy", "opencv"] + ["opencv"] * 5 + ["scipy"] * 8
 
 
 @pytest.mark.parametrize("kernel", ["gaussian5", "gaussian:sigma=2", "box:7", "box:5x9", "log:sigma=1"])
@@ -322,3 +326,116 @@ def test_separable_kernels_take_two_passes_and_agree_with_the_reference(kernel, 
     reference = filter2d(image, kernel, boundary="symmetric", engine="scipy")
     assert passes == ([] if kernel.startswith("log") else [1])  # a Laplacian of Gaussian is not rank 1
     np.testing.assert_allclose(fast, reference, rtol=1e-9, atol=1e-9)
+
+
+# --- the OpenCV direct path (no padded copy) and the SciPy bands ----------------------------------
+
+
+def _padded_reference(image, kernel, *, mode, boundary, cval=0.0, correlate=False, pads=None):
+    """numpy.pad the image by DESIGN §3's amounts at stride 1 (or by ``pads``), then a slow loop:
+    independent of both engines."""
+    k = np.asarray(kernel, dtype=np.float64)
+    if not correlate:
+        k = k[::-1, ::-1]
+    explicit, pads = pads, []
+    for size, taps in zip(image.shape[:2], k.shape):
+        total = {"same": taps - 1, "valid": 0, "full": 2 * (taps - 1)}[mode]
+        before = total // 2 if correlate or mode != "same" else total - total // 2
+        if mode == "full":
+            before = taps - 1
+        pads.append((before, total - before))
+    pads = list(explicit) if explicit is not None else pads
+    np_mode = {"zero": "constant", "constant": "constant"}.get(boundary, boundary)
+    widths = pads + [(0, 0)] * (image.ndim - 2)
+    extra = {"constant_values": cval} if np_mode == "constant" else {}
+    xp = np.pad(image.astype(np.float64), widths, mode=np_mode, **extra)
+    rows, cols = xp.shape[0] - k.shape[0] + 1, xp.shape[1] - k.shape[1] + 1
+    out = np.zeros((rows, cols) + image.shape[2:])
+    for a in range(k.shape[0]):
+        for b in range(k.shape[1]):
+            out += k[a, b] * xp[a : a + rows, b : b + cols]
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.float32, np.float64, bool])
+@pytest.mark.parametrize("boundary", ["zero", "reflect", "symmetric", "edge", "wrap"])
+@pytest.mark.parametrize("kshape", [(3, 3), (2, 4), (5, 5)])
+def test_opencv_reads_the_unpadded_image_and_matches_numpy_pad(dtype, boundary, kshape):
+    """OpenCV fills reflect/symmetric/edge/zero borders itself, anchored at the padding's start;
+    every mode, both conventions and every input dtype give numpy.pad's numbers in work_dtype."""
+    rng = np.random.default_rng(11)
+    image = (rng.random((9, 8, 3)) * 200).astype(dtype)
+    kernel = rng.integers(-3, 4, size=kshape).astype(np.float64)
+    for mode in ("same", "valid", "full"):
+        for correlate in (False, True):
+            got = filter2d(image, kernel, mode=mode, boundary=boundary, correlate=correlate, engine="opencv")
+            want = _padded_reference(image, kernel, mode=mode, boundary=boundary, correlate=correlate)
+            assert got.dtype == np.result_type(np.dtype(dtype), np.float32)
+            # float32 rounding: about 1e-7 of the largest sum of |weight · pixel| a window can make
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6 * np.abs(kernel).sum() * 200)
+
+
+def test_opencv_direct_path_makes_no_padded_copy(monkeypatch):
+    """`same` with a border OpenCV fills: numpy.pad is never called; `full`, `wrap`, a non-zero
+    constant and a border wider than the image all pad first, and all still give numpy.pad's answer."""
+    calls = []
+    real_pad = np.pad
+    monkeypatch.setattr(np, "pad", lambda *a, **k: calls.append(k.get("mode")) or real_pad(*a, **k))
+    image = np.arange(30.0).reshape(5, 6)
+    for boundary in ("zero", "reflect", "symmetric", "edge"):
+        filter2d(image, np.ones((3, 3)), boundary=boundary, engine="opencv")
+    assert calls == []
+    filter2d(image, np.ones((3, 3)), mode="full", engine="opencv")
+    filter2d(image, np.ones((3, 3)), boundary="wrap", engine="opencv")
+    filter2d(image, np.ones((3, 3)), boundary="constant", cval=2.0, engine="opencv")
+    assert calls == ["constant", "wrap", "constant"]
+    monkeypatch.setattr(np, "pad", real_pad)
+    tall_kernel = np.arange(11.0)[:, np.newaxis] * np.ones((1, 3))   # a border of 5 rows on a 5-row image
+    for boundary in ("reflect", "symmetric", "edge"):
+        got = filter2d(image, tall_kernel, boundary=boundary, correlate=True, engine="opencv")
+        want = _padded_reference(image, tall_kernel, mode="same", boundary=boundary, correlate=True)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
+
+
+def test_constant_boundary_with_a_value_matches_numpy_pad():
+    image = np.arange(20, dtype=np.uint8).reshape(4, 5)
+    got = filter2d(image, np.ones((3, 3)), boundary="constant", cval=7.0, engine="opencv")
+    want = _padded_reference(image, np.ones((3, 3)), mode="same", boundary="constant", cval=7.0)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_scipy_bands_give_the_numbers_of_one_call(monkeypatch):
+    """The SciPy engine filters bands of rows on a thread per core; the seams are invisible."""
+    from convcli.ops import filter as filter_module
+
+    monkeypatch.setattr(filter_module, "_BAND_ROWS", 7)
+    monkeypatch.setattr(filter_module.os, "cpu_count", lambda: 3)
+    rng = np.random.default_rng(5)
+    image = rng.normal(size=(50, 23, 2))
+    kernel = rng.normal(size=(5, 4))
+    for mode in ("same", "valid", "full"):
+        got = filter2d(image, kernel, mode=mode, boundary="symmetric", engine="scipy")
+        want = _padded_reference(image, kernel, mode=mode, boundary="symmetric")
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-10)
+    monkeypatch.setattr(filter_module.os, "cpu_count", lambda: None)  # unknown core count: one thread
+    np.testing.assert_allclose(filter2d(image, kernel, engine="scipy"),
+                               _padded_reference(image, kernel, mode="same", boundary="zero"), atol=1e-10)
+
+
+@pytest.mark.parametrize("kshape", [(3, 3), (4, 5), (11, 11)])
+@pytest.mark.parametrize("boundary", ["zero", "reflect", "wrap"])
+def test_strided_filters_agree_across_strategies(kshape, boundary):
+    """Stride 2 or 3 by a stride-1 pass and a pick (small kernels), by phase images (11×11), and on
+    SciPy, all equal the strided taps of the padded image."""
+    rng = np.random.default_rng(8)
+    image = rng.normal(size=(31, 26, 2))
+    kernel = rng.normal(size=kshape)
+    pads = ((kshape[0] // 2, (kshape[0] - 1) // 2), (1, kshape[1] - 2))
+    for stride in (2, 3, (2, 3)):
+        want = _padded_reference(image, kernel, mode="same", boundary=boundary, correlate=True, pads=pads)
+        step = (stride, stride) if isinstance(stride, int) else stride
+        want = want[:: step[0], :: step[1]]
+        for engine in ("opencv", "scipy"):
+            got = filter2d(image, kernel, boundary=boundary, correlate=True, stride=stride, engine=engine,
+                           padding=(pads[0][0], pads[0][1], pads[1][0], pads[1][1]))
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-9)

@@ -128,8 +128,35 @@ def test_uint8_is_computed_in_float_without_wrapping():
     image = np.zeros((3, 5), dtype=np.uint8)
     image[:, 3:] = 255
     gx = sobel(image, component="x", mode="valid")
-    assert gx.dtype == np.float64
+    assert gx.dtype == np.float32  # NumPy's promotion of uint8 with float32, as PyTorch computes
     np.testing.assert_array_equal(gx, [[0.0, 4 * 255.0, 4 * 255.0]])
+    assert sobel(image.astype(np.int64), component="x", mode="valid").dtype == np.float64
+
+
+def test_gradients_only_one_component():
+    ramp = np.tile(np.arange(5.0), (4, 1))
+    gx, gy = gradients(ramp, mode="valid", only="x")
+    assert gy is None
+    np.testing.assert_array_equal(gx, np.full((2, 3), 8.0))
+    gx, gy = gradients(ramp, mode="valid", only="y")
+    assert gx is None
+    np.testing.assert_array_equal(gy, np.zeros((2, 3)))
+
+
+def test_gradients_only_must_name_a_component():
+    with pytest.raises(ValueError, match="`only` must be 'x', 'y' or None"):
+        gradients(np.zeros((3, 3)), only="z")
+
+
+def test_magnitude_of_a_large_float32_image_matches_hypot():
+    """Past 65,536 pixels OpenCV's magnitude takes over from numpy.hypot; both give √(gx² + gy²)."""
+    rng = np.random.default_rng(3)
+    image = rng.random((300, 260, 2), dtype=np.float32) * 255
+    gx, gy = gradients(image.astype(np.float64))
+    want = np.sqrt(gx**2 + gy**2)
+    got = sobel(image)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-3)
 
 
 def test_colour_channel_by_channel():

@@ -8,14 +8,16 @@ on the padded image ``xp`` (correlation; true convolution uses ``k[::-1, ::-1]``
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from ..geometry import AxisGeometry, conv_geometry
 
-__all__ = ["BOUNDARIES", "BOUNDARY_ALIASES", "ENGINES", "resolve_engine", "attach_alpha", "bank_output_shape", "carry_alpha", "filter2d", "filter_bank", "gray_shape", "resolve_boundary", "pad_image", "to_gray"]
+__all__ = ["work_dtype", "BOUNDARIES", "BOUNDARY_ALIASES", "ENGINES", "resolve_engine", "attach_alpha", "bank_output_shape", "carry_alpha", "filter2d", "filter_bank", "gray_shape", "resolve_boundary", "pad_image", "to_gray"]
 
 #: convcli's boundary names (DESIGN §3), each with the ``numpy.pad`` mode that fills the padding.
 BOUNDARIES = {
@@ -42,6 +44,22 @@ _AMBIGUOUS = {
 
 #: Luminance weights of skimage.color.rgb2gray (ITU-R BT.709).
 GRAY_WEIGHTS = (0.2125, 0.7154, 0.0721)
+
+
+def work_dtype(dtype: Any) -> np.dtype:
+    """The floating-point type a result of an image of ``dtype`` is computed and returned in.
+
+    NumPy's promotion of ``dtype`` with float32, as PyTorch computes: images of 16 bits or less
+    (uint8, uint16, int8, int16, bool, float16) and float32 give float32, which holds their sums
+    exactly for small integer kernels and to about 1e-7 relative otherwise; float64 and wide
+    integers give float64.
+
+    Examples
+    --------
+    >>> work_dtype(np.uint8), work_dtype(np.float32), work_dtype(np.int64), work_dtype(np.float64)
+    (dtype('float32'), dtype('float32'), dtype('float64'), dtype('float64'))
+    """
+    return np.result_type(np.dtype(dtype), np.float32)
 
 
 def resolve_boundary(boundary: str) -> str:
@@ -111,21 +129,22 @@ def gray_shape(shape: Sequence[int], *, has_alpha: bool = False) -> tuple[int, .
 
 
 def to_gray(image: np.ndarray, *, has_alpha: bool = False) -> np.ndarray:
-    """Luminance ``0.2125 R + 0.7154 G + 0.0721 B`` in the input's own units (float64).
+    """Luminance ``0.2125 R + 0.7154 G + 0.0721 B`` in the input's own units (:func:`work_dtype`).
 
     An alpha channel (``has_alpha``, RGBA input) is kept as a second channel: (H, W, 4) gives
     (H, W, 2). Grey input is returned unchanged.
 
     Examples
     --------
-    >>> to_gray(np.array([[[100, 100, 100], [255, 0, 0]]], dtype=np.uint8)).tolist()
+    >>> to_gray(np.array([[[100, 100, 100], [255, 0, 0]]], dtype=np.int64)).tolist()
     [[100.0, 54.1875]]
     """
     if gray_shape(image.shape, has_alpha=has_alpha) is None:
         return image
-    gray = image[..., :3].astype(np.float64) @ np.asarray(GRAY_WEIGHTS)
+    work = work_dtype(image.dtype)
+    gray = image[..., :3].astype(work) @ np.asarray(GRAY_WEIGHTS, dtype=work)
     if has_alpha:
-        return np.stack([gray, image[..., 3].astype(np.float64)], axis=-1)
+        return np.stack([gray, image[..., 3].astype(work)], axis=-1)
     return gray
 
 
@@ -133,7 +152,7 @@ def _strided_taps(
     padded: np.ndarray, kernel: np.ndarray, rows: AxisGeometry, cols: AxisGeometry
 ) -> np.ndarray:
     """Sum of kernel-weighted strided views: only the output pixels are ever computed."""
-    out = np.zeros((rows.out, cols.out) + padded.shape[2:], dtype=np.float64)
+    out = np.zeros((rows.out, cols.out) + padded.shape[2:], dtype=padded.dtype)
     row_span = (rows.out - 1) * rows.stride + 1
     col_span = (cols.out - 1) * cols.stride + 1
     scratch = np.empty_like(out)
@@ -145,7 +164,7 @@ def _strided_taps(
                 continue
             left = b * cols.dilation
             view = padded[top : top + row_span : rows.stride, left : left + col_span : cols.stride]
-            np.multiply(view, weight, out=scratch)
+            np.multiply(view, padded.dtype.type(weight), out=scratch)
             out += scratch
     return out
 
@@ -216,14 +235,14 @@ def _polyphase(
     """
     out_shape = (rows.out, cols.out) + padded.shape[2:]
     if rows.dilation == cols.dilation == 1:
-        out = np.zeros(out_shape)
+        out = np.zeros(out_shape, dtype=padded.dtype)
         for phase_row in range(min(rows.stride, kernel.shape[0])):
             for phase_col in range(min(cols.stride, kernel.shape[1])):
                 sub_kernel = kernel[phase_row :: rows.stride, phase_col :: cols.stride]
                 phase = padded[phase_row :: rows.stride, phase_col :: cols.stride]
                 out += _valid_correlate(phase, sub_kernel, (rows.out, cols.out), engine=engine)
         return out
-    out = np.empty(out_shape)
+    out = np.empty(out_shape, dtype=padded.dtype)
     for start_row in range(min(rows.dilation, rows.out)):
         for start_col in range(min(cols.dilation, cols.out)):
             share = out[start_row :: rows.dilation, start_col :: cols.dilation]
@@ -236,29 +255,118 @@ def _valid_correlate(
     array: np.ndarray, kernel: np.ndarray, out_size: tuple[int, int], *, engine: str
 ) -> np.ndarray:
     """The first ``out_size`` outputs of the valid correlation of ``array`` with ``kernel``
-    (stride 1, dilation 1: the padded image's correlation, cropped to the output)."""
+    (stride 1, dilation 1: the padded image's correlation, cropped to the output), in
+    ``array``'s floating-point dtype."""
     padded = array
     rows_out, cols_out = out_size
     # Both engines centre the kernel at k//2; output pixel i reads padded[i .. i + k - 1].
     top, left = kernel.shape[0] // 2, kernel.shape[1] // 2
     if engine == "opencv" and (padded.ndim == 2 or padded.shape[2] <= 4):
-        import cv2  # lazy: heavy import
-
-        source = np.ascontiguousarray(padded, dtype=np.float64)
-        factors = _separable(kernel)
-        if factors is not None:  # rank 1 (box, Gaussian, Sobel): a column pass, then a row pass
-            column, row = factors
-            full = cv2.sepFilter2D(source, cv2.CV_64F, row, column, borderType=cv2.BORDER_CONSTANT)
-        else:
-            full = cv2.filter2D(source, cv2.CV_64F, np.ascontiguousarray(kernel), borderType=cv2.BORDER_CONSTANT)
-        if full.ndim == 2 and padded.ndim == 3:  # OpenCV drops a single channel's axis
-            full = full[:, :, np.newaxis]
+        full = _opencv_filter(np.ascontiguousarray(padded), kernel, anchor=(left, top), border="BORDER_CONSTANT")
         return full[top : top + rows_out, left : left + cols_out]
+    return _scipy_valid(padded, kernel, out_size)
+
+
+#: Output rows per SciPy band: big enough that a thread's start-up is noise, small enough that
+#: both cores get work on a mid-sized image.
+_BAND_ROWS = 256
+
+
+def _scipy_valid(padded: np.ndarray, kernel: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
+    """SciPy's ``ndimage.correlate`` of the padded image, cropped to the valid outputs, computed in
+    bands of rows (each with its halo of ``k - 1`` rows) on a thread per core: ndimage releases
+    the GIL, so the bands run in parallel, and each band's numbers are those of one whole call."""
     from scipy import ndimage  # lazy: heavy import
 
+    rows_out, cols_out = out_size
+    top, left = kernel.shape[0] // 2, kernel.shape[1] // 2
     weights = kernel if padded.ndim == 2 else kernel[:, :, np.newaxis]
-    full = ndimage.correlate(padded, weights, mode="constant", cval=0.0)
-    return full[top : top + rows_out, left : left + cols_out]
+    out = np.empty((rows_out, cols_out) + padded.shape[2:], dtype=padded.dtype)
+
+    def band(first: int) -> None:
+        last = min(first + _BAND_ROWS, rows_out)
+        slab = padded[first : last + kernel.shape[0] - 1]
+        full = ndimage.correlate(slab, weights, mode="constant", cval=0.0)
+        out[first:last] = full[top : top + last - first, left : left + cols_out]
+
+    starts = range(0, rows_out, _BAND_ROWS)
+    workers = min(os.cpu_count() or 1, len(starts))
+    if workers < 2:
+        for first in starts:
+            band(first)
+        return out
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for done in [pool.submit(band, first) for first in starts]:
+            done.result()
+    return out
+
+
+def _opencv_filter(source: np.ndarray, kernel: np.ndarray, *, anchor: tuple[int, int], border: str) -> np.ndarray:
+    """``cv2.filter2D`` (or two ``sepFilter2D`` passes for a rank-1 kernel of 5×5 or more) of
+    ``source`` into :func:`work_dtype`, with the kernel tap ``anchor`` = (column, row) on the
+    output pixel and OpenCV's ``border`` beyond the edges; the channel axis kept as given."""
+    import cv2  # lazy: heavy import
+
+    depth = cv2.CV_32F if work_dtype(source.dtype) == np.float32 else cv2.CV_64F
+    if source.dtype not in _OPENCV_SOURCES or (depth == cv2.CV_64F and source.dtype != np.float64):
+        source = source.astype(work_dtype(source.dtype))
+    border_type = getattr(cv2, border)
+    factors = _separable(kernel)
+    if factors is not None:  # rank 1 (box, Gaussian, Sobel): a column pass, then a row pass
+        column, row = factors
+        full = cv2.sepFilter2D(source, depth, row, column, anchor=anchor, borderType=border_type)
+    else:
+        full = cv2.filter2D(source, depth, np.ascontiguousarray(kernel), anchor=anchor, borderType=border_type)
+    if full.ndim == 2 and source.ndim == 3:  # OpenCV drops a single channel's axis
+        full = full[:, :, np.newaxis]
+    return full
+
+
+#: Kernels with fewer taps than this are strided by OpenCV's stride-1 pass over the unpadded image
+#: and a pick of every stride-th output; larger ones by phase images (:func:`_polyphase`). Measured
+#: at 4096² float32, stride 2: up to about 9×9 a kernel is bound by memory traffic, and one stride-1
+#: pass (3×3: 33 ms, then 51 ms with the pick) beats gathering four phase images and filtering
+#: each (128 ms), though it computes four times the outputs; at 15×15 the taps dominate and the
+#: phases' quarter of the work wins (120 ms against 189 ms).
+_POLYPHASE_TAPS = 100
+
+
+#: Image dtypes OpenCV's filters read as they are (others are converted first).
+_OPENCV_SOURCES = tuple(np.dtype(name) for name in ("uint8", "uint16", "int16", "float32", "float64"))
+#: OpenCV border types that fill exactly as numpy.pad's modes do (OpenCV's filters cannot wrap).
+_OPENCV_BORDERS = {"constant": "BORDER_CONSTANT", "reflect": "BORDER_REFLECT_101",
+                   "symmetric": "BORDER_REFLECT", "edge": "BORDER_REPLICATE"}
+
+
+def _opencv_direct(
+    array: np.ndarray, kernel: np.ndarray, rows: AxisGeometry, cols: AxisGeometry, *, boundary: str, cval: float
+) -> np.ndarray | None:
+    """A stride-1 filter straight from the unpadded image, OpenCV filling the border itself, or
+    None where OpenCV cannot fill it exactly as ``numpy.pad`` would.
+
+    With the anchor at the padding's ``before``, OpenCV's output pixel i reads the same image and
+    border pixels as pixel i of the valid correlation of the padded image, so the first ``out``
+    outputs are the answer: no padded copy of the image, and uint8/uint16 read without a converted
+    copy. That holds while ``before ≤ k − 1`` and ``before + after ≤ k − 1`` (``same`` and
+    ``valid``, not ``full``), and while no border is wider than the image less one pixel (where
+    reflection could need to repeat).
+    """
+    mode = BOUNDARIES[boundary]
+    if mode not in _OPENCV_BORDERS or (mode == "constant" and boundary != "zero" and cval != 0):
+        return None
+    if array.ndim == 3 and array.shape[2] > 4:
+        return None
+    for axis, size in zip((rows, cols), array.shape[:2]):
+        reach = axis.kernel - 1
+        if axis.before > reach or axis.before + axis.after > reach:
+            return None
+        if mode != "constant" and max(axis.before, axis.after) > size - 1:
+            return None
+    source = np.ascontiguousarray(array)
+    full = _opencv_filter(source, kernel, anchor=(cols.before, rows.before), border=_OPENCV_BORDERS[mode])
+    return full[: rows.out, : cols.out]
 
 
 def filter2d(
@@ -280,8 +388,9 @@ def filter2d(
     Parameters
     ----------
     image : array_like, shape (H, W) or (H, W, C)
-        Channels last; every channel is filtered with the same kernel. Integers are computed in
-        floating point (nothing is rescaled).
+        Channels last; every channel is filtered with the same kernel. Computed in
+        :func:`work_dtype` (float32 for images of 16 bits or less and float32; float64 otherwise);
+        nothing is rescaled.
     kernel : str, Kernel or array_like
         A 2-D matrix, a :class:`convcli.kernels.Kernel`, or any spec :func:`convcli.load_kernel`
         accepts (``"sobel-x"``, ``"gaussian:sigma=1.5"``, ``"1 0 -1; 2 0 -2; 1 0 -1"``, a path).
@@ -302,14 +411,16 @@ def filter2d(
         Divide the kernel by its sum first.
     engine : {'auto', 'opencv', 'scipy'}
         What computes stride-1, dilation-1 filters (the common case): OpenCV's ``filter2D`` (what
-        ``auto`` picks) or SciPy's ``ndimage.correlate`` (the reference). A strided or a dilated
+        ``auto`` picks; it reads the unpadded image and fills zero, reflect, symmetric and edge
+        borders itself) or SciPy's ``ndimage.correlate`` (the reference; in bands of rows on a
+        thread per core). A strided or a dilated
         filter runs as stride-1 correlations of phase sub-images on the same engine, so no output
         is computed and thrown away and no kernel is padded with zeros; one both strided and
         dilated visits only the taps and output pixels that exist, with NumPy.
 
     Returns
     -------
-    numpy.ndarray of float64, shape (H', W') or (H', W', C)
+    numpy.ndarray of :func:`work_dtype`, shape (H', W') or (H', W', C)
 
     Raises
     ------
@@ -357,14 +468,25 @@ def filter2d(
         array.shape, weights.shape, mode=mode, stride=stride, dilation=dilation,
         padding=padding, correlate=correlate,
     )
+    chosen = resolve_engine(engine)
+    if array.dtype == bool:
+        array = array.view(np.uint8)
+    plain = rows.stride == cols.stride == rows.dilation == cols.dilation == 1
+    if chosen == "opencv" and rows.dilation == cols.dilation == 1 and weights.size < _POLYPHASE_TAPS:
+        # Stride 1, or a strided small kernel: OpenCV's stride-1 pass over the unpadded image,
+        # then every stride-th output (see _POLYPHASE_TAPS for why that beats phase images here).
+        dense = (replace(rows, stride=1, out=(rows.out - 1) * rows.stride + 1),
+                 replace(cols, stride=1, out=(cols.out - 1) * cols.stride + 1))
+        direct = _opencv_direct(array, weights, *dense, boundary=boundary_name, cval=float(cval))
+        if direct is not None:
+            return direct if plain else np.ascontiguousarray(direct[:: rows.stride, :: cols.stride])
     padded = pad_image(
-        array.astype(np.float64, copy=False),
+        array.astype(work_dtype(array.dtype), copy=False),
         ((rows.before, rows.after), (cols.before, cols.after)),
         boundary=boundary_name,
         cval=float(cval),
     )
-    chosen = resolve_engine(engine)
-    if rows.stride == cols.stride == rows.dilation == cols.dilation == 1:
+    if plain:
         return _valid_correlate(padded, weights, (rows.out, cols.out), engine=chosen)
     if rows.dilation == cols.dilation == 1 or rows.stride == cols.stride == 1:
         return _polyphase(padded, weights, rows, cols, engine=chosen)
@@ -411,7 +533,8 @@ def attach_alpha(result: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """
     if result.ndim == 2:
         result = result[..., np.newaxis]
-    return np.concatenate([result.astype(np.float64, copy=False), alpha[..., np.newaxis]], axis=-1)
+    work = np.result_type(result.dtype, alpha.dtype)
+    return np.concatenate([result.astype(work, copy=False), alpha[..., np.newaxis].astype(work, copy=False)], axis=-1)
 
 
 def filter_bank(
