@@ -503,3 +503,20 @@ def test_png_compression_option(run):
     assert os.path.getsize("zero.png") > os.path.getsize("nine.png")
     np.testing.assert_array_equal(read_png("zero.png"), read_png("nine.png"))
     assert run("filter", "a.png", "-k", "identity", "--png-compression", "10", "-o", "x.png").exit_code == 2
+
+
+def test_dtype_float64_computes_in_float64(run):
+    """uint8 in, .npy out: float32 computation by default; --dtype float64 computes in float64,
+    so its numbers are SciPy's (float64) to the last bits, where float32 is off by ~1e-6."""
+    image = np.random.default_rng(4).integers(0, 256, size=(20, 30)).astype(np.uint8)
+    Image.fromarray(image).save("in8.png")
+    kernel = np.array([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.8, 0.9]])
+    np.savetxt("k.txt", kernel)
+    reference = signal.convolve2d(image.astype(np.float64), kernel, mode="same")
+    assert run("filter", "in8.png", "-k", "k.txt", "-o", "f32.npy").exit_code == 0
+    assert run("filter", "in8.png", "-k", "k.txt", "--dtype", "float64", "-o", "f64.npy").exit_code == 0
+    f32, f64 = np.load("f32.npy"), np.load("f64.npy")
+    assert f32.dtype == np.float32 and f64.dtype == np.float64
+    np.testing.assert_allclose(f64, reference, rtol=1e-13, atol=1e-11)
+    np.testing.assert_allclose(f32, reference, rtol=1e-6, atol=1e-3)
+    assert np.abs(f64 - reference).max() < np.abs(f32.astype(np.float64) - reference).max()
