@@ -1,5 +1,9 @@
 """pool2d, global_pool and max_unpool against a slow loop of the torch/Keras formulas, scikit-image
-(block_reduce, view_as_blocks, view_as_windows) and hand-computed examples."""
+(block_reduce, view_as_blocks, view_as_windows) and hand-computed examples.
+
+Dtype rule: max and min of integers (and bool) keep the input dtype; every other result has dtype
+``np.result_type(input, np.float32)`` (float32 for 8- and 16-bit input) and, for integer input, is the
+exact value rounded once: ``np.float32(exact_mean)``."""
 
 import itertools
 import math
@@ -68,7 +72,8 @@ def slow_pool(x, op, size, stride=None, mode="valid", ceil=False, padding=None, 
     oh, top = ref_axis(h, ky, sy, mode, ceil, prow)
     ow, left = ref_axis(w, kx, sx, mode, ceil, pcol)
     keep = op in ("max", "min") and x.dtype.kind in "uib"
-    out = np.zeros((oh, ow, c), dtype=x.dtype if keep else np.float64)
+    # Computed in Python floats (float64, fsum: exact sums), then rounded once to the result dtype.
+    out = np.zeros((oh, ow, c), dtype=x.dtype if keep else np.result_type(x.dtype, np.float32))
     where = np.zeros((oh, ow, c), dtype=np.int64)
     for i, j, ch in itertools.product(range(oh), range(ow), range(c)):
         cells = [
@@ -97,9 +102,10 @@ def slow_pool(x, op, size, stride=None, mode="valid", ceil=False, padding=None, 
 
 
 def check_equal(got, expected, op):
+    """max/min exactly; float32 results (integer input here) exactly too: the exact value rounded once."""
     assert got.shape == expected.shape
     assert got.dtype == expected.dtype
-    if op in ("max", "min"):
+    if op in ("max", "min") or got.dtype == np.float32:
         np.testing.assert_array_equal(got, expected)
     else:
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
@@ -185,16 +191,17 @@ def test_non_overlapping_equals_block_reduce(op, func, block):
     if op in ("max", "min"):
         assert got.dtype == np.uint8
         np.testing.assert_array_equal(got, expected)
-    else:
-        assert got.dtype == np.float64
-        np.testing.assert_allclose(got, expected, rtol=1e-12)
+    else:  # block_reduce works in float64 (sums in uint64): rounded once to float32, exactly
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, expected.astype(np.float32))
 
 
 def test_colour_astronaut_equals_block_reduce_per_channel():
     rgb = astronaut()
     got = pool2d(rgb, op="avg", size=(4, 8))
     assert got.shape == (128, 64, 3)
-    np.testing.assert_allclose(got, block_reduce(rgb, (4, 8, 1), func=np.mean), rtol=1e-12)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, block_reduce(rgb, (4, 8, 1), func=np.mean).astype(np.float32))
     np.testing.assert_array_equal(pool2d(rgb, op="max", size=4), block_reduce(rgb, (4, 4, 1), func=np.max))
 
 
@@ -300,15 +307,171 @@ def test_max_min_of_integers_are_exact_in_the_input_dtype():
     np.testing.assert_array_equal(pool2d(u16, op="min", size=(1, 2), stride=1, mode="same"), [[65534, 65534], [0, 0]])
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.float32, np.float64])
+@pytest.mark.parametrize(
+    "dtype",
+    [bool, np.uint8, np.int8, np.uint16, np.int16, np.int32, np.uint32, np.int64, np.uint64,
+     np.float16, np.float32, np.float64],
+)
 @pytest.mark.parametrize("op", POOL_OPS)
 def test_result_dtypes(op, dtype):
-    image = np.arange(16).reshape(4, 4).astype(dtype)
-    keep = op in ("max", "min") and np.issubdtype(dtype, np.integer)
-    expected = np.dtype(dtype) if keep else np.dtype(np.float64)
+    image = (np.arange(16).reshape(4, 4) % (2 if dtype is bool else 16)).astype(dtype)
+    keep = op in ("max", "min") and (np.issubdtype(dtype, np.integer) or dtype is bool)
+    expected = np.dtype(dtype) if keep else np.result_type(dtype, np.float32)
     assert pool2d(image, op=op, size=2).dtype == expected
     assert pool2d(image, op=op, size=3, stride=1, mode="same").dtype == expected
     assert global_pool(image, op=op).dtype == expected
+
+
+def test_dtype_rule_hand_examples():
+    u8 = np.array([[1, 2], [3, 5]], dtype=np.uint8)
+    avg = pool2d(u8, op="avg", size=2)
+    assert avg.dtype == np.float32 and avg.tolist() == [[2.75]]
+    assert pool2d(u8, op="sum", size=2).dtype == np.float32
+    assert pool2d(u8, op="median", size=2).dtype == np.float32
+    top = pool2d(u8, op="max", size=2)
+    assert top.dtype == np.uint8 and top.tolist() == [[5]]
+    for wide in (np.float64, np.int64, np.int32, np.uint32):
+        got = pool2d(u8.astype(wide), op="avg", size=2)
+        assert got.dtype == np.float64 and got.tolist() == [[2.75]], wide
+    assert pool2d(u8.astype(np.int64), op="max", size=2).dtype == np.int64
+    assert pool2d(u8.astype(np.float32), op="max", size=2).dtype == np.float32
+    assert pool2d(u8.astype(np.float16), op="min", size=2).dtype == np.float32
+    i8 = -u8.astype(np.int8)
+    assert pool2d(i8, op="avg", size=2).tolist() == [[-2.75]] and pool2d(i8, op="min", size=2).dtype == np.int8
+    third = pool2d(np.array([[1, 0, 0]], dtype=np.uint8), op="avg", size=(1, 3))
+    assert third.dtype == np.float32 and third[0, 0] == np.float32(1 / 3)
+    assert global_pool(u8).dtype == np.float32 and global_pool(u8).tolist() == [[2.75]]
+    assert global_pool(u8, op="max").dtype == np.uint8
+    assert global_pool(u8.astype(np.int64)).dtype == np.float64
+    assert global_pool(u8.astype(np.float64), op="sum").dtype == np.float64
+
+
+def exact_reference(x, op, size, stride=None, ceil=False, padding=None):
+    """sum / avg of integer images, written independently: each window's real pixels summed in int64
+    (exact), one float64 division by their number, then one rounding to the result dtype."""
+    ky, kx = pair(size)
+    sy, sx = pair(stride) if stride is not None else (ky, kx)
+    prow, pcol = as_pads(padding)
+    h, w = x.shape[:2]
+    oh, top = ref_axis(h, ky, sy, "valid", ceil, prow)
+    ow, left = ref_axis(w, kx, sx, "valid", ceil, pcol)
+    out = np.zeros((oh, ow) + x.shape[2:], dtype=np.float64)
+    for i in range(oh):
+        r0, r1 = max(i * sy - top, 0), min(i * sy - top + ky, h)
+        for j in range(ow):
+            c0, c1 = max(j * sx - left, 0), min(j * sx - left + kx, w)
+            total = x[r0:r1, c0:c1].sum(axis=(0, 1), dtype=np.int64)
+            out[i, j] = total / ((r1 - r0) * (c1 - c0)) if op == "avg" else total
+    return out.astype(np.result_type(x.dtype, np.float32))
+
+
+EXACT_DTYPES = {"uint8": np.uint8, "uint16": np.uint16, "int16": np.int16}
+EXACT_GEOMETRIES = {
+    "2": dict(size=2),
+    "3": dict(size=3),
+    "3-s2": dict(size=3, stride=2),
+    "2-s1": dict(size=2, stride=1),
+    "2-ceil": dict(size=2, ceil=True),
+    "3-s2-ceil": dict(size=3, stride=2, ceil=True),
+    "3-s2-pad1-ceil": dict(size=3, stride=2, padding=1, ceil=True),
+    "4x3-s3x2-pad": dict(size=(4, 3), stride=(3, 2), padding=(2, 1)),
+    "2-same": dict(size=2, mode="same"),
+}
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (33, 31), (7, 9), (9, 8, 3)], ids=str)
+@pytest.mark.parametrize("geometry", EXACT_GEOMETRIES, ids=str)
+@pytest.mark.parametrize("dtype", EXACT_DTYPES, ids=str)
+@pytest.mark.parametrize("op", ["avg", "sum"])
+def test_sums_and_means_of_integers_are_exact_then_rounded_once(op, dtype, geometry, shape):
+    info = np.iinfo(EXACT_DTYPES[dtype])
+    image = RNG.integers(int(info.min), int(info.max) + 1, shape).astype(EXACT_DTYPES[dtype])
+    kwargs = dict(EXACT_GEOMETRIES[geometry])
+    if kwargs.pop("mode", None) == "same":  # Keras same, written as the explicit padding it makes here
+        kwargs["padding"] = (0, shape[0] % 2, 0, shape[1] % 2)
+        got = pool2d(image, op=op, mode="same", size=kwargs["size"])
+    else:
+        got = pool2d(image, op=op, **kwargs)
+    expected = exact_reference(image, op, **kwargs)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("shape", [(2048, 1030), (1101, 999), (600, 500, 3)], ids=str)
+def test_2x2_uint8_avg_of_large_images_over_many_bands(shape):
+    image = RNG.integers(0, 256, shape).astype(np.uint8)
+    h, w = shape[0] // 2 * 2, shape[1] // 2 * 2
+    blocks = image[:h, :w].reshape((h // 2, 2, w // 2, 2) + shape[2:])
+    sums = blocks.sum(axis=(1, 3), dtype=np.int64)
+    avg = pool2d(image, op="avg", size=2)
+    assert avg.dtype == np.float32
+    np.testing.assert_array_equal(avg, (sums / 4).astype(np.float32))
+    np.testing.assert_array_equal(pool2d(image, op="sum", size=2), sums.astype(np.float32))
+    np.testing.assert_array_equal(pool2d(image, op="max", size=2), blocks.max(axis=(1, 3)))
+    ceil = pool2d(image, op="avg", size=2, ceil=True)
+    np.testing.assert_array_equal(ceil[: h // 2, : w // 2], avg)
+    if shape[1] % 2:  # the last column of windows holds one image column
+        last = image[:h, -1].reshape((h // 2, 2) + shape[2:]).sum(axis=1, dtype=np.int64)
+        np.testing.assert_array_equal(ceil[: h // 2, -1], (last / 2).astype(np.float32))
+
+
+def test_large_windows_add_exactly_where_float32_would_not():
+    rng = np.random.default_rng(2024)
+    image = rng.integers(0, 65536, (128, 128)).astype(np.uint16)
+    exact = image.reshape(2, 64, 2, 64).sum(axis=(1, 3), dtype=np.int64)
+    assert exact.min() > 2**24  # beyond float32's exact integers
+    # What adding in float32, tap by tap (rows, then columns), would give: wrong here.
+    rows = np.zeros((2, 128), dtype=np.float32)
+    for a in range(64):
+        rows += image[a::64]
+    naive = np.zeros((2, 2), dtype=np.float32)
+    for b in range(64):
+        naive += rows[:, b::64]
+    expected_avg = (exact / 4096).astype(np.float32)
+    assert not np.array_equal(naive / np.float32(4096), expected_avg)
+    assert not np.array_equal(naive, exact.astype(np.float32))
+    avg = pool2d(image, op="avg", size=64)
+    assert avg.dtype == np.float32
+    np.testing.assert_array_equal(avg, expected_avg)
+    np.testing.assert_array_equal(pool2d(image, op="sum", size=64), exact.astype(np.float32))
+    np.testing.assert_array_equal(global_pool(image[:64, :64]), expected_avg[:1, :1])
+    np.testing.assert_array_equal(global_pool(image[:64, :64], op="sum"), exact[:1, :1].astype(np.float32))
+    # Windows of uint16 65535: the mean is 65535 exactly, the sum 65535·4096.
+    full = np.full((64, 64), 65535, dtype=np.uint16)
+    assert pool2d(full, op="avg", size=64).item() == 65535.0
+    assert pool2d(full, op="sum", size=64).item() == 65535 * 4096
+    assert global_pool(full).item() == 65535.0
+    # int16 extremes: window sums far beyond int16 (int32 here), means exact.
+    signed = np.full((64, 64), -32768, dtype=np.int16)
+    signed[0, 0] = 32767
+    mean = (-32768 * 4095 + 32767) / 4096
+    assert pool2d(signed, op="avg", size=64).item() == np.float32(mean)
+    assert pool2d(signed, op="avg", size=64, stride=1, padding=32).dtype == np.float32
+
+
+def test_int64_sums_beyond_int64_fall_back_to_float64():
+    big = np.full((4, 4), 2**62, dtype=np.int64)
+    assert pool2d(big, op="avg", size=4).item() == 2.0**62
+    assert pool2d(big, op="sum", size=4).item() == 2.0**66
+    assert global_pool(big, op="sum").item() == 2.0**66
+    huge = np.full((3, 3), 2**64 - 1, dtype=np.uint64)
+    assert pool2d(huge, op="avg", size=3).item() == 2.0**64
+
+
+@pytest.mark.parametrize("geometry", GEOMETRIES, ids=str)
+@pytest.mark.parametrize("op", POOL_OPS)
+def test_one_output_row_per_band_gives_the_same_results(monkeypatch, op, geometry):
+    import convcli.ops.pool as pool
+
+    kwargs = GEOMETRIES[geometry]
+    images = [DTYPES["uint8"]((7, 9)), DTYPES["int16"]((8, 7, 3)), DTYPES["float64"]((9, 8))]
+    before = [pool2d(image, op=op, **kwargs) for image in images]
+    monkeypatch.setattr(pool, "_BAND_BYTES", 1)
+    for image, whole in zip(images, before):
+        banded = pool2d(image, op=op, **kwargs)
+        assert banded.dtype == whole.dtype
+        np.testing.assert_array_equal(banded, whole)
+        check_equal(banded, slow_pool(image, op, **kwargs), op)
 
 
 def test_avg_of_uint8_does_not_overflow_or_round():
@@ -355,8 +518,9 @@ def test_input_is_not_modified():
 def test_global_pool_shapes_and_values():
     rgb = astronaut()
     avg = global_pool(rgb)
-    assert avg.shape == (1, 1, 3) and avg.dtype == np.float64
-    np.testing.assert_allclose(avg[0, 0], rgb.reshape(-1, 3).astype(np.float64).mean(axis=0), rtol=1e-12)
+    assert avg.shape == (1, 1, 3) and avg.dtype == np.float32
+    exact = rgb.reshape(-1, 3).sum(axis=0, dtype=np.int64) / (rgb.shape[0] * rgb.shape[1])
+    np.testing.assert_array_equal(avg[0, 0], exact.astype(np.float32))
     top = global_pool(rgb, op="max")
     assert top.shape == (1, 1, 3) and top.dtype == np.uint8
     np.testing.assert_array_equal(top[0, 0], [rgb[..., c].max() for c in range(3)])

@@ -259,7 +259,9 @@ def reference_pool(image, *, op, size, stride, mode, ceil, explicit):
         return None
     reduce = {"max": np.max, "min": np.min, "sum": np.sum, "avg": np.mean, "median": np.median}[op]
     integer_kept = op in ("max", "min") and image.dtype.kind in "ui"
-    out = np.zeros((len(rows), len(cols)) + image.shape[2:], dtype=image.dtype if integer_kept else np.float64)
+    # DESIGN's dtypes: max/min keep integers; the rest is NumPy's promotion with float32 (as PyTorch)
+    float_dtype = np.result_type(image.dtype, np.float32)
+    out = np.zeros((len(rows), len(cols)) + image.shape[2:], dtype=image.dtype if integer_kept else float_dtype)
     for i, (r0, r1) in enumerate(rows):
         for j, (c0, c1) in enumerate(cols):
             window = image[r0:r1, c0:c1]  # real pixels only

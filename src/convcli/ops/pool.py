@@ -6,6 +6,10 @@ Window sizes, strides, padding and output sizes come from :func:`convcli.geometr
 median use only the real pixels of each window (torch ``count_include_pad=False``) and sum adds only
 real pixels.
 
+Result dtypes: max and min of integer (or bool) input keep the input's dtype exactly; every other
+result is floating point of dtype ``np.result_type(input dtype, np.float32)``: float32 for bool,
+(u)int8, (u)int16, float16 and float32 input, float64 for float64 and (u)int32/(u)int64 input.
+
 How it is computed (no loop over pixels):
 
 - max, min, sum and avg are separable: the window is reduced along the rows, then along the columns,
@@ -13,6 +17,13 @@ How it is computed (no loop over pixels):
   range is clipped to the outputs whose source pixel is real, so no padded copy is ever made and the
   number of real pixels per window (avg) is the outer product of two 1-D counts. This is also faster
   than a reshape-and-reduce over the window axes, which NumPy reduces slowly when those axes are short.
+  The output is made in bands of rows whose working arrays stay in the CPU cache.
+- sum and avg of integer (or bool) input add in an integer type that holds every possible window sum
+  exactly (uint16 for windows of up to 257 uint8 pixels, up to int64), then divide once: each value is
+  the exact mean (or sum) rounded once to the result dtype, ``np.float32(exact)`` for float32 results.
+  When every sum fits a float32 significand (at most 2**24) the division is done in float32 (an IEEE
+  division of exact operands: the same value); otherwise in float64, then rounded. Float input adds
+  in float64 (or wider) and is rounded to the result dtype at the end.
 - median uses ``sliding_window_view`` windows: ``numpy.median`` for windows that lie inside the
   image, ``numpy.nanmedian`` on a NaN-padded copy only for windows that overlap the padding.
 - ``return_indices`` keeps, tap by tap in row-major order, the running maximum and its flat index.
@@ -49,10 +60,76 @@ def _check_image(image: Any, name: str = "image") -> np.ndarray:
 
 
 def _result_dtype(dtype: np.dtype, op: str) -> np.dtype:
-    """max/min keep integer (and bool) dtypes exactly; everything else is float64."""
+    """max/min keep integer (and bool) dtypes exactly; everything else is ``result_type(dtype, float32)``.
+
+    >>> [str(_result_dtype(np.dtype(t), "avg")) for t in ("uint8", "int16", "float32", "int32", "float64")]
+    ['float32', 'float32', 'float32', 'float64', 'float64']
+    >>> _result_dtype(np.dtype(np.uint8), "max")
+    dtype('uint8')
+    """
     if op in ("max", "min") and (np.issubdtype(dtype, np.integer) or dtype == bool):
         return dtype
-    return np.dtype(np.float64)
+    return np.result_type(dtype, np.float32)
+
+
+#: Integer types window sums may be added in, smallest first.
+_SUM_TYPES = tuple(np.dtype(t) for t in (np.uint16, np.int16, np.uint32, np.int32, np.uint64, np.int64))
+
+
+def _sum_bound(dtype: np.dtype, area: int) -> tuple[np.dtype, int | None]:
+    """The dtype sums of ``area`` pixels of ``dtype`` are added in, and the largest ``|sum|`` possible.
+
+    Integer and bool input: the smallest integer type holding every possible sum exactly (the bound is
+    exact). Float input, or integers whose sums even 64 bits cannot hold: float64 or wider (no bound).
+
+    >>> _sum_bound(np.dtype(np.uint8), 4)
+    (dtype('uint16'), 1020)
+    >>> _sum_bound(np.dtype(np.float32), 4)
+    (dtype('float64'), None)
+    """
+    if dtype == bool:
+        low, high = 0, area
+    elif np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        low, high = int(info.min) * area, int(info.max) * area
+    else:
+        return np.result_type(dtype, np.float64), None
+    for candidate in _SUM_TYPES:
+        info = np.iinfo(candidate)
+        if info.min <= low and high <= info.max:
+            return candidate, max(-low, high)
+    return np.dtype(np.float64), None
+
+
+def _exact_in(dtype: np.dtype, bound: int | None) -> bool:
+    """Every integer of magnitude up to ``bound`` is exact in the float type ``dtype``."""
+    return bound is not None and bound <= 2 ** (np.finfo(dtype).nmant + 1)
+
+
+def _finish(total: np.ndarray, count: Any, op: str, exact: bool, out: np.ndarray) -> np.ndarray:
+    """Window sums ``total`` → the sum or avg in ``out`` (whose dtype is the result dtype).
+
+    ``count`` (avg only) is the number of real pixels of each window: an int or an integer array that
+    broadcasts against ``total``. ``exact``: every sum is exact in the result dtype (integer sums
+    up to 2**24 for float32), so one IEEE division in that dtype gives the exact mean rounded once;
+    for float32 that is the float64 quotient rounded to float32, as double rounding is innocuous
+    when 53 >= 2·24 + 2. Otherwise sum and divide in float64 (or wider), then round to ``out``.
+    """
+    if exact:
+        if op == "sum":
+            np.copyto(out, total, casting="unsafe")
+        else:
+            np.divide(total, count, out=out, dtype=out.dtype, casting="unsafe")
+        return out
+    wide = np.result_type(out.dtype, np.float64)
+    if op == "sum":
+        values = total.astype(wide, copy=False)
+    elif total.dtype == out.dtype == wide:
+        return np.divide(total, count, out=out)
+    else:
+        values = np.divide(total, count, dtype=wide, casting="unsafe")
+    np.copyto(out, values, casting="unsafe")
+    return out
 
 
 def _extreme(dtype: np.dtype, op: str) -> Any:
@@ -65,56 +142,101 @@ def _extreme(dtype: np.dtype, op: str) -> Any:
     return -np.inf if op == "max" else np.inf
 
 
-def _taps(g: AxisGeometry) -> Iterator[tuple[int, slice, slice]]:
+def _taps(g: AxisGeometry, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, slice, slice]]:
     """For each window tap ``a``: the outputs whose tap-``a`` pixel is real, and those pixels.
 
     Output ``i`` reads input ``i·s − before + a``; the outputs for which that lies in ``[0, n)`` are a
-    contiguous range, and the pixels they read are a strided slice of the input.
+    contiguous range, and the pixels they read are a strided slice of the input. Only outputs
+    ``[start, stop)`` are looked at, and their slice counts from ``start``.
     """
+    stop = g.out if stop is None else stop
     for a in range(g.kernel):
         offset = a - g.before
-        first = max(0, -(offset // g.stride))  # ⌈−offset/s⌉, at least 0
-        stop = min(g.out, (g.size - 1 - offset) // g.stride + 1)
-        if stop > first:
-            start = first * g.stride + offset
-            yield a, slice(first, stop), slice(start, start + (stop - first - 1) * g.stride + 1, g.stride)
+        first = max(start, -(offset // g.stride))  # ⌈−offset/s⌉, at least start
+        last = min(stop, (g.size - 1 - offset) // g.stride + 1)
+        if last > first:
+            begin = first * g.stride + offset
+            end = begin + (last - first - 1) * g.stride + 1
+            yield a, slice(first - start, last - start), slice(begin, end, g.stride)
 
 
-def _counts(g: AxisGeometry) -> np.ndarray:
-    """Number of real pixels in each window along one axis."""
-    starts = np.arange(g.out) * g.stride - g.before
-    return (np.minimum(starts + g.kernel, g.size) - np.maximum(starts, 0)).astype(np.float64)
+def _counts(g: AxisGeometry, start: int = 0, stop: int | None = None) -> np.ndarray:
+    """Number of real pixels in each window ``[start, stop)`` along one axis (int64)."""
+    starts = np.arange(start, g.out if stop is None else stop, dtype=np.int64) * g.stride - g.before
+    return np.minimum(starts + g.kernel, g.size) - np.maximum(starts, 0)
 
 
-def _reduce_axis(x: np.ndarray, g: AxisGeometry, axis: int, ufunc: np.ufunc, init: Any, dtype: np.dtype) -> np.ndarray:
-    """Reduce the windows of ``g`` along ``axis`` of ``x`` with ``ufunc``, real pixels only."""
+def _reduce_axis(x: np.ndarray, g: AxisGeometry, axis: int, ufunc: np.ufunc, init: Any, dtype: np.dtype,
+                 start: int = 0, stop: int | None = None, out: np.ndarray | None = None) -> np.ndarray:
+    """Reduce the windows ``[start, stop)`` of ``g`` along ``axis`` of ``x`` with ``ufunc`` in ``dtype``,
+    real pixels only, into ``out`` if given."""
+    stop = g.out if stop is None else stop
     shape = list(x.shape)
-    shape[axis] = g.out
-    acc: np.ndarray | None = None
+    shape[axis] = stop - start
     lead = (slice(None),) * axis
-    for _, dst, src in _taps(g):
-        if acc is None:
-            if dst == slice(0, g.out):
-                acc = x[lead + (src,)].astype(dtype, copy=True)
-                continue
-            acc = np.full(shape, init, dtype=dtype)
-        view = acc[lead + (dst,)]
-        ufunc(view, x[lead + (src,)], out=view)
-    assert acc is not None  # every window holds a real pixel (geometry guarantees it)
-    return acc
+    taps = [(dst, x[lead + (src,)]) for _, dst, src in _taps(g, start, stop)]
+    assert taps  # every window holds a real pixel (geometry guarantees it)
+    if out is None:
+        out = np.empty(shape, dtype=dtype)
+    full = slice(0, stop - start)
+    if taps[0][0] != full:
+        out.fill(init)
+    elif len(taps) > 1 and taps[1][0] == full:  # the first two taps in one call
+        ufunc(taps[0][1], taps[1][1], out=out, dtype=dtype)
+        taps = taps[2:]
+    else:
+        np.copyto(out, taps[0][1])
+        taps = taps[1:]
+    for dst, tap in taps:
+        view = out[lead + (dst,)]
+        ufunc(view, tap, out=view, dtype=dtype)
+    return out
+
+
+#: Bytes of row-reduced working array per band of output rows (well inside a CPU's L2 cache).
+_BAND_BYTES = 1 << 19
 
 
 def _separable(x: np.ndarray, rows: AxisGeometry, cols: AxisGeometry, op: str) -> np.ndarray:
+    result = _result_dtype(x.dtype, op)
+    bound: int | None = None
     if op in ("max", "min"):
-        dtype = _result_dtype(x.dtype, op)
+        dtype = result
         ufunc = np.maximum if op == "max" else np.minimum
         init = _extreme(dtype, op)
     else:
-        dtype, ufunc, init = np.dtype(np.float64), np.add, 0.0
-    out = _reduce_axis(_reduce_axis(x, rows, 0, ufunc, init, dtype), cols, 1, ufunc, init, dtype)
+        dtype, bound = _sum_bound(x.dtype, rows.kernel * cols.kernel)
+        ufunc, init = np.add, 0
+    out = np.empty((rows.out, cols.out) + x.shape[2:], dtype=result)
+    extra = (1,) * (x.ndim - 2)
+    count: Any = None
     if op == "avg":
-        count = np.multiply.outer(_counts(rows), _counts(cols))
-        out /= count.reshape(count.shape + (1,) * (x.ndim - 2))
+        row_counts, col_counts = _counts(rows), _counts(cols)
+        if row_counts.min() == row_counts.max() and col_counts.min() == col_counts.max():
+            count = int(row_counts[0] * col_counts[0])  # every window is whole: one divisor
+    # Bands of output rows: the row-reduced array of a band (and the input rows it reads) stay in the
+    # cache for the column pass and the division, instead of going to memory and back.
+    per_row = x[0].nbytes * rows.stride + x[0].size * dtype.itemsize  # input read + row-reduced array
+    band = max(1, _BAND_BYTES // per_row)
+    exact = _exact_in(result, bound)
+    # Working arrays made once and reused by every band (fresh ones would cost page faults each time).
+    part_buffer = np.empty((min(band, rows.out),) + x.shape[1:], dtype=dtype)
+    sum_buffer = None  # column sums, when they are not made in the result array itself
+    if op in ("sum", "avg") and dtype != result:
+        sum_buffer = np.empty((len(part_buffer),) + out.shape[1:], dtype=dtype)
+    for start in range(0, rows.out, band):
+        stop = min(rows.out, start + band)
+        part = _reduce_axis(x, rows, 0, ufunc, init, dtype, start, stop, out=part_buffer[: stop - start])
+        target = out[start:stop]
+        reduced = _reduce_axis(part, cols, 1, ufunc, init, dtype,
+                               out=target if sum_buffer is None else sum_buffer[: stop - start])
+        if op in ("sum", "avg"):
+            if op == "avg" and count is None:
+                band_count = np.multiply.outer(_counts(rows, start, stop), col_counts)
+                band_count = band_count.reshape(band_count.shape + extra)
+            else:
+                band_count = count
+            _finish(reduced, band_count, op, exact, target)
     return out
 
 
@@ -160,7 +282,7 @@ def _median(x: np.ndarray, rows: AxisGeometry, cols: AxisGeometry) -> np.ndarray
             out[region] = np.nanmedian(windows[region], axis=(-2, -1))
     if has_nan:
         out[_separable(nan, rows, cols, "max")] = np.nan
-    return out
+    return out.astype(_result_dtype(x.dtype, "median"), copy=False)
 
 
 def _max_with_indices(x: np.ndarray, rows: AxisGeometry, cols: AxisGeometry) -> tuple[np.ndarray, np.ndarray]:
@@ -233,7 +355,10 @@ def pool2d(
     -------
     numpy.ndarray, shape (H', W') or (H', W', C)
         max and min of integer (or bool) input keep the input's dtype exactly; everything else is
-        float64. With ``return_indices``, a tuple ``(values, indices)``.
+        floating point of dtype ``np.result_type(image.dtype, np.float32)``: float32 for bool,
+        (u)int8, (u)int16, float16 and float32 images, float64 for (u)int32, (u)int64 and float64
+        ones. Sums and means of integers are exact before that one rounding (``np.float32`` of the
+        exact mean). With ``return_indices``, a tuple ``(values, indices)``.
 
     Raises
     ------
@@ -250,7 +375,7 @@ def pool2d(
            [13, 15]], dtype=uint8)
     >>> pool2d(img, op="avg", size=3, stride=1)
     array([[ 5.,  6.],
-           [ 9., 10.]])
+           [ 9., 10.]], dtype=float32)
 
     torch's ``ceil_mode``: a 5×5 input with 2×2 windows gives 3×3, the last windows hold one
     row or column only.
@@ -295,14 +420,15 @@ def global_pool(image: Any, *, op: str = "avg") -> np.ndarray:
     Returns
     -------
     numpy.ndarray, shape (1, 1) or (1, 1, C)
-        Dtypes as :func:`pool2d`: max and min of integers keep the dtype, the rest is float64.
+        Dtypes as :func:`pool2d`: max and min of integers keep the dtype, the rest is
+        ``np.result_type(image.dtype, np.float32)`` (float32 for 8- and 16-bit images).
 
     Examples
     --------
     >>> rgb = np.zeros((2, 3, 3), dtype=np.uint8)
     >>> rgb[..., 0], rgb[0, 0, 1] = 10, 60
     >>> global_pool(rgb)
-    array([[[10., 10.,  0.]]])
+    array([[[10., 10.,  0.]]], dtype=float32)
     >>> global_pool(rgb, op="max")
     array([[[10, 60,  0]]], dtype=uint8)
     >>> global_pool(np.arange(6).reshape(2, 3), op="sum")
@@ -311,17 +437,19 @@ def global_pool(image: Any, *, op: str = "avg") -> np.ndarray:
     op = _check_op(op)
     array = _check_image(image)
     axes = (0, 1)
+    result = _result_dtype(array.dtype, op)
     if op == "max":
         out = array.max(axis=axes, keepdims=True)
     elif op == "min":
         out = array.min(axis=axes, keepdims=True)
-    elif op == "avg":
-        out = array.mean(axis=axes, dtype=np.float64, keepdims=True)
-    elif op == "sum":
-        out = array.sum(axis=axes, dtype=np.float64, keepdims=True)
+    elif op in ("avg", "sum"):
+        area = array.shape[0] * array.shape[1]
+        dtype, bound = _sum_bound(array.dtype, area)
+        total = array.sum(axis=axes, dtype=dtype, keepdims=True)
+        return _finish(total, area, op, _exact_in(result, bound), np.empty(total.shape, dtype=result))
     else:
         out = np.median(array.astype(np.float64), axis=axes, keepdims=True)
-    return out.astype(_result_dtype(array.dtype, op), copy=False)
+    return out.astype(result, copy=False)
 
 
 def max_unpool(values: Any, indices: Any, *, output_shape: Sequence[int]) -> np.ndarray:
