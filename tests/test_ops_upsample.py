@@ -154,7 +154,7 @@ def test_bilinear_matches_skimage_resize_edge():
 def test_bilinear_uint8_gives_float_in_the_same_units():
     img = np.array([[0, 255]], dtype=np.uint8)
     out = upsample(img, factor=(1, 2), method="bilinear")
-    assert out.dtype == np.float64
+    assert out.dtype == np.float32  # NumPy promotion of uint8 with float32, as torch
     np.testing.assert_allclose(out, [[0.0, 63.75, 191.25, 255.0]])
 
 
@@ -245,7 +245,7 @@ def test_transpose_is_the_adjoint_of_strided_correlation(shape, kshape, factor, 
 def test_transpose_colour_channel_by_channel_and_uint8():
     img = RNG.integers(0, 256, size=(3, 4, 3), dtype=np.uint8)
     out = upsample(img, factor=2, method="transpose", kernel="box3", padding=1, output_padding=1)
-    assert out.dtype == np.float64 and out.shape == (6, 8, 3)
+    assert out.dtype == np.float32 and out.shape == (6, 8, 3)
     for c in range(3):
         np.testing.assert_allclose(
             out[..., c],
@@ -395,3 +395,15 @@ def test_conformance_upsample(case):
     got = upsample(image, **kwargs)
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("method", ["bilinear", "transpose"])
+def test_float_methods_follow_the_float32_promotion(method):
+    kernel = "box3" if method == "transpose" else None
+    for dtype, want in ((np.uint8, np.float32), (np.uint16, np.float32), (np.float32, np.float32),
+                        (np.float64, np.float64), (np.int64, np.float64)):
+        img = np.arange(6).reshape(2, 3).astype(dtype)
+        out = upsample(img, factor=2, method=method, kernel=kernel)
+        assert out.dtype == want
+        exact = upsample(img.astype(np.float64), factor=2, method=method, kernel=kernel)
+        np.testing.assert_allclose(out, exact, rtol=1e-6)

@@ -4,10 +4,11 @@ Every method works on (H, W) or (H, W, C) images, channels last, every channel t
 
 - ``nearest``: each pixel repeated into an ``fy × fx`` block (Keras ``UpSampling2D``); dtype kept;
 - ``zeros``: each pixel at the top-left corner of its block, zeros elsewhere ("bed of nails"); dtype kept;
-- ``bilinear``: ``torch.nn.functional.interpolate(mode='bilinear', align_corners=False)``; float64;
+- ``bilinear``: ``torch.nn.functional.interpolate(mode='bilinear', align_corners=False)``; float32 for
+  images of 16 bits or less and float32, else float64 (as :func:`convcli.ops.filter.work_dtype`);
 - ``transpose``: ``torch.nn.functional.conv_transpose2d`` with one channel in and out: each input pixel
   stamps ``value · k`` at stride F into a buffer of ``(H − 1)·F + kh`` rows, then ``padding`` is
-  cropped and ``output_padding`` rows/cols are added at the end; float64.
+  cropped and ``output_padding`` rows/cols are added at the end; float32 or float64 as bilinear.
 """
 
 from __future__ import annotations
@@ -127,8 +128,8 @@ def _bilinear_axis(array: np.ndarray, factor: int, axis: int) -> np.ndarray:
     src = np.maximum((dst + 0.5) / factor - 0.5, 0.0)
     i0 = src.astype(np.intp)  # src >= 0, so truncation is floor
     i1 = np.minimum(i0 + 1, n - 1)
-    w1 = src - i0
-    w0 = 1.0 - w1
+    w1 = (src - i0).astype(array.dtype)  # the weights in the array's float type keep it there
+    w0 = 1 - w1
     shape = [1] * array.ndim
     shape[axis] = n * factor
     return np.take(array, i0, axis=axis) * w0.reshape(shape) + np.take(array, i1, axis=axis) * w1.reshape(shape)
@@ -140,8 +141,9 @@ def _transpose(array: np.ndarray, weights: np.ndarray, rows: TransposeAxis, cols
     kh, kw = weights.shape
     full_h = (height - 1) * rows.stride + kh
     full_w = (width - 1) * cols.stride + kw
-    values = array.astype(np.float64, copy=False)
-    full = np.zeros((full_h, full_w) + array.shape[2:], dtype=np.float64)
+    work = np.result_type(array.dtype, np.float32)  # as filter2d: float32 for 16 bits or less
+    values = array.astype(work, copy=False)
+    full = np.zeros((full_h, full_w) + array.shape[2:], dtype=work)
     span_h = (height - 1) * rows.stride + 1
     span_w = (width - 1) * cols.stride + 1
     scratch = np.empty_like(values)
@@ -150,10 +152,10 @@ def _transpose(array: np.ndarray, weights: np.ndarray, rows: TransposeAxis, cols
             weight = weights[a, b]
             if weight == 0:
                 continue
-            np.multiply(values, weight, out=scratch)
+            np.multiply(values, work.type(weight), out=scratch)
             full[a : a + span_h : rows.stride, b : b + span_w : cols.stride] += scratch
     # Output index i is full-buffer index i + before; past the buffer's end (output_padding) it is 0.
-    out = np.zeros((rows.out, cols.out) + array.shape[2:], dtype=np.float64)
+    out = np.zeros((rows.out, cols.out) + array.shape[2:], dtype=work)
     r_end = min(rows.before + rows.out, full_h)
     c_end = min(cols.before + cols.out, full_w)
     if r_end > rows.before and c_end > cols.before:
@@ -203,7 +205,7 @@ def upsample(
         Shape ``(H·fy, W·fx[, C])`` for ``nearest``, ``zeros`` and ``bilinear``;
         ``((H − 1)·fy − top − bottom + kh + opy, (W − 1)·fx − left − right + kw + opx[, C])`` for
         ``transpose``. ``nearest`` and ``zeros`` keep the input dtype (uint8 stays uint8); ``bilinear``
-        and ``transpose`` give float64.
+        and ``transpose`` give float32 for images of 16 bits or less and float32, else float64.
 
     Raises
     ------
@@ -252,7 +254,7 @@ def upsample(
         out[::fy, ::fx] = array
         return out
     if method == "bilinear":
-        values = array.astype(np.float64, copy=False)
+        values = array.astype(np.result_type(array.dtype, np.float32), copy=False)
         return _bilinear_axis(_bilinear_axis(values, fy, axis=0), fx, axis=1)
 
     # transpose
