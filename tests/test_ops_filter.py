@@ -439,3 +439,23 @@ def test_strided_filters_agree_across_strategies(kshape, boundary):
             got = filter2d(image, kernel, boundary=boundary, correlate=True, stride=stride, engine=engine,
                            padding=(pads[0][0], pads[0][1], pads[1][0], pads[1][1]))
             np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-9)
+
+
+@pytest.mark.parametrize("channels", [None, 1, 3, 9])
+@pytest.mark.parametrize("dilation", [2, 3, (2, 3), (1, 2), (3, 1)])
+def test_dilated_filters_agree_across_engines(channels, dilation):
+    """OpenCV takes column phases as channels (9 channels × 2 phases is past the 16-channel cap, so
+    that case goes through phase images); SciPy through phase images: both equal the dilated taps."""
+    rng = np.random.default_rng(9)
+    shape = (23, 19) if channels is None else (23, 19, channels)
+    image = rng.normal(size=shape).astype(np.float32)
+    kernel = rng.normal(size=(3, 4))
+    dy, dx = (dilation, dilation) if isinstance(dilation, int) else dilation
+    inflated = np.zeros(((3 - 1) * dy + 1, (4 - 1) * dx + 1))
+    inflated[::dy, ::dx] = kernel
+    for boundary in ("zero", "symmetric"):
+        want = _padded_reference(image, inflated, mode="same", boundary=boundary, correlate=True)
+        for engine in ("opencv", "scipy"):
+            got = filter2d(image, kernel, boundary=boundary, correlate=True, dilation=dilation, engine=engine)
+            assert got.dtype == np.float32
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
