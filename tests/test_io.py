@@ -983,6 +983,152 @@ def test_map_values_bad_arguments():
         cio.map_values(np.array([[np.nan]]), dtype="uint8")
 
 
+def slow_map(values, dtype, scale):
+    """map_values as first written: everything in float64, then numpy.rint, count, clip."""
+    v = values.astype(np.float64)
+    top = float(np.iinfo(dtype).max)
+    if scale == "abs":
+        v = np.abs(v)
+    elif scale == "offset":
+        v = v + (top + 1) / 2
+    elif scale == "normalize":
+        lo, hi = float(v.min()), float(v.max())
+        v = (v - lo) * (top / (hi - lo)) if hi > lo else np.zeros_like(v)
+    r = np.rint(v)
+    return np.clip(r, 0, top).astype(dtype), int(np.count_nonzero((r < 0) | (r > top)))
+
+
+def assert_maps_as_slow(values, dtypes=("uint8", "uint16"), scales=cio.SCALES):
+    for dtype in dtypes:
+        for scale in scales:
+            out, info = cio.map_values(values, dtype=dtype, scale=scale)
+            expected, clipped = slow_map(values, dtype, scale)
+            assert out.dtype == dtype and out.shape == values.shape, (dtype, scale)
+            np.testing.assert_array_equal(out, expected, err_msg=f"{values.dtype} {dtype} {scale}")
+            assert info == {"scale": scale, "dtype": dtype, "clipped": clipped}, (values.dtype, dtype, scale)
+
+
+def near(points, dtype, steps=3):
+    """Each point and its neighbours up to ``steps`` floats away in ``dtype``."""
+    points = np.asarray(points, dtype)
+    out = [points]
+    for direction in (np.inf, -np.inf):
+        x = points
+        for _ in range(steps):
+            x = np.nextafter(x, np.asarray(direction, dtype))
+            out.append(x)
+    return np.concatenate(out)
+
+
+@pytest.mark.parametrize("float_dtype", [np.float32, np.float64])
+def test_map_fast_path_equals_float64_arithmetic_at_halves_and_limits(float_dtype):
+    halves = [k + 0.5 for k in range(-3, 3)] + [254.5, 255.5, 256.5, 65534.5, 65535.5, 65536.5]
+    halves += [-128.5, -127.5, 127.5, 128.5, -32768.5, -32767.5, 32767.5, 32768.5]
+    points = near(halves + [0.0, -0.0, -0.6, 1.4999999, 1e-30, -1e-30, 2.0**-21, 255.0, 65535.0], float_dtype)
+    assert_maps_as_slow(points.reshape(1, -1))
+
+
+@pytest.mark.parametrize("float_dtype", [np.float32, np.float64])
+def test_map_fast_path_with_huge_values(float_dtype):
+    # OpenCV rounds through int32: values beyond it must still clip to the right end
+    big = [1e10, -1e10, 3e9, -3e9, 2.0**31, -(2.0**31), 2.0**30, 2147483520.0, 1e30, -1e30]
+    big.append(float(np.finfo(float_dtype).max))
+    values = np.array([big + [0.0, 100.0, 300.0, -5.0]], float_dtype)
+    assert_maps_as_slow(values)
+    out, info = cio.map_values(values, dtype="uint8")
+    assert out[0, :4].tolist() == [255, 0, 255, 0] and info["clipped"] == len(big) + 2
+
+
+@pytest.mark.parametrize("float_dtype", [np.float32, np.float64])
+def test_map_fast_path_on_random_results(float_dtype):
+    rng = np.random.default_rng(7)
+    for spread in (0.7, 40.0, 300.0, 40000.0, 1e12):
+        values = (rng.standard_normal((23, 17, 3)) * spread).astype(float_dtype)
+        values.reshape(-1)[::5] = np.round(values.reshape(-1)[::5]) + 0.5  # many exact halves
+        assert_maps_as_slow(values)
+        assert_maps_as_slow(values[:, ::2, 1])  # not contiguous
+        assert_maps_as_slow(values[..., :1])  # (H, W, 1)
+        assert_maps_as_slow(values.transpose(1, 0, 2))  # Fortran-like strides
+    assert_maps_as_slow(rng.normal(100, 80, (9, 8, 6)).astype(float_dtype))  # more channels than OpenCV's 4
+    assert_maps_as_slow(np.array([[1e300, -1e300, 0.5]], float_dtype) if float_dtype == np.float64 else
+                        np.array([[3e38, -3e38, 0.5]], float_dtype))  # normalize over a huge range
+
+
+def test_map_offset_rounds_the_float64_sum_for_both_float_types():
+    # 1.4999999 (float32) + 128 is 129.4999999 in float64 (→ 129) but 129.5 in float32 (→ 130)
+    x32 = np.array([[1.4999999, -1.4999999, 0.49999997, 2.4999998]], np.float32)
+    for reps in (1, 40):  # NumPy does small arrays, OpenCV larger ones
+        out, _ = cio.map_values(np.tile(x32, (1, reps)), dtype="uint8", scale="offset")
+        assert out.tolist() == [[129, 127, 128, 130] * reps]
+        out, _ = cio.map_values(np.tile(x32, (1, reps)), dtype="uint16", scale="offset")
+        assert out.tolist() == [[32769, 32767, 32768, 32770] * reps]
+        # a float64 just below 1.5, plus 128, rounds to 129.5 in float64 and so to 130: kept as it was
+        x64 = np.full((1, reps * 4), np.nextafter(1.5, 0.0))
+        assert cio.map_values(x64, dtype="uint8", scale="offset")[0].tolist() == [[130] * reps * 4]
+        assert cio.map_values(x64, dtype="uint8", scale="clip")[0].tolist() == [[1] * reps * 4]
+
+
+def test_map_offset_of_float32_around_every_half_integer():
+    # rint(v + h) == rint(v) + h for float32 v: checked near every tie that decides a uint8 or uint16 result
+    for top in (255, 65535):
+        half = (top + 1) // 2
+        ties = np.arange(-half - 2, top - half + 2, dtype=np.float64) + 0.5
+        values = near(ties, np.float32, steps=4).reshape(1, -1)
+        dtype = "uint8" if top == 255 else "uint16"
+        assert_maps_as_slow(values, dtypes=(dtype,), scales=("offset",))
+
+
+def test_map_clipped_count_needs_only_comparisons():
+    # rint(v) < 0 ⇔ v < -0.5 and rint(v) > top ⇔ v >= top + 0.5 (top + 1 is even)
+    for dtype in (np.float32, np.float64):
+        for top in (255, 65535):
+            v = near([-0.5, -1.5, top + 0.5, top - 0.5, top + 1.5], dtype, steps=5)
+            r = np.rint(v.astype(np.float64))
+            np.testing.assert_array_equal((r < 0) | (r > top), (v < -0.5) | (v >= top + 0.5))
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16"])
+def test_opencv_rounding_equals_numpy_rint_and_clip(dtype):
+    top = int(np.iinfo(dtype).max)
+    points = [0.5, 1.5, 2.5, 254.5, 255.5, 256.5, -0.5, -0.6, -1.5, 65534.5, 65535.5, 65536.5, 1e9, -1e9]
+    for float_dtype in (np.float32, np.float64):
+        values = near(points, float_dtype).reshape(2, -1)
+        out = cio._round_saturate(values, dtype)
+        np.testing.assert_array_equal(out, np.clip(np.rint(values), 0, top).astype(dtype))
+        ints = np.rint(values)
+        np.testing.assert_array_equal(cio._round_saturate(ints, dtype, 128.0), np.clip(ints + 128, 0, top).astype(dtype))
+
+
+def test_map_integer_bool_and_float16_inputs():
+    rng = np.random.default_rng(3)
+    for dtype in ("uint8", "uint16", "int8", "int16", "int32", "int64", "uint32"):
+        info = np.iinfo(dtype)
+        values = rng.integers(max(info.min, -(2**40)), min(info.max, 2**40), size=(6, 7), dtype=dtype, endpoint=True)
+        assert_maps_as_slow(values)
+    assert_maps_as_slow(rng.random((5, 4)) < 0.5)
+    assert_maps_as_slow((rng.standard_normal((5, 4, 3)) * 300).astype(np.float16))
+
+
+def test_map_fast_path_nonfinite_and_empty():
+    for dtype in (np.float32, np.float64):
+        for bad in (np.nan, np.inf, -np.inf):
+            values = np.zeros((3, 3), dtype)
+            values[2, 1] = bad
+            for scale in cio.SCALES:
+                with pytest.raises(ValueError, match="NaN or inf, which uint8 cannot hold"):
+                    cio.map_values(values, dtype="uint8", scale=scale)
+    out, info = cio.map_values(np.zeros((0, 4), np.float32), dtype="uint8")
+    assert out.shape == (0, 4) and info["clipped"] == 0
+
+
+def test_map_returns_a_new_array():
+    values = np.arange(12, dtype=np.float32).reshape(3, 4)
+    for dtype in cio.OUTPUT_DTYPES:
+        for scale in cio.SCALES:
+            out, _ = cio.map_values(values, dtype=dtype, scale=scale)
+            assert not np.shares_memory(out, values)
+
+
 @pytest.mark.parametrize(
     ("fmt", "shape", "dtype"),
     [
