@@ -1438,3 +1438,16 @@ def test_png_compression_levels_trade_size_for_speed_and_keep_pixels():
         cio.encode_image(grey_alpha, format="png", png_compression=9))
     with pytest.raises(ValueError, match="png_compression"):
         cio.encode_image(image, format="png", png_compression=10)
+
+
+def test_clipped_count_is_the_same_in_small_blocks(monkeypatch):
+    """The clipped count is made block by block (small masks); block edges change nothing."""
+    rng = np.random.default_rng(12)
+    values = (rng.standard_normal((37, 29, 3)) * 200).astype(np.float32)
+    want = {scale: cio.map_values(values, dtype="uint8", scale=scale)[1]["clipped"] for scale in ("clip", "abs", "offset")}
+    monkeypatch.setattr(cio, "_COUNT_BLOCK", 7)
+    for scale, count in want.items():
+        assert cio.map_values(values, dtype="uint8", scale=scale)[1]["clipped"] == count
+    r = np.rint(values.astype(np.float64))
+    assert want["clip"] == int(np.count_nonzero((r < 0) | (r > 255)))
+    assert want["offset"] == int(np.count_nonzero((r + 128 < 0) | (r + 128 > 255)))

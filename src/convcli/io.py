@@ -1608,12 +1608,14 @@ def _round_saturate(s: np.ndarray, dtype: str, add: float = 0.0) -> np.ndarray:
 
     OpenCV's float-to-integer conversion rounds half to even, as ``numpy.rint`` does, and
     saturates. ``|s|`` must stay below :data:`_ROUND_SAFE`; ``add`` must be 0 unless ``s`` holds
-    integers (then ``s + add`` is exact in float32 and float64 alike). A 2-D view is passed so that
+    integers or float32 values: OpenCV adds a scalar in float64, where a float32 value plus 128 or
+    32768 is exact (24 significant bits and the shift fit in 53), so the sum is rounded once, as
+    ``numpy.rint`` of the float64 sum is (tests/test_io.py checks ties and their neighbours). A 2-D view is passed so that
     OpenCV sees one channel whatever the channel count. OpenCV takes an array of a few elements
     for a scalar (``add(1×1 array, scalar)`` gives 4 values), so small arrays are done by NumPy.
     """
-    if s.size < 64:
-        return np.clip(np.rint(s + add), 0, np.iinfo(dtype).max).astype(dtype)
+    if s.size < 64:  # the sum in float64, as OpenCV makes it
+        return np.clip(np.rint(s.astype(np.float64) + add), 0, np.iinfo(dtype).max).astype(dtype)
     cv2, _ = _cv2()
     flat = s.reshape(s.shape[0], -1) if s.ndim >= 2 else s.reshape(1, -1)
     out = cv2.add(flat, add, dtype=cv2.CV_8U if dtype == "uint8" else cv2.CV_16U)
@@ -1622,13 +1624,24 @@ def _round_saturate(s: np.ndarray, dtype: str, add: float = 0.0) -> np.ndarray:
 
 def _count_outside(s: np.ndarray, lo: float, hi: float, below: float, at_or_above: float) -> int:
     """How many of ``s`` are < ``below`` or >= ``at_or_above``; ``lo``/``hi`` (the min and max of
-    ``s``) say when no value can be, so that no pass over ``s`` is made for nothing."""
+    ``s``) say when no value can be, so that no pass over ``s`` is made for nothing. Counted in
+    blocks, so the comparisons' masks stay small: a fresh mask the size of the image costs page
+    faults (or, where the kernel compacts memory for huge pages, stalls) worth more than the count."""
+    if lo >= below and hi < at_or_above:
+        return 0
+    flat = s.reshape(-1)
     count = 0
-    if lo < below:
-        count += int(np.count_nonzero(s < below))
-    if hi >= at_or_above:
-        count += int(np.count_nonzero(s >= at_or_above))
+    for start in range(0, flat.size, _COUNT_BLOCK):
+        block = flat[start : start + _COUNT_BLOCK]
+        if lo < below:
+            count += int(np.count_nonzero(block < below))
+        if hi >= at_or_above:
+            count += int(np.count_nonzero(block >= at_or_above))
     return count
+
+
+#: Elements per block of :func:`_count_outside` (a 256 KiB mask).
+_COUNT_BLOCK = 1 << 18
 
 
 def _map_fast(values: np.ndarray, dtype: str, scale: str) -> tuple[np.ndarray, dict[str, Any]] | None:
@@ -1643,9 +1656,9 @@ def _map_fast(values: np.ndarray, dtype: str, scale: str) -> tuple[np.ndarray, d
     - float32 input stays float32: ``clip`` and ``abs`` are exact in any float type; for
       ``offset``, the float64 sum ``v + h`` (h = 128 or 32768) of a float32 ``v`` is exact when
       ``|v| >= 2**-21`` (24 significant bits plus h fit in 53) and otherwise lies within ``2**-21``
-      of ``h``, far from a tie, so ``rint(v + h) == rint(v) + h`` (h is even, so ties go the same
-      way) — float32 input is rounded first, then shifted. float64 input adds in float64, as the
-      general path does (there ``rint(v + h)`` can differ from ``rint(v) + h``);
+      of ``h``, far from a tie — and OpenCV adds the scalar in float64, so float32 input is
+      shifted and rounded in one OpenCV pass with the general path's result. float64 input adds
+      in float64 with NumPy first, as the general path does;
     - integers of up to 16 bits and float16 are exact in float32; wider ones go through float64.
     """
     if values.dtype in (np.float32, np.float64):
@@ -1687,10 +1700,9 @@ def _map_fast(values: np.ndarray, dtype: str, scale: str) -> tuple[np.ndarray, d
         s = np.abs(v)
         info["clipped"] = _count_outside(s, 0.0, max(-lo, hi), -0.5, top + 0.5)
         return _round_saturate(s, dtype), info
-    if v.dtype == np.float32:  # offset: rint(v + half) == rint(v) + half (see above)
-        r = np.rint(v)
-        info["clipped"] = _count_outside(r, float(np.rint(lo)), float(np.rint(hi)), -half - 0.5, top - half + 0.5)
-        return _round_saturate(r, dtype, float(half)), info
+    if v.dtype == np.float32:  # offset: OpenCV adds the scalar in float64, where v + half is exact
+        info["clipped"] = _count_outside(v, lo, hi, -half - 0.5, top - half + 0.5)
+        return _round_saturate(v, dtype, float(half)), info
     s = v + float(half)
     info["clipped"] = _count_outside(s, lo + half, hi + half, -0.5, top + 0.5)
     return _round_saturate(s, dtype), info
