@@ -525,7 +525,12 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
             outcome.shown = results
         pieces = [piece for target in targets or [None]
                   for piece in _pieces(target, results[target.product if target else 0], options.split)]
-        for target, result in pieces:
+        # From here only the pieces hold the results, and each result is let go once it is mapped:
+        # the peak memory of a large image is the float result or its encoding, not both.
+        image = results = None
+        pieces.reverse()
+        while pieces:
+            target, result = pieces.pop()
             if target is not None and source.path and io.same_file(source.path, target.path):
                 raise ConvcliError(f"is the input {source.path}; refusing to overwrite an input", path=target.path)
             fmt = target.format if target else "npy"
@@ -546,8 +551,11 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
                     result.array, dtype=dtype, scale=scale, alpha=result.has_alpha, kind=result.kind,
                     alpha_max=alpha_max,
                 )
+                result = replace(result, array=None)
+                out_shape = mapped.shape
                 data = io.encode_image(mapped, format=fmt, has_alpha=result.has_alpha,
                                        png_compression=options.png_compression)
+                mapped = None
                 if may_write is not None:
                     allowed, may_write = may_write(), None
                     if not allowed:
@@ -557,7 +565,7 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
                     sys.stdout.buffer.flush()
                 else:
                     io.write_atomic(target.path, data, no_clobber=options.no_clobber)
-                out_shape = mapped.shape
+                data = None
             outcome.entries.append(file_entry(
                 input=source.label, output=target.path if target else None,
                 input_shape=info.shape, input_dtype=info.dtype,
