@@ -384,6 +384,7 @@ def test_opencv_direct_path_makes_no_padded_copy(monkeypatch):
     image = np.arange(30.0).reshape(5, 6)
     for boundary in ("zero", "reflect", "symmetric", "edge"):
         filter2d(image, np.ones((3, 3)), boundary=boundary, engine="opencv")
+        filter2d(np.ones((30, 30)), np.eye(11), boundary=boundary, engine="opencv")  # 121 taps, stride 1
     assert calls == []
     filter2d(image, np.ones((3, 3)), mode="full", engine="opencv")
     filter2d(image, np.ones((3, 3)), boundary="wrap", engine="opencv")

@@ -505,7 +505,7 @@ def filter2d(
     if array.dtype == bool:
         array = array.view(np.uint8)
     plain = rows.stride == cols.stride == rows.dilation == cols.dilation == 1
-    if chosen == "opencv" and rows.dilation == cols.dilation == 1 and weights.size < _POLYPHASE_TAPS:
+    if chosen == "opencv" and rows.dilation == cols.dilation == 1 and (plain or weights.size < _POLYPHASE_TAPS):
         # Stride 1, or a strided small kernel: OpenCV's stride-1 pass over the unpadded image,
         # then every stride-th output (see _POLYPHASE_TAPS for why that beats phase images here).
         dense = (replace(rows, stride=1, out=(rows.out - 1) * rows.stride + 1),
