@@ -47,7 +47,7 @@ from typing import Callable
 
 import numpy as np
 
-from batch import _version, find_convcli  # bench/ is on sys.path when run as `python bench/run.py`
+from batch import _version, child_env, find_convcli  # bench/ is on sys.path when run as `python bench/run.py`
 
 HERE = Path(__file__).resolve().parent
 
@@ -103,7 +103,7 @@ def median_ms(func: Callable[[], object], repeat: int, warmup: bool = True) -> f
 
 
 def _run(args: list[str]) -> None:
-    result = subprocess.run(args, capture_output=True, text=True, check=False)
+    result = subprocess.run(args, env=child_env(), capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise SystemExit(f"failed ({result.returncode}): {' '.join(map(str, args[:8]))} ...\n{result.stderr[-2000:]}")
 
@@ -416,6 +416,9 @@ def main(argv: list[str] | None = None) -> None:
     notes.append(f"ImageMagick: {_version(magick[0]).splitlines()[0]}" if magick
                  else "ImageMagick: not found (or skipped), no rows.")
     notes.append("vips: " + ("`vips conv` rows included." if shutil.which("vips") else "not installed, no rows."))
+    if "PYTHONDONTWRITEBYTECODE" in os.environ:
+        notes.append("PYTHONDONTWRITEBYTECODE was set in this shell; the timed commands ran without it, as "
+                     "an installed convcli (whose bytecode pip compiles) does.")
     notes.append("ImageMagick's and vips' borders and value mappings differ from convcli's (zero padding; "
                  "Sobel-x offset so 128 = no gradient): the end-to-end rows compare time and file size, not pixels.")
     batch_text = ""
