@@ -288,7 +288,7 @@ def e2e_rows(args: argparse.Namespace, root: Path) -> list[Row]:
     rgb = root / f"rgb{rgb_side}.png"
     Image.fromarray(smooth_image(args.size).astype(np.uint8)).save(grey, compress_level=1)
     Image.fromarray(smooth_image(rgb_side, 3, seed=2).astype(np.uint8)).save(rgb, compress_level=1)
-    (root / "sobel.mat").write_text("3 3\n1 0 -1\n2 0 -2\n1 0 -1\n")
+    (root / "sobel.mat").write_text("3 3 1 0\n1 0 -1\n2 0 -2\n1 0 -1\n")  # scale 1, offset 0: vips 8.14 needs them
     (root / "gauss5.mat").write_text("5 5 256 0\n" + "\n".join(
         " ".join(str(a * b) for b in (1, 4, 6, 4, 1)) for a in (1, 4, 6, 4, 1)) + "\n")
     levels = (1,) if args.quick else (1, 6)
