@@ -178,6 +178,10 @@ def machine() -> str:
 
 # ---------------------------------------------------------------- compute (API)
 
+#: Least number of runs of a compute row (the fast ones; see compute_rows).
+COMPUTE_REPEAT = 7
+
+
 def compute_rows(args: argparse.Namespace) -> list[Row]:
     import cv2
     import scipy.fft
@@ -186,7 +190,9 @@ def compute_rows(args: argparse.Namespace) -> list[Row]:
 
     import convcli
 
-    n, r = args.size, args.repeat
+    # Fast rows are noisy on a shared machine: medians of at least 7; the slow SciPy and FFT
+    # references (seconds each) of --repeat.
+    n, r, slow = args.size, max(args.repeat, COMPUTE_REPEAT), args.repeat
     image = smooth_image(n)
     rng = np.random.default_rng(1)
     const = cv2.BORDER_CONSTANT
@@ -206,9 +212,9 @@ def compute_rows(args: argparse.Namespace) -> list[Row]:
                 lambda: cv2.sepFilter2D(image, -1, kx, ky, borderType=const), r)
         row.others["cv2.filter2D"] = median_ms(lambda: cv2.filter2D(image, -1, k32, borderType=const), r)
         if kernel.shape[0] <= 5 or (kernel.shape[0] <= 15 and not args.quick):
-            row.others["scipy.ndimage"] = median_ms(lambda: ndi.correlate(image, k32, mode="constant"), r)
+            row.others["scipy.ndimage"] = median_ms(lambda: ndi.correlate(image, k32, mode="constant"), slow)
         if fft_too:
-            row.others["fftconvolve(workers=2)"] = median_ms(lambda: fft(image, k32), r)
+            row.others["fftconvolve(workers=2)"] = median_ms(lambda: fft(image, k32), slow)
         row.reference = ref
         row.target = target
         row.target_text = f"≤ {target}× {ref if ref != 'min' else 'faster of cv2 / fft'}"
@@ -366,7 +372,8 @@ def table(rows: list[Row], args: argparse.Namespace, *, convcli_version: str, no
         f"# Speed benchmark, {args.size}² inputs{' (quick)' if args.quick else ''}",
         "",
         f"{date}; convcli {convcli_version}; {machine()}; {versions()}. "
-        f"Medians of {args.repeat} runs (start-up: of {max(args.repeat, 5)}); compute rows after one warm-up "
+        f"Medians of {args.repeat} runs (compute rows: of {max(args.repeat, COMPUTE_REPEAT)}, SciPy and FFT "
+        f"references of {args.repeat}; start-up: of {max(args.repeat, 5)}); compute rows after one warm-up "
         "run. Ratio = convcli / reference (the other tool named in the target, else the fastest); "
         "below 1 means convcli is faster.",
         "",

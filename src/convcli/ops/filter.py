@@ -345,7 +345,8 @@ def _opencv_filter(source: np.ndarray, kernel: np.ndarray, *, anchor: tuple[int,
     border_type = getattr(cv2, border)
     factors = _separable(kernel)
     if factors is not None:  # rank 1 (box, Gaussian, Sobel): a column pass, then a row pass
-        column, row = factors
+        # In the working type: float64 factors make OpenCV's float32 passes slower (31 taps: 68 → 49 ms).
+        column, row = (factor.astype(work_dtype(source.dtype)) for factor in factors)
         full = cv2.sepFilter2D(source, depth, row, column, anchor=anchor, borderType=border_type)
     else:
         full = cv2.filter2D(source, depth, np.ascontiguousarray(kernel), anchor=anchor, borderType=border_type)
