@@ -7,7 +7,8 @@ Run by hand (not part of the test suite)::
     python bench/run.py --size 2048 --repeat 5
     python bench/run.py --batch         # also run bench/batch.py and append its table
 
-On one random-but-smooth image it times, with the medians of ``--repeat`` runs after one warm-up:
+On one random-but-smooth image it times, with the medians of ``--repeat`` runs (compute rows: of at
+least 7, convcli and its references taken in turns after a warm-up):
 
 - compute (Python API, float32 ``--size``² image, correlation, zero boundary): 3×3 box, 5×5 Gaussian,
   random non-separable 15×15 and 31×31 (and box:15, box:31), stride 2 and dilation 2 — against
@@ -108,6 +109,20 @@ def _run(args: list[str]) -> None:
         raise SystemExit(f"failed ({result.returncode}): {' '.join(map(str, args[:8]))} ...\n{result.stderr[-2000:]}")
 
 
+def interleaved_ms(contenders: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Median ms of each contender, run in turns (one warm-up each, then ``repeat`` rounds of one
+    run each), so a burst of load from elsewhere on a shared machine hits all of them alike."""
+    for func in contenders.values():
+        func()
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeat):
+        for name, func in contenders.items():
+            start = time.perf_counter()
+            func()
+            times[name].append(time.perf_counter() - start)
+    return {name: 1000 * statistics.median(values) for name, values in times.items()}
+
+
 def cmd_ms(args: list[str], repeat: int) -> float:
     return median_ms(lambda: _run(args), repeat, warmup=False)
 
@@ -205,12 +220,14 @@ def compute_rows(args: argparse.Namespace) -> list[Row]:
     def case(name: str, kernel: np.ndarray, *, fft_too: bool, target: float, ref: str, separable=None) -> None:
         k32 = kernel.astype(np.float32)
         print(f"  {name} ...", file=sys.stderr, flush=True)
-        row = Row("compute", name, median_ms(lambda: convcli.filter2d(image, kernel, correlate=True), r))
+        contenders: dict[str, Callable[[], object]] = {
+            "convcli": lambda: convcli.filter2d(image, kernel, correlate=True)}
         if separable is not None:
             ky, kx = (v.astype(np.float32) for v in separable)
-            row.others["cv2.sepFilter2D"] = median_ms(
-                lambda: cv2.sepFilter2D(image, -1, kx, ky, borderType=const), r)
-        row.others["cv2.filter2D"] = median_ms(lambda: cv2.filter2D(image, -1, k32, borderType=const), r)
+            contenders["cv2.sepFilter2D"] = lambda: cv2.sepFilter2D(image, -1, kx, ky, borderType=const)
+        contenders["cv2.filter2D"] = lambda: cv2.filter2D(image, -1, k32, borderType=const)
+        times = interleaved_ms(contenders, r)
+        row = Row("compute", name, times.pop("convcli"), times)
         if kernel.shape[0] <= 5 or (kernel.shape[0] <= 15 and not args.quick):
             row.others["scipy.ndimage"] = median_ms(lambda: ndi.correlate(image, k32, mode="constant"), slow)
         if fft_too:
@@ -219,6 +236,11 @@ def compute_rows(args: argparse.Namespace) -> list[Row]:
         row.target = target
         row.target_text = f"≤ {target}× {ref if ref != 'min' else 'faster of cv2 / fft'}"
         rows.append(row)
+
+    def compared(name: str, contenders: dict[str, Callable[[], object]], **fields) -> None:
+        """A row whose convcli and reference times are taken in turns (see interleaved_ms)."""
+        times = interleaved_ms(contenders, r)
+        rows.append(Row("compute", name, times.pop("convcli"), times, **fields))
 
     box3 = convcli.load_kernel("box3").matrix
     g1 = np.array([1, 4, 6, 4, 1], dtype=np.float64) / 16
@@ -234,46 +256,44 @@ def compute_rows(args: argparse.Namespace) -> list[Row]:
             case(f"filter {side}×{side} box", box, fft_too=True, target=1.3, ref="min", separable=(one, one))
 
     print("  stride / dilation ...", file=sys.stderr, flush=True)
-    stride1 = median_ms(lambda: convcli.filter2d(image, gauss5, correlate=True), r)
-    stride2 = median_ms(lambda: convcli.filter2d(image, gauss5, correlate=True, stride=2), r)
-    rows.append(Row("compute", "5×5 Gaussian, stride 2", stride2,
-                    {"convcli stride 1": stride1,
-                     "cv2.filter2D then [::2, ::2]": median_ms(
-                         lambda: cv2.filter2D(image, -1, gauss5.astype(np.float32), borderType=const)[::2, ::2], r)},
-                    reference="convcli stride 1", target=0.35, target_text="≤ 0.35× convcli stride 1"))
-    dilated = np.zeros((9, 9))
+    g32 = gauss5.astype(np.float32)
+    compared("5×5 Gaussian, stride 2", {
+        "convcli": lambda: convcli.filter2d(image, gauss5, correlate=True, stride=2),
+        "convcli stride 1": lambda: convcli.filter2d(image, gauss5, correlate=True),
+        "cv2.filter2D then [::2, ::2]": lambda: cv2.filter2D(image, -1, g32, borderType=const)[::2, ::2].copy()},
+        reference="convcli stride 1", target=0.35, target_text="≤ 0.35× convcli stride 1")
+    dilated = np.zeros((9, 9), np.float32)
     dilated[::2, ::2] = gauss5
-    rows.append(Row("compute", "5×5 Gaussian, dilation 2", median_ms(
-        lambda: convcli.filter2d(image, gauss5, correlate=True, dilation=2), r),
-        {"cv2.filter2D 9×9 dilated": median_ms(
-            lambda: cv2.filter2D(image, -1, dilated.astype(np.float32), borderType=const), r),
-         "convcli dilation 1": stride1},
-        reference="cv2.filter2D 9×9 dilated", target=1.3, target_text="≤ 1.3× cv2 (no issue target)"))
+    compared("5×5 Gaussian, dilation 2", {
+        "convcli": lambda: convcli.filter2d(image, gauss5, correlate=True, dilation=2),
+        "cv2.filter2D 9×9 dilated": lambda: cv2.filter2D(image, -1, dilated, borderType=const),
+        "convcli dilation 1": lambda: convcli.filter2d(image, gauss5, correlate=True)},
+        reference="cv2.filter2D 9×9 dilated", target=1.3, target_text="≤ 1.3× cv2 (no issue target)")
 
     print("  pooling / sobel ...", file=sys.stderr, flush=True)
     u8 = image.astype(np.uint8)
     h, w = (n // 2) * 2, (n // 2) * 2
     budget = 10.0 * (n / 4096) ** 2
     budget_text = "< 10 ms" if n == 4096 else f"< {budget:.2f} ms (10 ms × area)"
-    rows.append(Row("compute", "2×2 max pool, uint8", median_ms(lambda: convcli.pool2d(u8, op="max", size=2), r),
-                    {"numpy reshape max": median_ms(
-                        lambda: u8[:h, :w].reshape(h // 2, 2, w // 2, 2).max(axis=(1, 3)), r)},
-                    target=budget, absolute=True, target_text=budget_text))
-    rows.append(Row("compute", "2×2 avg pool, uint8", median_ms(lambda: convcli.pool2d(u8, op="avg", size=2), r),
-                    {"cv2.resize INTER_AREA": median_ms(
-                        lambda: cv2.resize(u8, (w // 2, h // 2), interpolation=cv2.INTER_AREA), r),
-                     "numpy reshape mean": median_ms(
-                         lambda: u8[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3)), r)},
-                    target=budget, absolute=True, target_text=budget_text))
+    compared("2×2 max pool, uint8", {
+        "convcli": lambda: convcli.pool2d(u8, op="max", size=2),
+        "numpy reshape max": lambda: u8[:h, :w].reshape(h // 2, 2, w // 2, 2).max(axis=(1, 3))},
+        target=budget, absolute=True, target_text=budget_text)
+    compared("2×2 avg pool, uint8", {
+        "convcli": lambda: convcli.pool2d(u8, op="avg", size=2),
+        "cv2.resize INTER_AREA": lambda: cv2.resize(u8, (w // 2, h // 2), interpolation=cv2.INTER_AREA),
+        "numpy reshape mean": lambda: u8[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))},
+        target=budget, absolute=True, target_text=budget_text)
 
     def cv_sobel() -> np.ndarray:
         gx = cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3, borderType=const)
         gy = cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3, borderType=const)
         return cv2.magnitude(gx, gy)
 
-    rows.append(Row("compute", "Sobel magnitude", median_ms(lambda: convcli.sobel(image, component="magnitude"), r),
-                    {"cv2.Sobel ×2 + magnitude": median_ms(cv_sobel, r)},
-                    reference="cv2.Sobel ×2 + magnitude", target=1.3, target_text="≤ 1.3× OpenCV"))
+    compared("Sobel magnitude", {
+        "convcli": lambda: convcli.sobel(image, component="magnitude"),
+        "cv2.Sobel ×2 + magnitude": cv_sobel},
+        reference="cv2.Sobel ×2 + magnitude", target=1.3, target_text="≤ 1.3× OpenCV")
     return rows
 
 
@@ -372,10 +392,10 @@ def table(rows: list[Row], args: argparse.Namespace, *, convcli_version: str, no
         f"# Speed benchmark, {args.size}² inputs{' (quick)' if args.quick else ''}",
         "",
         f"{date}; convcli {convcli_version}; {machine()}; {versions()}. "
-        f"Medians of {args.repeat} runs (compute rows: of {max(args.repeat, COMPUTE_REPEAT)}, SciPy and FFT "
-        f"references of {args.repeat}; start-up: of {max(args.repeat, 5)}); compute rows after one warm-up "
-        "run. Ratio = convcli / reference (the other tool named in the target, else the fastest); "
-        "below 1 means convcli is faster.",
+        f"Medians of {args.repeat} runs (compute rows: of {max(args.repeat, COMPUTE_REPEAT)}, convcli and the "
+        f"fast references taken in turns after one warm-up run each; SciPy and FFT references: of "
+        f"{args.repeat}; start-up: of {max(args.repeat, 5)}). Ratio = convcli / reference (the other tool "
+        "named in the target, else the fastest); below 1 means convcli is faster.",
         "",
         "| section | case | convcli | other tools | ratio | target | met? | output sizes |",
         "|---|---|---:|---|---:|---|:-:|---|",

@@ -9,7 +9,7 @@ import pytest
 from scipy import signal
 
 from convcli.errors import GeometryError, KernelError
-from convcli.pipeline import PipelineError, load_pipeline, parse_pipeline, parse_step, plan, run
+from convcli.pipeline import PipelineError, load_pipeline, parse_pipeline, parse_step, plan, result_dtype, run
 
 RNG = np.random.default_rng(5)
 
@@ -199,3 +199,37 @@ def test_sobel_step_kind_and_alpha():
     out, planned, _ = run(steps, rgba, has_alpha=True)
     assert out.shape == (6, 6, 2) and planned.kind == "angle"
     np.testing.assert_array_equal(out[..., 1], 200.0)
+
+
+@pytest.mark.parametrize(("yaml_step", "dtype", "want"), [
+    ("{filter: {kernel: box3}}", "uint8", "float32"),
+    ("{filter: {kernel: box3}}", "uint16", "float32"),
+    ("{filter: {kernel: box3}}", "float64", "float64"),
+    ("{filter: {kernel: box3}}", "int64", "float64"),
+    ("{sobel: {}}", "uint8", "float32"),
+    ("{sobel: {threshold: 10}}", "uint8", "bool"),
+    ("{pool: {op: max, size: 2}}", "uint8", "uint8"),
+    ("{pool: {op: min, size: 2}}", "int32", "int32"),
+    ("{pool: {op: max, size: 2}}", "float16", "float32"),
+    ("{pool: {op: avg, size: 2}}", "uint8", "float32"),
+    ("{upsample: {method: nearest, factor: 2}}", "uint16", "uint16"),
+    ("{upsample: {method: zeros, factor: 2}}", "uint8", "uint8"),
+    ("{upsample: {method: bilinear, factor: 2}}", "uint8", "float32"),
+])
+def test_result_dtype_follows_the_ops(yaml_step, dtype, want):
+    """The planned dtype is what the op really returns (checked on a small array)."""
+    import numpy as np
+
+    steps = parse_pipeline(f"steps: [{yaml_step}]", path="p.yaml")
+    assert result_dtype(steps[0], dtype) == want
+    image = np.ones((6, 6), dtype=dtype)
+    result, _, _ = run(steps, image)
+    assert str(result.dtype) == want
+
+
+def test_result_dtype_of_gray_and_the_plan():
+    steps = parse_pipeline("steps: [gray, {pool: {op: max, size: 2}}]", path="p.yaml")
+    assert result_dtype(steps[0], "uint8", changed=False) == "uint8"   # grey already
+    assert plan(steps, (8, 8, 3), dtype="uint8").dtype == "float32"    # luminance, then max keeps it
+    assert plan(steps, (8, 8), dtype="uint8").dtype == "uint8"
+    assert plan(steps, (8, 8)).dtype is None                           # no dtype given: none said

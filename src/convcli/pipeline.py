@@ -82,6 +82,7 @@ class Plan:
     scale: str = "clip"       # default --scale for integer outputs
     receptive_field: tuple[float, float] = (1, 1)
     jump: tuple[float, float] = (1, 1)
+    dtype: str | None = None  # the result's NumPy dtype, when plan() was given the input's
 
 
 # --- option checking -------------------------------------------------------------------------------
@@ -376,12 +377,18 @@ def _geometry(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def plan(
-    steps: Sequence[Step], shape: Sequence[int], *, has_alpha: bool = False, max_pixels: int | None = None
+    steps: Sequence[Step],
+    shape: Sequence[int],
+    *,
+    has_alpha: bool = False,
+    max_pixels: int | None = None,
+    dtype: str | None = None,
 ) -> Plan:
     """Shapes, padding, receptive field and jump of every step for an input of ``shape``.
 
     Raises the error of the first step whose geometry is impossible, naming that step; with
     ``max_pixels``, also of the first step whose result (or padded input) would have more pixels.
+    Given the input's ``dtype``, the plan also says the result's (:func:`result_dtype`).
 
     Examples
     --------
@@ -397,7 +404,7 @@ def plan(
     from .ops.upsample import transpose_output_shape
     from .report import filter_step, gray_step, pool_step, window_step
 
-    state = Plan(tuple(int(n) for n in shape), has_alpha)
+    state = Plan(tuple(int(n) for n in shape), has_alpha, dtype=None if dtype is None else str(dtype))
     pooled: dict[int, tuple[int, ...]] = {}
     for position, step in enumerate(steps):
         options, before = step.options, state.shape
@@ -461,11 +468,44 @@ def plan(
             _check_size(step, record, after, max_pixels)
         state.receptive_field = tuple(record["receptive_field"])
         state.jump = tuple(record["jump"])
+        if state.dtype is not None:
+            state.dtype = result_dtype(step, state.dtype, changed=tuple(after) != tuple(before))
         if step.save:
             record["save"] = step.save
         state.steps.append(record)
         state.shape = tuple(after)
     return state
+
+
+def result_dtype(step: Step, dtype: str, *, changed: bool = True) -> str:
+    """The dtype of ``step``'s result for an input of ``dtype``, as the ops compute it.
+
+    Floating-point results are NumPy's promotion of the input with float32 (float32 for 16 bits or
+    less); max and min pooling of integers, nearest and zeros upsampling, and max-unpool keep the
+    dtype; a Sobel threshold gives a bool mask; ``gray`` of an image that is grey already
+    (``changed`` False) keeps it.
+
+    Examples
+    --------
+    >>> steps = parse_pipeline("steps: [{pool: {op: max, size: 2}}, {filter: {kernel: box3}}]", path="p.yaml")
+    >>> result_dtype(steps[0], "uint8"), result_dtype(steps[1], "uint8"), result_dtype(steps[1], "float64")
+    ('uint8', 'float32', 'float64')
+    """
+    import numpy as np  # lazy
+
+    given = np.dtype(dtype)
+    floating = str(np.result_type(given, np.float32))
+    options = step.options
+    if step.op == "gray":
+        return floating if changed else str(given)
+    if step.op == "sobel":
+        return "bool" if options.get("threshold") is not None else floating
+    if step.op == "pool":
+        keeps = options["op"] in ("max", "min") and (given.kind in "biu")
+        return str(given) if keeps else floating
+    if step.op == "upsample":
+        return str(given) if options["method"] in ("nearest", "zeros", "max-unpool") else floating
+    return floating
 
 
 def _check_size(step: Step, record: dict, after: Sequence[int], max_pixels: int) -> None:

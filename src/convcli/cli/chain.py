@@ -87,7 +87,7 @@ def run_chains(
 
     def product(planned: Any, array: Any = None, extra_fields: dict | None = None) -> Product:
         return Product(array, planned.steps, planned.has_alpha, shape=planned.shape, kind=planned.kind,
-                       scale=planned.scale, extra=extra_fields or {})
+                       scale=planned.scale, extra=extra_fields or {}, planned_dtype=planned.dtype)
 
     def compute(image: Any, info: Any) -> list[Product]:
         products, saves = [], []
@@ -105,9 +105,12 @@ def run_chains(
         return products
 
     def describe(info: Any) -> list[Product]:
-        products = [product(plan(steps, info.shape, has_alpha=info.has_alpha, max_pixels=limit)) for steps in full]
+        dtype = "float64" if options.dtype == "float64" else info.dtype  # as compute() does
+        products = [product(plan(steps, info.shape, has_alpha=info.has_alpha, max_pixels=limit, dtype=dtype))
+                    for steps in full]
         for number, position in saving:
-            products.append(product(plan(full[number][: position + 1], info.shape, has_alpha=info.has_alpha)))
+            products.append(product(plan(full[number][: position + 1], info.shape, has_alpha=info.has_alpha,
+                                         dtype=dtype)))
         if sheet is not None:  # the layout from an empty result of the planned shape
             import numpy as np
 

@@ -75,6 +75,7 @@ class Product:
     scale: str = "clip"            # this command's default --scale for integer outputs
     extra: dict = field(default_factory=dict)  # more report fields (e.g. global pooling values)
     dtype: str | None = None       # a dtype this product is always written in (a contact sheet: uint8)
+    planned_dtype: str | None = None  # the dtype the steps compute, known without pixels (dry run)
 
     @property
     def out_shape(self) -> tuple[int, ...]:
@@ -536,7 +537,8 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
             fmt = target.format if target else "npy"
             dtype = result.dtype or options.dtype or io.default_dtype(fmt, info.dtype)
             if target is None:  # printed, not written: say what was computed
-                dtype = str(result.array.dtype) if result.array is not None else "float64"
+                dtype = (str(result.array.dtype) if result.array is not None
+                         else result.planned_dtype or "float64")
             scale = options.scale or result.scale
             if target is not None:
                 try:
