@@ -41,3 +41,16 @@ def case_options(args):
         else:
             i += 1
     return options
+
+
+def opencv_decode(data: bytes) -> np.ndarray:
+    """Independent image decoder: OpenCV, BGR(A) turned into RGB(A)."""
+    import cv2
+
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert arr is not None
+    if arr.ndim == 3 and arr.shape[2] == 3:
+        arr = arr[..., ::-1]
+    elif arr.ndim == 3 and arr.shape[2] == 4:
+        arr = arr[..., [2, 1, 0, 3]]
+    return arr

@@ -24,6 +24,7 @@ from PIL import Image
 
 from convcli import io as cio
 from convcli.errors import ImageReadError, ImageWriteError
+from helpers import opencv_decode
 
 RNG = np.random.default_rng(12345)
 
@@ -47,13 +48,7 @@ def write(tmp_path: Path, name: str, data: bytes) -> str:
 
 def cv2_read(path: str) -> np.ndarray:
     """Independent PNG reader: OpenCV, BGR(A) turned into RGB(A)."""
-    arr = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    assert arr is not None
-    if arr.ndim == 3 and arr.shape[2] == 3:
-        arr = arr[..., ::-1]
-    elif arr.ndim == 3 and arr.shape[2] == 4:
-        arr = arr[..., [2, 1, 0, 3]]
-    return arr
+    return opencv_decode(Path(path).read_bytes())
 
 
 def read_error(source, **kwargs) -> str:

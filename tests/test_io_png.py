@@ -11,12 +11,12 @@ import io
 import struct
 import zlib
 
-import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
 from convcli import io as cio
+from helpers import opencv_decode
 
 RNG = np.random.default_rng(20240611)
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -102,16 +102,6 @@ def reference_decode(data: bytes) -> tuple[np.ndarray, list[int]]:
         arr = arr.view(">u2").astype(np.uint16)
     arr = arr.reshape(height, width, channels)
     return (arr[..., 0] if channels == 1 else arr), types
-
-
-def opencv_decode(data: bytes) -> np.ndarray:
-    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    assert arr is not None
-    if arr.ndim == 3 and arr.shape[2] == 3:
-        arr = arr[..., ::-1]
-    elif arr.ndim == 3 and arr.shape[2] == 4:
-        arr = arr[..., [2, 1, 0, 3]]
-    return arr
 
 
 def check_decodes(data: bytes, arr: np.ndarray, *, reference: bool = True) -> list[int]:
