@@ -474,3 +474,13 @@ def test_global_quiet_keeps_the_table_and_several_outputs(run):
     assert result.exit_code == 0 and result.stderr == ""
     assert result.stdout.splitlines() == ["input\tchannel\tmax", "a.npy\t0\t5", "b.npy\t0\t1", "b.npy\t1\t1"]
     assert np.load("out/a.npy").shape == (1, 1) and np.load("out/b.npy").shape == (1, 1, 2)
+
+
+def test_global_average_is_reported_in_its_own_precision(run):
+    """A float32 mean is reported by its shortest float32 repr, with no float64 noise digits."""
+    png("third.png", np.array([[1, 0, 0]], dtype=np.uint8))
+    result = run("pool", "third.png", "--op", "avg", "--global", "--report", "r.json")
+    assert result.exit_code == 0, result.output
+    value = json.loads(Path("r.json").read_text())["files"][0]["values"][0]
+    assert value == 0.33333334 == float(str(np.float32(1 / 3)))
+    assert "0.33333334" in result.output

@@ -410,7 +410,7 @@ def test_scipy_bands_give_the_numbers_of_one_call(monkeypatch):
     from convcli.ops import filter as filter_module
 
     monkeypatch.setattr(filter_module, "_BAND_ROWS", 7)
-    monkeypatch.setattr(filter_module.os, "cpu_count", lambda: 3)
+    monkeypatch.setattr(filter_module, "usable_cpus", lambda: 3)
     rng = np.random.default_rng(5)
     image = rng.normal(size=(50, 23, 2))
     kernel = rng.normal(size=(5, 4))
@@ -418,7 +418,7 @@ def test_scipy_bands_give_the_numbers_of_one_call(monkeypatch):
         got = filter2d(image, kernel, mode=mode, boundary="symmetric", engine="scipy")
         want = _padded_reference(image, kernel, mode=mode, boundary="symmetric")
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-10)
-    monkeypatch.setattr(filter_module.os, "cpu_count", lambda: None)  # unknown core count: one thread
+    monkeypatch.setattr(filter_module, "usable_cpus", lambda: 1)  # one core: no threads
     np.testing.assert_allclose(filter2d(image, kernel, engine="scipy"),
                                _padded_reference(image, kernel, mode="same", boundary="zero"), atol=1e-10)
 
@@ -460,3 +460,45 @@ def test_dilated_filters_agree_across_engines(channels, dilation):
             got = filter2d(image, kernel, boundary=boundary, correlate=True, dilation=dilation, engine=engine)
             assert got.dtype == np.float32
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("layout", ["channel slice", "fortran", "transposed", "negative strides", "column slice"])
+def test_dilated_opencv_reads_any_memory_layout(layout):
+    """Views, Fortran order and negative strides (an RGBA image's colour channels, a flipped array)
+    give the dilated taps on OpenCV as on SciPy."""
+    rng = np.random.default_rng(13)
+    base = rng.normal(size=(21, 18, 4)).astype(np.float32)
+    image = {"channel slice": base[..., :3], "fortran": np.asfortranarray(base[..., 0]),
+             "transposed": base[..., 0].T, "negative strides": base[::-1, ::-1, :2],
+             "column slice": base[:, ::2, 1]}[layout]
+    kernel = rng.normal(size=(3, 3))
+    inflated = np.zeros((5, 5))
+    inflated[::2, ::2] = kernel
+    for mode in ("valid", "same"):
+        want = _padded_reference(image, inflated, mode=mode, boundary="zero", correlate=True)
+        got = filter2d(image, kernel, mode=mode, correlate=True, dilation=2, engine="opencv")
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+
+
+def test_rank1_integer_kernels_stay_exact_on_opencv():
+    """Binomial and integer rank-1 kernels are split into exact factors: float32 sums of uint8
+    pixels equal the float64 reference bit for bit."""
+    rng = np.random.default_rng(14)
+    image = rng.integers(0, 256, size=(64, 70)).astype(np.uint8)
+    for kernel in (np.outer([1, 4, 6, 4, 1], [1, 2, 0, -2, -1]), np.ones((7, 9)), np.outer([1, 4, 6, 4, 1], [1, 4, 6, 4, 1]) / 256):
+        got = filter2d(image, kernel, correlate=True, engine="opencv")
+        want = _padded_reference(image, kernel, mode="same", boundary="zero", correlate=True)
+        np.testing.assert_array_equal(got, want.astype(np.float32))
+
+
+def test_non_finite_images_take_the_scipy_engine():
+    """NaN reaches only the outputs whose nonzero taps cover it, on any engine and kernel size."""
+    image = np.ones((40, 40), np.float32)
+    image[20, 20] = np.nan
+    for kernel in (np.eye(15), np.outer([1.0, 2, 0, 2, 1], [1.0, 1, 1, 1, 1]), np.ones((3, 3))):
+        footprint = (kernel != 0).astype(np.float64)
+        want = _padded_reference(np.isnan(image).astype(np.float64), footprint, mode="same", boundary="zero",
+                                 correlate=True) > 0
+        for engine in ("opencv", "scipy"):
+            got = filter2d(image, kernel, correlate=True, engine=engine)
+            np.testing.assert_array_equal(np.isnan(got), want)

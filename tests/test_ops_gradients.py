@@ -133,23 +133,9 @@ def test_uint8_is_computed_in_float_without_wrapping():
     assert sobel(image.astype(np.int64), component="x", mode="valid").dtype == np.float64
 
 
-def test_gradients_only_one_component():
-    ramp = np.tile(np.arange(5.0), (4, 1))
-    gx, gy = gradients(ramp, mode="valid", only="x")
-    assert gy is None
-    np.testing.assert_array_equal(gx, np.full((2, 3), 8.0))
-    gx, gy = gradients(ramp, mode="valid", only="y")
-    assert gx is None
-    np.testing.assert_array_equal(gy, np.zeros((2, 3)))
-
-
-def test_gradients_only_must_name_a_component():
-    with pytest.raises(ValueError, match="`only` must be 'x', 'y' or None"):
-        gradients(np.zeros((3, 3)), only="z")
-
-
-def test_magnitude_of_a_large_float32_image_matches_hypot():
-    """Past 65,536 pixels OpenCV's magnitude takes over from numpy.hypot; both give √(gx² + gy²)."""
+def test_magnitude_matches_hypot_and_never_overflows():
+    """OpenCV's magnitude gives √(gx² + gy²) as numpy.hypot does; where a float32 square would
+    overflow (|g| ≥ 1.8e19) or a value is NaN, numpy.hypot is used and nothing becomes inf."""
     rng = np.random.default_rng(3)
     image = rng.random((300, 260, 2), dtype=np.float32) * 255
     gx, gy = gradients(image.astype(np.float64))
@@ -157,6 +143,15 @@ def test_magnitude_of_a_large_float32_image_matches_hypot():
     got = sobel(image)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-3)
+    huge = np.zeros((4, 5), np.float32)
+    huge[:, 3:] = 3e19
+    got = sobel(huge, mode="valid")
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, np.hypot(*gradients(huge.astype(np.float64), mode="valid")), rtol=1e-6)
+    with_nan = np.ones((5, 5), np.float32)
+    with_nan[2, 2] = np.nan
+    # NaN reaches the outputs whose nonzero taps cover it: all but the centre (both kernels are 0 there)
+    assert np.isnan(sobel(with_nan, mode="valid")).sum() == 8
 
 
 def test_colour_channel_by_channel():

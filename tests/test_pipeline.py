@@ -233,3 +233,19 @@ def test_result_dtype_of_gray_and_the_plan():
     assert plan(steps, (8, 8, 3), dtype="uint8").dtype == "float32"    # luminance, then max keeps it
     assert plan(steps, (8, 8), dtype="uint8").dtype == "uint8"
     assert plan(steps, (8, 8)).dtype is None                           # no dtype given: none said
+
+
+
+@pytest.mark.parametrize(("yaml_step", "want"), [
+    ("{pool: {op: max, size: 2}}", "float32"), ("{sobel: {threshold: 10}}", "float32"),
+    ("{filter: {kernel: box3}}", "float32"), ("{upsample: {method: nearest, factor: 2}}", "uint8")])
+def test_result_dtype_with_alpha(yaml_step, want):
+    """Filters, Sobel and pooling carry alpha through their geometry in floating point, so the result
+    joined with it is floating point; upsampling repeats alpha with the colours."""
+    import numpy as np
+
+    steps = parse_pipeline(f"steps: [{yaml_step}]", path="p.yaml")
+    image = np.full((6, 6, 2), 200, dtype=np.uint8)
+    result, _, _ = run(steps, image, has_alpha=True)
+    assert str(result.dtype) == result_dtype(steps[0], "uint8", has_alpha=True) == want
+    assert plan(steps, (6, 6, 2), has_alpha=True, dtype="uint8").dtype == want

@@ -66,6 +66,7 @@ from typing import Any, BinaryIO, Union
 
 import numpy as np
 
+from convcli._system import usable_cpus
 from convcli.errors import ConvcliError, ImageReadError, ImageWriteError
 
 __all__ = [
@@ -1812,14 +1813,6 @@ _PNG_FILTERS = ("none", "sub", "up", "average", "paeth")
 _PNG_COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}
 
 
-def _cpu_count() -> int:
-    """CPU cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
 def _png_filter(raw: np.ndarray, up: np.ndarray, kind: int, bpp: int, out: np.ndarray) -> None:
     """Apply PNG filter ``kind`` (0..4) to rows of bytes, block by block.
 
@@ -2015,7 +2008,7 @@ def _png_encode(
         crc = zlib.crc32(data, zlib.crc32(b"IDAT" + (header if i == 0 else b"")))
         return data, crc, zlib.adler32(buf)
 
-    threads = max(1, min(_cpu_count() if workers is None else workers, len(bounds)))
+    threads = max(1, min(usable_cpus() if workers is None else workers, len(bounds)))
     if threads == 1:
         results = [deflated(i, filtered(i)) for i in range(len(bounds))]
     else:
@@ -2049,12 +2042,8 @@ def _png_encode(
     return b"".join(parts)
 
 
-#: zlib level of PNG outputs unless asked. Measured with convcli's writer on 2 cores, on 4096²
-#: uint8 Sobel outputs (Paeth-filtered) of an upscaled photo and of smooth noise: level 1 (run-length)
-#: takes 76 and 95 ms for 2.22 and 7.30 MB (OpenCV's level 1 took 200 and 317 ms for 3.21 and
-#: 8.34 MB); level 6 takes 335 and 383 ms for 2.49 and 7.62 MB, larger: on filtered rows the
-#: default strategy loses to run-length; level 9 takes 3.2 and 2.6 s for 2.31 and 7.53 MB; level 0
-#: takes 20 ms for 16.8 MB.
+#: zlib level of PNG outputs unless asked: level 1, with zlib's run-length strategy, was the
+#: fastest and, on filtered images, the smallest (README, "Speed", has the measurements by level).
 DEFAULT_PNG_COMPRESSION = 1
 
 

@@ -469,7 +469,8 @@ def plan(
         state.receptive_field = tuple(record["receptive_field"])
         state.jump = tuple(record["jump"])
         if state.dtype is not None:
-            state.dtype = result_dtype(step, state.dtype, changed=tuple(after) != tuple(before))
+            state.dtype = result_dtype(step, state.dtype, changed=tuple(after) != tuple(before),
+                                       has_alpha=state.has_alpha)
         if step.save:
             record["save"] = step.save
         state.steps.append(record)
@@ -477,13 +478,14 @@ def plan(
     return state
 
 
-def result_dtype(step: Step, dtype: str, *, changed: bool = True) -> str:
+def result_dtype(step: Step, dtype: str, *, changed: bool = True, has_alpha: bool = False) -> str:
     """The dtype of ``step``'s result for an input of ``dtype``, as the ops compute it.
 
     Floating-point results are NumPy's promotion of the input with float32 (float32 for 16 bits or
     less); max and min pooling of integers, nearest and zeros upsampling, and max-unpool keep the
     dtype; a Sobel threshold gives a bool mask; ``gray`` of an image that is grey already
-    (``changed`` False) keeps it.
+    (``changed`` False) keeps it. With an alpha channel (``has_alpha``), which filters, Sobel and
+    pooling carry through their geometry in floating point, their results are floating point too.
 
     Examples
     --------
@@ -493,19 +495,23 @@ def result_dtype(step: Step, dtype: str, *, changed: bool = True) -> str:
     """
     import numpy as np  # lazy
 
+    from .ops.filter import work_dtype
+
     given = np.dtype(dtype)
-    floating = str(np.result_type(given, np.float32))
+    floating = str(work_dtype(given))
     options = step.options
     if step.op == "gray":
         return floating if changed else str(given)
     if step.op == "sobel":
-        return "bool" if options.get("threshold") is not None else floating
-    if step.op == "pool":
-        keeps = options["op"] in ("max", "min") and (given.kind in "biu")
-        return str(given) if keeps else floating
-    if step.op == "upsample":
-        return str(given) if options["method"] in ("nearest", "zeros", "max-unpool") else floating
-    return floating
+        kept = "bool" if options.get("threshold") is not None else floating
+    elif step.op == "pool":
+        kept = str(given) if options["op"] in ("max", "min") and given.kind in "biu" else floating
+    elif step.op == "upsample":
+        kept = str(given) if options["method"] in ("nearest", "zeros", "max-unpool") else floating
+    else:
+        kept = floating
+    # Upsampling repeats alpha with the colours; the other steps carry it in floating point.
+    return str(work_dtype(kept)) if has_alpha and step.op != "upsample" else kept
 
 
 def _check_size(step: Step, record: dict, after: Sequence[int], max_pixels: int) -> None:

@@ -92,7 +92,7 @@ def run_chains(
     def compute(image: Any, info: Any) -> list[Product]:
         products, saves = [], []
         if options.dtype == "float64":  # asked for float64: computed in it, not float32 widened
-            image = image.astype("float64")
+            image = image.astype("float64", copy=False)
         for steps in full:
             result, planned, saved = run(steps, image, has_alpha=info.has_alpha, max_pixels=limit,
                                          engine=options.engine)

@@ -83,7 +83,9 @@ def pool_command(inputs: tuple[str, ...], **params: Any) -> None:
 
     run_chains(
         command="pool", inputs=inputs, options=options, chains=[[step]], names=[op], gray=gray,
-        extra=(lambda result: {"values": [float(v) for v in result.reshape(-1)]}) if global_ else None,
+        # str() of a NumPy scalar is its shortest repr in its own type: a float32 mean is reported as
+        # 131.60417, not as the float64 131.6041717529297 its bits also spell.
+        extra=(lambda result: {"values": [float(str(v)) for v in result.reshape(-1)]}) if global_ else None,
         # Standard output may already carry the JSON report or the image: then the values are in
         # the report (and the image) only, never mixed into that stream.
         show=show if global_ and "-" not in (options.output, options.report_path) else None,

@@ -8,13 +8,14 @@ on the padded image ``xp`` (correlation; true convolution uses ``k[::-1, ::-1]``
 
 from __future__ import annotations
 
-import os
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from .._system import usable_cpus
 from ..geometry import AxisGeometry, conv_geometry
 
 __all__ = ["work_dtype", "BOUNDARIES", "BOUNDARY_ALIASES", "ENGINES", "resolve_engine", "attach_alpha", "bank_output_shape", "carry_alpha", "filter2d", "filter_bank", "gray_shape", "resolve_boundary", "pad_image", "to_gray"]
@@ -170,7 +171,7 @@ def _strided_taps(
 
 
 #: Engines for stride-1, dilation-1 filtering: OpenCV (fast, several times quicker than SciPy and
-#: using both cores), or SciPy's ndimage (the reference). Both compute the same correlation of the
+#: threaded), or SciPy's ndimage (the reference). Both compute the same correlation of the
 #: same padded array; results differ only by floating-point rounding.
 ENGINES = ("auto", "opencv", "scipy")
 
@@ -199,11 +200,11 @@ def resolve_engine(engine: str) -> str:
 
 
 def _separable(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """(column, row) with ``kernel == column ⊗ row`` when the kernel has rank 1 (by SVD, to 1e-12
-    of its largest singular value) and is at least 5×5, else None.
-
-    Smaller kernels gain little from two passes, and one pass keeps their sums exact where the
-    reference's are (the SVD factors carry rounding of about 1e-16).
+    """(column, row) with ``kernel == column ⊗ row`` when the kernel has rank 1 and is at least 5×5,
+    else None: a column and a row of the kernel when their product is the kernel exactly (integer
+    and binomial kernels), else the SVD's first pair when the second singular value is below 1e-12
+    of the first (those factors carry rounding of about 1e-16). Smaller kernels gain little from
+    two passes.
 
     Examples
     --------
@@ -215,8 +216,20 @@ def _separable(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """
     if min(kernel.shape) < 5:
         return None
+    # Exact factors first: a row of the kernel over its smallest nonzero entry, and that entry's
+    # column. They reproduce integer and binomial kernels bit for bit, even in float32, so float32
+    # sums of 8- and 16-bit pixels stay exact as with one 2-D pass.
+    pivot_row = int(np.argmax(np.abs(kernel).max(axis=1)))
+    nonzero = np.flatnonzero(kernel[pivot_row])
+    if nonzero.size == 0:
+        return None
+    pivot_col = int(nonzero[np.argmin(np.abs(kernel[pivot_row, nonzero]))])
+    column, row = kernel[:, pivot_col].copy(), kernel[pivot_row, :] / kernel[pivot_row, pivot_col]
+    exact = np.array_equal(np.outer(column, row), kernel)
+    if exact and all(np.array_equal(f.astype(np.float32), f) for f in (column, row)):
+        return column, row
     left, singular, right = np.linalg.svd(kernel)
-    if singular[0] == 0 or singular[1] > 1e-12 * singular[0]:
+    if singular[1] > 1e-12 * singular[0]:
         return None
     scale = np.sqrt(singular[0])
     return np.ascontiguousarray(left[:, 0] * scale), np.ascontiguousarray(right[0] * scale)
@@ -251,7 +264,8 @@ def _polyphase(
     return out
 
 
-#: At most this many channels (column phases × image channels) go through one OpenCV call.
+#: At most this many channels (column phases × image channels) go through one OpenCV call: OpenCV
+#: takes up to 512, but its filters are tuned for a few; 16 covers dilation 4 of an RGBA image.
 _MAX_INTERLEAVED = 16
 
 
@@ -264,17 +278,15 @@ def _dilated_opencv(padded: np.ndarray, kernel: np.ndarray, rows: AxisGeometry, 
     the dilated filter of that phase. Its output comes back in the same interleaved layout, which
     is the output's own. Row phases are row-strided views (no copy); each writes its share of rows.
     """
+    padded = np.ascontiguousarray(padded)  # rows of pixels next to each other: the view below needs it
     width = padded.shape[1]
     channels = padded.shape[2] if padded.ndim == 3 else 1
-    item = padded.itemsize
     out = np.empty((rows.out, cols.out) + padded.shape[2:], dtype=padded.dtype)
     for start_row in range(min(rows.dilation, rows.out)):
         share = out[start_row :: rows.dilation]
         phase_rows = padded[start_row :: rows.dilation]
-        # (rows, W/d, d·C): channel q·C + c is image channel c of column phase q.
-        view = np.lib.stride_tricks.as_strided(
-            phase_rows, (phase_rows.shape[0], width // cols.dilation, cols.dilation * channels),
-            (phase_rows.strides[0], cols.dilation * channels * item, item), writeable=False)
+        # (rows, W/d, d·C), a view: channel q·C + c is image channel c of column phase q.
+        view = phase_rows.reshape(phase_rows.shape[0], width // cols.dilation, cols.dilation * channels)
         full = _opencv_filter(view, kernel, anchor=(0, 0), border="BORDER_CONSTANT")
         full = full.reshape(full.shape[0], -1, channels)[: share.shape[0], : cols.out]
         share[...] = full if padded.ndim == 3 else full[..., 0]
@@ -320,7 +332,7 @@ def _scipy_valid(padded: np.ndarray, kernel: np.ndarray, out_size: tuple[int, in
         out[first:last] = full[top : top + last - first, left : left + cols_out]
 
     starts = range(0, rows_out, _BAND_ROWS)
-    workers = min(os.cpu_count() or 1, len(starts))
+    workers = min(usable_cpus(), len(starts))
     if workers < 2:
         for first in starts:
             band(first)
@@ -333,8 +345,13 @@ def _scipy_valid(padded: np.ndarray, kernel: np.ndarray, out_size: tuple[int, in
     return out
 
 
+def _all_finite(array: np.ndarray) -> bool:
+    """No NaN or inf in a float array: its min and max are finite (two passes, no mask)."""
+    return array.size == 0 or (math.isfinite(float(array.min())) and math.isfinite(float(array.max())))
+
+
 def _opencv_filter(source: np.ndarray, kernel: np.ndarray, *, anchor: tuple[int, int], border: str) -> np.ndarray:
-    """``cv2.filter2D`` (or two ``sepFilter2D`` passes for a rank-1 kernel of 5×5 or more) of
+    """``cv2.filter2D`` (or ``sepFilter2D``, a column pass and a row pass, for a rank-1 kernel of 5×5 or more) of
     ``source`` into :func:`work_dtype`, with the kernel tap ``anchor`` = (column, row) on the
     output pixel and OpenCV's ``border`` beyond the edges; the channel axis kept as given."""
     import cv2  # lazy: heavy import
@@ -445,10 +462,11 @@ def filter2d(
         ``auto`` picks; it reads the unpadded image and fills zero, reflect, symmetric and edge
         borders itself) or SciPy's ``ndimage.correlate`` (the reference; in bands of rows on a
         thread per core). Strides and dilations never inflate the kernel with zeros. On OpenCV a
-        strided kernel under 10×10 is one stride-1 pass and a pick of every stride-th output
-        (cheaper, measured, than gathering phase images for a memory-bound filter); a larger one,
-        and any strided filter on SciPy, is a sum of stride-1 correlations of phase sub-images with
-        sub-kernels. A dilated filter on OpenCV views the column phases as channels (no copy) and
+        strided kernel under 10×10 whose border OpenCV fills itself is one stride-1 pass and a pick
+        of every stride-th output (cheaper, measured, than gathering phase images for a
+        memory-bound filter); any other strided filter is a sum of stride-1 correlations of phase
+        sub-images with sub-kernels. An image holding NaN or inf is filtered by SciPy on any
+        engine, so that NaN reaches only the outputs whose nonzero taps cover it. A dilated filter on OpenCV views the column phases as channels (no copy) and
         filters each with the plain kernel; on SciPy it filters each phase sub-image. One both
         strided and dilated visits only the taps and output pixels that exist, with NumPy.
 
@@ -503,6 +521,10 @@ def filter2d(
         padding=padding, correlate=correlate,
     )
     chosen = resolve_engine(engine)
+    if chosen == "opencv" and array.dtype.kind == "f" and not _all_finite(array):
+        # NaN and inf must reach only the outputs whose nonzero taps cover them; OpenCV's FFT and
+        # two-pass filters would spread them further, so SciPy's direct sums take this image.
+        chosen = "scipy"
     if array.dtype == bool:
         array = array.view(np.uint8)
     plain = rows.stride == cols.stride == rows.dilation == cols.dilation == 1

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..geometry import AxisGeometry, pool_geometry
+from .filter import work_dtype
 
 __all__ = ["POOL_OPS", "global_pool", "max_unpool", "pool2d"]
 
@@ -69,7 +70,7 @@ def _result_dtype(dtype: np.dtype, op: str) -> np.dtype:
     """
     if op in ("max", "min") and (np.issubdtype(dtype, np.integer) or dtype == bool):
         return dtype
-    return np.result_type(dtype, np.float32)
+    return work_dtype(dtype)
 
 
 #: Integer types window sums may be added in, smallest first.
@@ -357,8 +358,8 @@ def pool2d(
         max and min of integer (or bool) input keep the input's dtype exactly; everything else is
         floating point of dtype ``np.result_type(image.dtype, np.float32)``: float32 for bool,
         (u)int8, (u)int16, float16 and float32 images, float64 for (u)int32, (u)int64 and float64
-        ones. Sums and means of integers are exact before that one rounding (``np.float32`` of the
-        exact mean). With ``return_indices``, a tuple ``(values, indices)``.
+        ones. Sums and means of integers of up to 32 bits are exact before that one rounding
+        (``np.float32`` of the exact mean); 64-bit integers are summed in float64. With ``return_indices``, a tuple ``(values, indices)``.
 
     Raises
     ------

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..geometry import TransposeAxis, as_padding, as_pair, transpose_axis
+from .filter import work_dtype
 
 __all__ = ["UPSAMPLE_METHODS", "transpose_output_shape", "upsample"]
 
@@ -141,7 +142,7 @@ def _transpose(array: np.ndarray, weights: np.ndarray, rows: TransposeAxis, cols
     kh, kw = weights.shape
     full_h = (height - 1) * rows.stride + kh
     full_w = (width - 1) * cols.stride + kw
-    work = np.result_type(array.dtype, np.float32)  # as filter2d: float32 for 16 bits or less
+    work = work_dtype(array.dtype)  # as filter2d: float32 for 16 bits or less
     values = array.astype(work, copy=False)
     full = np.zeros((full_h, full_w) + array.shape[2:], dtype=work)
     span_h = (height - 1) * rows.stride + 1
@@ -254,7 +255,7 @@ def upsample(
         out[::fy, ::fx] = array
         return out
     if method == "bilinear":
-        values = array.astype(np.result_type(array.dtype, np.float32), copy=False)
+        values = array.astype(work_dtype(array.dtype), copy=False)
         return _bilinear_axis(_bilinear_axis(values, fy, axis=0), fx, axis=1)
 
     # transpose
