@@ -492,13 +492,19 @@ def test_rank1_integer_kernels_stay_exact_on_opencv():
 
 
 def test_non_finite_images_take_the_scipy_engine():
-    """NaN reaches only the outputs whose nonzero taps cover it, on any engine and kernel size."""
+    """NaN reaches only the outputs whose nonzero taps cover it, on any engine and kernel size (SciPy
+    takes the image where OpenCV would spread it by FFT or through a zero in two 1-D passes)."""
     image = np.ones((40, 40), np.float32)
     image[20, 20] = np.nan
-    for kernel in (np.eye(15), np.outer([1.0, 2, 0, 2, 1], [1.0, 1, 1, 1, 1]), np.ones((3, 3))):
+    image[5, 30] = np.inf
+    for kernel in (np.eye(15), np.outer([1.0, 2, 0, 2, 1], [1.0, 1, 1, 1, 1]), np.ones((3, 3)),
+                   np.ones((5, 5)), np.array([[1.0, 0, 1], [0, 1, 0], [1, 0, 1]])):
         footprint = (kernel != 0).astype(np.float64)
-        want = _padded_reference(np.isnan(image).astype(np.float64), footprint, mode="same", boundary="zero",
-                                 correlate=True) > 0
+        want = _padded_reference((~np.isfinite(image)).astype(np.float64), footprint, mode="same",
+                                 boundary="zero", correlate=True) > 0
         for engine in ("opencv", "scipy"):
             got = filter2d(image, kernel, correlate=True, engine=engine)
-            np.testing.assert_array_equal(np.isnan(got), want)
+            np.testing.assert_array_equal(~np.isfinite(got), want)
+    half = np.ones((8, 8), np.float16)
+    half[3, 3] = np.nan
+    assert np.isnan(filter2d(half, np.eye(9), correlate=True)).sum() == 8  # the diagonal through it, in 8×8

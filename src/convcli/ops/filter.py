@@ -345,9 +345,26 @@ def _scipy_valid(padded: np.ndarray, kernel: np.ndarray, out_size: tuple[int, in
     return out
 
 
+#: Taps from which OpenCV may filter a non-separable kernel by FFT (its own switch is at 50 taps for
+#: float64 and 130 for float32 with SSE3; the lower one is taken).
+_OPENCV_FFT_TAPS = 50
+
+
+def _spreads_past_taps(kernel: np.ndarray) -> bool:
+    """OpenCV would carry a NaN beyond the kernel's nonzero taps: by FFT (a large non-separable
+    kernel), or through a zero weight in one of two 1-D passes (a rank-1 kernel with zeros). Its
+    direct 2-D filter skips zero taps, as SciPy does."""
+    if _separable(kernel) is not None:
+        return bool((kernel == 0).any())
+    return kernel.size >= _OPENCV_FFT_TAPS
+
+
 def _all_finite(array: np.ndarray) -> bool:
-    """No NaN or inf in a float array: its min and max are finite (two passes, no mask)."""
-    return array.size == 0 or (math.isfinite(float(array.min())) and math.isfinite(float(array.max())))
+    """No NaN or inf in a float array, in one pass with no mask: NaN and inf make the sum NaN or inf
+    (and a sum that overflows only sends a finite image to the slower engine)."""
+    if array.dtype == np.float16:  # its sums overflow at 65,504: min and max instead
+        return array.size == 0 or (math.isfinite(float(array.min())) and math.isfinite(float(array.max())))
+    return math.isfinite(float(array.sum()))
 
 
 def _opencv_filter(source: np.ndarray, kernel: np.ndarray, *, anchor: tuple[int, int], border: str) -> np.ndarray:
@@ -521,9 +538,9 @@ def filter2d(
         padding=padding, correlate=correlate,
     )
     chosen = resolve_engine(engine)
-    if chosen == "opencv" and array.dtype.kind == "f" and not _all_finite(array):
-        # NaN and inf must reach only the outputs whose nonzero taps cover them; OpenCV's FFT and
-        # two-pass filters would spread them further, so SciPy's direct sums take this image.
+    if chosen == "opencv" and array.dtype.kind == "f" and _spreads_past_taps(weights) and not _all_finite(array):
+        # NaN and inf must reach only the outputs whose nonzero taps cover them; for this kernel
+        # OpenCV would spread them further, so SciPy's direct sums take this image.
         chosen = "scipy"
     if array.dtype == bool:
         array = array.view(np.uint8)
