@@ -843,3 +843,16 @@ def test_a_name_that_starts_with_a_digit_is_looked_up(tmp_path):
     assert load_kernel("3", search_path=[tmp_path]).matrix.tolist() == [[3.0]]  # a number stays a matrix
     with pytest.raises(KernelError):
         load_kernel("3tapx", search_path=[tmp_path])
+
+
+def test_a_search_folder_the_file_system_cannot_look_up_is_a_kernel_error(tmp_path):
+    """A kernel folder whose name is longer than the file system allows fails as a KernelError
+    naming it, not as an OSError."""
+    from convcli.errors import KernelError
+
+    too_long = tmp_path / ("d" * 300)
+    with pytest.raises(KernelError, match="cannot use kernel .*File name too long"):
+        load_kernel("my-kernel", search_path=[too_long])
+    (tmp_path / "ok").mkdir()
+    with pytest.raises(KernelError, match="unknown kernel|no kernel named|not found"):
+        load_kernel("my-kernel", search_path=[tmp_path / "ok", tmp_path / "missing"])

@@ -23,6 +23,7 @@ import difflib
 import math
 import os
 import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -455,10 +456,23 @@ def _full_search_path(search_path: Sequence[str | os.PathLike] | None) -> list[P
     return _dedupe([*folders, builtin_kernel_dir()])  # the built-in library is always searched last
 
 
+def _path_kind(path: Path, *, shown: str) -> str:
+    """``"file"``, ``"dir"``, ``"missing"`` or ``"other"``; what the file system refuses to look up
+    at all (a name longer than it allows, ...) becomes a KernelError naming ``shown``."""
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "missing"
+    except OSError as error:
+        short = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise KernelError(f"cannot use kernel {short!r}: {error.strerror or error}") from None
+    return "file" if stat.S_ISREG(mode) else "dir" if stat.S_ISDIR(mode) else "other"
+
+
 def _named_file(name: str, folder: Path) -> Path | None:
     """``folder/NAME.yaml`` if it exists; refused if it is a link leading outside ``folder``."""
     candidate = folder / f"{name}.yaml"
-    if not candidate.is_file():
+    if _path_kind(candidate, shown=name) != "file":
         return None
     real = candidate.resolve()
     if real.parent != folder.resolve():
@@ -513,7 +527,7 @@ def list_kernels(*, search_path: Sequence[str | os.PathLike] | None = None) -> l
 def _named_in(name: str, folders: Sequence[Path]) -> Kernel | None:
     """The kernel NAME.yaml in the first folder that has it, or None."""
     for folder in folders:
-        if folder.is_dir():
+        if _path_kind(folder, shown=str(folder)) == "dir":
             file = _named_file(name, folder)
             if file is not None:
                 return _load_named_file(file, folder)
@@ -559,13 +573,14 @@ def _load_file(path: Path, *, shown: str) -> Kernel:
             f"unsupported kernel file extension {path.suffix!r}; use one of {', '.join(FILE_EXTENSIONS)}",
             path=shown,
         )
-    if not path.exists():
+    kind = _path_kind(path, shown=shown)
+    if kind == "missing":
         raise KernelError(
             "no such kernel file; check the path (to use a kernel by name, give the name without "
             f"extension, e.g. {path.stem if _valid_name(path.stem) else 'sobel-x'})",
             path=shown,
         )
-    if not path.is_file():
+    if kind != "file":
         raise KernelError("kernel path is not a file", path=shown)
     if suffix in (".yaml", ".yml"):
         kernel = parse_kernel_yaml(_read_text(path, limit=strictyaml.MAX_BYTES), path=shown)
@@ -1041,7 +1056,7 @@ def _unknown(name: str, folders: list[Path]) -> UnknownKernelError:
     return UnknownKernelError(message)
 
 
-def _load_kernel(spec: Any, *, search_path: Sequence[str | os.PathLike] | None = None) -> Kernel:
+def load_kernel(spec: Any, *, search_path: Sequence[str | os.PathLike] | None = None) -> Kernel:
     """Resolve a kernel spec (DESIGN §7) to a :class:`Kernel`.
 
     Parameters
@@ -1133,16 +1148,3 @@ def _load_kernel(spec: Any, *, search_path: Sequence[str | os.PathLike] | None =
     if _valid_name(text.lower()):
         raise KernelError(f"{text!r} is not a kernel; kernel names are lower-case: try {text.lower()!r}")
     raise KernelError(f"{text!r} is not a kernel; {_FORMS}")
-
-
-def load_kernel(spec: Any, *, search_path: Sequence[str | os.PathLike] | None = None) -> Kernel:
-    # The documentation is _load_kernel's (copied below); this layer turns what the file system
-    # says about an impossible path (a name longer than the OS allows, ...) into a KernelError too.
-    try:
-        return _load_kernel(spec, search_path=search_path)
-    except OSError as error:
-        shown = str(spec) if len(str(spec)) <= 60 else str(spec)[:57] + "..."
-        raise KernelError(f"cannot use kernel {shown!r}: {error.strerror or error}") from None
-
-
-load_kernel.__doc__ = _load_kernel.__doc__
