@@ -508,3 +508,14 @@ def test_non_finite_images_take_the_scipy_engine():
     half = np.ones((8, 8), np.float16)
     half[3, 3] = np.nan
     assert np.isnan(filter2d(half, np.eye(9), correlate=True)).sum() == 8  # the diagonal through it, in 8×8
+
+
+def test_a_rank1_kernel_with_a_subnormal_weight_is_filtered_without_warnings():
+    """Found by the property test: dividing by a subnormal pivot overflowed; such factors are not
+    exact, so the SVD's are used, and nothing warns."""
+    kernel = np.zeros((5, 5))
+    kernel[4, 3:] = [2.0, 1.11253693e-308]
+    image = np.arange(55, dtype=np.uint8).reshape(5, 11)
+    got = filter2d(image, kernel, mode="valid")
+    want = _padded_reference(image, kernel, mode="valid", boundary="zero")
+    np.testing.assert_allclose(got, want, rtol=1e-6)

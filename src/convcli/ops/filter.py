@@ -224,8 +224,9 @@ def _separable(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     if nonzero.size == 0:
         return None
     pivot_col = int(nonzero[np.argmin(np.abs(kernel[pivot_row, nonzero]))])
-    column, row = kernel[:, pivot_col].copy(), kernel[pivot_row, :] / kernel[pivot_row, pivot_col]
-    exact = np.array_equal(np.outer(column, row), kernel)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):  # tiny pivots: then not exact
+        column, row = kernel[:, pivot_col].copy(), kernel[pivot_row, :] / kernel[pivot_row, pivot_col]
+        exact = np.array_equal(np.outer(column, row), kernel)
     if exact and all(np.array_equal(f.astype(np.float32), f) for f in (column, row)):
         return column, row
     left, singular, right = np.linalg.svd(kernel)
