@@ -856,3 +856,11 @@ def test_a_search_folder_the_file_system_cannot_look_up_is_a_kernel_error(tmp_pa
     (tmp_path / "ok").mkdir()
     with pytest.raises(KernelError, match="unknown kernel|no kernel named|not found"):
         load_kernel("my-kernel", search_path=[tmp_path / "ok", tmp_path / "missing"])
+
+
+def test_a_path_with_a_nul_is_no_such_file():
+    """Found by the fuzzer: os.stat refuses a NUL with ValueError; it is a missing file."""
+    from convcli.errors import KernelError
+
+    with pytest.raises(KernelError, match="no such kernel file"):
+        load_kernel("\x00.YML")

@@ -37,8 +37,8 @@ def steps_of(text, path="p.yaml"):
     ("steps:\n  - pool: {op: max}\n", 2, "`size: K`"),
     ("steps:\n  - pool: {op: avg, global: true, size: 2}\n", 2, "`global` pools the whole image"),
     ("steps:\n  - pool: {op: avg, size: 2, mode: same, ceil: true}\n", 2, "`ceil`"),
-    ("steps:\n  - upsample: {method: transpose, factor: 2}\n", 2, "needs `kernel`"),
-    ("steps:\n  - upsample: {method: nearest, factor: 2, kernel: box3}\n", 2, "only apply to method transpose"),
+    ("steps:\n  - upsample: {method: transpose, factor: 2}\n", 2, "`method: transpose` needs a kernel: `kernel: KERNEL`"),
+    ("steps:\n  - upsample: {method: nearest, factor: 2, kernel: box3}\n", 2, "`kernel` only apply to `method: transpose`"),
     ("steps:\n  - upsample: {method: bilinear}\n", 2, "give `factor"),
     ("steps:\n  - upsample: {method: max-unpool}\n", 2, "put a pool with op: max"),
     ("steps:\n  - pool: {op: avg, size: 2}\n  - upsample: {method: max-unpool}\n", 3, "op: max"),
@@ -249,3 +249,26 @@ def test_result_dtype_with_alpha(yaml_step, want):
     result, _, _ = run(steps, image, has_alpha=True)
     assert str(result.dtype) == result_dtype(steps[0], "uint8", has_alpha=True) == want
     assert plan(steps, (6, 6, 2), has_alpha=True, dtype="uint8").dtype == want
+
+
+@pytest.mark.parametrize(("op", "options", "as_flags", "as_keys"), [
+    ("pool", {"global": True, "size": 2, "stride": 2}, "--global pools the whole image; drop --size, --stride",
+     "`global` pools the whole image; drop `size`, `stride`"),
+    ("pool", {"op": "max"}, "give the window with --size K (or KY,KX), or --global",
+     "give the window with `size: K` (or [KY, KX]), or `global: true`"),
+    ("pool", {"size": 3, "mode": "same", "padding": 1}, "--padding replaces --mode; drop --mode same",
+     "`padding` replaces `mode`; drop `mode: same`"),
+    ("upsample", {"method": "transpose", "factor": 2}, "--method transpose needs a kernel: --kernel KERNEL",
+     "`method: transpose` needs a kernel: `kernel: KERNEL`"),
+    ("upsample", {"factor": 2, "output_padding": 1}, "--output-padding only apply to --method transpose",
+     "`output_padding` only apply to `method: transpose`"),
+    ("upsample", {"method": "nearest"}, "give --factor F (or FY,FX)", "give `factor: F` (or [FY, FX])"),
+])
+def test_option_conflicts_are_worded_for_flags_or_keys(op, options, as_flags, as_keys):
+    """One check serves the commands and pipeline files; only the naming of the options differs."""
+    with pytest.raises(PipelineError) as from_cli:
+        parse_step(op, options, flags=True)
+    assert from_cli.value.message == f"{op}: {as_flags}"
+    with pytest.raises(PipelineError) as from_yaml:
+        parse_step(op, options)
+    assert from_yaml.value.message == f"{op}: {as_keys}"

@@ -461,7 +461,7 @@ def _path_kind(path: Path, *, shown: str) -> str:
     at all (a name longer than it allows, ...) becomes a KernelError naming ``shown``."""
     try:
         mode = path.stat().st_mode
-    except (FileNotFoundError, NotADirectoryError):
+    except (FileNotFoundError, NotADirectoryError, ValueError):  # ValueError: a NUL in the name
         return "missing"
     except OSError as error:
         short = shown if len(shown) <= 60 else shown[:57] + "..."

@@ -151,12 +151,15 @@ def parse_step(
     path: str | None = None,
     line: int | None = None,
     index: int = 0,
+    flags: bool = False,
 ) -> Step:
     """Check one step's options and return it ready to plan and run.
 
     Option names are the commands' (``kernel``, ``mode``, ``stride``, ...; ``output-padding`` and
     ``output_padding`` alike). Values may be YAML scalars or lists (``stride: [2, 1]``) or the
-    command-line spelling (``stride: "2,1"``).
+    command-line spelling (``stride: "2,1"``). With ``flags``, a message about options that do not
+    go together names them as command-line flags (``--size 2``) rather than YAML keys (`` `size: 2` ``):
+    the commands check their options here too.
 
     Examples
     --------
@@ -222,11 +225,32 @@ def parse_step(
             raise step.error(error.message, line=where) from None
         except (ValueError, TypeError) as error:
             raise step.error(str(error), line=where) from None
-    _check_combination(step, checked, lines)
+    _check_combination(step, checked, lines, _Wording(flags))
     return replace(step, options=_with_defaults(op, checked), save=save)
 
 
-def _check_combination(step: Step, options: dict[str, Any], lines: dict[str, int]) -> None:
+@dataclass(frozen=True)
+class _Wording:
+    """How a message names an option: as a command-line flag or as a YAML key."""
+
+    flags: bool
+
+    def __call__(self, name: str, value: str | None = None) -> str:
+        """``--size K`` / `` `size: K` ``; without a value ``--size`` / `` `size` ``."""
+        if self.flags:
+            return f"--{name.replace('_', '-')}" + ("" if value is None else f" {value}")
+        return f"`{name}`" if value is None else f"`{name}: {value}`"
+
+    def pair(self, first: str, second: str) -> str:
+        """Two values per axis: ``KY,KX`` / ``[KY, KX]``."""
+        return f"{first},{second}" if self.flags else f"[{first}, {second}]"
+
+    def switch(self, name: str) -> str:
+        """An on/off option turned on: ``--global`` / `` `global: true` ``."""
+        return self(name) if self.flags else self(name, "true")
+
+
+def _check_combination(step: Step, options: dict[str, Any], lines: dict[str, int], say: _Wording) -> None:
     op = step.op
     if op in ("filter", "sobel"):
         if "padding" in options and options.get("mode", "valid") != "valid":
@@ -242,28 +266,33 @@ def _check_combination(step: Step, options: dict[str, Any], lines: dict[str, int
         if options.get("global"):
             extra = [name for name in ("size", "stride", "mode", "ceil", "padding") if name in options]
             if extra:
-                raise step.error(f"`global` pools the whole image; drop {', '.join(extra)}", line=lines.get(extra[0]))
+                raise step.error(f"{say('global')} pools the whole image; drop {', '.join(map(say, extra))}",
+                                 line=lines.get(extra[0]))
         elif "size" not in options:
-            raise step.error("give the window with `size: K` (or [KY, KX]), or `global: true`")
+            raise step.error(f"give the window with {say('size', 'K')} (or {say.pair('KY', 'KX')}), "
+                             f"or {say.switch('global')}")
         if "padding" in options and options.get("mode") == "same":
-            raise step.error("`padding` replaces `mode`; drop mode: same", line=lines.get("mode"))
+            raise step.error(f"{say('padding')} replaces {say('mode')}; drop {say('mode', 'same')}",
+                             line=lines.get("mode"))
         if options.get("ceil") and options.get("mode") == "same":
-            raise step.error("`ceil` rounds valid or padded windows up; `same` already does", line=lines.get("ceil"))
+            raise step.error(f"{say('ceil')} rounds valid or padded windows up; `same` already does",
+                             line=lines.get("ceil"))
     if op == "upsample":
         method = options.get("method", "nearest")
         if method == "transpose":
             if "kernel" not in options:
-                raise step.error("method transpose needs `kernel`")
+                raise step.error(f"{say('method', 'transpose')} needs a kernel: {say('kernel', 'KERNEL')}")
         else:
             extra = [name for name in ("kernel", "padding", "output_padding") if name in options]
             if extra:
-                raise step.error(f"{', '.join(extra)} only apply to method transpose", line=lines.get(extra[0]))
+                raise step.error(f"{', '.join(map(say, extra))} only apply to {say('method', 'transpose')}",
+                                 line=lines.get(extra[0]))
         if method == "max-unpool":
             if "factor" in options:
-                raise step.error("max-unpool takes its size from the max pool it undoes; drop `factor`",
+                raise step.error(f"max-unpool takes its size from the max pool it undoes; drop {say('factor')}",
                                  line=lines.get("factor"))
         elif "factor" not in options:
-            raise step.error("give `factor: F` (or [FY, FX])")
+            raise step.error(f"give {say('factor', 'F')} (or {say.pair('FY', 'FX')})")
 
 
 def _with_defaults(op: str, options: dict[str, Any]) -> dict[str, Any]:

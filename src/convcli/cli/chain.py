@@ -22,7 +22,7 @@ def make_step(op: str, options: dict[str, Any]) -> Any:
     from ..pipeline import parse_step
 
     try:
-        return parse_step(op, {name: value for name, value in options.items() if value is not None})
+        return parse_step(op, {name: value for name, value in options.items() if value is not None}, flags=True)
     except ConvcliError as error:
         raise click.UsageError(error.message) from None
 

@@ -45,17 +45,9 @@ def pool_command(inputs: tuple[str, ...], **params: Any) -> None:
     """
     op, size, stride, mode = params.pop("op"), params.pop("size"), params.pop("stride"), params.pop("mode")
     ceil, padding, global_, gray = params.pop("ceil"), params.pop("padding"), params.pop("global_"), params.pop("gray")
-    if global_:
-        given = [name for name, value in (("--size", size), ("--stride", stride), ("--mode", mode),
-                                          ("--ceil", ceil), ("--padding", padding)) if value]
-        if given:
-            raise click.UsageError(f"--global pools the whole image; drop {', '.join(given)}")
-    elif size is None:
-        raise click.UsageError("give the window with --size K (or KY,KX), or --global")
-    if padding is not None and mode == "same":
-        raise click.UsageError("--padding replaces --mode; drop --mode same")
-    if ceil and mode == "same":
-        raise click.UsageError("--ceil rounds valid or padded windows up; `same` already does")
+    # Which options go together is checked by the step itself (make_step), worded for these flags.
+    step = make_step("pool", {"op": op, "size": size, "stride": stride, "mode": mode, "ceil": ceil or None,
+                              "padding": padding, "global": global_ or None})
     if padding is not None and size is not None:
         # Checked before any input is read: it does not depend on the image.
         from ..geometry import AXIS_NAMES, as_padding, check_pool_padding
@@ -66,8 +58,6 @@ def pool_command(inputs: tuple[str, ...], **params: Any) -> None:
             except ValueError as error:
                 raise click.BadParameter(str(error), param_hint="'--padding'") from None
     options = OutputOptions.pop(params, output_required=not global_)
-    step = make_step("pool", {"op": op, "size": size, "stride": stride, "mode": mode, "ceil": ceil or None,
-                              "padding": padding, "global": global_ or None})
     header = [f"input\tchannel\t{op}"]  # printed once, before the first row
 
     def show(source: Source, results: list[Product]) -> None:

@@ -41,24 +41,18 @@ def upsample_command(inputs: tuple[str, ...], **params: Any) -> None:
     params.pop("kernel_dirs", None)
     factor, method, kernel = params.pop("factor"), params.pop("method"), params.pop("kernel")
     padding, output_padding, gray = params.pop("padding"), params.pop("output_padding"), params.pop("gray")
+    # Which options go together is checked by the step itself (make_step), worded for these flags.
+    step = make_step("upsample", {"method": method, "factor": factor, "kernel": kernel, "padding": padding,
+                                  "output_padding": output_padding})
     if method == "transpose":
-        if kernel is None:
-            raise click.UsageError("--method transpose needs a kernel: -k KERNEL")
         if output_padding is not None:
             # Checked before any input is read: it does not depend on the image.
             from ..geometry import AXIS_NAMES, check_output_padding
 
-            for axis, extra, step in zip(AXIS_NAMES, output_padding, factor):
+            for axis, extra, axis_factor in zip(AXIS_NAMES, output_padding, factor):
                 try:
-                    check_output_padding(extra, factor=step, axis=axis)
+                    check_output_padding(extra, factor=axis_factor, axis=axis)
                 except ValueError as error:
                     raise click.BadParameter(str(error), param_hint="'--output-padding'") from None
-    else:
-        given = [name for name, value in (("-k", kernel), ("--padding", padding),
-                                          ("--output-padding", output_padding)) if value is not None]
-        if given:
-            raise click.UsageError(f"{', '.join(given)} only apply to --method transpose")
     options = OutputOptions.pop(params)
-    step = make_step("upsample", {"method": method, "factor": factor, "kernel": kernel, "padding": padding,
-                                  "output_padding": output_padding})
     run_chains(command="upsample", inputs=inputs, options=options, chains=[[step]], names=[method], gray=gray)
