@@ -525,6 +525,7 @@ def result_dtype(step: Step, dtype: str, *, changed: bool = True, has_alpha: boo
     import numpy as np  # lazy
 
     from .ops.filter import work_dtype
+    from .ops.pool import pool_dtype
 
     given = np.dtype(dtype)
     floating = str(work_dtype(given))
@@ -534,7 +535,7 @@ def result_dtype(step: Step, dtype: str, *, changed: bool = True, has_alpha: boo
     if step.op == "sobel":
         kept = "bool" if options.get("threshold") is not None else floating
     elif step.op == "pool":
-        kept = str(given) if options["op"] in ("max", "min") and given.kind in "biu" else floating
+        kept = str(pool_dtype(given, options["op"]))
     elif step.op == "upsample":
         kept = str(given) if options["method"] in ("nearest", "zeros", "max-unpool") else floating
     else:

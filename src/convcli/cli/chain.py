@@ -89,10 +89,14 @@ def run_chains(
         return Product(array, planned.steps, planned.has_alpha, shape=planned.shape, kind=planned.kind,
                        scale=planned.scale, extra=extra_fields or {}, planned_dtype=planned.dtype)
 
+    def start_dtype(dtype: str) -> str:
+        """What the steps start from: float64 when --dtype float64 asks for it (so it is computed in
+        float64, not float32 widened), else the input's own dtype."""
+        return "float64" if options.dtype == "float64" else dtype
+
     def compute(image: Any, info: Any) -> list[Product]:
         products, saves = [], []
-        if options.dtype == "float64":  # asked for float64: computed in it, not float32 widened
-            image = image.astype("float64", copy=False)
+        image = image.astype(start_dtype(str(image.dtype)), copy=False)
         for steps in full:
             result, planned, saved = run(steps, image, has_alpha=info.has_alpha, max_pixels=limit,
                                          engine=options.engine)
@@ -105,7 +109,7 @@ def run_chains(
         return products
 
     def describe(info: Any) -> list[Product]:
-        dtype = "float64" if options.dtype == "float64" else info.dtype  # as compute() does
+        dtype = start_dtype(info.dtype)
         products = [product(plan(steps, info.shape, has_alpha=info.has_alpha, max_pixels=limit, dtype=dtype))
                     for steps in full]
         for number, position in saving:

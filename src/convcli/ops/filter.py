@@ -304,7 +304,7 @@ def _valid_correlate(
     rows_out, cols_out = out_size
     # Both engines centre the kernel at k//2; output pixel i reads padded[i .. i + k - 1].
     top, left = kernel.shape[0] // 2, kernel.shape[1] // 2
-    if engine == "opencv" and (padded.ndim == 2 or padded.shape[2] <= 4):
+    if engine == "opencv" and (padded.ndim == 2 or padded.shape[2] <= _OPENCV_MAX_CHANNELS):
         full = _opencv_filter(np.ascontiguousarray(padded), kernel, anchor=(left, top), border="BORDER_CONSTANT")
         return full[top : top + rows_out, left : left + cols_out]
     return _scipy_valid(padded, kernel, out_size)
@@ -369,9 +369,9 @@ def _all_finite(array: np.ndarray) -> bool:
 
 
 def _opencv_filter(source: np.ndarray, kernel: np.ndarray, *, anchor: tuple[int, int], border: str) -> np.ndarray:
-    """``cv2.filter2D`` (or ``sepFilter2D``, a column pass and a row pass, for a rank-1 kernel of 5×5 or more) of
-    ``source`` into :func:`work_dtype`, with the kernel tap ``anchor`` = (column, row) on the
-    output pixel and OpenCV's ``border`` beyond the edges; the channel axis kept as given."""
+    """``cv2.filter2D`` (or ``sepFilter2D``, a column pass and a row pass, for a rank-1 kernel of 5×5
+    or more) of ``source`` into :func:`work_dtype`, with the kernel tap ``anchor`` = (column, row)
+    on the output pixel and OpenCV's ``border`` beyond the edges; the channel axis kept as given."""
     import cv2  # lazy: heavy import
 
     depth = cv2.CV_32F if work_dtype(source.dtype) == np.float32 else cv2.CV_64F
@@ -393,12 +393,14 @@ def _opencv_filter(source: np.ndarray, kernel: np.ndarray, *, anchor: tuple[int,
 #: Kernels with fewer taps than this are strided by OpenCV's stride-1 pass over the unpadded image
 #: and a pick of every stride-th output; larger ones by phase images (:func:`_polyphase`). Measured
 #: at 4096² float32, stride 2: up to about 9×9 a kernel is bound by memory traffic, and one stride-1
-#: pass (3×3: 33 ms, then 51 ms with the pick) beats gathering four phase images and filtering
-#: each (128 ms), though it computes four times the outputs; at 15×15 the taps dominate and the
-#: phases' quarter of the work wins (120 ms against 189 ms).
+#: pass and the pick (a random 5×5: 44 ms) beat gathering four phase images and filtering each
+#: (75 ms), though they compute four times the outputs; at 15×15 the taps dominate and the phases'
+#: quarter of the work wins (121 ms against 169 ms).
 _POLYPHASE_TAPS = 100
 
 
+#: Channels an image may have for OpenCV's stride-1 filters (more go to SciPy).
+_OPENCV_MAX_CHANNELS = 4
 #: Image dtypes OpenCV's filters read as they are (others are converted first).
 _OPENCV_SOURCES = tuple(np.dtype(name) for name in ("uint8", "uint16", "int16", "float32", "float64"))
 #: OpenCV border types that fill exactly as numpy.pad's modes do (OpenCV's filters cannot wrap).
@@ -422,7 +424,7 @@ def _opencv_direct(
     mode = BOUNDARIES[boundary]
     if mode not in _OPENCV_BORDERS or (mode == "constant" and boundary != "zero" and cval != 0):
         return None
-    if array.ndim == 3 and array.shape[2] > 4:
+    if array.ndim == 3 and array.shape[2] > _OPENCV_MAX_CHANNELS:
         return None
     for axis, size in zip((rows, cols), array.shape[:2]):
         reach = axis.kernel - 1
@@ -483,10 +485,11 @@ def filter2d(
         strided kernel under 10×10 whose border OpenCV fills itself is one stride-1 pass and a pick
         of every stride-th output (cheaper, measured, than gathering phase images for a
         memory-bound filter); any other strided filter is a sum of stride-1 correlations of phase
-        sub-images with sub-kernels. An image holding NaN or inf is filtered by SciPy on any
-        engine, so that NaN reaches only the outputs whose nonzero taps cover it. A dilated filter on OpenCV views the column phases as channels (no copy) and
-        filters each with the plain kernel; on SciPy it filters each phase sub-image. One both
-        strided and dilated visits only the taps and output pixels that exist, with NumPy.
+        sub-images with sub-kernels. A dilated filter on OpenCV views the column phases as channels
+        (no copy) and filters each with the plain kernel; on SciPy it filters each phase sub-image.
+        One both strided and dilated visits only the taps and output pixels that exist, with
+        NumPy. An image holding NaN or inf is filtered by SciPy on any engine wherever OpenCV would
+        carry NaN past the kernel's nonzero taps.
 
     Returns
     -------

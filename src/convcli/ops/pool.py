@@ -39,7 +39,7 @@ import numpy as np
 from ..geometry import AxisGeometry, pool_geometry
 from .filter import work_dtype
 
-__all__ = ["POOL_OPS", "global_pool", "max_unpool", "pool2d"]
+__all__ = ["POOL_OPS", "global_pool", "max_unpool", "pool2d", "pool_dtype"]
 
 #: The pooling operations, as ``--op`` names them.
 POOL_OPS = ("max", "avg", "min", "sum", "median")
@@ -60,12 +60,13 @@ def _check_image(image: Any, name: str = "image") -> np.ndarray:
     return array
 
 
-def _result_dtype(dtype: np.dtype, op: str) -> np.dtype:
-    """max/min keep integer (and bool) dtypes exactly; everything else is ``result_type(dtype, float32)``.
+def pool_dtype(dtype: np.dtype, op: str) -> np.dtype:
+    """The dtype pooling by ``op`` gives an image of ``dtype``: max/min keep integer (and bool)
+    dtypes exactly; everything else is ``result_type(dtype, float32)``.
 
-    >>> [str(_result_dtype(np.dtype(t), "avg")) for t in ("uint8", "int16", "float32", "int32", "float64")]
+    >>> [str(pool_dtype(np.dtype(t), "avg")) for t in ("uint8", "int16", "float32", "int32", "float64")]
     ['float32', 'float32', 'float32', 'float64', 'float64']
-    >>> _result_dtype(np.dtype(np.uint8), "max")
+    >>> pool_dtype(np.dtype(np.uint8), "max")
     dtype('uint8')
     """
     if op in ("max", "min") and (np.issubdtype(dtype, np.integer) or dtype == bool):
@@ -199,7 +200,7 @@ _BAND_BYTES = 1 << 19
 
 
 def _separable(x: np.ndarray, rows: AxisGeometry, cols: AxisGeometry, op: str) -> np.ndarray:
-    result = _result_dtype(x.dtype, op)
+    result = pool_dtype(x.dtype, op)
     bound: int | None = None
     if op in ("max", "min"):
         dtype = result
@@ -283,14 +284,14 @@ def _median(x: np.ndarray, rows: AxisGeometry, cols: AxisGeometry) -> np.ndarray
             out[region] = np.nanmedian(windows[region], axis=(-2, -1))
     if has_nan:
         out[_separable(nan, rows, cols, "max")] = np.nan
-    return out.astype(_result_dtype(x.dtype, "median"), copy=False)
+    return out.astype(pool_dtype(x.dtype, "median"), copy=False)
 
 
 def _max_with_indices(x: np.ndarray, rows: AxisGeometry, cols: AxisGeometry) -> tuple[np.ndarray, np.ndarray]:
     """Running max and its flat index ``row·W + col``, tap by tap in row-major window order."""
     extra = (1,) * (x.ndim - 2)
     shape = (rows.out, cols.out) + x.shape[2:]
-    best = np.zeros(shape, dtype=_result_dtype(x.dtype, "max"))
+    best = np.zeros(shape, dtype=pool_dtype(x.dtype, "max"))
     index = np.zeros(shape, dtype=np.int64)
     seen = np.zeros((rows.out, cols.out) + extra, dtype=bool)
     floating = np.issubdtype(best.dtype, np.floating)
@@ -359,7 +360,8 @@ def pool2d(
         floating point of dtype ``np.result_type(image.dtype, np.float32)``: float32 for bool,
         (u)int8, (u)int16, float16 and float32 images, float64 for (u)int32, (u)int64 and float64
         ones. Sums and means of integers of up to 32 bits are exact before that one rounding
-        (``np.float32`` of the exact mean); 64-bit integers are summed in float64. With ``return_indices``, a tuple ``(values, indices)``.
+        (``np.float32`` of the exact mean); 64-bit integers are summed in float64. With
+        ``return_indices``, a tuple ``(values, indices)``.
 
     Raises
     ------
@@ -438,7 +440,7 @@ def global_pool(image: Any, *, op: str = "avg") -> np.ndarray:
     op = _check_op(op)
     array = _check_image(image)
     axes = (0, 1)
-    result = _result_dtype(array.dtype, op)
+    result = pool_dtype(array.dtype, op)
     if op == "max":
         out = array.max(axis=axes, keepdims=True)
     elif op == "min":
