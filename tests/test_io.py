@@ -1090,8 +1090,42 @@ def test_opencv_rounding_equals_numpy_rint_and_clip(dtype):
         values = near(points, float_dtype).reshape(2, -1)
         out = cio._round_saturate(values, dtype)
         np.testing.assert_array_equal(out, np.clip(np.rint(values), 0, top).astype(dtype))
-        ints = np.rint(values)
-        np.testing.assert_array_equal(cio._round_saturate(ints, dtype, 128.0), np.clip(ints + 128, 0, top).astype(dtype))
+
+
+class _RoundsHalfUp:
+    """An OpenCV stand-in whose ``add`` rounds halves up (as a future version might)."""
+
+    CV_8U, CV_16U = 0, 2
+
+    @staticmethod
+    def add(values, scalar, dtype):
+        kind = "uint8" if dtype == 0 else "uint16"
+        return np.clip(np.floor(values.astype(np.float32) + np.float32(scalar) + 0.5), 0, np.iinfo(kind).max).astype(kind)
+
+
+def test_map_values_keep_numpys_rule_when_opencv_rounds_otherwise(monkeypatch):
+    # The documented rule (numpy.rint of the float64 value, clipped) holds whatever OpenCV does:
+    # an OpenCV that rounds differently is noticed by the probe and not used.
+    monkeypatch.setattr(cio, "_cv2", lambda: (_RoundsHalfUp, None))
+    cio._opencv_rounds_like_numpy.cache_clear()
+    try:
+        assert cio._opencv_rounds_like_numpy() is False
+        values = np.concatenate([near(np.arange(-130, 130) + 0.5, np.float32), near([254.5, 255.5], np.float32)])
+        values = values.reshape(1, -1)
+        for scale in ("clip", "abs", "offset", "normalize"):
+            out, _ = cio.map_values(values, dtype="uint8", scale=scale)
+            expected, _ = slow_map(values, "uint8", scale)
+            np.testing.assert_array_equal(out, expected, err_msg=scale)
+    finally:
+        cio._opencv_rounds_like_numpy.cache_clear()
+
+
+def test_installed_opencv_rounds_like_numpy():
+    # Not a requirement (the probe above keeps the rule either way) but drift made visible: if a new
+    # OpenCV stops rounding half to even, this names it instead of writing slower by surprise.
+    import cv2
+
+    assert cio._opencv_rounds_like_numpy(), f"OpenCV {cv2.__version__} rounds unlike numpy.rint"
 
 
 def test_map_integer_bool_and_float16_inputs():

@@ -1500,7 +1500,8 @@ def map_values(
     Rounding is ``numpy.rint``: halves go to the even neighbour (0.5 → 0, 1.5 → 2, 2.5 → 2).
     Results are those of float64 arithmetic (the input converted to float64, then scaled,
     rounded and clipped). Float32 input is not converted, as float32 gives the same results
-    (OpenCV rounds and clips in one pass); only ``normalize`` computes in float64, in blocks.
+    (OpenCV rounds and clips in one pass, where the installed version is checked to round as
+    ``numpy.rint`` does); ``offset`` and ``normalize`` compute in float64, in blocks.
     With ``alpha=True`` the last channel is alpha: it is only rounded and clipped, whatever
     ``scale`` says, and it takes no part in ``normalize``'s min..max.
 
@@ -1604,23 +1605,57 @@ _ROUND_SAFE = float(2**30)
 _MAP_BLOCK = 1 << 16
 
 
-def _round_saturate(s: np.ndarray, dtype: str, add: float = 0.0) -> np.ndarray:
-    """``clip(rint(s + add), 0, top)`` as ``dtype`` (uint8 or uint16), in one OpenCV pass.
+def _round_saturate(s: np.ndarray, dtype: str) -> np.ndarray:
+    """``clip(rint(s), 0, top)`` as ``dtype`` (uint8 or uint16), in one OpenCV pass where OpenCV
+    is known to round as ``numpy.rint`` does.
 
-    OpenCV's float-to-integer conversion rounds half to even, as ``numpy.rint`` does, and
-    saturates. ``|s|`` must stay below :data:`_ROUND_SAFE`; ``add`` must be 0 unless ``s`` holds
-    integers or float32 values: OpenCV adds a scalar in float64, where a float32 value plus 128 or
-    32768 is exact (24 significant bits and the shift fit in 53), so the sum is rounded once, as
-    ``numpy.rint`` of the float64 sum is (tests/test_io.py checks ties and their neighbours). A 2-D view is passed so that
-    OpenCV sees one channel whatever the channel count. OpenCV takes an array of a few elements
-    for a scalar (``add(1×1 array, scalar)`` gives 4 values), so small arrays are done by NumPy.
+    OpenCV's float-to-integer conversion is documented to round half to even and saturate, but
+    the value rule of :func:`map_values` is NumPy's, not a library version's: OpenCV is used only
+    after :func:`_opencv_rounds_like_numpy` has checked, once per process, that the installed
+    version gives ``numpy.rint``'s answer on ties and their float neighbours. Otherwise NumPy
+    does it, in cache-sized blocks. ``|s|`` must stay below :data:`_ROUND_SAFE`. A 2-D view is
+    passed so that OpenCV sees one channel whatever the channel count. OpenCV takes an array of
+    a few elements for a scalar (``add(1×1 array, scalar)`` gives 4 values), so small arrays are
+    done by NumPy.
     """
-    if s.size < 64:  # the sum in float64, as OpenCV makes it
-        return np.clip(np.rint(s.astype(np.float64) + add), 0, np.iinfo(dtype).max).astype(dtype)
+    if s.size < 64 or not _opencv_rounds_like_numpy():
+        return _round_saturate_numpy(s, dtype)
     cv2, _ = _cv2()
     flat = s.reshape(s.shape[0], -1) if s.ndim >= 2 else s.reshape(1, -1)
-    out = cv2.add(flat, add, dtype=cv2.CV_8U if dtype == "uint8" else cv2.CV_16U)
+    out = cv2.add(flat, 0.0, dtype=cv2.CV_8U if dtype == "uint8" else cv2.CV_16U)
     return out.reshape(s.shape)
+
+
+def _round_saturate_numpy(s: np.ndarray, dtype: str) -> np.ndarray:
+    """:func:`_round_saturate` by NumPy alone, in blocks of :data:`_MAP_BLOCK` elements."""
+    top = np.iinfo(dtype).max
+    flat = s.reshape(-1)
+    out = np.empty(flat.shape, dtype)
+    for start in range(0, flat.size, _MAP_BLOCK):
+        block = np.rint(flat[start : start + _MAP_BLOCK])
+        np.clip(block, 0, top, out=block)
+        out[start : start + _MAP_BLOCK] = block
+    return out.reshape(s.shape)
+
+
+@functools.cache
+def _opencv_rounds_like_numpy() -> bool:
+    """Whether the installed OpenCV rounds and saturates float32 and float64 values to uint8 and
+    uint16 exactly as ``clip(numpy.rint(x), 0, top)`` does: every tie from −2.5 to top + 1.5 and
+    the float neighbours on each side of it. Checked once per process (a few thousand values)."""
+    cv2, _ = _cv2()
+    for dtype, code in (("uint8", cv2.CV_8U), ("uint16", cv2.CV_16U)):
+        top = int(np.iinfo(dtype).max)
+        ties = np.arange(-3, min(top, 1024) + 2) + 0.5
+        if top > 1024:
+            ties = np.concatenate([ties, np.arange(top - 1024, top + 2) + 0.5])
+        for float_type in (np.float32, np.float64):
+            t = ties.astype(float_type)
+            probe = np.concatenate([t, np.nextafter(t, -np.inf), np.nextafter(t, np.inf)]).reshape(1, -1)
+            expected = np.clip(np.rint(probe), 0, top).astype(dtype)
+            if not np.array_equal(cv2.add(probe, 0.0, dtype=code), expected):
+                return False
+    return True
 
 
 def _count_outside(s: np.ndarray, lo: float, hi: float, below: float, at_or_above: float) -> int:
@@ -1657,9 +1692,10 @@ def _map_fast(values: np.ndarray, dtype: str, scale: str) -> tuple[np.ndarray, d
     - float32 input stays float32: ``clip`` and ``abs`` are exact in any float type; for
       ``offset``, the float64 sum ``v + h`` (h = 128 or 32768) of a float32 ``v`` is exact when
       ``|v| >= 2**-21`` (24 significant bits plus h fit in 53) and otherwise lies within ``2**-21``
-      of ``h``, far from a tie — and OpenCV adds the scalar in float64, so float32 input is
-      shifted and rounded in one OpenCV pass with the general path's result. float64 input adds
-      in float64 with NumPy first, as the general path does;
+      of ``h``, far from a tie; so float32 input is shifted in float64 in cache-sized blocks and
+      rounded once, with the general path's result (never by a library's own scalar addition,
+      whose precision differs between OpenCV versions). float64 input adds in float64 with NumPy
+      first, as the general path does;
     - integers of up to 16 bits and float16 are exact in float32; wider ones go through float64.
     """
     if values.dtype in (np.float32, np.float64):
@@ -1701,9 +1737,17 @@ def _map_fast(values: np.ndarray, dtype: str, scale: str) -> tuple[np.ndarray, d
         s = np.abs(v)
         info["clipped"] = _count_outside(s, 0.0, max(-lo, hi), -0.5, top + 0.5)
         return _round_saturate(s, dtype), info
-    if v.dtype == np.float32:  # offset: OpenCV adds the scalar in float64, where v + half is exact
+    if v.dtype == np.float32:
+        # offset: the float64 sum v + half is exact for float32 v (24 significant bits and the shift
+        # fit in 53) and is rounded once; a float32 sum would round near ties first. Made in blocks.
         info["clipped"] = _count_outside(v, lo, hi, -half - 0.5, top - half + 0.5)
-        return _round_saturate(v, dtype, float(half)), info
+        out = np.empty(v.shape, dtype)
+        flat, flat_out = v.reshape(-1), out.reshape(-1)
+        for start in range(0, flat.size, _MAP_BLOCK):
+            t = flat[start : start + _MAP_BLOCK].astype(np.float64)
+            t += half
+            flat_out[start : start + _MAP_BLOCK] = _round_saturate(t, dtype)
+        return out, info
     s = v + float(half)
     info["clipped"] = _count_outside(s, lo + half, hi + half, -0.5, top + 0.5)
     return _round_saturate(s, dtype), info
