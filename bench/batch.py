@@ -117,10 +117,10 @@ def has_option(convcli: str, command: str, option: str) -> bool:
 def imagemagick() -> tuple[list[str], list[str]] | None:
     """(mogrify command, convert command) of a real ImageMagick, or None."""
     magick = shutil.which("magick")
-    if magick and "ImageMagick" in _version(magick):
+    if is_imagemagick(magick):
         return [magick, "mogrify"], [magick]
     mogrify, convert = shutil.which("mogrify"), shutil.which("convert")
-    if mogrify and convert and "ImageMagick" in _version(mogrify) and "ImageMagick" in _version(convert):
+    if is_imagemagick(mogrify) and is_imagemagick(convert):
         return [mogrify], [convert]
     return None
 
@@ -139,7 +139,13 @@ def _version(program: str) -> str:
         result = subprocess.run([program, "-version"], capture_output=True, text=True, timeout=20, check=False)
     except (OSError, subprocess.SubprocessError):
         return ""
-    return result.stdout + result.stderr
+    return result.stdout + result.stderr if result.returncode == 0 else ""
+
+
+def is_imagemagick(program: str | None) -> bool:
+    """Whether ``program`` is a working ImageMagick (its ``-version`` succeeds and says so). A
+    stand-in that only mentions ImageMagick, as some machines put on PATH, is not."""
+    return bool(program) and _version(program).startswith("Version: ImageMagick")
 
 
 LOOP = 'for f in "$@"; do "$CONVCLI" -q filter "$f" -k box3 -o "$OUT/${f##*/}" || exit 1; done'

@@ -48,7 +48,7 @@ from typing import Callable
 
 import numpy as np
 
-from batch import _version, child_env, find_convcli  # bench/ is on sys.path when run as `python bench/run.py`
+from batch import _version, child_env, find_convcli, is_imagemagick  # bench/ is on sys.path when run as `python bench/run.py`
 
 HERE = Path(__file__).resolve().parent
 
@@ -165,7 +165,7 @@ def smooth_image(size: int, channels: int = 1, seed: int = 0) -> np.ndarray:
 def imagemagick() -> list[str] | None:
     """A real ImageMagick convert command (not a stand-in on PATH), or None."""
     for candidate in (shutil.which("magick"), "/usr/bin/convert", shutil.which("convert")):
-        if candidate and Path(candidate).exists() and "ImageMagick" in _version(candidate):
+        if candidate and Path(candidate).exists() and is_imagemagick(candidate):
             return [candidate]
     return None
 

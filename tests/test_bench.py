@@ -27,3 +27,21 @@ def test_bench_runs_and_writes_its_table(tmp_path):
                  "Sobel-x, 64² grey, PNG level 1", "convcli --version"):
         assert f"| {case} |" in table, case
     assert "ImageMagick: " in table and "vips: " in table  # each tool either timed or said absent
+
+
+def test_a_stand_in_that_mentions_imagemagick_is_not_timed(tmp_path):
+    # Some machines put a `convert` on PATH that only names ImageMagick and exits 1: not a tool to time.
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from batch import is_imagemagick
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    stand_in = tmp_path / "convert"
+    stand_in.write_text("#!/bin/sh\necho 'convert: ImageMagick is not installed here' >&2\nexit 1\n")
+    stand_in.chmod(0o755)
+    real = tmp_path / "magick"
+    real.write_text("#!/bin/sh\necho 'Version: ImageMagick 7.1.1-0 Q16 x86_64'\n")
+    real.chmod(0o755)
+    assert not is_imagemagick(str(stand_in))
+    assert is_imagemagick(str(real))
+    assert not is_imagemagick(None)
