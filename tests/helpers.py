@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-KIT = Path(__file__).resolve().parents[1].parent / "shared" / "conformance"
+#: The conformance kit, a copy of ../shared/conformance kept in the repository so that a plain clone
+#: runs every case (tests/conformance/README.md says how to refresh it).
+KIT = Path(__file__).resolve().parent / "conformance"
+#: The shared kit beside the repository, where there is one: any case it has that the copy lacks (or
+#: holds differently) runs too, so a newer kit is never silently ignored.
+SHARED_KIT = Path(__file__).resolve().parents[1].parent / "shared" / "conformance"
 
 
 def png(path, array):
@@ -23,12 +28,37 @@ def read_png(path):
         return np.asarray(image)
 
 
+def _read_cases(kit):
+    return json.loads((kit / "cases.json").read_text(encoding="utf-8"))
+
+
+def all_kit_cases():
+    """Every conformance case, each with ``"kit"``: the folder its files are relative to. The copy's
+    cases first, then those of the shared kit that the copy lacks or holds differently (their ids
+    end in ``@shared``)."""
+    cases = [dict(case, kit=str(KIT)) for case in _read_cases(KIT)]
+    if (SHARED_KIT / "cases.json").is_file():
+        mine = {case["id"]: case for case in _read_cases(KIT)}
+        for case in _read_cases(SHARED_KIT):
+            copy = mine.get(case["id"])
+            same_files = copy is not None and all(
+                (KIT / rel).is_file() and (KIT / rel).read_bytes() == (SHARED_KIT / rel).read_bytes()
+                for rel in [*case.get("files", {}).values(), *([case["expect_npy"]] if "expect_npy" in case else [])]
+            )
+            if copy != case or not same_files:
+                cases.append(dict(case, id=case["id"] + "@shared", kit=str(SHARED_KIT)))
+    return cases
+
+
 def kit_cases(prefix):
-    """The conformance cases whose id starts with ``prefix``, as pytest params (skipped without the kit)."""
-    if not (KIT / "cases.json").is_file():
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"conformance kit not found at {KIT}"))]
-    cases = [c for c in json.loads((KIT / "cases.json").read_text()) if c["id"].startswith(prefix)]
-    return [pytest.param(c, id=c["id"]) for c in cases]
+    """The conformance cases whose id starts with ``prefix``, as pytest params."""
+    return [pytest.param(case, id=case["id"]) for case in all_kit_cases() if case["id"].startswith(prefix)]
+
+
+def kit_file(case, key):
+    """A file of a conformance case: ``key`` is ``"expect_npy"`` or a key of its ``files``."""
+    rel = case[key] if key == "expect_npy" else case["files"][key]
+    return Path(case["kit"]) / rel
 
 
 def case_options(args):

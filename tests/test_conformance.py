@@ -1,36 +1,19 @@
-"""Every case of ../shared/conformance, run through the installed convcli command.
+"""Every case of the conformance kit, run through the installed convcli command.
 
-The kit's own runner (``run.py``) decides pass or fail; this file only feeds it one case at a time.
-Cases for commands that later issues bring are expected to fail (not strictly: one that starts
-passing early is welcome).
+The kit lives in tests/conformance (a copy of ../shared/conformance, so that a plain clone runs every
+case); its own runner (``run.py``) decides pass or fail, and this file only feeds it one case at a
+time. Where the shared kit sits beside the repository, its cases that the copy lacks run too
+(helpers.all_kit_cases).
 """
 
 import importlib.util
-import json
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
-KIT = Path(__file__).resolve().parents[1].parent / "shared" / "conformance"
-
-# case id prefix -> the issue that brings the command it needs
-LATER: dict[str, str] = {}  # case id prefix -> the issue that brings it (none left)
-
-
-def _cases():
-    if not (KIT / "cases.json").is_file():
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"conformance kit not found at {KIT}"))]
-    params = []
-    for case in json.loads((KIT / "cases.json").read_text()):
-        marks = [
-            pytest.mark.xfail(reason=f"needs {issue}", strict=False)
-            for prefix, issue in LATER.items()
-            if case["id"].startswith(prefix)
-        ][:1]
-        params.append(pytest.param(case, id=case["id"], marks=marks))
-    return params
+from helpers import KIT, all_kit_cases
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +33,17 @@ def _command():
     return [found] if found else [sys.executable, "-m", "convcli"]
 
 
+def test_the_kit_is_in_the_repository():
+    # No case may depend on ../shared: a plain `git clone` has none.
+    ids = [case["id"] for case in all_kit_cases() if not case["id"].endswith("@shared")]
+    assert len(ids) >= 71 and len(set(ids)) == len(ids)
+    assert all(Path(case["kit"]) == KIT for case in all_kit_cases() if not case["id"].endswith("@shared"))
+
+
 # Every case runs on every engine (CONVCLI_ENGINE is --engine's default): OpenCV and the SciPy reference.
 @pytest.mark.parametrize("engine", ["opencv", "scipy"])
-@pytest.mark.parametrize("case", _cases())
+@pytest.mark.parametrize("case", [pytest.param(case, id=case["id"]) for case in all_kit_cases()])
 def test_conformance_case(kit, case, engine, monkeypatch):
     monkeypatch.setenv("CONVCLI_ENGINE", engine)
-    why = kit.run_case(case, str(KIT), _command(), 120)
+    why = kit.run_case(case, case["kit"], _command(), 120)
     assert why is None, f"{case['id']} ({engine}): {why}"

@@ -2,7 +2,6 @@
 kernels), scikit-image's Scharr filters, hand derivations, and the conformance kit's reference data."""
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,10 +9,9 @@ from scipy import ndimage
 
 from convcli.ops.filter import filter2d
 from convcli.ops.gradients import COMPONENTS, OPERATORS, direction_to_unit, gradients, sobel
-from helpers import case_options, kit_cases
+from helpers import case_options, kit_cases, kit_file
 
 RNG = np.random.default_rng(5)
-KIT = Path(__file__).resolve().parents[1].parent / "shared" / "conformance"
 
 # convcli boundary → scipy.ndimage mode (DESIGN §3)
 NDIMAGE_MODE = {"zero": "constant", "symmetric": "reflect", "edge": "nearest", "reflect": "mirror", "wrap": "wrap"}
@@ -365,8 +363,8 @@ def test_bad_image(image):
 @pytest.mark.parametrize("case", kit_cases("sobel-"))
 def test_conformance_sobel(case):
     options = case_options(case["args"])
-    image = np.load(KIT / case["files"]["in"])
-    expected = np.load(KIT / case["expect_npy"])
+    image = np.load(kit_file(case, "in"))
+    expected = np.load(kit_file(case, "expect_npy"))
     got = sobel(
         image,
         operator=options.get("--operator", "sobel"),

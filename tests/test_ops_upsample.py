@@ -2,7 +2,6 @@
 the adjoint of filter2d, scikit-image's resize, and the conformance kit's PyTorch reference data."""
 
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,10 +10,9 @@ from convcli.errors import GeometryError
 from convcli.kernels import load_kernel
 from convcli.ops.filter import filter2d
 from convcli.ops.upsample import UPSAMPLE_METHODS, transpose_output_shape, upsample
-from helpers import case_options, kit_cases
+from helpers import case_options, kit_cases, kit_file
 
 RNG = np.random.default_rng(11)
-KIT = Path(__file__).resolve().parents[1].parent / "shared" / "conformance"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -383,8 +381,8 @@ def _ints(text):
 @pytest.mark.parametrize("case", kit_cases("upsample-"))
 def test_conformance_upsample(case):
     options = case_options(case["args"])
-    image = np.load(KIT / case["files"]["in"])
-    expected = np.load(KIT / case["expect_npy"])
+    image = np.load(kit_file(case, "in"))
+    expected = np.load(kit_file(case, "expect_npy"))
     kwargs = {"factor": _ints(options["--factor"]), "method": options["--method"]}
     if "-k" in options:
         kwargs["kernel"] = options["-k"]

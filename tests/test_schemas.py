@@ -21,7 +21,7 @@ from convcli.pipeline import CHOICES, OPS, OPTIONS, parse_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = ROOT / "schemas"
-KIT_DATA = ROOT.parent / "shared" / "conformance" / "data"
+KIT_DATA = ROOT / "tests" / "conformance" / "data"
 
 
 def _schema(name):
