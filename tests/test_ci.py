@@ -1,0 +1,44 @@
+"""CI tests what the project claims: the lowest versions pinned in .ci/lowest.txt are exactly the lower
+bounds in pyproject.toml, and .ci/run runs the README's test command."""
+
+import re
+import tomllib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _lower_bounds():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    requirements = project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]
+    bounds = {}
+    for requirement in requirements:
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)>=([0-9][0-9.]*)", requirement)
+        assert match, f"{requirement}: every requirement has one lower bound (name>=version), which CI tests"
+        bounds[match.group(1).lower()] = match.group(2)
+    return bounds
+
+
+def _pins():
+    pins = {}
+    for line in (REPO / ".ci" / "lowest.txt").read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[name.lower()] = version
+    return pins
+
+
+def test_lowest_pins_are_the_lower_bounds():
+    assert _pins() == _lower_bounds()
+
+
+def test_ci_runs_the_readme_test_command():
+    script = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    quick_start = readme.split("```sh\n", 1)[1].split("```", 1)[0].splitlines()
+    assert "pytest" in quick_start[1]
+    # .ci/run reads the README's second quick-start line and runs it, then the suite on the lowest pins.
+    assert "sed -n '/^```sh$/,/^```$/p' README.md | sed -n 3p" in script
+    assert 'bash -c "$readme_test_command"' in script
+    assert "-c .ci/lowest.txt" in script and script.rstrip().endswith("-m pytest")
