@@ -1480,3 +1480,12 @@ def test_clipped_count_is_the_same_in_small_blocks(monkeypatch):
     r = np.rint(values.astype(np.float64))
     assert want["clip"] == int(np.count_nonzero((r < 0) | (r > 255)))
     assert want["offset"] == int(np.count_nonzero((r + 128 < 0) | (r + 128 > 255)))
+
+
+def test_offset_of_the_issue_value_follows_the_rule():
+    # −62.500004 in float32 is −62.50000381…; plus 128 in float64 is 65.49999619…, so rint gives 65
+    # (OpenCV 5.1's float32 scalar addition made it 65.5 and then 66). 64 values take the OpenCV path.
+    values = np.full((8, 8), -62.500004, np.float32)
+    assert float(values[0, 0]) + 128 < 65.5
+    out, info = cio.map_values(values, dtype="uint8", scale="offset")
+    assert (out == 65).all() and info["clipped"] == 0

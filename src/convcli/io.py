@@ -385,8 +385,10 @@ def _cv2() -> Any:
     """cv2, plus a scope in which OpenCV logs nothing to the terminal."""
     import cv2
 
-    logging = cv2.utils.logging
-    return cv2, _Scoped(logging.getLogLevel, logging.setLogLevel, logging.LOG_LEVEL_SILENT)
+    # OpenCV 4.x has the log level at the top (4.8: only there), 5.x only in cv2.utils.logging;
+    # 0 is LOG_LEVEL_SILENT in both.
+    logging = getattr(getattr(cv2, "utils", None), "logging", cv2)
+    return cv2, _Scoped(logging.getLogLevel, logging.setLogLevel, 0)
 
 
 @functools.cache

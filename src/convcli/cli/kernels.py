@@ -20,7 +20,9 @@ def _search_path(kernel_dirs: tuple[str, ...]) -> list:
     return kernel_search_path(kernel_dirs=kernel_dirs, env_path=os.environ.get("CONVCLI_KERNEL_PATH"))
 
 
-@click.group("kernels", invoke_without_command=True)
+# The subcommand is optional (no subcommand lists): said in the usage line on every click version
+# (click 8.5 says so by itself, older ones print COMMAND).
+@click.group("kernels", invoke_without_command=True, subcommand_metavar="[COMMAND] [ARGS]...")
 @click.pass_context
 def kernels_command(ctx: click.Context) -> None:
     """List the kernel library (default) or show one kernel."""

@@ -97,8 +97,8 @@ def gradients(
     >>> gy
     array([[0., 0., 0.],
            [0., 0., 0.]])
-    >>> gradients(ramp, operator="scharr", mode="valid")[0][0, 0]
-    np.float64(32.0)
+    >>> float(gradients(ramp, operator="scharr", mode="valid")[0][0, 0])
+    32.0
     """
     _check_operator(operator)
     sigma = _check_blur(blur)
