@@ -165,6 +165,20 @@ def test_rgba_alpha_is_carried_not_filtered(run):
     np.testing.assert_array_equal(out[..., 1], expected)
 
 
+@pytest.mark.parametrize("correlate", [False, True])
+def test_rgba_alpha_under_dilation_with_an_even_kernel_is_centred(run, correlate):
+    """Issue 10: `-k '1 1' --dilation 2`: output j's window covers j − 1 .. j + 1, so its alpha is
+    alpha[j] (it was alpha[j + 1] for convolution and alpha[j − 1] for correlation)."""
+    alpha = np.array([0, 40, 80, 120, 160, 200], np.uint8)
+    rgba = np.dstack([np.full((4, 6, 3), 10, np.uint8), np.tile(alpha, (4, 1))])
+    png("rgba.png", rgba)
+    args = ["filter", "rgba.png", "-k", "1 1", "--dilation", "2", "-o", "out.png"]
+    result = run(*args, *(["--correlate"] if correlate else []))
+    assert result.exit_code == 0, result.output
+    out = np.asarray(Image.open("out.png"))
+    np.testing.assert_array_equal(out[..., 3], np.tile(alpha, (4, 1)))
+
+
 def test_16bit_png_stays_16bit(run):
     image = RNG.integers(0, 65536, size=(6, 7), dtype=np.uint16)
     Image.fromarray(image).save("a16.png")

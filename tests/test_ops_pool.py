@@ -252,6 +252,25 @@ def test_torch_ceil_rule_last_window_must_start_inside():
     np.testing.assert_array_equal(pool2d(x, op="avg", size=(1, 2), padding=(0, 1), ceil=True), [[1, 2.5, 4.5]] * 2)
 
 
+def test_torch_ceil_mode_window_wider_than_the_input():
+    # Issue 10, by hand from torch's formula: 9×1, k=4, ceil: rows ⌈5/4⌉ + 1 = 3, cols ⌈−3/4⌉ + 1 = 1;
+    # every window starts inside the input; only its in-input cells take part.
+    x = np.arange(1.0, 10.0).reshape(9, 1)
+    np.testing.assert_array_equal(pool2d(x, size=4, ceil=True), [[4], [8], [9]])
+    np.testing.assert_array_equal(pool2d(x, op="avg", size=4, ceil=True), [[2.5], [6.5], [9]])
+    np.testing.assert_array_equal(pool2d(x, op="median", size=4, ceil=True), [[2.5], [6.5], [9]])
+    values, indices = pool2d(x, size=4, ceil=True, return_indices=True)
+    np.testing.assert_array_equal(indices, [[3], [7], [8]])
+    np.testing.assert_array_equal(max_unpool(values, indices, output_shape=x.shape).ravel(),
+                                  [0, 0, 0, 4, 0, 0, 0, 8, 9])
+    # 1×1, k=4, s=3, padding (2, 1): rows ⌈1/3⌉ + 1 = 2, but window 2 starts at 3 − 2 = 1, past the input → 1.
+    np.testing.assert_array_equal(pool2d(np.array([[5.0]]), size=4, stride=3, padding=(2, 1), ceil=True), [[5.0]])
+    with pytest.raises(GeometryError):  # ⌊−3/4⌋ + 1 = 0 without ceil, as torch
+        pool2d(x, size=4)
+    with pytest.raises(GeometryError):  # ⌈−5/4⌉ + 1 = 0 even with ceil, as torch
+        pool2d(np.ones((1, 1)), size=6, stride=4, ceil=True)
+
+
 def test_padding_count_include_pad_false():
     x = np.arange(1.0, 10.0).reshape(3, 3)
     expected_avg = [[3, 3.5, 4], [4.5, 5, 5.5], [6, 6.5, 7]]  # corner = (1 + 2 + 4 + 5)/4

@@ -184,6 +184,15 @@ def test_max_unpool_puts_values_back():
     np.testing.assert_array_equal(out, [[0, 5, 0, 0], [0, 0, 9, 0]])
 
 
+def test_max_unpool_after_a_ceil_pool_wider_than_the_input():
+    # torch: max_pool2d(x, 4, ceil_mode=True, return_indices=True) of 9×1 1..9 → [[4], [8], [9]] at 3, 7, 8
+    image = np.arange(1.0, 10.0).reshape(9, 1)
+    steps = steps_of("steps:\n  - pool: {op: max, size: 4, ceil: true}\n  - upsample: {method: max-unpool}\n")
+    out, planned, _ = run(steps, image)
+    assert planned.steps[0]["out_shape"] == [3, 1]
+    np.testing.assert_array_equal(out.ravel(), [0, 0, 0, 4, 0, 0, 0, 8, 9])
+
+
 def test_saved_intermediates():
     steps = steps_of("steps:\n  - pool: {op: max, size: 2, save: p.npy}\n  - upsample: {factor: 2}\n")
     image = RNG.normal(size=(4, 4))

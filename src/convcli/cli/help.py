@@ -107,7 +107,8 @@ take part: max and min ignore them, avg and median use only the real pixels of e
   valid (default)  out = ⌊(H − ky)/sy⌋ + 1            torch max_pool2d / avg_pool2d
   --ceil           out = ⌈(H + before + after − ky)/sy⌉ + 1, minus one if the last window would
                    start in the trailing padding (torch ceil_mode=True: the last window must start
-                   inside the input or its leading padding)
+                   inside the input or its leading padding; a window wider than the input
+                   still gives one output)
   same             out = ⌈H/sy⌉; P = max((out − 1)·sy + ky − H, 0); before = ⌊P/2⌋
                    (Keras padding='same'); --ceil does not apply
   --padding P      torch semantics with count_include_pad=False; at most half the window
@@ -238,8 +239,10 @@ Writing:
 The report states which mapping was applied.
 
 Alpha (2- and 4-channel image files) is never filtered by the kernel and never dropped: it follows
-the same geometry with a kernel that picks the window's anchor pixel and boundary edge, and comes
-back as the last channel. --scale never touches it. Arrays from .npy files have no alpha: every
+the same geometry: each output takes the alpha of the pixel at the centre of its window (boundary
+edge where that is padding; for an even extent the earlier of the two middle pixels with
+--correlate, the later with convolution, as `same` splits its padding), and it comes back as the
+last channel. --scale never touches it. Arrays from .npy files have no alpha: every
 channel is data.
 """
 

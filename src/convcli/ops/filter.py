@@ -579,22 +579,30 @@ def filter2d(
     return _strided_taps(padded, weights, rows, cols)
 
 
-def _anchor(shape: tuple[int, int]) -> np.ndarray:
-    """The kernel that picks the pixel a kernel of ``shape`` is anchored at (its centre, or the
-    pixel before the centre for an even side): `same` at stride 1 maps it to the identity under
-    both convolution and correlation."""
-    pick = np.zeros(shape)
-    pick[(shape[0] - 1) // 2, (shape[1] - 1) // 2] = 1.0
-    return pick
+def _window_centres(g: AxisGeometry, correlate: bool) -> np.ndarray:
+    """Input index of the pixel at the centre of each output's window along one axis, clamped
+    into the image (boundary ``edge``).
+
+    Output ``i`` reads padded pixels ``i·s .. i·s + e − 1``; their centre is ``(e − 1)/2`` in. For an
+    even extent the centre falls between two pixels, and the one taken is the one `same` at stride 1
+    maps onto itself: ``⌊(e − 1)/2⌋`` in for correlation, ``⌈(e − 1)/2⌉`` for convolution (the
+    way :func:`convcli.geometry.conv_axis` splits an odd total padding).
+    """
+    half = (g.extent - 1) // 2 if correlate else g.extent // 2
+    centres = np.arange(g.out, dtype=np.int64) * g.stride + half - g.before
+    return np.clip(centres, 0, g.size - 1)
 
 
 def carry_alpha(alpha: np.ndarray, *, kernel_shape: Sequence[int], **geometry: Any) -> np.ndarray:
     """Take an alpha channel (H, W) through a filter's geometry without filtering it.
 
-    Each output pixel gets the alpha of the input pixel its window is anchored at (boundary
-    ``edge`` where that falls in the padding), so at stride 1 in ``same`` mode alpha is unchanged.
-    ``geometry`` holds :func:`filter2d`'s mode, stride, padding, dilation and correlate; other
-    keywords (boundary, cval, normalize) are ignored.
+    Each output pixel gets the alpha of the input pixel at the centre of its window (boundary
+    ``edge`` where that falls in the padding), for any mode, stride, padding and dilation. Where
+    the window's extent ``e = d·(k − 1) + 1`` is even the centre lies between two pixels; the one
+    taken is the one that makes stride-1 ``same`` the identity — the earlier for correlation, the
+    later for true convolution, as ``same`` splits an odd padding. ``geometry`` holds
+    :func:`filter2d`'s mode, stride, padding, dilation and correlate; other keywords (boundary,
+    cval, normalize, engine) are ignored. The result has :func:`work_dtype`.
 
     Examples
     --------
@@ -602,10 +610,17 @@ def carry_alpha(alpha: np.ndarray, *, kernel_shape: Sequence[int], **geometry: A
     >>> carry_alpha(alpha, kernel_shape=(3, 3), mode="valid")
     array([[ 5.,  6.],
            [ 9., 10.]])
+    >>> row = np.array([[0.0, 40, 80, 120, 160, 200]])
+    >>> carry_alpha(row, kernel_shape=(1, 2), dilation=2)  # windows j − 1 .. j + 1: alpha[j]
+    array([[  0.,  40.,  80., 120., 160., 200.]])
     """
-    wanted = {"mode", "stride", "padding", "dilation", "correlate", "engine"}
+    wanted = {"mode", "stride", "padding", "dilation", "correlate"}
     kept = {name: value for name, value in geometry.items() if name in wanted}
-    return filter2d(alpha, _anchor(tuple(kernel_shape)), boundary="edge", **kept)
+    array = np.asarray(alpha)
+    correlate = bool(kept.pop("correlate", False))
+    rows, cols = conv_geometry(array.shape, tuple(kernel_shape), correlate=correlate, **kept)
+    picked = array[np.ix_(_window_centres(rows, correlate), _window_centres(cols, correlate))]
+    return picked.astype(work_dtype(array.dtype))
 
 
 def attach_alpha(result: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -638,10 +653,9 @@ def filter_bank(
     (H', W', C·K).
 
     The alpha rule: with ``has_alpha`` the last channel is alpha. It is not filtered by the kernels;
-    it goes through the same geometry (mode, stride, padding, dilation) with a kernel that picks the
-    anchor pixel and boundary ``edge``, and comes back once, as the last channel. So at stride 1 in
-    ``same`` mode alpha is exactly the input's alpha, and in other geometries it is the alpha of the
-    pixel each output is centred on.
+    it goes through the same geometry (mode, stride, padding, dilation): each output takes the alpha
+    of the pixel at the centre of its window (:func:`carry_alpha`; boundary ``edge``), and it comes
+    back once, as the last channel. So at stride 1 in ``same`` mode alpha is exactly the input's alpha.
 
     Parameters
     ----------
