@@ -256,7 +256,9 @@ Scharr uses [3, 10, 3] and Prewitt [1, 1, 1] in place of [1, 2, 1].
 
   magnitude  √(gx² + gy²)
   x, y       gx, gy
-  direction  atan2(gy, gx), radians in float outputs
+  direction  atan2(gy, gx), radians in float outputs; a component that is zero up to the
+             working precision (at most n·ε·Σ|w|·|x| over its window) counts as 0, so a flat
+             image has direction 0, not a rounding residue's ±π/2
 
 --blur SIGMA smooths first with gaussian:sigma=SIGMA (same size, same boundary). --threshold T
 gives a binary map: white where the component (|gx|, |gy| for x, y) exceeds T.
