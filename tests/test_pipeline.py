@@ -193,6 +193,17 @@ def test_max_unpool_after_a_ceil_pool_wider_than_the_input():
     np.testing.assert_array_equal(out.ravel(), [0, 0, 0, 4, 0, 0, 0, 8, 9])
 
 
+def test_pool_count_include_pad_key():
+    image = np.arange(1.0, 7.0)[None, :]
+    steps = steps_of("steps:\n  - pool: {op: avg, size: [1, 3], stride: [1, 2], padding: [0, 1], ceil: true,"
+                     " count_include_pad: true}\n")
+    out, planned, _ = run(steps, image)
+    np.testing.assert_array_equal(out, [[1, 3, 5, 3]])  # torch: the last window's divisor is 2
+    assert planned.steps[0]["count_include_pad"] is True
+    with pytest.raises(PipelineError, match=r"`count_include_pad: true` sets the divisor of `op: avg`"):
+        steps_of("steps:\n  - pool: {size: 2, count_include_pad: true}\n")
+
+
 def test_saved_intermediates():
     steps = steps_of("steps:\n  - pool: {op: max, size: 2, save: p.npy}\n  - upsample: {factor: 2}\n")
     image = RNG.normal(size=(4, 4))

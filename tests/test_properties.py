@@ -373,6 +373,50 @@ def test_pool2d_matches_reference(case):
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-9)
 
 
+def torch_avg_include_pad(image, *, size, stride, ceil, explicit):
+    """torch's avg_pool2d with count_include_pad=True, as aten's cpu_avg_pool computes it (written
+    out per axis for before/after padding): hstart = i·s − pb; hend = min(hstart + k, H + pa);
+    divisor = (hend − hstart)·(wend − wstart); then the window is clipped to the input and summed."""
+    (ky, kx), (sy, sx) = size, stride
+    h, w = image.shape[:2]
+    (rb, ra), (cb, ca) = explicit if explicit is not None else ((0, 0), (0, 0))
+    rows = pool_windows(h, ky, sy, "valid", ceil, (rb, ra))
+    cols = pool_windows(w, kx, sx, "valid", ceil, (cb, ca))
+    if rows is None or cols is None:
+        return None
+    out = np.zeros((len(rows), len(cols)) + image.shape[2:], dtype=np.result_type(image.dtype, np.float32))
+    for i in range(len(rows)):
+        h0 = i * sy - rb
+        h1 = min(h0 + ky, h + ra)
+        for j in range(len(cols)):
+            w0 = j * sx - cb
+            w1 = min(w0 + kx, w + ca)
+            divisor = (h1 - h0) * (w1 - w0)
+            window = image[max(h0, 0) : min(h1, h), max(w0, 0) : min(w1, w)].astype(np.float64)
+            out[i, j] = window.sum(axis=(0, 1)) / divisor
+    return out
+
+
+@settings(max_examples=budget(600), suppress_health_check=[HealthCheck.too_slow])
+@given(pool_cases())
+def test_avg_pool_count_include_pad_matches_torch_formula(case):
+    """Issue 10: avg with count_include_pad=True divides as torch does, ceil windows included."""
+    if case["mode"] == "same":
+        return
+    stride = case["stride"] if case["stride"] is not None else case["size"]
+    explicit = None if case["padding"] is None else padding_pairs(case["padding"])
+    expected = torch_avg_include_pad(case["image"], size=as_pair(case["size"]), stride=as_pair(stride),
+                                     ceil=case["ceil"], explicit=explicit)
+    try:
+        got = pool2d(case["image"], op="avg", size=case["size"], stride=case["stride"], ceil=case["ceil"],
+                     padding=case["padding"], count_include_pad=True)
+    except GeometryError:
+        assert expected is None
+        return
+    assert expected is not None and got.shape == expected.shape and got.dtype == expected.dtype
+    np.testing.assert_allclose(got, expected, rtol=1e-6 if got.dtype == np.float32 else 1e-12, atol=1e-9)
+
+
 @settings(max_examples=budget(200))
 @given(images(), pair_or_int(1, 4), st.integers(0, 4))
 def test_pool2d_padding_over_half_the_window_is_refused(image, size, pad):

@@ -84,6 +84,13 @@ class AxisGeometry:
     mode: str
     ceil: bool = False
     text: str | None = None  # the arithmetic, when the general formula would not show it
+    declared_after: int | None = None  # pooling with ceil: the padding asked for, before ``after`` grew
+
+    @property
+    def padded_end(self) -> int:
+        """End of the declared padded input, ``size + after`` as asked for (pooling's ``ceil`` may
+        run windows past it; torch's ``count_include_pad`` divisor stops there)."""
+        return self.size + (self.after if self.declared_after is None else self.declared_after)
 
     @property
     def extent(self) -> int:
@@ -435,8 +442,8 @@ def pool_axis(
     if not ceil:
         return AxisGeometry(size, kernel, stride, 1, before, after, out, used_mode)
     # The last window may reach past the padding; those cells take no part either.
-    after = max(after, (out - 1) * stride + kernel - size - before)
-    return AxisGeometry(size, kernel, stride, 1, before, after, out, used_mode, ceil, text)
+    grown = max(after, (out - 1) * stride + kernel - size - before)
+    return AxisGeometry(size, kernel, stride, 1, before, grown, out, used_mode, ceil, text, after)
 
 
 def pool_geometry(

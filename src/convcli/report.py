@@ -112,9 +112,9 @@ def filter_step(
 
 def pool_step(
     *, pool: str, rows: AxisGeometry, cols: AxisGeometry, in_shape: Sequence[int], out_shape: Sequence[int],
-    previous: dict | None = None,
+    previous: dict | None = None, count_include_pad: bool = False,
 ) -> dict:
-    """One pooling step of a report.
+    """One pooling step of a report (``count_include_pad`` appears only when it is on).
 
     Examples
     --------
@@ -123,8 +123,11 @@ def pool_step(
     >>> pool_step(pool="max", rows=r, cols=c, in_shape=(7, 7), out_shape=(3, 3))["ceil"]
     True
     """
+    fields: dict[str, Any] = {"pool": pool, "size": [rows.kernel, cols.kernel], "ceil": rows.ceil}
+    if count_include_pad:
+        fields["count_include_pad"] = True
     return window_step(op="pool", rows=rows, cols=cols, in_shape=in_shape, out_shape=out_shape,
-                       previous=previous, pool=pool, size=[rows.kernel, cols.kernel], ceil=rows.ceil)
+                       previous=previous, **fields)
 
 
 def gray_step(*, in_shape: Sequence[int], out_shape: Sequence[int]) -> dict:
@@ -318,6 +321,8 @@ def _step_lines(step: dict) -> list[str]:
             head += f", dilation {shape_text(step['dilation'])}"
         if step.get("ceil"):
             head += ", ceil"
+        if step.get("count_include_pad"):
+            head += ", padding counted"
         if step.get("blur"):
             head += f", blur σ={step['blur']:g}"
         if step.get("threshold") is not None:

@@ -98,7 +98,7 @@ Araujo et al., "Computing Receptive Fields of Convolutional Neural Networks" (Di
 
 _POOLING = """\
 Pooling: convcli pool --op max|avg|min|sum|median --size K [--stride S] [--mode valid|same]
-         [--ceil] [--padding P]   or   --op OP --global
+         [--ceil] [--padding P] [--count-include-pad]   or   --op OP --global
 
 Window (ky, kx) from --size K or KY,KX; the stride defaults to the window. Padded cells never
 take part: max and min ignore them, avg and median use only the real pixels of each window
@@ -113,6 +113,10 @@ take part: max and min ignore them, avg and median use only the real pixels of e
                    (Keras padding='same'); --ceil does not apply
   --padding P      torch semantics with count_include_pad=False; at most half the window
                    (torch's rule: a window must hold a real pixel); replaces --mode
+  --count-include-pad
+                   avg only: divide by the window's cells inside the padded input (torch's
+                   default count_include_pad=True): per axis min(start + k, H + after) − start,
+                   so a --ceil window past the padding counts only up to its end
 
 max and min of integer images stay in their dtype exactly; avg, sum and median are floating
 point, rounded only when written (convcli help scale). An alpha channel is averaged over each
