@@ -204,6 +204,20 @@ def test_pool_count_include_pad_key():
         steps_of("steps:\n  - pool: {size: 2, count_include_pad: true}\n")
 
 
+def test_plan_of_a_bank_of_different_sizes_reports_each_kernel():
+    steps = steps_of("steps:\n  - filter: {kernels: [box3, box5]}\n  - pool: {op: max, size: 2}\n")
+    planned = plan(steps, (10, 10))
+    first = planned.steps[0]
+    assert [(k["kernel_shape"], k["padding"]) for k in first["bank"]] == [
+        ([3, 3], [[1, 1], [1, 1]]), ([5, 5], [[2, 2], [2, 2]])]
+    assert first["receptive_field"] == [5, 5]
+    # r = r_prev + (e − 1)·j_prev: the pool builds on the bank's largest field, 5 + 1 = 6
+    assert planned.steps[1]["receptive_field"] == [6, 6]
+    # full: e − 1 on each side, (10 + 2(k − 1) − k) + 1 = 10 + k − 1 outputs: 12 and 14 — refused
+    with pytest.raises(GeometryError, match=r"different output sizes \(box3 3×3 → 12×12, box5 5×5 → 14×14\)"):
+        plan(steps_of("steps:\n  - filter: {kernels: [box3, box5], mode: full}\n"), (10, 10))
+
+
 def test_saved_intermediates():
     steps = steps_of("steps:\n  - pool: {op: max, size: 2, save: p.npy}\n  - upsample: {factor: 2}\n")
     image = RNG.normal(size=(4, 4))

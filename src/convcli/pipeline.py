@@ -452,12 +452,13 @@ def plan(
                 record.update(previous)
             elif step.op == "filter":
                 kernels = options["kernels"]
-                after = bank_output_shape(before, [k.shape for k in kernels], has_alpha=has_alpha, **_geometry(options))
-                rows, cols = conv_geometry(before, kernels[0].shape, **_geometry(options))
+                after = bank_output_shape(before, [k.shape for k in kernels], has_alpha=has_alpha,
+                                          names=[k.name for k in kernels], **_geometry(options))
+                bank = [(k.name, k.shape, *conv_geometry(before, k.shape, **_geometry(options))) for k in kernels]
                 names: Any = kernels[0].name if len(kernels) == 1 else [k.name for k in kernels]
-                record = filter_step(kernel=names, kernel_shape=kernels[0].shape, rows=rows, cols=cols,
+                record = filter_step(kernel=names, kernel_shape=kernels[0].shape, rows=bank[0][2], cols=bank[0][3],
                                      boundary=options["boundary"], correlate=options["correlate"], in_shape=before,
-                                     out_shape=after, cval=options["cval"], previous=previous)
+                                     out_shape=after, cval=options["cval"], previous=previous, bank=bank)
                 state.kind, state.scale = "values", "clip"
             elif step.op == "sobel":
                 rows, cols = conv_geometry(before, (3, 3), **_geometry(options))
@@ -552,10 +553,11 @@ def result_dtype(step: Step, dtype: str, *, changed: bool = True, has_alpha: boo
 def _check_size(step: Step, record: dict, after: Sequence[int], max_pixels: int) -> None:
     """Refuse, from the plan, a step whose result or padded input would be too large to hold."""
     sizes = [("result", int(after[0]) * int(after[1]))]
-    if "padding" in record and record["op"] in ("filter", "sobel"):
-        (top, bottom), (left, right) = record["padding"]
-        rows, cols = record["in_shape"][0] + top + bottom, record["in_shape"][1] + left + right
-        sizes.append(("padded input", rows * cols))
+    for each in record.get("bank", [record]):  # a bank of kernels of different shapes: each its padding
+        if "padding" in each and record["op"] in ("filter", "sobel"):
+            (top, bottom), (left, right) = each["padding"]
+            rows, cols = record["in_shape"][0] + top + bottom, record["in_shape"][1] + left + right
+            sizes.append(("padded input", rows * cols))
     for what, pixels in sizes:
         if pixels > max_pixels:
             raise step.error(

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._system import usable_cpus
+from ..errors import GeometryError
 from ..geometry import AxisGeometry, conv_geometry
 
 __all__ = ["work_dtype", "BOUNDARIES", "BOUNDARY_ALIASES", "ENGINES", "resolve_engine", "attach_alpha", "bank_output_shape", "carry_alpha", "filter2d", "filter_bank", "gray_shape", "resolve_boundary", "pad_image", "to_gray"]
@@ -686,14 +687,9 @@ def filter_bank(
     if has_alpha and (array.ndim != 3 or array.shape[2] < 2):
         raise ValueError(f"`has_alpha` needs channels besides alpha, got shape {array.shape}")
     colour = array[..., :-1] if has_alpha else array
+    # Checked from the arithmetic first: no kernel is run when the bank cannot be stacked.
+    bank_output_shape(array.shape, [k.shape for k in kerns], names=[k.name for k in kerns], **geometry)
     results = [filter2d(colour, k, boundary=boundary, normalize=normalize, **geometry) for k in kerns]
-    shapes = {r.shape[:2] for r in results}
-    if len(shapes) > 1:
-        listing = ", ".join(f"{k.name} → {r.shape[0]}×{r.shape[1]}" for k, r in zip(kerns, results))
-        raise ValueError(
-            f"the kernels give different output sizes ({listing}); they cannot be stacked: filter them "
-            "one at a time (one output per kernel)"
-        )
     if len(results) == 1:
         stacked = results[0]
     elif results[0].ndim == 2:
@@ -711,11 +707,18 @@ def bank_output_shape(
     kernel_shapes: Sequence[Sequence[int]],
     *,
     has_alpha: bool = False,
+    names: Sequence[str] | None = None,
     **geometry: Any,
 ) -> tuple[int, ...]:
     """The shape :func:`filter_bank` returns for an image of ``shape``, from arithmetic alone.
 
     Used by ``--dry-run``, which reads only the file's header.
+
+    Raises
+    ------
+    GeometryError
+        The kernels give different output sizes for this input (each listed, by ``names`` if
+        given), so their results cannot be stacked as channels of one image.
 
     Examples
     --------
@@ -723,15 +726,25 @@ def bank_output_shape(
     (49, 49, 2)
     >>> bank_output_shape((512, 512, 3), [(4, 4)], mode="valid", stride=2)
     (255, 255, 3)
+    >>> bank_output_shape((50, 50), [(3, 3), (5, 5)], mode="valid", names=["box3", "box5"])
+    Traceback (most recent call last):
+    ...
+    convcli.errors.GeometryError: the kernels of the bank give different output sizes (box3 3×3 → 48×48, box5 5×5 → 46×46), so their results cannot be stacked as channels of one image: filter them one at a time, or use mode same
     """
-    names = {"mode", "stride", "dilation", "padding", "correlate"}
-    rows, cols = conv_geometry(shape, kernel_shapes[0], **{k: v for k, v in geometry.items() if k in names})
-    for other in kernel_shapes[1:]:
-        again = conv_geometry(shape, other, **{k: v for k, v in geometry.items() if k in names})
-        if (again[0].out, again[1].out) != (rows.out, cols.out):
-            raise ValueError("the kernels give different output sizes; they cannot be stacked: filter them one at a time")
+    wanted = {"mode", "stride", "dilation", "padding", "correlate"}
+    kept = {k: v for k, v in geometry.items() if k in wanted}
+    outs = [tuple(g.out for g in conv_geometry(shape, kernel_shape, **kept)) for kernel_shape in kernel_shapes]
+    rows, cols = outs[0]
+    if len(set(outs)) > 1:
+        labels = names or [f"kernel {i + 1}" for i in range(len(kernel_shapes))]
+        listing = ", ".join(f"{label} {kh}×{kw} → {oh}×{ow}"
+                            for label, (kh, kw), (oh, ow) in zip(labels, kernel_shapes, outs))
+        raise GeometryError(
+            f"the kernels of the bank give different output sizes ({listing}), so their results cannot be "
+            "stacked as channels of one image: filter them one at a time, or use mode same"
+        )
     count = len(kernel_shapes)
     if len(shape) == 2:
-        return (rows.out, cols.out) if count == 1 else (rows.out, cols.out, count)
+        return (rows, cols) if count == 1 else (rows, cols, count)
     colours = shape[2] - (1 if has_alpha else 0)
-    return (rows.out, cols.out, colours * count + (1 if has_alpha else 0))
+    return (rows, cols, colours * count + (1 if has_alpha else 0))
