@@ -655,8 +655,9 @@ def filter_bank(
 
     The alpha rule: with ``has_alpha`` the last channel is alpha. It is not filtered by the kernels;
     it goes through the same geometry (mode, stride, padding, dilation): each output takes the alpha
-    of the pixel at the centre of its window (:func:`carry_alpha`; boundary ``edge``), and it comes
-    back once, as the last channel. So at stride 1 in ``same`` mode alpha is exactly the input's alpha.
+    of the pixel at the centre of its window (:func:`carry_alpha`; boundary ``edge``; the first
+    kernel's window when the bank mixes shapes), and it comes back once, as the last channel. So at
+    stride 1 in ``same`` mode alpha is exactly the input's alpha.
 
     Parameters
     ----------
