@@ -165,6 +165,20 @@ def test_rgba_alpha_is_carried_not_filtered(run):
     np.testing.assert_array_equal(out[..., 1], expected)
 
 
+@pytest.mark.parametrize("correlate", [False, True])
+def test_rgba_alpha_under_dilation_with_an_even_kernel_is_centred(run, correlate):
+    """Issue 10: `-k '1 1' --dilation 2`: output j's window covers j − 1 .. j + 1, so its alpha is
+    alpha[j] (it was alpha[j + 1] for convolution and alpha[j − 1] for correlation)."""
+    alpha = np.array([0, 40, 80, 120, 160, 200], np.uint8)
+    rgba = np.dstack([np.full((4, 6, 3), 10, np.uint8), np.tile(alpha, (4, 1))])
+    png("rgba.png", rgba)
+    args = ["filter", "rgba.png", "-k", "1 1", "--dilation", "2", "-o", "out.png"]
+    result = run(*args, *(["--correlate"] if correlate else []))
+    assert result.exit_code == 0, result.output
+    out = np.asarray(Image.open("out.png"))
+    np.testing.assert_array_equal(out[..., 3], np.tile(alpha, (4, 1)))
+
+
 def test_16bit_png_stays_16bit(run):
     image = RNG.integers(0, 65536, size=(6, 7), dtype=np.uint16)
     Image.fromarray(image).save("a16.png")
@@ -264,6 +278,43 @@ def test_dry_run_reads_header_writes_nothing(run):
     result = run("filter", "a.png", "-k", "box5", "--mode", "valid", "--dry-run", "-o", "out.png", "--report", "r.json")
     assert result.exit_code == 0 and not os.path.exists("out.png")
     assert json.loads(Path("r.json").read_text())["files"][0]["output_shape"] == [36, 26, 3]
+
+
+def test_bank_of_different_sizes_reports_each_kernel(run):
+    """Issue 10: `-k box3 -k gaussian:sigma=3` was reported as 3×3 with padding 1 + 1, though the
+    Gaussian is 19×19 (2·⌈3σ⌉ + 1) and `same` pads it (19 − 1)/2 = 9 on each side."""
+    image = RNG.normal(size=(12, 15))
+    np.save("in.npy", image)
+    args = ["filter", "in.npy", "-k", "box3", "-k", "gaussian:sigma=3", "-o", "bank.npy"]
+    result = run(*args, "--report", "r.json")
+    assert result.exit_code == 0, result.output
+    step = json.loads(Path("r.json").read_text())["files"][0]["steps"][0]
+    assert "kernel_shape" not in step and "padding" not in step
+    assert [(k["kernel"], k["kernel_shape"], k["padding"]) for k in step["bank"]] == [
+        ("box3", [3, 3], [[1, 1], [1, 1]]), ("gaussian:sigma=3", [19, 19], [[9, 9], [9, 9]])]
+    assert [k["receptive_field"] for k in step["bank"]] == [[3, 3], [19, 19]]
+    assert step["receptive_field"] == [19, 19]  # the largest field any channel of the bank sees
+    assert "(padding 9 + 9: P = max((12 − 1)·1 + 19 − 12, 0) = 18)" in step["bank"][1]["arithmetic"]["rows"]
+    # the pixels were right all along: the box channel is scipy's
+    expected = signal.convolve2d(image, np.ones((3, 3)) / 9, mode="same")
+    np.testing.assert_allclose(np.load("bank.npy")[..., 0], expected, rtol=1e-5, atol=1e-5)
+    # the summary and the dry run say the same
+    for extra in ([], ["--dry-run"]):
+        lines = run(*args, *extra).stderr
+        assert "filter box3, gaussian:sigma=3, convolve, same" in lines and "3×3," not in lines
+        assert "  gaussian:sigma=3 19×19\n" in lines and "padding 9 + 9" in lines and "padding 1 + 1" in lines
+
+
+def test_bank_whose_kernels_give_different_output_sizes_is_refused(run):
+    np.save("in.npy", RNG.normal(size=(12, 15)))
+    for extra in ([], ["--dry-run"]):
+        result = run("filter", "in.npy", "-k", "box3", "-k", "box5", "--mode", "valid", "-o", "bank.npy", *extra)
+        assert result.exit_code == 1 and not os.path.exists("bank.npy")
+        # valid: 12 − 3 + 1 = 10 and 12 − 5 + 1 = 8 rows
+        assert "different output sizes (box3 3×3 → 10×13, box5 5×5 → 8×11)" in result.stderr
+    # one file per kernel ({kernel} in the name) is fine
+    assert run("filter", "in.npy", "-k", "box3", "-k", "box5", "--mode", "valid", "-o", "{kernel}.npy").exit_code == 0
+    assert np.load("box5.npy").shape == (8, 11)
 
 
 def test_json_with_image_on_stdout_is_a_usage_error(run, npy):

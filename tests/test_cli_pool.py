@@ -144,6 +144,41 @@ def test_ceil_mode_torch_example(run):
     np.testing.assert_allclose(np.load("a.npy"), [[3, 5, 6.5], [13, 15, 16.5], [20.5, 22.5, 24]])
 
 
+def test_ceil_window_wider_than_the_input_follows_torch(run):
+    """Issue 10: torch.max_pool2d(x, 4, ceil_mode=True) of a 9×1 input is 3×1 [[4], [8], [9]]
+    (cols: ⌈(1 − 4)/4⌉ + 1 = 1, and that window starts inside the input); convcli refused it."""
+    np.save("x.npy", np.arange(1.0, 10.0).reshape(9, 1))
+    result = run("pool", "x.npy", "--op", "max", "--size", "4", "--ceil", "-o", "o.npy")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(np.load("o.npy"), [[4], [8], [9]])
+    # without --ceil torch refuses it too: ⌊(1 − 4)/4⌋ + 1 = 0
+    refused = run("pool", "x.npy", "--op", "max", "--size", "4", "-o", "o.npy")
+    assert refused.exit_code == 1 and "larger than the 1 cols" in refused.output
+    # 1×1, size 4, stride 3, padding (2, 1): rows ⌈(1 + 4 − 4)/3⌉ + 1 = 2, but window 2 starts at
+    # 3 − 2 = 1, past the input: dropped → 1; cols ⌈(1 + 2 − 4)/3⌉ + 1 = 1.
+    np.save("one.npy", np.array([[7.0]]))
+    result = run("pool", "one.npy", "--op", "avg", "--size", "4", "--stride", "3", "--padding", "2,1", "--ceil",
+                 "-o", "o.npy")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(np.load("o.npy"), [[7.0]])
+
+
+def test_count_include_pad_flag_is_torch_default_divisor(run):
+    """Issue 10: avg_pool2d's default count_include_pad=True, on request; the default stays False."""
+    np.save("x.npy", np.arange(1.0, 10.0).reshape(3, 3))
+    args = ["pool", "x.npy", "--op", "avg", "--size", "3", "--stride", "1", "--padding", "1"]
+    result = run(*args, "--count-include-pad", "-o", "c.npy", "--json")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(np.load("c.npy")[0], [12 / 9, 21 / 9, 16 / 9], rtol=1e-6)
+    assert json.loads(result.stdout)["files"][0]["steps"][0]["count_include_pad"] is True
+    assert run(*args, "-o", "d.npy").exit_code == 0
+    np.testing.assert_allclose(np.load("d.npy")[0], [3, 3.5, 4], rtol=1e-6)
+    summary = run(*args, "--count-include-pad", "-o", "c.npy", "--dry-run")
+    assert "padding counted" in summary.output
+    refused = run("pool", "x.npy", "--op", "max", "--size", "2", "--count-include-pad", "-o", "m.npy")
+    assert refused.exit_code == 2 and "--count-include-pad sets the divisor of --op avg" in refused.output
+
+
 @pytest.mark.parametrize("n,k,s,p", [(5, 2, 2, 1), (6, 3, 2, 1), (7, 3, 2, 0), (8, 3, 3, 1), (9, 4, 3, 2)])
 def test_ceil_with_padding_follows_torch_rule(run, n, k, s, p):
     x = RNG.normal(size=(n, n + 1))

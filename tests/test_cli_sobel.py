@@ -73,6 +73,17 @@ def test_operators_and_components_equal_ndimage(run, npy, operator, component):
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("dtype,value", [(np.float64, 82.591), (np.float32, 1.7)])
+def test_direction_of_a_flat_float_image_is_zero(run, dtype, value):
+    """Issue 10: π/2 (float64) and −π/2 (float32) came from rounding residues; ndimage.sobel gives 0."""
+    image = np.full((5, 6), value, dtype=dtype)
+    np.save("flat.npy", image)
+    result = run("sobel", "flat.npy", "--component", "direction", "--boundary", "edge", "-o", "out.npy")
+    assert result.exit_code == 0, result.output
+    gx, gy = grads(image, mode="nearest")
+    np.testing.assert_array_equal(np.load("out.npy"), direction(gx, gy))
+
+
 def test_default_is_sobel_magnitude_and_rise_is_positive(run):
     ramp = np.tile(np.arange(6.0), (5, 1))  # rises left to right by 1 per pixel
     np.save("ramp.npy", ramp)

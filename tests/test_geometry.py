@@ -125,6 +125,11 @@ def test_pool_axis_torch_ceil_rule_and_keras_same():
         pool_axis(5, kernel=2, mode="same", ceil=True)
     with pytest.raises(GeometryError, match="pooling window 6 is larger"):
         pool_axis(5, kernel=6)
+    # torch's ceil_mode: a window wider than the input still gives one output when it starts inside it
+    assert pool_axis(1, kernel=4, stride=4, ceil=True).out == 1
+    assert pool_axis(1, kernel=4, stride=3, padding=(2, 2), ceil=True).out == 1  # ⌈1/3⌉ + 1 = 2, then − 1
+    with pytest.raises(GeometryError, match="pooling window 6 is larger"):
+        pool_axis(1, kernel=6, stride=4, ceil=True)  # ⌈−5/4⌉ + 1 = 0
 
 
 def test_transpose_axis_formula_and_checks():

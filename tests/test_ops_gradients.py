@@ -115,6 +115,47 @@ def test_direction_is_zero_without_gradient():
     np.testing.assert_array_equal(sobel(np.full((4, 4), 9.0), component="direction", mode="valid"), 0.0)
 
 
+@pytest.mark.parametrize("dtype,value", [(np.float64, 82.591), (np.float32, 1.7), (np.float32, 1e30)])
+@pytest.mark.parametrize("engine", ["auto", "scipy", "opencv"])
+@pytest.mark.parametrize("boundary", ["edge", "zero"])
+def test_direction_ignores_rounding_residues_as_ndimage_sobel(dtype, value, engine, boundary):
+    """Issue 10: a flat float image gave ±π/2 (a 1e-14 residue in gy). scipy.ndimage.sobel's exact
+    zeros are the reference: where it gives gx = gy = 0 the direction is 0, and with the zero
+    boundary the real edges of the flat plateau keep ndimage's angles."""
+    image = np.full((6, 7), value, dtype=dtype)
+    got = sobel(image, component="direction", boundary=boundary, engine=engine)
+    mode = NDIMAGE_MODE[boundary]
+    wide = image.astype(np.float64)
+    gx, gy = ndimage.sobel(wide, axis=1, mode=mode), ndimage.sobel(wide, axis=0, mode=mode)
+    expected = np.arctan2(gy + 0.0, gx + 0.0)
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=0)
+    if boundary == "edge":
+        assert not got.any()
+
+
+def test_direction_keeps_gradients_the_sums_resolve():
+    # A rise of 1e-9 per row on values near 1 (float64): gy = 8e-9, far above the rounding bound
+    # 9·ε·Σ|w·x| ≈ 9 · 2.2e-16 · 8 ≈ 1.6e-14, so its angle stays π/2 (and −π/2 for a fall).
+    rows = 1.0 + 1e-9 * np.arange(6.0)[:, None] * np.ones((6, 7))
+    np.testing.assert_allclose(sobel(rows, component="direction", mode="valid"), math.pi / 2)
+    np.testing.assert_allclose(sobel(rows[::-1], component="direction", mode="valid"), -math.pi / 2)
+    # float32: a step of 1 on 1000 (a relative 1e-3) keeps its direction on every engine
+    step = np.full((6, 7), 1000.0, np.float32)
+    step[:, 4:] += 1
+    for engine in ("scipy", "opencv"):
+        angle = sobel(step, component="direction", mode="valid", engine=engine)
+        np.testing.assert_array_equal(angle, 0.0)
+        assert sobel(step.T, component="direction", mode="valid", engine=engine)[2:4].min() == np.float32(math.pi / 2)
+
+
+def test_direction_with_blur_and_constant_boundary_on_a_flat_image():
+    image = np.full((9, 9), 82.591)
+    assert not sobel(image, component="direction", boundary="edge", blur=1.5).any()
+    assert not sobel(image, component="direction", boundary="constant", cval=82.591, stride=2, dilation=2).any()
+    assert np.isnan(sobel(np.where(np.eye(5) > 0, np.nan, 1.0), component="direction", mode="valid")).any()
+
+
 def test_magnitude_of_a_diagonal_ramp():
     y, x = np.mgrid[0:6, 0:6].astype(float)
     image = 3 * x + 4 * y

@@ -252,6 +252,45 @@ def test_torch_ceil_rule_last_window_must_start_inside():
     np.testing.assert_array_equal(pool2d(x, op="avg", size=(1, 2), padding=(0, 1), ceil=True), [[1, 2.5, 4.5]] * 2)
 
 
+def test_torch_ceil_mode_window_wider_than_the_input():
+    # Issue 10, by hand from torch's formula: 9×1, k=4, ceil: rows ⌈5/4⌉ + 1 = 3, cols ⌈−3/4⌉ + 1 = 1;
+    # every window starts inside the input; only its in-input cells take part.
+    x = np.arange(1.0, 10.0).reshape(9, 1)
+    np.testing.assert_array_equal(pool2d(x, size=4, ceil=True), [[4], [8], [9]])
+    np.testing.assert_array_equal(pool2d(x, op="avg", size=4, ceil=True), [[2.5], [6.5], [9]])
+    np.testing.assert_array_equal(pool2d(x, op="median", size=4, ceil=True), [[2.5], [6.5], [9]])
+    values, indices = pool2d(x, size=4, ceil=True, return_indices=True)
+    np.testing.assert_array_equal(indices, [[3], [7], [8]])
+    np.testing.assert_array_equal(max_unpool(values, indices, output_shape=x.shape).ravel(),
+                                  [0, 0, 0, 4, 0, 0, 0, 8, 9])
+    # 1×1, k=4, s=3, padding (2, 1): rows ⌈1/3⌉ + 1 = 2, but window 2 starts at 3 − 2 = 1, past the input → 1.
+    np.testing.assert_array_equal(pool2d(np.array([[5.0]]), size=4, stride=3, padding=(2, 1), ceil=True), [[5.0]])
+    with pytest.raises(GeometryError):  # ⌊−3/4⌋ + 1 = 0 without ceil, as torch
+        pool2d(x, size=4)
+    with pytest.raises(GeometryError):  # ⌈−5/4⌉ + 1 = 0 even with ceil, as torch
+        pool2d(np.ones((1, 1)), size=6, stride=4, ceil=True)
+
+
+def test_count_include_pad_divides_as_torch():
+    # torch.nn.functional.avg_pool2d(x, 3, 1, 1, count_include_pad=True): the corner is (1 + 2 + 4 + 5)/9
+    x = np.arange(1.0, 10.0).reshape(3, 3)
+    np.testing.assert_allclose(pool2d(x, op="avg", size=3, stride=1, padding=1, count_include_pad=True),
+                               [[12 / 9, 21 / 9, 16 / 9], [27 / 9, 5, 33 / 9], [24 / 9, 39 / 9, 28 / 9]])
+    # ceil: 1×6 row, window (1, 3), stride (1, 2), padding (0, 1): windows start −1, 1, 3, 5; the
+    # last ends at min(5 + 3, 6 + 1) = 7 (torch's hend = min(hstart + k, W + pad)), so its divisor
+    # is 2 (the pixel 6 and one padded cell), not 3 and not 1.
+    row = np.arange(1.0, 7.0)[None, :]
+    np.testing.assert_array_equal(pool2d(row, op="avg", size=(1, 3), stride=(1, 2), padding=(0, 1), ceil=True,
+                                         count_include_pad=True), [[1, 3, 5, 3]])
+    np.testing.assert_array_equal(pool2d(row, op="avg", size=(1, 3), stride=(1, 2), padding=(0, 1), ceil=True),
+                                  [[1.5, 3, 5, 6]])
+    # without padding it changes nothing, even for ceil windows running past the input
+    np.testing.assert_array_equal(pool2d(row, op="avg", size=(1, 4), ceil=True, count_include_pad=True),
+                                  [[2.5, 5.5]])
+    with pytest.raises(ValueError, match="`count_include_pad` needs op='avg'"):
+        pool2d(x, op="max", size=2, count_include_pad=True)
+
+
 def test_padding_count_include_pad_false():
     x = np.arange(1.0, 10.0).reshape(3, 3)
     expected_avg = [[3, 3.5, 4], [4.5, 5, 5.5], [6, 6.5, 7]]  # corner = (1 + 2 + 4 + 5)/4

@@ -184,6 +184,40 @@ def test_max_unpool_puts_values_back():
     np.testing.assert_array_equal(out, [[0, 5, 0, 0], [0, 0, 9, 0]])
 
 
+def test_max_unpool_after_a_ceil_pool_wider_than_the_input():
+    # torch: max_pool2d(x, 4, ceil_mode=True, return_indices=True) of 9×1 1..9 → [[4], [8], [9]] at 3, 7, 8
+    image = np.arange(1.0, 10.0).reshape(9, 1)
+    steps = steps_of("steps:\n  - pool: {op: max, size: 4, ceil: true}\n  - upsample: {method: max-unpool}\n")
+    out, planned, _ = run(steps, image)
+    assert planned.steps[0]["out_shape"] == [3, 1]
+    np.testing.assert_array_equal(out.ravel(), [0, 0, 0, 4, 0, 0, 0, 8, 9])
+
+
+def test_pool_count_include_pad_key():
+    image = np.arange(1.0, 7.0)[None, :]
+    steps = steps_of("steps:\n  - pool: {op: avg, size: [1, 3], stride: [1, 2], padding: [0, 1], ceil: true,"
+                     " count_include_pad: true}\n")
+    out, planned, _ = run(steps, image)
+    np.testing.assert_array_equal(out, [[1, 3, 5, 3]])  # torch: the last window's divisor is 2
+    assert planned.steps[0]["count_include_pad"] is True
+    with pytest.raises(PipelineError, match=r"`count_include_pad: true` sets the divisor of `op: avg`"):
+        steps_of("steps:\n  - pool: {size: 2, count_include_pad: true}\n")
+
+
+def test_plan_of_a_bank_of_different_sizes_reports_each_kernel():
+    steps = steps_of("steps:\n  - filter: {kernels: [box3, box5]}\n  - pool: {op: max, size: 2}\n")
+    planned = plan(steps, (10, 10))
+    first = planned.steps[0]
+    assert [(k["kernel_shape"], k["padding"]) for k in first["bank"]] == [
+        ([3, 3], [[1, 1], [1, 1]]), ([5, 5], [[2, 2], [2, 2]])]
+    assert first["receptive_field"] == [5, 5]
+    # r = r_prev + (e − 1)·j_prev: the pool builds on the bank's largest field, 5 + 1 = 6
+    assert planned.steps[1]["receptive_field"] == [6, 6]
+    # full: e − 1 on each side, (10 + 2(k − 1) − k) + 1 = 10 + k − 1 outputs: 12 and 14 — refused
+    with pytest.raises(GeometryError, match=r"different output sizes \(box3 3×3 → 12×12, box5 5×5 → 14×14\)"):
+        plan(steps_of("steps:\n  - filter: {kernels: [box3, box5], mode: full}\n"), (10, 10))
+
+
 def test_saved_intermediates():
     steps = steps_of("steps:\n  - pool: {op: max, size: 2, save: p.npy}\n  - upsample: {factor: 2}\n")
     image = RNG.normal(size=(4, 4))

@@ -204,6 +204,57 @@ def test_filter2d_matches_reference(case):
     assert_close_in_work_dtype(got, expected, case["image"], case["kernel"])
 
 
+def window_centre(i: int, n: int, k: int, s: int, d: int, before: int, correlate: bool) -> int:
+    """The input pixel at the centre of output ``i``'s window, clamped into the image (``edge``).
+
+    The window's taps sit at input positions ``i·s − before + a·d``; their midpoint is the centre.
+    Between two pixels (an even extent) the tie goes the way `same` at stride 1 makes the identity:
+    down for correlation (``⌊P/2⌋`` before), up for convolution (``⌈P/2⌉`` before).
+    """
+    taps = [i * s - before + a * d for a in range(k)]
+    twice = taps[0] + taps[-1]  # twice the midpoint
+    centre = twice // 2 if correlate else -(-twice // 2)
+    return min(max(centre, 0), n - 1)
+
+
+@st.composite
+def alpha_cases(draw):
+    h, w = draw(st.integers(1, 12)), draw(st.integers(1, 12))
+    if draw(st.booleans()):
+        mode, padding = draw(st.sampled_from(("same", "valid", "full"))), None
+    else:
+        mode, padding = "valid", draw(paddings)
+    return {"shape": (h, w), "kernel_shape": (draw(st.integers(1, 5)), draw(st.integers(1, 5))), "mode": mode,
+            "padding": padding, "stride": draw(pair_or_int(1, 3)), "dilation": draw(pair_or_int(1, 3)),
+            "correlate": draw(st.booleans())}
+
+
+@settings(max_examples=budget(1000))
+@given(alpha_cases())
+def test_alpha_is_the_alpha_at_the_centre_of_each_window(case):
+    """Issue 10: alpha goes through a filter's geometry as the alpha of the pixel at the centre of
+    each output's window, for every mode, stride, dilation, padding and kernel shape."""
+    from convcli.ops.filter import filter_bank
+
+    h, w = case["shape"]
+    alpha = np.arange(h * w, dtype=np.float64).reshape(h, w)
+    image = np.dstack([np.zeros((h, w)), alpha])  # grey + alpha
+    explicit = None if case["padding"] is None else padding_pairs(case["padding"])
+    geometry = {name: case[name] for name in ("mode", "padding", "stride", "dilation", "correlate")}
+    kernel = np.ones(case["kernel_shape"])
+    try:
+        got = filter_bank(image, [kernel], has_alpha=True, **geometry)
+    except GeometryError:
+        return
+    (sy, sx), (dy, dx), (kh, kw) = as_pair(case["stride"]), as_pair(case["dilation"]), case["kernel_shape"]
+    rb, _, oh = conv_pads(h, kh, sy, dy, case["mode"], None if explicit is None else explicit[0], case["correlate"])
+    cb, _, ow = conv_pads(w, kw, sx, dx, case["mode"], None if explicit is None else explicit[1], case["correlate"])
+    expected = np.array([[alpha[window_centre(i, h, kh, sy, dy, rb, case["correlate"]),
+                                window_centre(j, w, kw, sx, dx, cb, case["correlate"])]
+                          for j in range(ow)] for i in range(oh)])
+    np.testing.assert_array_equal(got[..., -1], expected)
+
+
 @settings(max_examples=budget(300))
 @given(images(max_side=8), kernels())
 def test_filter2d_stride1_matches_scipy_signal(image, kernel):
@@ -234,14 +285,14 @@ def pool_windows(n: int, k: int, s: int, mode: str, ceil: bool, explicit):
     else:
         before, after = (0, 0) if explicit is None else explicit
         span = n + before + after - k
-        if span < 0:
-            return None
         if ceil:  # torch ceil_mode: ⌈span/s⌉ + 1, and the last window must start inside input + left pad
             out = -(-span // s) + 1
             if (out - 1) * s >= n + before:
                 out -= 1
         else:
             out = span // s + 1
+        if out < 1:  # torch: "Output size is too small"
+            return None
     windows = []
     for i in range(out):
         start = i * s - before
@@ -320,6 +371,50 @@ def test_pool2d_matches_reference(case):
     assert got.dtype == expected.dtype
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-9)
+
+
+def torch_avg_include_pad(image, *, size, stride, ceil, explicit):
+    """torch's avg_pool2d with count_include_pad=True, as aten's cpu_avg_pool computes it (written
+    out per axis for before/after padding): hstart = i·s − pb; hend = min(hstart + k, H + pa);
+    divisor = (hend − hstart)·(wend − wstart); then the window is clipped to the input and summed."""
+    (ky, kx), (sy, sx) = size, stride
+    h, w = image.shape[:2]
+    (rb, ra), (cb, ca) = explicit if explicit is not None else ((0, 0), (0, 0))
+    rows = pool_windows(h, ky, sy, "valid", ceil, (rb, ra))
+    cols = pool_windows(w, kx, sx, "valid", ceil, (cb, ca))
+    if rows is None or cols is None:
+        return None
+    out = np.zeros((len(rows), len(cols)) + image.shape[2:], dtype=np.result_type(image.dtype, np.float32))
+    for i in range(len(rows)):
+        h0 = i * sy - rb
+        h1 = min(h0 + ky, h + ra)
+        for j in range(len(cols)):
+            w0 = j * sx - cb
+            w1 = min(w0 + kx, w + ca)
+            divisor = (h1 - h0) * (w1 - w0)
+            window = image[max(h0, 0) : min(h1, h), max(w0, 0) : min(w1, w)].astype(np.float64)
+            out[i, j] = window.sum(axis=(0, 1)) / divisor
+    return out
+
+
+@settings(max_examples=budget(600), suppress_health_check=[HealthCheck.too_slow])
+@given(pool_cases())
+def test_avg_pool_count_include_pad_matches_torch_formula(case):
+    """Issue 10: avg with count_include_pad=True divides as torch does, ceil windows included."""
+    if case["mode"] == "same":
+        return
+    stride = case["stride"] if case["stride"] is not None else case["size"]
+    explicit = None if case["padding"] is None else padding_pairs(case["padding"])
+    expected = torch_avg_include_pad(case["image"], size=as_pair(case["size"]), stride=as_pair(stride),
+                                     ceil=case["ceil"], explicit=explicit)
+    try:
+        got = pool2d(case["image"], op="avg", size=case["size"], stride=case["stride"], ceil=case["ceil"],
+                     padding=case["padding"], count_include_pad=True)
+    except GeometryError:
+        assert expected is None
+        return
+    assert expected is not None and got.shape == expected.shape and got.dtype == expected.dtype
+    np.testing.assert_allclose(got, expected, rtol=1e-6 if got.dtype == np.float32 else 1e-12, atol=1e-9)
 
 
 @settings(max_examples=budget(200))

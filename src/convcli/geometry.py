@@ -84,6 +84,13 @@ class AxisGeometry:
     mode: str
     ceil: bool = False
     text: str | None = None  # the arithmetic, when the general formula would not show it
+    declared_after: int | None = None  # pooling with ceil: the padding asked for, before ``after`` grew
+
+    @property
+    def padded_end(self) -> int:
+        """End of the declared padded input, ``size + after`` as asked for (pooling's ``ceil`` may
+        run windows past it; torch's ``count_include_pad`` divisor stops there)."""
+        return self.size + (self.after if self.declared_after is None else self.declared_after)
 
     @property
     def extent(self) -> int:
@@ -415,24 +422,28 @@ def pool_axis(
         before = after = 0
         used_mode = "valid"
     span = size + before + after - kernel
-    if span < 0:
+    # torch's pooling_output_shape: ⌊span/s⌋ + 1, or ⌈span/s⌉ + 1 with ceil_mode (so a window
+    # wider than the input still gives one output when it starts inside it).
+    out = (_ceil_div(span, stride) if ceil else span // stride) + 1
+    text = None
+    if ceil:
+        text = f"{size} → ⌈({size}" + (f" + {before} + {after}" if before or after else "") + f" − {kernel})/{stride}⌉ + 1"
+        if (out - 1) * stride >= size + before:  # the last window would start in the trailing padding
+            text += f" − 1 (a window starting in the trailing padding is dropped) = {out - 1}"
+            out -= 1
+        else:
+            text += f" = {out}"
+    if out < 1:
         raise GeometryError(
             f"the pooling window {kernel} is larger than the {size} {axis} of the input"
             + (f" plus padding {before} + {after}" if before or after else "")
-            + "; use a smaller --size, padding or --mode same"
+            + "; use a smaller --size, padding, --ceil or --mode same"
         )
     if not ceil:
-        return AxisGeometry(size, kernel, stride, 1, before, after, span // stride + 1, used_mode)
-    out = _ceil_div(span, stride) + 1
-    text = f"{size} → ⌈({size}" + (f" + {before} + {after}" if before or after else "") + f" − {kernel})/{stride}⌉ + 1"
-    if (out - 1) * stride >= size + before:  # the last window would start in the trailing padding
-        text += f" − 1 (a window starting in the trailing padding is dropped) = {out - 1}"
-        out -= 1
-    else:
-        text += f" = {out}"
+        return AxisGeometry(size, kernel, stride, 1, before, after, out, used_mode)
     # The last window may reach past the padding; those cells take no part either.
-    after = max(after, (out - 1) * stride + kernel - size - before)
-    return AxisGeometry(size, kernel, stride, 1, before, after, out, used_mode, ceil, text)
+    grown = max(after, (out - 1) * stride + kernel - size - before)
+    return AxisGeometry(size, kernel, stride, 1, before, grown, out, used_mode, ceil, text, after)
 
 
 def pool_geometry(

@@ -31,7 +31,7 @@ OPTIONS = {
     "gray": (),
     "filter": ("kernel", "kernels", "normalize", *_CONV),
     "sobel": ("operator", "component", "blur", "threshold", *_CONV),
-    "pool": ("op", "size", "stride", "mode", "ceil", "padding", "global"),
+    "pool": ("op", "size", "stride", "mode", "ceil", "padding", "count_include_pad", "global"),
     "upsample": ("method", "factor", "kernel", "padding", "output_padding"),
 }
 CHOICES = {
@@ -164,7 +164,7 @@ def parse_step(
     Examples
     --------
     >>> sorted(parse_step("pool", {"op": "max", "size": 2}).options.items())
-    [('ceil', False), ('mode', 'valid'), ('op', 'max'), ('size', (2, 2))]
+    [('ceil', False), ('count_include_pad', False), ('mode', 'valid'), ('op', 'max'), ('size', (2, 2))]
     >>> parse_step("filter", {"kernel": "box3", "stride": "2,1"}).options["stride"]
     (2, 1)
     """
@@ -207,7 +207,7 @@ def parse_step(
                 checked[name] = _number(value, name=name)
                 if checked[name] <= 0:
                     raise ValueError(f"`blur` must be a sigma > 0, got {value!r}")
-            elif name in ("correlate", "normalize", "ceil", "global"):
+            elif name in ("correlate", "normalize", "ceil", "count_include_pad", "global"):
                 checked[name] = _flag(value, name=name)
             elif name == "boundary":
                 from .ops.filter import resolve_boundary
@@ -264,7 +264,7 @@ def _check_combination(step: Step, options: dict[str, Any], lines: dict[str, int
                          line=lines.get("threshold"))
     if op == "pool":
         if options.get("global"):
-            extra = [name for name in ("size", "stride", "mode", "ceil", "padding") if name in options]
+            extra = [name for name in ("size", "stride", "mode", "ceil", "padding", "count_include_pad") if name in options]
             if extra:
                 raise step.error(f"{say('global')} pools the whole image; drop {', '.join(map(say, extra))}",
                                  line=lines.get(extra[0]))
@@ -277,6 +277,10 @@ def _check_combination(step: Step, options: dict[str, Any], lines: dict[str, int
         if options.get("ceil") and options.get("mode") == "same":
             raise step.error(f"{say('ceil')} rounds valid or padded windows up; `same` already does",
                              line=lines.get("ceil"))
+        if options.get("count_include_pad") and options.get("op", "max") != "avg":
+            raise step.error(f"{say.switch('count_include_pad')} sets the divisor of {say('op', 'avg')}; "
+                             f"drop it for {say('op', options.get('op', 'max'))}",
+                             line=lines.get("count_include_pad"))
     if op == "upsample":
         method = options.get("method", "nearest")
         if method == "transpose":
@@ -302,7 +306,7 @@ def _with_defaults(op: str, options: dict[str, Any]) -> dict[str, Any]:
         "sobel": {"operator": "sobel", "component": "magnitude", "blur": None, "threshold": None, "mode": "same",
                   "boundary": "zero", "cval": 0.0, "stride": (1, 1), "padding": None, "dilation": (1, 1),
                   "correlate": False},
-        "pool": {"op": "max", "mode": "valid", "ceil": False},
+        "pool": {"op": "max", "mode": "valid", "ceil": False, "count_include_pad": False},
         "upsample": {"method": "nearest"},
         "gray": {},
     }[op]
@@ -448,12 +452,13 @@ def plan(
                 record.update(previous)
             elif step.op == "filter":
                 kernels = options["kernels"]
-                after = bank_output_shape(before, [k.shape for k in kernels], has_alpha=has_alpha, **_geometry(options))
-                rows, cols = conv_geometry(before, kernels[0].shape, **_geometry(options))
+                after = bank_output_shape(before, [k.shape for k in kernels], has_alpha=has_alpha,
+                                          names=[k.name for k in kernels], **_geometry(options))
+                bank = [(k.name, k.shape, *conv_geometry(before, k.shape, **_geometry(options))) for k in kernels]
                 names: Any = kernels[0].name if len(kernels) == 1 else [k.name for k in kernels]
-                record = filter_step(kernel=names, kernel_shape=kernels[0].shape, rows=rows, cols=cols,
+                record = filter_step(kernel=names, kernel_shape=kernels[0].shape, rows=bank[0][2], cols=bank[0][3],
                                      boundary=options["boundary"], correlate=options["correlate"], in_shape=before,
-                                     out_shape=after, cval=options["cval"], previous=previous)
+                                     out_shape=after, cval=options["cval"], previous=previous, bank=bank)
                 state.kind, state.scale = "values", "clip"
             elif step.op == "sobel":
                 rows, cols = conv_geometry(before, (3, 3), **_geometry(options))
@@ -484,7 +489,8 @@ def plan(
                                                padding=options.get("padding"))
                     after = (rows.out, cols.out) + before[2:]
                     record = pool_step(pool=options["op"], rows=rows, cols=cols, in_shape=before,
-                                       out_shape=after, previous=previous)
+                                       out_shape=after, previous=previous,
+                                       count_include_pad=options["count_include_pad"])
                     pooled[position] = before
                 state.kind, state.scale = "values", "clip"
             else:
@@ -547,10 +553,11 @@ def result_dtype(step: Step, dtype: str, *, changed: bool = True, has_alpha: boo
 def _check_size(step: Step, record: dict, after: Sequence[int], max_pixels: int) -> None:
     """Refuse, from the plan, a step whose result or padded input would be too large to hold."""
     sizes = [("result", int(after[0]) * int(after[1]))]
-    if "padding" in record and record["op"] in ("filter", "sobel"):
-        (top, bottom), (left, right) = record["padding"]
-        rows, cols = record["in_shape"][0] + top + bottom, record["in_shape"][1] + left + right
-        sizes.append(("padded input", rows * cols))
+    for each in record.get("bank", [record]):  # a bank of kernels of different shapes: each its padding
+        if "padding" in each and record["op"] in ("filter", "sobel"):
+            (top, bottom), (left, right) = each["padding"]
+            rows, cols = record["in_shape"][0] + top + bottom, record["in_shape"][1] + left + right
+            sizes.append(("padded input", rows * cols))
     for what, pixels in sizes:
         if pixels > max_pixels:
             raise step.error(
@@ -673,7 +680,7 @@ def run(
             if position in unpooled:
                 pooled, indices[position] = pool2d(colour, op="max", return_indices=True, **window)
             else:
-                pooled = pool2d(colour, op=options["op"], **window)
+                pooled = pool2d(colour, op=options["op"], count_include_pad=options["count_include_pad"], **window)
             if alpha is not None:  # alpha: the window's coverage
                 pooled = attach_alpha(pooled, pool2d(alpha, op="avg", **window))
             array = pooled

@@ -86,8 +86,15 @@ def filter_step(
     out_shape: Sequence[int],
     cval: float | None = None,
     previous: dict | None = None,
+    bank: Sequence[tuple[str, Sequence[int], AxisGeometry, AxisGeometry]] | None = None,
 ) -> dict:
     """One filter step of a report (a kernel bank lists its kernels under ``kernels``).
+
+    ``bank`` holds each kernel's (name, shape, rows, cols) geometry. When its kernels differ in
+    shape, no single kernel_shape, padding or arithmetic describes the step: each kernel gets its
+    own entry under ``bank`` (kernel, kernel_shape, padding, receptive_field, arithmetic), and the
+    step's ``receptive_field`` is the largest of them (what the next step of a chain builds on).
+    A bank of one shape reports as one kernel does (``rows``, ``cols``, ``kernel_shape``).
 
     Examples
     --------
@@ -97,6 +104,11 @@ def filter_step(
     ...                    correlate=False, in_shape=(8, 8), out_shape=(6, 6))
     >>> step["padding"], step["receptive_field"], step["jump"]
     ([[0, 0], [0, 0]], [3, 3], [1, 1])
+    >>> bank = [(name, shape, *conv_geometry((8, 8), shape)) for name, shape in (("box3", (3, 3)), ("box5", (5, 5)))]
+    >>> step = filter_step(kernel=["box3", "box5"], kernel_shape=(3, 3), rows=bank[0][2], cols=bank[0][3],
+    ...                    boundary="zero", correlate=False, in_shape=(8, 8), out_shape=(8, 8, 2), bank=bank)
+    >>> [(k["kernel"], k["kernel_shape"], k["padding"]) for k in step["bank"]], step["receptive_field"]
+    ([('box3', [3, 3], [[1, 1], [1, 1]]), ('box5', [5, 5], [[2, 2], [2, 2]])], [5, 5])
     """
     fields: dict[str, Any] = {
         ("kernels" if isinstance(kernel, list) else "kernel"): kernel,
@@ -106,15 +118,30 @@ def filter_step(
     }
     if boundary == "constant" and cval is not None:
         fields["cval"] = cval
-    return window_step(op="filter", rows=rows, cols=cols, in_shape=in_shape, out_shape=out_shape,
+    mixed = bank is not None and len({tuple(int(n) for n in shape) for _, shape, _, _ in bank}) > 1
+    if not mixed:
+        return window_step(op="filter", rows=rows, cols=cols, in_shape=in_shape, out_shape=out_shape,
+                           previous=previous, **fields)
+    del fields["kernel_shape"]
+    step = window_step(op="filter", rows=rows, cols=cols, in_shape=in_shape, out_shape=out_shape,
                        previous=previous, **fields)
+    entries = []
+    for name, shape, kernel_rows, kernel_cols in bank:
+        own = window_step(op="filter", rows=kernel_rows, cols=kernel_cols, in_shape=in_shape,
+                          out_shape=out_shape, previous=previous)
+        entries.append({"kernel": name, "kernel_shape": [int(n) for n in shape], "padding": own["padding"],
+                        "receptive_field": own["receptive_field"], "arithmetic": own["arithmetic"]})
+    del step["padding"], step["arithmetic"]
+    step["receptive_field"] = [max(e["receptive_field"][axis] for e in entries) for axis in (0, 1)]
+    step["bank"] = entries
+    return step
 
 
 def pool_step(
     *, pool: str, rows: AxisGeometry, cols: AxisGeometry, in_shape: Sequence[int], out_shape: Sequence[int],
-    previous: dict | None = None,
+    previous: dict | None = None, count_include_pad: bool = False,
 ) -> dict:
-    """One pooling step of a report.
+    """One pooling step of a report (``count_include_pad`` appears only when it is on).
 
     Examples
     --------
@@ -123,8 +150,11 @@ def pool_step(
     >>> pool_step(pool="max", rows=r, cols=c, in_shape=(7, 7), out_shape=(3, 3))["ceil"]
     True
     """
+    fields: dict[str, Any] = {"pool": pool, "size": [rows.kernel, cols.kernel], "ceil": rows.ceil}
+    if count_include_pad:
+        fields["count_include_pad"] = True
     return window_step(op="pool", rows=rows, cols=cols, in_shape=in_shape, out_shape=out_shape,
-                       previous=previous, pool=pool, size=[rows.kernel, cols.kernel], ceil=rows.ceil)
+                       previous=previous, **fields)
 
 
 def gray_step(*, in_shape: Sequence[int], out_shape: Sequence[int]) -> dict:
@@ -302,10 +332,11 @@ def _step_lines(step: dict) -> list[str]:
             head = f"{step['operator']} {step['component']}, {step['convolution']}"
         else:
             names = step.get("kernel") or ", ".join(step.get("kernels", []))
-            head = f"{op} {names} {shape_text(step['kernel_shape'])}, {step['convolution']}"
+            shape = f" {shape_text(step['kernel_shape'])}" if "kernel_shape" in step else ""
+            head = f"{op} {names}{shape}, {step['convolution']}"
         mode = step["mode"]
         if mode == "explicit":
-            (top, bottom), (left, right) = step["padding"]
+            (top, bottom), (left, right) = step["padding"] if "padding" in step else step["bank"][0]["padding"]
             mode = f"padding {top},{bottom},{left},{right}"
         head += f", {mode}"
         if "boundary" in step:
@@ -318,13 +349,21 @@ def _step_lines(step: dict) -> list[str]:
             head += f", dilation {shape_text(step['dilation'])}"
         if step.get("ceil"):
             head += ", ceil"
+        if step.get("count_include_pad"):
+            head += ", padding counted"
         if step.get("blur"):
             head += f", blur σ={step['blur']:g}"
         if step.get("threshold") is not None:
             head += f", threshold {step['threshold']:g}"
     lines = [f"{head} → {shape_text(step['out_shape'])}" if "out_shape" in step else head]
-    arithmetic = step.get("arithmetic", {})
-    if "extent" in arithmetic:
-        lines.append(f"  {arithmetic['extent']}")
-    lines.extend(f"  {axis}: {arithmetic[axis]}" for axis in ("rows", "cols") if axis in arithmetic)
+    lines.extend(_arithmetic_lines(step.get("arithmetic", {}), "  "))
+    for entry in step.get("bank", []):  # a bank of kernels of different shapes: each its own working
+        lines.append(f"  {entry['kernel']} {shape_text(entry['kernel_shape'])}")
+        lines.extend(_arithmetic_lines(entry["arithmetic"], "    "))
+    return lines
+
+
+def _arithmetic_lines(arithmetic: dict, indent: str) -> list[str]:
+    lines = [f"{indent}{arithmetic['extent']}"] if "extent" in arithmetic else []
+    lines.extend(f"{indent}{axis}: {arithmetic[axis]}" for axis in ("rows", "cols") if axis in arithmetic)
     return lines

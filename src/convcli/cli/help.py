@@ -98,7 +98,7 @@ Araujo et al., "Computing Receptive Fields of Convolutional Neural Networks" (Di
 
 _POOLING = """\
 Pooling: convcli pool --op max|avg|min|sum|median --size K [--stride S] [--mode valid|same]
-         [--ceil] [--padding P]   or   --op OP --global
+         [--ceil] [--padding P] [--count-include-pad]   or   --op OP --global
 
 Window (ky, kx) from --size K or KY,KX; the stride defaults to the window. Padded cells never
 take part: max and min ignore them, avg and median use only the real pixels of each window
@@ -107,11 +107,16 @@ take part: max and min ignore them, avg and median use only the real pixels of e
   valid (default)  out = ⌊(H − ky)/sy⌋ + 1            torch max_pool2d / avg_pool2d
   --ceil           out = ⌈(H + before + after − ky)/sy⌉ + 1, minus one if the last window would
                    start in the trailing padding (torch ceil_mode=True: the last window must start
-                   inside the input or its leading padding)
+                   inside the input or its leading padding; a window wider than the input
+                   still gives one output)
   same             out = ⌈H/sy⌉; P = max((out − 1)·sy + ky − H, 0); before = ⌊P/2⌋
                    (Keras padding='same'); --ceil does not apply
   --padding P      torch semantics with count_include_pad=False; at most half the window
                    (torch's rule: a window must hold a real pixel); replaces --mode
+  --count-include-pad
+                   avg only: divide by the window's cells inside the padded input (torch's
+                   default count_include_pad=True): per axis min(start + k, H + after) − start,
+                   so a --ceil window past the padding counts only up to its end
 
 max and min of integer images stay in their dtype exactly; avg, sum and median are floating
 point, rounded only when written (convcli help scale). An alpha channel is averaged over each
@@ -238,8 +243,10 @@ Writing:
 The report states which mapping was applied.
 
 Alpha (2- and 4-channel image files) is never filtered by the kernel and never dropped: it follows
-the same geometry with a kernel that picks the window's anchor pixel and boundary edge, and comes
-back as the last channel. --scale never touches it. Arrays from .npy files have no alpha: every
+the same geometry: each output takes the alpha of the pixel at the centre of its window (boundary
+edge where that is padding; for an even extent the earlier of the two middle pixels with
+--correlate, the later with convolution, as `same` splits its padding), and it comes back as the
+last channel. --scale never touches it. Arrays from .npy files have no alpha: every
 channel is data.
 """
 
@@ -253,7 +260,9 @@ Scharr uses [3, 10, 3] and Prewitt [1, 1, 1] in place of [1, 2, 1].
 
   magnitude  √(gx² + gy²)
   x, y       gx, gy
-  direction  atan2(gy, gx), radians in float outputs
+  direction  atan2(gy, gx), radians in float outputs; a component that is zero up to the
+             working precision (at most n·ε·Σ|w|·|x| over its window) counts as 0, so a flat
+             image has direction 0, not a rounding residue's ±π/2
 
 --blur SIGMA smooths first with gaussian:sigma=SIGMA (same size, same boundary). --threshold T
 gives a binary map: white where the component (|gx|, |gy| for x, y) exceeds T.

@@ -31,6 +31,9 @@ Examples:
               help="valid (default: windows inside the input) or same (Keras: ⌈H/s⌉ outputs).")
 @click.option("--ceil", is_flag=True, help="Round the output size up (PyTorch ceil_mode=True).")
 @padding_option
+@click.option("--count-include-pad", "count_include_pad", is_flag=True,
+              help="avg: divide by the window's cells inside the padded input, padding included "
+              "(PyTorch count_include_pad=True, its default); without it, by the real pixels only.")
 @click.option("--global", "global_", is_flag=True,
               help="One value per channel over the whole image, printed as a table on standard output "
               "(only in the report when standard output carries --json or -o -).")
@@ -40,14 +43,17 @@ def pool_command(inputs: tuple[str, ...], **params: Any) -> None:
     """Pool INPUT images: each window gives its max, avg, min, sum or median.
 
     Padded cells never take part: max and min ignore them, avg and median use only real pixels
-    (PyTorch count_include_pad=False), sum adds only real pixels. The stride defaults to the window.
+    (PyTorch count_include_pad=False; --count-include-pad divides avg by the padded window, as
+    PyTorch's default), sum adds only real pixels. The stride defaults to the window.
     Colour images are pooled channel by channel; an alpha channel is averaged over each window.
     """
     op, size, stride, mode = params.pop("op"), params.pop("size"), params.pop("stride"), params.pop("mode")
     ceil, padding, global_, gray = params.pop("ceil"), params.pop("padding"), params.pop("global_"), params.pop("gray")
+    count_include_pad = params.pop("count_include_pad")
     # Which options go together is checked by the step itself (make_step), worded for these flags.
     step = make_step("pool", {"op": op, "size": size, "stride": stride, "mode": mode, "ceil": ceil or None,
-                              "padding": padding, "global": global_ or None})
+                              "padding": padding, "count_include_pad": count_include_pad or None,
+                              "global": global_ or None})
     if padding is not None and size is not None:
         # Checked before any input is read: it does not depend on the image.
         from ..geometry import AXIS_NAMES, as_padding, check_pool_padding

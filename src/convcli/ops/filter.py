@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._system import usable_cpus
+from ..errors import GeometryError
 from ..geometry import AxisGeometry, conv_geometry
 
 __all__ = ["work_dtype", "BOUNDARIES", "BOUNDARY_ALIASES", "ENGINES", "resolve_engine", "attach_alpha", "bank_output_shape", "carry_alpha", "filter2d", "filter_bank", "gray_shape", "resolve_boundary", "pad_image", "to_gray"]
@@ -579,22 +580,30 @@ def filter2d(
     return _strided_taps(padded, weights, rows, cols)
 
 
-def _anchor(shape: tuple[int, int]) -> np.ndarray:
-    """The kernel that picks the pixel a kernel of ``shape`` is anchored at (its centre, or the
-    pixel before the centre for an even side): `same` at stride 1 maps it to the identity under
-    both convolution and correlation."""
-    pick = np.zeros(shape)
-    pick[(shape[0] - 1) // 2, (shape[1] - 1) // 2] = 1.0
-    return pick
+def _window_centres(g: AxisGeometry, correlate: bool) -> np.ndarray:
+    """Input index of the pixel at the centre of each output's window along one axis, clamped
+    into the image (boundary ``edge``).
+
+    Output ``i`` reads padded pixels ``i·s .. i·s + e − 1``; their centre is ``(e − 1)/2`` in. For an
+    even extent the centre falls between two pixels, and the one taken is the one `same` at stride 1
+    maps onto itself: ``⌊(e − 1)/2⌋`` in for correlation, ``⌈(e − 1)/2⌉`` for convolution (the
+    way :func:`convcli.geometry.conv_axis` splits an odd total padding).
+    """
+    half = (g.extent - 1) // 2 if correlate else g.extent // 2
+    centres = np.arange(g.out, dtype=np.int64) * g.stride + half - g.before
+    return np.clip(centres, 0, g.size - 1)
 
 
 def carry_alpha(alpha: np.ndarray, *, kernel_shape: Sequence[int], **geometry: Any) -> np.ndarray:
     """Take an alpha channel (H, W) through a filter's geometry without filtering it.
 
-    Each output pixel gets the alpha of the input pixel its window is anchored at (boundary
-    ``edge`` where that falls in the padding), so at stride 1 in ``same`` mode alpha is unchanged.
-    ``geometry`` holds :func:`filter2d`'s mode, stride, padding, dilation and correlate; other
-    keywords (boundary, cval, normalize) are ignored.
+    Each output pixel gets the alpha of the input pixel at the centre of its window (boundary
+    ``edge`` where that falls in the padding), for any mode, stride, padding and dilation. Where
+    the window's extent ``e = d·(k − 1) + 1`` is even the centre lies between two pixels; the one
+    taken is the one that makes stride-1 ``same`` the identity — the earlier for correlation, the
+    later for true convolution, as ``same`` splits an odd padding. ``geometry`` holds
+    :func:`filter2d`'s mode, stride, padding, dilation and correlate; other keywords (boundary,
+    cval, normalize, engine) are ignored. The result has :func:`work_dtype`.
 
     Examples
     --------
@@ -602,10 +611,17 @@ def carry_alpha(alpha: np.ndarray, *, kernel_shape: Sequence[int], **geometry: A
     >>> carry_alpha(alpha, kernel_shape=(3, 3), mode="valid")
     array([[ 5.,  6.],
            [ 9., 10.]])
+    >>> row = np.array([[0.0, 40, 80, 120, 160, 200]])
+    >>> carry_alpha(row, kernel_shape=(1, 2), dilation=2)  # windows j − 1 .. j + 1: alpha[j]
+    array([[  0.,  40.,  80., 120., 160., 200.]])
     """
-    wanted = {"mode", "stride", "padding", "dilation", "correlate", "engine"}
+    wanted = {"mode", "stride", "padding", "dilation", "correlate"}
     kept = {name: value for name, value in geometry.items() if name in wanted}
-    return filter2d(alpha, _anchor(tuple(kernel_shape)), boundary="edge", **kept)
+    array = np.asarray(alpha)
+    correlate = bool(kept.pop("correlate", False))
+    rows, cols = conv_geometry(array.shape, tuple(kernel_shape), correlate=correlate, **kept)
+    picked = array[np.ix_(_window_centres(rows, correlate), _window_centres(cols, correlate))]
+    return picked.astype(work_dtype(array.dtype))
 
 
 def attach_alpha(result: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -638,10 +654,10 @@ def filter_bank(
     (H', W', C·K).
 
     The alpha rule: with ``has_alpha`` the last channel is alpha. It is not filtered by the kernels;
-    it goes through the same geometry (mode, stride, padding, dilation) with a kernel that picks the
-    anchor pixel and boundary ``edge``, and comes back once, as the last channel. So at stride 1 in
-    ``same`` mode alpha is exactly the input's alpha, and in other geometries it is the alpha of the
-    pixel each output is centred on.
+    it goes through the same geometry (mode, stride, padding, dilation): each output takes the alpha
+    of the pixel at the centre of its window (:func:`carry_alpha`; boundary ``edge``; the first
+    kernel's window when the bank mixes shapes), and it comes back once, as the last channel. So at
+    stride 1 in ``same`` mode alpha is exactly the input's alpha.
 
     Parameters
     ----------
@@ -672,14 +688,9 @@ def filter_bank(
     if has_alpha and (array.ndim != 3 or array.shape[2] < 2):
         raise ValueError(f"`has_alpha` needs channels besides alpha, got shape {array.shape}")
     colour = array[..., :-1] if has_alpha else array
+    # Checked from the arithmetic first: no kernel is run when the bank cannot be stacked.
+    bank_output_shape(array.shape, [k.shape for k in kerns], names=[k.name for k in kerns], **geometry)
     results = [filter2d(colour, k, boundary=boundary, normalize=normalize, **geometry) for k in kerns]
-    shapes = {r.shape[:2] for r in results}
-    if len(shapes) > 1:
-        listing = ", ".join(f"{k.name} → {r.shape[0]}×{r.shape[1]}" for k, r in zip(kerns, results))
-        raise ValueError(
-            f"the kernels give different output sizes ({listing}); they cannot be stacked: filter them "
-            "one at a time (one output per kernel)"
-        )
     if len(results) == 1:
         stacked = results[0]
     elif results[0].ndim == 2:
@@ -697,11 +708,18 @@ def bank_output_shape(
     kernel_shapes: Sequence[Sequence[int]],
     *,
     has_alpha: bool = False,
+    names: Sequence[str] | None = None,
     **geometry: Any,
 ) -> tuple[int, ...]:
     """The shape :func:`filter_bank` returns for an image of ``shape``, from arithmetic alone.
 
     Used by ``--dry-run``, which reads only the file's header.
+
+    Raises
+    ------
+    GeometryError
+        The kernels give different output sizes for this input (each listed, by ``names`` if
+        given), so their results cannot be stacked as channels of one image.
 
     Examples
     --------
@@ -709,15 +727,25 @@ def bank_output_shape(
     (49, 49, 2)
     >>> bank_output_shape((512, 512, 3), [(4, 4)], mode="valid", stride=2)
     (255, 255, 3)
+    >>> bank_output_shape((50, 50), [(3, 3), (5, 5)], mode="valid", names=["box3", "box5"])
+    Traceback (most recent call last):
+    ...
+    convcli.errors.GeometryError: the kernels of the bank give different output sizes (box3 3×3 → 48×48, box5 5×5 → 46×46), so their results cannot be stacked as channels of one image: filter them one at a time, or use mode same
     """
-    names = {"mode", "stride", "dilation", "padding", "correlate"}
-    rows, cols = conv_geometry(shape, kernel_shapes[0], **{k: v for k, v in geometry.items() if k in names})
-    for other in kernel_shapes[1:]:
-        again = conv_geometry(shape, other, **{k: v for k, v in geometry.items() if k in names})
-        if (again[0].out, again[1].out) != (rows.out, cols.out):
-            raise ValueError("the kernels give different output sizes; they cannot be stacked: filter them one at a time")
+    wanted = {"mode", "stride", "dilation", "padding", "correlate"}
+    kept = {k: v for k, v in geometry.items() if k in wanted}
+    outs = [tuple(g.out for g in conv_geometry(shape, kernel_shape, **kept)) for kernel_shape in kernel_shapes]
+    rows, cols = outs[0]
+    if len(set(outs)) > 1:
+        labels = names or [f"kernel {i + 1}" for i in range(len(kernel_shapes))]
+        listing = ", ".join(f"{label} {kh}×{kw} → {oh}×{ow}"
+                            for label, (kh, kw), (oh, ow) in zip(labels, kernel_shapes, outs))
+        raise GeometryError(
+            f"the kernels of the bank give different output sizes ({listing}), so their results cannot be "
+            "stacked as channels of one image: filter them one at a time, or use mode same"
+        )
     count = len(kernel_shapes)
     if len(shape) == 2:
-        return (rows.out, cols.out) if count == 1 else (rows.out, cols.out, count)
+        return (rows, cols) if count == 1 else (rows, cols, count)
     colours = shape[2] - (1 if has_alpha else 0)
-    return (rows.out, cols.out, colours * count + (1 if has_alpha else 0))
+    return (rows, cols, colours * count + (1 if has_alpha else 0))

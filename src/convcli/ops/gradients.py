@@ -131,6 +131,40 @@ def _magnitude(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
     return np.hypot(gx, gy)
 
 
+def _direction(image: Any, gx: np.ndarray, gy: np.ndarray, *, operator: str, blur: float | None,
+               geometry: dict[str, Any]) -> np.ndarray:
+    """``atan2(gy, gx)``, where a component that is zero up to the working precision counts as 0.
+
+    A flat image's gradient is a sum of terms that cancel; in floating point it comes out as a
+    rounding residue (1e-14 in float64, 1e-7 in float32) whose sign, not the image, would set the
+    angle (±π/2). The rule: a component (gx or gy) at a pixel is zero when its magnitude is at most
+    ``n·ε·S``, where ε is the machine epsilon of the working dtype, ``S = Σ (|wx| + |wy|)·|x|`` over
+    the pixel's window (both kernels with absolute weights, on the absolute values of the pixels,
+    blurred first if ``blur``), and ``n`` the number of taps of the kernels that made the gradient
+    (3×3, plus the blur's): the textbook bound ``γ_n·Σ|w·x|`` on the rounding error of a sum of
+    ``n`` products. Anything the sums can resolve is larger than that and keeps its angle; where
+    both components are zero the direction is 0, as ``scipy.ndimage.sobel``'s exact zeros give.
+    """
+    from ..kernels import load_kernel
+
+    array = np.asarray(image)
+    work = gx.dtype
+    absolute = np.abs(array.astype(work, copy=False))
+    kx, ky = load_kernel(f"{operator}-x").matrix, load_kernel(f"{operator}-y").matrix
+    weights = np.abs(np.asarray(kx, dtype=np.float64)) + np.abs(np.asarray(ky, dtype=np.float64))
+    taps = weights.size
+    if blur is not None:  # the input was the blurred image: its own rounding adds the blur's taps
+        taps += load_kernel(f"gaussian:sigma={blur!r}").matrix.size
+    kept = {name: value for name, value in geometry.items() if name != "cval"}
+    # |cval| fills the padding of |x| exactly as cval fills that of x.
+    scale = filter2d(absolute, weights, cval=abs(float(geometry.get("cval", 0.0))), **kept)
+    tolerance = np.where(np.isfinite(scale), scale * (taps * np.finfo(work).eps), -1.0).astype(work)
+    # + 0.0 turns −0.0 into +0.0, so a zero gy with a negative gx gives π, never −π.
+    gx = np.where(np.abs(gx) <= tolerance, 0.0, gx + 0.0).astype(work, copy=False)
+    gy = np.where(np.abs(gy) <= tolerance, 0.0, gy + 0.0).astype(work, copy=False)
+    return np.arctan2(gy, gx)
+
+
 def sobel(
     image: Any,
     *,
@@ -150,7 +184,10 @@ def sobel(
         Which kernel pair (see :func:`gradients`).
     component : {'magnitude', 'x', 'y', 'direction'}
         ``√(gx² + gy²)`` (``numpy.hypot``), ``gx``, ``gy``, or ``atan2(gy, gx)`` in radians, in
-        (−π, π]: 0 for a left-to-right rise, π/2 for a top-to-bottom rise, 0 where there is no gradient.
+        (−π, π]: 0 for a left-to-right rise, π/2 for a top-to-bottom rise, 0 where there is no
+        gradient. A component that is zero up to the working precision (within the rounding bound
+        ``n·ε·Σ|w·x|`` of its sum, see :func:`_direction`), as on a flat float image, counts as
+        0, so rounding residues never decide an angle.
     blur : float, optional
         Gaussian sigma of a pre-blur (see :func:`gradients`).
     threshold : float, optional
@@ -222,8 +259,7 @@ def sobel(
     else:
         gx, gy = gradients(image, operator=operator, **geometry)
         if component == "direction":
-            # + 0.0 turns −0.0 into +0.0, so a zero gy with a negative gx gives π, never −π.
-            return np.arctan2(gy + 0.0, gx + 0.0)
+            return _direction(image, gx, gy, operator=operator, blur=sigma, geometry=geometry)
         value = _magnitude(gx, gy)
     if threshold is None:
         return value

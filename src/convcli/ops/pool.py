@@ -4,7 +4,8 @@ Window sizes, strides, padding and output sizes come from :func:`convcli.geometr
 (``valid`` and explicit padding as ``torch.nn.functional.max_pool2d``, ``ceil`` as torch's
 ``ceil_mode``, ``same`` as Keras). Padded positions never take part: max and min ignore them, avg and
 median use only the real pixels of each window (torch ``count_include_pad=False``) and sum adds only
-real pixels.
+real pixels — unless avg is asked to divide by the padded window (``count_include_pad=True``, torch's
+default).
 
 Result dtypes: max and min of integer (or bool) input keep the input's dtype exactly; every other
 result is floating point of dtype ``np.result_type(input dtype, np.float32)``: float32 for bool,
@@ -162,9 +163,14 @@ def _taps(g: AxisGeometry, start: int = 0, stop: int | None = None) -> Iterator[
             yield a, slice(first - start, last - start), slice(begin, end, g.stride)
 
 
-def _counts(g: AxisGeometry, start: int = 0, stop: int | None = None) -> np.ndarray:
-    """Number of real pixels in each window ``[start, stop)`` along one axis (int64)."""
+def _counts(g: AxisGeometry, start: int = 0, stop: int | None = None, *, include_pad: bool = False) -> np.ndarray:
+    """The divisor of each window ``[start, stop)`` along one axis (int64): its real pixels, or with
+    ``include_pad`` its cells inside the declared padded input (torch's ``count_include_pad``:
+    ``min(start + k, n + pad_after) − start``, so a ``ceil`` window running past the padding counts
+    only up to its end)."""
     starts = np.arange(start, g.out if stop is None else stop, dtype=np.int64) * g.stride - g.before
+    if include_pad:
+        return np.minimum(starts + g.kernel, g.padded_end) - starts
     return np.minimum(starts + g.kernel, g.size) - np.maximum(starts, 0)
 
 
@@ -199,7 +205,7 @@ def _reduce_axis(x: np.ndarray, g: AxisGeometry, axis: int, ufunc: np.ufunc, ini
 _BAND_BYTES = 1 << 19
 
 
-def _separable(x: np.ndarray, rows: AxisGeometry, cols: AxisGeometry, op: str) -> np.ndarray:
+def _separable(x: np.ndarray, rows: AxisGeometry, cols: AxisGeometry, op: str, include_pad: bool = False) -> np.ndarray:
     result = pool_dtype(x.dtype, op)
     bound: int | None = None
     if op in ("max", "min"):
@@ -213,7 +219,7 @@ def _separable(x: np.ndarray, rows: AxisGeometry, cols: AxisGeometry, op: str) -
     extra = (1,) * (x.ndim - 2)
     count: Any = None
     if op == "avg":
-        row_counts, col_counts = _counts(rows), _counts(cols)
+        row_counts, col_counts = _counts(rows, include_pad=include_pad), _counts(cols, include_pad=include_pad)
         if row_counts.min() == row_counts.max() and col_counts.min() == col_counts.max():
             count = int(row_counts[0] * col_counts[0])  # every window is whole: one divisor
     # Bands of output rows: the row-reduced array of a band (and the input rows it reads) stay in the
@@ -234,7 +240,7 @@ def _separable(x: np.ndarray, rows: AxisGeometry, cols: AxisGeometry, op: str) -
                                out=target if sum_buffer is None else sum_buffer[: stop - start])
         if op in ("sum", "avg"):
             if op == "avg" and count is None:
-                band_count = np.multiply.outer(_counts(rows, start, stop), col_counts)
+                band_count = np.multiply.outer(_counts(rows, start, stop, include_pad=include_pad), col_counts)
                 band_count = band_count.reshape(band_count.shape + extra)
             else:
                 band_count = count
@@ -324,6 +330,7 @@ def pool2d(
     ceil: bool = False,
     padding: int | Sequence[int] | None = None,
     return_indices: bool = False,
+    count_include_pad: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Pool an image over (ky, kx) windows, channel by channel (DESIGN §4).
 
@@ -333,7 +340,8 @@ def pool2d(
         Channels last; every channel is pooled on its own.
     op : {'max', 'avg', 'min', 'sum', 'median'}
         What each window gives. Padded positions never take part: avg and median use the real
-        pixels only (torch ``count_include_pad=False``), sum adds the real pixels.
+        pixels only (torch ``count_include_pad=False``; see ``count_include_pad``), sum adds the
+        real pixels.
     size : int or (int, int)
         Window (ky, kx).
     stride : int or (int, int), optional
@@ -352,6 +360,13 @@ def pool2d(
         ``row·W + col`` into the unpadded image (per channel), like torch
         ``max_pool2d(return_indices=True)``; of equal values the first in the window (row-major)
         wins. :func:`max_unpool` puts the values back.
+    count_include_pad : bool
+        Only with ``op='avg'``: divide each window's sum by its cells inside the padded input,
+        padding included, as torch ``avg_pool2d(count_include_pad=True)`` (torch's default; convcli's
+        is False). Per axis the divisor is ``min(start + k, n + pad_after) − start`` for a window
+        starting at ``start`` (padding ``pad_before`` counts from ``−pad_before``): with ``ceil``, a
+        last window running past the padding counts only up to the padding's end. Without padding
+        it changes nothing.
 
     Returns
     -------
@@ -388,12 +403,16 @@ def pool2d(
            [16, 18, 19],
            [21, 23, 24]])
 
-    Padding never counts: the corner window below averages its 4 real pixels.
+    Padding never counts: the corner window below averages its 4 real pixels. With
+    ``count_include_pad`` (torch's default) it is 12/9.
 
     >>> pool2d(np.arange(1.0, 10.0).reshape(3, 3), op="avg", size=3, stride=1, padding=1)
     array([[3. , 3.5, 4. ],
            [4.5, 5. , 5.5],
            [6. , 6.5, 7. ]])
+    >>> pool2d(np.arange(1.0, 10.0).reshape(3, 3), op="avg", size=3, stride=1, padding=1,
+    ...        count_include_pad=True)[0, 0]
+    np.float64(1.3333333333333333)
     >>> values, indices = pool2d(img, size=2, return_indices=True)
     >>> indices
     array([[ 5,  7],
@@ -403,12 +422,14 @@ def pool2d(
     array = _check_image(image)
     if return_indices and op != "max":
         raise ValueError(f"`return_indices` needs op='max', got op={op!r}")
+    if count_include_pad and op != "avg":
+        raise ValueError(f"`count_include_pad` needs op='avg', got op={op!r}")
     rows, cols = pool_geometry(array.shape, size, stride=stride, mode=mode, ceil=bool(ceil), padding=padding)
     if return_indices:
         return _max_with_indices(array, rows, cols)
     if op == "median":
         return _median(array, rows, cols)
-    return _separable(array, rows, cols, op)
+    return _separable(array, rows, cols, op, include_pad=bool(count_include_pad))
 
 
 def global_pool(image: Any, *, op: str = "avg") -> np.ndarray:
