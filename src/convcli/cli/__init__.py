@@ -127,5 +127,8 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    signal.signal(signal.SIGTERM, _terminate)
+    # A hang-up (the terminal closed) and SIGQUIT end a run as SIGTERM does: temporary files
+    # removed, workers stopped, exit 143.
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(signum, _terminate)
     cli(prog_name="convcli")

@@ -712,18 +712,56 @@ class _Progress:
 _JOB: _Job | None = None
 #: What a worker's signal handler calls: io.remove_temp_files, bound before the fork.
 _REMOVE_TEMPS: Callable[[], int] | None = None
-_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+#: What stops a worker (and the parent: see cli.main): Ctrl-C, SIGTERM, a hang-up, SIGQUIT.
+_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT}
+#: The process that forks the workers, recorded before each fork.
+_PARENT: int | None = None
+#: Linux's prctl option that sends a signal to a process when its parent dies.
+_PR_SET_PDEATHSIG = 1
 
 
 def _worker_start() -> None:
-    """In a new worker: Ctrl-C or SIGTERM removes its temporary files and ends it, quietly.
+    """In a new worker: Ctrl-C, SIGTERM, SIGHUP or SIGQUIT removes its temporary files and ends
+    it, quietly; so does its parent's end, however it ends (also SIGKILL).
 
-    The parent blocks both signals while it forks; they are unblocked here, once the handler is in
-    place, so a signal that arrived in between is handled too.
+    The parent blocks these signals while it forks; they are unblocked here, once the handler is
+    in place, so a signal that arrived in between is handled too.
     """
     for signum in _SIGNALS:
         signal.signal(signum, _worker_stop)
+    _follow_parent(_PARENT)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+
+
+def _follow_parent(parent: int | None) -> None:
+    """End this worker with SIGTERM when ``parent`` is gone, so that no worker goes on writing
+    outputs (or blocks forever on the parent's pipes) after the parent was killed.
+
+    On Linux the kernel sends it (``PR_SET_PDEATHSIG``); everywhere, a watchdog thread also
+    checks twice a second that the parent is still this process's parent (an orphan is adopted by
+    another process).
+    """
+    import threading
+
+    if parent is None:
+        return
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        except (OSError, AttributeError):  # no libc prctl here: the watchdog alone
+            pass
+    if os.getppid() != parent:  # the parent died before prctl: nobody would send the signal
+        _worker_stop(signal.SIGTERM, None)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)  # handled in the main thread: temporary files removed
+
+    threading.Thread(target=watch, name="convcli-parent-watch", daemon=True).start()
 
 
 def _worker_stop(signum: int, frame: Any) -> None:
@@ -884,7 +922,7 @@ class _Parallel:
 
     def _start(self, workers: int) -> None:
         """A new pool, its workers started at once (with fork, the first call starts them all)
-        while SIGINT and SIGTERM are blocked, so that no worker is ever without its handlers."""
+        while the stopping signals are blocked, so that no worker is ever without its handlers."""
         import warnings
         from concurrent.futures import ProcessPoolExecutor
 
@@ -893,6 +931,8 @@ class _Parallel:
                 stream.flush()
             except (OSError, ValueError):
                 pass
+        global _PARENT
+        _PARENT = os.getpid()
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
         try:
             with warnings.catch_warnings():
