@@ -93,3 +93,103 @@ def test_workers_end_when_their_parent_is_killed(tmp_path, signum, prctl):
     if signum != signal.SIGKILL:  # the parent cleaned up like SIGTERM: exit 143, one line
         assert process.returncode == 143
         assert (tmp_path / "stderr").read_text().splitlines()[-1] == "convcli: terminated"
+
+
+# --- standard output: written whole, or a failure --------------------------------------------------
+
+UNBUFFERED = [pytest.param({}, id="buffered"), pytest.param({"PYTHONUNBUFFERED": "1"}, id="unbuffered")]
+NOISE = ("Traceback", "Exception ignored", "internal error")
+
+
+def small_npy(folder):
+    import numpy as np
+
+    np.save(folder / "a.npy", np.arange(4096, dtype=np.float64).reshape(64, 64))
+
+
+def to_device(tmp_path, environ, *args, device="/dev/full"):
+    with open(device, "wb") as stdout:
+        process = convcli(*args, cwd=tmp_path, environ=environ, stdout=stdout, stderr=subprocess.PIPE)
+        _, stderr = process.communicate(timeout=120)
+    return process.returncode, stderr.decode()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("environ", UNBUFFERED)
+def test_image_to_a_full_standard_output_fails_that_file(tmp_path, environ):
+    small_npy(tmp_path)
+    code, stderr = to_device(tmp_path, environ, "filter", "a.npy", "-k", "box3", "-o", "-")
+    assert code == 1, stderr
+    assert stderr.splitlines() == [
+        "convcli: error: a.npy: cannot write to standard output: No space left on device",
+        stderr.splitlines()[-1]]
+    assert stderr.splitlines()[-1].startswith("0 done, 1 failed")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("environ", UNBUFFERED)
+@pytest.mark.parametrize("args", [
+    ("kernels", "list"), ("kernels", "list", "--json"), ("kernels", "show", "sobel-x"), ("help", "padding"),
+    ("filter", "a.npy", "-k", "box3", "-o", "out.npy", "--json"),
+    ("pool", "a.npy", "--global", "avg"),
+], ids=" ".join)
+def test_data_to_a_full_standard_output_is_one_line_and_exit_1(tmp_path, environ, args):
+    small_npy(tmp_path)
+    code, stderr = to_device(tmp_path, environ, *args)
+    assert code == 1, stderr
+    assert stderr == "Error: cannot write to standard output: No space left on device\n"
+
+
+ALMOST_FULL = """
+import errno, io, sys
+class AlmostFull(io.RawIOBase):  # a disk with 200 bytes left: short writes, then ENOSPC
+    def __init__(self, sink):
+        self.sink, self.room = sink, 200
+    def writable(self):
+        return True
+    def write(self, data):
+        if not self.room:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        taken = min(len(data), self.room, 64)
+        self.sink.write(bytes(data[:taken]))
+        self.room -= taken
+        return taken
+# What PYTHONUNBUFFERED=1 gives: a text layer straight over the raw file, no buffer to retry.
+sys.stdout = io.TextIOWrapper(AlmostFull(open(sys.argv.pop(1), "wb", buffering=0)), write_through=True)
+from convcli.cli import main
+sys.argv = ["convcli"] + sys.argv[1:]
+main()
+"""
+
+
+@pytest.mark.parametrize("args", [("filter", "a.npy", "-k", "box3", "-o", "-"),
+                                  ("filter", "a.npy", "-k", "box3", "-o", "out.npy", "--json"),
+                                  ("kernels", "list", "--json")], ids=" ".join)
+def test_short_writes_to_standard_output_are_failures(tmp_path, args):
+    small_npy(tmp_path)
+    (tmp_path / "almost_full.py").write_text(ALMOST_FULL)
+    done = convcli("sink", *args, cwd=tmp_path, script=tmp_path / "almost_full.py")
+    assert done.returncode == 1, done.stderr
+    assert "cannot write to standard output: No space left on device" in done.stderr
+    assert not any(noise in done.stderr for noise in NOISE)
+    assert (tmp_path / "sink").stat().st_size == 200
+    if "-o" in args and "-" in args:
+        assert "0 done, 1 failed" in done.stderr
+
+
+@pytest.mark.parametrize("environ", UNBUFFERED)
+@pytest.mark.parametrize("args", [
+    ("filter", "big.npy", "-k", "box3", "-o", "-"),
+    ("filter", "big.npy", "-k", "box3", "-o", "out.npy", "--json"),
+    ("kernels", "list"), ("kernels", "list", "--json"), ("--help",), ("filter", "--help"), ("help", "padding"),
+], ids=" ".join)
+def test_a_closed_pipe_exits_141_quietly(tmp_path, environ, args):
+    import numpy as np
+
+    np.save(tmp_path / "big.npy", np.zeros((400, 400)))
+    process = convcli(*args, cwd=tmp_path, environ=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # the reader is gone before anything is written (`| true`)
+    _, stderr = process.communicate(timeout=120)
+    stderr = stderr.decode()
+    assert process.returncode == 141, stderr
+    assert not any(noise in stderr for noise in NOISE), stderr

@@ -6,15 +6,26 @@ unknown kernel, bad kernel file); 130 interrupted; 143 terminated.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import traceback
+from collections.abc import Iterator
 from typing import Any
 
 import click
 
 from .._version import __version__
+from ..errors import EnvironmentFault
+from .faults import (
+    CLOSED_PIPE,
+    BestEffort,
+    environment_fault,
+    finish_standard_streams,
+    reserve_standard_streams,
+    say,
+)
 from .filter import filter_command
 from .help import help_command
 from .kernels import kernels_command
@@ -32,29 +43,46 @@ class Terminated(BaseException):
 
 
 class ConvcliGroup(click.Group):
-    """A group that turns Ctrl-C, SIGTERM and unexpected errors into exit codes, never a traceback."""
+    """A group that turns Ctrl-C, SIGTERM, a closed pipe, the environment's faults and unexpected
+    errors into exit codes and one line, never a traceback."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        # --help and --version print (and may meet a closed pipe) while the options are parsed.
+        with _guard(None):
+            return super().make_context(*args, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
+        with _guard(ctx):
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise
-        except KeyboardInterrupt:
-            click.echo("convcli: interrupted", err=True)
-            raise click.exceptions.Exit(130) from None
-        except Terminated:
-            click.echo("convcli: terminated", err=True)
-            raise click.exceptions.Exit(143) from None
-        except BrokenPipeError:
-            # The reader went away (`convcli ... | head`): nothing more to say to it.
-            sys.stderr.close()
-            raise click.exceptions.Exit(1) from None
-        except Exception as error:
-            if (ctx.obj or {}).get("verbose"):
-                traceback.print_exc()
-            raise click.ClickException(
-                f"internal error ({type(error).__name__}): {error}; please report it (-v shows the traceback)"
-            ) from None
+
+
+@contextlib.contextmanager
+def _guard(ctx: click.Context | None) -> Iterator[None]:
+    """Map what escapes a command to its exit code (README, "Exit codes")."""
+    try:
+        yield
+    except (click.exceptions.Exit, click.ClickException, click.Abort):
+        raise
+    except KeyboardInterrupt:
+        say("convcli: interrupted")
+        raise click.exceptions.Exit(130) from None
+    except Terminated:
+        say("convcli: terminated")
+        raise click.exceptions.Exit(143) from None
+    except BrokenPipeError:
+        # Standard output's reader went away (`convcli ... | head`): stop, quietly, as SIGPIPE would.
+        raise click.exceptions.Exit(CLOSED_PIPE) from None
+    except EnvironmentFault as error:
+        raise click.ClickException(str(error)) from None
+    except Exception as error:
+        fault = environment_fault(error)
+        if fault is not None:  # the user's environment, not a bug: one line, exit 1
+            raise click.ClickException(fault) from None
+        if ((ctx.obj if ctx is not None else None) or {}).get("verbose"):
+            traceback.print_exc()
+        raise click.ClickException(
+            f"internal error ({type(error).__name__}): {error}; please report it (-v shows the traceback)"
+        ) from None
 
 
 def resolve_color(choice: str, stream: Any = None, environ: Any = None) -> bool:
@@ -131,4 +159,25 @@ def main() -> None:
     # removed, workers stopped, exit 143.
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(signum, _terminate)
-    cli(prog_name="convcli")
+    reserve_standard_streams()
+    if sys.stderr is not None:
+        sys.stderr = BestEffort(sys.stderr)  # type: ignore[assignment]
+    try:
+        cli.main(prog_name="convcli")
+        code: Any = 0
+    except SystemExit as done:
+        code = done.code
+    except BrokenPipeError:  # what click itself printed met a closed pipe
+        code = CLOSED_PIPE
+    except KeyboardInterrupt:
+        say("convcli: interrupted")
+        code = 130
+    except Terminated:
+        say("convcli: terminated")
+        code = 143
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        say(str(code))
+        code = 1
+    sys.exit(finish_standard_streams(code))

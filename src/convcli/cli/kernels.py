@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from .faults import echo_data
+
 from .options import kernel_dir_option
 from .types import KERNEL
 
@@ -47,7 +49,7 @@ def list_command(kernel_dirs: tuple[str, ...] = (), as_json: bool = False) -> No
         failure.exit_code = 2
         raise failure from None
     if as_json:
-        click.echo(json.dumps([
+        echo_data(json.dumps([
             {"name": k.name, "shape": list(k.shape), "sum": k.total, "separable": k.separable,
              "description": k.description, "source": str(k.source)} for k in found
         ], indent=1))
@@ -72,7 +74,7 @@ def list_command(kernel_dirs: tuple[str, ...] = (), as_json: bool = False) -> No
     # A pipe gets one line per kernel, never wrapped, without trailing blanks.
     buffer = io.StringIO()
     Console(file=buffer, width=10_000, **style).print(table)
-    click.echo("\n".join(line.rstrip() for line in buffer.getvalue().splitlines()), color=color)
+    echo_data("\n".join(line.rstrip() for line in buffer.getvalue().splitlines()), color=color)
 
 
 @kernels_command.command("show")
@@ -88,4 +90,4 @@ def show_command(kernel: Any, kernel_dirs: tuple[str, ...] = ()) -> None:
         lines.append(kernel.description)
     lines.append("")
     lines.extend("  " + " ".join(c.rjust(width) for c in row) for row in cells)
-    click.echo("\n".join(lines))
+    echo_data("\n".join(lines))

@@ -30,6 +30,7 @@ from typing import Any
 
 import click
 
+from .faults import CLOSED_AT_START, echo_data, environment_fault, say, stdout_closed, write_data
 from .options import OutputOptions
 
 # Formats that can hold any number of channels: where stacked kernel outputs must go.
@@ -107,6 +108,8 @@ def collect_sources(inputs: Sequence[str], *, recursive: bool | None = None) -> 
             if stdin_used:
                 raise click.UsageError("'-' (standard input) can be given only once")
             stdin_used = True
+            if sys.stdin is None or "stdin" in CLOSED_AT_START:  # `<&-`
+                raise click.ClickException("'-': standard input is closed; nothing to read")
             data = _read_stdin(_ctx_limit("max_file_size"))
             fmt = sniff_format(data[:16]) or "png"
             sources.append(Source("-", data, "stdin", EXTENSIONS.get(fmt, ".png"), index, None))
@@ -393,6 +396,11 @@ def run_batch(
                     f"several kernels stack into one array with one channel per kernel: write {target.path} "
                     "as .npy or .tif, or give {kernel} in the name for one file per kernel"
                 )
+    writes_stdout = any(t.path == "-" for targets in plan.values() for t in targets)
+    if (writes_stdout or options.report_path == "-") and stdout_closed():
+        raise click.ClickException("standard output is closed; nowhere to write "
+                                   + ("the image" if writes_stdout else "the report"))
+    _check_report(options.report_path)
     if not options.dry_run:
         folders = {os.path.dirname(t.path) or "." for targets in plan.values() for t in targets if t.path != "-"}
         if options.report_path not in (None, "-"):
@@ -404,7 +412,6 @@ def run_batch(
                show=show is not None, verbose=verbose,
                limits=options.limits())
     workers = min(worker_count(options.jobs), len(job.sources))
-    writes_stdout = any(t.path == "-" for targets in plan.values() for t in targets)
     if writes_stdout or "fork" not in _start_methods():
         workers = 1
     progress = _Progress(
@@ -441,15 +448,38 @@ def run_batch(
 
     report = build_report(command, entries)
     if options.report_path == "-":
-        click.echo(to_json(report), nl=False)
+        echo_data(to_json(report), nl=False)
     elif options.report_path is not None:
-        io.write_atomic(options.report_path, to_json(report).encode("utf-8"))
+        _write_report(options.report_path, to_json(report).encode("utf-8"))
     elif not quiet:
         for line in summary_lines(report, verbose=verbose, dry_run=options.dry_run,
                                   elapsed=time.perf_counter() - started):
-            click.echo(line, err=True)
+            say(line)
     if report["failed"]:
         click.get_current_context().exit(1)
+
+
+def _write_report(path: str, data: bytes) -> None:
+    """The report file, atomically; the file system's refusal (a full disk, ``/dev/full``) is one
+    line and exit 1, as for an output."""
+    from .. import io
+    from ..errors import ConvcliError
+
+    try:
+        io.write_atomic(path, data)
+    except ConvcliError as error:
+        raise click.ClickException(f"cannot write the report: {error}") from None
+    except OSError as error:
+        raise click.ClickException(f"cannot write the report {path}: {environment_fault(error) or error}") from None
+
+
+def _check_report(path: str | None) -> None:
+    """Before any work: ``--report PATH`` names a file that can be written (not a folder)."""
+    if path is None or path == "-":
+        return
+    if os.path.isdir(path):
+        raise click.BadParameter(f"{path} is a folder; give a file name for the report", param_hint="'--report'")
+
 
 
 def _start_methods() -> list[str]:
@@ -503,7 +533,7 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
     input before it failed, under --fail-fast).
     """
     from .. import io
-    from ..errors import ConvcliError, ImageWriteError
+    from ..errors import ConvcliError, EnvironmentFault, ImageWriteError
     from ..report import file_entry
 
     options = job.options
@@ -563,8 +593,7 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
                     if not allowed:
                         return _Outcome(position, skipped=True)
                 if target.path == "-":
-                    sys.stdout.buffer.write(data)
-                    sys.stdout.buffer.flush()
+                    write_data(data)  # all of it, or this file fails (a closed pipe stops the run)
                 else:
                     io.write_atomic(target.path, data, no_clobber=options.no_clobber)
                 data = None
@@ -583,8 +612,12 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
     except (click.exceptions.Exit, BrokenPipeError):  # not the file's fault: let the group handle it
         raise
     except Exception as error:  # noqa: BLE001 - a bug must not stop the other files of a batch
-        _fail(outcome, source, error, started, internal=True,
-              trace=traceback.format_exc().rstrip("\n") if job.verbose else None)
+        fault = environment_fault(error)
+        if fault is not None:  # out of memory, a full disk...: the environment's, not a bug
+            _fail(outcome, source, EnvironmentFault(fault), started)
+        else:
+            _fail(outcome, source, error, started, internal=True,
+                  trace=traceback.format_exc().rstrip("\n") if job.verbose else None)
     return outcome
 
 
@@ -694,7 +727,7 @@ class _Progress:
 
     def echo(self, line: str) -> None:
         if self.bar is None:
-            click.echo(line, err=True)
+            say(line)
         else:
             self.bar.console.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
             self.bar.refresh()
