@@ -193,3 +193,150 @@ def test_a_closed_pipe_exits_141_quietly(tmp_path, environ, args):
     stderr = stderr.decode()
     assert process.returncode == 141, stderr
     assert not any(noise in stderr for noise in NOISE), stderr
+
+
+# --- the environment's faults: one line, exit 1 ------------------------------------------------------
+
+SLOW_IMPORTS = """
+import sys, time
+class Slow:  # the command line's modules take a long time to import: time to press Ctrl-C
+    def find_spec(self, name, path=None, target=None):
+        if name == "click":
+            sys.stderr.write("importing\\n")
+            sys.stderr.flush()
+            time.sleep(60)
+        return None
+sys.meta_path.insert(0, Slow())
+from convcli._entry import main
+sys.argv = ["convcli", "--version"]
+main()
+"""
+
+
+@pytest.mark.parametrize("signum,code,word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_an_interruption_while_importing_is_one_line(tmp_path, signum, code, word):
+    (tmp_path / "slow_imports.py").write_text(SLOW_IMPORTS)
+    process = subprocess.Popen([sys.executable, str(tmp_path / "slow_imports.py")], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert process.stderr.readline() == b"importing\n"
+        process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == code
+    assert (stdout, stderr) == (b"", f"convcli: {word}\n".encode())
+
+
+def test_the_console_script_is_the_entry_module():
+    # The entry module imports the command line only once it handles Ctrl-C (see convcli._entry).
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "convcli"]
+    assert script.value == "convcli._entry:main"
+
+
+def in_shell(tmp_path, line, **environ):
+    """Run ``line`` in sh with ``$CONVCLI`` the installed command (for `<&-`, `>&-`, `2>&-`)."""
+    installed = Path(sys.executable).with_name("convcli")
+    env = dict(os.environ, CONVCLI=str(installed), **environ)
+    env.pop("CONVCLI_KERNEL_PATH", None)
+    return subprocess.run(["sh", "-c", line], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("line,message", [
+    ('"$CONVCLI" filter a.npy -k box3 -o - >&-', "Error: standard output is closed; nowhere to write the image"),
+    ('"$CONVCLI" filter a.npy -k box3 -o out.npy --json >&-',
+     "Error: standard output is closed; nowhere to write the report"),
+    ('"$CONVCLI" kernels list >&-', "Error: cannot write to standard output: it is closed"),
+    ('"$CONVCLI" filter - -k box3 -o out.npy <&-', "Error: '-': standard input is closed; nothing to read"),
+])
+def test_closed_standard_streams_are_one_line_before_any_work(tmp_path, line, message):
+    small_npy(tmp_path)
+    done = in_shell(tmp_path, line)
+    assert (done.returncode, done.stderr) == (1, message + "\n")
+    assert sorted(os.listdir(tmp_path)) == ["a.npy"]
+
+
+@pytest.mark.parametrize("environ", UNBUFFERED)
+@pytest.mark.parametrize("stderr", ["closed pipe", "/dev/full", "closed"])
+@pytest.mark.parametrize("inputs,code", [(("a.npy", "nope.npy", "b.npy"), 1), (("a.npy", "b.npy"), 0)])
+def test_standard_error_is_best_effort(tmp_path, environ, stderr, inputs, code):
+    # `convcli ... 2>&1 | head -1`: the messages stop reaching anyone; the work and its exit code do not change.
+    import numpy as np
+
+    if stderr == "/dev/full" and not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full")
+    np.save(tmp_path / "a.npy", np.ones((8, 8)))
+    np.save(tmp_path / "b.npy", np.ones((8, 8)))
+    args = ["filter", *inputs, "-k", "box3", "-O", "out", "-j", "1", "-v"]
+    if stderr == "closed":
+        done = in_shell(tmp_path, '"$CONVCLI" "$@" 2>&-'.replace('"$@"', " ".join(args)), **environ)
+        returncode = done.returncode
+    else:
+        with open(os.devnull if stderr == "closed pipe" else stderr, "wb") as sink:
+            process = convcli(*args, cwd=tmp_path, environ=environ, stdout=sink,
+                              stderr=subprocess.PIPE if stderr == "closed pipe" else sink)
+            if process.stderr is not None:
+                process.stderr.close()  # nobody reads the messages
+            returncode = process.wait(timeout=120)
+    assert returncode == code
+    assert sorted(os.listdir(tmp_path / "out")) == ["a.npy", "b.npy"]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_report_on_a_full_disk_is_one_line_and_exit_1(tmp_path):
+    small_npy(tmp_path)
+    done = convcli("filter", "a.npy", "-k", "box3", "-o", "out.npy", "--report", "/dev/full", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (1, "Error: report /dev/full: cannot write: No space left on device\n")
+
+
+def test_a_report_naming_a_folder_is_refused_before_any_work(run, tmp_path):
+    small_npy(tmp_path)
+    os.mkdir(tmp_path / "reports")
+    result = run("filter", "a.npy", "-k", "box3", "-o", "out.npy", "--report", "reports")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == (
+        "Error: Invalid value for '--report': reports is a folder; give a file name for the report")
+    assert not (tmp_path / "out.npy").exists()
+
+
+def raising(error):
+    def read_image(*args, **kwargs):
+        raise error
+    return read_image
+
+
+OPENCV_OUT_OF_MEMORY = (
+    "OpenCV(4.8.0) /io/opencv/modules/core/src/alloc.cpp:73: error: (-4:Insufficient memory) "
+    "Failed to allocate 17179869184 bytes in function 'OutOfMemoryError'\n")
+
+
+@pytest.mark.parametrize("make_error,message", [
+    (lambda: MemoryError("Unable to allocate 8.00 GiB for an array with shape (32768, 32768)"),
+     "out of memory: Unable to allocate 8.00 GiB for an array with shape (32768, 32768)"),
+    (lambda: __import__("cv2").error(OPENCV_OUT_OF_MEMORY), "out of memory (OpenCV could not allocate its buffers)"),
+    (lambda: OSError(28, "No space left on device"), "No space left on device"),
+], ids=["MemoryError", "OpenCV", "ENOSPC"])
+def test_out_of_memory_and_a_full_disk_fail_the_file_without_internal_error(run, tmp_path, monkeypatch,
+                                                                             make_error, message):
+    from convcli import io
+
+    small_npy(tmp_path)
+    monkeypatch.setattr(io, "read_image", raising(make_error()))
+    result = run("filter", "a.npy", "-k", "box3", "-o", "out.npy")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == f"convcli: error: a.npy: {message}"
+
+
+def test_out_of_memory_outside_a_file_is_one_line(run, monkeypatch):
+    from convcli import kernels
+
+    def list_kernels(**kwargs):
+        raise MemoryError()
+
+    monkeypatch.setattr(kernels, "list_kernels", list_kernels)
+    result = run("kernels", "list")
+    assert (result.exit_code, result.stderr) == (1, "Error: out of memory\n")

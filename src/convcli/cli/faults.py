@@ -27,9 +27,6 @@ from ..errors import EnvironmentFault
 #: The exit code when standard output's reader has gone away: 128 + SIGPIPE.
 CLOSED_PIPE = 141
 
-#: The standard streams that were closed when convcli started (``<&-``, ``>&-``, ``2>&-``).
-CLOSED_AT_START: set[str] = set()
-
 #: errno values that are the environment's doing, not convcli's.
 ENVIRONMENT_ERRNOS = frozenset(
     getattr(errno, name) for name in (
@@ -41,13 +38,13 @@ ENVIRONMENT_ERRNOS = frozenset(
 
 def stdout_closed() -> bool:
     """True when there is no standard output to write data to (``>&-``)."""
-    return sys.stdout is None or "stdout" in CLOSED_AT_START
+    return sys.stdout is None or isinstance(sys.stdout, ClosedStream)
 
 
 def _binary_stdout() -> Any:
-    if stdout_closed():
-        raise EnvironmentFault("cannot write to standard output: it is closed")
     stream = sys.stdout
+    if stream is None:
+        raise EnvironmentFault("cannot write to standard output: it is closed")
     try:
         stream.flush()  # text written before (click.echo) goes first
     except BrokenPipeError:
@@ -161,10 +158,43 @@ def _reason(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
+class ClosedStream:
+    """What stands for a standard stream that was closed when convcli started: not a terminal,
+    reading or writing it is an :class:`~convcli.errors.EnvironmentFault` (one line, exit 1)
+    rather than Python's ``'NoneType' object has no attribute ...``; messages to a closed standard
+    error are dropped."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.encoding, self.errors = "utf-8", "strict"
+
+    @property
+    def buffer(self) -> ClosedStream:
+        return self
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        if self.name == "stderr":  # messages are best effort
+            return 0
+        raise EnvironmentFault("cannot read from standard input: it is closed" if self.name == "stdin"
+                               else "cannot write to standard output: it is closed")
+
+    read = readline = write = _refuse
+
+    def isatty(self) -> bool:
+        return False
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def reserve_standard_streams() -> None:
     """Note which of standard input, output and error are closed (``<&-``, ``>&-``, ``2>&-``),
-    and hold their descriptors open on the null device, so that no file convcli opens later
-    becomes descriptor 0, 1 or 2 (and a stray message lands in an output file)."""
+    put a :class:`ClosedStream` in their place, and hold their descriptors open on the null
+    device, so that no file convcli opens later becomes descriptor 0, 1 or 2 (and a stray
+    message lands in an output file)."""
     for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
         try:
             os.fstat(fd)
@@ -172,7 +202,7 @@ def reserve_standard_streams() -> None:
                 continue
         except OSError:
             pass
-        CLOSED_AT_START.add(name)
+        setattr(sys, name, ClosedStream(name))
         try:
             null = os.open(os.devnull, os.O_RDWR)
             if null != fd:
@@ -187,7 +217,7 @@ def finish_standard_streams(code: int) -> int:
     did not reach standard output. A stream that failed is pointed at the null device, so that
     Python's own flush at exit finds nothing to complain about ("Exception ignored ...", 120)."""
     stdout = sys.stdout
-    if stdout is not None and "stdout" not in CLOSED_AT_START:
+    if not stdout_closed():
         try:
             stdout.flush()
         except BrokenPipeError:

@@ -30,7 +30,7 @@ from typing import Any
 
 import click
 
-from .faults import CLOSED_AT_START, echo_data, environment_fault, say, stdout_closed, write_data
+from .faults import ClosedStream, echo_data, environment_fault, say, stdout_closed, write_data
 from .options import OutputOptions
 
 # Formats that can hold any number of channels: where stacked kernel outputs must go.
@@ -108,7 +108,7 @@ def collect_sources(inputs: Sequence[str], *, recursive: bool | None = None) -> 
             if stdin_used:
                 raise click.UsageError("'-' (standard input) can be given only once")
             stdin_used = True
-            if sys.stdin is None or "stdin" in CLOSED_AT_START:  # `<&-`
+            if sys.stdin is None or isinstance(sys.stdin, ClosedStream):  # `<&-`
                 raise click.ClickException("'-': standard input is closed; nothing to read")
             data = _read_stdin(_ctx_limit("max_file_size"))
             fmt = sniff_format(data[:16]) or "png"
@@ -468,7 +468,7 @@ def _write_report(path: str, data: bytes) -> None:
     try:
         io.write_atomic(path, data)
     except ConvcliError as error:
-        raise click.ClickException(f"cannot write the report: {error}") from None
+        raise click.ClickException(f"report {error}") from None
     except OSError as error:
         raise click.ClickException(f"cannot write the report {path}: {environment_fault(error) or error}") from None
 
