@@ -5,6 +5,7 @@ Anything with worker processes, signals or real file descriptors runs the instal
 subprocess; the rest goes through click's CliRunner.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -334,9 +335,58 @@ def test_out_of_memory_and_a_full_disk_fail_the_file_without_internal_error(run,
 def test_out_of_memory_outside_a_file_is_one_line(run, monkeypatch):
     from convcli import kernels
 
-    def list_kernels(**kwargs):
+    def survey_kernels(**kwargs):
         raise MemoryError()
 
-    monkeypatch.setattr(kernels, "list_kernels", list_kernels)
+    monkeypatch.setattr(kernels, "survey_kernels", survey_kernels)
     result = run("kernels", "list")
     assert (result.exit_code, result.stderr) == (1, "Error: out of memory\n")
+
+
+# --- smaller promises: name templates, a bad kernel file in CONVCLI_KERNEL_PATH ----------------------
+
+
+@pytest.mark.parametrize("option,template,field", [
+    ("--name", "{stem.__class__}.png", "{stem.__class__}"),
+    ("--name", "{stem[0]}.png", "{stem[0]}"),
+    ("--name", "{}.png", "{}"),
+    ("--name", "{index:{stem}}.png", "{index:{stem}}"),
+    ("-o", "{stem.__class__.__mro__}.png", "{stem.__class__.__mro__}"),
+], ids=lambda value: str(value))
+def test_name_templates_take_only_the_documented_fields(run, option, template, field):
+    args = ["-O", "out", "--name", template] if option == "--name" else ["-o", template]
+    result = run("filter", "sample:camera", "-k", "box3", *args)
+    assert result.exit_code == 2
+    last = result.stderr.splitlines()[-1]
+    assert f"unknown field {field}; fields are {{stem}} {{ext}} {{op}} {{kernel}} {{index}} {{channel}}" in last
+    assert not os.path.exists("out")
+
+
+def test_documented_fields_with_a_format_spec_are_fine(run):
+    result = run("filter", "sample:camera", "-k", "box3", "-O", "out", "--name", "{index:03d}-{stem}{ext}", "-q")
+    assert result.exit_code == 0 and os.listdir("out") == ["001-camera.png"]
+
+
+def test_a_save_template_takes_only_the_documented_fields(run):
+    Path("p.yaml").write_text("steps:\n  - filter: {kernel: box3, save: '{stem.__class__}.png'}\n")
+    result = run("pipeline", "p.yaml", "sample:camera", "-o", "out.png")
+    assert result.exit_code == 2 and "unknown field {stem.__class__}" in result.stderr
+
+
+def test_a_bad_kernel_file_in_the_kernel_path_hides_nothing_else(run, tmp_path, monkeypatch):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "bad.yaml").write_text("matrix:\n  - [1, 2]\n  - [3]\n")
+    (tmp_path / "mine" / "tiny.yaml").write_text("description: one\nmatrix: [[1]]\n")
+    monkeypatch.setenv("CONVCLI_KERNEL_PATH", str(tmp_path / "mine"))
+    for args in (("kernels", "list"), ("kernels", "list", "--json")):
+        result = run(*args)
+        assert result.exit_code == 0
+        if "--json" in args:
+            names = [entry["name"] for entry in json.loads(result.stdout)]
+        else:
+            names = [line.split()[0] for line in result.stdout.splitlines()[1:]]
+        assert "tiny" in names and "sobel-x" in names and "bad" not in names
+        assert result.stderr == (f"convcli: warning: {tmp_path / 'mine' / 'bad.yaml'}:3: row 2 has 1 values, "
+                                 "row 1 has 2; every row needs the same number of values; not listed\n")
+    assert run("filter", "sample:camera", "-k", "tiny", "-o", "t.png").exit_code == 0
+    assert run("filter", "sample:camera", "-k", "bad", "-o", "b.png").exit_code == 2

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from .faults import echo_data
+from .faults import echo_data, say
 
 from .options import kernel_dir_option
 from .types import KERNEL
@@ -40,14 +40,16 @@ def _number(value: float) -> str:
 def list_command(kernel_dirs: tuple[str, ...] = (), as_json: bool = False) -> None:
     """Table of every named kernel: name, size, sum, separable, description."""
     from ..errors import KernelError
-    from ..kernels import list_kernels
+    from ..kernels import survey_kernels
 
     try:
-        found = list_kernels(search_path=_search_path(kernel_dirs))
-    except KernelError as error:  # a bad kernel file is a usage error, as for -k
+        found, problems = survey_kernels(search_path=_search_path(kernel_dirs))
+    except KernelError as error:  # a --kernel-dir that is no folder is a usage error, as for -k
         failure = click.ClickException(str(error))
         failure.exit_code = 2
         raise failure from None
+    for problem in problems:  # a bad file does not hide the others
+        say(f"convcli: warning: {problem}")
     if as_json:
         echo_data(json.dumps([
             {"name": k.name, "shape": list(k.shape), "sum": k.total, "separable": k.separable,

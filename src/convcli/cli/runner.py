@@ -32,6 +32,7 @@ import click
 
 from .faults import ClosedStream, echo_data, environment_fault, say, stdout_closed, write_data
 from .options import OutputOptions
+from .types import template_problem
 
 # Formats that can hold any number of channels: where stacked kernel outputs must go.
 STACKABLE = ("npy", "tiff")
@@ -244,6 +245,12 @@ def plan_targets(
             raise click.UsageError("several outputs per input need {kernel} in --name")
     else:
         template = None
+    for name, hint in ([(template, "'-o'" if options.output is not None else "'--name'")] if template else []) + [
+            (own, "save") for own in templates.values()]:
+        if "{" in name:  # filled in below: the documented fields only, checked once
+            problem = template_problem(name)
+            if problem is not None:
+                raise click.BadParameter(problem, param_hint=hint)
     plan: dict[int, list[Target]] = {}
     seen: dict[str, str] = {}
     for source in sources:
