@@ -1,7 +1,9 @@
 """The command-line layer: parse options, call the core, write outputs, map errors to exit codes.
 
-Exit codes (DESIGN §10): 0 everything done; 1 some input failed; 2 usage error (bad option,
-unknown kernel, bad kernel file); 130 interrupted; 143 terminated.
+Exit codes (README, "Exit codes"): 0 everything done; 1 some input failed, or the environment did
+(a full disk, a closed stream, out of memory: one line, never "internal error"); 2 usage error
+(bad option, unknown kernel, bad kernel file); 130 interrupted; 141 standard output's reader went
+away (a closed pipe); 143 terminated (SIGTERM, SIGHUP, SIGQUIT).
 """
 
 from __future__ import annotations
@@ -116,8 +118,10 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool, color: str) -> None:
     """convcli: image convolution with exact, documented shape semantics.
 
     Standard output carries only data (images with -o -, JSON with --json); messages go to
-    standard error. Exit 0: all done; 1: some input failed; 2: usage error. The semantics
-    behind the options: convcli help TOPIC.
+    standard error. Exit 0: all done; 1: some input failed, or the environment did (a full
+    disk, a closed stream, out of memory); 2: usage error; 130: Ctrl-C; 141: standard output's
+    reader went away (a closed pipe: convcli stops at once, as if killed by SIGPIPE); 143:
+    SIGTERM, SIGHUP or SIGQUIT. The semantics behind the options: convcli help TOPIC.
     """
     # ctx.obj["color"]: colour standard output or not. ctx.color steers click.echo/secho: forced
     # by always/never/NO_COLOR; with plain auto, click decides per stream (stdout, stderr).
