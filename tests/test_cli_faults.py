@@ -251,6 +251,7 @@ def in_shell(tmp_path, line, **environ):
     ('"$CONVCLI" filter a.npy -k box3 -o - >&-', "Error: standard output is closed; nowhere to write the image"),
     ('"$CONVCLI" filter a.npy -k box3 -o out.npy --json >&-',
      "Error: standard output is closed; nowhere to write the report"),
+    ('"$CONVCLI" pool a.npy --global max >&-', "Error: standard output is closed; nowhere to write the values"),
     ('"$CONVCLI" kernels list >&-', "Error: cannot write to standard output: it is closed"),
     ('"$CONVCLI" filter - -k box3 -o out.npy <&-', "Error: '-': standard input is closed; nothing to read"),
 ])

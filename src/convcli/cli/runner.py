@@ -404,9 +404,10 @@ def run_batch(
                     "as .npy or .tif, or give {kernel} in the name for one file per kernel"
                 )
     writes_stdout = any(t.path == "-" for targets in plan.values() for t in targets)
-    if (writes_stdout or options.report_path == "-") and stdout_closed():
-        raise click.ClickException("standard output is closed; nowhere to write "
-                                   + ("the image" if writes_stdout else "the report"))
+    for wanted, what in ((writes_stdout and not options.dry_run, "the image"),
+                         (options.report_path == "-", "the report"), (show is not None, "the values")):
+        if wanted and stdout_closed():  # `>&-`: known before any work
+            raise click.ClickException(f"standard output is closed; nowhere to write {what}")
     _check_report(options.report_path)
     if not options.dry_run:
         folders = {os.path.dirname(t.path) or "." for targets in plan.values() for t in targets if t.path != "-"}
