@@ -245,9 +245,11 @@ def plan_targets(
             raise click.UsageError("several outputs per input need {kernel} in --name")
     else:
         template = None
-    for name, hint in ([(template, "'-o'" if options.output is not None else "'--name'")] if template else []) + [
-            (own, "save") for own in templates.values()]:
-        if "{" in name:  # filled in below: the documented fields only, checked once
+    named = [(own, "save") for own in templates.values()]
+    if template is not None:
+        named.insert(0, (template, "'-o'" if options.output is not None else "'--name'"))
+    for name, hint in named:
+        if "{" in name:  # filled in below: the documented fields only, checked before any is filled
             problem = template_problem(name)
             if problem is not None:
                 raise click.BadParameter(problem, param_hint=hint)
@@ -478,7 +480,7 @@ def _write_report(path: str, data: bytes) -> None:
     except ConvcliError as error:
         raise click.ClickException(f"report {error}") from None
     except OSError as error:
-        raise click.ClickException(f"cannot write the report {path}: {environment_fault(error) or error}") from None
+        raise click.ClickException(f"report {path}: cannot write: {environment_fault(error) or error}") from None
 
 
 def _check_report(path: str | None) -> None:
@@ -487,7 +489,6 @@ def _check_report(path: str | None) -> None:
         return
     if os.path.isdir(path):
         raise click.BadParameter(f"{path} is a folder; give a file name for the report", param_hint="'--report'")
-
 
 
 def _start_methods() -> list[str]:
