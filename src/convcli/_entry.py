@@ -13,6 +13,13 @@ import sys
 from typing import Any
 
 
+#: The signals that end a run as SIGTERM does (exit 143; README, "Exit codes"): SIGTERM, a hang-up
+#: (the terminal closed) and SIGQUIT, those of them this platform has.
+TERMINATING_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name)
+)
+
+
 class _Terminated(BaseException):
     """SIGTERM, SIGHUP or SIGQUIT arrived before the command line was ready."""
 
@@ -23,7 +30,7 @@ def _terminated(signum: int, frame: Any) -> None:
 
 def main() -> None:
     """Run ``convcli``; an interruption during start-up exits 130 (Ctrl-C) or 143 (SIGTERM)."""
-    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+    for signum in TERMINATING_SIGNALS:
         signal.signal(signum, _terminated)
     try:
         from .cli import main as run

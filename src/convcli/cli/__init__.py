@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from .._entry import TERMINATING_SIGNALS
 from .._version import __version__
 from ..errors import EnvironmentFault
 from .faults import (
@@ -161,7 +162,7 @@ def main() -> None:
     """Console-script entry point."""
     # A hang-up (the terminal closed) and SIGQUIT end a run as SIGTERM does: temporary files
     # removed, workers stopped, exit 143.
-    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+    for signum in TERMINATING_SIGNALS:
         signal.signal(signum, _terminate)
     reserve_standard_streams()
     if sys.stderr is not None:

@@ -30,6 +30,7 @@ from typing import Any
 
 import click
 
+from .._entry import TERMINATING_SIGNALS
 from .faults import ClosedStream, echo_data, environment_fault, say, stdout_closed, write_data
 from .options import OutputOptions
 from .types import template_problem
@@ -755,7 +756,7 @@ _JOB: _Job | None = None
 #: What a worker's signal handler calls: io.remove_temp_files, bound before the fork.
 _REMOVE_TEMPS: Callable[[], int] | None = None
 #: What stops a worker (and the parent: see cli.main): Ctrl-C, SIGTERM, a hang-up, SIGQUIT.
-_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT}
+_SIGNALS = {signal.SIGINT, *TERMINATING_SIGNALS}
 #: The process that forks the workers, recorded before each fork.
 _PARENT: int | None = None
 #: Linux's prctl option that sends a signal to a process when its parent dies.
