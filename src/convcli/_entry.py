@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 
-#: The signals that end a run as SIGTERM does (exit 143; README, "Exit codes"): SIGTERM, a hang-up
+#: The signals that end a run as SIGTERM does (exit 143; README, "Reports and exit codes"): SIGTERM, a hang-up
 #: (the terminal closed) and SIGQUIT, those of them this platform has.
 TERMINATING_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name)

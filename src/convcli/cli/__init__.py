@@ -1,6 +1,6 @@
 """The command-line layer: parse options, call the core, write outputs, map errors to exit codes.
 
-Exit codes (README, "Exit codes"): 0 everything done; 1 some input failed, or the environment did
+Exit codes (README, "Reports and exit codes"): 0 everything done; 1 some input failed, or the environment did
 (a full disk, a closed stream, out of memory: one line, never "internal error"); 2 usage error
 (bad option, unknown kernel, bad kernel file); 130 interrupted; 141 standard output's reader went
 away (a closed pipe); 143 terminated (SIGTERM, SIGHUP, SIGQUIT).
@@ -61,7 +61,7 @@ class ConvcliGroup(click.Group):
 
 @contextlib.contextmanager
 def _guard(ctx: click.Context | None) -> Iterator[None]:
-    """Map what escapes a command to its exit code (README, "Exit codes")."""
+    """Map what escapes a command to its exit code (README, "Reports and exit codes")."""
     try:
         yield
     except (click.exceptions.Exit, click.ClickException, click.Abort):

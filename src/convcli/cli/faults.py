@@ -5,7 +5,7 @@
   disk or ``/dev/full`` (any ``OSError``, also a short write of an unbuffered stream, as under
   ``PYTHONUNBUFFERED=1``) is that output's failure: exit 1.
 - A closed pipe (the reader went away: ``convcli ... | head``) stops convcli at once, quietly,
-  with exit 141 (:data:`CLOSED_PIPE`), as a program killed by SIGPIPE (README, "Exit codes").
+  with exit 141 (:data:`CLOSED_PIPE`), as a program killed by SIGPIPE (README, "Reports and exit codes").
 - Messages on standard error are best effort (:func:`say`, and :class:`BestEffort` around
   ``sys.stderr`` for click's and rich's own): a closed or full standard error never stops the
   work nor changes the exit code.
