@@ -70,4 +70,5 @@ def test_kernel_dir_adds_and_shadows(run, tmp_path):
 def test_broken_file_in_kernel_dir_names_file_and_line(run, tmp_path):
     (tmp_path / "bad.yaml").write_text("matrix:\n  - [1, 2]\n  - [3]\n")
     result = run("kernels", "list", "--kernel-dir", str(tmp_path))
-    assert result.exit_code == 2 and "bad.yaml:3" in result.stderr
+    # The others are still listed; the bad file is a warning naming file and line (test_cli_faults.py).
+    assert result.exit_code == 0 and "bad.yaml:3" in result.stderr

@@ -18,6 +18,7 @@ from convcli.kernels import (
     builtin_kernel_dir,
     kernel_search_path,
     list_kernels,
+    survey_kernels,
     load_kernel,
     parse_kernel_yaml,
 )
@@ -772,6 +773,18 @@ def test_list_kernels_reports_a_bad_file(folders):
     with pytest.raises(KernelError) as info:
         list_kernels(search_path=[a])
     assert info.value.path == str(a / "broken.yaml") and info.value.line == 1
+
+
+def test_survey_kernels_lists_the_rest_and_reports_each_bad_file(folders):
+    a, b, _ = folders
+    write(a, "broken.yaml", "matrix: [[1, 2], [3]]\n")
+    write(b, "broken.yaml", "matrix: [[7]]\n")  # shadowed by a's broken file, as -k broken would be
+    write(a, "sobel-x.yaml", "matrix: [[1, 2], [3]]\n")  # shadows the built-in: neither is listed
+    kernels, problems = survey_kernels(search_path=[a, b])
+    names = [k.name for k in kernels]
+    assert names == sorted((BUILTINS - {"sobel-x"}) | {"both", "only-b"})
+    assert [(p.path, p.line) for p in problems] == [(str(a / "broken.yaml"), 1), (str(a / "sobel-x.yaml"), 1)]
+    assert all(str(p).endswith("; not listed") for p in problems)
 
 
 def test_unknown_name():

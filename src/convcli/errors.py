@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConvcliError",
+    "EnvironmentFault",
     "GeometryError",
     "ImageReadError",
     "ImageWriteError",
@@ -65,3 +66,8 @@ class ImageReadError(ConvcliError):
 
 class ImageWriteError(ConvcliError):
     """An output that cannot be written (format cannot hold the data, folder not writable, ...)."""
+
+
+class EnvironmentFault(ConvcliError):
+    """The user's environment failed convcli: standard output closed or full, out of memory, a
+    full disk or a read-only file system (exit 1, never an "internal error")."""

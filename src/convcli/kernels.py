@@ -43,6 +43,7 @@ __all__ = [
     "kernel_search_path",
     "list_kernels",
     "load_kernel",
+    "survey_kernels",
     "parse_kernel_yaml",
 ]
 
@@ -510,7 +511,34 @@ def list_kernels(*, search_path: Sequence[str | os.PathLike] | None = None) -> l
     >>> "sobel-x" in names, names == sorted(names)
     (True, True)
     """
-    found: dict[str, Kernel] = {}
+    kernels, problems = survey_kernels(search_path=search_path)
+    if problems:
+        raise problems[0]
+    return kernels
+
+
+def survey_kernels(
+    *, search_path: Sequence[str | os.PathLike] | None = None
+) -> tuple[list[Kernel], list[KernelError]]:
+    """Like :func:`list_kernels`, but a file that is not a valid kernel does not stop the survey.
+
+    Returns
+    -------
+    kernels : list of Kernel
+        Every valid ``NAME.yaml`` along the search path (first occurrence of a name wins), sorted
+        by name. A name whose first file is invalid is not listed (``-k NAME`` would refuse it).
+    problems : list of KernelError
+        One per invalid file, in search order, each naming the file (and line) and ending with
+        "; not listed": the warnings a front end shows.
+
+    Examples
+    --------
+    >>> kernels, problems = survey_kernels()
+    >>> len(kernels) == len(list_kernels()), problems
+    (True, [])
+    """
+    found: dict[str, Kernel | None] = {}
+    problems: list[KernelError] = []
     for folder in _full_search_path(search_path):
         if not folder.is_dir():
             continue
@@ -518,10 +546,14 @@ def list_kernels(*, search_path: Sequence[str | os.PathLike] | None = None) -> l
             name = file.stem
             if name in found or not _valid_name(name):
                 continue
-            named = _named_file(name, folder)
-            if named is not None:
-                found[name] = _load_named_file(named, folder)
-    return [found[name] for name in sorted(found)]
+            try:
+                named = _named_file(name, folder)
+                if named is not None:
+                    found[name] = _load_named_file(named, folder)
+            except KernelError as error:
+                found[name] = None
+                problems.append(KernelError(f"{error.message}; not listed", path=error.path, line=error.line))
+    return [kernel for name, kernel in sorted(found.items()) if kernel is not None], problems
 
 
 def _named_in(name: str, folders: Sequence[Path]) -> Kernel | None:

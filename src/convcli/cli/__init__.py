@@ -1,20 +1,34 @@
 """The command-line layer: parse options, call the core, write outputs, map errors to exit codes.
 
-Exit codes (DESIGN §10): 0 everything done; 1 some input failed; 2 usage error (bad option,
-unknown kernel, bad kernel file); 130 interrupted; 143 terminated.
+Exit codes (README, "Reports and exit codes"): 0 everything done; 1 some input failed, or the environment did
+(a full disk, a closed stream, out of memory: one line, never "internal error"); 2 usage error
+(bad option, unknown kernel, bad kernel file); 130 interrupted; 141 standard output's reader went
+away (a closed pipe); 143 terminated (SIGTERM, SIGHUP, SIGQUIT).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import traceback
+from collections.abc import Iterator
 from typing import Any
 
 import click
 
+from .._entry import TERMINATING_SIGNALS
 from .._version import __version__
+from ..errors import EnvironmentFault
+from .faults import (
+    CLOSED_PIPE,
+    BestEffort,
+    environment_fault,
+    finish_standard_streams,
+    reserve_standard_streams,
+    say,
+)
 from .filter import filter_command
 from .help import help_command
 from .kernels import kernels_command
@@ -32,29 +46,46 @@ class Terminated(BaseException):
 
 
 class ConvcliGroup(click.Group):
-    """A group that turns Ctrl-C, SIGTERM and unexpected errors into exit codes, never a traceback."""
+    """A group that turns Ctrl-C, SIGTERM, a closed pipe, the environment's faults and unexpected
+    errors into exit codes and one line, never a traceback."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        # --help and --version print (and may meet a closed pipe) while the options are parsed.
+        with _guard(None):
+            return super().make_context(*args, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
+        with _guard(ctx):
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise
-        except KeyboardInterrupt:
-            click.echo("convcli: interrupted", err=True)
-            raise click.exceptions.Exit(130) from None
-        except Terminated:
-            click.echo("convcli: terminated", err=True)
-            raise click.exceptions.Exit(143) from None
-        except BrokenPipeError:
-            # The reader went away (`convcli ... | head`): nothing more to say to it.
-            sys.stderr.close()
-            raise click.exceptions.Exit(1) from None
-        except Exception as error:
-            if (ctx.obj or {}).get("verbose"):
-                traceback.print_exc()
-            raise click.ClickException(
-                f"internal error ({type(error).__name__}): {error}; please report it (-v shows the traceback)"
-            ) from None
+
+
+@contextlib.contextmanager
+def _guard(ctx: click.Context | None) -> Iterator[None]:
+    """Map what escapes a command to its exit code (README, "Reports and exit codes")."""
+    try:
+        yield
+    except (click.exceptions.Exit, click.ClickException, click.Abort):
+        raise
+    except KeyboardInterrupt:
+        say("convcli: interrupted")
+        raise click.exceptions.Exit(130) from None
+    except Terminated:
+        say("convcli: terminated")
+        raise click.exceptions.Exit(143) from None
+    except BrokenPipeError:
+        # Standard output's reader went away (`convcli ... | head`): stop, quietly, as SIGPIPE would.
+        raise click.exceptions.Exit(CLOSED_PIPE) from None
+    except EnvironmentFault as error:
+        raise click.ClickException(str(error)) from None
+    except Exception as error:
+        fault = environment_fault(error)
+        if fault is not None:  # the user's environment, not a bug: one line, exit 1
+            raise click.ClickException(fault) from None
+        if ((ctx.obj if ctx is not None else None) or {}).get("verbose"):
+            traceback.print_exc()
+        raise click.ClickException(
+            f"internal error ({type(error).__name__}): {error}; please report it (-v shows the traceback)"
+        ) from None
 
 
 def resolve_color(choice: str, stream: Any = None, environ: Any = None) -> bool:
@@ -88,8 +119,10 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool, color: str) -> None:
     """convcli: image convolution with exact, documented shape semantics.
 
     Standard output carries only data (images with -o -, JSON with --json); messages go to
-    standard error. Exit 0: all done; 1: some input failed; 2: usage error. The semantics
-    behind the options: convcli help TOPIC.
+    standard error. Exit 0: all done; 1: some input failed, or the environment did (a full
+    disk, a closed stream, out of memory); 2: usage error; 130: Ctrl-C; 141: standard output's
+    reader went away (a closed pipe: convcli stops at once, as if killed by SIGPIPE); 143:
+    SIGTERM, SIGHUP or SIGQUIT. The semantics behind the options: convcli help TOPIC.
     """
     # ctx.obj["color"]: colour standard output or not. ctx.color steers click.echo/secho: forced
     # by always/never/NO_COLOR; with plain auto, click decides per stream (stdout, stderr).
@@ -127,5 +160,29 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    signal.signal(signal.SIGTERM, _terminate)
-    cli(prog_name="convcli")
+    # A hang-up (the terminal closed) and SIGQUIT end a run as SIGTERM does: temporary files
+    # removed, workers stopped, exit 143.
+    for signum in TERMINATING_SIGNALS:
+        signal.signal(signum, _terminate)
+    reserve_standard_streams()
+    if sys.stderr is not None:
+        sys.stderr = BestEffort(sys.stderr)  # type: ignore[assignment]
+    try:
+        cli.main(prog_name="convcli")
+        code: Any = 0
+    except SystemExit as done:
+        code = done.code
+    except BrokenPipeError:  # what click itself printed met a closed pipe
+        code = CLOSED_PIPE
+    except KeyboardInterrupt:
+        say("convcli: interrupted")
+        code = 130
+    except Terminated:
+        say("convcli: terminated")
+        code = 143
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        say(str(code))
+        code = 1
+    sys.exit(finish_standard_streams(code))

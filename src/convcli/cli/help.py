@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import click
 
+from .faults import echo_data
+
 #: Width the reference is rendered at, whatever the terminal: the same text on every machine.
 REFERENCE_WIDTH = 80
 REFERENCE_COMMAND = "python scripts/gen_cli_reference.py"
@@ -311,15 +313,15 @@ def help_command(ctx: click.Context, topic: str | None) -> None:
     reports.
     """
     if topic is None:
-        click.echo(topic_list())
+        echo_data(topic_list())
         return
     key = topic.strip().lower().replace("_", "-")
     if key not in TOPICS:
         raise click.UsageError(f"unknown topic {topic!r}; topics: {', '.join(TOPICS)}", ctx)
     title, _, body = TOPICS[key][1].partition("\n")
     color = (ctx.obj or {}).get("color")
-    click.echo(click.style(title, bold=True) if color else title, color=color)
-    click.echo(body.rstrip("\n"))
+    echo_data(click.style(title, bold=True) if color else title, color=color)
+    echo_data(body.rstrip("\n"))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from .faults import echo_data, say
+
 from .options import kernel_dir_option
 from .types import KERNEL
 
@@ -40,16 +42,18 @@ def _number(value: float) -> str:
 def list_command(kernel_dirs: tuple[str, ...] = (), as_json: bool = False) -> None:
     """Table of every named kernel: name, size, sum, separable, description."""
     from ..errors import KernelError
-    from ..kernels import list_kernels
+    from ..kernels import survey_kernels
 
     try:
-        found = list_kernels(search_path=_search_path(kernel_dirs))
-    except KernelError as error:  # a bad kernel file is a usage error, as for -k
+        found, problems = survey_kernels(search_path=_search_path(kernel_dirs))
+    except KernelError as error:  # a --kernel-dir that is no folder is a usage error, as for -k
         failure = click.ClickException(str(error))
         failure.exit_code = 2
         raise failure from None
+    for problem in problems:  # a bad file does not hide the others
+        say(f"convcli: warning: {problem}")
     if as_json:
-        click.echo(json.dumps([
+        echo_data(json.dumps([
             {"name": k.name, "shape": list(k.shape), "sum": k.total, "separable": k.separable,
              "description": k.description, "source": str(k.source)} for k in found
         ], indent=1))
@@ -74,7 +78,7 @@ def list_command(kernel_dirs: tuple[str, ...] = (), as_json: bool = False) -> No
     # A pipe gets one line per kernel, never wrapped, without trailing blanks.
     buffer = io.StringIO()
     Console(file=buffer, width=10_000, **style).print(table)
-    click.echo("\n".join(line.rstrip() for line in buffer.getvalue().splitlines()), color=color)
+    echo_data("\n".join(line.rstrip() for line in buffer.getvalue().splitlines()), color=color)
 
 
 @kernels_command.command("show")
@@ -90,4 +94,4 @@ def show_command(kernel: Any, kernel_dirs: tuple[str, ...] = ()) -> None:
         lines.append(kernel.description)
     lines.append("")
     lines.extend("  " + " ".join(c.rjust(width) for c in row) for row in cells)
-    click.echo("\n".join(lines))
+    echo_data("\n".join(lines))

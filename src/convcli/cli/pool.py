@@ -6,8 +6,9 @@ from typing import Any
 
 import click
 
-from .options import OutputOptions, gray_option, inputs_argument, output_options, padding_option, stride_option
 from .chain import make_step, run_chains
+from .faults import echo_data
+from .options import OutputOptions, gray_option, inputs_argument, output_options, padding_option, stride_option
 from .runner import Product, Source
 from .types import PAIR
 
@@ -71,11 +72,11 @@ def pool_command(inputs: tuple[str, ...], **params: Any) -> None:
         if values is None:
             return
         while header:
-            click.echo(header.pop())
+            echo_data(header.pop())
         last = len(values) - 1
         for channel, value in enumerate(values):
             name = "alpha" if results[0].has_alpha and channel == last else str(channel)  # alpha: its mean
-            click.echo(f"{source.label}\t{name}\t{value:.10g}")
+            echo_data(f"{source.label}\t{name}\t{value:.10g}")
 
     run_chains(
         command="pool", inputs=inputs, options=options, chains=[[step]], names=[op], gray=gray,

@@ -30,7 +30,10 @@ from typing import Any
 
 import click
 
+from .._entry import TERMINATING_SIGNALS
+from .faults import ClosedStream, echo_data, environment_fault, say, stdout_closed, write_data
 from .options import OutputOptions
+from .types import template_problem
 
 # Formats that can hold any number of channels: where stacked kernel outputs must go.
 STACKABLE = ("npy", "tiff")
@@ -107,6 +110,8 @@ def collect_sources(inputs: Sequence[str], *, recursive: bool | None = None) -> 
             if stdin_used:
                 raise click.UsageError("'-' (standard input) can be given only once")
             stdin_used = True
+            if sys.stdin is None or isinstance(sys.stdin, ClosedStream):  # `<&-`
+                raise click.ClickException("'-': standard input is closed; nothing to read")
             data = _read_stdin(_ctx_limit("max_file_size"))
             fmt = sniff_format(data[:16]) or "png"
             sources.append(Source("-", data, "stdin", EXTENSIONS.get(fmt, ".png"), index, None))
@@ -241,6 +246,14 @@ def plan_targets(
             raise click.UsageError("several outputs per input need {kernel} in --name")
     else:
         template = None
+    named = [(own, "save") for own in templates.values()]
+    if template is not None:
+        named.insert(0, (template, "'-o'" if options.output is not None else "'--name'"))
+    for name, hint in named:
+        if "{" in name:  # filled in below: the documented fields only, checked before any is filled
+            problem = template_problem(name)
+            if problem is not None:
+                raise click.BadParameter(problem, param_hint=hint)
     plan: dict[int, list[Target]] = {}
     seen: dict[str, str] = {}
     for source in sources:
@@ -393,6 +406,12 @@ def run_batch(
                     f"several kernels stack into one array with one channel per kernel: write {target.path} "
                     "as .npy or .tif, or give {kernel} in the name for one file per kernel"
                 )
+    writes_stdout = any(t.path == "-" for targets in plan.values() for t in targets)
+    for wanted, what in ((writes_stdout and not options.dry_run, "the image"),
+                         (options.report_path == "-", "the report"), (show is not None, "the values")):
+        if wanted and stdout_closed():  # `>&-`: known before any work
+            raise click.ClickException(f"standard output is closed; nowhere to write {what}")
+    _check_report(options.report_path)
     if not options.dry_run:
         folders = {os.path.dirname(t.path) or "." for targets in plan.values() for t in targets if t.path != "-"}
         if options.report_path not in (None, "-"):
@@ -404,7 +423,6 @@ def run_batch(
                show=show is not None, verbose=verbose,
                limits=options.limits())
     workers = min(worker_count(options.jobs), len(job.sources))
-    writes_stdout = any(t.path == "-" for targets in plan.values() for t in targets)
     if writes_stdout or "fork" not in _start_methods():
         workers = 1
     progress = _Progress(
@@ -441,15 +459,37 @@ def run_batch(
 
     report = build_report(command, entries)
     if options.report_path == "-":
-        click.echo(to_json(report), nl=False)
+        echo_data(to_json(report), nl=False)
     elif options.report_path is not None:
-        io.write_atomic(options.report_path, to_json(report).encode("utf-8"))
+        _write_report(options.report_path, to_json(report).encode("utf-8"))
     elif not quiet:
         for line in summary_lines(report, verbose=verbose, dry_run=options.dry_run,
                                   elapsed=time.perf_counter() - started):
-            click.echo(line, err=True)
+            say(line)
     if report["failed"]:
         click.get_current_context().exit(1)
+
+
+def _write_report(path: str, data: bytes) -> None:
+    """The report file, atomically; the file system's refusal (a full disk, ``/dev/full``) is one
+    line and exit 1, as for an output."""
+    from .. import io
+    from ..errors import ConvcliError
+
+    try:
+        io.write_atomic(path, data)
+    except ConvcliError as error:
+        raise click.ClickException(f"report {error}") from None
+    except OSError as error:
+        raise click.ClickException(f"report {path}: cannot write: {environment_fault(error) or error}") from None
+
+
+def _check_report(path: str | None) -> None:
+    """Before any work: ``--report PATH`` names a file that can be written (not a folder)."""
+    if path is None or path == "-":
+        return
+    if os.path.isdir(path):
+        raise click.BadParameter(f"{path} is a folder; give a file name for the report", param_hint="'--report'")
 
 
 def _start_methods() -> list[str]:
@@ -503,7 +543,7 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
     input before it failed, under --fail-fast).
     """
     from .. import io
-    from ..errors import ConvcliError, ImageWriteError
+    from ..errors import ConvcliError, EnvironmentFault, ImageWriteError
     from ..report import file_entry
 
     options = job.options
@@ -563,8 +603,7 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
                     if not allowed:
                         return _Outcome(position, skipped=True)
                 if target.path == "-":
-                    sys.stdout.buffer.write(data)
-                    sys.stdout.buffer.flush()
+                    write_data(data)  # all of it, or this file fails (a closed pipe stops the run)
                 else:
                     io.write_atomic(target.path, data, no_clobber=options.no_clobber)
                 data = None
@@ -583,8 +622,12 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
     except (click.exceptions.Exit, BrokenPipeError):  # not the file's fault: let the group handle it
         raise
     except Exception as error:  # noqa: BLE001 - a bug must not stop the other files of a batch
-        _fail(outcome, source, error, started, internal=True,
-              trace=traceback.format_exc().rstrip("\n") if job.verbose else None)
+        fault = environment_fault(error)
+        if fault is not None:  # out of memory, a full disk...: the environment's, not a bug
+            _fail(outcome, source, EnvironmentFault(fault), started)
+        else:
+            _fail(outcome, source, error, started, internal=True,
+                  trace=traceback.format_exc().rstrip("\n") if job.verbose else None)
     return outcome
 
 
@@ -694,7 +737,7 @@ class _Progress:
 
     def echo(self, line: str) -> None:
         if self.bar is None:
-            click.echo(line, err=True)
+            say(line)
         else:
             self.bar.console.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
             self.bar.refresh()
@@ -712,18 +755,56 @@ class _Progress:
 _JOB: _Job | None = None
 #: What a worker's signal handler calls: io.remove_temp_files, bound before the fork.
 _REMOVE_TEMPS: Callable[[], int] | None = None
-_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+#: What stops a worker (and the parent: see cli.main): Ctrl-C, SIGTERM, a hang-up, SIGQUIT.
+_SIGNALS = {signal.SIGINT, *TERMINATING_SIGNALS}
+#: The process that forks the workers, recorded before each fork.
+_PARENT: int | None = None
+#: Linux's prctl option that sends a signal to a process when its parent dies.
+_PR_SET_PDEATHSIG = 1
 
 
 def _worker_start() -> None:
-    """In a new worker: Ctrl-C or SIGTERM removes its temporary files and ends it, quietly.
+    """In a new worker: Ctrl-C, SIGTERM, SIGHUP or SIGQUIT removes its temporary files and ends
+    it, quietly; so does its parent's end, however it ends (also SIGKILL).
 
-    The parent blocks both signals while it forks; they are unblocked here, once the handler is in
-    place, so a signal that arrived in between is handled too.
+    The parent blocks these signals while it forks; they are unblocked here, once the handler is
+    in place, so a signal that arrived in between is handled too.
     """
     for signum in _SIGNALS:
         signal.signal(signum, _worker_stop)
+    _follow_parent(_PARENT)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+
+
+def _follow_parent(parent: int | None) -> None:
+    """End this worker with SIGTERM when ``parent`` is gone, so that no worker goes on writing
+    outputs (or blocks forever on the parent's pipes) after the parent was killed.
+
+    On Linux the kernel sends it (``PR_SET_PDEATHSIG``); everywhere, a watchdog thread also
+    checks twice a second that the parent is still this process's parent (an orphan is adopted by
+    another process).
+    """
+    import threading
+
+    if parent is None:
+        return
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        except (OSError, AttributeError):  # no libc prctl here: the watchdog alone
+            pass
+    if os.getppid() != parent:  # the parent died before prctl: nobody would send the signal
+        _worker_stop(signal.SIGTERM, None)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)  # handled in the main thread: temporary files removed
+
+    threading.Thread(target=watch, name="convcli-parent-watch", daemon=True).start()
 
 
 def _worker_stop(signum: int, frame: Any) -> None:
@@ -884,7 +965,7 @@ class _Parallel:
 
     def _start(self, workers: int) -> None:
         """A new pool, its workers started at once (with fork, the first call starts them all)
-        while SIGINT and SIGTERM are blocked, so that no worker is ever without its handlers."""
+        while the stopping signals are blocked, so that no worker is ever without its handlers."""
         import warnings
         from concurrent.futures import ProcessPoolExecutor
 
@@ -893,6 +974,8 @@ class _Parallel:
                 stream.flush()
             except (OSError, ValueError):
                 pass
+        global _PARENT
+        _PARENT = os.getpid()
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
         try:
             with warnings.catch_warnings():

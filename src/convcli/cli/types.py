@@ -131,25 +131,36 @@ class PathTextType(click.types.StringParamType):
         return [CompletionItem(incomplete, type="file")]
 
 
+def template_problem(value: str) -> str | None:
+    """What is wrong with the output name template ``value``, or None.
+
+    Only the documented fields (:data:`TEMPLATE_FIELDS`) may appear, each by its bare name, with
+    an optional format spec (``{index:04d}``): no attribute or index access (``{stem.__class__}``,
+    ``{stem[0]}``), no positional ``{}``, no field inside a format spec.
+    """
+    fields = " ".join("{" + f + "}" for f in TEMPLATE_FIELDS)
+    try:
+        parsed = list(string.Formatter().parse(value))
+    except ValueError as error:
+        return f"{value!r}: {error} (write a literal brace as {{{{ or }}}})"
+    for _, field, spec, _ in parsed:
+        if field is None:
+            continue
+        if field not in TEMPLATE_FIELDS or "{" in (spec or ""):
+            shown = "{" + field + (":" + spec if spec else "") + "}"
+            return f"{value!r}: unknown field {shown}; fields are {fields} (no attribute or index access)"
+    return None
+
+
 class TemplateType(click.ParamType):
-    """An output name template using only ``{stem} {ext} {op} {kernel} {index}``."""
+    """An output name template using only the fields of :data:`TEMPLATE_FIELDS`."""
 
     name = "TEMPLATE"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        try:
-            fields = [f for _, f, _, _ in string.Formatter().parse(str(value)) if f is not None]
-        except ValueError as error:
-            self.fail(f"{value!r}: {error} (write a literal brace as {{{{ or }}}})", param, ctx)
-        for field in fields:
-            base = field.split("!")[0].split(":")[0].split(".")[0].split("[")[0]
-            if base not in TEMPLATE_FIELDS:
-                self.fail(
-                    f"{value!r}: unknown field {{{field}}}; fields are "
-                    + " ".join("{" + f + "}" for f in TEMPLATE_FIELDS),
-                    param,
-                    ctx,
-                )
+        problem = template_problem(str(value))
+        if problem is not None:
+            self.fail(problem, param, ctx)
         return str(value)
 
 

@@ -1,0 +1,52 @@
+"""The ``convcli`` command's entry point (``[project.scripts]`` and ``python -m convcli``).
+
+It imports nothing but the standard library's ``signal`` before it is ready for Ctrl-C and
+SIGTERM, so that an interruption while the command-line modules are still being imported (the
+first tenth of a second) ends as one interrupted later does: one line, exit 130 or 143, never a
+``KeyboardInterrupt`` traceback. Once :func:`convcli.cli.main` runs, it handles them itself.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from typing import Any
+
+
+#: The signals that end a run as SIGTERM does (exit 143; README, "Reports and exit codes"): SIGTERM, a hang-up
+#: (the terminal closed) and SIGQUIT, those of them this platform has.
+TERMINATING_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name)
+)
+
+
+class _Terminated(BaseException):
+    """SIGTERM, SIGHUP or SIGQUIT arrived before the command line was ready."""
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    raise _Terminated()
+
+
+def main() -> None:
+    """Run ``convcli``; an interruption during start-up exits 130 (Ctrl-C) or 143 (SIGTERM)."""
+    for signum in TERMINATING_SIGNALS:
+        signal.signal(signum, _terminated)
+    try:
+        from .cli import main as run
+
+        run()  # installs its own handlers first thing
+    except KeyboardInterrupt:
+        _stop("interrupted", 130)
+    except _Terminated:
+        _stop("terminated", 143)
+
+
+def _stop(what: str, code: int) -> None:
+    try:
+        if sys.stderr is not None:
+            sys.stderr.write(f"convcli: {what}\n")
+            sys.stderr.flush()
+    except (OSError, ValueError):  # messages are best effort
+        pass
+    sys.exit(code)
