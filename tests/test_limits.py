@@ -387,6 +387,56 @@ def test_cli_nonfinite_to_an_integer_output_fails(run):
     assert result.exit_code == 1 and "NaN or inf" in result.stderr and "out.png" not in os.listdir(".")
 
 
+def test_cli_overflow_in_the_working_dtype_fails(run):
+    # uint8 is computed in float32, where 1e308 is inf: inf·x is inf, inf·0 is NaN, and inf + NaN is NaN
+    image = np.random.default_rng(3).integers(0, 3, (20, 30)).astype(np.uint8)
+    _write("a.png", cio.encode_image(image, format="png"))
+    result = run("filter", "a.png", "-k", "1e308 1e308", "-o", "out.npy")
+    left = np.pad(image, ((0, 0), (1, 0)))[:, :-1]  # the other tap: the pixel to the left, 0 in the padding
+    nan = int(((left == 0) | (image == 0)).sum())
+    assert result.exit_code == 1 and not os.path.exists("out.npy")
+    assert result.stderr.splitlines()[0] == (
+        f"convcli: error: a.png: filter: float32 overflowed: its result holds {image.size - nan:,} inf and "
+        f"{nan:,} NaN from finite values; compute in float64 with --dtype float64, or let them through with "
+        "--allow-nonfinite")
+    # float64 overflows too (1e308 + 1e308): only --allow-nonfinite is left to suggest
+    result = run("filter", "a.png", "-k", "1e308 1e308", "-o", "out.npy", "--dtype", "float64")
+    assert result.exit_code == 1 and "float64 overflowed" in result.stderr and "--dtype" not in result.stderr
+    result = run("filter", "a.png", "-k", "1e308 1e308", "-o", "out.npy", "--allow-nonfinite")
+    assert result.exit_code == 0, result.stderr
+    out = np.load("out.npy")
+    assert int(np.isnan(out).sum()) == nan and int(np.isinf(out).sum()) == image.size - nan
+
+
+@pytest.mark.parametrize("command", [("filter", "-k", "1e308 1e308"), ("pool", "--op", "sum", "--size", "2"),
+                                     ("pipeline", "p.yaml")])
+def test_cli_overflow_is_checked_for_every_command(run, command):
+    np.save("a.npy", np.full((4, 4), 2e38, np.float32))  # finite float32; two of them overflow it
+    with open("p.yaml", "w") as fh:
+        fh.write("steps:\n  - pool: {op: avg, size: 2}\n  - filter: {kernel: '1 1'}\n")
+    result = run(*command, "a.npy", "-o", "out.npy")
+    label = "p.yaml:3: step 2 (filter)" if command[0] == "pipeline" else command[0]
+    assert result.exit_code == 1 and not os.path.exists("out.npy")
+    assert result.stderr.startswith(f"convcli: error: a.npy: {label}: float32 overflowed: its result holds ")
+    assert "Warning" not in result.stderr
+
+
+def test_cli_result_beyond_the_output_dtype_fails(run):
+    # float64 data is computed in float64; 1e308 fits, but not the default float32 of a .npy output
+    values = np.full((4, 5), 1e308)
+    np.save("a.npy", values)
+    result = run("filter", "a.npy", "-k", "1", "-o", "out.npy")
+    assert result.exit_code == 1 and not os.path.exists("out.npy")
+    assert result.stderr.splitlines()[0] == (
+        "convcli: error: a.npy: the result (up to 1e+308) does not fit float32 (up to 3.4e+38): 20 inf when "
+        "written; write --dtype float64, or let them through with --allow-nonfinite")
+    assert run("filter", "a.npy", "-k", "1", "-o", "out.npy", "--dtype", "float64").exit_code == 0
+    np.testing.assert_array_equal(np.load("out.npy"), values)
+    assert run("filter", "a.npy", "-k", "1", "-o", "out.npy", "--allow-nonfinite").exit_code == 0
+    out = np.load("out.npy")
+    assert out.dtype == np.float32 and np.isposinf(out).all()
+
+
 @pytest.mark.parametrize(
     ("text", "limit"),
     [("1024", 1024), ("500M", 500 * 2**20), ("2G", 2 * 2**30), ("1.5K", 1536), ("2GB", 2 * 10**9),

@@ -15,6 +15,7 @@ __all__ = [
     "ImageReadError",
     "ImageWriteError",
     "KernelError",
+    "NonFiniteError",
     "UnknownKernelError",
 ]
 
@@ -65,3 +66,7 @@ class ImageReadError(ConvcliError):
 
 class ImageWriteError(ConvcliError):
     """An output that cannot be written (format cannot hold the data, folder not writable, ...)."""
+
+
+class NonFiniteError(ConvcliError, ValueError):
+    """A result that became NaN or inf from finite values: its working dtype overflowed (that input fails)."""

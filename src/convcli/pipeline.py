@@ -20,9 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .errors import ConvcliError, GeometryError
+from .errors import ConvcliError, GeometryError, NonFiniteError
 
-__all__ = ["OPS", "PipelineError", "Step", "Plan", "load_pipeline", "parse_pipeline", "plan", "run"]
+__all__ = ["OPS", "PipelineError", "Step", "Plan", "check_output", "load_pipeline", "nonfinite", "parse_pipeline",
+           "plan", "run"]
 
 OPS = ("gray", "filter", "sobel", "pool", "upsample")
 
@@ -623,11 +624,17 @@ def run(
     has_alpha: bool = False,
     max_pixels: int | None = None,
     engine: str = "auto",
+    allow_nonfinite: bool = False,
 ) -> tuple[Any, Plan, list[tuple[Step, Any]]]:
     """Run ``steps`` on ``image``: the result, its :class:`Plan`, and the saved intermediates.
 
     The plan is made first, so an impossible geometry fails before any pixel is computed.
     ``engine`` chooses what computes the filters (see :func:`convcli.ops.filter.filter2d`).
+
+    Every step's result is checked: NaN or inf in it, from a finite input (io refuses NaN and inf
+    in inputs unless told otherwise), means its working dtype overflowed, and is a
+    :class:`~convcli.errors.NonFiniteError` naming the step, unless ``allow_nonfinite``. NumPy's
+    overflow warnings never escape: this check says it, once.
 
     Examples
     --------
@@ -637,7 +644,19 @@ def run(
     >>> out, p, saved = run(steps, np.array([[1, 2], [4, 3]]))
     >>> out.tolist()
     [[0, 0], [4, 0]]
+    >>> run(parse_pipeline("steps: [{filter: {kernel: '1e308 1e308'}}]", path="big.yaml"), np.ones((2, 2)))
+    Traceback (most recent call last):
+    ...
+    convcli.errors.NonFiniteError: big.yaml:1: step 1 (filter): float64 overflowed: its result holds 2 inf from finite values; let them through with --allow-nonfinite
     """
+    import numpy as np
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # said once, by _check_step
+        return _run(steps, image, has_alpha=has_alpha, max_pixels=max_pixels, engine=engine,
+                    allow_nonfinite=allow_nonfinite)
+
+
+def _run(steps, image, *, has_alpha, max_pixels, engine, allow_nonfinite):
     import numpy as np
 
     from .ops.filter import attach_alpha, carry_alpha, filter_bank, to_gray
@@ -690,6 +709,75 @@ def run(
         expected = tuple(planned.steps[position]["out_shape"])
         if tuple(array.shape) != expected:  # pragma: no cover - plan and ops disagree: a bug
             raise RuntimeError(f"{step.op} gave {array.shape}, the plan said {expected}")
+        if not allow_nonfinite:
+            _check_step(step, array)
         if step.save:
             saved.append((step, array))
     return array, planned, saved
+
+
+# --- non-finite results ----------------------------------------------------------------------------
+
+
+def nonfinite(array: Any) -> str | None:
+    """None when ``array`` holds only finite numbers, else what it holds instead (``"3 inf and 1 NaN"``).
+
+    One pass and no mask when all is finite (the common case): NaN or inf makes the sum NaN or
+    inf. Only when the sum is not finite (also when finite values overflow it) are they counted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> nonfinite(np.array([1.0, 2.0])) is None, nonfinite(np.array([np.inf, -np.inf, np.nan]))
+    (True, '2 inf and 1 NaN')
+    >>> nonfinite(np.full(4, 3e38, np.float32)) is None  # the sum overflows; the values do not
+    True
+    """
+    import numpy as np
+
+    array = np.asarray(array)
+    if array.dtype.kind not in "fc" or array.size == 0:
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        if math.isfinite(float(np.abs(array.sum()))):
+            return None
+    infinite, missing = int(np.count_nonzero(np.isinf(array))), int(np.count_nonzero(np.isnan(array)))
+    held = [f"{infinite:,} inf"] * bool(infinite) + [f"{missing:,} NaN"] * bool(missing)
+    return " and ".join(held) or None
+
+
+def _check_step(step: Step, array: Any) -> None:
+    """A step whose finite input gave NaN or inf overflowed its working dtype: an error naming it."""
+    held = nonfinite(array)
+    if held is None:
+        return
+    wider = "" if array.dtype.itemsize >= 8 else "compute in float64 with --dtype float64, or "
+    raise step.error(f"{array.dtype} overflowed: its result holds {held} from finite values; "
+                     f"{wider}let them through with --allow-nonfinite", cls=NonFiniteError)
+
+
+def check_output(values: Any, written: Any) -> None:
+    """Refuse a finite result that became NaN or inf when cast to the output's dtype (``written``).
+
+    A float64 result beyond float32's range (±3.4e38) would be written to float32 as inf.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> values = np.array([1e308, 1.0])
+    >>> with np.errstate(over="ignore"):
+    ...     written = values.astype(np.float32)
+    >>> check_output(values, written)
+    Traceback (most recent call last):
+    ...
+    convcli.errors.NonFiniteError: the result (up to 1e+308) does not fit float32 (up to 3.4e+38): 1 inf when written; write --dtype float64, or let them through with --allow-nonfinite
+    """
+    import numpy as np
+
+    held = nonfinite(written)
+    if held is None or nonfinite(values) is not None:
+        return
+    largest = float(np.max(np.abs(values)))
+    raise NonFiniteError(f"the result (up to {largest:.3g}) does not fit {written.dtype} "
+                         f"(up to {float(np.finfo(written.dtype).max):.3g}): {held} when written; "
+                         "write --dtype float64, or let them through with --allow-nonfinite")

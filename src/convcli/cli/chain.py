@@ -99,7 +99,7 @@ def run_chains(
         image = image.astype(start_dtype(str(image.dtype)), copy=False)
         for steps in full:
             result, planned, saved = run(steps, image, has_alpha=info.has_alpha, max_pixels=limit,
-                                         engine=options.engine)
+                                         engine=options.engine, allow_nonfinite=options.allow_nonfinite)
             products.append(product(planned, result, extra(result) if extra else None))
             saves += [array for _, array in saved]
         for (number, position), array in zip(saving, saves):

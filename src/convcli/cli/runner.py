@@ -502,8 +502,11 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
     ``may_write``, if given, is asked once before the first write: False skips the input (an
     input before it failed, under --fail-fast).
     """
+    import numpy as np
+
     from .. import io
     from ..errors import ConvcliError, ImageWriteError
+    from ..pipeline import check_output
     from ..report import file_entry
 
     options = job.options
@@ -549,10 +552,13 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
                 out_shape, mapping = result.out_shape, {"scale": scale if dtype.startswith("uint") else "raw"}
             else:
                 alpha_max = _integer_max(info.dtype) if result.has_alpha else None
-                mapped, mapping = io.map_values(
-                    result.array, dtype=dtype, scale=scale, alpha=result.has_alpha, kind=result.kind,
-                    alpha_max=alpha_max,
-                )
+                with np.errstate(over="ignore", invalid="ignore"):  # a cast's overflow: check_output says it
+                    mapped, mapping = io.map_values(
+                        result.array, dtype=dtype, scale=scale, alpha=result.has_alpha, kind=result.kind,
+                        alpha_max=alpha_max,
+                    )
+                if not options.allow_nonfinite:
+                    check_output(result.array, mapped)
                 result = replace(result, array=None)
                 out_shape = mapped.shape
                 data = io.encode_image(mapped, format=fmt, has_alpha=result.has_alpha,
