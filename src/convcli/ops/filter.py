@@ -672,24 +672,33 @@ def filter_bank(
     if has_alpha and (array.ndim != 3 or array.shape[2] < 2):
         raise ValueError(f"`has_alpha` needs channels besides alpha, got shape {array.shape}")
     colour = array[..., :-1] if has_alpha else array
-    results = [filter2d(colour, k, boundary=boundary, normalize=normalize, **geometry) for k in kerns]
-    shapes = {r.shape[:2] for r in results}
-    if len(shapes) > 1:
-        listing = ", ".join(f"{k.name} → {r.shape[0]}×{r.shape[1]}" for k, r in zip(kerns, results))
-        raise ValueError(
-            f"the kernels give different output sizes ({listing}); they cannot be stacked: filter them "
-            "one at a time (one output per kernel)"
-        )
-    if len(results) == 1:
-        stacked = results[0]
-    elif results[0].ndim == 2:
-        stacked = np.stack(results, axis=-1)
-    else:
-        # (H, W, C, K) → (H, W, C·K): channel c·K + k.
-        stacked = np.stack(results, axis=-1).reshape(results[0].shape[:2] + (-1,))
+    # Each kernel's result goes straight into its channels of the stacked result, so the bank holds
+    # the stacked result and one kernel's result, never a list of them all and their stack too.
+    stacked: Any = None
+    first: tuple[int, ...] = ()  # the first kernel's output size
+    count = len(kerns)
+    for index, kern in enumerate(kerns):
+        result = filter2d(colour, kern, boundary=boundary, normalize=normalize, **geometry)
+        if stacked is None:
+            first = result.shape[:2]
+            if count == 1 and not has_alpha:
+                return result
+            channels = 1 if result.ndim == 2 else result.shape[2]
+            total = channels * count + (1 if has_alpha else 0)
+            stacked = np.empty(result.shape[:2] + (total,), dtype=result.dtype)
+        elif result.shape[:2] != first:
+            raise ValueError(
+                f"the kernels give different output sizes ({kerns[0].name} → {first[0]}×{first[1]}, "
+                f"{kern.name} → {result.shape[0]}×{result.shape[1]}); they cannot be stacked: filter them "
+                "one at a time (one output per kernel)"
+            )
+        # channel c·K + k is kernel k on channel c
+        stacked[..., index : channels * count : count] = result.reshape(result.shape[:2] + (channels,))
+        result = None
     if not has_alpha:
         return stacked
-    return attach_alpha(stacked, carry_alpha(array[..., -1], kernel_shape=kerns[0].shape, **geometry))
+    stacked[..., -1] = carry_alpha(array[..., -1], kernel_shape=kerns[0].shape, **geometry)
+    return stacked
 
 
 def bank_output_shape(
