@@ -22,8 +22,8 @@ from typing import Any
 
 from .errors import ConvcliError, GeometryError, NonFiniteError
 
-__all__ = ["OPS", "PipelineError", "Step", "Plan", "check_output", "load_pipeline", "nonfinite", "parse_pipeline",
-           "plan", "run"]
+__all__ = ["OPS", "PipelineError", "Step", "Plan", "Memory", "check_output", "estimate_memory", "load_pipeline",
+           "nonfinite", "parse_pipeline", "plan", "run"]
 
 OPS = ("gray", "filter", "sobel", "pool", "upsample")
 
@@ -781,3 +781,215 @@ def check_output(values: Any, written: Any) -> None:
     raise NonFiniteError(f"the result (up to {largest:.3g}) does not fit {written.dtype} "
                          f"(up to {float(np.finfo(written.dtype).max):.3g}): {held} when written; "
                          "write --dtype float64, or let them through with --allow-nonfinite")
+
+
+# --- memory ----------------------------------------------------------------------------------------
+
+#: Bytes added to every estimate for what is not an image-sized array: the engines' row buffers and
+#: thread pools, small arrays, the interpreter's own allocations.
+MEMORY_OVERHEAD = 8 << 20
+#: And a tenth more for what the arrays' model leaves out: allocator slack, libraries' scratch space.
+MEMORY_MARGIN = 1.1
+
+
+@dataclass(frozen=True)
+class Memory:
+    """An estimate of the most memory one input's run holds at once: ``bytes``, reached ``where``."""
+
+    bytes: int
+    where: str
+
+
+def _elements(shape: Sequence[int]) -> int:
+    return math.prod(int(n) for n in shape)
+
+
+def _step_memory(step: Step, record: dict, before: str, after: str, has_alpha: bool, engine: str) -> int:
+    """What one step allocates, in bytes, at its busiest: its result and its working arrays
+    (converted and padded copies, the engines' outputs, temporaries), as the ops in convcli.ops
+    compute them. Its input is not counted: whoever holds it counts it."""
+    import numpy as np
+
+    from .ops.filter import work_dtype
+
+    n_in, n_out = _elements(record["in_shape"]), _elements(record["out_shape"])
+    size_in, size_out = np.dtype(before).itemsize, np.dtype(after).itemsize
+    real = work_dtype(before).itemsize  # the floating-point type the op computes in
+    result = n_out * size_out
+    alpha = 1 if has_alpha else 0
+    in_channels = _elements(record["in_shape"][2:])
+    out_channels = _elements(record["out_shape"][2:])
+    colour_in = n_in // in_channels * (in_channels - alpha)
+    plane_out = n_out // out_channels
+    colour_out = plane_out * (out_channels - alpha)
+    options = step.options
+    if step.op == "gray":
+        return n_in * real + 2 * result  # the colours converted, the luminance, and it stacked with alpha
+    if step.op in ("filter", "sobel"):
+        kernels = len(options["kernels"]) if step.op == "filter" else 1
+        one = colour_out // kernels * real  # one kernel's result in the working type
+        each = _filter_memory(step, record, before, colour_in, one, engine)
+        if step.op == "filter":
+            return result + each + (plane_out * real * 2 if alpha else 0)
+        # Sobel: the pre-blur, x and y, and the component made from them (direction: two more copies).
+        gradients = (2 if options["component"] in ("magnitude", "direction") else 1) * one
+        extra = 2 * one if options["component"] == "direction" else 0
+        blurred = colour_in * real if options["blur"] else 0
+        return blurred + each + gradients + extra + result + (result if alpha else 0)
+    if step.op == "pool":
+        if options.get("global"):
+            return n_in * 8 if options["op"] == "median" else n_in * real
+        if options["op"] == "median":  # float64 windows gathered, then partitioned in a copy
+            area = options["size"][0] * options["size"][1]
+            (top, bottom), (left, right) = record["padding"]
+            rows, cols = record["in_shape"][0] + top + bottom, record["in_shape"][1] + left + right
+            padded = rows * cols * in_channels * 8
+            return n_in * 8 + padded + 2 * n_out * area * 8 + n_out * 8 + result
+        indices = n_out * 9 if options["op"] == "max" else 0  # a max-unpool's argmax (int64) and a mask
+        return result + indices + (plane_out * real + result if alpha else 0)
+    method = options["method"]
+    if method == "bilinear":  # the input converted, the rows resized, and the result and one more
+        rows_done = n_in * options["factor"][0] * real
+        return n_in * real + rows_done + 2 * result
+    if method == "transpose":  # the input converted and a scratch copy, the stamped buffer, the result
+        return 2 * n_in * real + 2 * result
+    return result
+
+
+def _filter_memory(step: Step, record: dict, dtype: str, colour: int, one: int, engine: str) -> int:
+    """One filter2d call's working arrays besides its result, as convcli.ops.filter runs it."""
+    import numpy as np
+
+    from .ops.filter import _OPENCV_MAX_CHANNELS, _OPENCV_SOURCES, _POLYPHASE_TAPS, BOUNDARIES, work_dtype
+
+    options = step.options
+    real = work_dtype(dtype).itemsize
+    kernel = options["kernels"][0].shape if step.op == "filter" else (3, 3)
+    (top, bottom), (left, right) = record.get("padding") or ((0, 0), (0, 0))
+    in_shape = record["in_shape"]
+    channels = colour // (in_shape[0] * in_shape[1])
+    stride, dilation = options["stride"], options["dilation"]
+    mode = BOUNDARIES[options["boundary"]]
+    converted = colour * real if np.dtype(dtype) not in _OPENCV_SOURCES else 0
+    direct = (engine != "scipy" and tuple(dilation) == (1, 1) and channels <= _OPENCV_MAX_CHANNELS
+              and (tuple(stride) == (1, 1) or kernel[0] * kernel[1] < _POLYPHASE_TAPS)
+              and mode in ("constant", "reflect", "symmetric", "edge")
+              and (options["boundary"] == "zero" or options["cval"] == 0)
+              and top <= kernel[0] - 1 and top + bottom <= kernel[0] - 1
+              and left <= kernel[1] - 1 and left + right <= kernel[1] - 1)
+    if direct:  # OpenCV from the unpadded image: a contiguous copy of the colours, the dense output
+        dense = one * stride[0] * stride[1]
+        return converted + colour * np.dtype(dtype).itemsize + dense
+    padded = (in_shape[0] + top + bottom) * (in_shape[1] + left + right) * channels * real
+    # The colours converted, the padded copy, the engine's output and its crop or phase sums.
+    return colour * real + padded + 2 * one
+
+
+def _mapping_memory(elements: int, result: str, output: str) -> int:
+    """Turning a result into the output dtype, besides the mapped array: the general mapping's
+    float64 copies (alpha, angles, masks, integers into an integer dtype) or the fast path's."""
+    import numpy as np
+
+    if np.dtype(output).kind == "f":
+        return 0
+    if np.dtype(result).kind != "f":  # integers converted first: float32 for 16 bits or less
+        return elements * (4 if np.dtype(result).itemsize <= 2 else 8)
+    return elements * np.dtype(result).itemsize  # values beyond the safe range clipped in a copy
+
+
+def estimate_memory(
+    chains: Sequence[Sequence[Step]],
+    shape: Sequence[int],
+    dtype: str,
+    *,
+    has_alpha: bool = False,
+    start_dtype: str | None = None,
+    outputs: Sequence[tuple[int, str, str]] | None = None,
+    sheet: bool = False,
+    engine: str = "auto",
+    max_pixels: int | None = None,
+) -> Memory:
+    """The most memory one input's run holds at once, from its header and the plan: nothing is decoded.
+
+    The run, as the command line does it: the input decoded (the decoder's array and a converted
+    copy), converted to ``start_dtype`` (``--dtype float64``), then each chain's steps in turn —
+    at each step the input, the results of earlier chains and saved steps, the step's own input
+    and everything the step allocates (see the ops) — then each product mapped to its output
+    dtype and encoded while the others wait. The peak is the largest of these sums, plus
+    :data:`MEMORY_OVERHEAD`.
+
+    Parameters
+    ----------
+    chains : sequence of step lists
+        One list of steps per product, as :func:`run` takes them.
+    shape, dtype, has_alpha
+        The input, from its header.
+    start_dtype : str, optional
+        What the steps start from, when the input is converted first.
+    outputs : sequence of (product, dtype, format), optional
+        Each file written: which product (the chains' results, then the saved steps in order,
+        then a contact sheet), in which dtype and format. Default: each product once to ``.npy``,
+        as computed.
+    sheet : bool
+        A contact sheet of the first chain's result is made too.
+    engine : str
+        What computes the filters (``--engine``).
+    max_pixels : int, optional
+        Checked first, per step, as :func:`plan` does: a result too large to hold says so.
+
+    Examples
+    --------
+    >>> steps = parse_pipeline("steps: [{upsample: {method: bilinear, factor: 4}}]", path="up.yaml")
+    >>> estimate = estimate_memory([steps], (3000, 3000), "uint8", outputs=[(0, "uint8", "png")])
+    >>> round(estimate.bytes / 2**30, 2), estimate.where
+    (1.38, 'step 1 (upsample)')
+    """
+    import numpy as np
+
+    start = str(start_dtype or dtype)
+    decoded = _elements(shape) * np.dtype(dtype).itemsize
+    base = decoded + (_elements(shape) * np.dtype(start).itemsize if start != str(dtype) else 0)
+    peak, where = 2 * decoded, "decoding"
+    held = 0  # results of earlier chains and saved steps
+    products: list[tuple[int, str, bool, str]] = []  # elements, dtype, alpha, kind
+    saves: list[tuple[int, str, bool, str]] = []
+    for chain in chains:
+        state = plan(chain, shape, has_alpha=has_alpha, max_pixels=max_pixels)
+        current, alive = start, 0  # the step's input when it is not the decoded image
+        alpha = has_alpha
+        for position, (step, record) in enumerate(zip(chain, state.steps)):
+            after = result_dtype(step, current, changed=record["in_shape"] != record["out_shape"], has_alpha=alpha)
+            need = base + held + alive + _step_memory(step, record, current, after, alpha, engine)
+            if need > peak:
+                peak, where = need, f"step {position + 1} ({step.op})"
+            alive = _elements(record["out_shape"]) * np.dtype(after).itemsize
+            current = after
+            if step.save:
+                held += alive
+                kind = plan(chain[: position + 1], shape, has_alpha=has_alpha).kind
+                saves.append((_elements(record["out_shape"]), after, alpha, kind))
+        products.append((_elements(state.shape), current, alpha, state.kind))
+        held += alive
+    products += saves
+    if sheet:
+        elements = products[0][0]
+        need = base + held + 2 * elements * 8
+        if need > peak:
+            peak, where = need, "the contact sheet"
+        products.append((elements, "uint8", False, "values"))
+        held += elements * 3
+    written = outputs if outputs is not None else [(index, product[1], "npy") for index, product in
+                                                   enumerate(products)]
+    for index, output, fmt in written:
+        # The runner maps one product at a time while the others wait, lets the result go, then
+        # encodes: the compressed bytes, and their joined copy (a .npy is written as it is).
+        elements, result, alpha, kind = products[index]
+        mapped = elements * np.dtype(output).itemsize
+        general = np.dtype(output).kind in "ui" and (alpha or kind != "values")
+        mapping = 4 * elements * 8 if general else _mapping_memory(elements, result, output)
+        product = elements * np.dtype(result).itemsize
+        encoded = mapped * (1.25 if fmt == "npy" else 2)  # io.BytesIO grows by an eighth at a time
+        need = max(held + mapped + mapping, held - product + mapped + encoded)
+        if need > peak:
+            peak, where = need, "writing"
+    return Memory(int(peak * MEMORY_MARGIN + MEMORY_OVERHEAD), where)

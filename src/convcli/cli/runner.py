@@ -365,6 +365,7 @@ def run_batch(
     stackable: Sequence[bool] | None = None,
     show: Callable[[Source, list[Product]], None] | None = None,
     templates: dict[int, str] | None = None,
+    memory: Callable[[Any, list[tuple[int, str, str]]], Any] | None = None,
 ) -> None:
     """Run one command over its inputs, write outputs, the report and the summary, and exit.
 
@@ -374,6 +375,9 @@ def run_batch(
     must be ``.npy`` or TIFF. ``show(source, products)``, if given, prints results as data on
     standard output (global pooling's table), always in this process and in input order.
     ``templates`` names some products' files themselves (see :func:`plan_targets`).
+    ``memory(info, outputs)`` estimates an input's working memory from its header and the files
+    it makes (``outputs``: (product, dtype, format)), as a :class:`convcli.pipeline.Memory`: it is
+    held to ``--max-memory`` before anything is decoded and reported as each file's ``memory``.
 
     With several inputs and ``--jobs`` other than 1, inputs are done by forked worker processes;
     ``compute`` and ``describe`` then run there (they need not be picklable).
@@ -402,7 +406,7 @@ def run_batch(
 
     job = _Job(sources=list(sources), plan=plan, options=options, compute=compute, describe=describe,
                show=show is not None, verbose=verbose,
-               limits=options.limits())
+               limits=options.limits(), memory=memory)
     workers = min(worker_count(options.jobs), len(job.sources))
     writes_stdout = any(t.path == "-" for targets in plan.values() for t in targets)
     if writes_stdout or "fork" not in _start_methods():
@@ -477,6 +481,7 @@ class _Job:
     show: bool
     verbose: bool
     limits: Any                     # io.Limits: what every input is held to before decoding
+    memory: Callable[[Any, list[tuple[int, str, str]]], Any] | None = None  # see run_batch
     # With workers and --fail-fast (shared between processes): the first failed position, whether
     # each position is settled (written, failed or skipped), and how many leading positions are.
     first_failure: Any = None
@@ -519,12 +524,16 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
             for target in targets:
                 if target.path != "-" and os.path.lexists(target.path):
                     raise ConvcliError("exists; --no-clobber refuses to replace it", path=target.path)
+        limits, estimate = _memory_limits(job, targets)
         if options.dry_run:
-            info = io.probe(source.source, limits=job.limits)
+            info = io.probe(source.source, limits=limits)
             results = job.describe(info)
         else:
-            image, info = io.read_image(source.source, limits=job.limits)
+            image, info = io.read_image(source.source, limits=limits)
             results = job.compute(image, info)
+        if job.memory is not None and not estimate:  # a shape-only input: no header to hold to limits
+            limits.memory(info)
+        memory = {"memory": estimate[0].bytes} if estimate else {}
         if job.show:
             outcome.shown = results
         pieces = [piece for target in targets or [None]
@@ -582,6 +591,7 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
                 scale=mapping.get("scale"),
                 **({"clipped": mapping["clipped"]} if "clipped" in mapping else {}),
                 **({"notes": list(info.notes)} if info.notes else {}),
+                **memory,
                 **result.extra,
             ))
     except (ConvcliError, ValueError) as error:
@@ -592,6 +602,24 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
         _fail(outcome, source, error, started, internal=True,
               trace=traceback.format_exc().rstrip("\n") if job.verbose else None)
     return outcome
+
+
+def _memory_limits(job: _Job, targets: list[Target]) -> tuple[Any, list[Any]]:
+    """The limits one input is read with: with ``job.memory``, its estimate, from the header and the
+    files it makes, is what ``--max-memory`` holds; the list gets the estimate once it is made."""
+    from .. import io
+
+    made: list[Any] = []
+    if job.memory is None:
+        return job.limits, made
+
+    def estimate(info: Any) -> tuple[int, str]:
+        outputs = [(t.product, job.options.dtype or io.default_dtype(t.format, info.dtype), t.format)
+                   for t in targets]
+        made[:] = [job.memory(info, outputs)]
+        return made[0].bytes, f"estimated from its header and the plan, most at {made[0].where}"
+
+    return replace(job.limits, memory=estimate), made
 
 
 def _pieces(target: Target | None, result: Product, split: bool) -> list[tuple[Target | None, Product]]:
