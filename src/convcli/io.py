@@ -39,7 +39,8 @@ the same for every format:
 
 Limits (:class:`Limits`, each a command-line option) are checked before anything is decoded:
 the file size from ``fstat`` before the first byte is read; the side length, the pixel count,
-the estimated working memory (:func:`working_memory`) and the frame count from the header
+the estimated working memory (``Limits.memory``, the command line's estimate from the plan, or
+:func:`working_memory`) and the frame count from the header
 (GIF, TIFF and WebP frames are counted by walking their block, IFD and chunk structure, and
 the count stops as soon as it passes the limit). Each refusal is an :class:`ImageReadError`
 naming the limit and the option that raises it.
