@@ -988,7 +988,9 @@ def estimate_memory(
         general = np.dtype(output).kind in "ui" and (alpha or kind != "values")
         mapping = 4 * elements * 8 if general else _mapping_memory(elements, result, output)
         product = elements * np.dtype(result).itemsize
-        encoded = mapped * (1.25 if fmt == "npy" else 2)  # io.BytesIO grows by an eighth at a time
+        # A .npy: io.BytesIO grows by an eighth at a time, and NumPy copies 16 MiB pieces into it
+        # through a buffer of their own.
+        encoded = mapped * 1.25 + min(mapped, 32 << 20) if fmt == "npy" else mapped * 2
         need = max(held + mapped + mapping, held - product + mapped + encoded)
         if need > peak:
             peak, where = need, "writing"
