@@ -178,7 +178,7 @@ def test_the_estimate_is_in_the_dry_run_report(run):
     from convcli.pipeline import estimate_memory, parse_step
 
     _image("a.png", (100, 120, 3))
-    report = json.loads(run("filter", "a.png", "-k", "box3", "--dry-run", "--json").stdout)
+    report = json.loads(run("filter", "a.png", "-k", "box3", "-o", "out.png", "--dry-run", "--json").stdout)
     estimate = estimate_memory([[parse_step("filter", {"kernel": "box3"})]], (100, 120, 3), "uint8",
                                outputs=[(0, "uint8", "png")])
     assert report["files"][0]["memory"] == estimate.bytes

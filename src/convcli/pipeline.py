@@ -828,9 +828,10 @@ def _step_memory(step: Step, record: dict, before: str, after: str, has_alpha: b
     if step.op in ("filter", "sobel"):
         kernels = len(options["kernels"]) if step.op == "filter" else 1
         one = colour_out // kernels * real  # one kernel's result in the working type
-        each = _filter_memory(step, record, before, colour_in, one, engine)
-        if step.op == "filter":
-            return result + each + (plane_out * real * 2 if alpha else 0)
+        each = _filter_memory(step, record, before, colour_in, one, engine, alpha=bool(alpha))
+        if step.op == "filter":  # several kernels, or alpha: each kernel's result is copied into the stack
+            own = one if kernels > 1 or alpha else 0
+            return result + each + own + (plane_out * real * 2 if alpha else 0)
         # Sobel: the pre-blur, x and y, and the component made from them (direction: two more copies).
         gradients = (2 if options["component"] in ("magnitude", "direction") else 1) * one
         extra = 2 * one if options["component"] == "direction" else 0
@@ -856,8 +857,10 @@ def _step_memory(step: Step, record: dict, before: str, after: str, has_alpha: b
     return result
 
 
-def _filter_memory(step: Step, record: dict, dtype: str, colour: int, one: int, engine: str) -> int:
-    """One filter2d call's working arrays besides its result, as convcli.ops.filter runs it."""
+def _filter_memory(step: Step, record: dict, dtype: str, colour: int, one: int, engine: str, *,
+                   alpha: bool) -> int:
+    """One filter2d call's working arrays besides its result (``one`` bytes), as
+    convcli.ops.filter runs it."""
     import numpy as np
 
     from .ops.filter import _OPENCV_MAX_CHANNELS, _OPENCV_SOURCES, _POLYPHASE_TAPS, BOUNDARIES, work_dtype
@@ -877,12 +880,16 @@ def _filter_memory(step: Step, record: dict, dtype: str, colour: int, one: int, 
               and (options["boundary"] == "zero" or options["cval"] == 0)
               and top <= kernel[0] - 1 and top + bottom <= kernel[0] - 1
               and left <= kernel[1] - 1 and left + right <= kernel[1] - 1)
-    if direct:  # OpenCV from the unpadded image: a contiguous copy of the colours, the dense output
-        dense = one * stride[0] * stride[1]
-        return converted + colour * np.dtype(dtype).itemsize + dense
+    if direct:
+        # OpenCV from the unpadded image: the colours made contiguous (beside alpha), and when strided
+        # the dense output every stride-th pixel is picked from; at stride 1 that output is the result.
+        contiguous = colour * np.dtype(dtype).itemsize if alpha else 0
+        dense = one * stride[0] * stride[1] if tuple(stride) != (1, 1) else 0
+        return converted + contiguous + dense
     padded = (in_shape[0] + top + bottom) * (in_shape[1] + left + right) * channels * real
-    # The colours converted, the padded copy, the engine's output and its crop or phase sums.
-    return colour * real + padded + 2 * one
+    # The colours converted, the padded copy, and the engine's output (which the result is cropped
+    # from) or its phase sums.
+    return colour * real + padded + one
 
 
 def _mapping_memory(elements: int, result: str, output: str) -> int:
