@@ -251,6 +251,22 @@ def test_memory_limit_raised():
     assert cio.read_image(data, limits=cio.Limits(max_memory=12_000))[0].shape == (10, 10, 5)
 
 
+def test_memory_estimate_given_by_the_caller(no_decoding):
+    # Limits.memory replaces working_memory: the command line's estimate of the whole run, from the plan
+    seen = []
+
+    def estimate(info):
+        seen.append(info.shape)
+        return 5 * 2**30, "a plan's estimate"
+
+    data = png_bytes((3, 4))
+    text = refusal(data, limits=cio.Limits(max_memory=2**30, memory=estimate))
+    assert text == ("<stdin>: 4×3×1 needs about 5 GiB of working memory (a plan's estimate), over the memory "
+                    "limit of 1 GiB; raise it with --max-memory")
+    assert seen == [(3, 4), (3, 4)]  # read_image and probe each asked, from the header
+    assert cio.probe(data, limits=cio.Limits(max_memory=6 * 2**30, memory=estimate)).shape == (3, 4)
+
+
 def test_limits_apply_to_samples():
     assert "side limit of 100" in refusal("sample:camera", limits=cio.Limits(max_side=100))
     assert "memory limit" in refusal("sample:astronaut", limits=cio.Limits(max_memory=2**20))
