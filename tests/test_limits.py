@@ -414,8 +414,8 @@ def test_cli_overflow_in_the_working_dtype_fails(run):
     assert result.exit_code == 1 and not os.path.exists("out.npy")
     assert result.stderr.splitlines()[0] == (
         f"convcli: error: a.png: filter: float32 overflowed: its result holds {image.size - nan:,} inf and "
-        f"{nan:,} NaN from finite values; compute in float64 with --dtype float64, or let them through with "
-        "--allow-nonfinite")
+        f"{nan:,} NaN from finite values; compute in float64 with --dtype float64 (to .npy or .tif), or let "
+        "them through with --allow-nonfinite")
     # float64 overflows too (1e308 + 1e308): only --allow-nonfinite is left to suggest
     result = run("filter", "a.png", "-k", "1e308 1e308", "-o", "out.npy", "--dtype", "float64")
     assert result.exit_code == 1 and "float64 overflowed" in result.stderr and "--dtype" not in result.stderr

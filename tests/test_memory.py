@@ -89,6 +89,8 @@ def _pipeline(name: str, banks: int) -> str:
                  id="two-10-kernel-banks"),
     pytest.param(lambda: ["filter", _image("a.png", (1000, 1000, 4)), "-k", "box3", "-o", "out.png"],
                  id="rgba-filter"),
+    pytest.param(lambda: ["filter", _image("a.png", (1500, 1500, 3)), "-k", "sobel-x", "-o", "out.png"],
+                 id="plain-filter"),
     pytest.param(lambda: ["sobel", _image("a.png", (800, 800, 3)), "--component", "direction", "-o", "out.png"],
                  id="sobel-direction"),
     pytest.param(lambda: ["pool", _image("a.png", (600, 600, 3)), "--op", "median", "--size", "3", "--stride", "1",

@@ -285,7 +285,7 @@ def test_overflow_names_the_step_and_never_warns():
     with pytest.raises(NonFiniteError) as caught:  # pytest turns any RuntimeWarning into an error
         run(steps, image)
     assert str(caught.value) == ("p.yaml:3: step 2 (filter): float32 overflowed: its result holds 6 inf from "
-                                 "finite values; compute in float64 with --dtype float64, or let them through "
+                                 "finite values; compute in float64 with --dtype float64 (to .npy or .tif), or let them through "
                                  "with --allow-nonfinite")
     out, _, _ = run(steps, image, allow_nonfinite=True)
     # reference: one column sees the zero padding (one tap: 2·3e38 = 6e38), the others two taps

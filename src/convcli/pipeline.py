@@ -751,7 +751,8 @@ def _check_step(step: Step, array: Any) -> None:
     held = nonfinite(array)
     if held is None:
         return
-    wider = "" if array.dtype.itemsize >= 8 else "compute in float64 with --dtype float64, or "
+    wider = ("" if array.dtype.itemsize >= 8
+             else "compute in float64 with --dtype float64 (to .npy or .tif), or ")
     raise step.error(f"{array.dtype} overflowed: its result holds {held} from finite values; "
                      f"{wider}let them through with --allow-nonfinite", cls=NonFiniteError)
 
