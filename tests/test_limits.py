@@ -251,6 +251,22 @@ def test_memory_limit_raised():
     assert cio.read_image(data, limits=cio.Limits(max_memory=12_000))[0].shape == (10, 10, 5)
 
 
+def test_memory_estimate_given_by_the_caller(no_decoding):
+    # Limits.memory replaces working_memory: the command line's estimate of the whole run, from the plan
+    seen = []
+
+    def estimate(info):
+        seen.append(info.shape)
+        return 5 * 2**30, "a plan's estimate"
+
+    data = png_bytes((3, 4))
+    text = refusal(data, limits=cio.Limits(max_memory=2**30, memory=estimate))
+    assert text == ("<stdin>: 4×3×1 needs about 5 GiB of working memory (a plan's estimate), over the memory "
+                    "limit of 1 GiB; raise it with --max-memory")
+    assert seen == [(3, 4), (3, 4)]  # read_image and probe each asked, from the header
+    assert cio.probe(data, limits=cio.Limits(max_memory=6 * 2**30, memory=estimate)).shape == (3, 4)
+
+
 def test_limits_apply_to_samples():
     assert "side limit of 100" in refusal("sample:camera", limits=cio.Limits(max_side=100))
     assert "memory limit" in refusal("sample:astronaut", limits=cio.Limits(max_memory=2**20))
@@ -310,8 +326,9 @@ CASES = {
     "frames": ("a.gif", lambda: animation("GIF", 4), ["--max-frames", "3"], "--max-frames", ["--max-frames", "4"]),
     "file size": ("a.png", lambda: png_bytes((2, 2)), ["--max-file-size", "10"], "--max-file-size",
                   ["--max-file-size", "1K"]),
-    "memory": ("a.npy", lambda: npy_bytes(np.zeros((8, 8, 4), np.float32)), ["--max-memory", "6143"],
-               "--max-memory", ["--max-memory", "6K"]),  # 8·8·4·8·3 = 6,144 bytes = 6K
+    # the plan's estimate: a few KiB of arrays and pipeline.MEMORY_OVERHEAD (8 MiB)
+    "memory": ("a.npy", lambda: npy_bytes(np.zeros((8, 8, 4), np.float32)), ["--max-memory", "8M"],
+               "--max-memory", ["--max-memory", "9M"]),
     "nonfinite": ("a.npy", lambda: npy_bytes(np.array([[np.nan, 1.0], [2.0, 3.0]])), [], "--allow-nonfinite",
                   ["--allow-nonfinite"]),
 }
@@ -385,6 +402,56 @@ def test_cli_nonfinite_to_an_integer_output_fails(run):
     np.save("a.npy", np.array([[np.nan, 1.0], [2.0, 3.0]]))
     result = run("filter", "a.npy", "-k", "1", "-o", "out.png", "--allow-nonfinite")
     assert result.exit_code == 1 and "NaN or inf" in result.stderr and "out.png" not in os.listdir(".")
+
+
+def test_cli_overflow_in_the_working_dtype_fails(run):
+    # uint8 is computed in float32, where 1e308 is inf: inf·x is inf, inf·0 is NaN, and inf + NaN is NaN
+    image = np.random.default_rng(3).integers(0, 3, (20, 30)).astype(np.uint8)
+    _write("a.png", cio.encode_image(image, format="png"))
+    result = run("filter", "a.png", "-k", "1e308 1e308", "-o", "out.npy")
+    left = np.pad(image, ((0, 0), (1, 0)))[:, :-1]  # the other tap: the pixel to the left, 0 in the padding
+    nan = int(((left == 0) | (image == 0)).sum())
+    assert result.exit_code == 1 and not os.path.exists("out.npy")
+    assert result.stderr.splitlines()[0] == (
+        f"convcli: error: a.png: filter: float32 overflowed: its result holds {image.size - nan:,} inf and "
+        f"{nan:,} NaN from finite values; compute in float64 with --dtype float64 (to .npy or .tif), or let "
+        "them through with --allow-nonfinite")
+    # float64 overflows too (1e308 + 1e308): only --allow-nonfinite is left to suggest
+    result = run("filter", "a.png", "-k", "1e308 1e308", "-o", "out.npy", "--dtype", "float64")
+    assert result.exit_code == 1 and "float64 overflowed" in result.stderr and "--dtype" not in result.stderr
+    result = run("filter", "a.png", "-k", "1e308 1e308", "-o", "out.npy", "--allow-nonfinite")
+    assert result.exit_code == 0, result.stderr
+    out = np.load("out.npy")
+    assert int(np.isnan(out).sum()) == nan and int(np.isinf(out).sum()) == image.size - nan
+
+
+@pytest.mark.parametrize("command", [("filter", "-k", "1e308 1e308"), ("pool", "--op", "sum", "--size", "2"),
+                                     ("pipeline", "p.yaml")])
+def test_cli_overflow_is_checked_for_every_command(run, command):
+    np.save("a.npy", np.full((4, 4), 2e38, np.float32))  # finite float32; two of them overflow it
+    with open("p.yaml", "w") as fh:
+        fh.write("steps:\n  - pool: {op: avg, size: 2}\n  - filter: {kernel: '1 1'}\n")
+    result = run(*command, "a.npy", "-o", "out.npy")
+    label = "p.yaml:3: step 2 (filter)" if command[0] == "pipeline" else command[0]
+    assert result.exit_code == 1 and not os.path.exists("out.npy")
+    assert result.stderr.startswith(f"convcli: error: a.npy: {label}: float32 overflowed: its result holds ")
+    assert "Warning" not in result.stderr
+
+
+def test_cli_result_beyond_the_output_dtype_fails(run):
+    # float64 data is computed in float64; 1e308 fits, but not the default float32 of a .npy output
+    values = np.full((4, 5), 1e308)
+    np.save("a.npy", values)
+    result = run("filter", "a.npy", "-k", "1", "-o", "out.npy")
+    assert result.exit_code == 1 and not os.path.exists("out.npy")
+    assert result.stderr.splitlines()[0] == (
+        "convcli: error: a.npy: the result (up to 1e+308) does not fit float32 (up to 3.4e+38): 20 inf when "
+        "written; write --dtype float64, or let them through with --allow-nonfinite")
+    assert run("filter", "a.npy", "-k", "1", "-o", "out.npy", "--dtype", "float64").exit_code == 0
+    np.testing.assert_array_equal(np.load("out.npy"), values)
+    assert run("filter", "a.npy", "-k", "1", "-o", "out.npy", "--allow-nonfinite").exit_code == 0
+    out = np.load("out.npy")
+    assert out.dtype == np.float32 and np.isposinf(out).all()
 
 
 @pytest.mark.parametrize(

@@ -306,3 +306,22 @@ def test_option_conflicts_are_worded_for_flags_or_keys(op, options, as_flags, as
     with pytest.raises(PipelineError) as from_yaml:
         parse_step(op, options)
     assert from_yaml.value.message == f"{op}: {as_keys}"
+
+
+# --- non-finite results ----------------------------------------------------------------------------
+
+
+def test_overflow_names_the_step_and_never_warns():
+    from convcli.errors import NonFiniteError
+
+    steps = steps_of("steps:\n  - pool: {op: max, size: 2}\n  - filter: {kernel: '3e38 3e38', correlate: true}\n")
+    image = np.full((4, 6), 2.0, np.float32)  # 2·3e38 + 2·3e38 is past float32's 3.4e38
+    with pytest.raises(NonFiniteError) as caught:  # pytest turns any RuntimeWarning into an error
+        run(steps, image)
+    assert str(caught.value) == ("p.yaml:3: step 2 (filter): float32 overflowed: its result holds 6 inf from "
+                                 "finite values; compute in float64 with --dtype float64 (to .npy or .tif), or let them through "
+                                 "with --allow-nonfinite")
+    out, _, _ = run(steps, image, allow_nonfinite=True)
+    # reference: one column sees the zero padding (one tap: 2·3e38 = 6e38), the others two taps
+    assert np.isposinf(out).all() and out.dtype == np.float32
+    assert sorted(run(steps, image.astype(np.float64))[0][0].tolist()) == [6e38, 1.2e39, 1.2e39]

@@ -16,6 +16,7 @@ __all__ = [
     "ImageReadError",
     "ImageWriteError",
     "KernelError",
+    "NonFiniteError",
     "UnknownKernelError",
 ]
 
@@ -71,3 +72,7 @@ class ImageWriteError(ConvcliError):
 class EnvironmentFault(ConvcliError):
     """The user's environment failed convcli: standard output closed or full, out of memory, a
     full disk or a read-only file system (exit 1, never an "internal error")."""
+
+
+class NonFiniteError(ConvcliError, ValueError):
+    """A result that became NaN or inf from finite values: its working dtype overflowed (that input fails)."""

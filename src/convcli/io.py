@@ -39,7 +39,8 @@ the same for every format:
 
 Limits (:class:`Limits`, each a command-line option) are checked before anything is decoded:
 the file size from ``fstat`` before the first byte is read; the side length, the pixel count,
-the estimated working memory (:func:`working_memory`) and the frame count from the header
+the estimated working memory (``Limits.memory``, the command line's estimate from the plan, or
+:func:`working_memory`) and the frame count from the header
 (GIF, TIFF and WebP frames are counted by walking their block, IFD and chunk structure, and
 the count stops as soon as it passes the limit). Each refusal is an :class:`ImageReadError`
 naming the limit and the option that raises it.
@@ -60,7 +61,7 @@ import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO, Union
 
@@ -240,7 +241,12 @@ class Limits:
     max_file_size : int or None
         Largest input, in bytes [``--max-file-size``]; default 1 GiB.
     max_memory : int or None
-        Largest :func:`working_memory` estimate, in bytes [``--max-memory``]; default 16 GiB.
+        Largest working-memory estimate, in bytes [``--max-memory``]; default 16 GiB.
+    memory : callable, optional
+        ``memory(info)`` → ``(bytes, how)``: the working-memory estimate of an input from its
+        header, and how it was made (for the message). The command line estimates the whole run
+        from the plan of its steps (:func:`convcli.pipeline.estimate_memory`); without it, the
+        estimate is :func:`working_memory`.
     allow_nonfinite : bool
         Let NaN and inf in floating-point inputs through [``--allow-nonfinite``]; default False.
 
@@ -260,6 +266,7 @@ class Limits:
     max_file_size: int | None = DEFAULT_MAX_FILE_SIZE
     max_memory: int | None = DEFAULT_MAX_MEMORY
     allow_nonfinite: bool = False
+    memory: Callable[[ImageInfo], tuple[int, str]] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("max_pixels", "max_side", "max_frames", "max_file_size", "max_memory"):
@@ -435,13 +442,15 @@ def _check_limits(info: ImageInfo, limits: Limits, label: str) -> None:
     h, w = info.shape[0], info.shape[1]
     _size_limits(w, h, limits, label)
     if limits.max_memory is not None:
-        need = working_memory(info.shape)
+        c = info.shape[2] if len(info.shape) == 3 else 1
+        if limits.memory is not None:
+            need, how = limits.memory(info)
+        else:
+            need, how = working_memory(info.shape), f"{w}·{h}·{c} values × 8 bytes × {MEMORY_FACTOR}"
         if need > limits.max_memory:
-            c = info.shape[2] if len(info.shape) == 3 else 1
             raise ImageReadError(
-                f"{w}×{h}×{c} needs about {_size_text(need)} of working memory ({w}·{h}·{c} values "
-                f"× 8 bytes × {MEMORY_FACTOR}), over the memory limit of {_size_text(limits.max_memory)}; "
-                "raise it with --max-memory",
+                f"{w}×{h}×{c} needs about {_size_text(need)} of working memory ({how}), "
+                f"over the memory limit of {_size_text(limits.max_memory)}; raise it with --max-memory",
                 path=label,
             )
     _frame_limit(info.frames, limits, label)

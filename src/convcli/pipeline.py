@@ -20,9 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .errors import ConvcliError, GeometryError
+from .errors import ConvcliError, GeometryError, NonFiniteError
 
-__all__ = ["OPS", "PipelineError", "Step", "Plan", "load_pipeline", "parse_pipeline", "plan", "run"]
+__all__ = ["OPS", "PipelineError", "Step", "Plan", "Memory", "check_output", "estimate_memory", "load_pipeline",
+           "nonfinite", "parse_pipeline", "plan", "run"]
 
 OPS = ("gray", "filter", "sobel", "pool", "upsample")
 
@@ -630,11 +631,17 @@ def run(
     has_alpha: bool = False,
     max_pixels: int | None = None,
     engine: str = "auto",
+    allow_nonfinite: bool = False,
 ) -> tuple[Any, Plan, list[tuple[Step, Any]]]:
     """Run ``steps`` on ``image``: the result, its :class:`Plan`, and the saved intermediates.
 
     The plan is made first, so an impossible geometry fails before any pixel is computed.
     ``engine`` chooses what computes the filters (see :func:`convcli.ops.filter.filter2d`).
+
+    Every step's result is checked: NaN or inf in it, from a finite input (io refuses NaN and inf
+    in inputs unless told otherwise), means its working dtype overflowed, and is a
+    :class:`~convcli.errors.NonFiniteError` naming the step, unless ``allow_nonfinite``. NumPy's
+    overflow warnings never escape: this check says it, once.
 
     Examples
     --------
@@ -644,7 +651,19 @@ def run(
     >>> out, p, saved = run(steps, np.array([[1, 2], [4, 3]]))
     >>> out.tolist()
     [[0, 0], [4, 0]]
+    >>> run(parse_pipeline("steps: [{filter: {kernel: '1e308 1e308'}}]", path="big.yaml"), np.ones((2, 2)))
+    Traceback (most recent call last):
+    ...
+    convcli.errors.NonFiniteError: big.yaml:1: step 1 (filter): float64 overflowed: its result holds 2 inf from finite values; let them through with --allow-nonfinite
     """
+    import numpy as np
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # said once, by _check_step
+        return _run(steps, image, has_alpha=has_alpha, max_pixels=max_pixels, engine=engine,
+                    allow_nonfinite=allow_nonfinite)
+
+
+def _run(steps, image, *, has_alpha, max_pixels, engine, allow_nonfinite):
     import numpy as np
 
     from .ops.filter import attach_alpha, carry_alpha, filter_bank, to_gray
@@ -697,6 +716,297 @@ def run(
         expected = tuple(planned.steps[position]["out_shape"])
         if tuple(array.shape) != expected:  # pragma: no cover - plan and ops disagree: a bug
             raise RuntimeError(f"{step.op} gave {array.shape}, the plan said {expected}")
+        if not allow_nonfinite:
+            _check_step(step, array)
         if step.save:
             saved.append((step, array))
     return array, planned, saved
+
+
+# --- non-finite results ----------------------------------------------------------------------------
+
+
+def nonfinite(array: Any) -> str | None:
+    """None when ``array`` holds only finite numbers, else what it holds instead (``"3 inf and 1 NaN"``).
+
+    One pass and no mask when all is finite (the common case): NaN or inf makes the sum NaN or
+    inf. Only when the sum is not finite (also when finite values overflow it) are they counted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> nonfinite(np.array([1.0, 2.0])) is None, nonfinite(np.array([np.inf, -np.inf, np.nan]))
+    (True, '2 inf and 1 NaN')
+    >>> nonfinite(np.full(4, 3e38, np.float32)) is None  # the sum overflows; the values do not
+    True
+    """
+    import numpy as np
+
+    array = np.asarray(array)
+    if array.dtype.kind not in "fc" or array.size == 0:
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        if math.isfinite(float(np.abs(array.sum()))):
+            return None
+    infinite, missing = int(np.count_nonzero(np.isinf(array))), int(np.count_nonzero(np.isnan(array)))
+    held = [f"{infinite:,} inf"] * bool(infinite) + [f"{missing:,} NaN"] * bool(missing)
+    return " and ".join(held) or None
+
+
+def _check_step(step: Step, array: Any) -> None:
+    """A step whose finite input gave NaN or inf overflowed its working dtype: an error naming it."""
+    held = nonfinite(array)
+    if held is None:
+        return
+    wider = ("" if array.dtype.itemsize >= 8
+             else "compute in float64 with --dtype float64 (to .npy or .tif), or ")
+    raise step.error(f"{array.dtype} overflowed: its result holds {held} from finite values; "
+                     f"{wider}let them through with --allow-nonfinite", cls=NonFiniteError)
+
+
+def check_output(values: Any, written: Any) -> None:
+    """Refuse a finite result that became NaN or inf when cast to the output's dtype (``written``).
+
+    A float64 result beyond float32's range (±3.4e38) would be written to float32 as inf.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> values = np.array([1e308, 1.0])
+    >>> with np.errstate(over="ignore"):
+    ...     written = values.astype(np.float32)
+    >>> check_output(values, written)
+    Traceback (most recent call last):
+    ...
+    convcli.errors.NonFiniteError: the result (up to 1e+308) does not fit float32 (up to 3.4e+38): 1 inf when written; write --dtype float64, or let them through with --allow-nonfinite
+    """
+    import numpy as np
+
+    held = nonfinite(written)
+    if held is None or nonfinite(values) is not None:
+        return
+    largest = float(np.max(np.abs(values)))
+    raise NonFiniteError(f"the result (up to {largest:.3g}) does not fit {written.dtype} "
+                         f"(up to {float(np.finfo(written.dtype).max):.3g}): {held} when written; "
+                         "write --dtype float64, or let them through with --allow-nonfinite")
+
+
+# --- memory ----------------------------------------------------------------------------------------
+
+#: Bytes added to every estimate for what is not an image-sized array: the engines' row buffers and
+#: thread pools, small arrays, the interpreter's own allocations.
+MEMORY_OVERHEAD = 8 << 20
+#: And a tenth more for what the arrays' model leaves out: allocator slack, libraries' scratch space.
+MEMORY_MARGIN = 1.1
+
+
+@dataclass(frozen=True)
+class Memory:
+    """An estimate of the most memory one input's run holds at once: ``bytes``, reached ``where``."""
+
+    bytes: int
+    where: str
+
+
+def _elements(shape: Sequence[int]) -> int:
+    return math.prod(int(n) for n in shape)
+
+
+def _step_memory(step: Step, record: dict, before: str, after: str, has_alpha: bool, engine: str) -> int:
+    """What one step allocates, in bytes, at its busiest: its result and its working arrays
+    (converted and padded copies, the engines' outputs, temporaries), as the ops in convcli.ops
+    compute them. Its input is not counted: whoever holds it counts it."""
+    import numpy as np
+
+    from .ops.filter import work_dtype
+
+    n_in, n_out = _elements(record["in_shape"]), _elements(record["out_shape"])
+    size_in, size_out = np.dtype(before).itemsize, np.dtype(after).itemsize
+    real = work_dtype(before).itemsize  # the floating-point type the op computes in
+    result = n_out * size_out
+    alpha = 1 if has_alpha else 0
+    in_channels = _elements(record["in_shape"][2:])
+    out_channels = _elements(record["out_shape"][2:])
+    colour_in = n_in // in_channels * (in_channels - alpha)
+    plane_out = n_out // out_channels
+    colour_out = plane_out * (out_channels - alpha)
+    options = step.options
+    if step.op == "gray":
+        return n_in * real + 2 * result  # the colours converted, the luminance, and it stacked with alpha
+    if step.op in ("filter", "sobel"):
+        kernels = len(options["kernels"]) if step.op == "filter" else 1
+        one = colour_out // kernels * real  # one kernel's result in the working type
+        each = _filter_memory(step, record, before, colour_in, one, engine, alpha=bool(alpha))
+        if step.op == "filter":  # several kernels, or alpha: each kernel's result is copied into the stack
+            own = one if kernels > 1 or alpha else 0
+            return result + each + own + (plane_out * real * 2 if alpha else 0)
+        # Sobel: the pre-blur, x and y, and the component made from them (direction: two more copies).
+        gradients = (2 if options["component"] in ("magnitude", "direction") else 1) * one
+        extra = 2 * one if options["component"] == "direction" else one if options["threshold"] is not None else 0
+        blurred = colour_in * real if options["blur"] else 0
+        return blurred + each + gradients + extra + result + (result if alpha else 0)
+    if step.op == "pool":
+        if options.get("global"):
+            return n_in * 8 if options["op"] == "median" else n_in * real
+        if options["op"] == "median":  # float64 windows gathered, then partitioned in a copy
+            area = options["size"][0] * options["size"][1]
+            (top, bottom), (left, right) = record["padding"]
+            rows, cols = record["in_shape"][0] + top + bottom, record["in_shape"][1] + left + right
+            padded = rows * cols * in_channels * 8
+            return n_in * 8 + padded + 2 * n_out * area * 8 + n_out * 8 + result
+        indices = n_out * 9 if options["op"] == "max" else 0  # a max-unpool's argmax (int64) and a mask
+        return result + indices + (plane_out * real + result if alpha else 0)
+    method = options["method"]
+    if method == "bilinear":  # the input converted, the rows resized, and the result and one more
+        rows_done = n_in * options["factor"][0] * real
+        return n_in * real + rows_done + 2 * result
+    if method == "transpose":  # the input converted and a scratch copy, the stamped buffer, the result
+        return 2 * n_in * real + 2 * result
+    return result
+
+
+def _filter_memory(step: Step, record: dict, dtype: str, colour: int, one: int, engine: str, *,
+                   alpha: bool) -> int:
+    """One filter2d call's working arrays besides its result (``one`` bytes), as
+    convcli.ops.filter runs it."""
+    import numpy as np
+
+    from .ops.filter import _OPENCV_MAX_CHANNELS, _OPENCV_SOURCES, _POLYPHASE_TAPS, BOUNDARIES, work_dtype
+
+    options = step.options
+    real = work_dtype(dtype).itemsize
+    kernel = options["kernels"][0].shape if step.op == "filter" else (3, 3)
+    (top, bottom), (left, right) = record.get("padding") or ((0, 0), (0, 0))
+    in_shape = record["in_shape"]
+    channels = colour // (in_shape[0] * in_shape[1])
+    stride, dilation = options["stride"], options["dilation"]
+    mode = BOUNDARIES[options["boundary"]]
+    converted = colour * real if np.dtype(dtype) not in _OPENCV_SOURCES else 0
+    direct = (engine != "scipy" and tuple(dilation) == (1, 1) and channels <= _OPENCV_MAX_CHANNELS
+              and (tuple(stride) == (1, 1) or kernel[0] * kernel[1] < _POLYPHASE_TAPS)
+              and mode in ("constant", "reflect", "symmetric", "edge")
+              and (options["boundary"] == "zero" or options["cval"] == 0)
+              and top <= kernel[0] - 1 and top + bottom <= kernel[0] - 1
+              and left <= kernel[1] - 1 and left + right <= kernel[1] - 1)
+    if direct:
+        # OpenCV from the unpadded image: the colours made contiguous (beside alpha), and when strided
+        # the dense output every stride-th pixel is picked from; at stride 1 that output is the result.
+        contiguous = colour * np.dtype(dtype).itemsize if alpha else 0
+        dense = one * stride[0] * stride[1] if tuple(stride) != (1, 1) else 0
+        return converted + contiguous + dense
+    padded = (in_shape[0] + top + bottom) * (in_shape[1] + left + right) * channels * real
+    # The colours converted, the padded copy, and the engine's output (which the result is cropped
+    # from) or its phase sums.
+    return colour * real + padded + one
+
+
+def _mapping_memory(elements: int, result: str, output: str) -> int:
+    """Turning a result into the output dtype, besides the mapped array: the general mapping's
+    float64 copies (alpha, angles, masks, integers into an integer dtype) or the fast path's."""
+    import numpy as np
+
+    if np.dtype(output).kind == "f":
+        return 0
+    if np.dtype(result).kind != "f":  # integers converted first: float32 for 16 bits or less
+        return elements * (4 if np.dtype(result).itemsize <= 2 else 8)
+    return elements * np.dtype(result).itemsize  # values beyond the safe range clipped in a copy
+
+
+def estimate_memory(
+    chains: Sequence[Sequence[Step]],
+    shape: Sequence[int],
+    dtype: str,
+    *,
+    has_alpha: bool = False,
+    start_dtype: str | None = None,
+    outputs: Sequence[tuple[int, str, str]] | None = None,
+    sheet: bool = False,
+    engine: str = "auto",
+    max_pixels: int | None = None,
+) -> Memory:
+    """The most memory one input's run holds at once, from its header and the plan: nothing is decoded.
+
+    The run, as the command line does it: the input decoded (the decoder's array and a converted
+    copy), converted to ``start_dtype`` (``--dtype float64``), then each chain's steps in turn —
+    at each step the input, the results of earlier chains and saved steps, the step's own input
+    and everything the step allocates (see the ops) — then each product mapped to its output
+    dtype and encoded while the others wait. The peak is the largest of these sums, plus
+    :data:`MEMORY_OVERHEAD`.
+
+    Parameters
+    ----------
+    chains : sequence of step lists
+        One list of steps per product, as :func:`run` takes them.
+    shape, dtype, has_alpha
+        The input, from its header.
+    start_dtype : str, optional
+        What the steps start from, when the input is converted first.
+    outputs : sequence of (product, dtype, format), optional
+        Each file written: which product (the chains' results, then the saved steps in order,
+        then a contact sheet), in which dtype and format. Default: each product once to ``.npy``,
+        as computed.
+    sheet : bool
+        A contact sheet of the first chain's result is made too.
+    engine : str
+        What computes the filters (``--engine``).
+    max_pixels : int, optional
+        Checked first, per step, as :func:`plan` does: a result too large to hold says so.
+
+    Examples
+    --------
+    >>> steps = parse_pipeline("steps: [{upsample: {method: bilinear, factor: 4}}]", path="up.yaml")
+    >>> estimate = estimate_memory([steps], (3000, 3000), "uint8", outputs=[(0, "uint8", "png")])
+    >>> round(estimate.bytes / 2**30, 2), estimate.where
+    (1.38, 'step 1 (upsample)')
+    """
+    import numpy as np
+
+    start = str(start_dtype or dtype)
+    decoded = _elements(shape) * np.dtype(dtype).itemsize
+    base = decoded + (_elements(shape) * np.dtype(start).itemsize if start != str(dtype) else 0)
+    peak, where = 2 * decoded, "decoding"
+    held = 0  # results of earlier chains and saved steps
+    products: list[tuple[int, str, bool, str]] = []  # elements, dtype, alpha, kind
+    saves: list[tuple[int, str, bool, str]] = []
+    for chain in chains:
+        state = plan(chain, shape, has_alpha=has_alpha, max_pixels=max_pixels)
+        current, alive = start, 0  # the step's input when it is not the decoded image
+        alpha = has_alpha
+        for position, (step, record) in enumerate(zip(chain, state.steps)):
+            after = result_dtype(step, current, changed=record["in_shape"] != record["out_shape"], has_alpha=alpha)
+            need = base + held + alive + _step_memory(step, record, current, after, alpha, engine)
+            if need > peak:
+                peak, where = need, f"step {position + 1} ({step.op})"
+            alive = _elements(record["out_shape"]) * np.dtype(after).itemsize
+            current = after
+            if step.save:
+                held += alive
+                kind = plan(chain[: position + 1], shape, has_alpha=has_alpha).kind
+                saves.append((_elements(record["out_shape"]), after, alpha, kind))
+        products.append((_elements(state.shape), current, alpha, state.kind))
+        held += alive
+    products += saves
+    if sheet:
+        elements = products[0][0]
+        need = base + held + 2 * elements * 8
+        if need > peak:
+            peak, where = need, "the contact sheet"
+        products.append((elements, "uint8", False, "values"))
+        held += elements * 3
+    written = outputs if outputs is not None else [(index, product[1], "npy") for index, product in
+                                                   enumerate(products)]
+    for index, output, fmt in written:
+        # The runner maps one product at a time while the others wait, lets the result go, then
+        # encodes: the compressed bytes, and their joined copy (a .npy is written as it is).
+        elements, result, alpha, kind = products[index]
+        mapped = elements * np.dtype(output).itemsize
+        general = np.dtype(output).kind in "ui" and (alpha or kind != "values")
+        mapping = 4 * elements * 8 if general else _mapping_memory(elements, result, output)
+        product = elements * np.dtype(result).itemsize
+        # A .npy: io.BytesIO grows by an eighth at a time, and NumPy copies 16 MiB pieces into it
+        # through a buffer of their own.
+        encoded = mapped * 1.25 + min(mapped, 32 << 20) if fmt == "npy" else mapped * 2
+        need = max(held + mapped + mapping, held - product + mapped + encoded)
+        if need > peak:
+            peak, where = need, "writing"
+    return Memory(int(peak * MEMORY_MARGIN + MEMORY_OVERHEAD), where)

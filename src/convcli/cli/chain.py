@@ -99,7 +99,7 @@ def run_chains(
         image = image.astype(start_dtype(str(image.dtype)), copy=False)
         for steps in full:
             result, planned, saved = run(steps, image, has_alpha=info.has_alpha, max_pixels=limit,
-                                         engine=options.engine)
+                                         engine=options.engine, allow_nonfinite=options.allow_nonfinite)
             products.append(product(planned, result, extra(result) if extra else None))
             saves += [array for _, array in saved]
         for (number, position), array in zip(saving, saves):
@@ -123,5 +123,15 @@ def run_chains(
             products.append(Product(None, planned.steps, False, shape=laid_out.shape, dtype="uint8"))
         return products
 
+    def memory(info: Any, outputs: list[tuple[int, str, str]]) -> Any:
+        from ..pipeline import estimate_memory
+
+        if sheet is not None:  # the contact sheet is 8-bit, whatever --dtype says
+            outputs = [(index, "uint8" if index == len(names) - 1 else dtype, fmt) for index, dtype, fmt in outputs]
+        return estimate_memory(full, info.shape, info.dtype, has_alpha=info.has_alpha,
+                               start_dtype=start_dtype(info.dtype), outputs=outputs, sheet=sheet is not None,
+                               engine=options.engine, max_pixels=limit)
+
     run_batch(command=command, sources=collect_sources(inputs), products=names, options=options,
-              compute=compute, describe=describe, stackable=stackable, show=show, templates=templates)
+              compute=compute, describe=describe, stackable=stackable, show=show, templates=templates,
+              memory=memory)

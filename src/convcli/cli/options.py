@@ -208,10 +208,12 @@ output_options = _compose(
                  help="Refuse input files larger than SIZE: bytes, or 500M, 2G (K, M, G, T are powers of "
                  "1024) (default 1G)."),
     click.option("--max-memory", type=SIZE, default=None, metavar="SIZE",
-                 help="Refuse an input whose working memory, estimated from its header as "
-                 "H×W×C×8 bytes×3, is over SIZE (default 16G)."),
+                 help="Refuse an input whose run would need more than SIZE of memory, estimated "
+                 "from its header and the plan before decoding: every step's result and working "
+                 "arrays, and the output's mapping and encoding (default 16G)."),
     click.option("--allow-nonfinite", is_flag=True,
-                 help="Accept NaN and inf in .npy and float TIFF inputs; they spread into the results."),
+                 help="Accept NaN and inf in .npy and float TIFF inputs (they spread into the "
+                 "results), and in results that overflow their dtype."),
 )
 
 

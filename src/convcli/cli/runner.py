@@ -378,6 +378,7 @@ def run_batch(
     stackable: Sequence[bool] | None = None,
     show: Callable[[Source, list[Product]], None] | None = None,
     templates: dict[int, str] | None = None,
+    memory: Callable[[Any, list[tuple[int, str, str]]], Any] | None = None,
 ) -> None:
     """Run one command over its inputs, write outputs, the report and the summary, and exit.
 
@@ -387,6 +388,9 @@ def run_batch(
     must be ``.npy`` or TIFF. ``show(source, products)``, if given, prints results as data on
     standard output (global pooling's table), always in this process and in input order.
     ``templates`` names some products' files themselves (see :func:`plan_targets`).
+    ``memory(info, outputs)`` estimates an input's working memory from its header and the files
+    it makes (``outputs``: (product, dtype, format)), as a :class:`convcli.pipeline.Memory`: it is
+    held to ``--max-memory`` before anything is decoded and reported as each file's ``memory``.
 
     With several inputs and ``--jobs`` other than 1, inputs are done by forked worker processes;
     ``compute`` and ``describe`` then run there (they need not be picklable).
@@ -421,7 +425,7 @@ def run_batch(
 
     job = _Job(sources=list(sources), plan=plan, options=options, compute=compute, describe=describe,
                show=show is not None, verbose=verbose,
-               limits=options.limits())
+               limits=options.limits(), memory=memory)
     workers = min(worker_count(options.jobs), len(job.sources))
     if writes_stdout or "fork" not in _start_methods():
         workers = 1
@@ -517,6 +521,7 @@ class _Job:
     show: bool
     verbose: bool
     limits: Any                     # io.Limits: what every input is held to before decoding
+    memory: Callable[[Any, list[tuple[int, str, str]]], Any] | None = None  # see run_batch
     # With workers and --fail-fast (shared between processes): the first failed position, whether
     # each position is settled (written, failed or skipped), and how many leading positions are.
     first_failure: Any = None
@@ -542,8 +547,11 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
     ``may_write``, if given, is asked once before the first write: False skips the input (an
     input before it failed, under --fail-fast).
     """
+    import numpy as np
+
     from .. import io
     from ..errors import ConvcliError, EnvironmentFault, ImageWriteError
+    from ..pipeline import check_output
     from ..report import file_entry
 
     options = job.options
@@ -556,12 +564,16 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
             for target in targets:
                 if target.path != "-" and os.path.lexists(target.path):
                     raise ConvcliError("exists; --no-clobber refuses to replace it", path=target.path)
+        limits, estimate = _memory_limits(job, targets)
         if options.dry_run:
-            info = io.probe(source.source, limits=job.limits)
+            info = io.probe(source.source, limits=limits)
             results = job.describe(info)
         else:
-            image, info = io.read_image(source.source, limits=job.limits)
+            image, info = io.read_image(source.source, limits=limits)
             results = job.compute(image, info)
+        if job.memory is not None and not estimate:  # a shape-only input: no header to hold to limits
+            limits.memory(info)
+        memory = {"memory": estimate[0].bytes} if estimate else {}
         if job.show:
             outcome.shown = results
         pieces = [piece for target in targets or [None]
@@ -589,10 +601,13 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
                 out_shape, mapping = result.out_shape, {"scale": scale if dtype.startswith("uint") else "raw"}
             else:
                 alpha_max = _integer_max(info.dtype) if result.has_alpha else None
-                mapped, mapping = io.map_values(
-                    result.array, dtype=dtype, scale=scale, alpha=result.has_alpha, kind=result.kind,
-                    alpha_max=alpha_max,
-                )
+                with np.errstate(over="ignore", invalid="ignore"):  # a cast's overflow: check_output says it
+                    mapped, mapping = io.map_values(
+                        result.array, dtype=dtype, scale=scale, alpha=result.has_alpha, kind=result.kind,
+                        alpha_max=alpha_max,
+                    )
+                if not options.allow_nonfinite:
+                    check_output(result.array, mapped)
                 result = replace(result, array=None)
                 out_shape = mapped.shape
                 data = io.encode_image(mapped, format=fmt, has_alpha=result.has_alpha,
@@ -615,6 +630,7 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
                 scale=mapping.get("scale"),
                 **({"clipped": mapping["clipped"]} if "clipped" in mapping else {}),
                 **({"notes": list(info.notes)} if info.notes else {}),
+                **memory,
                 **result.extra,
             ))
     except (ConvcliError, ValueError) as error:
@@ -629,6 +645,24 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
             _fail(outcome, source, error, started, internal=True,
                   trace=traceback.format_exc().rstrip("\n") if job.verbose else None)
     return outcome
+
+
+def _memory_limits(job: _Job, targets: list[Target]) -> tuple[Any, list[Any]]:
+    """The limits one input is read with: with ``job.memory``, its estimate, from the header and the
+    files it makes, is what ``--max-memory`` holds; the list gets the estimate once it is made."""
+    from .. import io
+
+    made: list[Any] = []
+    if job.memory is None:
+        return job.limits, made
+
+    def estimate(info: Any) -> tuple[int, str]:
+        outputs = [(t.product, job.options.dtype or io.default_dtype(t.format, info.dtype), t.format)
+                   for t in targets]
+        made[:] = [job.memory(info, outputs)]
+        return made[0].bytes, f"estimated from its header and the plan, most at {made[0].where}"
+
+    return replace(job.limits, memory=estimate), made
 
 
 def _pieces(target: Target | None, result: Product, split: bool) -> list[tuple[Target | None, Product]]:

@@ -690,17 +690,25 @@ def filter_bank(
     colour = array[..., :-1] if has_alpha else array
     # Checked from the arithmetic first: no kernel is run when the bank cannot be stacked.
     bank_output_shape(array.shape, [k.shape for k in kerns], names=[k.name for k in kerns], **geometry)
-    results = [filter2d(colour, k, boundary=boundary, normalize=normalize, **geometry) for k in kerns]
-    if len(results) == 1:
-        stacked = results[0]
-    elif results[0].ndim == 2:
-        stacked = np.stack(results, axis=-1)
-    else:
-        # (H, W, C, K) → (H, W, C·K): channel c·K + k.
-        stacked = np.stack(results, axis=-1).reshape(results[0].shape[:2] + (-1,))
+    # Each kernel's result goes straight into its channels of the stacked result, so the bank holds
+    # the stacked result and one kernel's result, never a list of them all and their stack too.
+    stacked: Any = None
+    count = len(kerns)
+    for index, kern in enumerate(kerns):
+        result = filter2d(colour, kern, boundary=boundary, normalize=normalize, **geometry)
+        if stacked is None:
+            if count == 1 and not has_alpha:
+                return result
+            channels = 1 if result.ndim == 2 else result.shape[2]
+            total = channels * count + (1 if has_alpha else 0)
+            stacked = np.empty(result.shape[:2] + (total,), dtype=result.dtype)
+        # channel c·K + k is kernel k on channel c
+        stacked[..., index : channels * count : count] = result.reshape(result.shape[:2] + (channels,))
+        result = None
     if not has_alpha:
         return stacked
-    return attach_alpha(stacked, carry_alpha(array[..., -1], kernel_shape=kerns[0].shape, **geometry))
+    stacked[..., -1] = carry_alpha(array[..., -1], kernel_shape=kerns[0].shape, **geometry)
+    return stacked
 
 
 def bank_output_shape(

@@ -133,7 +133,13 @@ def _bilinear_axis(array: np.ndarray, factor: int, axis: int) -> np.ndarray:
     w0 = 1 - w1
     shape = [1] * array.ndim
     shape[axis] = n * factor
-    return np.take(array, i0, axis=axis) * w0.reshape(shape) + np.take(array, i1, axis=axis) * w1.reshape(shape)
+    # In place: the result and one more array of its size at a time, the same sums in the same order.
+    out = np.take(array, i0, axis=axis)
+    out *= w0.reshape(shape)
+    part = np.take(array, i1, axis=axis)
+    part *= w1.reshape(shape)
+    out += part
+    return out
 
 
 def _transpose(array: np.ndarray, weights: np.ndarray, rows: TransposeAxis, cols: TransposeAxis) -> np.ndarray:
