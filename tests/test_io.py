@@ -1489,3 +1489,11 @@ def test_offset_of_the_issue_value_follows_the_rule():
     assert float(values[0, 0]) + 128 < 65.5
     out, info = cio.map_values(values, dtype="uint8", scale="offset")
     assert (out == 65).all() and info["clipped"] == 0
+
+
+def test_normalize_a_span_beyond_float64():
+    # -1e308..1e308: max - min overflows float64; the stretch must still map min → 0, max → top
+    # and the middle to the middle, with no NaN and no warning (warnings are errors here).
+    values = np.array([[-1e308, 0.0, 1e308, 5e307]])
+    out, info = cio.map_values(values, dtype="uint8", scale="normalize")
+    assert out.tolist() == [[0, 128, 255, 191]] and info["clipped"] == 0

@@ -1594,7 +1594,12 @@ def map_values(
     elif scale == "normalize":
         lo = float(colour.min()) if colour.size else 0.0
         hi = float(colour.max()) if colour.size else 0.0
-        colour = (colour - lo) * (top / (hi - lo)) if hi > lo else np.zeros_like(colour)
+        if not hi > lo:
+            colour = np.zeros_like(colour)
+        elif math.isfinite(hi - lo):
+            colour = (colour - lo) * (top / (hi - lo))
+        else:  # a span beyond float64 (e.g. -1e308..1e308): the same stretch on halved values
+            colour = (colour * 0.5 - lo * 0.5) * (top / (hi * 0.5 - lo * 0.5))
     parts = [colour] if alpha_ch is None else [colour, alpha_ch]
     out_parts = []
     clipped = 0
