@@ -55,13 +55,16 @@ def run_chains(
     show: Callable[[Source, list[Product]], None] | None = None,
     extra: Callable[[Any], dict] | None = None,
     sheet: str | None = None,
+    reads: Sequence[tuple[str, str]] = (),
 ) -> None:
     """Plan (dry run) or run each chain of steps on every input; one product per chain, named by
     ``names``, then one per step that has ``save:`` (its file named by the save template).
 
     ``gray`` puts a gray step in front of every chain. ``extra(result)`` adds report fields
     computed from a result (global pooling's values). ``sheet`` names one more file: the first
-    chain's result as a labelled contact sheet, one tile per channel (8-bit RGB).
+    chain's result as a labelled contact sheet, one tile per channel (8-bit RGB). ``reads`` lists
+    files the run reads besides its inputs and kernel files, as ``(role, path)`` (the pipeline
+    file): no output may overwrite one of them.
     """
     from ..pipeline import plan, run
 
@@ -123,5 +126,9 @@ def run_chains(
             products.append(Product(None, planned.steps, False, shape=laid_out.shape, dtype="uint8"))
         return products
 
+    # Kernel files (-k FILE, a pipeline's `kernel:` entries) are read by this run too: never overwritten.
+    kernel_files = [("kernel file", kernel.file) for steps in full for step in steps
+                    for kernel in step.options.get("kernels", ()) if kernel.file is not None]
     run_batch(command=command, sources=collect_sources(inputs), products=names, options=options,
-              compute=compute, describe=describe, stackable=stackable, show=show, templates=templates)
+              compute=compute, describe=describe, stackable=stackable, show=show, templates=templates,
+              reads=[*reads, *kernel_files])

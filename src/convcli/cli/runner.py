@@ -218,9 +218,11 @@ def plan_targets(
     *,
     op: str,
     templates: dict[int, str] | None = None,
+    reads: Sequence[tuple[str, str]] = (),
 ) -> dict[int, list[Target]]:
-    """Every output path, decided before any pixel is read, and checked: no output is an input,
-    no two outputs collide, and every output folder exists.
+    """Every output path, decided before any pixel is read, and checked: no output (nor a --split
+    channel file, nor the report) is a file the run reads (an input, standard input's file, one of
+    ``reads``: kernel and pipeline files) or another output, and every output folder exists.
 
     ``templates`` gives some products a name of their own (a pipeline step's ``save:``), filled in
     like ``--name`` and placed in -O DIR when there is one. In -O DIR, an input found in a
@@ -277,7 +279,7 @@ def plan_targets(
             seen[path] = source.label
             targets.append(Target(path, number, _format_of(path, options, source)))
         plan[source.index] = targets
-    _refuse_inputs_as_outputs(sources, plan, options)
+    _check_plan(sources, plan, options, products=products, templates=templates, reads=reads)
     return plan
 
 
@@ -289,37 +291,50 @@ def _file_id(path: str) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino)
 
 
-def _refuse_inputs_as_outputs(sources: Sequence[Source], plan: dict[int, list[Target]], options: OutputOptions) -> None:
-    """No output (nor the report) is an input, also through a link; every -o folder exists.
+def _stdin_id() -> tuple[int, int] | None:
+    """The identity of the file on standard input (``< FILE``), None for a pipe, a terminal, none."""
+    import stat
 
-    One ``stat`` per file, so that a batch of thousands is checked in a blink.
+    try:
+        st = os.fstat(sys.stdin.fileno())
+    except (AttributeError, OSError, ValueError):  # no file descriptor (io.UnsupportedOperation is both)
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
+
+
+def split_paths(path: str) -> tuple[str, str]:
+    """The files one target may become with --split: ``(path of a one-channel result, pattern of
+    the per-channel files)``; the pattern holds ``{channel}`` (NAME.png → NAME-c{channel}.png).
+
+    Examples
+    --------
+    >>> split_paths("out/a.png"), split_paths("{channel}-a.png")
+    (('out/a.png', 'out/a-c{channel}.png'), ('-a.png', '{channel}-a.png'))
     """
-    by_id: dict[tuple[int, int], str] = {}
-    by_name: dict[str, str] = {}
-    for source in sources:
-        if source.path:
-            by_name.setdefault(os.path.abspath(source.path), source.path)
-            file_id = _file_id(source.path)
-            if file_id is not None:
-                by_id.setdefault(file_id, source.path)
+    plain = path.replace("{channel}", "")
+    if "{channel}" not in path:
+        stem, ext = os.path.splitext(path)
+        path = f"{stem}-c{{channel}}{ext}"
+    return plain, path
 
-    def input_named(path: str) -> str | None:
-        found = by_name.get(os.path.abspath(path))
-        if found is None and by_id:
-            file_id = _file_id(path)
-            found = by_id.get(file_id) if file_id is not None else None
-        return found
 
+def _check_plan(sources: Sequence[Source], plan: dict[int, list[Target]], options: OutputOptions, *,
+                products: Sequence[str], templates: dict[int, str], reads: Sequence[tuple[str, str]]) -> None:
+    """Before any work: no file the run writes is one it reads or another it writes (see
+    :func:`_refuse_clobbering`); every -o folder exists; --dtype suits every output format."""
+    writes: list[tuple[str, str]] = []
     for targets in plan.values():
         for target in targets:
             if target.path == "-":
                 continue
-            found = input_named(target.path)
-            if found is not None:
-                raise click.UsageError(f"output {target.path} is the input {found}; refusing to overwrite an input")
+            role = "output" if target.product not in templates else f"{products[target.product]} output"
+            plain, pattern = split_paths(target.path)
+            writes.append((role, plain))
+            if options.split:
+                writes.append((role, pattern))
             folder = os.path.dirname(target.path) or "."
             if options.output_dir is None and not os.path.isdir(folder):
-                raise click.BadParameter(f"folder {folder} does not exist", param_hint="'-o'")
+                raise click.BadParameter(f"folder {_shown(folder)} does not exist", param_hint="'-o'")
             if options.dtype is not None:  # a dtype the format cannot hold is known before any work
                 from ..errors import ImageWriteError
                 from ..io import check_writable
@@ -327,17 +342,121 @@ def _refuse_inputs_as_outputs(sources: Sequence[Source], plan: dict[int, list[Ta
                 try:
                     check_writable(target.format, (1, 1), options.dtype)
                 except ImageWriteError as error:
-                    raise click.BadParameter(f"{target.path}: {error.message}", param_hint="'--dtype'") from None
+                    raise click.BadParameter(f"{_shown(target.path)}: {error.message}",
+                                             param_hint="'--dtype'") from None
     if options.report_path not in (None, "-"):
         folder = os.path.dirname(options.report_path) or "."
         if not os.path.isdir(folder):
-            raise click.BadParameter(f"folder {folder} does not exist", param_hint="'--report'")
-    if options.report_path not in (None, "-") and by_id:
-        file_id = _file_id(options.report_path)
-        if file_id is not None and file_id in by_id:
-            raise click.UsageError(
-                f"report {options.report_path} is the input {by_id[file_id]}; refusing to overwrite it"
-            )
+            raise click.BadParameter(f"folder {_shown(folder)} does not exist", param_hint="'--report'")
+        writes.append(("report", options.report_path))
+    read = [("input", source.path) for source in sources if source.path] + list(reads)
+    _refuse_clobbering(read, writes, stdin=any(source.label == "-" for source in sources))
+
+
+def _shown(path: str) -> str:
+    from ..errors import shown_path
+
+    return shown_path(path)
+
+
+#: What ``{channel}`` becomes in a --split file name: a channel number, as ``str(int)`` writes it.
+_CHANNEL_NUMBER = "(?:0|[1-9][0-9]*)"
+
+
+def _refuse_clobbering(reads: Sequence[tuple[str, str]], writes: Sequence[tuple[str, str]], *, stdin: bool) -> None:
+    """Refuse (usage error, exit 2) a run that would write a file it reads, or one file twice.
+
+    ``reads`` and ``writes`` are ``(role, path)`` pairs: inputs, kernel files, pipeline files;
+    outputs, ``save:`` files, sheets, the report. A written name holding ``{channel}`` is a
+    --split pattern: every channel number. Files are compared by real folder and name (folder
+    links, ``./``) and, when they exist, by identity (``st_dev``, ``st_ino``: symbolic and hard
+    links); with ``stdin``, standard input's file (``< FILE``) is a read file too. One ``stat``
+    per file and one listing per folder of --split outputs, so thousands of inputs are checked in
+    a blink. The message names both files.
+    """
+    real: dict[str, str] = {}
+
+    def where(path: str) -> tuple[str, str]:
+        folder, name = os.path.split(path)
+        folder = folder or "."
+        if folder not in real:
+            real[folder] = os.path.realpath(folder)
+        return real[folder], name
+
+    def overwrite(written: str, read: str) -> click.UsageError:
+        return click.UsageError(f"{written} is {read}; refusing to overwrite a file this run reads")
+
+    def twice(one: str, other: str) -> click.UsageError:
+        return click.UsageError(f"{one} and {other} are the same file; give them different names")
+
+    read_at: dict[tuple[str, str], str] = {}
+    read_id: dict[tuple[int, int], str] = {}
+    for role, path in reads:
+        label = f"the {role} {_shown(path)}"
+        read_at.setdefault(where(path), label)
+        file_id = _file_id(path)
+        if file_id is not None:
+            read_id.setdefault(file_id, label)
+    stdin_id = _stdin_id() if stdin else None
+    if stdin_id is not None:
+        read_id.setdefault(stdin_id, "the file on standard input")
+
+    written_at: dict[tuple[str, str], str] = {}
+    written_id: dict[tuple[int, int], str] = {}
+    # --split patterns: real folder → the literal text before {channel} → (regex, label, folder as given)
+    patterns: dict[str, dict[str, list[tuple[re.Pattern, str, str]]]] = {}
+    for role, path in writes:
+        label = f"{role} {_shown(path)}"
+        folder, name = where(path)
+        if "{channel}" in name:
+            parts = name.split("{channel}")
+            regex = re.compile(_CHANNEL_NUMBER.join(re.escape(part) for part in parts))
+            patterns.setdefault(folder, {}).setdefault(parts[0], []).append((regex, label, os.path.dirname(path)))
+            continue
+        file_id = _file_id(path)
+        found = read_at.get((folder, name)) or (read_id.get(file_id) if file_id is not None else None)
+        if found is not None:
+            raise overwrite(label, found)
+        other = written_at.get((folder, name)) or (written_id.get(file_id) if file_id is not None else None)
+        if other is not None and other != label:
+            raise twice(other, label)
+        written_at[(folder, name)] = label
+        if file_id is not None:
+            written_id[file_id] = label
+    if not patterns:
+        return
+
+    def per_channel(folder: str, name: str) -> str | None:
+        """``OUTPUT (one file per channel, --split) would write NAME``, when a --split pattern in
+        ``folder`` (real) matches ``name``."""
+        table = patterns.get(folder)
+        if table:
+            for start, char in enumerate(name):
+                if char in "0123456789":  # where a channel number may begin
+                    for regex, label, given in table.get(name[:start], ()):
+                        if regex.fullmatch(name):
+                            return f"{label} (one file per channel, --split) would write {_shown(os.path.join(given, name))}"
+        return None
+
+    for (folder, name), label in read_at.items():
+        found = per_channel(folder, name)
+        if found is not None:
+            raise click.UsageError(f"{found}, which is {label}; refusing to overwrite a file this run reads")
+    for (folder, name), label in written_at.items():
+        found = per_channel(folder, name)
+        if found is not None:
+            raise click.UsageError(f"{found}, which {label} writes too; give them different names")
+    for folder in patterns:  # links and hard links to read files, under a per-channel name
+        try:
+            with os.scandir(folder) as entries:
+                listed = [(entry.name, entry.path) for entry in entries]
+        except OSError:
+            continue
+        for name, path in listed:
+            found = per_channel(folder, name)
+            file_id = _file_id(path) if found is not None else None
+            if file_id is not None and file_id in read_id:
+                raise click.UsageError(f"{found}, which is {read_id[file_id]}; refusing to overwrite a file this run reads")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -365,6 +484,7 @@ def run_batch(
     stackable: Sequence[bool] | None = None,
     show: Callable[[Source, list[Product]], None] | None = None,
     templates: dict[int, str] | None = None,
+    reads: Sequence[tuple[str, str]] = (),
 ) -> None:
     """Run one command over its inputs, write outputs, the report and the summary, and exit.
 
@@ -373,7 +493,9 @@ def run_batch(
     hold more channels than an image format can (a kernel bank stacked into one array): its output
     must be ``.npy`` or TIFF. ``show(source, products)``, if given, prints results as data on
     standard output (global pooling's table), always in this process and in input order.
-    ``templates`` names some products' files themselves (see :func:`plan_targets`).
+    ``templates`` names some products' files themselves (see :func:`plan_targets`); ``reads``
+    lists the files the run reads besides its inputs, as ``(role, path)`` (kernel files, the
+    pipeline file), which no output may overwrite.
 
     With several inputs and ``--jobs`` other than 1, inputs are done by forked worker processes;
     ``compute`` and ``describe`` then run there (they need not be picklable).
@@ -385,7 +507,7 @@ def run_batch(
     root = click.get_current_context().find_root()
     state = root.obj or {}
     verbose, quiet = state.get("verbose", False), state.get("quiet", False)
-    plan = plan_targets(sources, products, options, op=command, templates=templates)
+    plan = plan_targets(sources, products, options, op=command, templates=templates, reads=reads)
     for targets in plan.values():
         for target in targets:
             if stackable and stackable[target.product] and target.format not in STACKABLE:
@@ -594,11 +716,8 @@ def _pieces(target: Target | None, result: Product, split: bool) -> list[tuple[T
         return [(None, result)]
     shape = result.out_shape
     if not split or len(shape) != 3:
-        return [(replace(target, path=target.path.replace("{channel}", "")), result)]
-    path = target.path
-    if "{channel}" not in path:  # NAME.png → NAME-c{channel}.png
-        stem, ext = os.path.splitext(path)
-        path = f"{stem}-c{{channel}}{ext}"
+        return [(replace(target, path=split_paths(target.path)[0]), result)]
+    _, path = split_paths(target.path)
     return [
         (replace(target, path=path.replace("{channel}", str(channel))),
          replace(result, array=None if result.array is None else result.array[..., channel],

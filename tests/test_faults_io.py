@@ -1,0 +1,122 @@
+"""Promises under faults (issue 10, section 3): a run never writes over a file it reads, cleans up only
+its own temporary files, refuses endless or wrong standard input from its first bytes, and keeps its
+one-line errors, device outputs and permission bits.
+
+Images are written with Pillow; files are compared byte for byte with what the test wrote.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import png
+
+RGB = np.arange(5 * 6 * 3, dtype=np.uint8).reshape(5, 6, 3)
+GRAY = np.arange(5 * 6, dtype=np.uint8).reshape(5, 6)
+
+
+def convcli(*args, cwd, stdin=None):
+    """The installed convcli in a subprocess (standard input from a file needs a real descriptor)."""
+    installed = Path(sys.executable).with_name("convcli")
+    command = [str(installed)] if installed.exists() else [sys.executable, "-m", "convcli"]
+    env = dict(os.environ)
+    env.pop("CONVCLI_KERNEL_PATH", None)
+    return subprocess.run(command + [str(a) for a in args], cwd=cwd, env=env, stdin=stdin,
+                          capture_output=True, timeout=120, check=False)
+
+
+def one_line_error(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.startswith(("Error:", "convcli: error:"))]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+# --- 1. outputs never overwrite what the run reads --------------------------------------------------
+
+
+def test_split_channel_file_would_overwrite_another_input(run):
+    png("a.png", RGB)
+    png("a-c0.png", GRAY)
+    before = Path("a-c0.png").read_bytes()
+    result = run("filter", "a.png", "a-c0.png", "-k", "box3", "-O", ".", "--split", "--name", "{stem}-c{channel}{ext}")
+    assert result.exit_code == 2
+    line = one_line_error(result.stderr)
+    assert "a-c{channel}.png" in line and "a-c0.png" in line and "input" in line
+    assert Path("a-c0.png").read_bytes() == before
+    assert sorted(os.listdir(".")) == ["a-c0.png", "a.png"]
+
+
+def test_split_channel_name_linked_to_an_input_is_refused(run):
+    png("in.png", RGB)
+    os.mkdir("out")
+    os.link("in.png", "out/x-c2.png")  # a hard link: same file, another name
+    result = run("filter", "in.png", "-k", "box3", "-O", "out", "--split", "--name", "x-c{channel}{ext}")
+    assert result.exit_code == 2
+    assert "out/x-c2.png" in result.stderr and "the input in.png" in result.stderr
+    assert os.listdir("out") == ["x-c2.png"]
+
+
+def test_report_is_the_output(run):
+    png("in.png", GRAY)
+    result = run("filter", "in.png", "-k", "box3", "--report", "o3.png", "-o", "o3.png")
+    assert result.exit_code == 2
+    assert "output o3.png and report o3.png are the same file" in one_line_error(result.stderr)
+    assert not Path("o3.png").exists()
+
+
+def test_report_through_a_folder_link_is_the_output(run):
+    png("in.png", GRAY)
+    os.symlink(".", "alias")
+    result = run("filter", "in.png", "-k", "box3", "--report", "alias/o.png", "-o", "o.png")
+    assert result.exit_code == 2 and "are the same file" in result.stderr
+    assert not Path("o.png").exists()
+
+
+def test_report_is_the_pipeline_file(run):
+    png("in.png", GRAY)
+    Path("p.yaml").write_text("steps:\n  - filter: {kernel: box3}\n")
+    result = run("pipeline", "p.yaml", "in.png", "-o", "out.png", "--report", "p.yaml")
+    assert result.exit_code == 2
+    assert "report p.yaml is the pipeline file p.yaml" in one_line_error(result.stderr)
+    assert Path("p.yaml").read_text() == "steps:\n  - filter: {kernel: box3}\n"
+    assert not Path("out.png").exists()
+
+
+def test_output_is_the_kernel_file(run):
+    png("in.png", GRAY)
+    np.save("kk.npy", np.ones((3, 3)))
+    before = Path("kk.npy").read_bytes()
+    result = run("filter", "in.png", "-k", "kk.npy", "-o", "kk.npy")
+    assert result.exit_code == 2
+    assert "output kk.npy is the kernel file kk.npy" in one_line_error(result.stderr)
+    assert Path("kk.npy").read_bytes() == before
+
+
+def test_pipeline_save_is_its_kernel_file(run):
+    png("in.png", GRAY)
+    os.mkdir("p")
+    np.save("p/k.npy", np.ones((2, 2)))
+    before = Path("p/k.npy").read_bytes()
+    Path("p/q.yaml").write_text("steps:\n  - filter: {kernel: k.npy, save: p/k.npy}\n")
+    result = run("pipeline", "p/q.yaml", "in.png", "-o", "out.png")
+    assert result.exit_code == 2
+    line = one_line_error(result.stderr)
+    assert "output p/k.npy is the kernel file" in line and "p/k.npy; refusing" in line
+    assert Path("p/k.npy").read_bytes() == before
+
+
+def test_output_is_the_file_on_standard_input(tmp_path):
+    png(tmp_path / "in.png", GRAY)
+    before = (tmp_path / "in.png").read_bytes()
+    with open(tmp_path / "in.png", "rb") as stdin:
+        result = convcli("filter", "-", "-k", "box3", "-o", "in.png", cwd=tmp_path, stdin=stdin)
+    assert result.returncode == 2
+    assert "output in.png is the file on standard input" in one_line_error(result.stderr.decode())
+    assert (tmp_path / "in.png").read_bytes() == before
+    with open(tmp_path / "in.png", "rb") as stdin:  # another output is fine
+        result = convcli("filter", "-", "-k", "box3", "-o", "out.png", cwd=tmp_path, stdin=stdin)
+    assert result.returncode == 0, result.stderr
