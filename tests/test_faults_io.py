@@ -120,3 +120,28 @@ def test_output_is_the_file_on_standard_input(tmp_path):
     with open(tmp_path / "in.png", "rb") as stdin:  # another output is fine
         result = convcli("filter", "-", "-k", "box3", "-o", "out.png", cwd=tmp_path, stdin=stdin)
     assert result.returncode == 0, result.stderr
+
+
+# --- 7. standard input that is no image is refused from its first bytes ------------------------------
+
+
+def test_stdin_that_is_no_image_is_refused_without_reading_it_all(tmp_path):
+    zeros = tmp_path / "zeros.bin"  # /dev/zero's first 64 MiB: sparse, so free to make
+    with open(zeros, "wb") as handle:
+        handle.truncate(64 << 20)
+    with open(zeros, "rb") as stdin:
+        result = convcli("filter", "-", "-k", "box3", "-o", "out.png", cwd=tmp_path, stdin=stdin)
+        consumed = os.lseek(stdin.fileno(), 0, os.SEEK_CUR)  # the child shared this file offset
+    assert result.returncode == 1
+    assert "<stdin>: not a supported image" in one_line_error(result.stderr.decode())
+    assert consumed < 1 << 20
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_stdin_image_is_still_read_whole(run):
+    data = np.arange(40 * 40, dtype=np.float64).reshape(40, 40)  # more than one read's worth of header
+    buffer = __import__("io").BytesIO()
+    np.save(buffer, data)
+    result = run("filter", "-", "-k", "1", "-o", "out.npy", input=buffer.getvalue())
+    assert result.exit_code == 0, result.stderr
+    assert np.array_equal(np.load("out.npy"), data)

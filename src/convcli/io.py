@@ -78,6 +78,7 @@ __all__ = [
     "FORMATS",
     "MEMORY_FACTOR",
     "SCALES",
+    "SNIFF_BYTES",
     "ImageInfo",
     "Limits",
     "check_writable",
@@ -95,6 +96,10 @@ __all__ = [
     "working_memory",
     "write_atomic",
 ]
+
+#: How many leading bytes :func:`sniff_format` looks at: enough to recognise every format, so that
+#: a stream (standard input) that is no image is refused from its first bytes.
+SNIFF_BYTES = 32
 
 #: Formats convcli reads and writes, as ``ImageInfo.format`` and ``format_from_path`` name them.
 FORMATS = ("png", "jpeg", "tiff", "bmp", "gif", "webp", "npy")
@@ -536,7 +541,8 @@ def sniff_format(head: bytes) -> str | None:
     Parameters
     ----------
     head : bytes
-        The start of the file: 16 bytes are enough for every format, more are ignored.
+        The start of the file: 16 bytes are enough for every format; past :data:`SNIFF_BYTES`
+        they are ignored.
 
     Returns
     -------
@@ -554,7 +560,7 @@ def sniff_format(head: bytes) -> str | None:
     """
     if not _is_bytes(head):
         raise ValueError(f"head must be bytes; got {type(head).__name__}")
-    head = bytes(head[:32])
+    head = bytes(head[:SNIFF_BYTES])
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png"
     if head.startswith(b"\xff\xd8\xff"):

@@ -134,17 +134,28 @@ def _ctx_limit(name: str) -> Any:
 
 def _read_stdin(max_file_size: int | None) -> bytes:
     """Standard input's bytes: at most one byte past the file-size limit (default
-    ``io.DEFAULT_MAX_FILE_SIZE``), so that an endless or huge stream is refused, not held."""
-    from ..io import DEFAULT_MAX_FILE_SIZE
+    ``io.DEFAULT_MAX_FILE_SIZE``), so that an endless or huge stream is refused, not held.
+
+    Its first bytes are read first: when they are no image format (``< /dev/zero``, a text file),
+    only they are returned, and reading them refuses the input at once, without reading the rest.
+    """
+    from ..io import DEFAULT_MAX_FILE_SIZE, SNIFF_BYTES, sniff_format
 
     limit = max_file_size or DEFAULT_MAX_FILE_SIZE
     stream, chunks, total = sys.stdin.buffer, [], 0
+    sniffed = False
     while total <= limit:  # in pieces: read(limit + 1) would allocate the whole limit at once
-        chunk = stream.read(min(1 << 20, limit + 1 - total))
+        # The head in small reads (a pipe gives what it has), then pieces of 1 MiB.
+        size = SNIFF_BYTES - total if not sniffed else 1 << 20
+        chunk = stream.read(min(size, limit + 1 - total))
         if not chunk:
             break
         chunks.append(chunk)
         total += len(chunk)
+        if not sniffed and total >= SNIFF_BYTES:
+            sniffed = True
+            if sniff_format(b"".join(chunks)) is None:
+                break
     return b"".join(chunks)
 
 
