@@ -145,3 +145,119 @@ def test_stdin_image_is_still_read_whole(run):
     result = run("filter", "-", "-k", "1", "-o", "out.npy", input=buffer.getvalue())
     assert result.exit_code == 0, result.stderr
     assert np.array_equal(np.load("out.npy"), data)
+
+
+# --- 5. a run removes only its own temporary files; any legal name can be written --------------------
+
+OTHER_RUN = """
+import os, sys, time
+import convcli.io
+real_fsync = os.fsync
+def fsync(fd):  # stop mid-write, the temporary file written, until the test says go
+    open("started", "w").close()
+    while not os.path.exists("go"):
+        time.sleep(0.01)
+    real_fsync(fd)
+os.fsync = fsync
+try:
+    convcli.io.write_atomic("out/a.png", b"theirs")
+except Exception as error:
+    sys.exit(f"other run failed: {error}")
+"""
+
+
+def test_interrupted_run_leaves_another_runs_temporary_file_alone(run, monkeypatch, tmp_path):
+    import time
+
+    import convcli.io
+
+    png("in.png", GRAY)
+    os.mkdir("out")
+    Path("other.py").write_text(OTHER_RUN)
+    other = subprocess.Popen([sys.executable, "other.py"], cwd=tmp_path, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60  # a hang guard, not a timing assertion
+        while not Path("started").exists():
+            assert other.poll() is None and time.monotonic() < deadline, other.stderr.read()
+            time.sleep(0.01)
+        theirs = [name for name in os.listdir("out") if name.endswith(".tmp")]
+        assert len(theirs) == 1
+
+        def interrupted(*args, **kwargs):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(convcli.io, "encode_image", interrupted)
+        result = run("filter", "in.png", "-k", "box3", "-o", "out/a.png")  # Ctrl-C while this run works
+        assert result.exit_code == 130
+        assert [name for name in os.listdir("out") if name.endswith(".tmp")] == theirs
+    finally:
+        Path("go").touch()
+        _, err = other.communicate(timeout=60)
+    assert other.returncode == 0, err
+    assert Path("out/a.png").read_bytes() == b"theirs"
+
+
+def test_sweep_removes_this_processes_temporaries_only(tmp_path):
+    from convcli import io as cio
+
+    ours = cio._temp_prefix("a.png", 255) + "abcd_123.tmp"
+    others = [".a.png.1.abcd_123.tmp" if cio._OWNER != "1" else ".a.png.2.abcd_123.tmp",  # another pid
+              ".a.png.abcd_123.tmp",  # an older convcli's
+              "a.png"]
+    for name in [ours, *others]:
+        (tmp_path / name).write_bytes(b"x")
+    assert cio.sweep_temp_files([str(tmp_path)]) == 1
+    assert sorted(os.listdir(tmp_path)) == sorted(others)
+
+
+@pytest.mark.parametrize("length", [242, 250, 255])
+def test_names_up_to_the_file_systems_limit_can_be_written(tmp_path, length):
+    from convcli import io as cio
+
+    name = "é" * ((length - 4) // 2) + "x" * ((length - 4) % 2) + ".npy"  # two bytes a letter
+    assert len(os.fsencode(name)) == length
+    cio.write_atomic(str(tmp_path / name), b"data")
+    assert os.listdir(tmp_path) == [name] and (tmp_path / name).read_bytes() == b"data"
+
+
+def test_two_long_names_that_differ_at_the_end_get_their_own_temporaries():
+    from convcli import io as cio
+
+    one, two = "x" * 250 + "1.png", "x" * 250 + "2.png"
+    prefixes = {cio._temp_prefix(one, 255), cio._temp_prefix(two, 255)}
+    assert len(prefixes) == 2 and all(len(os.fsencode(p)) + 12 <= 255 for p in prefixes)
+
+
+def test_cli_writes_a_255_byte_output_name(run):
+    png("in.png", GRAY)
+    name = "y" * 251 + ".png"
+    result = run("filter", "in.png", "-k", "box3", "-o", name)
+    assert result.exit_code == 0, result.stderr
+    assert set(os.listdir(".")) == {"in.png", name}
+
+
+KILLED_MID_WRITE = """
+import os, signal, sys
+import convcli.io
+parent, real_fsync = os.getpid(), os.fsync
+def fsync(fd):  # the worker writing img03's output is killed with its temporary file written
+    if ".img03.png." in os.readlink(f"/proc/self/fd/{fd}") and os.getpid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)
+    real_fsync(fd)
+os.fsync = fsync
+from convcli.cli import main
+sys.argv = ["convcli"] + sys.argv[1:]
+main()
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers fork; /proc names the files")
+def test_temporary_file_of_a_worker_killed_mid_write_is_removed_by_its_parent(tmp_path):
+    os.mkdir(tmp_path / "in")
+    for number in range(6):
+        png(tmp_path / "in" / f"img{number:02d}.png", GRAY + number)
+    (tmp_path / "killed.py").write_text(KILLED_MID_WRITE)
+    done = subprocess.run([sys.executable, "killed.py", "filter", "in", "-k", "box3", "-O", "out", "-j", "2"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1 and "in/img03.png: the worker process doing it died" in done.stderr
+    assert sorted(os.listdir(tmp_path / "out")) == [f"img{n:02d}.png" for n in range(6) if n != 3]

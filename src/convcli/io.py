@@ -58,7 +58,7 @@ import tempfile
 import threading
 import warnings
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -93,6 +93,7 @@ __all__ = [
     "sample_names",
     "sniff_format",
     "source_stem",
+    "sweep_temp_files",
     "working_memory",
     "write_atomic",
 ]
@@ -2168,6 +2169,78 @@ def _encode(
 _LIVE_TEMPS: set[str] = set()
 _LIVE_LOCK = threading.RLock()  # re-entrant: a signal handler may clean up mid-write
 
+# Whose temporary files these are: the process that loaded this module, in its name. Worker
+# processes forked from it inherit the same owner, so that the parent can sweep what a killed
+# worker left (sweep_temp_files) and nothing another convcli run is writing.
+_OWNER = f"{os.getpid():x}"
+_RANDOM_LENGTH = 8          # what tempfile.mkstemp puts between prefix and suffix
+_TEMP_SUFFIX = ".tmp"
+_TEMP_RANDOM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _name_max(folder: str) -> int:
+    """The longest file name (in bytes) the file system of ``folder`` takes; 255 if it does not say."""
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (AttributeError, OSError, ValueError):
+        return 255
+
+
+def _temp_prefix(name: str, name_max: int) -> str:
+    """``.NAME.OWNER.``: what the temporary file of output ``name`` starts with (a random part and
+    ``.tmp`` follow). A long name is cut and given a hash of the whole, so that the temporary
+    name fits ``name_max`` bytes whenever ``name`` does and still tells outputs apart."""
+    tail = f".{_OWNER}."
+    room = name_max - 1 - len(tail) - _RANDOM_LENGTH - len(_TEMP_SUFFIX)
+    if len(os.fsencode(name)) <= room:
+        return f".{name}{tail}"
+    import hashlib
+
+    digest = "~" + hashlib.sha256(os.fsencode(name)).hexdigest()[:16]
+    kept = name
+    while kept and len(os.fsencode(kept)) > room - len(digest):  # whole characters only
+        kept = kept[:-1]
+    return f".{kept}{digest}{tail}"
+
+
+def sweep_temp_files(folders: Iterable[str]) -> int:
+    """Remove, from ``folders``, the temporary files of :func:`write_atomic` that this process or a
+    worker process forked from it left (a worker killed mid-write). Their names carry this
+    process's id, so another process's temporary files, being written now, are left alone.
+
+    Parameters
+    ----------
+    folders : iterable of str
+        The folders of the outputs.
+
+    Returns
+    -------
+    int
+        How many files were removed.
+
+    Examples
+    --------
+    >>> sweep_temp_files(["no-such-folder"])
+    0
+    """
+    tail = len(_TEMP_SUFFIX) + _RANDOM_LENGTH
+    owner = f".{_OWNER}."
+    removed = 0
+    for folder in dict.fromkeys(folders):
+        try:
+            listed = os.listdir(folder or ".")
+        except OSError:
+            continue
+        for entry in listed:
+            if (entry.startswith(".") and entry.endswith(_TEMP_SUFFIX) and entry[:-tail].endswith(owner)
+                    and set(entry[-tail:-len(_TEMP_SUFFIX)]) <= _TEMP_RANDOM and len(entry) > tail + len(owner)):
+                try:
+                    os.unlink(os.path.join(folder or ".", entry))
+                    removed += 1
+                except OSError:
+                    pass
+    return removed
+
 
 def remove_temp_files() -> int:
     """Remove the temporary files of writes still in progress (for a SIGTERM/SIGINT handler).
@@ -2212,7 +2285,9 @@ def _umask() -> int:
 def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
     """Write ``data`` to ``path`` so that ``path`` is either untouched or complete.
 
-    The bytes go to a temporary file in the target folder (``.NAME.XXXX.tmp``), are flushed and
+    The bytes go to a temporary file in the target folder (``.NAME.PID.XXXXXXXX.tmp``, PID that of
+    the process that loaded this module, so that :func:`sweep_temp_files` knows its own; a name too
+    long for that is cut and hashed, so any name the file system takes can be written), are flushed and
     ``fsync``-ed, given the permissions a new file gets (0o666 minus the umask), then renamed
     onto ``path`` (``os.replace``; a symbolic link at ``path`` is replaced, not followed). On
     any failure, or Ctrl-C, the temporary file is removed and an existing ``path`` is left as
@@ -2273,7 +2348,8 @@ def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
         return
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder_shown, prefix="." + name + ".", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=folder_shown, prefix=_temp_prefix(name, _name_max(folder_shown)),
+                                   suffix=_TEMP_SUFFIX)
         with _LIVE_LOCK:
             _LIVE_TEMPS.add(tmp)
         with os.fdopen(fd, "wb") as fh:

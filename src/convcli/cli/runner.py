@@ -1106,30 +1106,10 @@ class _Parallel:
         executor.shutdown(wait=False, cancel_futures=True)
 
 
-_TEMP_NAME = re.compile(r"^\.(.+)\.[a-z0-9_]{8}\.tmp$")
-
-
 def _sweep_temp_files(plan: dict[int, list[Target]]) -> int:
-    """Remove the ``.NAME.XXXXXXXX.tmp`` files that :func:`convcli.io.write_atomic` leaves when a
-    process dies mid-write, for every planned output NAME; returns how many were removed."""
-    names: dict[str, set[str]] = {}
-    for targets in plan.values():
-        for target in targets:
-            if target.path != "-":
-                folder, name = os.path.split(target.path)
-                names.setdefault(folder or ".", set()).add(name)
-    removed = 0
-    for folder, wanted in names.items():
-        try:
-            listed = os.listdir(folder)
-        except OSError:
-            continue
-        for entry in listed:
-            match = _TEMP_NAME.match(entry)
-            if match and match.group(1) in wanted:
-                try:
-                    os.unlink(os.path.join(folder, entry))
-                    removed += 1
-                except OSError:
-                    pass
-    return removed
+    """Remove the temporary files this run (and its workers) left in its output folders when a
+    worker died mid-write, and no other run's (see io.sweep_temp_files); returns how many."""
+    from ..io import sweep_temp_files
+
+    return sweep_temp_files(os.path.dirname(target.path) or "." for targets in plan.values()
+                            for target in targets if target.path != "-")
