@@ -261,3 +261,34 @@ def test_temporary_file_of_a_worker_killed_mid_write_is_removed_by_its_parent(tm
                           cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 1 and "in/img03.png: the worker process doing it died" in done.stderr
     assert sorted(os.listdir(tmp_path / "out")) == [f"img{n:02d}.png" for n in range(6) if n != 3]
+
+
+# --- 9. one escaping rule for file names in every message --------------------------------------------
+
+
+def test_newline_in_a_missing_input_name_stays_on_one_error_line(run):
+    result = run("filter", "mi\nss.png", "-k", "box3", "-o", "out.png")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == "convcli: error: mi\\nss.png: no such file"
+
+
+def test_newline_in_names_stays_on_one_summary_line(run):
+    png("n\nl.png", GRAY)
+    result = run("filter", "n\nl.png", "-k", "box3", "-o", "o\nut.png")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[0] == "n\\nl.png 5×6 uint8 → o\\nut.png 5×6 uint8"
+
+
+def test_newline_in_colliding_output_names_stays_on_one_line(run):
+    png("a.png", GRAY)
+    png("n\nl.png", GRAY)
+    result = run("filter", "a.png", "n\nl.png", "-k", "box3", "-O", "o\nd", "--name", "same.png")
+    assert result.exit_code == 2
+    assert "Error: a.png and n\\nl.png would both write o\\nd/same.png; add {index} to the name" in result.stderr
+
+
+def test_newline_in_a_name_stays_on_one_row_of_the_global_pooling_table(run):
+    png("n\nl.png", GRAY)
+    result = run("pool", "n\nl.png", "--op", "max", "--global")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == ["input\tchannel\tmax", "n\\nl.png\t0\t29"]

@@ -176,7 +176,7 @@ def _images_in(folder: str, *, recursive: bool) -> list[str]:
             with os.scandir(where) as entries:
                 listed = list(entries)
         except OSError as error:
-            raise click.UsageError(f"{where}: cannot read this folder: {error.strerror or error}") from None
+            raise click.UsageError(f"{_shown(where)}: cannot read this folder: {error.strerror or error}") from None
         for entry in listed:
             if entry.name.startswith("."):
                 continue
@@ -189,7 +189,7 @@ def _images_in(folder: str, *, recursive: bool) -> list[str]:
     if not found:
         hint = "; add --recursive to take the images in its sub-folders" if has_subfolders and not recursive else ""
         raise click.UsageError(
-            f"{folder}: no image files in this folder (looked for {' '.join(IMAGE_EXTENSIONS)}){hint}"
+            f"{_shown(folder)}: no image files in this folder (looked for {' '.join(IMAGE_EXTENSIONS)}){hint}"
         )
     return [os.path.join(*parts) for parts in sorted(found)]
 
@@ -213,11 +213,11 @@ def _format_of(path: str, options: OutputOptions, source: Source) -> str:
     try:
         fmt = format_from_path(path)
     except ValueError as error:
-        raise click.BadParameter(f"{path}: {error}", param_hint="output") from None
+        raise click.BadParameter(f"{_shown(path)}: {error}", param_hint="output") from None
     wanted = FORMAT_ALIASES.get(options.output_format, options.output_format) if options.output_format else None
     if wanted is not None and wanted != fmt:
         raise click.BadParameter(
-            f"{path} is a {fmt.upper()} file name but --format says {options.output_format}; "
+            f"{_shown(path)} is a {fmt.upper()} file name but --format says {options.output_format}; "
             "--format is for -o - and {ext} in --name", param_hint="'--format'")
     return fmt
 
@@ -283,9 +283,9 @@ def plan_targets(
                 path = os.path.join(folder, name) if folder is not None else name
             if path != "-" and path in seen:
                 if seen[path] == source.label:
-                    raise click.UsageError(f"two outputs of {source.label} would both be {path}; give them different names")
+                    raise click.UsageError(f"two outputs of {_shown(source.label)} would both be {_shown(path)}; give them different names")
                 raise click.UsageError(
-                    f"{seen[path]} and {source.label} would both write {path}; add {{index}} to the name"
+                    f"{_shown(seen[path])} and {_shown(source.label)} would both write {_shown(path)}; add {{index}} to the name"
                 )
             seen[path] = source.label
             targets.append(Target(path, number, _format_of(path, options, source)))
@@ -523,7 +523,7 @@ def run_batch(
         for target in targets:
             if stackable and stackable[target.product] and target.format not in STACKABLE:
                 raise click.UsageError(
-                    f"several kernels stack into one array with one channel per kernel: write {target.path} "
+                    f"several kernels stack into one array with one channel per kernel: write {_shown(target.path)} "
                     "as .npy or .tif, or give {kernel} in the name for one file per kernel"
                 )
     if not options.dry_run:
@@ -752,7 +752,7 @@ def _check_folder(folder: str, *, create: bool) -> None:
         os.close(handle)
         os.unlink(probe)
     except OSError as error:
-        raise click.UsageError(f"cannot write in the folder {folder}: {error.strerror or error}") from None
+        raise click.UsageError(f"cannot write in the folder {_shown(folder)}: {error.strerror or error}") from None
 
 
 def _integer_max(dtype: str) -> float | None:
@@ -770,7 +770,7 @@ def _fail(outcome: _Outcome, source: Source, error: BaseException, started: floa
     if internal:
         message = f"internal error ({type(error).__name__}): {message}; please report it (-v shows the traceback)"
     # The line always names the input, also when the error is about a pipeline or an output file.
-    shown = "<stdin>" if source.label == "-" else source.label
+    shown = "<stdin>" if source.label == "-" else _shown(source.label)
     if shown not in message:
         message = f"{shown}: {message}"
     if trace:
