@@ -292,3 +292,36 @@ def test_newline_in_a_name_stays_on_one_row_of_the_global_pooling_table(run):
     result = run("pool", "n\nl.png", "--op", "max", "--global")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines() == ["input\tchannel\tmax", "n\\nl.png\t0\t29"]
+
+
+# --- 9. -o /dev/null works ---------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="needs /dev/null")
+@pytest.mark.parametrize("extra", [["--format", "png"], ["--format", "npy"], []])
+def test_output_to_dev_null_is_written_through(run, extra):
+    png("in.png", GRAY)
+    result = run("filter", "in.png", "-k", "box3", "-o", "/dev/null", *extra, "--report", "/dev/null")
+    assert result.exit_code == 0, result.stderr
+    assert os.listdir(".") == ["in.png"]
+    assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_output_to_a_named_pipe_takes_the_format_option(tmp_path):
+    import threading
+
+    png(tmp_path / "in.png", GRAY)
+    os.mkfifo(tmp_path / "pipe")
+    got = []
+    reader = threading.Thread(target=lambda: got.append((tmp_path / "pipe").read_bytes()), daemon=True)
+    reader.start()
+    result = convcli("filter", "in.png", "-k", "1", "-o", "pipe", "--format", "npy", cwd=tmp_path)
+    if not got and reader.is_alive():  # nothing was written: let the reader see the end, not hang
+        try:
+            os.close(os.open(tmp_path / "pipe", os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+    reader.join(60)
+    assert result.returncode == 0, result.stderr
+    assert np.array_equal(np.load(__import__("io").BytesIO(got[0])), GRAY)

@@ -96,6 +96,7 @@ __all__ = [
     "sweep_temp_files",
     "working_memory",
     "write_atomic",
+    "written_through",
 ]
 
 #: How many leading bytes :func:`sniff_format` looks at: enough to recognise every format, so that
@@ -2282,6 +2283,23 @@ def _umask() -> int:
     return old
 
 
+def written_through(path: str) -> bool:
+    """True when ``path`` is a character device or a FIFO (``/dev/null``, ``/dev/stdout``, a named
+    pipe), also through a link: :func:`write_atomic` writes straight to it, since it cannot be
+    replaced atomically (nor should it be replaced by a regular file).
+
+    Examples
+    --------
+    >>> written_through("/dev/null"), written_through("out.png")
+    (True, False)
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+
+
 def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
     """Write ``data`` to ``path`` so that ``path`` is either untouched or complete.
 
@@ -2334,11 +2352,7 @@ def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
         raise ImageWriteError("is a folder; give a file name", path=path)
     if no_clobber and os.path.lexists(path):
         raise ImageWriteError("exists; --no-clobber refuses to replace it", path=path)
-    try:
-        target_mode = os.stat(path).st_mode
-    except OSError:
-        target_mode = None
-    if target_mode is not None and (stat.S_ISCHR(target_mode) or stat.S_ISFIFO(target_mode)):
+    if written_through(path):
         # /dev/null, /dev/stdout, a named pipe: written through, never replaced by a regular file.
         try:
             with open(path, "wb") as stream:

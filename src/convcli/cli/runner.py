@@ -199,11 +199,18 @@ def _images_in(folder: str, *, recursive: bool) -> list[str]:
 
 
 def _format_of(path: str, options: OutputOptions, source: Source) -> str:
-    from ..io import format_from_path, sniff_format
+    from ..io import format_from_path, sniff_format, written_through
 
-    if path == "-":
+    # Standard output, and a device or FIFO (-o /dev/null, -o /dev/stdout), need no extension:
+    # --format, else the name's extension if it has one, else the input's format.
+    if path == "-" or written_through(path):
         if options.output_format:
             return FORMAT_ALIASES.get(options.output_format, options.output_format)
+        if path != "-":
+            try:
+                return format_from_path(path)
+            except ValueError:
+                pass
         if isinstance(source.source, bytes):
             return sniff_format(source.source[:16]) or "png"
         try:  # the input's own format ("x" + ext: a bare ".npy" would read as a hidden file's name)
@@ -300,6 +307,15 @@ def _file_id(path: str) -> tuple[int, int] | None:
     except (OSError, ValueError):
         return None
     return (st.st_dev, st.st_ino)
+
+
+def _is_char_device(path: str) -> bool:
+    import stat
+
+    try:
+        return stat.S_ISCHR(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
 
 
 def _stdin_id() -> tuple[int, int] | None:
@@ -428,6 +444,8 @@ def _refuse_clobbering(reads: Sequence[tuple[str, str]], writes: Sequence[tuple[
         found = read_at.get((folder, name)) or (read_id.get(file_id) if file_id is not None else None)
         if found is not None:
             raise overwrite(label, found)
+        if _is_char_device(path):  # /dev/null takes any number of writes
+            continue
         other = written_at.get((folder, name)) or (written_id.get(file_id) if file_id is not None else None)
         if other is not None and other != label:
             raise twice(other, label)
@@ -527,8 +545,9 @@ def run_batch(
                     "as .npy or .tif, or give {kernel} in the name for one file per kernel"
                 )
     if not options.dry_run:
-        folders = {os.path.dirname(t.path) or "." for targets in plan.values() for t in targets if t.path != "-"}
-        if options.report_path not in (None, "-"):
+        folders = {os.path.dirname(t.path) or "." for targets in plan.values() for t in targets
+                   if t.path != "-" and not io.written_through(t.path)}  # nothing is created beside a device
+        if options.report_path not in (None, "-") and not io.written_through(options.report_path):
             folders.add(os.path.dirname(options.report_path) or ".")
         for folder in sorted(folders):
             _check_folder(folder, create=options.output_dir is not None)
