@@ -325,3 +325,28 @@ def test_output_to_a_named_pipe_takes_the_format_option(tmp_path):
     reader.join(60)
     assert result.returncode == 0, result.stderr
     assert np.array_equal(np.load(__import__("io").BytesIO(got[0])), GRAY)
+
+
+# --- 9. replacing an output keeps its permission bits ------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o755])
+def test_replacing_an_output_keeps_its_permission_bits(run, mode):
+    png("in.png", GRAY)
+    Path("out.png").write_bytes(b"old")
+    os.chmod("out.png", mode)
+    result = run("filter", "in.png", "-k", "box3", "-o", "out.png")
+    assert result.exit_code == 0, result.stderr
+    assert Path("out.png").read_bytes()[:4] == b"\x89PNG"
+    assert os.stat("out.png").st_mode & 0o7777 == mode
+
+
+def test_a_new_output_gets_the_umasks_permission_bits(tmp_path):
+    from convcli import io as cio
+
+    old = os.umask(0o027)
+    try:
+        cio.write_atomic(str(tmp_path / "new.bin"), b"x")
+    finally:
+        os.umask(old)
+    assert os.stat(tmp_path / "new.bin").st_mode & 0o7777 == 0o640

@@ -2269,6 +2269,18 @@ def remove_temp_files() -> int:
     return removed
 
 
+def _kept_mode(path: str) -> int:
+    """The permission bits the written file gets: those of the regular file it replaces (its
+    set-user/group-ID bits dropped), else those of a new file (0o666 minus the umask)."""
+    try:
+        status = os.lstat(path)
+    except (OSError, ValueError):
+        status = None
+    if status is not None and stat.S_ISREG(status.st_mode):
+        return stat.S_IMODE(status.st_mode) & ~(stat.S_ISUID | stat.S_ISGID)
+    return 0o666 & ~_umask()
+
+
 def _umask() -> int:
     """The process umask, read without changing it where the OS allows (Linux /proc)."""
     try:
@@ -2306,7 +2318,8 @@ def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
     The bytes go to a temporary file in the target folder (``.NAME.PID.XXXXXXXX.tmp``, PID that of
     the process that loaded this module, so that :func:`sweep_temp_files` knows its own; a name too
     long for that is cut and hashed, so any name the file system takes can be written), are flushed and
-    ``fsync``-ed, given the permissions a new file gets (0o666 minus the umask), then renamed
+    ``fsync``-ed, given the permission bits of the file it replaces (or those a new file gets:
+    0o666 minus the umask), then renamed
     onto ``path`` (``os.replace``; a symbolic link at ``path`` is replaced, not followed). On
     any failure, or Ctrl-C, the temporary file is removed and an existing ``path`` is left as
     it was. With ``no_clobber`` an existing ``path`` is refused (atomically, with a hard link,
@@ -2370,7 +2383,7 @@ def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-            mode = 0o666 & ~_umask()
+            mode = _kept_mode(path)
             if hasattr(os, "fchmod"):
                 os.fchmod(fh.fileno(), mode)
             else:  # pragma: no cover - Windows
