@@ -350,3 +350,42 @@ def test_a_new_output_gets_the_umasks_permission_bits(tmp_path):
     finally:
         os.umask(old)
     assert os.stat(tmp_path / "new.bin").st_mode & 0o7777 == 0o640
+
+
+# --- 9. a PNG with very many text chunks -------------------------------------------------------------
+
+
+def png_with_text_chunks(count, *, before_image=True):
+    """GRAY as an 8-bit grey PNG built by hand (zlib, no filter), with ``count`` tEXt chunks."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\0" + row.tobytes() for row in GRAY)
+    texts = [chunk(b"tEXt", b"k\0v")] * count
+    image = [chunk(b"IDAT", zlib.compress(raw))]
+    body = texts + image if before_image else image + texts
+    return b"".join([b"\x89PNG\r\n\x1a\n", chunk(b"IHDR", struct.pack(">IIBBBBB", 6, 5, 8, 0, 0, 0, 0)),
+                     *body, chunk(b"IEND", b"")])
+
+
+@pytest.mark.parametrize("before_image", [True, False])
+def test_png_with_100000_text_chunks_is_read(run, before_image):
+    Path("t.png").write_bytes(png_with_text_chunks(100_000, before_image=before_image))
+    result = run("filter", "t.png", "-k", "1", "-o", "out.npy")
+    assert result.exit_code == 0, result.stderr
+    assert np.array_equal(np.load("out.npy"), GRAY)
+
+
+@pytest.mark.parametrize("before_image", [True, False])
+def test_png_with_more_chunks_than_the_bound_says_why_it_is_refused(run, monkeypatch, before_image):
+    from convcli import io as cio
+
+    monkeypatch.setattr(cio, "PNG_MAX_CHUNKS", 1_000)
+    Path("t.png").write_bytes(png_with_text_chunks(1_000, before_image=before_image))
+    result = run("filter", "t.png", "-k", "1", "-o", "out.npy")
+    assert result.exit_code == 1
+    assert "t.png: cannot read PNG: more than 1,000 chunks (text or other metadata)" in result.stderr
+    assert not Path("out.npy").exists()

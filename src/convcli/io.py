@@ -849,6 +849,15 @@ def _read_sample(name: str, limits: Limits) -> tuple[np.ndarray, ImageInfo]:
 
 # ---- PNG -----------------------------------------------------------------------------------
 
+#: At most this many chunks are walked in a PNG (text and other metadata chunks included): a file
+#: with more is refused, saying so, so that reading any PNG is bounded work (about a second).
+PNG_MAX_CHUNKS = 1_000_000
+
+
+def _too_many_chunks() -> str:
+    return f"more than {PNG_MAX_CHUNKS:,} chunks (text or other metadata); refused, so that reading stays bounded work"
+
+
 _PNG_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
 
 
@@ -873,7 +882,8 @@ def _png_header(fh: BinaryIO, label: str) -> dict[str, Any]:
     if depth not in _PNG_DEPTHS.get(color, ()):
         raise bad(f"invalid colour type {color} with bit depth {depth}")
     found: dict[bytes, bytes] = {}
-    for _ in range(100_000):
+    ctype = b""
+    for _ in range(PNG_MAX_CHUNKS):
         raw = fh.read(8)
         if len(raw) < 8:
             raise bad("truncated before the image data")
@@ -890,6 +900,8 @@ def _png_header(fh: BinaryIO, label: str) -> dict[str, Any]:
             fh.seek(4, os.SEEK_CUR)
         else:
             fh.seek(length + 4, os.SEEK_CUR)
+    else:
+        raise bad(_too_many_chunks())
     if ctype != b"IDAT":
         raise bad("no image data")
     return {
@@ -956,7 +968,9 @@ def _png_check_chunks(data: bytes, label: str) -> None:
     """
     view = memoryview(data)
     pos, size = 8, len(data)
-    while pos + 8 <= size:
+    for _ in range(PNG_MAX_CHUNKS):
+        if pos + 8 > size:
+            break
         length, kind = struct.unpack_from(">I4s", data, pos)
         end = pos + 12 + length
         if end > size:
@@ -968,6 +982,8 @@ def _png_check_chunks(data: bytes, label: str) -> None:
         if kind == b"IEND":
             return
         pos = end
+    else:
+        raise ImageReadError(f"cannot read PNG: {_too_many_chunks()}", path=label)
     raise ImageReadError("cannot read PNG: truncated (no IEND chunk)", path=label)
 
 
