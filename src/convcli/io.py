@@ -2186,10 +2186,11 @@ def _encode(
 _LIVE_TEMPS: set[str] = set()
 _LIVE_LOCK = threading.RLock()  # re-entrant: a signal handler may clean up mid-write
 
-# Whose temporary files these are: the process that loaded this module, in its name. Worker
+# Whose temporary files these are: the process that loaded this module (its pid, and random bytes
+# for processes of other PID namespaces sharing a folder, as containers do), in their names. Worker
 # processes forked from it inherit the same owner, so that the parent can sweep what a killed
 # worker left (sweep_temp_files) and nothing another convcli run is writing.
-_OWNER = f"{os.getpid():x}"
+_OWNER = f"{os.getpid()}-{os.urandom(4).hex()}"
 _RANDOM_LENGTH = 8          # what tempfile.mkstemp puts between prefix and suffix
 _TEMP_SUFFIX = ".tmp"
 _TEMP_RANDOM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
@@ -2223,7 +2224,8 @@ def _temp_prefix(name: str, name_max: int) -> str:
 def sweep_temp_files(folders: Iterable[str]) -> int:
     """Remove, from ``folders``, the temporary files of :func:`write_atomic` that this process or a
     worker process forked from it left (a worker killed mid-write). Their names carry this
-    process's id, so another process's temporary files, being written now, are left alone.
+    process's own mark (pid and random bytes), so another process's temporary files, being written
+    now, are left alone.
 
     Parameters
     ----------
@@ -2331,8 +2333,9 @@ def written_through(path: str) -> bool:
 def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
     """Write ``data`` to ``path`` so that ``path`` is either untouched or complete.
 
-    The bytes go to a temporary file in the target folder (``.NAME.PID.XXXXXXXX.tmp``, PID that of
-    the process that loaded this module, so that :func:`sweep_temp_files` knows its own; a name too
+    The bytes go to a temporary file in the target folder (``.NAME.OWNER.XXXXXXXX.tmp``, OWNER the
+    pid of the process that loaded this module and random bytes, so that :func:`sweep_temp_files`
+    knows its own; a name too
     long for that is cut and hashed, so any name the file system takes can be written), are flushed and
     ``fsync``-ed, given the permission bits of the file it replaces (or those a new file gets:
     0o666 minus the umask), then renamed

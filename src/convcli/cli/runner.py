@@ -290,9 +290,11 @@ def plan_targets(
                 path = os.path.join(folder, name) if folder is not None else name
             if path != "-" and path in seen:
                 if seen[path] == source.label:
-                    raise click.UsageError(f"two outputs of {_shown(source.label)} would both be {_shown(path)}; give them different names")
+                    raise click.UsageError(f"two outputs of {_shown(source.label)} would both be {_shown(path)}; "
+                                           "give them different names")
                 raise click.UsageError(
-                    f"{_shown(seen[path])} and {_shown(source.label)} would both write {_shown(path)}; add {{index}} to the name"
+                    f"{_shown(seen[path])} and {_shown(source.label)} would both write {_shown(path)}; "
+                    "add {index} to the name"
                 )
             seen[path] = source.label
             targets.append(Target(path, number, _format_of(path, options, source)))
@@ -464,7 +466,8 @@ def _refuse_clobbering(reads: Sequence[tuple[str, str]], writes: Sequence[tuple[
                 if char in "0123456789":  # where a channel number may begin
                     for regex, label, given in table.get(name[:start], ()):
                         if regex.fullmatch(name):
-                            return f"{label} (one file per channel, --split) would write {_shown(os.path.join(given, name))}"
+                            written = _shown(os.path.join(given, name))
+                            return f"{label} (one file per channel, --split) would write {written}"
         return None
 
     for (folder, name), label in read_at.items():
@@ -485,7 +488,8 @@ def _refuse_clobbering(reads: Sequence[tuple[str, str]], writes: Sequence[tuple[
             found = per_channel(folder, name)
             file_id = _file_id(path) if found is not None else None
             if file_id is not None and file_id in read_id:
-                raise click.UsageError(f"{found}, which is {read_id[file_id]}; refusing to overwrite a file this run reads")
+                raise click.UsageError(
+                    f"{found}, which is {read_id[file_id]}; refusing to overwrite a file this run reads")
 
 
 # --------------------------------------------------------------------------------------------------
