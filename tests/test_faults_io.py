@@ -389,3 +389,20 @@ def test_png_with_more_chunks_than_the_bound_says_why_it_is_refused(run, monkeyp
     assert result.exit_code == 1
     assert "t.png: cannot read PNG: more than 1,000 chunks (text or other metadata)" in result.stderr
     assert not Path("out.npy").exists()
+
+
+def test_output_is_the_transposed_convolutions_kernel_file(run):
+    png("in.png", GRAY)
+    np.save("kk.npy", np.ones((2, 2)))
+    before = Path("kk.npy").read_bytes()
+    result = run("upsample", "in.png", "--method", "transpose", "-k", "kk.npy", "--factor", "2", "-o", "kk.npy")
+    assert result.exit_code == 2
+    assert "output kk.npy is the kernel file kk.npy" in one_line_error(result.stderr)
+    assert Path("kk.npy").read_bytes() == before
+
+
+def test_clicks_own_path_messages_stay_on_one_line(run):
+    png("in.png", GRAY)
+    result = run("filter", "in.png", "-k", "box3", "-o", "out.png", "--kernel-dir", "no\nkd")
+    assert result.exit_code == 2
+    assert "'no\\nkd' does not exist" in one_line_error(result.stderr)

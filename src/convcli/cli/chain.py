@@ -127,8 +127,9 @@ def run_chains(
         return products
 
     # Kernel files (-k FILE, a pipeline's `kernel:` entries) are read by this run too: never overwritten.
-    kernel_files = [("kernel file", kernel.file) for steps in full for step in steps
-                    for kernel in step.options.get("kernels", ()) if kernel.file is not None]
+    kernels = [kernel for steps in full for step in steps
+               for kernel in [*step.options.get("kernels", ()), step.options.get("kernel")] if kernel is not None]
+    kernel_files = [("kernel file", kernel.file) for kernel in kernels if kernel.file is not None]
     run_batch(command=command, sources=collect_sources(inputs), products=names, options=options,
               compute=compute, describe=describe, stackable=stackable, show=show, templates=templates,
               reads=[*reads, *kernel_files])
