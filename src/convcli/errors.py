@@ -18,7 +18,21 @@ __all__ = [
     "KernelError",
     "NonFiniteError",
     "UnknownKernelError",
+    "shown_path",
 ]
+
+
+def shown_path(path: str) -> str:
+    r"""A file name as every message shows it: as it is, or escaped (``repr`` without the quotes)
+    when it holds a newline or another control character, so that a message stays one line.
+
+    Examples
+    --------
+    >>> print(shown_path("a.png"), shown_path("a\nb.png"))
+    a.png a\nb.png
+    """
+    path = str(path)
+    return path if path.isprintable() else repr(path)[1:-1]
 
 
 class ConvcliError(Exception):
@@ -44,7 +58,7 @@ class ConvcliError(Exception):
         if self.path is None:
             return self.message
         # A file name may hold a newline or other control characters: shown escaped, on one line.
-        path = self.path if self.path.isprintable() else repr(self.path)[1:-1]
+        path = shown_path(self.path)
         where = path if self.line is None else f"{path}:{self.line}"
         return f"{where}: {self.message}"
 

@@ -59,7 +59,7 @@ import tempfile
 import threading
 import warnings
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -79,6 +79,7 @@ __all__ = [
     "FORMATS",
     "MEMORY_FACTOR",
     "SCALES",
+    "SNIFF_BYTES",
     "ImageInfo",
     "Limits",
     "check_writable",
@@ -93,9 +94,15 @@ __all__ = [
     "sample_names",
     "sniff_format",
     "source_stem",
+    "sweep_temp_files",
     "working_memory",
     "write_atomic",
+    "written_through",
 ]
+
+#: How many leading bytes :func:`sniff_format` looks at: enough to recognise every format, so that
+#: a stream (standard input) that is no image is refused from its first bytes.
+SNIFF_BYTES = 32
 
 #: Formats convcli reads and writes, as ``ImageInfo.format`` and ``format_from_path`` name them.
 FORMATS = ("png", "jpeg", "tiff", "bmp", "gif", "webp", "npy")
@@ -547,7 +554,8 @@ def sniff_format(head: bytes) -> str | None:
     Parameters
     ----------
     head : bytes
-        The start of the file: 16 bytes are enough for every format, more are ignored.
+        The start of the file: 16 bytes are enough for every format; past :data:`SNIFF_BYTES`
+        they are ignored.
 
     Returns
     -------
@@ -565,7 +573,7 @@ def sniff_format(head: bytes) -> str | None:
     """
     if not _is_bytes(head):
         raise ValueError(f"head must be bytes; got {type(head).__name__}")
-    head = bytes(head[:32])
+    head = bytes(head[:SNIFF_BYTES])
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png"
     if head.startswith(b"\xff\xd8\xff"):
@@ -852,6 +860,15 @@ def _read_sample(name: str, limits: Limits) -> tuple[np.ndarray, ImageInfo]:
 
 # ---- PNG -----------------------------------------------------------------------------------
 
+#: At most this many chunks are walked in a PNG (text and other metadata chunks included): a file
+#: with more is refused, saying so, so that reading any PNG is bounded work (about a second).
+PNG_MAX_CHUNKS = 1_000_000
+
+
+def _too_many_chunks() -> str:
+    return f"more than {PNG_MAX_CHUNKS:,} chunks (text or other metadata); refused, so that reading stays bounded work"
+
+
 _PNG_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
 
 
@@ -876,7 +893,8 @@ def _png_header(fh: BinaryIO, label: str) -> dict[str, Any]:
     if depth not in _PNG_DEPTHS.get(color, ()):
         raise bad(f"invalid colour type {color} with bit depth {depth}")
     found: dict[bytes, bytes] = {}
-    for _ in range(100_000):
+    ctype = b""
+    for _ in range(PNG_MAX_CHUNKS):
         raw = fh.read(8)
         if len(raw) < 8:
             raise bad("truncated before the image data")
@@ -893,6 +911,8 @@ def _png_header(fh: BinaryIO, label: str) -> dict[str, Any]:
             fh.seek(4, os.SEEK_CUR)
         else:
             fh.seek(length + 4, os.SEEK_CUR)
+    else:
+        raise bad(_too_many_chunks())
     if ctype != b"IDAT":
         raise bad("no image data")
     return {
@@ -959,7 +979,9 @@ def _png_check_chunks(data: bytes, label: str) -> None:
     """
     view = memoryview(data)
     pos, size = 8, len(data)
-    while pos + 8 <= size:
+    for _ in range(PNG_MAX_CHUNKS):
+        if pos + 8 > size:
+            break
         length, kind = struct.unpack_from(">I4s", data, pos)
         end = pos + 12 + length
         if end > size:
@@ -971,6 +993,8 @@ def _png_check_chunks(data: bytes, label: str) -> None:
         if kind == b"IEND":
             return
         pos = end
+    else:
+        raise ImageReadError(f"cannot read PNG: {_too_many_chunks()}", path=label)
     raise ImageReadError("cannot read PNG: truncated (no IEND chunk)", path=label)
 
 
@@ -2222,6 +2246,80 @@ def _encode(
 _LIVE_TEMPS: set[str] = set()
 _LIVE_LOCK = threading.RLock()  # re-entrant: a signal handler may clean up mid-write
 
+# Whose temporary files these are: the process that loaded this module (its pid, and random bytes
+# for processes of other PID namespaces sharing a folder, as containers do), in their names. Worker
+# processes forked from it inherit the same owner, so that the parent can sweep what a killed
+# worker left (sweep_temp_files) and nothing another convcli run is writing.
+_OWNER = f"{os.getpid()}-{os.urandom(4).hex()}"
+_RANDOM_LENGTH = 8          # what tempfile.mkstemp puts between prefix and suffix
+_TEMP_SUFFIX = ".tmp"
+_TEMP_RANDOM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _name_max(folder: str) -> int:
+    """The longest file name (in bytes) the file system of ``folder`` takes; 255 if it does not say."""
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (AttributeError, OSError, ValueError):
+        return 255
+
+
+def _temp_prefix(name: str, name_max: int) -> str:
+    """``.NAME.OWNER.``: what the temporary file of output ``name`` starts with (a random part and
+    ``.tmp`` follow). A long name is cut and given a hash of the whole, so that the temporary
+    name fits ``name_max`` bytes whenever ``name`` does and still tells outputs apart."""
+    tail = f".{_OWNER}."
+    room = name_max - 1 - len(tail) - _RANDOM_LENGTH - len(_TEMP_SUFFIX)
+    if len(os.fsencode(name)) <= room:
+        return f".{name}{tail}"
+    import hashlib
+
+    digest = "~" + hashlib.sha256(os.fsencode(name)).hexdigest()[:16]
+    kept = name
+    while kept and len(os.fsencode(kept)) > room - len(digest):  # whole characters only
+        kept = kept[:-1]
+    return f".{kept}{digest}{tail}"
+
+
+def sweep_temp_files(folders: Iterable[str]) -> int:
+    """Remove, from ``folders``, the temporary files of :func:`write_atomic` that this process or a
+    worker process forked from it left (a worker killed mid-write). Their names carry this
+    process's own mark (pid and random bytes), so another process's temporary files, being written
+    now, are left alone.
+
+    Parameters
+    ----------
+    folders : iterable of str
+        The folders of the outputs.
+
+    Returns
+    -------
+    int
+        How many files were removed.
+
+    Examples
+    --------
+    >>> sweep_temp_files(["no-such-folder"])
+    0
+    """
+    tail = len(_TEMP_SUFFIX) + _RANDOM_LENGTH
+    owner = f".{_OWNER}."
+    removed = 0
+    for folder in dict.fromkeys(folders):
+        try:
+            listed = os.listdir(folder or ".")
+        except OSError:
+            continue
+        for entry in listed:
+            if (entry.startswith(".") and entry.endswith(_TEMP_SUFFIX) and entry[:-tail].endswith(owner)
+                    and set(entry[-tail:-len(_TEMP_SUFFIX)]) <= _TEMP_RANDOM and len(entry) > tail + len(owner)):
+                try:
+                    os.unlink(os.path.join(folder or ".", entry))
+                    removed += 1
+                except OSError:
+                    pass
+    return removed
+
 
 def remove_temp_files() -> int:
     """Remove the temporary files of writes still in progress (for a SIGTERM/SIGINT handler).
@@ -2249,6 +2347,18 @@ def remove_temp_files() -> int:
     return removed
 
 
+def _kept_mode(path: str) -> int:
+    """The permission bits the written file gets: those of the regular file it replaces (its
+    set-user/group-ID bits dropped), else those of a new file (0o666 minus the umask)."""
+    try:
+        status = os.lstat(path)
+    except (OSError, ValueError):
+        status = None
+    if status is not None and stat.S_ISREG(status.st_mode):
+        return stat.S_IMODE(status.st_mode) & ~(stat.S_ISUID | stat.S_ISGID)
+    return 0o666 & ~_umask()
+
+
 def _umask() -> int:
     """The process umask, read without changing it where the OS allows (Linux /proc)."""
     try:
@@ -2263,11 +2373,32 @@ def _umask() -> int:
     return old
 
 
+def written_through(path: str) -> bool:
+    """True when ``path`` is a character device or a FIFO (``/dev/null``, ``/dev/stdout``, a named
+    pipe), also through a link: :func:`write_atomic` writes straight to it, since it cannot be
+    replaced atomically (nor should it be replaced by a regular file).
+
+    Examples
+    --------
+    >>> written_through("/dev/null"), written_through("out.png")
+    (True, False)
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+
+
 def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
     """Write ``data`` to ``path`` so that ``path`` is either untouched or complete.
 
-    The bytes go to a temporary file in the target folder (``.NAME.XXXX.tmp``), are flushed and
-    ``fsync``-ed, given the permissions a new file gets (0o666 minus the umask), then renamed
+    The bytes go to a temporary file in the target folder (``.NAME.OWNER.XXXXXXXX.tmp``, OWNER the
+    pid of the process that loaded this module and random bytes, so that :func:`sweep_temp_files`
+    knows its own; a name too
+    long for that is cut and hashed, so any name the file system takes can be written), are flushed and
+    ``fsync``-ed, given the permission bits of the file it replaces (or those a new file gets:
+    0o666 minus the umask), then renamed
     onto ``path`` (``os.replace``; a symbolic link at ``path`` is replaced, not followed). On
     any failure, or Ctrl-C, the temporary file is removed and an existing ``path`` is left as
     it was. With ``no_clobber`` an existing ``path`` is refused (atomically, with a hard link,
@@ -2313,11 +2444,7 @@ def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
         raise ImageWriteError("is a folder; give a file name", path=path)
     if no_clobber and os.path.lexists(path):
         raise ImageWriteError("exists; --no-clobber refuses to replace it", path=path)
-    try:
-        target_mode = os.stat(path).st_mode
-    except OSError:
-        target_mode = None
-    if target_mode is not None and (stat.S_ISCHR(target_mode) or stat.S_ISFIFO(target_mode)):
+    if written_through(path):
         # /dev/null, /dev/stdout, a named pipe: written through, never replaced by a regular file.
         try:
             with open(path, "wb") as stream:
@@ -2327,14 +2454,15 @@ def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
         return
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder_shown, prefix="." + name + ".", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=folder_shown, prefix=_temp_prefix(name, _name_max(folder_shown)),
+                                   suffix=_TEMP_SUFFIX)
         with _LIVE_LOCK:
             _LIVE_TEMPS.add(tmp)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-            mode = 0o666 & ~_umask()
+            mode = _kept_mode(path)
             if hasattr(os, "fchmod"):
                 os.fchmod(fh.fileno(), mode)
             else:  # pragma: no cover - Windows

@@ -69,6 +69,10 @@ _FORMS = (
 # The Kernel type
 
 
+#: The ``Kernel.source`` values that are no file.
+_NOT_FILES = ("", "built-in", "inline", "parametric", "array")
+
+
 @dataclass(frozen=True)
 class Kernel:
     """A named 2-D convolution kernel.
@@ -141,6 +145,18 @@ class Kernel:
     def shape(self) -> tuple[int, int]:
         """``(rows, cols)`` of the matrix."""
         return (int(self.matrix.shape[0]), int(self.matrix.shape[1]))
+
+    @property
+    def file(self) -> str | None:
+        """The kernel file it was read from (a path as given), or None when it is no user's file
+        (built-in, inline, parametric, an array): what a run must never write over.
+
+        Examples
+        --------
+        >>> load_kernel("sobel-x").file is None, Kernel("k", [[1.0]], source="k.yaml").file
+        (True, 'k.yaml')
+        """
+        return None if self.source in _NOT_FILES else self.source
 
     @property
     def total(self) -> float:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ._version import __version__
+from .errors import shown_path
 from .geometry import AxisGeometry, chain_receptive_field
 
 __all__ = ["window_step", "filter_step", "pool_step", "gray_step", "file_entry", "build_report", "to_json", "summary_lines", "shape_text"]
@@ -285,9 +286,9 @@ def summary_lines(
         shown += 1
         if not verbose and shown > 5:
             continue
-        output = f"{entry['output']} " if entry.get("output") else ""
+        output = f"{shown_path(entry['output'])} " if entry.get("output") else ""
         lines.append(
-            f"{entry['input']} {shape_text(entry['input_shape'])} {entry['input_dtype']} → "
+            f"{shown_path(entry['input'])} {shape_text(entry['input_shape'])} {entry['input_dtype']} → "
             f"{output}{shape_text(entry['output_shape'])} {entry['output_dtype']}"
         )
         lines.extend(f"  note: {note}" for note in entry.get("notes", []))

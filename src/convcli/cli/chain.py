@@ -55,13 +55,16 @@ def run_chains(
     show: Callable[[Source, list[Product]], None] | None = None,
     extra: Callable[[Any], dict] | None = None,
     sheet: str | None = None,
+    reads: Sequence[tuple[str, str]] = (),
 ) -> None:
     """Plan (dry run) or run each chain of steps on every input; one product per chain, named by
     ``names``, then one per step that has ``save:`` (its file named by the save template).
 
     ``gray`` puts a gray step in front of every chain. ``extra(result)`` adds report fields
     computed from a result (global pooling's values). ``sheet`` names one more file: the first
-    chain's result as a labelled contact sheet, one tile per channel (8-bit RGB).
+    chain's result as a labelled contact sheet, one tile per channel (8-bit RGB). ``reads`` lists
+    files the run reads besides its inputs and kernel files, as ``(role, path)`` (the pipeline
+    file): no output may overwrite one of them.
     """
     from ..pipeline import plan, run
 
@@ -132,6 +135,10 @@ def run_chains(
                                start_dtype=start_dtype(info.dtype), outputs=outputs, sheet=sheet is not None,
                                engine=options.engine, max_pixels=limit)
 
+    # Kernel files (-k FILE, a pipeline's `kernel:` entries) are read by this run too: never overwritten.
+    kernels = [kernel for steps in full for step in steps
+               for kernel in [*step.options.get("kernels", ()), step.options.get("kernel")] if kernel is not None]
+    kernel_files = [("kernel file", kernel.file) for kernel in kernels if kernel.file is not None]
     run_batch(command=command, sources=collect_sources(inputs), products=names, options=options,
               compute=compute, describe=describe, stackable=stackable, show=show, templates=templates,
-              memory=memory)
+              memory=memory, reads=[*reads, *kernel_files])

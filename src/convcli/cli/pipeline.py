@@ -54,4 +54,5 @@ def pipeline_command(pipeline_file: str, inputs: tuple[str, ...], kernel_dirs: t
     except ConvcliError as error:
         raise click.UsageError(str(error)) from None
     options = OutputOptions.pop(params)
-    run_chains(command="pipeline", inputs=inputs, options=options, chains=[steps], names=["result"], sheet=sheet)
+    run_chains(command="pipeline", inputs=inputs, options=options, chains=[steps], names=["result"], sheet=sheet,
+               reads=[("pipeline file", pipeline_file)])

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ..errors import shown_path
 from .chain import make_step, run_chains
 from .faults import echo_data
 from .options import OutputOptions, gray_option, inputs_argument, output_options, padding_option, stride_option
@@ -76,7 +77,7 @@ def pool_command(inputs: tuple[str, ...], **params: Any) -> None:
         last = len(values) - 1
         for channel, value in enumerate(values):
             name = "alpha" if results[0].has_alpha and channel == last else str(channel)  # alpha: its mean
-            echo_data(f"{source.label}\t{name}\t{value:.10g}")
+            echo_data(f"{shown_path(source.label)}\t{name}\t{value:.10g}")  # one row, whatever the name
 
     run_chains(
         command="pool", inputs=inputs, options=options, chains=[[step]], names=[op], gray=gray,

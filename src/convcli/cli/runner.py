@@ -139,17 +139,28 @@ def _ctx_limit(name: str) -> Any:
 
 def _read_stdin(max_file_size: int | None) -> bytes:
     """Standard input's bytes: at most one byte past the file-size limit (default
-    ``io.DEFAULT_MAX_FILE_SIZE``), so that an endless or huge stream is refused, not held."""
-    from ..io import DEFAULT_MAX_FILE_SIZE
+    ``io.DEFAULT_MAX_FILE_SIZE``), so that an endless or huge stream is refused, not held.
+
+    Its first bytes are read first: when they are no image format (``< /dev/zero``, a text file),
+    only they are returned, and reading them refuses the input at once, without reading the rest.
+    """
+    from ..io import DEFAULT_MAX_FILE_SIZE, SNIFF_BYTES, sniff_format
 
     limit = max_file_size or DEFAULT_MAX_FILE_SIZE
     stream, chunks, total = sys.stdin.buffer, [], 0
+    sniffed = False
     while total <= limit:  # in pieces: read(limit + 1) would allocate the whole limit at once
-        chunk = stream.read(min(1 << 20, limit + 1 - total))
+        # The head in small reads (a pipe gives what it has), then pieces of 1 MiB.
+        size = SNIFF_BYTES - total if not sniffed else 1 << 20
+        chunk = stream.read(min(size, limit + 1 - total))
         if not chunk:
             break
         chunks.append(chunk)
         total += len(chunk)
+        if not sniffed and total >= SNIFF_BYTES:
+            sniffed = True
+            if sniff_format(b"".join(chunks)) is None:
+                break
     return b"".join(chunks)
 
 
@@ -170,7 +181,7 @@ def _images_in(folder: str, *, recursive: bool) -> list[str]:
             with os.scandir(where) as entries:
                 listed = list(entries)
         except OSError as error:
-            raise click.UsageError(f"{where}: cannot read this folder: {error.strerror or error}") from None
+            raise click.UsageError(f"{_shown(where)}: cannot read this folder: {error.strerror or error}") from None
         for entry in listed:
             if entry.name.startswith("."):
                 continue
@@ -183,7 +194,7 @@ def _images_in(folder: str, *, recursive: bool) -> list[str]:
     if not found:
         hint = "; add --recursive to take the images in its sub-folders" if has_subfolders and not recursive else ""
         raise click.UsageError(
-            f"{folder}: no image files in this folder (looked for {' '.join(IMAGE_EXTENSIONS)}){hint}"
+            f"{_shown(folder)}: no image files in this folder (looked for {' '.join(IMAGE_EXTENSIONS)}){hint}"
         )
     return [os.path.join(*parts) for parts in sorted(found)]
 
@@ -193,11 +204,18 @@ def _images_in(folder: str, *, recursive: bool) -> list[str]:
 
 
 def _format_of(path: str, options: OutputOptions, source: Source) -> str:
-    from ..io import format_from_path, sniff_format
+    from ..io import format_from_path, sniff_format, written_through
 
-    if path == "-":
+    # Standard output, and a device or FIFO (-o /dev/null, -o /dev/stdout), need no extension:
+    # --format, else the name's extension if it has one, else the input's format.
+    if path == "-" or written_through(path):
         if options.output_format:
             return FORMAT_ALIASES.get(options.output_format, options.output_format)
+        if path != "-":
+            try:
+                return format_from_path(path)
+            except ValueError:
+                pass
         if isinstance(source.source, bytes):
             return sniff_format(source.source[:16]) or "png"
         try:  # the input's own format ("x" + ext: a bare ".npy" would read as a hidden file's name)
@@ -207,11 +225,11 @@ def _format_of(path: str, options: OutputOptions, source: Source) -> str:
     try:
         fmt = format_from_path(path)
     except ValueError as error:
-        raise click.BadParameter(f"{path}: {error}", param_hint="output") from None
+        raise click.BadParameter(f"{_shown(path)}: {error}", param_hint="output") from None
     wanted = FORMAT_ALIASES.get(options.output_format, options.output_format) if options.output_format else None
     if wanted is not None and wanted != fmt:
         raise click.BadParameter(
-            f"{path} is a {fmt.upper()} file name but --format says {options.output_format}; "
+            f"{_shown(path)} is a {fmt.upper()} file name but --format says {options.output_format}; "
             "--format is for -o - and {ext} in --name", param_hint="'--format'")
     return fmt
 
@@ -223,9 +241,11 @@ def plan_targets(
     *,
     op: str,
     templates: dict[int, str] | None = None,
+    reads: Sequence[tuple[str, str]] = (),
 ) -> dict[int, list[Target]]:
-    """Every output path, decided before any pixel is read, and checked: no output is an input,
-    no two outputs collide, and every output folder exists.
+    """Every output path, decided before any pixel is read, and checked: no output (nor a --split
+    channel file, nor the report) is a file the run reads (an input, standard input's file, one of
+    ``reads``: kernel and pipeline files) or another output, and every output folder exists.
 
     ``templates`` gives some products a name of their own (a pipeline step's ``save:``), filled in
     like ``--name`` and placed in -O DIR when there is one. In -O DIR, an input found in a
@@ -283,14 +303,16 @@ def plan_targets(
                 path = os.path.join(folder, name) if folder is not None else name
             if path != "-" and path in seen:
                 if seen[path] == source.label:
-                    raise click.UsageError(f"two outputs of {source.label} would both be {path}; give them different names")
+                    raise click.UsageError(f"two outputs of {_shown(source.label)} would both be {_shown(path)}; "
+                                           "give them different names")
                 raise click.UsageError(
-                    f"{seen[path]} and {source.label} would both write {path}; add {{index}} to the name"
+                    f"{_shown(seen[path])} and {_shown(source.label)} would both write {_shown(path)}; "
+                    "add {index} to the name"
                 )
             seen[path] = source.label
             targets.append(Target(path, number, _format_of(path, options, source)))
         plan[source.index] = targets
-    _refuse_inputs_as_outputs(sources, plan, options)
+    _check_plan(sources, plan, options, products=products, templates=templates, reads=reads)
     return plan
 
 
@@ -302,37 +324,59 @@ def _file_id(path: str) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino)
 
 
-def _refuse_inputs_as_outputs(sources: Sequence[Source], plan: dict[int, list[Target]], options: OutputOptions) -> None:
-    """No output (nor the report) is an input, also through a link; every -o folder exists.
+def _is_char_device(path: str) -> bool:
+    import stat
 
-    One ``stat`` per file, so that a batch of thousands is checked in a blink.
+    try:
+        return stat.S_ISCHR(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _stdin_id() -> tuple[int, int] | None:
+    """The identity of the file on standard input (``< FILE``), None for a pipe, a terminal, none."""
+    import stat
+
+    try:
+        st = os.fstat(sys.stdin.fileno())
+    except (AttributeError, OSError, ValueError):  # no file descriptor (io.UnsupportedOperation is both)
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
+
+
+def split_paths(path: str) -> tuple[str, str]:
+    """The files one target may become with --split: ``(path of a one-channel result, pattern of
+    the per-channel files)``; the pattern holds ``{channel}`` (NAME.png → NAME-c{channel}.png).
+
+    Examples
+    --------
+    >>> split_paths("out/a.png"), split_paths("{channel}-a.png")
+    (('out/a.png', 'out/a-c{channel}.png'), ('-a.png', '{channel}-a.png'))
     """
-    by_id: dict[tuple[int, int], str] = {}
-    by_name: dict[str, str] = {}
-    for source in sources:
-        if source.path:
-            by_name.setdefault(os.path.abspath(source.path), source.path)
-            file_id = _file_id(source.path)
-            if file_id is not None:
-                by_id.setdefault(file_id, source.path)
+    plain = path.replace("{channel}", "")
+    if "{channel}" not in path:
+        stem, ext = os.path.splitext(path)
+        path = f"{stem}-c{{channel}}{ext}"
+    return plain, path
 
-    def input_named(path: str) -> str | None:
-        found = by_name.get(os.path.abspath(path))
-        if found is None and by_id:
-            file_id = _file_id(path)
-            found = by_id.get(file_id) if file_id is not None else None
-        return found
 
+def _check_plan(sources: Sequence[Source], plan: dict[int, list[Target]], options: OutputOptions, *,
+                products: Sequence[str], templates: dict[int, str], reads: Sequence[tuple[str, str]]) -> None:
+    """Before any work: no file the run writes is one it reads or another it writes (see
+    :func:`_refuse_clobbering`); every -o folder exists; --dtype suits every output format."""
+    writes: list[tuple[str, str]] = []
     for targets in plan.values():
         for target in targets:
             if target.path == "-":
                 continue
-            found = input_named(target.path)
-            if found is not None:
-                raise click.UsageError(f"output {target.path} is the input {found}; refusing to overwrite an input")
+            role = "output" if target.product not in templates else f"{products[target.product]} output"
+            plain, pattern = split_paths(target.path)
+            writes.append((role, plain))
+            if options.split:
+                writes.append((role, pattern))
             folder = os.path.dirname(target.path) or "."
             if options.output_dir is None and not os.path.isdir(folder):
-                raise click.BadParameter(f"folder {folder} does not exist", param_hint="'-o'")
+                raise click.BadParameter(f"folder {_shown(folder)} does not exist", param_hint="'-o'")
             if options.dtype is not None:  # a dtype the format cannot hold is known before any work
                 from ..errors import ImageWriteError
                 from ..io import check_writable
@@ -340,17 +384,125 @@ def _refuse_inputs_as_outputs(sources: Sequence[Source], plan: dict[int, list[Ta
                 try:
                     check_writable(target.format, (1, 1), options.dtype)
                 except ImageWriteError as error:
-                    raise click.BadParameter(f"{target.path}: {error.message}", param_hint="'--dtype'") from None
+                    raise click.BadParameter(f"{_shown(target.path)}: {error.message}",
+                                             param_hint="'--dtype'") from None
     if options.report_path not in (None, "-"):
         folder = os.path.dirname(options.report_path) or "."
         if not os.path.isdir(folder):
-            raise click.BadParameter(f"folder {folder} does not exist", param_hint="'--report'")
-    if options.report_path not in (None, "-") and by_id:
-        file_id = _file_id(options.report_path)
-        if file_id is not None and file_id in by_id:
-            raise click.UsageError(
-                f"report {options.report_path} is the input {by_id[file_id]}; refusing to overwrite it"
-            )
+            raise click.BadParameter(f"folder {_shown(folder)} does not exist", param_hint="'--report'")
+        writes.append(("report", options.report_path))
+    read = [("input", source.path) for source in sources if source.path] + list(reads)
+    _refuse_clobbering(read, writes, stdin=any(source.label == "-" for source in sources))
+
+
+def _shown(path: str) -> str:
+    from ..errors import shown_path
+
+    return shown_path(path)
+
+
+#: What ``{channel}`` becomes in a --split file name: a channel number, as ``str(int)`` writes it.
+_CHANNEL_NUMBER = "(?:0|[1-9][0-9]*)"
+
+
+def _refuse_clobbering(reads: Sequence[tuple[str, str]], writes: Sequence[tuple[str, str]], *, stdin: bool) -> None:
+    """Refuse (usage error, exit 2) a run that would write a file it reads, or one file twice.
+
+    ``reads`` and ``writes`` are ``(role, path)`` pairs: inputs, kernel files, pipeline files;
+    outputs, ``save:`` files, sheets, the report. A written name holding ``{channel}`` is a
+    --split pattern: every channel number. Files are compared by real folder and name (folder
+    links, ``./``) and, when they exist, by identity (``st_dev``, ``st_ino``: symbolic and hard
+    links); with ``stdin``, standard input's file (``< FILE``) is a read file too. One ``stat``
+    per file and one listing per folder of --split outputs, so thousands of inputs are checked in
+    a blink. The message names both files.
+    """
+    real: dict[str, str] = {}
+
+    def where(path: str) -> tuple[str, str]:
+        folder, name = os.path.split(path)
+        folder = folder or "."
+        if folder not in real:
+            real[folder] = os.path.realpath(folder)
+        return real[folder], name
+
+    def overwrite(written: str, read: str) -> click.UsageError:
+        return click.UsageError(f"{written} is {read}; refusing to overwrite a file this run reads")
+
+    def twice(one: str, other: str) -> click.UsageError:
+        return click.UsageError(f"{one} and {other} are the same file; give them different names")
+
+    read_at: dict[tuple[str, str], str] = {}
+    read_id: dict[tuple[int, int], str] = {}
+    for role, path in reads:
+        label = f"the {role} {_shown(path)}"
+        read_at.setdefault(where(path), label)
+        file_id = _file_id(path)
+        if file_id is not None:
+            read_id.setdefault(file_id, label)
+    stdin_id = _stdin_id() if stdin else None
+    if stdin_id is not None:
+        read_id.setdefault(stdin_id, "the file on standard input")
+
+    written_at: dict[tuple[str, str], str] = {}
+    written_id: dict[tuple[int, int], str] = {}
+    # --split patterns: real folder → the literal text before {channel} → (regex, label, folder as given)
+    patterns: dict[str, dict[str, list[tuple[re.Pattern, str, str]]]] = {}
+    for role, path in writes:
+        label = f"{role} {_shown(path)}"
+        folder, name = where(path)
+        if "{channel}" in name:
+            parts = name.split("{channel}")
+            regex = re.compile(_CHANNEL_NUMBER.join(re.escape(part) for part in parts))
+            patterns.setdefault(folder, {}).setdefault(parts[0], []).append((regex, label, os.path.dirname(path)))
+            continue
+        file_id = _file_id(path)
+        found = read_at.get((folder, name)) or (read_id.get(file_id) if file_id is not None else None)
+        if found is not None:
+            raise overwrite(label, found)
+        if _is_char_device(path):  # /dev/null takes any number of writes
+            continue
+        other = written_at.get((folder, name)) or (written_id.get(file_id) if file_id is not None else None)
+        if other is not None and other != label:
+            raise twice(other, label)
+        written_at[(folder, name)] = label
+        if file_id is not None:
+            written_id[file_id] = label
+    if not patterns:
+        return
+
+    def per_channel(folder: str, name: str) -> str | None:
+        """``OUTPUT (one file per channel, --split) would write NAME``, when a --split pattern in
+        ``folder`` (real) matches ``name``."""
+        table = patterns.get(folder)
+        if table:
+            for start, char in enumerate(name):
+                if char in "0123456789":  # where a channel number may begin
+                    for regex, label, given in table.get(name[:start], ()):
+                        if regex.fullmatch(name):
+                            written = _shown(os.path.join(given, name))
+                            return f"{label} (one file per channel, --split) would write {written}"
+        return None
+
+    for (folder, name), label in read_at.items():
+        found = per_channel(folder, name)
+        if found is not None:
+            raise click.UsageError(f"{found}, which is {label}; refusing to overwrite a file this run reads")
+    for (folder, name), label in written_at.items():
+        found = per_channel(folder, name)
+        if found is not None:
+            raise click.UsageError(f"{found}, which {label} writes too; give them different names")
+    for folder in patterns:  # links and hard links to read files, under a per-channel name
+        try:
+            with os.scandir(folder) as entries:
+                listed = [(entry.name, entry.path) for entry in entries]
+        except OSError:
+            continue
+        for name, path in listed:
+            found = per_channel(folder, name)
+            file_id = _file_id(path) if found is not None else None
+            if file_id is not None and file_id in read_id:
+                raise click.UsageError(
+                    f"{found}, which is {read_id[file_id]}; refusing to overwrite a file this run reads")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -379,6 +531,7 @@ def run_batch(
     show: Callable[[Source, list[Product]], None] | None = None,
     templates: dict[int, str] | None = None,
     memory: Callable[[Any, list[tuple[int, str, str]]], Any] | None = None,
+    reads: Sequence[tuple[str, str]] = (),
 ) -> None:
     """Run one command over its inputs, write outputs, the report and the summary, and exit.
 
@@ -387,7 +540,9 @@ def run_batch(
     hold more channels than an image format can (a kernel bank stacked into one array): its output
     must be ``.npy`` or TIFF. ``show(source, products)``, if given, prints results as data on
     standard output (global pooling's table), always in this process and in input order.
-    ``templates`` names some products' files themselves (see :func:`plan_targets`).
+    ``templates`` names some products' files themselves (see :func:`plan_targets`); ``reads``
+    lists the files the run reads besides its inputs, as ``(role, path)`` (kernel files, the
+    pipeline file), which no output may overwrite.
     ``memory(info, outputs)`` estimates an input's working memory from its header and the files
     it makes (``outputs``: (product, dtype, format)), as a :class:`convcli.pipeline.Memory`: it is
     held to ``--max-memory`` before anything is decoded and reported as each file's ``memory``.
@@ -402,12 +557,12 @@ def run_batch(
     root = click.get_current_context().find_root()
     state = root.obj or {}
     verbose, quiet = state.get("verbose", False), state.get("quiet", False)
-    plan = plan_targets(sources, products, options, op=command, templates=templates)
+    plan = plan_targets(sources, products, options, op=command, templates=templates, reads=reads)
     for targets in plan.values():
         for target in targets:
             if stackable and stackable[target.product] and target.format not in STACKABLE:
                 raise click.UsageError(
-                    f"several kernels stack into one array with one channel per kernel: write {target.path} "
+                    f"several kernels stack into one array with one channel per kernel: write {_shown(target.path)} "
                     "as .npy or .tif, or give {kernel} in the name for one file per kernel"
                 )
     writes_stdout = any(t.path == "-" for targets in plan.values() for t in targets)
@@ -417,8 +572,9 @@ def run_batch(
             raise click.ClickException(f"standard output is closed; nowhere to write {what}")
     _check_report(options.report_path)
     if not options.dry_run:
-        folders = {os.path.dirname(t.path) or "." for targets in plan.values() for t in targets if t.path != "-"}
-        if options.report_path not in (None, "-"):
+        folders = {os.path.dirname(t.path) or "." for targets in plan.values() for t in targets
+                   if t.path != "-" and not io.written_through(t.path)}  # nothing is created beside a device
+        if options.report_path not in (None, "-") and not io.written_through(options.report_path):
             folders.add(os.path.dirname(options.report_path) or ".")
         for folder in sorted(folders):
             _check_folder(folder, create=options.output_dir is not None)
@@ -671,11 +827,8 @@ def _pieces(target: Target | None, result: Product, split: bool) -> list[tuple[T
         return [(None, result)]
     shape = result.out_shape
     if not split or len(shape) != 3:
-        return [(replace(target, path=target.path.replace("{channel}", "")), result)]
-    path = target.path
-    if "{channel}" not in path:  # NAME.png → NAME-c{channel}.png
-        stem, ext = os.path.splitext(path)
-        path = f"{stem}-c{{channel}}{ext}"
+        return [(replace(target, path=split_paths(target.path)[0]), result)]
+    _, path = split_paths(target.path)
     return [
         (replace(target, path=path.replace("{channel}", str(channel))),
          replace(result, array=None if result.array is None else result.array[..., channel],
@@ -699,7 +852,7 @@ def _check_folder(folder: str, *, create: bool) -> None:
         os.close(handle)
         os.unlink(probe)
     except OSError as error:
-        raise click.UsageError(f"cannot write in the folder {folder}: {error.strerror or error}") from None
+        raise click.UsageError(f"cannot write in the folder {_shown(folder)}: {error.strerror or error}") from None
 
 
 def _integer_max(dtype: str) -> float | None:
@@ -717,7 +870,7 @@ def _fail(outcome: _Outcome, source: Source, error: BaseException, started: floa
     if internal:
         message = f"internal error ({type(error).__name__}): {message}; please report it (-v shows the traceback)"
     # The line always names the input, also when the error is about a pipeline or an output file.
-    shown = "<stdin>" if source.label == "-" else source.label
+    shown = "<stdin>" if source.label == "-" else _shown(source.label)
     if shown not in message:
         message = f"{shown}: {message}"
     if trace:
@@ -1093,30 +1246,10 @@ class _Parallel:
         executor.shutdown(wait=False, cancel_futures=True)
 
 
-_TEMP_NAME = re.compile(r"^\.(.+)\.[a-z0-9_]{8}\.tmp$")
-
-
 def _sweep_temp_files(plan: dict[int, list[Target]]) -> int:
-    """Remove the ``.NAME.XXXXXXXX.tmp`` files that :func:`convcli.io.write_atomic` leaves when a
-    process dies mid-write, for every planned output NAME; returns how many were removed."""
-    names: dict[str, set[str]] = {}
-    for targets in plan.values():
-        for target in targets:
-            if target.path != "-":
-                folder, name = os.path.split(target.path)
-                names.setdefault(folder or ".", set()).add(name)
-    removed = 0
-    for folder, wanted in names.items():
-        try:
-            listed = os.listdir(folder)
-        except OSError:
-            continue
-        for entry in listed:
-            match = _TEMP_NAME.match(entry)
-            if match and match.group(1) in wanted:
-                try:
-                    os.unlink(os.path.join(folder, entry))
-                    removed += 1
-                except OSError:
-                    pass
-    return removed
+    """Remove the temporary files this run (and its workers) left in its output folders when a
+    worker died mid-write, and no other run's (see io.sweep_temp_files); returns how many."""
+    from ..io import sweep_temp_files
+
+    return sweep_temp_files(os.path.dirname(target.path) or "." for targets in plan.values()
+                            for target in targets if target.path != "-")
