@@ -42,3 +42,16 @@ def test_ci_runs_the_readme_test_command():
     assert "sed -n '/^```sh$/,/^```$/p' README.md | sed -n 3p" in script
     assert 'bash -c "$readme_test_command"' in script
     assert "-c .ci/lowest.txt" in script and script.rstrip().endswith("-m pytest")
+
+
+def test_security_md_names_tests_that_exist():
+    # SECURITY.md lists the fault tests behind each promise: every one it names must exist.
+    text = (REPO / "SECURITY.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`(?:tests/[\w/]+\.py::)?(test_\w+)`", text))
+    files = set(re.findall(r"`(tests/[\w/]+\.py)", text))
+    assert len(named) >= 40
+    assert all((REPO / f).is_file() for f in files), files
+    defined = set()
+    for path in (REPO / "tests").glob("test_*.py"):
+        defined |= set(re.findall(r"^def (test_\w+)", path.read_text(encoding="utf-8"), re.M))
+    assert sorted(named - defined) == []
