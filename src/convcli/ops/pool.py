@@ -411,8 +411,8 @@ def pool2d(
            [4.5, 5. , 5.5],
            [6. , 6.5, 7. ]])
     >>> pool2d(np.arange(1.0, 10.0).reshape(3, 3), op="avg", size=3, stride=1, padding=1,
-    ...        count_include_pad=True)[0, 0]
-    np.float64(1.3333333333333333)
+    ...        count_include_pad=True)[0]
+    array([1.33333333, 2.33333333, 1.77777778])
     >>> values, indices = pool2d(img, size=2, return_indices=True)
     >>> indices
     array([[ 5,  7],
