@@ -89,6 +89,9 @@ def _pipeline(name: str, banks: int) -> str:
                  id="two-10-kernel-banks"),
     pytest.param(lambda: ["filter", _image("a.png", (1000, 1000, 4)), "-k", "box3", "-o", "out.png"],
                  id="rgba-filter"),
+    # a bank of kernels of different shapes: the 25×25 Gaussian's padded copy, not the first kernel's window
+    pytest.param(lambda: ["filter", _image("a.png", (1000, 1000, 3)), "-k", "box3", "-k", "gaussian:sigma=4",
+                          "--stride", "2", "-o", "out.npy"], id="bank-of-mixed-shapes-strided"),
     pytest.param(lambda: ["filter", _image("a.png", (1500, 1500, 3)), "-k", "sobel-x", "-o", "out.png"],
                  id="plain-filter"),
     pytest.param(lambda: ["sobel", _image("a.png", (800, 800, 3)), "--component", "direction", "-o", "out.png"],
