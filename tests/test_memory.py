@@ -72,6 +72,12 @@ def _image(name: str, shape: tuple[int, ...], *, alpha: bool = False) -> str:
     return name
 
 
+def _float64(name: str, shape: tuple[int, ...]) -> str:
+    """A .npy of float64 noise in [0, 1)."""
+    np.save(name, np.random.default_rng(1).random(shape))
+    return name
+
+
 def _pipeline(name: str, banks: int) -> str:
     listing = ", ".join(KERNELS)
     with open(name, "w") as fh:
@@ -96,6 +102,11 @@ def _pipeline(name: str, banks: int) -> str:
                  id="plain-filter"),
     pytest.param(lambda: ["sobel", _image("a.png", (800, 800, 3)), "--component", "direction", "-o", "out.png"],
                  id="sobel-direction"),
+    # float64 works in place of the float32 above; strided, the |x| copy is four results' size
+    pytest.param(lambda: ["sobel", _float64("f.npy", (800, 800, 3)), "--component", "direction", "-o", "out.npy"],
+                 id="sobel-direction-float64"),
+    pytest.param(lambda: ["sobel", _float64("f.npy", (800, 800, 3)), "--component", "direction", "--stride", "2",
+                          "-o", "out.npy"], id="sobel-direction-float64-strided"),
     pytest.param(lambda: ["pool", _image("a.png", (600, 600, 3)), "--op", "median", "--size", "3", "--stride", "1",
                           "-o", "out.tif"], id="median-pool"),
 ])

@@ -842,9 +842,11 @@ def _step_memory(step: Step, record: dict, before: str, after: str, has_alpha: b
         if step.op == "filter":  # several kernels, or alpha: each kernel's result is copied into the stack
             own = one if kernels > 1 or alpha else 0
             return result + each + own + (plane_out * real * 2 if alpha else 0)
-        # Sobel: the pre-blur, x and y, and the component made from them (direction: two more copies).
+        # Sobel: the pre-blur, x and y, and the component made from them. Direction also filters |x|
+        # (an input-sized copy) into each pixel's rounding tolerance (see ops.gradients._direction).
         gradients = (2 if options["component"] in ("magnitude", "direction") else 1) * one
-        extra = 2 * one if options["component"] == "direction" else one if options["threshold"] is not None else 0
+        extra = (colour_in * real + one if options["component"] == "direction"
+                 else one if options["threshold"] is not None else 0)
         blurred = colour_in * real if options["blur"] else 0
         return blurred + each + gradients + extra + result + (result if alpha else 0)
     if step.op == "pool":
