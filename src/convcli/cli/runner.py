@@ -363,7 +363,8 @@ def split_paths(path: str) -> tuple[str, str]:
 def _check_plan(sources: Sequence[Source], plan: dict[int, list[Target]], options: OutputOptions, *,
                 products: Sequence[str], templates: dict[int, str], reads: Sequence[tuple[str, str]]) -> None:
     """Before any work: no file the run writes is one it reads or another it writes (see
-    :func:`_refuse_clobbering`); every -o folder exists; --dtype suits every output format."""
+    :func:`_refuse_clobbering`); every -o folder exists; --report names a file in a folder that
+    exists; --dtype suits every output format."""
     writes: list[tuple[str, str]] = []
     for targets in plan.values():
         for target in targets:
@@ -390,6 +391,9 @@ def _check_plan(sources: Sequence[Source], plan: dict[int, list[Target]], option
         folder = os.path.dirname(options.report_path) or "."
         if not os.path.isdir(folder):
             raise click.BadParameter(f"folder {_shown(folder)} does not exist", param_hint="'--report'")
+        if os.path.isdir(options.report_path):
+            raise click.BadParameter(f"{_shown(options.report_path)} is a folder; give a file name for the report",
+                                     param_hint="'--report'")
         writes.append(("report", options.report_path))
     read = [("input", source.path) for source in sources if source.path] + list(reads)
     _refuse_clobbering(read, writes, stdin=any(source.label == "-" for source in sources))
@@ -570,7 +574,6 @@ def run_batch(
                          (options.report_path == "-", "the report"), (show is not None, "the values")):
         if wanted and stdout_closed():  # `>&-`: known before any work
             raise click.ClickException(f"standard output is closed; nowhere to write {what}")
-    _check_report(options.report_path)
     if not options.dry_run:
         folders = {os.path.dirname(t.path) or "." for targets in plan.values() for t in targets
                    if t.path != "-" and not io.written_through(t.path)}  # nothing is created beside a device
@@ -641,15 +644,7 @@ def _write_report(path: str, data: bytes) -> None:
     except ConvcliError as error:
         raise click.ClickException(f"report {error}") from None
     except OSError as error:
-        raise click.ClickException(f"report {path}: cannot write: {environment_fault(error) or error}") from None
-
-
-def _check_report(path: str | None) -> None:
-    """Before any work: ``--report PATH`` names a file that can be written (not a folder)."""
-    if path is None or path == "-":
-        return
-    if os.path.isdir(path):
-        raise click.BadParameter(f"{path} is a folder; give a file name for the report", param_hint="'--report'")
+        raise click.ClickException(f"report {_shown(path)}: cannot write: {environment_fault(error) or error}") from None
 
 
 def _start_methods() -> list[str]:
