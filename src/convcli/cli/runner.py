@@ -301,7 +301,7 @@ def plan_targets(
                     except (KeyError, IndexError, ValueError) as error:
                         raise click.BadParameter(f"cannot fill {name!r}: {error}", param_hint="output name")
                 path = os.path.join(folder, name) if folder is not None else name
-            if path != "-" and path in seen:
+            if path != "-" and path in seen and not _is_char_device(path):  # /dev/null takes any number
                 if seen[path] == source.label:
                     raise click.UsageError(f"two outputs of {_shown(source.label)} would both be {_shown(path)}; "
                                            "give them different names")
@@ -325,6 +325,8 @@ def _file_id(path: str) -> tuple[int, int] | None:
 
 
 def _is_char_device(path: str) -> bool:
+    """A character device (``/dev/null``) takes any number of writes of one run; a FIFO does not
+    (its reader would get them run together)."""
     import stat
 
     try:
