@@ -317,22 +317,25 @@ def plan_targets(
 
 
 def _file_id(path: str) -> tuple[int, int] | None:
+    return _identity(path)[0]
+
+
+def _identity(path: str) -> tuple[tuple[int, int] | None, bool]:
+    """``(st_dev, st_ino)`` of ``path`` (None when it does not exist) and whether it is a character
+    device, from one ``stat``."""
+    import stat
+
     try:
         st = os.stat(path)
     except (OSError, ValueError):
-        return None
-    return (st.st_dev, st.st_ino)
+        return None, False
+    return (st.st_dev, st.st_ino), stat.S_ISCHR(st.st_mode)
 
 
 def _is_char_device(path: str) -> bool:
     """A character device (``/dev/null``) takes any number of writes of one run; a FIFO does not
     (its reader would get them run together)."""
-    import stat
-
-    try:
-        return stat.S_ISCHR(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False
+    return _identity(path)[1]
 
 
 def _stdin_id() -> tuple[int, int] | None:
@@ -461,11 +464,11 @@ def _refuse_clobbering(reads: Sequence[tuple[str, str]], writes: Sequence[tuple[
             regex = re.compile(_CHANNEL_NUMBER.join(re.escape(part) for part in parts))
             patterns.setdefault(folder, {}).setdefault(parts[0], []).append((regex, label, os.path.dirname(path)))
             continue
-        file_id = _file_id(path)
+        file_id, device = _identity(path)
         found = read_at.get((folder, name)) or (read_id.get(file_id) if file_id is not None else None)
         if found is not None:
             raise overwrite(label, found)
-        if _is_char_device(path):  # /dev/null takes any number of writes
+        if device:  # /dev/null takes any number of writes
             continue
         other = written_at.get((folder, name)) or (written_id.get(file_id) if file_id is not None else None)
         if other is not None and other != label:
