@@ -379,6 +379,11 @@ def _check_plan(sources: Sequence[Source], plan: dict[int, list[Target]], option
             plain, pattern = split_paths(target.path)
             writes.append((role, plain))
             if options.split:
+                from ..io import written_through
+
+                if written_through(target.path):  # as for -o -: NAME-c0... would be new files beside it
+                    raise click.UsageError(f"--split writes one file per channel; {_shown(target.path)} is a "
+                                           "device or FIFO, not a file name")
                 writes.append((role, pattern))
             folder = os.path.dirname(target.path) or "."
             if options.output_dir is None and not os.path.isdir(folder):
