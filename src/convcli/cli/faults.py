@@ -38,7 +38,12 @@ ENVIRONMENT_ERRNOS = frozenset(
 
 def stdout_closed() -> bool:
     """True when there is no standard output to write data to (``>&-``)."""
-    return sys.stdout is None or isinstance(sys.stdout, ClosedStream)
+    return closed(sys.stdout)
+
+
+def closed(stream: Any) -> bool:
+    """True when ``stream`` (``sys.stdin``, ``sys.stdout``...) was closed when convcli started."""
+    return stream is None or isinstance(stream, ClosedStream)
 
 
 def _binary_stdout() -> Any:

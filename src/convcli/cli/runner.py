@@ -31,7 +31,7 @@ from typing import Any
 import click
 
 from .._entry import TERMINATING_SIGNALS
-from .faults import ClosedStream, echo_data, environment_fault, say, stdout_closed, write_data
+from .faults import closed, echo_data, environment_fault, say, stdout_closed, write_data
 from .options import OutputOptions
 from .types import template_problem
 
@@ -110,7 +110,7 @@ def collect_sources(inputs: Sequence[str], *, recursive: bool | None = None) -> 
             if stdin_used:
                 raise click.UsageError("'-' (standard input) can be given only once")
             stdin_used = True
-            if sys.stdin is None or isinstance(sys.stdin, ClosedStream):  # `<&-`
+            if closed(sys.stdin):  # `<&-`
                 raise click.ClickException("'-': standard input is closed; nothing to read")
             data = _read_stdin(_ctx_limit("max_file_size"))
             fmt = sniff_format(data[:16]) or "png"
