@@ -36,9 +36,10 @@ def all_kit_cases():
     """Every conformance case, each with ``"kit"``: the folder its files are relative to. The copy's
     cases first, then those of the shared kit that the copy lacks or holds differently (their ids
     end in ``@shared``)."""
-    cases = [dict(case, kit=str(KIT)) for case in _read_cases(KIT)]
+    own = _read_cases(KIT)
+    cases = [dict(case, kit=str(KIT)) for case in own]
     if (SHARED_KIT / "cases.json").is_file():
-        mine = {case["id"]: case for case in _read_cases(KIT)}
+        mine = {case["id"]: case for case in own}
         for case in _read_cases(SHARED_KIT):
             copy = mine.get(case["id"])
             same_files = copy is not None and all(

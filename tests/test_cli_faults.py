@@ -305,6 +305,16 @@ def test_a_report_naming_a_folder_is_refused_before_any_work(run, tmp_path):
     assert not (tmp_path / "out.npy").exists()
 
 
+def test_a_report_folder_with_a_newline_in_its_name_is_named_on_one_line(run, tmp_path):
+    small_npy(tmp_path)
+    os.mkdir(tmp_path / "rep\nort")
+    result = run("filter", "a.npy", "-k", "box3", "-o", "out.npy", "--report", "rep\nort")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == (
+        "Error: Invalid value for '--report': rep\\nort is a folder; give a file name for the report")
+    assert not (tmp_path / "out.npy").exists()
+
+
 def raising(error):
     def read_image(*args, **kwargs):
         raise error
@@ -391,3 +401,12 @@ def test_a_bad_kernel_file_in_the_kernel_path_hides_nothing_else(run, tmp_path, 
                                  "row 1 has 2; every row needs the same number of values; not listed\n")
     assert run("filter", "sample:camera", "-k", "tiny", "-o", "t.png").exit_code == 0
     assert run("filter", "sample:camera", "-k", "bad", "-o", "b.png").exit_code == 2
+
+
+def test_an_environment_fault_names_its_file_on_one_line():
+    import errno
+
+    from convcli.cli.faults import environment_fault
+
+    error = OSError(errno.ENOSPC, "No space left on device", "out\n.png")
+    assert environment_fault(error) == "out\\n.png: No space left on device"

@@ -307,6 +307,29 @@ def test_output_to_dev_null_is_written_through(run, extra):
     assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="needs /dev/null")
+@pytest.mark.parametrize("save", ["/dev/null", "/dev/./null"])
+def test_a_saved_step_and_the_output_may_both_be_dev_null(run, save):
+    # the same rule however the device is spelt: it takes any number of writes
+    png("in.png", GRAY)
+    with open("p.yaml", "w") as fh:
+        fh.write(f"steps:\n  - filter: {{kernel: box3, save: {save}}}\n  - filter: {{kernel: box3}}\n")
+    result = run("pipeline", "p.yaml", "in.png", "-o", "/dev/null", "--format", "png")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(os.listdir(".")) == ["in.png", "p.yaml"]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="needs /dev/null")
+def test_split_channels_of_a_device_output_are_refused(run):
+    # as -o - is: one file per channel would be new files /dev/null-c0... beside the device
+    png("in.png", RGB)
+    result = run("filter", "in.png", "-k", "box3", "-o", "/dev/null", "--split", "--dry-run")
+    assert result.exit_code == 2
+    assert one_line_error(result.stderr) == (
+        "Error: --split writes one file per channel; /dev/null is a device or FIFO, not a file name")
+    assert not os.path.exists("/dev/null-c0")
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
 def test_output_to_a_named_pipe_takes_the_format_option(tmp_path):
     import threading

@@ -72,6 +72,12 @@ def _image(name: str, shape: tuple[int, ...], *, alpha: bool = False) -> str:
     return name
 
 
+def _float64(name: str, shape: tuple[int, ...]) -> str:
+    """A .npy of float64 noise in [0, 1)."""
+    np.save(name, np.random.default_rng(1).random(shape))
+    return name
+
+
 def _pipeline(name: str, banks: int) -> str:
     listing = ", ".join(KERNELS)
     with open(name, "w") as fh:
@@ -89,10 +95,18 @@ def _pipeline(name: str, banks: int) -> str:
                  id="two-10-kernel-banks"),
     pytest.param(lambda: ["filter", _image("a.png", (1000, 1000, 4)), "-k", "box3", "-o", "out.png"],
                  id="rgba-filter"),
+    # a bank of kernels of different shapes: the 25×25 Gaussian's padded copy, not the first kernel's window
+    pytest.param(lambda: ["filter", _image("a.png", (1000, 1000, 3)), "-k", "box3", "-k", "gaussian:sigma=4",
+                          "--stride", "2", "-o", "out.npy"], id="bank-of-mixed-shapes-strided"),
     pytest.param(lambda: ["filter", _image("a.png", (1500, 1500, 3)), "-k", "sobel-x", "-o", "out.png"],
                  id="plain-filter"),
     pytest.param(lambda: ["sobel", _image("a.png", (800, 800, 3)), "--component", "direction", "-o", "out.png"],
                  id="sobel-direction"),
+    # float64 works in place of the float32 above; strided, the |x| copy is four results' size
+    pytest.param(lambda: ["sobel", _float64("f.npy", (800, 800, 3)), "--component", "direction", "-o", "out.npy"],
+                 id="sobel-direction-float64"),
+    pytest.param(lambda: ["sobel", _float64("f.npy", (800, 800, 3)), "--component", "direction", "--stride", "2",
+                          "-o", "out.npy"], id="sobel-direction-float64-strided"),
     pytest.param(lambda: ["pool", _image("a.png", (600, 600, 3)), "--op", "median", "--size", "3", "--stride", "1",
                           "-o", "out.tif"], id="median-pool"),
 ])

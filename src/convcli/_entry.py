@@ -20,25 +20,26 @@ TERMINATING_SIGNALS = tuple(
 )
 
 
-class _Terminated(BaseException):
-    """SIGTERM, SIGHUP or SIGQUIT arrived before the command line was ready."""
+class Terminated(BaseException):
+    """SIGTERM, SIGHUP or SIGQUIT arrived: unwind (removing temporary files) and exit 143."""
 
 
-def _terminated(signum: int, frame: Any) -> None:
-    raise _Terminated()
+def terminate(signum: int, frame: Any) -> None:
+    """The handler of :data:`TERMINATING_SIGNALS`, here and in :func:`convcli.cli.main`."""
+    raise Terminated()
 
 
 def main() -> None:
     """Run ``convcli``; an interruption during start-up exits 130 (Ctrl-C) or 143 (SIGTERM)."""
     for signum in TERMINATING_SIGNALS:
-        signal.signal(signum, _terminated)
+        signal.signal(signum, terminate)
     try:
         from .cli import main as run
 
         run()  # installs its own handlers first thing
     except KeyboardInterrupt:
         _stop("interrupted", 130)
-    except _Terminated:
+    except Terminated:
         _stop("terminated", 143)
 
 

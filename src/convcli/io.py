@@ -2251,6 +2251,7 @@ _LIVE_LOCK = threading.RLock()  # re-entrant: a signal handler may clean up mid-
 # processes forked from it inherit the same owner, so that the parent can sweep what a killed
 # worker left (sweep_temp_files) and nothing another convcli run is writing.
 _OWNER = f"{os.getpid()}-{os.urandom(4).hex()}"
+_OWNER_MARK = f".{_OWNER}."  # between the output's name and the random part, in every temporary name
 _RANDOM_LENGTH = 8          # what tempfile.mkstemp puts between prefix and suffix
 _TEMP_SUFFIX = ".tmp"
 _TEMP_RANDOM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
@@ -2268,7 +2269,7 @@ def _temp_prefix(name: str, name_max: int) -> str:
     """``.NAME.OWNER.``: what the temporary file of output ``name`` starts with (a random part and
     ``.tmp`` follow). A long name is cut and given a hash of the whole, so that the temporary
     name fits ``name_max`` bytes whenever ``name`` does and still tells outputs apart."""
-    tail = f".{_OWNER}."
+    tail = _OWNER_MARK
     room = name_max - 1 - len(tail) - _RANDOM_LENGTH - len(_TEMP_SUFFIX)
     if len(os.fsencode(name)) <= room:
         return f".{name}{tail}"
@@ -2303,22 +2304,17 @@ def sweep_temp_files(folders: Iterable[str]) -> int:
     0
     """
     tail = len(_TEMP_SUFFIX) + _RANDOM_LENGTH
-    owner = f".{_OWNER}."
-    removed = 0
+    owner = _OWNER_MARK
+    mine = []
     for folder in dict.fromkeys(folders):
         try:
             listed = os.listdir(folder or ".")
         except OSError:
             continue
-        for entry in listed:
-            if (entry.startswith(".") and entry.endswith(_TEMP_SUFFIX) and entry[:-tail].endswith(owner)
-                    and set(entry[-tail:-len(_TEMP_SUFFIX)]) <= _TEMP_RANDOM and len(entry) > tail + len(owner)):
-                try:
-                    os.unlink(os.path.join(folder or ".", entry))
-                    removed += 1
-                except OSError:
-                    pass
-    return removed
+        mine += [os.path.join(folder or ".", entry) for entry in listed
+                 if entry.startswith(".") and entry.endswith(_TEMP_SUFFIX) and entry[:-tail].endswith(owner)
+                 and set(entry[-tail:-len(_TEMP_SUFFIX)]) <= _TEMP_RANDOM and len(entry) > tail + len(owner)]
+    return _unlink_all(mine)
 
 
 def remove_temp_files() -> int:
@@ -2337,10 +2333,15 @@ def remove_temp_files() -> int:
     with _LIVE_LOCK:
         paths = list(_LIVE_TEMPS)
         _LIVE_TEMPS.clear()
+    return _unlink_all(paths)
+
+
+def _unlink_all(paths: Iterable[str]) -> int:
+    """Remove each of ``paths`` that can be removed (best effort); how many were."""
     removed = 0
-    for tmp in paths:
+    for path in paths:
         try:
-            os.unlink(tmp)
+            os.unlink(path)
             removed += 1
         except OSError:
             pass

@@ -836,13 +836,17 @@ def _step_memory(step: Step, record: dict, before: str, after: str, has_alpha: b
     if step.op in ("filter", "sobel"):
         kernels = len(options["kernels"]) if step.op == "filter" else 1
         one = colour_out // kernels * real  # one kernel's result in the working type
-        each = _filter_memory(step, record, before, colour_in, one, engine, alpha=bool(alpha))
+        # A bank of kernels of different shapes: each kernel its own window and padding (record["bank"]).
+        each = max(_filter_memory(step, window, record["in_shape"], before, colour_in, one, engine, alpha=bool(alpha))
+                   for window in record.get("bank") or [record])
         if step.op == "filter":  # several kernels, or alpha: each kernel's result is copied into the stack
             own = one if kernels > 1 or alpha else 0
             return result + each + own + (plane_out * real * 2 if alpha else 0)
-        # Sobel: the pre-blur, x and y, and the component made from them (direction: two more copies).
+        # Sobel: the pre-blur, x and y, and the component made from them. Direction also filters |x|
+        # (an input-sized copy) into each pixel's rounding tolerance (see ops.gradients._direction).
         gradients = (2 if options["component"] in ("magnitude", "direction") else 1) * one
-        extra = 2 * one if options["component"] == "direction" else one if options["threshold"] is not None else 0
+        extra = (colour_in * real + one if options["component"] == "direction"
+                 else one if options["threshold"] is not None else 0)
         blurred = colour_in * real if options["blur"] else 0
         return blurred + each + gradients + extra + result + (result if alpha else 0)
     if step.op == "pool":
@@ -865,19 +869,19 @@ def _step_memory(step: Step, record: dict, before: str, after: str, has_alpha: b
     return result
 
 
-def _filter_memory(step: Step, record: dict, dtype: str, colour: int, one: int, engine: str, *,
-                   alpha: bool) -> int:
+def _filter_memory(step: Step, window: dict, in_shape: Sequence[int], dtype: str, colour: int, one: int,
+                   engine: str, *, alpha: bool) -> int:
     """One filter2d call's working arrays besides its result (``one`` bytes), as
-    convcli.ops.filter runs it."""
+    convcli.ops.filter runs it; ``window`` holds the kernel's ``kernel_shape`` and ``padding`` (a
+    step's record, or one kernel's entry of a bank's)."""
     import numpy as np
 
     from .ops.filter import _OPENCV_MAX_CHANNELS, _OPENCV_SOURCES, _POLYPHASE_TAPS, BOUNDARIES, work_dtype
 
     options = step.options
     real = work_dtype(dtype).itemsize
-    kernel = options["kernels"][0].shape if step.op == "filter" else (3, 3)
-    (top, bottom), (left, right) = record.get("padding") or ((0, 0), (0, 0))
-    in_shape = record["in_shape"]
+    kernel = window["kernel_shape"]
+    (top, bottom), (left, right) = window.get("padding") or ((0, 0), (0, 0))
     channels = colour // (in_shape[0] * in_shape[1])
     stride, dilation = options["stride"], options["dilation"]
     mode = BOUNDARIES[options["boundary"]]

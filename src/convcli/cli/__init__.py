@@ -18,7 +18,8 @@ from typing import Any
 
 import click
 
-from .._entry import TERMINATING_SIGNALS
+from .._entry import TERMINATING_SIGNALS, Terminated
+from .._entry import terminate as _terminate
 from .._version import __version__
 from ..errors import EnvironmentFault
 from .faults import (
@@ -39,10 +40,6 @@ from .types import INPUT, PATH_TEXT
 from .upsample import upsample_command
 
 COLOR_CHOICES = ("auto", "always", "never")
-
-
-class Terminated(BaseException):
-    """SIGTERM arrived: unwind (removing temporary files) and exit 143."""
 
 
 class ConvcliGroup(click.Group):
@@ -152,10 +149,6 @@ def _completing_types(command: click.Command) -> None:
 
 
 _completing_types(cli)
-
-
-def _terminate(signum: int, frame: Any) -> None:
-    raise Terminated()
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from ..errors import EnvironmentFault
+from ..errors import EnvironmentFault, shown_path
 
 #: The exit code when standard output's reader has gone away: 128 + SIGPIPE.
 CLOSED_PIPE = 141
@@ -38,7 +38,12 @@ ENVIRONMENT_ERRNOS = frozenset(
 
 def stdout_closed() -> bool:
     """True when there is no standard output to write data to (``>&-``)."""
-    return sys.stdout is None or isinstance(sys.stdout, ClosedStream)
+    return closed(sys.stdout)
+
+
+def closed(stream: Any) -> bool:
+    """True when ``stream`` (``sys.stdin``, ``sys.stdout``...) was closed when convcli started."""
+    return stream is None or isinstance(stream, ClosedStream)
 
 
 def _binary_stdout() -> Any:
@@ -151,9 +156,9 @@ def environment_fault(error: BaseException) -> str | None:
 
 
 def _reason(error: BaseException) -> str:
-    """An OSError as one line: the file it is about (if any) and the system's words."""
+    """An OSError as one line: the file it is about (if any, escaped) and the system's words."""
     if isinstance(error, OSError) and error.strerror:
-        where = f"{error.filename}: " if error.filename not in (None, "", "<stdout>", "<stderr>") else ""
+        where = f"{shown_path(error.filename)}: " if error.filename not in (None, "", "<stdout>", "<stderr>") else ""
         return f"{where}{error.strerror}"
     return " ".join(str(error).split()) or type(error).__name__
 

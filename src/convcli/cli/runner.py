@@ -31,7 +31,7 @@ from typing import Any
 import click
 
 from .._entry import TERMINATING_SIGNALS
-from .faults import ClosedStream, echo_data, environment_fault, say, stdout_closed, write_data
+from .faults import closed, echo_data, environment_fault, say, stdout_closed, write_data
 from .options import OutputOptions
 from .types import template_problem
 
@@ -110,7 +110,7 @@ def collect_sources(inputs: Sequence[str], *, recursive: bool | None = None) -> 
             if stdin_used:
                 raise click.UsageError("'-' (standard input) can be given only once")
             stdin_used = True
-            if sys.stdin is None or isinstance(sys.stdin, ClosedStream):  # `<&-`
+            if closed(sys.stdin):  # `<&-`
                 raise click.ClickException("'-': standard input is closed; nothing to read")
             data = _read_stdin(_ctx_limit("max_file_size"))
             fmt = sniff_format(data[:16]) or "png"
@@ -301,7 +301,7 @@ def plan_targets(
                     except (KeyError, IndexError, ValueError) as error:
                         raise click.BadParameter(f"cannot fill {name!r}: {error}", param_hint="output name")
                 path = os.path.join(folder, name) if folder is not None else name
-            if path != "-" and path in seen:
+            if path != "-" and path in seen and not _is_char_device(path):  # /dev/null takes any number
                 if seen[path] == source.label:
                     raise click.UsageError(f"two outputs of {_shown(source.label)} would both be {_shown(path)}; "
                                            "give them different names")
@@ -317,20 +317,25 @@ def plan_targets(
 
 
 def _file_id(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    return (st.st_dev, st.st_ino)
+    return _identity(path)[0]
 
 
-def _is_char_device(path: str) -> bool:
+def _identity(path: str) -> tuple[tuple[int, int] | None, bool]:
+    """``(st_dev, st_ino)`` of ``path`` (None when it does not exist) and whether it is a character
+    device, from one ``stat``."""
     import stat
 
     try:
-        return stat.S_ISCHR(os.stat(path).st_mode)
+        st = os.stat(path)
     except (OSError, ValueError):
-        return False
+        return None, False
+    return (st.st_dev, st.st_ino), stat.S_ISCHR(st.st_mode)
+
+
+def _is_char_device(path: str) -> bool:
+    """A character device (``/dev/null``) takes any number of writes of one run; a FIFO does not
+    (its reader would get them run together)."""
+    return _identity(path)[1]
 
 
 def _stdin_id() -> tuple[int, int] | None:
@@ -363,7 +368,8 @@ def split_paths(path: str) -> tuple[str, str]:
 def _check_plan(sources: Sequence[Source], plan: dict[int, list[Target]], options: OutputOptions, *,
                 products: Sequence[str], templates: dict[int, str], reads: Sequence[tuple[str, str]]) -> None:
     """Before any work: no file the run writes is one it reads or another it writes (see
-    :func:`_refuse_clobbering`); every -o folder exists; --dtype suits every output format."""
+    :func:`_refuse_clobbering`); every -o folder exists; --report names a file in a folder that
+    exists; --dtype suits every output format."""
     writes: list[tuple[str, str]] = []
     for targets in plan.values():
         for target in targets:
@@ -373,6 +379,11 @@ def _check_plan(sources: Sequence[Source], plan: dict[int, list[Target]], option
             plain, pattern = split_paths(target.path)
             writes.append((role, plain))
             if options.split:
+                from ..io import written_through
+
+                if written_through(target.path):  # as for -o -: NAME-c0... would be new files beside it
+                    raise click.UsageError(f"--split writes one file per channel; {_shown(target.path)} is a "
+                                           "device or FIFO, not a file name")
                 writes.append((role, pattern))
             folder = os.path.dirname(target.path) or "."
             if options.output_dir is None and not os.path.isdir(folder):
@@ -390,6 +401,9 @@ def _check_plan(sources: Sequence[Source], plan: dict[int, list[Target]], option
         folder = os.path.dirname(options.report_path) or "."
         if not os.path.isdir(folder):
             raise click.BadParameter(f"folder {_shown(folder)} does not exist", param_hint="'--report'")
+        if os.path.isdir(options.report_path):
+            raise click.BadParameter(f"{_shown(options.report_path)} is a folder; give a file name for the report",
+                                     param_hint="'--report'")
         writes.append(("report", options.report_path))
     read = [("input", source.path) for source in sources if source.path] + list(reads)
     _refuse_clobbering(read, writes, stdin=any(source.label == "-" for source in sources))
@@ -455,11 +469,11 @@ def _refuse_clobbering(reads: Sequence[tuple[str, str]], writes: Sequence[tuple[
             regex = re.compile(_CHANNEL_NUMBER.join(re.escape(part) for part in parts))
             patterns.setdefault(folder, {}).setdefault(parts[0], []).append((regex, label, os.path.dirname(path)))
             continue
-        file_id = _file_id(path)
+        file_id, device = _identity(path)
         found = read_at.get((folder, name)) or (read_id.get(file_id) if file_id is not None else None)
         if found is not None:
             raise overwrite(label, found)
-        if _is_char_device(path):  # /dev/null takes any number of writes
+        if device:  # /dev/null takes any number of writes
             continue
         other = written_at.get((folder, name)) or (written_id.get(file_id) if file_id is not None else None)
         if other is not None and other != label:
@@ -570,7 +584,6 @@ def run_batch(
                          (options.report_path == "-", "the report"), (show is not None, "the values")):
         if wanted and stdout_closed():  # `>&-`: known before any work
             raise click.ClickException(f"standard output is closed; nowhere to write {what}")
-    _check_report(options.report_path)
     if not options.dry_run:
         folders = {os.path.dirname(t.path) or "." for targets in plan.values() for t in targets
                    if t.path != "-" and not io.written_through(t.path)}  # nothing is created beside a device
@@ -641,15 +654,7 @@ def _write_report(path: str, data: bytes) -> None:
     except ConvcliError as error:
         raise click.ClickException(f"report {error}") from None
     except OSError as error:
-        raise click.ClickException(f"report {path}: cannot write: {environment_fault(error) or error}") from None
-
-
-def _check_report(path: str | None) -> None:
-    """Before any work: ``--report PATH`` names a file that can be written (not a folder)."""
-    if path is None or path == "-":
-        return
-    if os.path.isdir(path):
-        raise click.BadParameter(f"{path} is a folder; give a file name for the report", param_hint="'--report'")
+        raise click.ClickException(f"report {_shown(path)}: cannot write: {environment_fault(error) or error}") from None
 
 
 def _start_methods() -> list[str]:

@@ -149,7 +149,10 @@ def _direction(image: Any, gx: np.ndarray, gy: np.ndarray, *, operator: str, blu
 
     array = np.asarray(image)
     work = gx.dtype
-    absolute = np.abs(array.astype(work, copy=False))
+    # One image-sized copy at a time besides gx and gy (the memory estimate counts |x| and the
+    # tolerance): gx and gy are this call's own, so they are changed in place.
+    absolute = array.astype(work)  # a copy: never the caller's image, changed in place below
+    np.abs(absolute, out=absolute)
     kx, ky = load_kernel(f"{operator}-x").matrix, load_kernel(f"{operator}-y").matrix
     weights = np.abs(np.asarray(kx, dtype=np.float64)) + np.abs(np.asarray(ky, dtype=np.float64))
     taps = weights.size
@@ -158,10 +161,15 @@ def _direction(image: Any, gx: np.ndarray, gy: np.ndarray, *, operator: str, blu
     kept = {name: value for name, value in geometry.items() if name != "cval"}
     # |cval| fills the padding of |x| exactly as cval fills that of x.
     scale = filter2d(absolute, weights, cval=abs(float(geometry.get("cval", 0.0))), **kept)
-    tolerance = np.where(np.isfinite(scale), scale * (taps * np.finfo(work).eps), -1.0).astype(work)
-    # + 0.0 turns −0.0 into +0.0, so a zero gy with a negative gx gives π, never −π.
-    gx = np.where(np.abs(gx) <= tolerance, 0.0, gx + 0.0).astype(work, copy=False)
-    gy = np.where(np.abs(gy) <= tolerance, 0.0, gy + 0.0).astype(work, copy=False)
+    absolute = None
+    # inf and NaN stay so when scaled (the factor is below 1): they get a tolerance of −1, none.
+    scale *= taps * np.finfo(work).eps
+    scale[~np.isfinite(scale)] = -1.0
+    tolerance = scale.astype(work, copy=False)
+    for component in (gx, gy):
+        component += 0.0  # −0.0 becomes +0.0, so a zero gy with a negative gx gives π, never −π
+        component[np.abs(component) <= tolerance] = 0.0
+    scale = tolerance = None
     return np.arctan2(gy, gx)
 
 
