@@ -132,13 +132,32 @@ def test_image_to_a_full_standard_output_fails_that_file(tmp_path, environ):
 @pytest.mark.parametrize("args", [
     ("kernels", "list"), ("kernels", "list", "--json"), ("kernels", "show", "sobel-x"), ("help", "padding"),
     ("filter", "a.npy", "-k", "box3", "-o", "out.npy", "--json"),
-    ("pool", "a.npy", "--global", "avg"),
 ], ids=" ".join)
 def test_data_to_a_full_standard_output_is_one_line_and_exit_1(tmp_path, environ, args):
     small_npy(tmp_path)
     code, stderr = to_device(tmp_path, environ, *args)
     assert code == 1, stderr
     assert stderr == "Error: cannot write to standard output: No space left on device\n"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("environ", UNBUFFERED)
+def test_global_pooling_values_to_a_full_standard_output_fail_that_file(tmp_path, environ):
+    # The table of values is the input's data: a write that fails is that file's failure (a line
+    # naming it, counted in the summary and the report), and the run goes on to the next input.
+    small_npy(tmp_path)
+    (tmp_path / "b.npy").write_bytes((tmp_path / "a.npy").read_bytes())
+    code, stderr = to_device(tmp_path, environ, "pool", "a.npy", "b.npy", "--global", "--op", "avg",
+                             "--report", "r.json")
+    assert code == 1, stderr
+    lines = stderr.splitlines()
+    assert lines[:2] == ["convcli: error: a.npy: cannot write to standard output: No space left on device",
+                         "convcli: error: b.npy: cannot write to standard output: No space left on device"]
+    import json
+
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert (report["ok"], report["failed"]) == (0, 2)
+    assert [entry["status"] for entry in report["files"]] == ["error", "error"]
 
 
 ALMOST_FULL = """

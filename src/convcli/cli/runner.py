@@ -565,6 +565,7 @@ def run_batch(
     ``compute`` and ``describe`` then run there (they need not be picklable).
     """
     from .. import io
+    from ..errors import EnvironmentFault
     from ..report import build_report, summary_lines, to_json
 
     started = time.perf_counter()
@@ -608,7 +609,12 @@ def run_batch(
     def emit(outcome: _Outcome) -> None:
         """One input's results, in input order: its shown data, its error lines, its entries."""
         if show is not None and outcome.shown is not None:
-            show(job.sources[outcome.position], outcome.shown)
+            try:
+                show(job.sources[outcome.position], outcome.shown)
+            except EnvironmentFault as error:  # the values are this input's data: their write failing fails it
+                seconds = sum(entry.get("seconds") or 0 for entry in outcome.entries)
+                outcome.entries.clear()
+                _fail(outcome, job.sources[outcome.position], error, time.perf_counter() - seconds)
         for line in outcome.errors:
             progress.echo(line)
         entries.extend(outcome.entries)
