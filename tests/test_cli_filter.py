@@ -571,3 +571,11 @@ def test_dtype_float64_computes_in_float64(run):
     np.testing.assert_allclose(f64, reference, rtol=1e-13, atol=1e-11)
     np.testing.assert_allclose(f32, reference, rtol=1e-6, atol=1e-3)
     assert np.abs(f64 - reference).max() < np.abs(f32.astype(np.float64) - reference).max()
+
+
+def test_inline_kernel_with_a_comma_for_a_semicolon_is_a_usage_error(run):
+    png("a.png", np.zeros((6, 6), np.uint8))
+    result = run("filter", "a.png", "-k", "1 0 -1, 2 0 -2", "-o", "out.png")
+    assert result.exit_code == 2
+    assert "did you mean '1 0 -1; 2 0 -2'" in result.stderr
+    assert not Path("out.png").exists()

@@ -877,3 +877,15 @@ def test_a_path_with_a_nul_is_no_such_file():
 
     with pytest.raises(KernelError, match="no such kernel file"):
         load_kernel("\x00.YML")
+
+
+@pytest.mark.parametrize("spec,meant", [("1 0 -1, 2 0 -2", "1 0 -1; 2 0 -2"), ("1 2, 3 4; 5 6", "1 2; 3 4")])
+def test_inline_comma_between_groups_of_values_is_refused(spec, meant):
+    # A comma where ';' was meant must not silently make one long row (issue 11).
+    with pytest.raises(KernelError, match=f"did you mean '{meant}'"):
+        load_kernel(spec)
+
+
+@pytest.mark.parametrize("spec,row", [("1, 2, 3", [1, 2, 3]), ("1,0,-1; 2,0,-2", [1, 0, -1]), ("1 0 -1", [1, 0, -1])])
+def test_inline_commas_or_spaces_alone_still_separate_values(spec, row):
+    assert load_kernel(spec).matrix[0].tolist() == row
