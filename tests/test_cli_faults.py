@@ -429,3 +429,29 @@ def test_an_environment_fault_names_its_file_on_one_line():
 
     error = OSError(errno.ENOSPC, "No space left on device", "out\n.png")
     assert environment_fault(error) == "out\\n.png: No space left on device"
+
+
+# --- issue 11: what a newcomer trips over ----------------------------------------------------------
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs a pseudo-terminal")
+def test_image_bytes_to_a_terminal_are_refused(tmp_path):
+    import pty
+
+    small_npy(tmp_path)
+    leader, follower = pty.openpty()
+    try:
+        process = convcli("filter", "a.npy", "-k", "box3", "-o", "-", "--format", "png", cwd=tmp_path,
+                          environ={}, stdout=follower, stderr=subprocess.PIPE)
+        os.close(follower)
+        _, stderr = process.communicate(timeout=120)
+        os.set_blocking(leader, False)
+        try:
+            shown = os.read(leader, 4096)
+        except OSError:  # EIO or EAGAIN: nothing was written to the terminal
+            shown = b""
+    finally:
+        os.close(leader)
+    assert process.returncode == 2
+    assert "standard output, which is a terminal here" in stderr.decode()
+    assert b"PNG" not in shown

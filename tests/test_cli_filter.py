@@ -579,3 +579,12 @@ def test_inline_kernel_with_a_comma_for_a_semicolon_is_a_usage_error(run):
     assert result.exit_code == 2
     assert "did you mean '1 0 -1; 2 0 -2'" in result.stderr
     assert not Path("out.png").exists()
+
+
+def test_output_naming_a_folder_suggests_dash_capital_o(run):
+    png("a.png", np.zeros((6, 6), np.uint8))
+    Path("results").mkdir()
+    result = run("filter", "a.png", "-k", "box3", "-o", "results")
+    assert result.exit_code == 2
+    assert "results is a folder; -o names one output file: give -O results" in result.stderr
+    assert os.listdir("results") == []

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
+from helpers import png
+
 
 RNG = np.random.default_rng(3)
 
@@ -190,3 +192,13 @@ def test_split_to_stdout_is_a_usage_error(run):
     np.save("a.npy", np.ones((4, 4, 3)))
     write("g.yaml", "steps:\n  - gray\n")
     assert run("pipeline", "g.yaml", "a.npy", "-o", "-", "--split").exit_code == 2
+
+
+def test_an_image_where_the_pipeline_belongs_is_named(run):
+    # `convcli pipeline small.png steps.yaml`: say the arguments are swapped, not "not UTF-8 text".
+    png("small.png", np.zeros((6, 6), np.uint8))
+    Path("steps.yaml").write_text("steps:\n  - filter: {kernel: box3}\n")
+    result = run("pipeline", "small.png", "steps.yaml", "-o", "out.png")
+    assert result.exit_code == 2
+    assert "small.png: is an image (PNG), not a pipeline file; the pipeline file comes first" in result.stderr
+    assert not Path("out.png").exists()

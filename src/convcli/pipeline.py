@@ -378,6 +378,12 @@ def load_pipeline(path: str, *, search_path: Sequence[str] | None = None) -> lis
             data = handle.read(MAX_BYTES + 1)
     except OSError as error:
         raise PipelineError(f"cannot read the pipeline: {error.strerror or error}", path=path) from None
+    from .io import SNIFF_BYTES, sniff_format
+
+    image_format = sniff_format(data[:SNIFF_BYTES])
+    if image_format is not None:  # `pipeline small.png steps.yaml`: the arguments swapped
+        raise PipelineError(f"is an image ({image_format.upper()}), not a pipeline file; the pipeline file comes "
+                            "first, then the images", path=path)
     if len(data) > MAX_BYTES:
         raise PipelineError(f"larger than {MAX_BYTES // 1024} KiB; a pipeline file is a short list of steps", path=path)
     try:

@@ -1107,7 +1107,7 @@ def _(d):
     good_png(d)
 
 
-@case("out-is-folder", "output", "filter in.png -k box3 -o taken.png", 1, "is a folder", names="taken.png")
+@case("out-is-folder", "output", "filter in.png -k box3 -o taken.png", 2, "is a folder", names="taken.png")
 def _(d):
     good_png(d)
     (d / "taken.png").mkdir()

@@ -222,6 +222,10 @@ def _format_of(path: str, options: OutputOptions, source: Source) -> str:
             return format_from_path("x" + source.ext) if source.ext else "png"
         except ValueError:
             return "png"
+    if os.path.isdir(path):  # `-o out/` for a folder of results: that is -O's job
+        raise click.BadParameter(
+            f"{_shown(path)} is a folder; -o names one output file: give -O {_shown(path)} to write into the "
+            "folder (names from --name), or a file name in it", param_hint="'-o'")
     try:
         fmt = format_from_path(path)
     except ValueError as error:
@@ -585,6 +589,9 @@ def run_batch(
                          (options.report_path == "-", "the report"), (show is not None, "the values")):
         if wanted and stdout_closed():  # `>&-`: known before any work
             raise click.ClickException(f"standard output is closed; nowhere to write {what}")
+    if writes_stdout and not options.dry_run and _is_terminal(sys.stdout):  # image bytes would garble it
+        raise click.UsageError("-o - writes the image's bytes to standard output, which is a terminal here; "
+                               "redirect it (> out.png) or pipe it (| other-command), or give -o FILE")
     if not options.dry_run:
         folders = {os.path.dirname(t.path) or "." for targets in plan.values() for t in targets
                    if t.path != "-" and not io.written_through(t.path)}  # nothing is created beside a device
