@@ -861,7 +861,7 @@ def _split_values_inline(part: str, *, row: int) -> list[float | str]:
     # "1 0 -1, 2 0 -2": commas between groups of several values are rows meant with ';' — one row
     # of six values would be a different kernel, silently (README, "Kernels").
     groups = [group.split() for group in part.split(",")]
-    if len(groups) > 1 and any(len(group) > 1 for group in groups):
+    if len(groups) > 1 and all(groups) and any(len(group) > 1 for group in groups):  # empty: said below
         meant = "; ".join(" ".join(group) for group in groups)
         raise KernelError(
             f"inline kernel: {part.strip()!r} mixes spaces and commas; rows are separated by ';' "
