@@ -310,7 +310,7 @@ def _on_a_terminal(tmp_path, *args):
     return process.returncode, seen.decode("utf-8", "replace")
 
 
-def test_progress_bar_only_on_a_terminal_and_never_with_quiet_or_json(tmp_path):
+def test_progress_bar_only_on_a_terminal_and_never_with_quiet(tmp_path):
     make_batch(tmp_path / "in", count=35)
     code, shown = _on_a_terminal(tmp_path, "filter", "in", "-k", "box3", "-O", "out", "-j", "2")
     assert code == 1 and BAR in shown and "/35" in shown and "files" in shown
@@ -318,8 +318,10 @@ def test_progress_bar_only_on_a_terminal_and_never_with_quiet_or_json(tmp_path):
     assert re.search(r"32 done, 3 failed in \d+\.\d\d s", shown)
     code, shown = _on_a_terminal(tmp_path, "-q", "filter", "in", "-k", "box3", "-O", "out2", "-j", "2")
     assert code == 1 and BAR not in shown and shown.count("convcli: error:") == 3
+    # --json to a file (here a pipe): the report is standard output's, the bar standard error's
     code, shown = _on_a_terminal(tmp_path, "filter", "in", "-k", "box3", "-O", "out3", "--json", "-j", "2")
-    assert code == 1 and BAR not in shown
+    assert code == 1 and BAR in shown and "/35" in shown and shown.count("convcli: error:") == 3
+    assert "done" not in shown  # the report replaces the summary
 
 
 # --- signals and dying workers ---------------------------------------------------------------------

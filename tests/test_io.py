@@ -895,25 +895,25 @@ def mv(values, **kwargs):
 def test_map_clip_rounds_half_to_even():
     out, info = mv([[0.5, 1.5, 2.5, 3.5, -0.5, 254.5, 255.5]], dtype="uint8")
     assert out == [[0, 2, 2, 4, 0, 254, 255]]
-    assert info == {"scale": "clip", "dtype": "uint8", "clipped": 1}
+    assert info == {"scale": "clip", "dtype": "uint8", "clipped": 1, "clipped_below": 0, "clipped_above": 1}
 
 
 def test_map_clip_negative_and_large():
     out, info = mv([[-3.0, -0.6, 100.4, 300.0]], dtype="uint8", scale="clip")
     assert out == [[0, 0, 100, 255]]
-    assert info["clipped"] == 3
+    assert (info["clipped"], info["clipped_below"], info["clipped_above"]) == (3, 2, 1)
 
 
 def test_map_abs():
     out, info = mv([[-3.0, -0.5, 2.5, -300.0]], dtype="uint8", scale="abs")
     assert out == [[3, 0, 2, 255]]
-    assert info == {"scale": "abs", "dtype": "uint8", "clipped": 1}
+    assert info == {"scale": "abs", "dtype": "uint8", "clipped": 1, "clipped_below": 0, "clipped_above": 1}
 
 
 def test_map_normalize():
     out, info = mv([[-1.0, 0.0, 3.0]], dtype="uint8", scale="normalize")
     assert out == [[0, 64, 255]]  # (v + 1) / 4 * 255 = 0, 63.75, 255
-    assert info == {"scale": "normalize", "dtype": "uint8", "clipped": 0}
+    assert info == {"scale": "normalize", "dtype": "uint8", "clipped": 0, "clipped_below": 0, "clipped_above": 0}
     out, _ = mv([[5.0, 5.0]], dtype="uint8", scale="normalize")
     assert out == [[0, 0]]
     out, _ = mv([[0.0, 1.0, 2.0]], dtype="uint16", scale="normalize")
@@ -928,7 +928,7 @@ def test_map_normalize_over_all_channels_together():
 def test_map_offset():
     out, info = mv([[-128.5, -1.0, 0.0, 127.0, 200.0, -300.0]], dtype="uint8", scale="offset")
     assert out == [[0, 127, 128, 255, 255, 0]]  # -0.5 rounds to -0 (not clipped)
-    assert info["clipped"] == 2
+    assert (info["clipped"], info["clipped_below"], info["clipped_above"]) == (2, 1, 1)
     out, _ = mv([[-1.0, 0.0, 1.0]], dtype="uint16", scale="offset")
     assert out == [[32767, 32768, 32769]]
 
@@ -959,7 +959,7 @@ def test_map_float_is_raw():
             out, info = cio.map_values(values, dtype=dtype, scale=scale)
             assert out.dtype == dtype
             np.testing.assert_array_equal(out, values.astype(dtype))
-            assert info == {"scale": "raw", "dtype": dtype, "clipped": 0}
+            assert info == {"scale": "raw", "dtype": dtype, "clipped": 0, "clipped_below": 0, "clipped_above": 0}
     out, _ = cio.map_values(np.array([[np.nan]]), dtype="float32")
     assert np.isnan(out[0, 0])
 
@@ -990,17 +990,18 @@ def slow_map(values, dtype, scale):
         lo, hi = float(v.min()), float(v.max())
         v = (v - lo) * (top / (hi - lo)) if hi > lo else np.zeros_like(v)
     r = np.rint(v)
-    return np.clip(r, 0, top).astype(dtype), int(np.count_nonzero((r < 0) | (r > top)))
+    return np.clip(r, 0, top).astype(dtype), (int(np.count_nonzero(r < 0)), int(np.count_nonzero(r > top)))
 
 
 def assert_maps_as_slow(values, dtypes=("uint8", "uint16"), scales=cio.SCALES):
     for dtype in dtypes:
         for scale in scales:
             out, info = cio.map_values(values, dtype=dtype, scale=scale)
-            expected, clipped = slow_map(values, dtype, scale)
+            expected, (below, above) = slow_map(values, dtype, scale)
             assert out.dtype == dtype and out.shape == values.shape, (dtype, scale)
             np.testing.assert_array_equal(out, expected, err_msg=f"{values.dtype} {dtype} {scale}")
-            assert info == {"scale": scale, "dtype": dtype, "clipped": clipped}, (values.dtype, dtype, scale)
+            assert info == {"scale": scale, "dtype": dtype, "clipped": below + above, "clipped_below": below,
+                            "clipped_above": above}, (values.dtype, dtype, scale)
 
 
 def near(points, dtype, steps=3):

@@ -9,7 +9,16 @@ import pytest
 from scipy import signal
 
 from convcli.errors import GeometryError, KernelError
-from convcli.pipeline import PipelineError, load_pipeline, parse_pipeline, parse_step, plan, result_dtype, run
+from convcli.pipeline import (
+    PipelineError,
+    load_pipeline,
+    parse_pipeline,
+    parse_step,
+    plan,
+    result_dtype,
+    run,
+    zero_border_change,
+)
 
 RNG = np.random.default_rng(5)
 
@@ -325,3 +334,75 @@ def test_overflow_names_the_step_and_never_warns():
     # reference: one column sees the zero padding (one tap: 2·3e38 = 6e38), the others two taps
     assert np.isposinf(out).all() and out.dtype == np.float32
     assert sorted(run(steps, image.astype(np.float64))[0][0].tolist()) == [6e38, 1.2e39, 1.2e39]
+
+
+# --- the zero boundary's frame (zero_border_change) ---
+
+
+def _strided_correlation(padded, kernel, stride, dilation):
+    """y[i, j] = Σ padded[i·s + a·d, j·s + b·d] · kernel[a, b], by hand."""
+    kh, kw = kernel.shape
+    (sy, sx), (dy, dx) = stride, dilation
+    rows = (padded.shape[0] - (kh - 1) * dy - 1) // sy + 1
+    cols = (padded.shape[1] - (kw - 1) * dx - 1) // sx + 1
+    out = np.zeros((rows, cols))
+    for a in range(kh):
+        for b in range(kw):
+            out += kernel[a, b] * padded[a * dy : a * dy + (rows - 1) * sy + 1 : sy,
+                                         b * dx : b * dx + (cols - 1) * sx + 1 : sx]
+    return out
+
+
+@pytest.mark.parametrize("size, kernel_shape, stride, dilation, pads", [
+    ((40, 50), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),
+    ((41, 37), (5, 4), (2, 3), (1, 1), (2, 2, 1, 2)),
+    ((60, 45), (3, 5), (3, 2), (2, 3), (3, 1, 6, 0)),
+    ((12, 9), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),   # too small for strips: the whole image
+    ((50, 50), (7, 7), (4, 4), (1, 1), (0, 6, 3, 3)),
+])
+def test_zero_border_change_is_the_frame_of_the_full_results(size, kernel_shape, stride, dilation, pads):
+    rng = np.random.default_rng(sum(size))
+    image = rng.uniform(0, 255, size)
+    kernel = rng.normal(size=kernel_shape)
+    step = parse_step("filter", {"kernel": kernel.tolist(), "padding": list(pads), "stride": list(stride),
+                                 "dilation": list(dilation), "correlate": True})
+    top, bottom, left, right = pads
+    zero = _strided_correlation(np.pad(image, ((top, bottom), (left, right))), kernel, stride, dilation)
+    continued = _strided_correlation(np.pad(image, ((top, bottom), (left, right)), mode="reflect"),
+                                     kernel, stride, dilation)
+    extent = [(k - 1) * d + 1 for k, d in zip(kernel_shape, dilation)]
+    row = np.arange(zero.shape[0]) * stride[0]
+    col = np.arange(zero.shape[1]) * stride[1]
+    frame = ((row < top) | (row + extent[0] > size[0] + top))[:, None] | \
+            ((col < left) | (col + extent[1] > size[1] + left))[None, :]
+    difference = np.abs(zero - continued)[frame]
+    change = zero_border_change(step, image, engine="scipy", full_scale=1e-9)
+    assert change["outputs"] == frame.sum()
+    assert change["mean"] == pytest.approx(difference.mean(), rel=1e-5)
+    assert change["max"] == pytest.approx(difference.max(), rel=1e-5)
+
+
+def test_zero_border_change_is_none_when_nothing_moves():
+    flat = np.full((30, 30), 100.0)
+    identity = parse_step("filter", {"kernel": [[0, 0, 0], [0, 1, 0], [0, 0, 0]]})
+    assert zero_border_change(identity, flat, full_scale=255) is None  # its padded taps weigh 0
+    assert zero_border_change(parse_step("filter", {"kernel": "box3", "mode": "valid"}), flat) is None
+    dark = np.zeros((30, 30))
+    dark[10:20, 10:20] = 200  # black at the edge: zero padding continues it
+    assert zero_border_change(parse_step("filter", {"kernel": "box3"}), dark, full_scale=255) is None
+    # 1 % of 255 (2.55) on average is the line: box3 on a flat v moves edges by v/3, corners by 5v/9
+    assert zero_border_change(parse_step("filter", {"kernel": "box3"}), np.full((30, 30), 7.0),
+                              full_scale=255) is None  # 2.4 on average
+    assert zero_border_change(parse_step("filter", {"kernel": "box3"}), np.full((30, 30), 8.0),
+                              full_scale=255)["mean"] == pytest.approx((112 * 8 / 3 + 4 * 40 / 9) / 116)
+
+
+def test_only_a_boundary_nobody_gave_is_measured():
+    given = parse_step("filter", {"kernel": "box3", "boundary": "zero"})
+    defaulted = parse_step("filter", {"kernel": "box3"})
+    assert "boundary" not in given.defaulted and "boundary" in defaulted.defaulted
+    flat = np.full((20, 20), 90, dtype=np.uint8)
+    assert "zero_border" not in run([given], flat)[1].steps[0]
+    change = run([defaulted], flat)[1].steps[0]["zero_border"]
+    # edges 90·6/9 = 60 (moved 30), corners 90·4/9 = 40 (moved 50): 72 edges, 4 corners
+    assert change == {"mean": pytest.approx((72 * 30 + 4 * 50) / 76, rel=1e-6), "max": 50, "outputs": 76}

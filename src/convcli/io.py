@@ -1563,8 +1563,9 @@ def map_values(
     array : numpy.ndarray
         A new array of ``dtype``.
     info : dict
-        ``{"scale": scale or "raw", "dtype": dtype, "clipped": n}``, n counting the values that
-        were outside 0..top after rounding and so were clipped.
+        ``{"scale": scale or "raw", "dtype": dtype, "clipped": n, "clipped_below": b,
+        "clipped_above": a}``: n = b + a values were outside 0..top after rounding and so were
+        clipped, b of them below 0 and a above top.
 
     Raises
     ------
@@ -1575,8 +1576,8 @@ def map_values(
     --------
     >>> import numpy as np
     >>> out, info = map_values(np.array([[-3.0, 0.5, 1.5, 300.0]]), dtype="uint8")
-    >>> out.tolist(), info
-    ([[0, 0, 2, 255]], {'scale': 'clip', 'dtype': 'uint8', 'clipped': 2})
+    >>> out.tolist(), info["clipped"], info["clipped_below"], info["clipped_above"]
+    ([[0, 0, 2, 255]], 2, 1, 1)
     >>> map_values(np.array([[-1.0, 0.0, 1.0]]), dtype="uint8", scale="offset")[0].tolist()
     [[127, 128, 129]]
     """
@@ -1593,7 +1594,7 @@ def map_values(
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
     if dtype.startswith("float"):
-        return values.astype(dtype), {"scale": "raw", "dtype": dtype, "clipped": 0}
+        return values.astype(dtype), _clipped({"scale": "raw", "dtype": dtype}, (0, 0))
     if kind == "values" and not alpha and values.size:
         fast = _map_fast(values, dtype, scale)
         if fast is not None:
@@ -1626,13 +1627,14 @@ def map_values(
             colour = (colour * 0.5 - lo * 0.5) * (top / (hi * 0.5 - lo * 0.5))
     parts = [colour] if alpha_ch is None else [colour, alpha_ch]
     out_parts = []
-    clipped = 0
+    under = over = 0
     for part in parts:
         r = np.rint(part)
-        clipped += int(np.count_nonzero((r < 0) | (r > top)))
+        under += int(np.count_nonzero(r < 0))
+        over += int(np.count_nonzero(r > top))
         out_parts.append(np.clip(r, 0, top))
     out = out_parts[0] if alpha_ch is None else np.concatenate(out_parts, axis=-1)
-    return out.astype(dtype), {"scale": scale, "dtype": dtype, "clipped": clipped}
+    return out.astype(dtype), _clipped({"scale": scale, "dtype": dtype}, (under, over))
 
 
 _NONFINITE = "values hold NaN or inf, which {} cannot hold; write .npy or .tif for raw floats"
@@ -1698,22 +1700,28 @@ def _opencv_rounds_like_numpy() -> bool:
     return True
 
 
-def _count_outside(s: np.ndarray, lo: float, hi: float, below: float, at_or_above: float) -> int:
-    """How many of ``s`` are < ``below`` or >= ``at_or_above``; ``lo``/``hi`` (the min and max of
-    ``s``) say when no value can be, so that no pass over ``s`` is made for nothing. Counted in
-    blocks, so the comparisons' masks stay small: a fresh mask the size of the image costs page
-    faults (or, where the kernel compacts memory for huge pages, stalls) worth more than the count."""
+def _count_outside(s: np.ndarray, lo: float, hi: float, below: float, at_or_above: float) -> tuple[int, int]:
+    """How many of ``s`` are < ``below``, and how many >= ``at_or_above``; ``lo``/``hi`` (the min
+    and max of ``s``) say when no value can be, so that no pass over ``s`` is made for nothing.
+    Counted in blocks, so the comparisons' masks stay small: a fresh mask the size of the image
+    costs page faults (or, where the kernel compacts memory for huge pages, stalls) worth more
+    than the count."""
     if lo >= below and hi < at_or_above:
-        return 0
+        return 0, 0
     flat = s.reshape(-1)
-    count = 0
+    under = over = 0
     for start in range(0, flat.size, _COUNT_BLOCK):
         block = flat[start : start + _COUNT_BLOCK]
         if lo < below:
-            count += int(np.count_nonzero(block < below))
+            under += int(np.count_nonzero(block < below))
         if hi >= at_or_above:
-            count += int(np.count_nonzero(block >= at_or_above))
-    return count
+            over += int(np.count_nonzero(block >= at_or_above))
+    return under, over
+
+
+def _clipped(info: dict[str, Any], counts: tuple[int, int]) -> dict[str, Any]:
+    """``info`` with the clipped counts: in all, below 0 and above the top."""
+    return dict(info, clipped=counts[0] + counts[1], clipped_below=counts[0], clipped_above=counts[1])
 
 
 #: Elements per block of :func:`_count_outside` (a 256 KiB mask).
@@ -1748,7 +1756,7 @@ def _map_fast(values: np.ndarray, dtype: str, scale: str) -> tuple[np.ndarray, d
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError(_NONFINITE.format(dtype))
     top = int(np.iinfo(dtype).max)
-    info: dict[str, Any] = {"scale": scale, "dtype": dtype, "clipped": 0}
+    info: dict[str, Any] = _clipped({"scale": scale, "dtype": dtype}, (0, 0))
     if scale == "normalize":
         if not hi > lo:
             return np.zeros(v.shape, dtype), info
@@ -1771,16 +1779,16 @@ def _map_fast(values: np.ndarray, dtype: str, scale: str) -> tuple[np.ndarray, d
         lo, hi = max(lo, -_ROUND_SAFE), min(hi, _ROUND_SAFE)
     half = (top + 1) // 2
     if scale == "clip":
-        info["clipped"] = _count_outside(v, lo, hi, -0.5, top + 0.5)
+        info = _clipped(info, _count_outside(v, lo, hi, -0.5, top + 0.5))
         return _round_saturate(v, dtype), info
     if scale == "abs":
         s = np.abs(v)
-        info["clipped"] = _count_outside(s, 0.0, max(-lo, hi), -0.5, top + 0.5)
+        info = _clipped(info, _count_outside(s, 0.0, max(-lo, hi), -0.5, top + 0.5))
         return _round_saturate(s, dtype), info
     if v.dtype == np.float32:
         # offset: the float64 sum v + half is exact for float32 v (24 significant bits and the shift
         # fit in 53) and is rounded once; a float32 sum would round near ties first. Made in blocks.
-        info["clipped"] = _count_outside(v, lo, hi, -half - 0.5, top - half + 0.5)
+        info = _clipped(info, _count_outside(v, lo, hi, -half - 0.5, top - half + 0.5))
         out = np.empty(v.shape, dtype)
         flat, flat_out = v.reshape(-1), out.reshape(-1)
         for start in range(0, flat.size, _MAP_BLOCK):
@@ -1789,7 +1797,7 @@ def _map_fast(values: np.ndarray, dtype: str, scale: str) -> tuple[np.ndarray, d
             flat_out[start : start + _MAP_BLOCK] = _round_saturate(t, dtype)
         return out, info
     s = v + float(half)
-    info["clipped"] = _count_outside(s, lo + half, hi + half, -0.5, top + 0.5)
+    info = _clipped(info, _count_outside(s, lo + half, hi + half, -0.5, top + 0.5))
     return _round_saturate(s, dtype), info
 
 

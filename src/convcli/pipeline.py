@@ -65,6 +65,9 @@ class Step:
     path: str | None = None
     line: int | None = None
     index: int = 0
+    #: The options that were not given and hold their defaults (a zero boundary nobody asked for
+    #: gets a border check: see :func:`run`).
+    defaulted: frozenset[str] = frozenset()
 
     def error(self, message: str, *, line: int | None = None, cls: type = None) -> ConvcliError:
         """An error about this step, pointing at its file and line."""
@@ -227,7 +230,8 @@ def parse_step(
         except (ValueError, TypeError) as error:
             raise step.error(str(error), line=where) from None
     _check_combination(step, checked, lines, _Wording(flags))
-    return replace(step, options=_with_defaults(op, checked), save=save)
+    options = _with_defaults(op, checked)
+    return replace(step, options=options, save=save, defaulted=frozenset(options) - frozenset(checked) - {"kernels"})
 
 
 @dataclass(frozen=True)
@@ -719,6 +723,10 @@ def _run(steps, image, *, has_alpha, max_pixels, engine, allow_nonfinite):
                 extra = {"kernel": options["kernel"], "padding": options.get("padding") or 0,
                          "output_padding": options.get("output_padding") or 0}
             array = upsample(array, factor=options["factor"], method=options["method"], **extra)
+        if step.op in ("filter", "sobel") and "boundary" in step.defaulted:
+            change = zero_border_change(step, colour, engine=engine, full_scale=_full_scale(image))
+            if change is not None:
+                planned.steps[position]["zero_border"] = change
         expected = tuple(planned.steps[position]["out_shape"])
         if tuple(array.shape) != expected:  # pragma: no cover - plan and ops disagree: a bug
             raise RuntimeError(f"{step.op} gave {array.shape}, the plan said {expected}")
@@ -727,6 +735,150 @@ def _run(steps, image, *, has_alpha, max_pixels, engine, allow_nonfinite):
         if step.save:
             saved.append((step, array))
     return array, planned, saved
+
+
+# --- the zero boundary's frame ----------------------------------------------------------------------
+
+#: A zero boundary nobody asked for is said when it moves the border outputs by at least this
+#: share of the input's full scale on average (1 %: 2.55 grey levels of an 8-bit image).
+VISIBLE_BORDER_CHANGE = 0.01
+
+
+def _full_scale(image: Any) -> float:
+    """What "all the way" means for the input's values: an integer dtype's maximum, else the
+    largest magnitude in the input (1 when it is all zeros)."""
+    import numpy as np
+
+    image = np.asarray(image)
+    if image.dtype.kind in "ui":
+        return float(np.iinfo(image.dtype).max)
+    largest = float(np.max(np.abs(image))) if image.size else 0.0
+    return largest if math.isfinite(largest) and largest > 0 else 1.0
+
+
+def zero_border_change(step: Step, image: Any, *, engine: str = "auto",
+                       full_scale: float = 1.0) -> dict[str, Any] | None:
+    """How much a filter or sobel step's zero padding changes its border outputs, compared with
+    the same step under boundary ``reflect`` (the image continued past its edge); None when that
+    is less than :data:`VISIBLE_BORDER_CHANGE` of ``full_scale`` on average, or nothing is padded.
+
+    Only the outputs whose windows reach into the padding can differ, so only those are computed,
+    twice: for each side, a strip of the input as wide as the windows that reach past that side,
+    with that side's padding given explicitly, so that every strip output is the full result's
+    output at the same place (strides counted from the top-left as in the full result). Several
+    kernels are measured one by one. ``image`` is the step's input without alpha.
+
+    Returns
+    -------
+    dict or None
+        ``{"mean": m, "max": M, "outputs": n}``: the mean and largest absolute change over the
+        ``n`` border outputs (the frame), in the step's units.
+
+    Examples
+    --------
+    A box mean of a flat grey image: zero padding darkens the first and last rows and columns.
+
+    >>> import numpy as np
+    >>> step = parse_step("filter", {"kernel": "box3"})
+    >>> change = zero_border_change(step, np.full((20, 20), 90.0), full_scale=255.0)
+    >>> change["max"], round(change["mean"], 4), change["outputs"]
+    (50, 31.0526, 76)
+    >>> zero_border_change(parse_step("filter", {"kernel": "box3", "mode": "valid"}), np.ones((8, 8)))
+    """
+    import numpy as np
+
+    from .geometry import conv_geometry
+    from .ops.filter import filter_bank
+    from .ops.gradients import sobel
+
+    options = step.options
+    image = np.asarray(image)
+    if step.op == "sobel":
+        if options["blur"] or options["threshold"] is not None or options["component"] == "direction":
+            return None  # a blur's own padding, a mask, an angle: no change in value units to measure
+        shapes = [(3, 3)]
+    else:
+        shapes = [k.shape for k in options["kernels"]]
+    common = {name: options[name] for name in ("stride", "dilation", "correlate")}
+    changes: list[np.ndarray] = []
+    for number, shape in enumerate(shapes):
+        rows, cols = conv_geometry(image.shape[:2], shape, **_geometry(options))
+        if not (rows.before or rows.after or cols.before or cols.after):
+            continue
+
+        def apply(part: np.ndarray, boundary: str, pads: tuple[int, int, int, int]) -> np.ndarray:
+            geometry = dict(common, mode="valid", padding=pads, boundary=boundary, cval=0.0, engine=engine)
+            if step.op == "sobel":
+                return sobel(part, operator=options["operator"], component=options["component"], **geometry)
+            return filter_bank(part, [options["kernels"][number]], **geometry)
+
+        for part, pads, keep in _border_strips(image, rows, cols):
+            zero = apply(part, "zero", pads)[keep].astype(np.float64)
+            continued = apply(part, "reflect", pads)[keep].astype(np.float64)
+            changes.append(np.abs(zero - continued).reshape(-1))
+    if not changes:
+        return None
+    change = np.concatenate(changes)
+    change = change[np.isfinite(change)]
+    if not change.size or float(change.mean()) < VISIBLE_BORDER_CHANGE * full_scale:
+        return None
+    return {"mean": _tidy(float(change.mean())), "max": _tidy(float(change.max())), "outputs": int(change.size)}
+
+
+def _border_strips(image: Any, rows: Any, cols: Any) -> list[tuple[Any, tuple[int, int, int, int], Any]]:
+    """The strips :func:`zero_border_change` computes: ``(input part, explicit padding (top,
+    bottom, left, right), which of the part's outputs are border outputs)``, each border output in
+    exactly one strip; the whole image when it is too small for strips to save work."""
+    import numpy as np
+
+    def extent(axis: Any) -> int:
+        return (axis.kernel - 1) * axis.dilation + 1
+
+    def reach(axis: Any) -> tuple[int, int]:
+        """How many outputs along ``axis`` have windows reaching into the padding before it, and
+        the first output whose window reaches into the padding after it."""
+        first = min(axis.out, -(-axis.before // axis.stride))
+        last_start = max(first, (axis.size + axis.before - extent(axis)) // axis.stride + 1)
+        return first, min(axis.out, last_start)
+
+    top, bottom_from = reach(rows)
+    left, right_from = reach(cols)
+    frame = np.ones((rows.out, cols.out), dtype=bool)
+    frame[top:bottom_from, left:right_from] = False
+    whole = (image, (rows.before, rows.after, cols.before, cols.after), frame)
+    bottom_start, bottom_skip = _far_strip(bottom_from, rows)
+    right_start, right_skip = _far_strip(right_from, cols)
+    # Strips are worth it when they are a small part of the image (and then never overlap).
+    if (4 * (top + rows.out - bottom_from) >= rows.out or 4 * (left + cols.out - right_from) >= cols.out
+            or 4 * (rows.before + rows.after + 2) >= rows.size or 4 * (cols.before + cols.after + 2) >= cols.size
+            or min(bottom_start, right_start) < 0):
+        return [whole]
+    strips = []
+    # A strip holds at least one pixel more than its padding: reflect (and symmetric) padding
+    # mirrors that many pixels, which must be the image's, not the strip's own edge.
+    if top:
+        height = max((top - 1) * rows.stride + extent(rows) - rows.before, rows.before + 1)
+        strips.append((image[:height], (rows.before, 0, cols.before, cols.after), (slice(0, top), slice(None))))
+    if bottom_from < rows.out:
+        strips.append((image[bottom_start:], (0, rows.after, cols.before, cols.after),
+                       (slice(bottom_skip, None), slice(None))))
+    middle = slice(top, bottom_from)  # the corners are in the top and bottom strips already
+    if left:
+        width = max((left - 1) * cols.stride + extent(cols) - cols.before, cols.before + 1)
+        strips.append((image[:, :width], (rows.before, rows.after, cols.before, 0), (middle, slice(0, left))))
+    if right_from < cols.out:
+        strips.append((image[:, right_start:], (rows.before, rows.after, 0, cols.after),
+                       (middle, slice(right_skip, None))))
+    return strips
+
+
+def _far_strip(first: int, axis: Any) -> tuple[int, int]:
+    """Where the strip of the outputs from ``first`` on (those reaching the padding after the
+    image) begins in the input, and how many outputs before ``first`` it also gives, so that it
+    holds more pixels than that padding and begins where an output's window does."""
+    start = first * axis.stride - axis.before
+    skip = max(0, -(-(axis.after + 1 - (axis.size - start)) // axis.stride))
+    return start - skip * axis.stride, skip
 
 
 # --- non-finite results ----------------------------------------------------------------------------

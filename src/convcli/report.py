@@ -211,19 +211,36 @@ def file_entry(
     return entry
 
 
-def build_report(command: str, entries: Sequence[dict], **extra: Any) -> dict:
-    """Wrap file entries with the version, the command and the ok/failed counts.
+def build_report(command: str, entries: Sequence[dict], *, counts: tuple[int, int, int] | None = None,
+                 **extra: Any) -> dict:
+    """Wrap file entries with the version, the command and the counts.
+
+    ``ok`` and ``failed`` count inputs (an input fails when any of its outputs did), ``skipped``
+    the inputs never started (``--fail-fast`` stopped the run), ``outputs`` the output files of
+    the entries (written, or planned in a dry run). The runner gives ``counts`` (done, failed,
+    skipped) as it counted them; without them, the entries of one input are taken to be
+    consecutive and to share its name, and nothing was skipped.
 
     Examples
     --------
-    >>> r = build_report("filter", [{"status": "ok"}, {"status": "error"}])
-    >>> r["ok"], r["failed"]
-    (1, 1)
+    >>> r = build_report("filter", [{"input": "a.png", "status": "ok", "output": "a-x.png"},
+    ...                             {"input": "a.png", "status": "ok", "output": "a-y.png"},
+    ...                             {"input": "b.png", "status": "error", "output": None}])
+    >>> r["ok"], r["failed"], r["skipped"], r["outputs"]
+    (1, 1, 0, 2)
     """
     report: dict[str, Any] = {"convcli": __version__, "command": command, "files": list(entries)}
     report.update(extra)
-    report["ok"] = sum(1 for e in entries if e.get("status") == "ok")
-    report["failed"] = sum(1 for e in entries if e.get("status") == "error")
+    if counts is None:
+        groups: list[list[dict]] = []
+        for entry in entries:
+            if not groups or groups[-1][0].get("input") != entry.get("input"):
+                groups.append([])
+            groups[-1].append(entry)
+        failed = sum(1 for group in groups if any(e.get("status") != "ok" for e in group))
+        counts = (len(groups) - failed, failed, 0)
+    report["ok"], report["failed"], report["skipped"] = counts
+    report["outputs"] = sum(1 for e in entries if e.get("status") == "ok" and e.get("output"))
     return report
 
 
@@ -296,23 +313,73 @@ def summary_lines(
             lines.extend("  " + line for line in _step_lines(step))
             if report.get("command") == "pipeline" and "receptive_field" in step:
                 lines.append(f"    receptive field {shape_text(step['receptive_field'])}, jump {shape_text(step['jump'])}")
-        clipped = entry.get("clipped")
-        if clipped:
-            hint = "; --scale abs or offset keeps signed responses" if entry.get("scale") == "clip" else ""
-            lines.append(
-                f"  scale {entry.get('scale')}: {clipped} values were outside the {entry['output_dtype']} range "
-                f"and were clipped{hint}"
-            )
+            if "zero_border" in step and str(entry.get("output_dtype")).startswith("uint"):  # an image
+                lines.append("    " + _border_line(step["zero_border"], report.get("command")))
+        if entry.get("clipped"):
+            lines.append("  " + _clipping_line(entry, report.get("command")))
     if not verbose and shown > 5:
         lines.append(f"… and {shown - 5} more kinds of computation (-v shows all)")
-    ok, failed = report.get("ok", 0), report.get("failed", 0)
-    tail = f"{ok} done, {failed} failed"
+    ok, failed, skipped = report.get("ok", 0), report.get("failed", 0), report.get("skipped", 0)
+    outputs = report.get("outputs", ok)
+    tail = f"{ok} done"
+    if outputs and outputs != ok:  # more files than inputs: sheets, save:, --split, one per kernel
+        tail += f" ({outputs} files {'planned' if dry_run else 'written'})"
+    tail += f", {failed} failed"
+    if skipped:
+        tail += f", {skipped} not started (--fail-fast)"
     if elapsed is not None:
         tail += f" in {elapsed:.2f} s"
     if dry_run:
         tail += " (dry run: nothing written)"
     lines.append(tail)
     return lines
+
+
+def _border_line(change: dict, command: str | None) -> str:
+    """The zero boundary nobody asked for, when it visibly framed the image (see
+    :func:`convcli.pipeline.zero_border_change`).
+
+    Examples
+    --------
+    >>> _border_line({"mean": 42.5, "max": 105, "outputs": 2044}, "filter")  # doctest: +NORMALIZE_WHITESPACE
+    'border: zero padding (the default boundary) moved the 2044 border outputs by 42.5 on average
+    (up to 105), framing the image; --boundary reflect (or edge) continues the image instead'
+    """
+    fix = "`boundary: reflect` (or edge) on this step" if command == "pipeline" else "--boundary reflect (or edge)"
+    return (f"border: zero padding (the default boundary) moved the {change['outputs']} border outputs by "
+            f"{change['mean']:.3g} on average (up to {change['max']:.3g}), framing the image; {fix} "
+            "continues the image instead")
+
+
+def _clipping_line(entry: dict, command: str | None) -> str:
+    """What was clipped, and what would have kept it: for values below 0, a scale that keeps signs;
+    for values above the top, one that fits the range, a normalised kernel or a wider dtype.
+
+    Examples
+    --------
+    >>> _clipping_line({"scale": "clip", "output_dtype": "uint8", "clipped": 3, "clipped_below": 0,
+    ...                 "clipped_above": 3}, "filter")  # doctest: +NORMALIZE_WHITESPACE
+    'scale clip: 3 values were outside the uint8 range 0..255 and were clipped (3 above 255);
+    --scale normalize fits the range into 0..255, --normalize divides the kernel by its sum,
+    --dtype uint16 (PNG, TIFF) holds up to 65535, and .npy keeps the raw values'
+    """
+    scale, dtype = entry.get("scale"), entry["output_dtype"]
+    top = {"uint8": 255, "uint16": 65535}.get(dtype)
+    below, above = entry.get("clipped_below"), entry.get("clipped_above")
+    line = f"scale {scale}: {entry['clipped']} values were outside the {dtype} range"
+    if top is None or below is None or above is None:  # a report made before the counts were split
+        return line + " and were clipped"
+    line += f" 0..{top} and were clipped ({', '.join(part for part in (below and f'{below} below 0', above and f'{above} above {top}') if part)})"
+    if scale == "clip" and not above:
+        fixes = ["--scale abs (the magnitude) or offset (0 at mid-grey) keeps signed responses"]
+    else:
+        fixes = [f"--scale normalize fits the range into 0..{top}"]
+        if command == "filter" and not below:
+            fixes.append("--normalize divides the kernel by its sum")
+        if dtype == "uint8" and not below:
+            fixes.append("--dtype uint16 (PNG, TIFF) holds up to 65535")
+    fixes.append(".npy keeps the raw values")
+    return line + "; " + ", ".join(fixes[:-1]) + (", and " if len(fixes) > 2 else " and ") + fixes[-1]
 
 
 def _step_lines(step: dict) -> list[str]:

@@ -128,10 +128,12 @@ def pop_geometry(params: dict[str, Any]) -> dict[str, Any]:
         )
     if cval != 0.0 and boundary not in ("constant", "fill"):
         raise click.UsageError(f"--cval needs --boundary constant (the boundary is {boundary})")
+    ctx = click.get_current_context(silent=True)
+    given = ctx is None or ctx.get_parameter_source("boundary") is not click.core.ParameterSource.DEFAULT
     return {
         "mode": mode or "same",
         "padding": padding,
-        "boundary": boundary,
+        "boundary": boundary if given else None,  # not given: the step's default, which it knows was not asked for
         "cval": cval,
         "stride": params.pop("stride") or (1, 1),
         "dilation": params.pop("dilation"),

@@ -608,10 +608,13 @@ def run_batch(
         workers = 1
     progress = _Progress(
         command, len(job.sources), root.color,
-        enabled=(not quiet and options.report_path != "-" and len(job.sources) > 1 and _is_terminal(sys.stderr)
+        # On a terminal only; with --json too (the report comes after the bar is gone), but not
+        # while values are printed on the same terminal.
+        enabled=(not quiet and len(job.sources) > 1 and _is_terminal(sys.stderr)
                  and not (show is not None and _is_terminal(sys.stdout))),
     )
     entries: list[dict] = []
+    finished = {"done": 0, "failed": 0}  # inputs, as they are emitted
 
     def emit(outcome: _Outcome) -> None:
         """One input's results, in input order: its shown data, its error lines, its entries."""
@@ -625,6 +628,7 @@ def run_batch(
         for line in outcome.errors:
             progress.echo(line)
         entries.extend(outcome.entries)
+        finished["failed" if outcome.failed else "done"] += 1
 
     try:
         if workers > 1:
@@ -643,7 +647,8 @@ def run_batch(
     finally:
         progress.stop()
 
-    report = build_report(command, entries)
+    done, failed = finished["done"], finished["failed"]
+    report = build_report(command, entries, counts=(done, failed, len(job.sources) - done - failed))
     if options.report_path == "-":
         echo_data(to_json(report), nl=False)
     elif options.report_path is not None:
@@ -802,7 +807,7 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
                 output_shape=out_shape, output_dtype=dtype, steps=result.steps,
                 seconds=None if options.dry_run else time.perf_counter() - started,
                 scale=mapping.get("scale"),
-                **({"clipped": mapping["clipped"]} if "clipped" in mapping else {}),
+                **{name: mapping[name] for name in ("clipped", "clipped_below", "clipped_above") if name in mapping},
                 **({"notes": list(info.notes)} if info.notes else {}),
                 **memory,
                 **result.extra,
