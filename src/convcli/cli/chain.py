@@ -54,15 +54,18 @@ def run_chains(
     stackable: Sequence[bool] | None = None,
     show: Callable[[Source, list[Product]], None] | None = None,
     extra: Callable[[Any], dict] | None = None,
-    sheet: str | None = None,
+    sheet_chain: Sequence[Any] | None = None,
     reads: Sequence[tuple[str, str]] = (),
 ) -> None:
     """Plan (dry run) or run each chain of steps on every input; one product per chain, named by
     ``names``, then one per step that has ``save:`` (its file named by the save template).
 
     ``gray`` puts a gray step in front of every chain. ``extra(result)`` adds report fields
-    computed from a result (global pooling's values). ``sheet`` names one more file: the first
-    chain's result as a labelled contact sheet, one tile per channel (8-bit RGB). ``reads`` lists
+    computed from a result (global pooling's values). ``--sheet`` (``options.sheet``) names one
+    more file: the result as a labelled contact sheet, one tile per channel (8-bit RGB). With
+    several chains (one per kernel of a bank), the sheet shows them all, channel c·K + k being
+    chain k's channel c, labelled as the one step ``sheet_chain`` that computes the whole bank
+    would label them. ``reads`` lists
     files the run reads besides its inputs and kernel files, as ``(role, path)`` (the pipeline
     file): no output may overwrite one of them.
     """
@@ -78,15 +81,31 @@ def run_chains(
               for position, step in enumerate(steps) if step.save]
     names = list(names) + [f"step{position + 1}" for _, position in saving]
     templates = {len(full) + order: full[number][position].save for order, (number, position) in enumerate(saving)}
+    sheet = options.sheet
     if sheet is not None:
         templates[len(names)] = sheet
         names.append("sheet")
+    # What the sheet shows: the one chain's result, or all chains' results stacked as one bank.
+    labelled = full[0] if len(full) == 1 else prefix + list(sheet_chain or ())
 
     def sheet_of(planned: Any, array: Any) -> Product:
         from ..sheet import pipeline_sheet
 
-        image = pipeline_sheet(array, full[0], planned)
-        return Product(image, planned.steps, False, shape=image.shape, dtype="uint8")
+        image = pipeline_sheet(array, labelled, planned)
+        return Product(image, planned.steps, False, shape=image.shape, dtype="uint8", whole=True)
+
+    def stacked(results: list[Any], has_alpha: bool) -> Any:
+        """The chains' results as the one bank would give them: channel c·K + k is chain k's c."""
+        import numpy as np
+
+        if len(results) == 1:
+            return results[0]
+        colour = [r[..., :-1] if has_alpha else r for r in results]
+        colour = [c if c.ndim == 3 else c[..., None] for c in colour]
+        bank = np.stack(colour, axis=-1).reshape(colour[0].shape[:2] + (-1,))
+        if bank.shape[2] == 1:
+            bank = bank[..., 0]
+        return np.concatenate([bank, results[0][..., -1:]], axis=-1) if has_alpha else bank
 
     def product(planned: Any, array: Any = None, extra_fields: dict | None = None) -> Product:
         return Product(array, planned.steps, planned.has_alpha, shape=planned.shape, kind=planned.kind,
@@ -108,7 +127,9 @@ def run_chains(
         for (number, position), array in zip(saving, saves):
             products.append(product(plan(full[number][: position + 1], image.shape, has_alpha=info.has_alpha), array))
         if sheet is not None:
-            products.append(sheet_of(plan(full[0], image.shape, has_alpha=info.has_alpha), products[0].array))
+            results = [p.array for p in products[: len(full)]]
+            products.append(sheet_of(plan(labelled, image.shape, has_alpha=info.has_alpha),
+                                     stacked(results, info.has_alpha)))
         return products
 
     def describe(info: Any) -> list[Product]:
@@ -121,7 +142,7 @@ def run_chains(
         if sheet is not None:  # the layout from an empty result of the planned shape
             import numpy as np
 
-            planned = plan(full[0], info.shape, has_alpha=info.has_alpha)
+            planned = plan(labelled, info.shape, has_alpha=info.has_alpha)
             laid_out = sheet_of(planned, np.zeros(planned.shape, dtype=np.float32))
             products.append(Product(None, planned.steps, False, shape=laid_out.shape, dtype="uint8"))
         return products

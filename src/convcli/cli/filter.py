@@ -24,6 +24,7 @@ Examples:
   convcli filter a.png b.png -k gaussian:sigma=2 -O out/ --name '{stem}-blur{ext}'
   convcli filter img.npy -k '1 0 -1; 2 0 -2; 1 0 -1' --correlate --stride 2 -o out.npy
   convcli filter img.png -k mean2 -k edge2 --mode valid -o bank.npy      (one channel per kernel)
+  convcli filter sample:camera -k sobel-x -k sobel-y -O out/ --sheet '{stem}-sheet.png'
 """
 
 
@@ -52,10 +53,13 @@ def filter_command(inputs: tuple[str, ...], kernels: tuple[Any, ...], **params: 
     template = options.output if options.output is not None else (options.name_template or "{kernel}")
     split = len(kernels) > 1 and options.output != "-" and "{kernel}" in template
     groups = [[k] for k in kernels] if split or len(kernels) == 1 else [kernels]
-    chains = [[make_step("filter", dict(conv_step_options(geometry), kernels=group, normalize=normalize))]
-              for group in groups]
+    def bank(group: list[Any]) -> Any:
+        return make_step("filter", dict(conv_step_options(geometry), kernels=group, normalize=normalize))
+
+    chains = [[bank(group)] for group in groups]
     run_chains(
         command="filter", inputs=inputs, options=options, chains=chains, gray=gray,
+        sheet_chain=[bank(kernels)] if len(groups) > 1 else None,  # one sheet of every kernel's channels
         names=_distinct(["+".join(k.slug() for k in group) for group in groups]),
         stackable=[len(group) > 1 for group in groups],
     )

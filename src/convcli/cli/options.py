@@ -113,6 +113,8 @@ def pop_geometry(params: dict[str, Any]) -> dict[str, Any]:
     """Take the geometry options out of a command's parameters, as :func:`convcli.filter2d` keywords.
 
     ``--padding`` replaces ``--mode``; giving both with a mode other than ``valid`` is a usage error.
+    ``boundary`` is None when ``--boundary`` was not given: the step then holds its default (zero)
+    knowing nobody asked for it, and says so when it frames an image (README, Reports).
     """
     mode = params.pop("mode")
     padding = params.pop("padding")
@@ -181,6 +183,10 @@ output_options = _compose(
     click.option("--dry-run", is_flag=True, help="Read headers only, report the shapes, write no image."),
     click.option("--no-clobber", is_flag=True, help="Refuse to replace an existing output (that file fails)."),
     click.option("--fail-fast", is_flag=True, help="Stop at the first input that fails."),
+    click.option("--sheet", default=None, metavar="PATH",
+                 help="Also write the result as a labelled contact sheet, one tile per channel (8-bit "
+                 "PNG; with several kernels, every kernel's channels in one sheet); fields as in --name, "
+                 "inside -O DIR when given."),
     click.option("--split", is_flag=True,
                  help="Write each channel of a result as its own grey image: NAME-c0.png, NAME-c1.png, ... "
                  "(or where {channel} stands in the name)."),
@@ -237,6 +243,7 @@ class OutputOptions:
     recursive: bool = False
     jobs: int | None = None   # None: one worker per CPU core (see runner.worker_count)
     split: bool = False       # one file per channel
+    sheet: str | None = None  # also a contact sheet of the result, named like --name
     engine: str = "auto"      # what computes stride-1 filters (ops.filter.ENGINES)
     png_compression: int = 1  # zlib level of PNG outputs
     # The other limits (None: io's default) and --allow-nonfinite; see limits().
@@ -281,6 +288,7 @@ class OutputOptions:
             recursive=params.pop("recursive", False),
             jobs=params.pop("jobs", None),
             split=params.pop("split", False),
+            sheet=params.pop("sheet", None),
             engine=params.pop("engine", "auto"),
             png_compression=params.pop("png_compression", 1),
             max_side=params.pop("max_side", None),
@@ -297,6 +305,8 @@ class OutputOptions:
             raise click.UsageError(
                 "standard output carries the image (-o -); write the report to a file with --report PATH"
             )
+        if options.sheet == "-":
+            raise click.UsageError("--sheet names a file (a PNG); standard output carries the result with -o -")
         if options.split and options.output == "-":
             raise click.UsageError("--split writes one file per channel; give -o PATH or -O DIR, not -o -")
         if output_required and options.output is None and options.output_dir is None and not options.dry_run:

@@ -30,11 +30,8 @@ A pipeline file:
 @click.argument("pipeline_file", metavar="PIPELINE.yaml", type=click.Path(dir_okay=False))
 @inputs_argument
 @kernel_dir_option
-@click.option("--sheet", default=None, metavar="PATH",
-              help="Also write the result as a labelled contact sheet, one tile per channel (8-bit PNG); "
-              "fields as in --name.")
 @output_options
-def pipeline_command(pipeline_file: str, inputs: tuple[str, ...], kernel_dirs: tuple[str, ...], sheet: str | None,
+def pipeline_command(pipeline_file: str, inputs: tuple[str, ...], kernel_dirs: tuple[str, ...],
                      **params: Any) -> None:
     """Run the steps of PIPELINE.yaml (gray, filter, sobel, pool, upsample) over INPUT images.
 
@@ -54,5 +51,5 @@ def pipeline_command(pipeline_file: str, inputs: tuple[str, ...], kernel_dirs: t
     except ConvcliError as error:
         raise click.UsageError(str(error)) from None
     options = OutputOptions.pop(params)
-    run_chains(command="pipeline", inputs=inputs, options=options, chains=[steps], names=["result"], sheet=sheet,
+    run_chains(command="pipeline", inputs=inputs, options=options, chains=[steps], names=["result"],
                reads=[("pipeline file", pipeline_file)])

@@ -79,6 +79,7 @@ class Product:
     extra: dict = field(default_factory=dict)  # more report fields (e.g. global pooling values)
     dtype: str | None = None       # a dtype this product is always written in (a contact sheet: uint8)
     planned_dtype: str | None = None  # the dtype the steps compute, known without pixels (dry run)
+    whole: bool = False            # never split into channel files (a contact sheet is one picture)
 
     @property
     def out_shape(self) -> tuple[int, ...]:
@@ -579,7 +580,7 @@ def run_batch(
     plan = plan_targets(sources, products, options, op=command, templates=templates, reads=reads)
     for targets in plan.values():
         for target in targets:
-            if stackable and stackable[target.product] and target.format not in STACKABLE:
+            if target.product < len(stackable or ()) and stackable[target.product] and target.format not in STACKABLE:
                 raise click.UsageError(
                     f"several kernels stack into one array with one channel per kernel: write {_shown(target.path)} "
                     "as .npy or .tif, or give {kernel} in the name for one file per kernel"
@@ -849,7 +850,7 @@ def _pieces(target: Target | None, result: Product, split: bool) -> list[tuple[T
     if target is None:
         return [(None, result)]
     shape = result.out_shape
-    if not split or len(shape) != 3:
+    if not split or len(shape) != 3 or result.whole:
         return [(replace(target, path=split_paths(target.path)[0]), result)]
     _, path = split_paths(target.path)
     return [
