@@ -1254,6 +1254,7 @@ class _Parallel:
         executor, self.executor = self.executor, None
         if executor is None:
             return
+        _quiet_thread(getattr(executor, "_executor_manager_thread", None))
         processes = list((getattr(executor, "_processes", None) or {}).values())
         for process in processes:
             try:
@@ -1268,6 +1269,23 @@ class _Parallel:
                 process.kill()
                 process.join(1.0)
         executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _quiet_thread(thread: Any) -> None:
+    """Keep a dying pool's manager thread from printing a traceback: once its workers are killed
+    it may meet their closed pipes (``OSError: Bad file descriptor``) while convcli is already
+    saying, in one line, why it stops."""
+    import threading
+
+    if thread is None:
+        return
+    previous = threading.excepthook
+
+    def hook(args: Any) -> None:
+        if args.thread is not thread:
+            previous(args)
+
+    threading.excepthook = hook
 
 
 def _sweep_temp_files(plan: dict[int, list[Target]]) -> int:
