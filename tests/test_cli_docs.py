@@ -194,6 +194,16 @@ def test_kernel_name_completion_stays_light():
     assert done.stderr.strip() == ""
 
 
+def test_completion_never_warns_about_the_kernel_path(tmp_path):
+    """A -k already on the line is converted while completing: a broken CONVCLI_KERNEL_PATH must
+    not write its warning into the user's prompt."""
+    env = {VAR: "bash_complete", "COMP_WORDS": "convcli filter x.png -k box3 --boundary r", "COMP_CWORD": "6",
+           "CONVCLI_KERNEL_PATH": str(tmp_path / "missing")}
+    done = run_completion(env, cwd=tmp_path)
+    assert done.returncode == 0 and done.stderr == ""
+    assert done.stdout.split() == ["plain,reflect", "plain,replicate"]
+
+
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 def test_the_bash_script_in_bash(tmp_path):
     (tmp_path / "scan.png").write_bytes(b"")

@@ -451,6 +451,33 @@ def test_kernel_dir_and_env_path(run, npy, tmp_path, monkeypatch):
     assert run("filter", "in.npy", "-k", "double", "-o", "o2.npy").exit_code == 0
 
 
+def test_kernel_path_entries_that_are_no_folders_are_warned_once(run, npy, tmp_path, monkeypatch):
+    os.mkdir("mine")
+    Path("mine/double.yaml").write_text("matrix: [[2]]\n")
+    Path("k.yaml").write_text("matrix: [[3]]\n")
+    missing = str(tmp_path / "missing")
+    # Empty entries (leading, doubled, trailing separators) are silent; the same bad entry twice is
+    # one warning; -q hides the summary, not the warnings; the run goes on (exit 0).
+    monkeypatch.setenv("CONVCLI_KERNEL_PATH", os.pathsep.join(["", missing, "mine", "", "k.yaml", missing, ""]))
+    result = run("-q", "filter", "in.npy", "-k", "double", "-k", "box3", "-O", "out")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        f"convcli: warning: CONVCLI_KERNEL_PATH: {missing!r} does not exist; ignored",
+        "convcli: warning: CONVCLI_KERNEL_PATH: 'k.yaml' is not a folder (a file); ignored",
+    ]
+    np.testing.assert_allclose(np.load("out/in-double.npy"), npy * 2, rtol=1e-6)
+    # A name that is then not found is refused after the warning that explains why.
+    monkeypatch.setenv("CONVCLI_KERNEL_PATH", "~/no-such-kernels")
+    result = run("filter", "in.npy", "-k", "double", "-o", "o.npy")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        "convcli: warning: CONVCLI_KERNEL_PATH: '~/no-such-kernels' does not exist (~ is not expanded here")
+    assert "unknown kernel 'double'" in result.stderr
+    monkeypatch.setenv("CONVCLI_KERNEL_PATH", os.pathsep + "mine" + os.pathsep)
+    result = run("filter", "in.npy", "-k", "double", "-o", "o.npy")
+    assert result.exit_code == 0 and "warning" not in result.stderr
+
+
 def test_bad_kernel_file_names_file_and_line(run, npy):
     Path("ragged.yaml").write_text("name: ragged\nmatrix:\n  - [1, 2, 3]\n  - [4, 5]\n")
     result = run("filter", "in.npy", "-k", "ragged.yaml", "-o", "o.npy")
@@ -588,3 +615,35 @@ def test_output_naming_a_folder_suggests_dash_capital_o(run):
     assert result.exit_code == 2
     assert "results is a folder; -o names one output file: give -O results" in result.stderr
     assert os.listdir("results") == []
+
+
+# --- choices ---------------------------------------------------------------------------------------
+
+
+def test_boundary_mirror_is_not_offered_but_explained(run, npy):
+    from click.shell_completion import get_completion_class
+
+    from convcli.cli import cli
+
+    # --help lists the six names of the README's table and their five aliases, never `mirror`...
+    usage = run("filter", "--help").stdout
+    assert "--boundary [zero|constant|reflect|symmetric|edge|wrap|replicate|nearest|circular|symm|fill]" in usage
+    # ...nor does completion offer it,
+    comp = get_completion_class("bash")(cli, {}, "convcli", "_CONVCLI_COMPLETE")
+    assert [item.value for item in comp.get_completions(["filter", "x.png", "--boundary"], "m")] == []
+    # but giving it (in any case) still says which two boundaries it could mean, as a usage error.
+    for given in ("mirror", "MIRROR"):
+        result = run("filter", "in.npy", "-k", "box3", "--boundary", given, "-o", "o.npy")
+        assert result.exit_code == 2
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("Error: Invalid value for '--boundary': `mirror` is ambiguous: use `reflect`")
+        assert "or `symmetric` (b a [a b c d] d c" in last
+    assert not os.path.exists("o.npy")
+
+
+def test_boundary_aliases_still_run_and_cval_follows_the_alias(run, npy):
+    assert run("filter", "in.npy", "-k", "box3", "--boundary", "FILL", "--cval", "2", "-o", "o.npy").exit_code == 0
+    reference = signal.convolve2d(np.pad(npy, 1, constant_values=2), np.ones((3, 3)) / 9, mode="valid")
+    np.testing.assert_allclose(np.load("o.npy"), reference, rtol=1e-5, atol=1e-6)
+    result = run("filter", "in.npy", "-k", "box3", "--boundary", "replicate", "--cval", "2", "-o", "o.npy")
+    assert result.exit_code == 2 and "--cval needs --boundary constant (the boundary is replicate)" in result.stderr

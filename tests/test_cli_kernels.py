@@ -1,6 +1,7 @@
 """`convcli kernels list|show` through CliRunner."""
 
 import json
+import os
 
 import pytest
 from click.testing import CliRunner
@@ -72,3 +73,17 @@ def test_broken_file_in_kernel_dir_names_file_and_line(run, tmp_path):
     result = run("kernels", "list", "--kernel-dir", str(tmp_path))
     # The others are still listed; the bad file is a warning naming file and line (test_cli_faults.py).
     assert result.exit_code == 0 and "bad.yaml:3" in result.stderr
+
+
+def test_kernel_path_entries_that_are_no_folders_are_warned(run, tmp_path, monkeypatch):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "triple.yaml").write_text("description: times three\nmatrix: [[3]]\n")
+    (tmp_path / "file.yaml").write_text("matrix: [[1]]\n")
+    monkeypatch.setenv("CONVCLI_KERNEL_PATH", os.pathsep.join([str(tmp_path / "file.yaml"), str(tmp_path / "mine")]))
+    warning = f"convcli: warning: CONVCLI_KERNEL_PATH: {str(tmp_path / 'file.yaml')!r} is not a folder (a file); ignored"
+    listed = run("kernels", "list")
+    assert listed.exit_code == 0 and listed.stderr.splitlines() == [warning]
+    assert "triple" in listed.stdout.split() and "sobel-x" in listed.stdout.split()
+    shown = run("kernels", "show", "triple")
+    assert shown.exit_code == 0 and shown.stderr.splitlines() == [warning]
+    assert shown.stdout.splitlines()[-1].split() == ["3"]

@@ -55,3 +55,55 @@ def test_quiet_and_verbose_also_after_the_command(run):
     np.save("a.npy", np.ones((4, 4)))
     assert run("filter", "a.npy", "-k", "box3", "-o", "o.npy", "-q").stderr == ""
     assert "1 done" in run("filter", "a.npy", "-k", "box3", "-o", "o.npy").stderr
+
+
+# A mistyped choice of any command: click's usage error (exit 2, its wording), then the closest choices.
+@pytest.mark.parametrize("args,option,meant", [
+    (["filter", "a.npy", "-k", "box3", "--boundary", "reflct"], "--boundary", "'reflect'"),
+    (["filter", "a.npy", "-k", "box3", "--boundary", "Symetric"], "--boundary", "'symmetric'"),
+    (["filter", "a.npy", "-k", "box3", "--mode", "vaild"], "--mode", "'valid'"),
+    (["filter", "a.npy", "-k", "box3", "--scale", "normalise"], "--scale", "'normalize'"),
+    (["filter", "a.npy", "-k", "box3", "--dtype", "flaot32"], "--dtype", "'float32'"),
+    (["filter", "a.npy", "-k", "box3", "--format", "tiif"], "--format", "'tif'"),
+    (["filter", "a.npy", "-k", "box3", "--engine", "scipi"], "--engine", "'scipy'"),
+    (["sobel", "a.npy", "--operator", "scharrr"], "--operator", "'scharr'"),
+    (["sobel", "a.npy", "--component", "magnitud"], "--component", "'magnitude'"),
+    (["pool", "a.npy", "--op", "avgg"], "--op", "'avg'"),
+    (["pool", "a.npy", "--mode", "smae"], "--mode", "'same'"),
+    (["upsample", "a.npy", "--factor", "2", "--method", "bilinaer"], "--method", "'bilinear'"),
+    (["pipeline", "p.yaml", "a.npy", "--dtype", "unit8"], "--dtype", "'uint8'"),
+    (["--color", "alwyas", "kernels"], "--color", "'always'"),
+])
+def test_mistyped_choices_suggest_the_closest(run, args, option, meant):
+    np.save("a.npy", np.ones((4, 4)))
+    given = args[args.index(option) + 1]
+    result = run(*args, *(["-o", "o.npy"] if args[0] != "--color" else []))
+    assert result.exit_code == 2, result.output
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"Error: Invalid value for '{option}': '{given}' is not one of ")
+    assert last.endswith("?") and f"; did you mean {meant}" in last
+    assert not os.path.exists("o.npy")
+
+
+def test_a_choice_far_from_every_name_keeps_clicks_message(run):
+    result = run("filter", "a.npy", "-k", "box3", "--boundary", "xyz", "-o", "o.npy")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: Invalid value for '--boundary': 'xyz' is not one of 'zero', 'constant', 'reflect', 'symmetric', "
+        "'edge', 'wrap', 'replicate', 'nearest', 'circular', 'symm', 'fill'.")
+
+
+def test_every_choice_option_suggests():
+    import click
+
+    from convcli.cli import cli
+    from convcli.cli.types import ChoiceType
+
+    def params(command, path):
+        yield from ((path, p) for p in command.params)
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from params(sub, f"{path} {name}")
+
+    plain = [(path, p.name) for path, p in params(cli, "convcli")
+             if isinstance(p.type, click.Choice) and not isinstance(p.type, ChoiceType)]
+    assert plain == []

@@ -88,6 +88,30 @@ def test_malformed_pipeline_is_exit_2_with_file_and_line(run):
     assert not os.path.exists("o.npy")
 
 
+def test_boundary_names_in_a_pipeline_are_the_command_lines(run):
+    np.save("a.npy", np.ones((4, 4)))
+    write("typo.yaml", "steps:\n  - filter:\n      kernel: box3\n      boundary: reflct\n")
+    result = run("pipeline", "typo.yaml", "a.npy", "-o", "o.npy")
+    assert result.exit_code == 2
+    assert "typo.yaml:4" in result.stderr and "got 'reflct'; did you mean 'reflect'" in result.stderr
+    write("mirror.yaml", "steps:\n  - filter: {kernel: box3, boundary: mirror}\n")
+    result = run("pipeline", "mirror.yaml", "a.npy", "-o", "o.npy")
+    assert result.exit_code == 2
+    assert "mirror.yaml:2" in result.stderr and "`mirror` is ambiguous: use `reflect`" in result.stderr
+    assert not os.path.exists("o.npy")
+
+
+def test_kernel_path_problems_are_warned_for_a_pipeline_too(run, tmp_path, monkeypatch):
+    np.save("a.npy", np.ones((4, 4)))
+    write("p.yaml", "steps:\n  - filter: {kernel: box3}\n")
+    monkeypatch.setenv("CONVCLI_KERNEL_PATH", str(tmp_path / "gone"))
+    result = run("pipeline", "p.yaml", "a.npy", "-o", "o.npy", "-q")
+    assert result.exit_code == 0
+    assert result.stderr == f"convcli: warning: CONVCLI_KERNEL_PATH: {str(tmp_path / 'gone')!r} does not exist; ignored\n"
+    np.testing.assert_allclose(np.load("o.npy"), signal.convolve2d(np.ones((4, 4)), np.ones((3, 3)) / 9, mode="same"),
+                               rtol=1e-6)
+
+
 def test_missing_pipeline_file(run):
     result = run("pipeline", "nope.yaml", "sample:camera", "-o", "o.png")
     assert result.exit_code == 2 and "nope.yaml" in result.stderr

@@ -149,3 +149,20 @@ def test_ceil_formula_states_the_dropped_window():
     assert pool_axis(6, kernel=3, stride=2, ceil=True).formula() == "6 → ⌈(6 − 3)/2⌉ + 1 = 3"
     text = pool_axis(5, kernel=2, stride=2, padding=(1, 1), ceil=True).formula()
     assert text == "5 → ⌈(5 + 1 + 1 − 2)/2⌉ + 1 − 1 (a window starting in the trailing padding is dropped) = 3"
+
+
+def test_boundary_names_aliases_and_refusals():
+    from convcli.geometry import AMBIGUOUS_BOUNDARIES, BOUNDARIES, BOUNDARY_ALIASES, resolve_boundary
+
+    # The six rows of DESIGN §3 with the numpy.pad mode of each, and the aliases of other libraries.
+    assert BOUNDARIES == {"zero": "constant", "constant": "constant", "reflect": "reflect",
+                          "symmetric": "symmetric", "edge": "edge", "wrap": "wrap"}
+    assert {alias: resolve_boundary(alias.upper()) for alias in BOUNDARY_ALIASES} == {
+        "replicate": "edge", "nearest": "edge", "circular": "wrap", "symm": "symmetric", "fill": "constant"}
+    assert list(AMBIGUOUS_BOUNDARIES) == ["mirror"]
+    with pytest.raises(ValueError, match=r"^`mirror` is ambiguous: use `reflect` \(c b \[a b c d\] c b"):
+        resolve_boundary("Mirror")
+    with pytest.raises(ValueError, match=r"got 'reflct'; did you mean 'reflect' or 'replicate'\?$"):
+        resolve_boundary("reflct")
+    with pytest.raises(ValueError, match=r"\(or replicate, nearest, circular, symm, fill\), got 'xyz'$"):
+        resolve_boundary("xyz")

@@ -17,6 +17,7 @@ from convcli.kernels import (
     Kernel,
     builtin_kernel_dir,
     kernel_search_path,
+    search_path_problems,
     list_kernels,
     survey_kernels,
     load_kernel,
@@ -732,6 +733,25 @@ def test_kernel_search_path_order(folders):
     assert kernel_search_path(env_path=str(c / "missing")) == [c / "missing", builtin_kernel_dir()]
 
 
+def test_search_path_problems_name_each_entry_that_is_no_folder(folders, tmp_path):
+    a, b, _ = folders
+    (tmp_path / "k.yaml").write_text("matrix: [[1]]\n")
+    missing = tmp_path / "missing"
+    env = os.pathsep.join(["", str(a), str(missing), "", str(tmp_path / "k.yaml"), str(b), str(missing), ""])
+    assert search_path_problems(env) == [
+        f"{str(missing)!r} does not exist; ignored",  # once, though given twice
+        f"{str(tmp_path / 'k.yaml')!r} is not a folder (a file); ignored",
+    ]
+    assert search_path_problems(os.pathsep.join([str(a), "", str(b)])) == []  # empty entries are fine
+    assert search_path_problems(None) == search_path_problems("") == []
+    assert "(~ is not expanded here" in search_path_problems("~/no-such-kernel-folder")[0]
+    # The search skips those entries: a file where a folder belongs hides nothing and breaks nothing.
+    path = kernel_search_path(env_path=env)
+    assert load_kernel("only-b", search_path=path).matrix.tolist() == [[3.0]]
+    with pytest.raises(TypeError, match="env_path must be a str"):
+        search_path_problems([str(a)])  # type: ignore[arg-type]
+
+
 def test_kernel_search_path_checks(folders, tmp_path):
     with pytest.raises(KernelError, match="kernel folder .*missing.* does not exist"):
         kernel_search_path(kernel_dirs=[tmp_path / "missing"])
@@ -793,14 +813,14 @@ def test_unknown_name():
         "unknown kernel 'no-such-kernel'; try `convcli kernels list`, a file path, an inline matrix like "
         "'1 0 -1; 2 0 -2; 1 0 -1', or gaussian:sigma=1.5"
     )
-    assert "did you mean sobel-x" in str(refused("sobelx", kind=UnknownKernelError))
+    assert "did you mean 'sobel-x' or 'sobel-y'?" in str(refused("sobelx", kind=UnknownKernelError))
     assert "gaussian needs parameters, e.g. gaussian:sigma=1.5" in str(refused("gaussian", kind=UnknownKernelError))
 
 
 def test_user_names_are_suggested_too(folders):
     a, _, _ = folders
-    assert "did you mean only-b" in str(refused("only-c", kind=UnknownKernelError, search_path=[folders[1]]))
-    assert "did you mean both" in str(refused("bothh", kind=UnknownKernelError, search_path=[a]))
+    assert "did you mean 'only-b'" in str(refused("only-c", kind=UnknownKernelError, search_path=[folders[1]]))
+    assert "did you mean 'both'" in str(refused("bothh", kind=UnknownKernelError, search_path=[a]))
 
 
 @pytest.mark.parametrize("spec", ["../x", "../../etc/passwd", "/etc/passwd", "a/b", "..\\x", "kernels/sobel-x"])

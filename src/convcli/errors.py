@@ -9,6 +9,9 @@ file, so the CLI can print it as it is.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 __all__ = [
     "ConvcliError",
     "EnvironmentFault",
@@ -18,6 +21,7 @@ __all__ = [
     "KernelError",
     "NonFiniteError",
     "UnknownKernelError",
+    "did_you_mean",
     "shown_path",
 ]
 
@@ -33,6 +37,28 @@ def shown_path(path: str) -> str:
     """
     path = str(path)
     return path if path.isprintable() else repr(path)[1:-1]
+
+
+def did_you_mean(word: str, choices: Iterable[str], *, n: int = 3) -> str:
+    """The suggestion a message about a mistyped ``word`` ends with, or ``""`` when no choice is close.
+
+    Every "did you mean" of convcli (kernel names, choices of the command line) is worded here:
+    the closest choices first (``difflib``'s similarity, at least 0.6), quoted, at most ``n``.
+
+    Examples
+    --------
+    >>> did_you_mean("reflct", ["zero", "reflect", "symmetric"])
+    "did you mean 'reflect'?"
+    >>> did_you_mean("sobelx", ["sobel-x", "sobel-y", "box3"])
+    "did you mean 'sobel-x' or 'sobel-y'?"
+    >>> did_you_mean("zzz", ["zero", "reflect"])
+    ''
+    """
+    close = [f"{match!r}" for match in difflib.get_close_matches(str(word), list(choices), n=n, cutoff=0.6)]
+    if not close:
+        return ""
+    listed = close[0] if len(close) == 1 else f"{', '.join(close[:-1])} or {close[-1]}"
+    return f"did you mean {listed}?"
 
 
 class ConvcliError(Exception):

@@ -19,7 +19,6 @@ Every matrix is checked the same way, whatever its form: 2-D, non-empty, rectang
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import os
 import re
@@ -32,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from convcli import strictyaml
-from convcli.errors import KernelError, UnknownKernelError
+from convcli.errors import KernelError, UnknownKernelError, did_you_mean
 
 __all__ = [
     "FILE_EXTENSIONS",
@@ -42,6 +41,7 @@ __all__ = [
     "builtin_kernel_dir",
     "kernel_search_path",
     "list_kernels",
+    "search_path_problems",
     "load_kernel",
     "survey_kernels",
     "parse_kernel_yaml",
@@ -441,7 +441,8 @@ def kernel_search_path(*, kernel_dirs: Sequence[str | os.PathLike] = (), env_pat
         Folders given by the user (``--kernel-dir``); each must exist.
     env_path : str, optional
         ``os.pathsep``-separated folders (the CLI passes ``CONVCLI_KERNEL_PATH``); empty parts are ignored
-        and folders that do not exist are skipped when searching, as with ``PATH``.
+        and entries that do not exist or are not folders are skipped when searching, as with ``PATH``
+        (:func:`search_path_problems` lists them).
 
     Returns
     -------
@@ -466,6 +467,51 @@ def kernel_search_path(*, kernel_dirs: Sequence[str | os.PathLike] = (), env_pat
             raise KernelError(f"kernel folder {str(folder)!r} does not exist or is not a folder; check the path")
     env_dirs = [Path(part) for part in (env_path or "").split(os.pathsep) if part]
     return _dedupe([*dirs, *env_dirs, builtin_kernel_dir()])
+
+
+def search_path_problems(env_path: str | None) -> list[str]:
+    """What is wrong with the folders of ``env_path``: one message per entry that cannot be searched.
+
+    :func:`kernel_search_path` keeps such entries and the search skips them, as a shell skips the
+    missing folders of ``PATH``; this says so, without printing (the CLI warns with it). An empty
+    entry (a leading, trailing or doubled separator) is no problem: it is ignored.
+
+    Parameters
+    ----------
+    env_path : str, optional
+        ``os.pathsep``-separated folders, as given to :func:`kernel_search_path`.
+
+    Returns
+    -------
+    list of str
+        One line per distinct entry that does not exist or is not a folder, in order, such as
+        ``"'k.yaml' is not a folder (a file); ignored"``; empty when every entry is a folder.
+
+    Examples
+    --------
+    >>> search_path_problems(os.pathsep.join(["", "no-such-folder", ""]))
+    ["'no-such-folder' does not exist; ignored"]
+    >>> search_path_problems(None)
+    []
+    """
+    if env_path is not None and not isinstance(env_path, str):
+        raise TypeError(f"env_path must be a str or None, got {type(env_path).__name__}")
+    problems = []
+    for entry in dict.fromkeys(part for part in (env_path or "").split(os.pathsep) if part):
+        try:
+            mode = os.stat(entry).st_mode
+        except (FileNotFoundError, NotADirectoryError, ValueError):  # ValueError: a NUL in the name
+            # The shell expands ~ only unquoted and at the start of a word: a quoted one stays.
+            tilde = " (~ is not expanded here: write the full path or $HOME)" if entry.startswith("~") else ""
+            problems.append(f"{entry!r} does not exist{tilde}; ignored")
+            continue
+        except OSError as error:
+            problems.append(f"{entry!r} cannot be looked up: {error.strerror or error}")
+            continue
+        if not stat.S_ISDIR(mode):
+            kind = " (a file)" if stat.S_ISREG(mode) else ""
+            problems.append(f"{entry!r} is not a folder{kind}; ignored")
+    return problems
 
 
 def _full_search_path(search_path: Sequence[str | os.PathLike] | None) -> list[Path]:
@@ -1107,9 +1153,9 @@ def _unknown(name: str, folders: list[Path]) -> UnknownKernelError:
             "gaussian": "sigma=1.5", "box": "5", "log": "sigma=1.4", "dog": "sigma1=1,sigma2=2", "disk": "radius=3",
         }[name]
     else:
-        close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
-        if close:
-            message += f"; did you mean {' or '.join(close)}?"
+        hint = did_you_mean(name, sorted(known))
+        if hint:
+            message += f"; {hint}"
     return UnknownKernelError(message)
 
 

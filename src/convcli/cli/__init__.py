@@ -36,7 +36,7 @@ from .kernels import kernels_command
 from .pipeline import pipeline_command
 from .pool import pool_command
 from .sobel import sobel_command
-from .types import INPUT, PATH_TEXT
+from .types import INPUT, PATH_TEXT, ChoiceType
 from .upsample import upsample_command
 
 COLOR_CHOICES = ("auto", "always", "never")
@@ -106,9 +106,10 @@ def resolve_color(choice: str, stream: Any = None, environ: Any = None) -> bool:
 
 @click.group(cls=ConvcliGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="convcli", message="%(prog)s %(version)s")
-@click.option("-q", "--quiet", is_flag=True, help="No summary on standard error (errors are still shown).")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No summary on standard error (errors and warnings are still shown).")
 @click.option("-v", "--verbose", is_flag=True, help="Summarise every file; tracebacks for internal errors.")
-@click.option("--color", type=click.Choice(COLOR_CHOICES), default="auto", show_default=True,
+@click.option("--color", type=ChoiceType(COLOR_CHOICES), default="auto", show_default=True,
               help="Colour in terminal output: auto (only on a terminal, and not when NO_COLOR is set), "
               "always or never.")
 @click.pass_context

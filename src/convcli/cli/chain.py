@@ -38,7 +38,7 @@ def conv_step_options(geometry: dict[str, Any]) -> dict[str, Any]:
     options = dict(geometry)
     if options.get("padding") is not None:
         options.pop("mode", None)  # --padding replaces --mode (pop_geometry checked they agree)
-    if options.get("boundary") not in ("constant", "fill"):
+    if options.get("boundary") != "constant":  # pop_geometry resolved aliases (fill)
         options.pop("cval", None)
     return options
 

@@ -34,8 +34,9 @@ extensions:
   wrap               c d [a b c d] a b     wrap        wrap            wrap             WRAP         circular
 
 Aliases that mean exactly one row: replicate and nearest (edge), circular (wrap), symm
-(symmetric), fill (constant). mirror is refused: scipy.ndimage's "mirror" is reflect here, but
-other tools use the word for symmetric, so say which one you mean.
+(symmetric), fill (constant). mirror is refused (exit 2; --help and completion do not offer it):
+scipy.ndimage's "mirror" is reflect here, but other tools use the word for symmetric, so say which
+one you mean. A mistyped name is answered with the closest ones ("did you mean 'reflect'?").
 
 --cval V sets the value of --boundary constant (default 0, the same as zero); with any other
 boundary it is a usage error.
@@ -174,7 +175,7 @@ are those of one output pixel after the step (convcli help stride-dilation). The
 which --scale mapping was applied. A failed file has "status": "error" and a one-line "error".
 
 Without --report/--json a short human summary (with the size arithmetic) goes to standard error;
--q silences it (errors are still shown), -v adds detail. Standard output carries only data.
+-q silences it (errors and warnings are still shown), -v adds detail. Standard output carries only data.
 
 Exit codes:
   0    everything done
@@ -204,6 +205,10 @@ Kernels: what -k KERNEL (and kernels show KERNEL) accepts, tried in this order
   4. a NAME ([a-z0-9][a-z0-9._-]*), looked up as NAME.yaml in each --kernel-dir, then each
      folder of CONVCLI_KERNEL_PATH (separated by the path separator, like PATH), then the
      built-in library. convcli kernels list shows them all; convcli kernels show NAME one.
+
+A CONVCLI_KERNEL_PATH entry that does not exist or is not a folder is skipped with one warning
+on standard error per run (-q does not hide it; the exit status does not change); empty entries
+(a::b, a trailing separator) are ignored silently and do not mean the current folder.
 
 Built-in: identity, box3, box5, gaussian3, gaussian5, sharpen, emboss, laplacian4, laplacian8,
 sobel-x, sobel-y, scharr-x, scharr-y, prewitt-x, prewitt-y, mean2 and edge2 (the 2×2 kernels of

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sys
 from typing import Any
 
@@ -13,13 +12,7 @@ import click
 from .faults import echo_data, say
 
 from .options import kernel_dir_option
-from .types import KERNEL
-
-
-def _search_path(kernel_dirs: tuple[str, ...]) -> list:
-    from ..kernels import kernel_search_path
-
-    return kernel_search_path(kernel_dirs=kernel_dirs, env_path=os.environ.get("CONVCLI_KERNEL_PATH"))
+from .types import KERNEL, search_path
 
 
 # The subcommand is optional (no subcommand lists): said in the usage line on every click version
@@ -45,7 +38,7 @@ def list_command(kernel_dirs: tuple[str, ...] = (), as_json: bool = False) -> No
     from ..kernels import survey_kernels
 
     try:
-        found, problems = survey_kernels(search_path=_search_path(kernel_dirs))
+        found, problems = survey_kernels(search_path=search_path(click.get_current_context(), kernel_dirs))
     except KernelError as error:  # a --kernel-dir that is no folder is a usage error, as for -k
         failure = click.ClickException(str(error))
         failure.exit_code = 2

@@ -14,10 +14,12 @@ from typing import Any
 
 import click
 
-from .types import KERNEL, PADDING, PAIR, TEMPLATE
+from ..geometry import AMBIGUOUS_BOUNDARIES, BOUNDARIES, BOUNDARY_ALIASES, MODES, resolve_boundary
+from .types import KERNEL, PADDING, PAIR, TEMPLATE, ChoiceType
 
-BOUNDARY_CHOICES = ("zero", "constant", "reflect", "symmetric", "edge", "wrap",
-                    "replicate", "nearest", "circular", "symm", "fill", "mirror")
+# The core's names (geometry: no NumPy), aliases included; `mirror` is not offered but still
+# answered with the core's explanation.
+BOUNDARY = ChoiceType((*BOUNDARIES, *BOUNDARY_ALIASES), case_sensitive=False, refused=AMBIGUOUS_BOUNDARIES)
 SCALES = ("clip", "abs", "normalize", "offset")
 DTYPES = ("uint8", "uint16", "float32", "float64")
 FORMATS = ("png", "jpeg", "jpg", "tiff", "tif", "bmp", "gif", "webp", "npy")
@@ -95,10 +97,11 @@ padding_option = click.option(
 )
 
 geometry_options = _compose(
-    click.option("--mode", type=click.Choice(("same", "valid", "full")), default=None,
+    click.option("--mode", type=ChoiceType(MODES), default=None,
                  help="Padding rule: same (default), valid (none) or full."),
-    click.option("--boundary", type=click.Choice(BOUNDARY_CHOICES, case_sensitive=False), default="zero",
-                 show_default=True, help="What the padding holds, named as numpy.pad names it."),
+    click.option("--boundary", type=BOUNDARY, default="zero", show_default=True,
+                 help="What the padding holds, named as numpy.pad names it, or an alias (convcli help "
+                 "boundaries); mirror is refused: it means reflect to scipy.ndimage, symmetric elsewhere."),
     click.option("--cval", type=float, default=0.0, show_default=True,
                  help="Fill value for --boundary constant."),
     stride_option,
@@ -118,24 +121,19 @@ def pop_geometry(params: dict[str, Any]) -> dict[str, Any]:
     """
     mode = params.pop("mode")
     padding = params.pop("padding")
-    boundary = params.pop("boundary").lower()
+    given = params.pop("boundary")
+    boundary = resolve_boundary(given)  # an alias becomes the core's name
     cval = params.pop("cval")
     if padding is not None and mode not in (None, "valid"):
         raise click.UsageError(f"--padding replaces --mode; drop --mode {mode} (or use --mode valid)")
-    if boundary == "mirror":
-        raise click.BadParameter(
-            "`mirror` is ambiguous: use reflect (c b [a b c d] c b, scipy.ndimage 'mirror', OpenCV REFLECT_101) "
-            "or symmetric (b a [a b c d] d c, scipy.ndimage 'reflect')",
-            param_hint="'--boundary'",
-        )
-    if cval != 0.0 and boundary not in ("constant", "fill"):
-        raise click.UsageError(f"--cval needs --boundary constant (the boundary is {boundary})")
+    if cval != 0.0 and boundary != "constant":
+        raise click.UsageError(f"--cval needs --boundary constant (the boundary is {given})")
     ctx = click.get_current_context(silent=True)
-    given = ctx is None or ctx.get_parameter_source("boundary") is not click.core.ParameterSource.DEFAULT
+    asked = ctx is None or ctx.get_parameter_source("boundary") is not click.core.ParameterSource.DEFAULT
     return {
         "mode": mode or "same",
         "padding": padding,
-        "boundary": boundary if given else None,  # not given: the step's default, which it knows was not asked for
+        "boundary": boundary if asked else None,  # not given: the step's default, which it knows was not asked for
         "cval": cval,
         "stride": params.pop("stride") or (1, 1),
         "dilation": params.pop("dilation"),
@@ -171,11 +169,11 @@ output_options = _compose(
     click.option("--name", "name_template", type=TEMPLATE, default=None,
                  help="Output name in -O DIR; fields {stem} {ext} {op} {kernel} {index}. "
                  "Default {stem}{ext}, or {stem}-{kernel}{ext} with several kernels."),
-    click.option("--scale", type=click.Choice(SCALES), default=None,
+    click.option("--scale", type=ChoiceType(SCALES), default=None,
                  help="How values map into an integer output: clip (default), abs, normalize, offset."),
-    click.option("--dtype", type=click.Choice(DTYPES), default=None,
+    click.option("--dtype", type=ChoiceType(DTYPES), default=None,
                  help="Output dtype (default: the input's for PNG/TIFF 16-bit, uint8 for images, float32 for .npy)."),
-    click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
+    click.option("--format", "output_format", type=ChoiceType(FORMATS), default=None,
                  help="Output format for -o - (default: the input's format), or {ext} in --name."),
     click.option("--report", "report_path", default=None, metavar="PATH",
                  help="Write the JSON report to PATH ('-' = standard output)."),
@@ -197,7 +195,7 @@ output_options = _compose(
                  help="zlib level of PNG outputs. 1 uses zlib's run-length strategy: the fastest, and on "
                       "filtered images the smallest; 2-9 use its default strategy (slower; smaller only on "
                       "photographs); 0 stores."),
-    click.option("--engine", type=click.Choice(("auto", "opencv", "scipy")), default="auto", show_default=True,
+    click.option("--engine", type=ChoiceType(("auto", "opencv", "scipy")), default="auto", show_default=True,
                  envvar="CONVCLI_ENGINE",
                  help="What computes stride-1 filters: OpenCV (auto) or SciPy, the reference; also "
                  "CONVCLI_ENGINE."),

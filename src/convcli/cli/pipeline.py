@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
 
 from .options import OutputOptions, inputs_argument, kernel_dir_option, output_options
 from .chain import run_chains
+from .types import search_path
 
 EPILOG = """\b
 Examples:
@@ -42,12 +42,10 @@ def pipeline_command(pipeline_file: str, inputs: tuple[str, ...], kernel_dirs: t
     and jump without any image.
     """
     from ..errors import ConvcliError
-    from ..kernels import kernel_search_path
     from ..pipeline import load_pipeline
 
     try:
-        search_path = kernel_search_path(kernel_dirs=kernel_dirs, env_path=os.environ.get("CONVCLI_KERNEL_PATH"))
-        steps = load_pipeline(pipeline_file, search_path=search_path)
+        steps = load_pipeline(pipeline_file, search_path=search_path(click.get_current_context(), kernel_dirs))
     except ConvcliError as error:
         raise click.UsageError(str(error)) from None
     options = OutputOptions.pop(params)

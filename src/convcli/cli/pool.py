@@ -11,7 +11,7 @@ from .chain import make_step, run_chains
 from .faults import echo_data
 from .options import OutputOptions, gray_option, inputs_argument, output_options, padding_option, stride_option
 from .runner import Product, Source
-from .types import PAIR
+from .types import PAIR, ChoiceType
 
 POOL_OPS = ("max", "avg", "min", "sum", "median")
 
@@ -26,10 +26,10 @@ Examples:
 
 @click.command("pool", epilog=EPILOG)
 @inputs_argument
-@click.option("--op", type=click.Choice(POOL_OPS), default="max", show_default=True, help="What each window gives.")
+@click.option("--op", type=ChoiceType(POOL_OPS), default="max", show_default=True, help="What each window gives.")
 @click.option("--size", type=PAIR, default=None, help="Window: K or KY,KX (required unless --global).")
 @stride_option
-@click.option("--mode", type=click.Choice(("valid", "same")), default=None,
+@click.option("--mode", type=ChoiceType(("valid", "same")), default=None,
               help="valid (default: windows inside the input) or same (Keras: ⌈H/s⌉ outputs).")
 @click.option("--ceil", is_flag=True, help="Round the output size up (PyTorch ceil_mode=True).")
 @padding_option

@@ -8,6 +8,7 @@ import click
 
 from .options import OutputOptions, geometry_options, gray_option, inputs_argument, output_options, pop_geometry
 from .chain import conv_step_options, make_step, run_chains
+from .types import ChoiceType
 
 EPILOG = """\b
 Examples:
@@ -20,9 +21,9 @@ Examples:
 
 @click.command("sobel", epilog=EPILOG)
 @inputs_argument
-@click.option("--operator", type=click.Choice(("sobel", "scharr", "prewitt")), default="sobel", show_default=True,
+@click.option("--operator", type=ChoiceType(("sobel", "scharr", "prewitt")), default="sobel", show_default=True,
               help="Gradient kernels: [1,2,1], [3,10,3] or [1,1,1] smoothing.")
-@click.option("--component", type=click.Choice(("magnitude", "x", "y", "direction")), default="magnitude",
+@click.option("--component", type=ChoiceType(("magnitude", "x", "y", "direction")), default="magnitude",
               show_default=True, help="√(gx² + gy²), gx, gy, or atan2(gy, gx) in radians.")
 @click.option("--blur", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SIGMA",
               help="Gaussian pre-blur with this sigma (same size, same boundary).")

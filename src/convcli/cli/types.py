@@ -1,9 +1,10 @@
-"""click parameter types: pairs like ``2,3``, paddings, kernels, inputs, name templates.
+"""click parameter types: choices, pairs like ``2,3``, paddings, kernels, inputs, name templates.
 
 Each turns a command-line string into what the core takes, or fails with click's usage error
-(exit 2) saying what was expected. Kernels and inputs also complete in the shell (click's own
-completion, ``_CONVCLI_COMPLETE=bash_source convcli``; see docs/completion.md): completion never
-raises, never parses a kernel file and imports numpy only to list ``sample:`` names.
+(exit 2) saying what was expected (for a mistyped choice, also the closest ones). Kernels and
+inputs also complete in the shell (click's own completion, ``_CONVCLI_COMPLETE=bash_source
+convcli``; see docs/completion.md): completion never raises, never parses a kernel file, never
+warns, and imports numpy only to list ``sample:`` names.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ from __future__ import annotations
 import os
 import re
 import string
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 from click.shell_completion import BashComplete, CompletionItem, add_completion_class, split_arg_string
+
+from ..errors import did_you_mean
 
 TEMPLATE_FIELDS = ("stem", "ext", "op", "kernel", "index", "channel")
 
@@ -31,6 +35,34 @@ SAMPLE_PREFIX = "sample:"
 _KERNEL_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*\Z")
 _KERNEL_FILE_SUFFIXES = (".yaml", ".yml", ".npy", ".txt", ".csv")
 _DESCRIPTION = re.compile(r"^description:[ \t]*(.*?)[ \t]*$", re.MULTILINE)
+
+
+class ChoiceType(click.Choice):
+    """click's Choice (same usage error, exit 2) that ends a mistyped value's message with the
+    closest choices, as for kernel names; every choice option of the CLI uses it.
+
+    ``refused`` maps values that are neither listed nor completed to the message that refuses them
+    (``--boundary mirror``: the core's explanation).
+    """
+
+    def __init__(self, choices: Iterable[str], *, case_sensitive: bool = True,
+                 refused: Mapping[str, str] | None = None) -> None:
+        super().__init__(tuple(choices), case_sensitive=case_sensitive)
+        self.refused = dict(refused or {})
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and self.refused:
+            given = self.normalize_choice(value, ctx)
+            for name, message in self.refused.items():
+                if self.normalize_choice(name, ctx) == given:
+                    self.fail(message, param, ctx)
+        return super().convert(value, param, ctx)
+
+    def get_invalid_choice_message(self, value: Any, ctx: click.Context | None) -> str:
+        message = super().get_invalid_choice_message(value, ctx)
+        hint = did_you_mean(self.normalize_choice(str(value), ctx),
+                            [self.normalize_choice(choice, ctx) for choice in self.choices])
+        return f"{message.rstrip('.')}; {hint}" if hint else message
 
 
 def _ints(value: str) -> list[int]:
@@ -95,18 +127,38 @@ class KernelType(click.ParamType):
             return [CompletionItem(incomplete, type="file")]
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        from ..kernels import Kernel, kernel_search_path, load_kernel
+        from ..kernels import Kernel, load_kernel
 
         if isinstance(value, Kernel):
             return value
         kernel_dirs = (ctx.params.get("kernel_dirs") if ctx else None) or ()
         try:
-            search_path = kernel_search_path(
-                kernel_dirs=kernel_dirs, env_path=os.environ.get("CONVCLI_KERNEL_PATH")
-            )
-            return load_kernel(str(value), search_path=search_path)
+            return load_kernel(str(value), search_path=search_path(ctx, kernel_dirs))
         except ValueError as error:  # KernelError is a ValueError too
             self.fail(str(error), param, ctx)
+
+
+_KERNEL_PATH_WARNED = "convcli.kernel_path_warned"  # in click's Context.meta, shared by a run's contexts
+
+
+def search_path(ctx: click.Context | None, kernel_dirs: Sequence[str]) -> list[Path]:
+    """The kernel search path of this run: ``--kernel-dir`` folders, ``CONVCLI_KERNEL_PATH``, the built-ins.
+
+    The first time in a run (not while completing), each ``CONVCLI_KERNEL_PATH`` entry that is not
+    a folder gets one warning line on standard error; -q does not hide it, nor does it change the
+    exit status. A ``--kernel-dir`` that is not a folder is an error (KernelError) instead.
+    """
+    from ..kernels import kernel_search_path, search_path_problems
+
+    env_path = os.environ.get("CONVCLI_KERNEL_PATH")
+    if ctx is None or not (ctx.resilient_parsing or ctx.meta.get(_KERNEL_PATH_WARNED)):
+        if ctx is not None:
+            ctx.meta[_KERNEL_PATH_WARNED] = True
+        from .faults import say
+
+        for problem in search_path_problems(env_path):
+            say(f"convcli: warning: CONVCLI_KERNEL_PATH: {problem}")
+    return kernel_search_path(kernel_dirs=kernel_dirs, env_path=env_path)
 
 
 class InputType(click.types.StringParamType):

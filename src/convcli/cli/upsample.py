@@ -8,7 +8,7 @@ import click
 
 from .options import OutputOptions, gray_option, inputs_argument, kernel_dir_option, output_options, padding_option
 from .chain import make_step, run_chains
-from .types import KERNEL, PAIR, PAIR_NONNEG
+from .types import KERNEL, PAIR, PAIR_NONNEG, ChoiceType
 
 EPILOG = """\b
 Examples:
@@ -21,7 +21,7 @@ Examples:
 @click.command("upsample", epilog=EPILOG)
 @inputs_argument
 @click.option("--factor", type=PAIR, required=True, help="F or FY,FX: output pixels per input pixel.")
-@click.option("--method", type=click.Choice(("nearest", "zeros", "bilinear", "transpose")), default="nearest",
+@click.option("--method", type=ChoiceType(("nearest", "zeros", "bilinear", "transpose")), default="nearest",
               show_default=True, help="nearest (blocks), zeros (bed of nails), bilinear, transpose (stamp a kernel).")
 @kernel_dir_option
 @click.option("-k", "--kernel", type=KERNEL, default=None, help="The kernel each pixel stamps (--method transpose).")

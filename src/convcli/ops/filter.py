@@ -17,32 +17,11 @@ import numpy as np
 
 from .._system import usable_cpus
 from ..errors import GeometryError
-from ..geometry import AxisGeometry, conv_geometry
+# The boundary names live with the shape rules (the command line reads them without NumPy);
+# they stay importable from here.
+from ..geometry import BOUNDARIES, BOUNDARY_ALIASES, AxisGeometry, conv_geometry, resolve_boundary
 
 __all__ = ["work_dtype", "BOUNDARIES", "BOUNDARY_ALIASES", "ENGINES", "resolve_engine", "attach_alpha", "bank_output_shape", "carry_alpha", "filter2d", "filter_bank", "gray_shape", "resolve_boundary", "pad_image", "to_gray"]
-
-#: convcli's boundary names (DESIGN §3), each with the ``numpy.pad`` mode that fills the padding.
-BOUNDARIES = {
-    "zero": "constant",
-    "constant": "constant",
-    "reflect": "reflect",
-    "symmetric": "symmetric",
-    "edge": "edge",
-    "wrap": "wrap",
-}
-#: Other libraries' names that mean exactly one of ours.
-BOUNDARY_ALIASES = {
-    "replicate": "edge",
-    "nearest": "edge",
-    "circular": "wrap",
-    "symm": "symmetric",
-    "fill": "constant",
-}
-# `mirror` means `reflect` to scipy.ndimage but something else elsewhere; refuse rather than guess.
-_AMBIGUOUS = {
-    "mirror": "`mirror` is ambiguous: use `reflect` (c b [a b c d] c b, scipy.ndimage 'mirror', "
-    "OpenCV REFLECT_101) or `symmetric` (b a [a b c d] d c, scipy.ndimage 'reflect')",
-}
 
 #: Luminance weights of skimage.color.rgb2gray (ITU-R BT.709).
 GRAY_WEIGHTS = (0.2125, 0.7154, 0.0721)
@@ -62,29 +41,6 @@ def work_dtype(dtype: Any) -> np.dtype:
     (dtype('float32'), dtype('float32'), dtype('float64'), dtype('float64'))
     """
     return np.result_type(np.dtype(dtype), np.float32)
-
-
-def resolve_boundary(boundary: str) -> str:
-    """Return convcli's name for ``boundary``, accepting unambiguous aliases.
-
-    Examples
-    --------
-    >>> resolve_boundary("replicate")
-    'edge'
-    >>> resolve_boundary("zero")
-    'zero'
-    """
-    name = str(boundary).lower()
-    if name in BOUNDARIES:
-        return name
-    if name in BOUNDARY_ALIASES:
-        return BOUNDARY_ALIASES[name]
-    if name in _AMBIGUOUS:
-        raise ValueError(_AMBIGUOUS[name])
-    raise ValueError(
-        f"`boundary` must be one of {', '.join(BOUNDARIES)} "
-        f"(or {', '.join(BOUNDARY_ALIASES)}), got {boundary!r}"
-    )
 
 
 def pad_image(
