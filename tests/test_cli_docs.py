@@ -122,6 +122,7 @@ def test_commands_options_and_choices_complete():
     assert plain("bash", ["filter", "x.png"], "--bou") == ["--boundary"]
     assert plain("bash", ["filter", "x.png", "--boundary"], "s") == ["symmetric", "symm"]
     assert plain("bash", ["help"], "s") == ["stride-dilation", "scale"]
+    assert plain("bash", ["help"], "re") == ["reports", "reference"]
     assert complete("bash", ["filter", "x.png"], "-o") == [("plain", "-o")]
     assert complete("bash", ["filter", "x.png", "-o"], "out") == [("file", "out")]
     assert complete("bash", ["filter", "x.png", "-O"], "out") == [("dir", "out")]

@@ -1,6 +1,7 @@
 """``convcli help TOPIC`` and ``--color auto|always|never`` with NO_COLOR."""
 
 import io
+from pathlib import Path
 
 import click
 import pytest
@@ -10,6 +11,7 @@ from convcli.cli import cli, resolve_color
 from convcli.cli.help import TOPICS
 
 ESC = "\x1b["
+CLI_MD = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 
 
 def run(args, env=None):
@@ -69,6 +71,34 @@ def test_help_lists_topics():
         assert f"  {topic} " in result.stdout
 
 
+def test_help_points_to_the_reference_it_can_print_not_to_a_file_of_the_repository():
+    """An installed wheel has no docs/cli.md: the pointer is a command that works there too."""
+    out = run(["help"]).stdout
+    assert "Reference: docs/cli.md" not in out
+    assert out.rstrip().endswith("of every command: convcli help reference.")
+    assert [line.split()[0] for line in out.splitlines() if line.startswith("  ")][-1] == "reference"
+    assert "convcli help reference" in run(["--help"]).stdout
+    assert "'reference' prints the --help of every command" in " ".join(run(["help", "--help"]).stdout.split())
+
+
+@pytest.mark.skipif(not CLI_MD.is_file(), reason="docs/ is not part of this tree")
+def test_reference_topic_prints_the_cli_reference():
+    result = run(["help", "reference"])
+    assert result.exit_code == 0 and result.stderr == ""
+    assert result.stdout == CLI_MD.read_text(encoding="utf-8")
+    assert ESC not in result.stdout
+    headings = [line for line in result.stdout.splitlines() if line.startswith("## ")]
+    assert {"## convcli", "## convcli filter", "## convcli pipeline", "## convcli kernels show"} <= set(headings)
+    assert run(["help", "Reference"]).stdout == result.stdout
+
+
+def test_reference_topic_follows_color_like_the_other_topics():
+    plain = run(["--color", "never", "help", "reference"]).stdout
+    coloured = run(["--color", "always", "help", "reference"]).stdout
+    assert plain.startswith("# convcli command reference\n")
+    assert coloured.startswith(ESC) and click.unstyle(coloured) == plain
+
+
 def test_topics_are_forgiving_about_case_and_underscores():
     assert run(["help", "Stride_Dilation"]).stdout == run(["help", "stride-dilation"]).stdout
 
@@ -77,7 +107,7 @@ def test_unknown_topic_is_a_usage_error_listing_the_topics():
     result = run(["help", "nope"])
     assert result.exit_code == 2 and result.stdout == ""
     assert "unknown topic 'nope'" in result.stderr
-    assert all(topic in result.stderr for topic in TOPICS)
+    assert all(topic in result.stderr for topic in [*TOPICS, "reference"])
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,8 +1,12 @@
-"""examples/: the pipelines load and plan, the Keras lecture gives the lecture's numbers, and the
-Makefile builds the gallery in parallel, then finds nothing to rebuild."""
+"""examples/: the pipelines load and plan, the commands their comments give run from the
+repository's folder, every pipeline writes its result with ``-O DIR`` and the default name on every
+sample image, the Keras lecture gives the lecture's numbers, and the Makefile builds the gallery in
+parallel, then finds nothing to rebuild."""
 
+import math
 import os
 import runpy
+import shlex
 import shutil
 import subprocess
 import sys
@@ -11,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from convcli.io import sample_names
 from convcli.pipeline import load_pipeline, plan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +38,111 @@ def test_example_pipelines_load_and_plan(path):
     assert planned.steps and all(step["out_shape"] for step in planned.steps)
 
 
+PIPELINES = sorted(EXAMPLES.glob("*.yaml"))
+
+#: The one sample image with an alpha channel (RGBA), and the examples that refuse alpha, with why.
+ALPHA_SAMPLES = {"logo"}
+REFUSE_ALPHA = {"cnn-block": "max-unpool cannot carry an alpha channel",
+                "ridges": "method transpose cannot carry an alpha channel"}
+
+#: Output rows (cols alike) from input rows, worked out by hand from each pipeline's steps.
+OUT_SIDE = {
+    "edges": lambda n: n,                     # same-mode Sobel
+    "cnn-block": lambda n: n,                 # same-mode bank; the unpool restores the pool's input size
+    "ridges": lambda n: 2 * math.ceil(n / 2),  # 3×3, stride 2, padding 1: ⌈n/2⌉; transpose 2×2 at 2: ×2
+}
+
+
+def _documented_commands(path):
+    """The commands a pipeline's leading comments give (``#   convcli ...``, ``#   python ...``), in order."""
+    commands = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        text = line[1:].strip()
+        if text.startswith(("convcli ", "python ")):
+            commands.append(text)
+    return commands
+
+
+def _checkout(folder):
+    """A folder laid out as the repository's: the pipelines' comments name examples/... from there."""
+    shutil.copytree(EXAMPLES, folder / "examples", ignore=shutil.ignore_patterns("gallery"))
+
+
+def _sh(command, cwd):
+    return subprocess.run(["bash", "-c", command], cwd=cwd, env=_env(), capture_output=True, text=True, check=False)
+
+
+@pytest.mark.parametrize("path", PIPELINES, ids=lambda p: p.name)
+def test_documented_commands_run_from_the_repository_folder(path, tmp_path):
+    _checkout(tmp_path)
+    commands = _documented_commands(path)
+    assert any(c.startswith(f"convcli pipeline examples/{path.name} ") for c in commands), commands
+    for command in commands:
+        done = _sh(command, tmp_path)
+        assert done.returncode == 0, f"$ {command}\n{done.stderr}"
+        args = shlex.split(command)
+        if "-o" in args:
+            assert (tmp_path / args[args.index("-o") + 1]).is_file(), command
+        if "-O" in args:
+            assert any((tmp_path / args[args.index("-O") + 1]).iterdir()), command
+
+
+@pytest.mark.parametrize("path", PIPELINES, ids=lambda p: p.name)
+def test_every_pipeline_writes_with_O_and_the_default_name(path, tmp_path):
+    """-O DIR with the default name {stem}{ext}, as the README shows -O: a pipeline documented on a
+    sample image runs on every sample image; one documented on a file of its own (the lecture's
+    step.npy), on that file. (Loading and planning alone, as the first test here does, never meets
+    what only writing does: cnn-block's two data channels, which no PNG takes.)"""
+    from PIL import Image
+    from skimage import data
+
+    _checkout(tmp_path)
+    commands = _documented_commands(path)
+    (first, *_) = [shlex.split(c) for c in commands if c.startswith(f"convcli pipeline examples/{path.name} ")]
+    documented_input = first[3]
+    if documented_input.startswith("sample:"):
+        names = sample_names()
+        inputs = [f"sample:{name}" for name in names]
+    else:
+        for command in commands:
+            if command.startswith("python "):
+                assert _sh(command, tmp_path).returncode == 0, command
+        names, inputs = [Path(documented_input).stem], [documented_input]
+    run = subprocess.run([CONVCLI, "-q", "pipeline", f"examples/{path.name}", *inputs, "-O", "out"], cwd=tmp_path,
+                         env=_env(), capture_output=True, text=True, check=False)
+    refused = ALPHA_SAMPLES & set(names) if path.stem in REFUSE_ALPHA else set()
+    assert run.returncode == (1 if refused else 0), run.stderr
+    errors = run.stderr.splitlines()
+    assert len(errors) == len(refused)
+    assert all(f"sample:{name}" in line and REFUSE_ALPHA[path.stem] in line for name, line in zip(sorted(refused), errors))
+
+    # {stem}{ext}: a sample image's extension is its format's (.png here), a file's its own.
+    written = sorted((tmp_path / "out").iterdir())
+    results = {p.stem: p for p in written if not p.stem.endswith("-pooled")}
+    assert sorted(results) == sorted(set(names) - refused)
+    if path.stem == "cnn-block":  # the pool step's save: goes into -O DIR too
+        assert [p.name for p in written if p not in results.values()] == sorted(f"{n}-pooled.npy" for n in results)
+    else:
+        assert len(written) == len(results)
+    if documented_input.endswith(".npy"):
+        assert {p.suffix for p in written} == {".npy"}
+    for name, result in results.items():
+        if result.suffix == ".npy":
+            continue
+        with Image.open(result) as image:
+            width, height = image.size
+        if path.stem in OUT_SIDE:
+            rows, cols = getattr(data, name)().shape[:2]
+            assert (height, width) == (OUT_SIDE[path.stem](rows), OUT_SIDE[path.stem](cols)), name
+    if path.stem == "cnn-block":
+        rows, cols = data.camera().shape
+        assert np.load(tmp_path / "out" / "camera-pooled.npy").shape == (rows // 2, cols // 2, 3)
+    if path.stem == "keras-lecture":
+        assert np.load(results["step"]).shape == (48, 48, 4)
+
+
 def test_step_image_script(tmp_path):
     namespace = runpy.run_path(str(EXAMPLES / "step_image.py"))
     namespace["main"]([str(tmp_path / "step.npy")])
@@ -42,7 +152,8 @@ def test_step_image_script(tmp_path):
 
 
 def _lecture_by_hand(image, bank):
-    """Conv2D layers without padding, as Keras computes them: cross-correlation, channel c·K + k."""
+    """The lecture's Conv2D layer (cross-correlation, no padding, bias 0) applied to every channel on
+    its own, as the lecture fed each result channel back: a depthwise convolution, channel c·K + k."""
     from scipy.signal import correlate2d
 
     layer = image[:, :, np.newaxis]

@@ -1,5 +1,6 @@
 """The built-in kernel library is found from a wheel, from a wheel built out of the sdist, and from an
-editable install, each run from an unrelated directory.
+editable install, each run from an unrelated directory; the installed wheel prints the full CLI
+reference (``convcli help reference``, the text of docs/cli.md) though it holds no docs/.
 
 Each build goes through hatchling's PEP 517 hooks in a subprocess (no network), is installed with
 ``pip --target`` into a temporary folder, and is then imported ahead of anything else on the path.
@@ -43,18 +44,22 @@ def _hook(hook, out_dir, cwd):
     return Path(out_dir) / done.stdout.strip().splitlines()[-1]
 
 
-def _install_and_run(artifact, tmp_path):
+def _install_and_run(artifact, tmp_path, *args):
+    """Install ``artifact`` into tmp_path/target, then run ``convcli ARGS`` (default: kernels show
+    sobel-x) from tmp_path/elsewhere; the output's first line says where convcli came from."""
     target = tmp_path / "target"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--target", str(target), str(artifact)],
         check=True, capture_output=True,
     )
+    return _run_installed(target, tmp_path, *(args or ("kernels", "show", "sobel-x")))
+
+
+def _run_installed(target, tmp_path, *args):
     elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    done = subprocess.run(
-        [sys.executable, "-c", BOOTSTRAP, str(target), "kernels", "show", "sobel-x"],
-        cwd=elsewhere, capture_output=True, text=True,
-    )
+    elsewhere.mkdir(exist_ok=True)
+    done = subprocess.run([sys.executable, "-c", BOOTSTRAP, str(target), *args], cwd=elsewhere, capture_output=True,
+                          text=True)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -72,6 +77,12 @@ def test_wheel_carries_and_finds_the_library(tmp_path):
     output = _install_and_run(wheel, tmp_path)
     assert "target" in output.splitlines()[0]
     _check_library(output)
+    # The full reference comes from the installed code, not from a file of the repository.
+    assert not any(name.endswith("cli.md") for name in names)
+    where, _, reference = _run_installed(tmp_path / "target", tmp_path, "help", "reference").partition("\n")
+    assert "target" in where
+    assert reference == (REPO / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert "convcli help reference" in _run_installed(tmp_path / "target", tmp_path, "help")
 
 
 @pytest.mark.slow

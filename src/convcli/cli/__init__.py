@@ -120,7 +120,8 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool, color: str) -> None:
     standard error. Exit 0: all done; 1: some input failed, or the environment did (a full
     disk, a closed stream, out of memory); 2: usage error; 130: Ctrl-C; 141: standard output's
     reader went away (a closed pipe: convcli stops at once, as if killed by SIGPIPE); 143:
-    SIGTERM, SIGHUP or SIGQUIT. The semantics behind the options: convcli help TOPIC.
+    SIGTERM, SIGHUP or SIGQUIT. The semantics behind the options: convcli help TOPIC; every
+    command's options on one page: convcli help reference.
     """
     # ctx.obj["color"]: colour standard output or not. ctx.color steers click.echo/secho: forced
     # by always/never/NO_COLOR; with plain auto, click decides per stream (stdout, stderr).
