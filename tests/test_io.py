@@ -228,7 +228,8 @@ def test_sample_logo_has_alpha_and_horse_is_0_255():
 def test_unknown_sample():
     text = read_error("sample:astronot")
     assert "sample:astronot" in text
-    assert "astronaut" in text and "camera" in text
+    assert "did you mean 'astronaut'?" in text and "camera" in text
+    assert "did you mean" not in read_error("sample:zzzzzz")
     with pytest.raises(ImageReadError, match="unknown sample"):
         cio.probe("sample:")
 

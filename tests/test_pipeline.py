@@ -406,3 +406,10 @@ def test_only_a_boundary_nobody_gave_is_measured():
     change = run([defaulted], flat)[1].steps[0]["zero_border"]
     # edges 90·6/9 = 60 (moved 30), corners 90·4/9 = 40 (moved 50): 72 edges, 4 corners
     assert change == {"mean": pytest.approx((72 * 30 + 4 * 50) / 76, rel=1e-6), "max": 50, "outputs": 76}
+
+
+def test_a_mistyped_choice_value_gets_a_suggestion():
+    with pytest.raises(PipelineError, match=r"got 'vaild'; did you mean 'valid'\?"):
+        parse_pipeline("steps: [{filter: {kernel: box3, mode: vaild}}]", path="p.yaml")
+    with pytest.raises(PipelineError, match=r"got 'maks'; did you mean 'max'\?"):
+        parse_pipeline("steps: [{pool: {op: maks, size: 2}}]", path="p.yaml")

@@ -48,7 +48,6 @@ naming the limit and the option that raises it.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import io
 import math
@@ -68,7 +67,7 @@ from typing import Any, BinaryIO, Union
 import numpy as np
 
 from convcli._system import usable_cpus
-from convcli.errors import ConvcliError, ImageReadError, ImageWriteError
+from convcli.errors import ConvcliError, ImageReadError, ImageWriteError, did_you_mean
 
 __all__ = [
     "DEFAULT_MAX_FILE_SIZE",
@@ -830,8 +829,8 @@ def _read(source: Source, limits: Limits, *, decode: bool) -> tuple[np.ndarray |
 def _read_sample(name: str, limits: Limits) -> tuple[np.ndarray, ImageInfo]:
     label = f"sample:{name}"
     if name not in _SAMPLES:
-        close = difflib.get_close_matches(name, _SAMPLES, n=3)
-        hint = f"did you mean {', '.join(close)}? " if close else ""
+        hint = did_you_mean(name, _SAMPLES)
+        hint = f"{hint} " if hint else ""
         raise ImageReadError(
             f"unknown sample {name!r}; {hint}samples include astronaut, camera, coins, chelsea, "
             f"coffee, moon, page, text (all: {', '.join(sample_names())})",

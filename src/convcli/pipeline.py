@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .errors import ConvcliError, GeometryError, NonFiniteError
+from .errors import ConvcliError, GeometryError, NonFiniteError, did_you_mean
 
 __all__ = ["OPS", "PipelineError", "Step", "Plan", "Memory", "check_output", "estimate_memory", "load_pipeline",
            "nonfinite", "parse_pipeline", "plan", "run"]
@@ -188,16 +188,16 @@ def parse_step(
     for name, value in options.items():
         where = lines.get(name, line)
         if name not in allowed:
-            import difflib
-
-            close = difflib.get_close_matches(name, [*allowed, "save"], n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            hint = did_you_mean(name, [*allowed, "save"], n=1)
+            hint = f"{hint} " if hint else ""
             listing = ", ".join([*allowed, "save"])
             raise step.error(f"unknown option {name!r} for {op}; {hint}options are {listing}", line=where)
         try:
             if (op, name) in CHOICES:
                 if value not in CHOICES[(op, name)]:
-                    raise ValueError(f"`{name}` must be one of {', '.join(CHOICES[(op, name)])}, got {value!r}")
+                    hint = did_you_mean(str(value), CHOICES[(op, name)])
+                    raise ValueError(f"`{name}` must be one of {', '.join(CHOICES[(op, name)])}, got {value!r}"
+                                     + (f"; {hint}" if hint else ""))
                 checked[name] = value
             elif name in ("stride", "dilation", "size", "factor"):
                 checked[name] = _pair(value, name=name)
