@@ -647,3 +647,61 @@ def test_boundary_aliases_still_run_and_cval_follows_the_alias(run, npy):
     np.testing.assert_allclose(np.load("o.npy"), reference, rtol=1e-5, atol=1e-6)
     result = run("filter", "in.npy", "-k", "box3", "--boundary", "replicate", "--cval", "2", "-o", "o.npy")
     assert result.exit_code == 2 and "--cval needs --boundary constant (the boundary is replicate)" in result.stderr
+
+
+# --- a dry run without -o says what the file would be (issue 11) -----------------------------------
+
+
+def test_dry_run_without_output_describes_the_file_o_dir_would_write(run):
+    png("a.png", np.zeros((10, 12), np.uint8))
+    result = run("filter", "a.png", "-k", "box3", "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    entry = json.loads(result.stdout)["files"][0]
+    # what `-O DIR` writes for a.png: a.png, 8-bit (not the float32 the steps compute)
+    assert entry["output_dtype"] == "uint8" and entry["output"] is None
+    assert entry["notes"] == ["no -o or -O: the output is shown as -O DIR would write it (a.png); "
+                              "a .npy file would hold float32"]
+    run("filter", "a.png", "-k", "box3", "-O", "out")
+    assert read_png("out/a.png").dtype == np.uint8
+    human = run("filter", "a.png", "-k", "box3", "--dry-run")
+    assert "a.png 10×12 uint8 → 10×12 uint8" in human.stderr and "would hold float32" in human.stderr
+
+
+def test_dry_run_without_output_describes_every_file_o_dir_would_write(run):
+    png("a.png", np.zeros((10, 12), np.uint8))
+    result = run("filter", "a.png", "-k", "sobel-x", "-k", "sobel-y", "--dry-run", "--json")
+    files = json.loads(result.stdout)["files"]
+    assert result.exit_code == 0 and [f["output_dtype"] for f in files] == ["uint8", "uint8"]
+    assert [f["notes"][0].split("(")[1].split(")")[0] for f in files] == ["a-sobel-x.png", "a-sobel-y.png"]
+    assert run("filter", "a.png", "-k", "sobel-x", "-k", "sobel-y", "-O", "out").exit_code == 0
+    assert sorted(os.listdir("out")) == ["a-sobel-x.png", "a-sobel-y.png"]
+
+
+def test_dry_run_without_output_says_when_that_file_could_not_hold_the_result(run):
+    png("a.png", np.zeros((10, 12), np.uint8))
+    Path("bank.yaml").write_text("steps:\n  - filter: {kernels: [sobel-x, sobel-y]}\n")
+    result = run("pipeline", "bank.yaml", "a.png", "--dry-run", "--json")
+    entry = json.loads(result.stdout)["files"][0]
+    assert result.exit_code == 0 and entry["output_dtype"] == "float32" and entry["output_shape"] == [10, 12, 2]
+    assert entry["notes"][0].startswith("no -o or -O: -O DIR would fail (a.png: ")
+    assert entry["notes"][0].endswith("; shown as a .npy file")
+    failed = run("pipeline", "bank.yaml", "a.png", "-O", "out")
+    assert failed.exit_code == 1 and not os.listdir("out")
+
+
+@pytest.mark.parametrize(("flag", "value", "what", "meant"), [
+    ("-O", "--dry-run", "a folder name", "./--dry-run"),
+    ("-o", "--json", "a file name", "./--json.png"),
+    ("--sheet", "-q", "a file name", "./-q.png"),
+])
+def test_an_option_taken_as_an_output_name_is_refused(run, flag, value, what, meant):
+    png("a.png", np.zeros((10, 12), np.uint8))
+    result = run("filter", "a.png", "-k", "box3", flag, value)
+    assert result.exit_code == 2
+    assert f"{flag} takes {what}, got '{value}', which looks like an option" in result.stderr
+    assert f"(./{value} for a {what.split()[1]} of that name)" in result.stderr
+    assert os.listdir(".") == ["a.png"]  # no folder named --dry-run, no file named --json
+    # a name that only starts with a dash is taken when it is written as a path
+    others = ["-o", "x.png"] if flag == "--sheet" else []
+    assert run("filter", "a.png", "-k", "box3", flag, meant, *others).exit_code == 0
+    assert os.path.exists(meant)

@@ -519,3 +519,38 @@ def test_global_average_is_reported_in_its_own_precision(run):
     value = json.loads(Path("r.json").read_text())["files"][0]["values"][0]
     assert value == 0.33333334 == float(str(np.float32(1 / 3)))
     assert "0.33333334" in result.output
+
+
+# --- .npy keeps the values max/min pooling kept (issue 11) -----------------------------------------
+
+
+@pytest.mark.parametrize(("op", "dtype"), [("max", np.uint8), ("min", np.uint16), ("avg", None), ("sum", None)])
+def test_npy_output_keeps_the_dtype_of_value_keeping_pools(run, op, dtype):
+    image = RNG.integers(0, 250, size=(6, 8)).astype(dtype or np.uint8)
+    np.save("in.npy", image)
+    result = run("pool", "in.npy", "--op", op, "--size", "2", "-o", "out.npy", "--json")
+    assert result.exit_code == 0, result.output
+    out = np.load("out.npy")
+    blocks = image.reshape(3, 2, 4, 2).astype(float)
+    reference = {"max": blocks.max(axis=(1, 3)), "min": blocks.min(axis=(1, 3)),
+                 "avg": blocks.mean(axis=(1, 3)), "sum": blocks.sum(axis=(1, 3))}[op]
+    expected_dtype = np.dtype(dtype) if dtype is not None else np.dtype(np.float32)
+    assert out.dtype == expected_dtype
+    assert json.loads(result.stdout)["files"][0]["output_dtype"] == expected_dtype.name
+    np.testing.assert_allclose(out.astype(float), reference, rtol=1e-6)
+
+
+def test_max_pool_npy_holds_the_png_bytes(run):
+    image = RNG.integers(0, 256, size=(8, 8), dtype=np.uint8)
+    png("a.png", image)
+    assert run("pool", "a.png", "--op", "max", "--size", "2", "-o", "out.npy").exit_code == 0
+    assert run("pool", "a.png", "--op", "max", "--size", "2", "-o", "out.png").exit_code == 0
+    np.testing.assert_array_equal(np.load("out.npy"), read_png("out.png"))
+    assert np.load("out.npy").dtype == np.uint8
+
+
+def test_dtype_float32_still_asks_for_float(run):
+    np.save("in.npy", np.arange(16, dtype=np.uint8).reshape(4, 4))
+    assert run("pool", "in.npy", "--op", "max", "--size", "2", "-o", "out.npy", "--dtype", "float32").exit_code == 0
+    out = np.load("out.npy")
+    assert out.dtype == np.float32 and out.tolist() == [[5, 7], [13, 15]]

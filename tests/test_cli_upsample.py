@@ -357,3 +357,20 @@ def test_16bit_png_stays_16bit(run):
     assert run("upsample", "a16.png", "--factor", "2", "-o", "out.png").exit_code == 0
     got = read_png("out.png").astype(np.int64)
     np.testing.assert_array_equal(got, np.kron(image.astype(np.int64), np.ones((2, 2), np.int64)))
+
+
+@pytest.mark.parametrize(("method", "dtype", "kept"), [("nearest", np.uint16, True), ("zeros", np.uint8, True),
+                                                        ("bilinear", np.uint8, False)])
+def test_npy_output_keeps_the_dtype_of_nearest_and_zeros(run, method, dtype, kept):
+    image = np.array([[1, 2], [300 % 256, 4]], dtype=dtype)
+    np.save("in.npy", image)
+    result = run("upsample", "in.npy", "--factor", "2", "--method", method, "-o", "out.npy")
+    assert result.exit_code == 0, result.output
+    out = np.load("out.npy")
+    assert out.dtype == (np.dtype(dtype) if kept else np.float32)
+    if method == "nearest":
+        np.testing.assert_array_equal(out, np.kron(image, np.ones((2, 2), dtype=dtype)))
+    if method == "zeros":
+        expected = np.zeros((4, 4), dtype=dtype)
+        expected[::2, ::2] = image
+        np.testing.assert_array_equal(out, expected)

@@ -1471,11 +1471,13 @@ def _read_npy(
 # --------------------------------------------------------------------------------------------
 
 
-def default_dtype(format: str, input_dtype: str) -> str:
+def default_dtype(format: str, input_dtype: str, *, result_dtype: str | None = None) -> str:
     """The output dtype used when ``--dtype`` is not given.
 
     PNG: uint16 for a uint16 input, else uint8. TIFF: the input's dtype when it is uint8 or
-    uint16, else float32 (the raw result). ``.npy``: float32. JPEG, BMP, GIF, WebP: uint8.
+    uint16, else float32 (the raw result). ``.npy``: the raw result, float32, except that a
+    result that kept the image's 8- or 16-bit values (``result_dtype`` uint8 or uint16: max and
+    min pooling, nearest and zeros upsampling) stays in that dtype. JPEG, BMP, GIF, WebP: uint8.
 
     Parameters
     ----------
@@ -1483,6 +1485,8 @@ def default_dtype(format: str, input_dtype: str) -> str:
         Output format, one of :data:`FORMATS`.
     input_dtype : str
         The input image's dtype name (``ImageInfo.dtype``).
+    result_dtype : str, optional
+        The dtype the steps computed (``convcli.pipeline.result_dtype``); None when unknown.
 
     Returns
     -------
@@ -1493,6 +1497,8 @@ def default_dtype(format: str, input_dtype: str) -> str:
     --------
     >>> default_dtype("png", "uint16"), default_dtype("tiff", "float64"), default_dtype("npy", "uint8")
     ('uint16', 'float32', 'float32')
+    >>> default_dtype("npy", "uint8", result_dtype="uint8")  # max pooling kept the values
+    'uint8'
     """
     _check_format(format)
     name = _dtype_name(input_dtype, "input_dtype")
@@ -1501,8 +1507,13 @@ def default_dtype(format: str, input_dtype: str) -> str:
     if format == "tiff":
         return name if name in ("uint8", "uint16") else "float32"
     if format == "npy":
-        return "float32"
+        kept = _dtype_name(result_dtype, "result_dtype") if result_dtype is not None else None
+        return kept if kept in KEPT_INTEGER_DTYPES else "float32"
     return "uint8"
+
+
+#: Integer results written to ``.npy`` as they are (see :func:`default_dtype`).
+KEPT_INTEGER_DTYPES = ("uint8", "uint16")
 
 
 #: What a result's values are, for :func:`map_values`: plain values, angles in radians, or a mask.

@@ -172,7 +172,8 @@ output_options = _compose(
     click.option("--scale", type=ChoiceType(SCALES), default=None,
                  help="How values map into an integer output: clip (default), abs, normalize, offset."),
     click.option("--dtype", type=ChoiceType(DTYPES), default=None,
-                 help="Output dtype (default: the input's for PNG/TIFF 16-bit, uint8 for images, float32 for .npy)."),
+                 help="Output dtype (default: the input's for PNG/TIFF 16-bit, uint8 for images; for .npy float32, "
+                 "or uint8/uint16 when the result kept the image's values, as max pooling does)."),
     click.option("--format", "output_format", type=ChoiceType(FORMATS), default=None,
                  help="Output format for -o - (default: the input's format), or {ext} in --name."),
     click.option("--report", "report_path", default=None, metavar="PATH",
@@ -242,6 +243,7 @@ class OutputOptions:
     jobs: int | None = None   # None: one worker per CPU core (see runner.worker_count)
     split: bool = False       # one file per channel
     sheet: str | None = None  # also a contact sheet of the result, named like --name
+    output_required: bool = True  # False: a result with no -o/-O is printed (global pooling)
     engine: str = "auto"      # what computes stride-1 filters (ops.filter.ENGINES)
     png_compression: int = 1  # zlib level of PNG outputs
     # The other limits (None: io's default) and --allow-nonfinite; see limits().
@@ -294,7 +296,14 @@ class OutputOptions:
             max_file_size=params.pop("max_file_size", None),
             max_memory=params.pop("max_memory", None),
             allow_nonfinite=params.pop("allow_nonfinite", False),
+            output_required=output_required,
         )
+        for flag, what, value in (("-o", "a file name", options.output), ("-O", "a folder name", options.output_dir),
+                                  ("--sheet", "a file name", options.sheet)):
+            # Click gives an option's value the next word even when that is an option: -O --dry-run.
+            if value is not None and value.startswith("-") and value != "-":
+                raise click.UsageError(f"{flag} takes {what}, got {value!r}, which looks like an option; "
+                                       f"give the name after {flag} (./{value} for a {what.split()[1]} of that name)")
         if options.output is not None and options.output_dir is not None:
             raise click.UsageError("give -o PATH (one input) or -O DIR (any number), not both")
         if options.name_template is not None and options.output_dir is None:

@@ -64,6 +64,7 @@ class Target:
     path: str
     product: int
     format: str
+    shown_only: bool = False  # a dry run without -o/-O: the file -O DIR would write, only described
 
 
 @dataclass
@@ -269,8 +270,11 @@ def plan_targets(
         template = options.name_template or ("{stem}-{kernel}{ext}" if len(main_products) > 1 else "{stem}{ext}")
         if len(main_products) > 1 and "{kernel}" not in template:
             raise click.UsageError("several outputs per input need {kernel} in --name")
+    elif options.dry_run and options.output_required:  # nothing named: describe what -O DIR would write
+        template = "{stem}-{kernel}{ext}" if len(main_products) > 1 else "{stem}{ext}"
     else:
         template = None
+    shown_only = options.output is None and options.output_dir is None
     named = [(own, "save") for own in templates.values()]
     if template is not None:
         named.insert(0, (template, "'-o'" if options.output is not None else "'--name'"))
@@ -291,7 +295,8 @@ def plan_targets(
             own = templates.get(number)
             if own is not None:
                 name, folder = own, (in_dir if in_dir is not None and not os.path.isabs(own) else None)
-            elif template is not None:
+            elif template is not None and not (shown_only and source.path is None and source.label.startswith("shape:")):
+                # (a shape: input is a calculator: no file to describe)
                 name, folder = template, (in_dir if options.output is None else None)
             else:
                 continue
@@ -315,7 +320,8 @@ def plan_targets(
                     "add {index} to the name"
                 )
             seen[path] = source.label
-            targets.append(Target(path, number, _format_of(path, options, source)))
+            targets.append(Target(path, number, _format_of(path, options, source),
+                                  shown_only=shown_only and own is None))
         plan[source.index] = targets
     _check_plan(sources, plan, options, products=products, templates=templates, reads=reads)
     return plan
@@ -378,7 +384,7 @@ def _check_plan(sources: Sequence[Source], plan: dict[int, list[Target]], option
     writes: list[tuple[str, str]] = []
     for targets in plan.values():
         for target in targets:
-            if target.path == "-":
+            if target.path == "-" or target.shown_only:
                 continue
             role = "output" if target.product not in templates else f"{products[target.product]} output"
             plain, pattern = split_paths(target.path)
@@ -580,7 +586,8 @@ def run_batch(
     plan = plan_targets(sources, products, options, op=command, templates=templates, reads=reads)
     for targets in plan.values():
         for target in targets:
-            if target.product < len(stackable or ()) and stackable[target.product] and target.format not in STACKABLE:
+            if (target.product < len(stackable or ()) and stackable[target.product] and target.format not in STACKABLE
+                    and not target.shown_only):
                 raise click.UsageError(
                     f"several kernels stack into one array with one channel per kernel: write {_shown(target.path)} "
                     "as .npy or .tif, or give {kernel} in the name for one file per kernel"
@@ -764,15 +771,19 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
         pieces.reverse()
         while pieces:
             target, result = pieces.pop()
-            if target is not None and source.path and io.same_file(source.path, target.path):
+            if target is not None and not target.shown_only and source.path and io.same_file(source.path, target.path):
                 raise ConvcliError(f"is the input {source.path}; refusing to overwrite an input", path=target.path)
+            computed = str(result.array.dtype) if result.array is not None else result.planned_dtype
             fmt = target.format if target else "npy"
-            dtype = result.dtype or options.dtype or io.default_dtype(fmt, info.dtype)
+            notes = list(info.notes)
+            if target is not None and target.shown_only:
+                fmt, note = _shown_output(target, result, options, info.dtype, computed)
+                notes.append(note)
+            dtype = result.dtype or options.dtype or io.default_dtype(fmt, info.dtype, result_dtype=computed)
             if target is None:  # printed, not written: say what was computed
-                dtype = (str(result.array.dtype) if result.array is not None
-                         else result.planned_dtype or "float64")
+                dtype = computed or "float64"
             scale = options.scale or result.scale
-            if target is not None:
+            if target is not None and not target.shown_only:
                 try:
                     io.check_writable(fmt, result.out_shape, dtype, has_alpha=result.has_alpha)
                 except ImageWriteError as error:  # name the output, not the input
@@ -803,13 +814,13 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
                     io.write_atomic(target.path, data, no_clobber=options.no_clobber)
                 data = None
             outcome.entries.append(file_entry(
-                input=source.label, output=target.path if target else None,
+                input=source.label, output=target.path if target and not target.shown_only else None,
                 input_shape=info.shape, input_dtype=info.dtype,
                 output_shape=out_shape, output_dtype=dtype, steps=result.steps,
                 seconds=None if options.dry_run else time.perf_counter() - started,
                 scale=mapping.get("scale"),
                 **{name: mapping[name] for name in ("clipped", "clipped_below", "clipped_above") if name in mapping},
-                **({"notes": list(info.notes)} if info.notes else {}),
+                **({"notes": notes} if notes else {}),
                 **memory,
                 **result.extra,
             ))
@@ -825,6 +836,26 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
             _fail(outcome, source, error, started, internal=True,
                   trace=traceback.format_exc().rstrip("\n") if job.verbose else None)
     return outcome
+
+
+def _shown_output(target: Target, result: Product, options: OutputOptions, input_dtype: str,
+                  computed: str | None) -> tuple[str, str]:
+    """A dry run without -o or -O describes the file -O DIR would write (``target.shown_only``):
+    its format and a note that says so, with what .npy would hold and, when that format cannot hold
+    the result, why (the result is then described as .npy)."""
+    from .. import io
+    from ..errors import ImageWriteError
+
+    npy = options.dtype or io.default_dtype("npy", input_dtype, result_dtype=computed)
+    try:
+        io.check_writable(target.format, result.out_shape,
+                          options.dtype or io.default_dtype(target.format, input_dtype, result_dtype=computed),
+                          has_alpha=result.has_alpha)
+    except ImageWriteError as error:
+        return "npy", (f"no -o or -O: -O DIR would fail ({target.path}: {error.message}); "
+                       "shown as a .npy file")
+    return target.format, (f"no -o or -O: the output is shown as -O DIR would write it ({target.path}); "
+                           f"a .npy file would hold {npy}")
 
 
 def _memory_limits(job: _Job, targets: list[Target]) -> tuple[Any, list[Any]]:
