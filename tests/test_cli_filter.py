@@ -705,3 +705,11 @@ def test_an_option_taken_as_an_output_name_is_refused(run, flag, value, what, me
     others = ["-o", "x.png"] if flag == "--sheet" else []
     assert run("filter", "a.png", "-k", "box3", flag, meant, *others).exit_code == 0
     assert os.path.exists(meant)
+
+
+def test_several_kernel_names_in_one_k_are_pointed_to_one_k_each(run):
+    png("a.png", np.zeros((10, 12), np.uint8))
+    result = run("filter", "a.png", "-k", "box3,sobel-x", "-o", "out.png")
+    assert result.exit_code == 2 and not os.path.exists("out.png")
+    assert "'box3,sobel-x' names 2 kernels in one spec" in result.stderr
+    assert "(-k box3 -k sobel-x)" in result.stderr

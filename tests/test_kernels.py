@@ -858,6 +858,10 @@ def test_other_spec_refusals():
     assert "kernel names are lower-case: try 'sobel-x'" in str(refused("Sobel-X"))
     assert "is not a kernel; give a kernel name" in str(refused("sobel x!"))
     assert "the kernel spec is empty" in str(refused("   "))
+    # several names where one kernel goes: said as such, only when each part is a kernel
+    assert "'box3,sobel-x' names 2 kernels in one spec; give each as a spec of its own: box3, sobel-x" in str(
+        refused("box3,sobel-x"))
+    assert "is not a kernel; give a kernel name" in str(refused("box3,nonesuch"))
 
 
 def test_spec_order_file_before_everything(tmp_path, monkeypatch):

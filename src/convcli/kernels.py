@@ -1250,4 +1250,9 @@ def load_kernel(spec: Any, *, search_path: Sequence[str | os.PathLike] | None = 
         return named
     if _valid_name(text.lower()):
         raise KernelError(f"{text!r} is not a kernel; kernel names are lower-case: try {text.lower()!r}")
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) > 1 and all(_valid_name(part) and _named_in(part, folders) is not None for part in parts):
+        # `-k box3,sobel-x`: a list where one kernel goes; each kernel is its own -k (or list entry)
+        raise KernelError(f"{text!r} names {len(parts)} kernels in one spec; give each as a spec of its own: "
+                          + ", ".join(parts))
     raise KernelError(f"{text!r} is not a kernel; {_FORMS}")

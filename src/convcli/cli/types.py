@@ -135,7 +135,12 @@ class KernelType(click.ParamType):
         try:
             return load_kernel(str(value), search_path=search_path(ctx, kernel_dirs))
         except ValueError as error:  # KernelError is a ValueError too
-            self.fail(str(error), param, ctx)
+            message = str(error)
+            if "kernels in one spec" in message and param is not None and param.opts:
+                # the core names the kernels; on the command line each is its own -k
+                flag = min(param.opts, key=len)
+                message += " (" + " ".join(f"{flag} {part.strip()}" for part in str(value).split(",")) + ")"
+            self.fail(message, param, ctx)
 
 
 _KERNEL_PATH_WARNED = "convcli.kernel_path_warned"  # in click's Context.meta, shared by a run's contexts
