@@ -83,6 +83,25 @@ def test_console_examples(tmp_path):
             assert _untimed(output) == _untimed(expected), f"$ {command}"
 
 
+# Inline `convcli ...` mentions that are fragments of a sentence, not commands to run as they stand.
+FRAGMENTS = {
+    "convcli ... | head -c 100", "convcli COMMAND --help", "convcli filter -k box3", "convcli filter",
+    "convcli filter photos/ -k box3 -O out",  # a folder of the reader's own photos
+}
+
+
+def test_inline_commands_run(tmp_path):
+    """Every inline `convcli ...` that is a whole command runs as written, in an empty folder."""
+    mentions = re.findall(r"`(convcli\s[^`]*)`", README.read_text(encoding="utf-8"))
+    inline = sorted({" ".join(command.split()) for command in mentions})  # a mention may wrap a line
+    assert not FRAGMENTS - set(inline), "a listed fragment left the README: drop it from FRAGMENTS"
+    runnable = [command for command in inline if command not in FRAGMENTS]
+    assert any("sample:" in command for command in runnable)
+    for command in runnable:
+        code, output = _run(command, tmp_path)
+        assert code == 0, f"$ {command}\n" + "\n".join(output)
+
+
 def test_keras_lecture_pipeline_is_the_one_in_examples(tmp_path):
     """The README writes the lecture's pipeline itself (it runs in an empty folder): the same steps as
     examples/keras-lecture.yaml, which explains them."""
