@@ -15,6 +15,7 @@ from typing import Any
 from ._version import __version__
 from .errors import shown_path
 from .geometry import AxisGeometry, chain_receptive_field
+from .vocabulary import GRAY_WEIGHTS, gray_formula
 
 __all__ = ["window_step", "filter_step", "pool_step", "gray_step", "file_entry", "build_report", "to_json", "summary_lines", "shape_text"]
 
@@ -168,7 +169,7 @@ def gray_step(*, in_shape: Sequence[int], out_shape: Sequence[int]) -> dict:
     """
     return {
         "op": "gray",
-        "weights": [0.2125, 0.7154, 0.0721],
+        "weights": list(GRAY_WEIGHTS),
         "in_shape": [int(n) for n in in_shape],
         "out_shape": [int(n) for n in out_shape],
     }
@@ -385,7 +386,7 @@ def _clipping_line(entry: dict, command: str | None) -> str:
 def _step_lines(step: dict) -> list[str]:
     op = step.get("op")
     if op == "gray":
-        how = "already grey" if step.get("note") == "already grey" else "0.2125 R + 0.7154 G + 0.0721 B"
+        how = "already grey" if step.get("note") == "already grey" else gray_formula()
         return [f"gray ({how}) → {shape_text(step['out_shape'])}"]
     if op == "global_pool":
         return [f"global {step['pool']} pool → {shape_text(step['out_shape'])}"]

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 
 import click
 
+from ..vocabulary import gray_formula
 from .faults import echo_data
 
 #: Width the reference is rendered at, whatever the terminal: the same text on every machine.
@@ -238,7 +239,7 @@ Values, dtypes and --scale clip|abs|normalize|offset
 An image is an array (H, W) or (H, W, C), channels last. Integer pixels keep their values (uint8
 stays 0..255, nothing is rescaled to 0..1); computation is floating point. Colour images are
 filtered channel by channel with the same kernel; --gray first turns RGB into luminance
-0.2125 R + 0.7154 G + 0.0721 B (skimage.color.rgb2gray's weights), in the input's units.
+GRAY_FORMULA (skimage.color.rgb2gray's weights), in the input's units.
 
 Writing:
   .npy (and float TIFF)  the raw floating-point result, never clipped or rounded (float32, or
@@ -292,7 +293,7 @@ TOPICS: dict[str, tuple[str, str]] = {
     "upsampling": ("upsample: nearest, zeros, bilinear, transpose", _UPSAMPLING),
     "gradients": ("sobel: operators, components, sign convention", _GRADIENTS),
     "kernels": ("kernel specs, search path, the YAML kernel file", _KERNELS),
-    "scale": ("values, dtypes, --scale, --gray and alpha", _SCALE),
+    "scale": ("values, dtypes, --scale, --gray and alpha", _SCALE.replace("GRAY_FORMULA", gray_formula())),
     "reports": ("the JSON report, exit codes, atomic outputs", _REPORTS),
 }
 

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from ..geometry import AMBIGUOUS_BOUNDARIES, BOUNDARIES, BOUNDARY_ALIASES, MODES, resolve_boundary
+from ..vocabulary import gray_formula
 from .types import KERNEL, PADDING, PAIR, TEMPLATE, ChoiceType
 
 # The core's names (geometry: no NumPy), aliases included; `mirror` is not offered but still
@@ -83,7 +84,7 @@ kernel_option = click.option(
 
 gray_option = click.option(
     "--gray", is_flag=True,
-    help="First turn RGB into luminance 0.2125 R + 0.7154 G + 0.0721 B (alpha kept).",
+    help=f"First turn RGB into luminance {gray_formula()} (alpha kept).",
 )
 
 stride_option = click.option(

@@ -20,11 +20,10 @@ from ..errors import GeometryError
 # The boundary names live with the shape rules (the command line reads them without NumPy);
 # they stay importable from here.
 from ..geometry import BOUNDARIES, BOUNDARY_ALIASES, AxisGeometry, conv_geometry, resolve_boundary
+from ..vocabulary import ENGINES, GRAY_WEIGHTS
 
 __all__ = ["work_dtype", "BOUNDARIES", "BOUNDARY_ALIASES", "ENGINES", "resolve_engine", "attach_alpha", "bank_output_shape", "carry_alpha", "filter2d", "filter_bank", "gray_shape", "resolve_boundary", "pad_image", "to_gray"]
 
-#: Luminance weights of skimage.color.rgb2gray (ITU-R BT.709).
-GRAY_WEIGHTS = (0.2125, 0.7154, 0.0721)
 
 
 def work_dtype(dtype: Any) -> np.dtype:
@@ -127,10 +126,9 @@ def _strided_taps(
     return out
 
 
-#: Engines for stride-1, dilation-1 filtering: OpenCV (fast, several times quicker than SciPy and
-#: threaded), or SciPy's ndimage (the reference). Both compute the same correlation of the
-#: same padded array; results differ only by floating-point rounding.
-ENGINES = ("auto", "opencv", "scipy")
+# ENGINES (convcli.vocabulary): OpenCV (fast, several times quicker than SciPy and threaded), or
+# SciPy's ndimage (the reference). Both compute the same correlation of the same padded array;
+# results differ only by floating-point rounding.
 
 
 def _opencv_available() -> bool:

@@ -15,14 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from ..vocabulary import COMPONENTS, OPERATORS
 from .filter import filter2d
 
 __all__ = ["COMPONENTS", "OPERATORS", "direction_to_unit", "gradients", "sobel"]
 
-#: Operator names; each has built-in kernels ``NAME-x`` and ``NAME-y`` (smoothing 1 2 1, 3 10 3, 1 1 1).
-OPERATORS = ("sobel", "scharr", "prewitt")
-#: What :func:`sobel` can return.
-COMPONENTS = ("magnitude", "x", "y", "direction")
 #: The geometry keywords :func:`sobel` passes on to :func:`gradients`.
 _GEOMETRY = ("mode", "boundary", "cval", "stride", "padding", "dilation", "correlate", "engine")
 

@@ -38,12 +38,11 @@ from typing import Any
 import numpy as np
 
 from ..geometry import AxisGeometry, pool_geometry
+from ..vocabulary import POOL_OPS
 from .filter import work_dtype
 
 __all__ = ["POOL_OPS", "global_pool", "max_unpool", "pool2d", "pool_dtype"]
 
-#: The pooling operations, as ``--op`` names them.
-POOL_OPS = ("max", "avg", "min", "sum", "median")
 
 
 def _check_op(op: Any) -> str:

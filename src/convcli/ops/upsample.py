@@ -19,12 +19,11 @@ from typing import Any
 import numpy as np
 
 from ..geometry import TransposeAxis, as_padding, as_pair, transpose_axis
+from ..vocabulary import UPSAMPLE_METHODS
 from .filter import work_dtype
 
 __all__ = ["UPSAMPLE_METHODS", "transpose_output_shape", "upsample"]
 
-#: The methods :func:`upsample` knows, in the order the CLI lists them.
-UPSAMPLE_METHODS = ("nearest", "zeros", "bilinear", "transpose")
 _AXES = ("rows", "cols")
 
 

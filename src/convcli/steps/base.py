@@ -1,0 +1,323 @@
+"""What a step kind is: its options, declared once, and the functions that check, plan and run it.
+
+A step kind (gray, filter, sobel, pool, upsample) is one module of this package that builds a
+:class:`StepKind`; :mod:`convcli.steps` lists them. The pipeline's checks and defaults
+(:func:`convcli.pipeline.parse_step`), its planning and running, the memory estimate and the
+JSON Schema of pipeline files all come from these declarations. docs/architecture.md gives the
+recipe for adding a kind.
+
+Messages about options are worded through a :class:`Wording`, which the front end chooses: option
+names as YAML keys (`` `size: 2` ``, :data:`KEYS`, what pipeline files get) or as the command line's
+flags (the CLI's own wording). The core itself never names a flag.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import did_you_mean
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from ..pipeline import Plan, Step
+
+#: The default of an option that a step holds only when it is given (pool's ``stride``).
+ABSENT = object()
+
+
+# --- values: how an option's value is read ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Context:
+    """What reading a value may need besides the value: where kernel names are looked up, and the
+    folder that relative kernel files are found in (the pipeline file's)."""
+
+    search_path: Sequence[str] | None = None
+    base: str | None = None
+
+
+class Value:
+    """How one option's value is checked and converted; ``kind`` names it for the front ends (which
+    command-line type, which JSON Schema)."""
+
+    kind = "value"
+
+    def read(self, value: Any, *, name: str, context: Context) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Choice(Value):
+    """One of ``choices``; a mistyped value gets the closest ones suggested."""
+
+    choices: tuple[str, ...]
+    kind = "choice"
+
+    def read(self, value: Any, *, name: str, context: Context) -> Any:
+        if value not in self.choices:
+            hint = did_you_mean(str(value), self.choices)
+            raise ValueError(f"`{name}` must be one of {', '.join(self.choices)}, got {value!r}"
+                             + (f"; {hint}" if hint else ""))
+        return value
+
+
+@dataclass(frozen=True)
+class Pair(Value):
+    """Whole numbers per axis: ``2``, ``[2, 1]`` or the command line's ``"2,1"`` (each ≥ ``minimum``)."""
+
+    minimum: int = 1
+    kind = "pair"
+
+    def read(self, value: Any, *, name: str, context: Context) -> tuple[int, int]:
+        from ..geometry import as_pair
+
+        if isinstance(value, str):
+            try:
+                value = [int(part) for part in value.replace("x", ",").split(",")]
+            except ValueError:
+                raise ValueError(f"`{name}` must be a whole number or a pair like 2,3, got {value!r}") from None
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(f"`{name}` must be whole numbers, got {value!r}")
+        return as_pair(value, name=name, minimum=self.minimum)
+
+
+@dataclass(frozen=True)
+class Padding(Value):
+    """Padding amounts: P, (PH, PW) or (TOP, BOTTOM, LEFT, RIGHT); kept as (top, bottom, left, right)."""
+
+    kind = "padding"
+
+    def read(self, value: Any, *, name: str, context: Context) -> tuple[int, ...]:
+        from ..geometry import as_padding
+
+        form = f"`{name}` must be whole numbers like 1 or 1,2 or 0,1,1,0, got {value!r}"
+        if isinstance(value, str):
+            try:
+                value = [int(part) for part in value.split(",")]
+            except ValueError:
+                raise ValueError(form) from None
+        if isinstance(value, bool) or value is None:
+            raise ValueError(form)
+        (top, bottom), (left, right) = as_padding(value)
+        return (top, bottom, left, right)
+
+
+@dataclass(frozen=True)
+class Number(Value):
+    """A finite number; with ``positive``, above 0 (``what`` says what it is: "a sigma")."""
+
+    positive: bool = False
+    what: str = "a number"
+    kind = "number"
+
+    def read(self, value: Any, *, name: str, context: Context) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValueError(f"`{name}` must be a finite number, got {value!r}")
+        if self.positive and value <= 0:
+            raise ValueError(f"`{name}` must be {self.what} > 0, got {value!r}")
+        return float(value)
+
+
+@dataclass(frozen=True)
+class Flag(Value):
+    """On or off."""
+
+    kind = "flag"
+
+    def read(self, value: Any, *, name: str, context: Context) -> bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"`{name}` must be true or false, got {value!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class Boundary(Value):
+    """A boundary name or alias, resolved to the core's name (see convcli.geometry)."""
+
+    kind = "boundary"
+
+    def read(self, value: Any, *, name: str, context: Context) -> str:
+        from ..geometry import resolve_boundary
+
+        return resolve_boundary(value if isinstance(value, str) else repr(value))
+
+
+@dataclass(frozen=True)
+class KernelSpec(Value):
+    """A kernel: a name, a file (found beside the pipeline file), an inline matrix or a parametric
+    spec, or a :class:`~convcli.kernels.Kernel`; with ``many``, a non-empty list of them."""
+
+    many: bool = False
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return "kernels" if self.many else "kernel"
+
+    def read(self, value: Any, *, name: str, context: Context) -> Any:
+        if not self.many:
+            return _kernel(value, name=name, context=context)
+        if not isinstance(value, list) or not value:
+            raise ValueError(f"`{name}` must be a non-empty list of kernels, got {value!r}")
+        return [_kernel(each, name=name, context=context) for each in value]
+
+
+def _kernel(value: Any, *, name: str, context: Context) -> Any:
+    import os
+
+    from ..kernels import FILE_EXTENSIONS, Kernel, load_kernel
+
+    if isinstance(value, Kernel):
+        return value
+    base = context.base
+    if isinstance(value, str) and base and not os.path.isabs(value):
+        # A kernel file named in a pipeline is found beside the pipeline, wherever convcli runs.
+        if value.lower().endswith(tuple(FILE_EXTENSIONS)) or os.sep in value:
+            value = os.path.join(base, value)
+    if isinstance(value, str) and value.lower().endswith(tuple(FILE_EXTENSIONS)) and not os.path.exists(value):
+        raise ValueError(f"no such kernel file {value}")  # reported at the pipeline's line
+    if isinstance(value, bool) or value is None or isinstance(value, dict):
+        raise ValueError(f"`kernel` must be a kernel spec or a matrix, got {value!r}")
+    return load_kernel(value, search_path=context.search_path)
+
+
+# --- options and wording -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a step kind, declared once.
+
+    ``name`` is the YAML key (the command line's flag is ``--`` + the name with dashes); ``default``
+    is what the step holds when it is not given (:data:`ABSENT`: nothing); ``help`` is the one-line
+    description the front ends show.
+    """
+
+    name: str
+    value: Value
+    default: Any = ABSENT
+    help: str = ""
+
+
+class Wording:
+    """How a message names an option: as a YAML key (this class) or, in the CLI, as a flag."""
+
+    def __call__(self, name: str, value: str | None = None) -> str:
+        """`` `size: K` ``; without a value `` `size` ``."""
+        return f"`{name}`" if value is None else f"`{name}: {value}`"
+
+    def pair(self, first: str, second: str) -> str:
+        """Two values per axis: ``[KY, KX]``."""
+        return f"[{first}, {second}]"
+
+    def switch(self, name: str) -> str:
+        """An on/off option turned on: `` `global: true` ``."""
+        return self(name, "true")
+
+
+#: Options named as YAML keys: pipeline files, and the Python API.
+KEYS = Wording()
+
+
+class RuleError(ValueError):
+    """Options that do not go together; ``option`` is the one the message points at (its line)."""
+
+    def __init__(self, message: str, *, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+# --- planning and running ----------------------------------------------------------------------------
+
+
+@dataclass
+class Planning:
+    """What planning one step may look at besides its input: the whole chain and this step's place
+    in it, and the inputs of the pools planned so far (by position: a max-unpool restores one)."""
+
+    steps: Sequence[Step]
+    position: int
+    pooled: dict[int, tuple[int, ...]] = field(default_factory=dict)
+
+
+@dataclass
+class Running:
+    """What running one step may use besides its input array: the chain, this step's place, the
+    plan, the engine that computes filters, whether the last channel is alpha, the chain's input
+    (``image``) and the argmax indices of max pools that a later max-unpool needs."""
+
+    steps: Sequence[Step]
+    position: int
+    plan: Plan
+    engine: str
+    has_alpha: bool
+    image: Any
+    indices: dict[int, Any] = field(default_factory=dict)
+    unpooled: frozenset[int] = frozenset()
+
+
+def floating(dtype: Any) -> str:
+    """The dtype an op computes in for an input of ``dtype`` (see convcli.ops.filter.work_dtype)."""
+    from ..ops.filter import work_dtype
+
+    return str(work_dtype(dtype))
+
+
+def float_dtype(step: Step, dtype: str, *, changed: bool, has_alpha: bool) -> str:
+    """The result dtype of a step that computes in floating point whatever its input."""
+    return floating(dtype)
+
+
+def no_rules(options: dict[str, Any], say: Wording) -> None:
+    """A kind whose options all go together."""
+
+
+def as_given(options: dict[str, Any]) -> dict[str, Any]:
+    """A kind whose options need nothing more once the defaults are in."""
+    return options
+
+
+@dataclass(frozen=True)
+class StepKind:
+    """One kind of step, declared once.
+
+    - ``options``: what it takes (see :class:`Option`);
+    - ``rules(options, say)``: raises :class:`RuleError` for options given that do not go
+      together (only the options given are in ``options``), worded with ``say``;
+    - ``complete(options)``: the step's options once the defaults are in, normalised;
+    - ``plan(step, state, planning)``: the result's shape and the step's report record; updates
+      ``state`` (the value kind and default scale of the result) where the step changes them;
+    - ``run(step, array, running)``: the result;
+    - ``result_dtype(step, dtype, changed=, has_alpha=)``: the result's dtype for an input of ``dtype``;
+    - ``memory(step, record, before, after, has_alpha, engine)``: bytes the step allocates at its
+      busiest (see :func:`convcli.memory.estimate_memory`).
+    """
+
+    name: str
+    summary: str
+    options: tuple[Option, ...]
+    plan: Callable[..., tuple[tuple[int, ...], dict]]
+    run: Callable[..., Any]
+    memory: Callable[..., int]
+    rules: Callable[[dict[str, Any], Wording], None] = no_rules
+    complete: Callable[[dict[str, Any]], dict[str, Any]] = as_given
+    result_dtype: Callable[..., str] = float_dtype
+
+    def option(self, name: str) -> Option:
+        """The declared option called ``name``."""
+        return next(option for option in self.options if option.name == name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(option.name for option in self.options)
+
+    @property
+    def choices(self) -> dict[str, tuple[str, ...]]:
+        """The options that take one of a list of words, and their words."""
+        return {option.name: option.value.choices for option in self.options if isinstance(option.value, Choice)}
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return {option.name: option.default for option in self.options if option.default is not ABSENT}

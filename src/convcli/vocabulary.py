@@ -1,0 +1,36 @@
+"""The words convcli's operations accept, and the luminance weights, each written once.
+
+No NumPy here: step declarations, the command line's choices, shell completion and help list these
+without loading the ops, and the ops check their arguments against the same tuples. (Padding modes
+and boundary names live with the shape rules, in :mod:`convcli.geometry`.)
+"""
+
+from __future__ import annotations
+
+#: Pooling operations (pool's ``op``).
+POOL_OPS = ("max", "avg", "min", "sum", "median")
+#: Pooling's padding modes: PyTorch's (``valid``, with explicit padding) or Keras's ``same``.
+POOL_MODES = ("valid", "same")
+#: Gradient operators; each has built-in kernels ``NAME-x`` and ``NAME-y`` (smoothing 1 2 1, 3 10 3, 1 1 1).
+OPERATORS = ("sobel", "scharr", "prewitt")
+#: What the gradient step gives.
+COMPONENTS = ("magnitude", "x", "y", "direction")
+#: Upsampling methods of :func:`convcli.ops.upsample.upsample`, in the order the CLI lists them.
+UPSAMPLE_METHODS = ("nearest", "zeros", "bilinear", "transpose")
+#: Upsampling that undoes an earlier max pool (pipelines only: it needs that pool's argmax).
+MAX_UNPOOL = "max-unpool"
+#: Engines for stride-1, dilation-1 filtering (see convcli.ops.filter).
+ENGINES = ("auto", "opencv", "scipy")
+#: Luminance weights of skimage.color.rgb2gray (ITU-R BT.709), for R, G and B.
+GRAY_WEIGHTS = (0.2125, 0.7154, 0.0721)
+
+
+def gray_formula() -> str:
+    """The luminance formula as the reports and help write it.
+
+    Examples
+    --------
+    >>> gray_formula()
+    '0.2125 R + 0.7154 G + 0.0721 B'
+    """
+    return " + ".join(f"{weight} {channel}" for weight, channel in zip(GRAY_WEIGHTS, "RGB"))
