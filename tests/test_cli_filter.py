@@ -646,7 +646,7 @@ def test_boundary_aliases_still_run_and_cval_follows_the_alias(run, npy):
     reference = signal.convolve2d(np.pad(npy, 1, constant_values=2), np.ones((3, 3)) / 9, mode="valid")
     np.testing.assert_allclose(np.load("o.npy"), reference, rtol=1e-5, atol=1e-6)
     result = run("filter", "in.npy", "-k", "box3", "--boundary", "replicate", "--cval", "2", "-o", "o.npy")
-    assert result.exit_code == 2 and "--cval needs --boundary constant (the boundary is replicate)" in result.stderr
+    assert result.exit_code == 2 and "--cval needs --boundary constant (the boundary is edge)" in result.stderr
 
 
 # --- a dry run without -o says what the file would be (issue 11) -----------------------------------

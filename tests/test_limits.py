@@ -326,7 +326,7 @@ CASES = {
     "frames": ("a.gif", lambda: animation("GIF", 4), ["--max-frames", "3"], "--max-frames", ["--max-frames", "4"]),
     "file size": ("a.png", lambda: png_bytes((2, 2)), ["--max-file-size", "10"], "--max-file-size",
                   ["--max-file-size", "1K"]),
-    # the plan's estimate: a few KiB of arrays and pipeline.MEMORY_OVERHEAD (8 MiB)
+    # the plan's estimate: a few KiB of arrays and memory.MEMORY_OVERHEAD (8 MiB)
     "memory": ("a.npy", lambda: npy_bytes(np.zeros((8, 8, 4), np.float32)), ["--max-memory", "8M"],
                "--max-memory", ["--max-memory", "9M"]),
     "nonfinite": ("a.npy", lambda: npy_bytes(np.array([[np.nan, 1.0], [2.0, 3.0]])), [], "--allow-nonfinite",

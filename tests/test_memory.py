@@ -1,4 +1,4 @@
-"""The working-memory estimate behind --max-memory (convcli.pipeline.estimate_memory): it covers the
+"""The working-memory estimate behind --max-memory (convcli.memory.estimate_memory): it covers the
 whole run, from the header and the plan, and real jobs stay under it.
 
 The peak of a real job is measured in a fresh interpreter (Linux /proc: the peak resident set,
@@ -191,7 +191,8 @@ def test_a_large_rgba_png_is_refused_by_default(run, no_decoding):
 
 
 def test_the_estimate_is_in_the_dry_run_report(run):
-    from convcli.pipeline import estimate_memory, parse_step
+    from convcli.memory import estimate_memory
+    from convcli.pipeline import parse_step
 
     _image("a.png", (100, 120, 3))
     report = json.loads(run("filter", "a.png", "-k", "box3", "-o", "out.png", "--dry-run", "--json").stdout)
@@ -201,7 +202,8 @@ def test_the_estimate_is_in_the_dry_run_report(run):
 
 
 def test_the_estimate_grows_with_each_steps_result():
-    from convcli.pipeline import estimate_memory, parse_pipeline
+    from convcli.memory import estimate_memory
+    from convcli.pipeline import parse_pipeline
 
     # independent arithmetic: a bank of 10 on 64×48 grey gives 10 float32 channels; four banks 10⁴
     small = estimate_memory([parse_pipeline("steps: [gray]", path="g.yaml")], (64, 48), "uint8")

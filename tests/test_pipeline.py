@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
+from convcli.cli.chain import FLAGS
 from convcli.errors import GeometryError, KernelError
 from convcli.pipeline import (
     PipelineError,
@@ -17,8 +18,8 @@ from convcli.pipeline import (
     plan,
     result_dtype,
     run,
-    zero_border_change,
 )
+from convcli.steps.conv import zero_border_change
 
 RNG = np.random.default_rng(5)
 
@@ -38,7 +39,7 @@ def steps_of(text, path="p.yaml"):
     ("steps:\n  - filter: {mode: valid}\n", 2, "give `kernel: SPEC` or `kernels"),
     ("steps:\n  - filter: {kernel: box3, kernels: [box3]}\n", 2, "one of them"),
     ("steps:\n  - filter: {kernel: box3, mode: same, padding: 1}\n", 2, "`padding` replaces `mode`"),
-    ("steps:\n  - filter: {kernel: box3, cval: 2}\n", 2, "`cval` needs boundary: constant"),
+    ("steps:\n  - filter: {kernel: box3, cval: 2}\n", 2, "`cval` needs `boundary: constant`"),
     ("steps:\n  - filter: {kernel: box3, boundary: mirror}\n", 2, "ambiguous"),
     ("steps:\n  - filter: {kernel: box3, correlate: yes}\n", 2, "true or false"),
     ("steps:\n  - sobel: {component: direction, threshold: 3}\n", 2, "not from direction"),
@@ -310,7 +311,7 @@ def test_result_dtype_with_alpha(yaml_step, want):
 def test_option_conflicts_are_worded_for_flags_or_keys(op, options, as_flags, as_keys):
     """One check serves the commands and pipeline files; only the naming of the options differs."""
     with pytest.raises(PipelineError) as from_cli:
-        parse_step(op, options, flags=True)
+        parse_step(op, options, wording=FLAGS)
     assert from_cli.value.message == f"{op}: {as_flags}"
     with pytest.raises(PipelineError) as from_yaml:
         parse_step(op, options)

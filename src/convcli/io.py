@@ -251,7 +251,7 @@ class Limits:
     memory : callable, optional
         ``memory(info)`` → ``(bytes, how)``: the working-memory estimate of an input from its
         header, and how it was made (for the message). The command line estimates the whole run
-        from the plan of its steps (:func:`convcli.pipeline.estimate_memory`); without it, the
+        from the plan of its steps (:func:`convcli.memory.estimate_memory`); without it, the
         estimate is :func:`working_memory`.
     allow_nonfinite : bool
         Let NaN and inf in floating-point inputs through [``--allow-nonfinite``]; default False.

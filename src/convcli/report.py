@@ -338,7 +338,7 @@ def summary_lines(
 
 def _border_line(change: dict, command: str | None) -> str:
     """The zero boundary nobody asked for, when it visibly framed the image (see
-    :func:`convcli.pipeline.zero_border_change`).
+    convcli.steps.conv.zero_border_change).
 
     Examples
     --------

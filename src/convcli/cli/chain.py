@@ -16,31 +16,33 @@ from .options import OutputOptions
 from .runner import Product, Source, collect_sources, run_batch
 
 
+class FlagWording:
+    """The command line's wording of step options in messages: ``--size K``, ``--size``, ``KY,KX``,
+    ``--global`` (see convcli.steps.base.Wording, whose YAML-key wording pipeline files get)."""
+
+    def __call__(self, name: str, value: str | None = None) -> str:
+        return f"--{name.replace('_', '-')}" + ("" if value is None else f" {value}")
+
+    def pair(self, first: str, second: str) -> str:
+        return f"{first},{second}"
+
+    def switch(self, name: str) -> str:
+        return self(name)
+
+
+#: Step options named as the command line's flags.
+FLAGS = FlagWording()
+
+
 def make_step(op: str, options: dict[str, Any]) -> Any:
     """A checked step from command-line options (None values dropped); a bad one is a usage error."""
     from ..errors import ConvcliError
     from ..pipeline import parse_step
 
     try:
-        return parse_step(op, {name: value for name, value in options.items() if value is not None}, flags=True)
+        return parse_step(op, {name: value for name, value in options.items() if value is not None}, wording=FLAGS)
     except ConvcliError as error:
         raise click.UsageError(error.message) from None
-
-
-def conv_step_options(geometry: dict[str, Any]) -> dict[str, Any]:
-    """The geometry options of filter/sobel (from ``pop_geometry``) as step options.
-
-    Examples
-    --------
-    >>> conv_step_options({"mode": "same", "padding": (1,), "boundary": "zero", "cval": 0.0})
-    {'padding': (1,), 'boundary': 'zero'}
-    """
-    options = dict(geometry)
-    if options.get("padding") is not None:
-        options.pop("mode", None)  # --padding replaces --mode (pop_geometry checked they agree)
-    if options.get("boundary") != "constant":  # pop_geometry resolved aliases (fill)
-        options.pop("cval", None)
-    return options
 
 
 def run_chains(
@@ -148,7 +150,7 @@ def run_chains(
         return products
 
     def memory(info: Any, outputs: list[tuple[int, str, str]]) -> Any:
-        from ..pipeline import estimate_memory
+        from ..memory import estimate_memory
 
         if sheet is not None:  # the contact sheet is 8-bit, whatever --dtype says
             outputs = [(index, "uint8" if index == len(names) - 1 else dtype, fmt) for index, dtype, fmt in outputs]

@@ -16,7 +16,7 @@ from .options import (
     output_options,
     pop_geometry,
 )
-from .chain import conv_step_options, make_step, run_chains
+from .chain import make_step, run_chains
 
 EPILOG = """\b
 Examples:
@@ -54,7 +54,7 @@ def filter_command(inputs: tuple[str, ...], kernels: tuple[Any, ...], **params: 
     split = len(kernels) > 1 and options.output != "-" and "{kernel}" in template
     groups = [[k] for k in kernels] if split or len(kernels) == 1 else [kernels]
     def bank(group: list[Any]) -> Any:
-        return make_step("filter", dict(conv_step_options(geometry), kernels=group, normalize=normalize))
+        return make_step("filter", dict(geometry, kernels=group, normalize=normalize))
 
     chains = [[bank(group)] for group in groups]
     run_chains(

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from ..geometry import AMBIGUOUS_BOUNDARIES, BOUNDARIES, BOUNDARY_ALIASES, MODES, resolve_boundary
+from ..geometry import AMBIGUOUS_BOUNDARIES, BOUNDARIES, BOUNDARY_ALIASES, MODES
 from ..vocabulary import gray_formula
 from .types import KERNEL, PADDING, PAIR, TEMPLATE, ChoiceType
 
@@ -114,32 +114,16 @@ geometry_options = _compose(
 
 
 def pop_geometry(params: dict[str, Any]) -> dict[str, Any]:
-    """Take the geometry options out of a command's parameters, as :func:`convcli.filter2d` keywords.
-
-    ``--padding`` replaces ``--mode``; giving both with a mode other than ``valid`` is a usage error.
-    ``boundary`` is None when ``--boundary`` was not given: the step then holds its default (zero)
-    knowing nobody asked for it, and says so when it frames an image (README, Reports).
+    """Take the geometry options out of a command's parameters, as step options: only the ones
+    given. The step holds the defaults of the others and knows they were not asked for (a zero
+    boundary nobody asked for is said when it frames an image: README, Reports); which options go
+    together is the step's own rule, checked by :func:`convcli.cli.chain.make_step`.
     """
-    mode = params.pop("mode")
-    padding = params.pop("padding")
-    given = params.pop("boundary")
-    boundary = resolve_boundary(given)  # an alias becomes the core's name
-    cval = params.pop("cval")
-    if padding is not None and mode not in (None, "valid"):
-        raise click.UsageError(f"--padding replaces --mode; drop --mode {mode} (or use --mode valid)")
-    if cval != 0.0 and boundary != "constant":
-        raise click.UsageError(f"--cval needs --boundary constant (the boundary is {given})")
     ctx = click.get_current_context(silent=True)
-    asked = ctx is None or ctx.get_parameter_source("boundary") is not click.core.ParameterSource.DEFAULT
-    return {
-        "mode": mode or "same",
-        "padding": padding,
-        "boundary": boundary if asked else None,  # not given: the step's default, which it knows was not asked for
-        "cval": cval,
-        "stride": params.pop("stride") or (1, 1),
-        "dilation": params.pop("dilation"),
-        "correlate": params.pop("correlate"),
-    }
+    options = {name: params.pop(name) for name in ("mode", "padding", "boundary", "cval", "stride", "dilation",
+                                                   "correlate")}
+    return {name: value for name, value in options.items() if value is not None and (
+        ctx is None or ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT)}
 
 
 def _set_root(name: str) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from .options import OutputOptions, geometry_options, gray_option, inputs_argument, output_options, pop_geometry
-from .chain import conv_step_options, make_step, run_chains
+from .chain import make_step, run_chains
 from .types import ChoiceType
 
 EPILOG = """\b
@@ -44,6 +44,6 @@ def sobel_command(inputs: tuple[str, ...], **params: Any) -> None:
     blur, threshold, gray = params.pop("blur"), params.pop("threshold"), params.pop("gray")
     geometry = pop_geometry(params)
     options = OutputOptions.pop(params)
-    step = make_step("sobel", dict(conv_step_options(geometry), operator=operator, component=component,
+    step = make_step("sobel", dict(geometry, operator=operator, component=component,
                                    blur=blur, threshold=threshold))
     run_chains(command="sobel", inputs=inputs, options=options, chains=[[step]], names=[component], gray=gray)

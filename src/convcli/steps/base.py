@@ -290,9 +290,11 @@ class StepKind:
     - ``plan(step, state, planning)``: the result's shape and the step's report record; updates
       ``state`` (the value kind and default scale of the result) where the step changes them;
     - ``run(step, array, running)``: the result;
-    - ``result_dtype(step, dtype, changed=, has_alpha=)``: the result's dtype for an input of ``dtype``;
-    - ``memory(step, record, before, after, has_alpha, engine)``: bytes the step allocates at its
-      busiest (see :func:`convcli.memory.estimate_memory`).
+    - ``result_dtype(step, dtype, changed=, has_alpha=)``: the result's dtype for an input of
+      ``dtype`` (``changed``: the shape changed); with ``alpha_in_float``, a result that carries
+      an alpha channel is made floating point (the alpha is carried through the geometry so);
+    - ``memory(step, record, sizes)``: bytes the step allocates at its busiest, its result and
+      working arrays (see :class:`convcli.memory.Sizes`).
     """
 
     name: str
@@ -304,6 +306,7 @@ class StepKind:
     rules: Callable[[dict[str, Any], Wording], None] = no_rules
     complete: Callable[[dict[str, Any]], dict[str, Any]] = as_given
     result_dtype: Callable[..., str] = float_dtype
+    alpha_in_float: bool = True
 
     def option(self, name: str) -> Option:
         """The declared option called ``name``."""

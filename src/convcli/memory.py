@@ -1,0 +1,185 @@
+"""How much memory one input's run holds at its busiest, estimated from the header and the plan
+before anything is decoded (what ``--max-memory`` holds a run to)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .pipeline import Step, plan, result_dtype
+from .steps import KINDS
+
+#: Bytes added to every estimate for what is not an image-sized array: the engines' row buffers and
+#: thread pools, small arrays, the interpreter's own allocations.
+MEMORY_OVERHEAD = 8 << 20
+#: And a tenth more for what the arrays' model leaves out: allocator slack, libraries' scratch space.
+MEMORY_MARGIN = 1.1
+
+
+@dataclass(frozen=True)
+class Memory:
+    """An estimate of the most memory one input's run holds at once: ``bytes``, reached ``where``."""
+
+    bytes: int
+    where: str
+
+
+def _elements(shape: Sequence[int]) -> int:
+    return math.prod(int(n) for n in shape)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """What a step's :attr:`~convcli.steps.base.StepKind.memory` works from: element counts of its
+    input and result (``n_in``, ``n_out``), the result's bytes (``result``), the bytes of one
+    element of the floating-point type it computes in (``real``), whether alpha comes along
+    (``alpha``: 0 or 1), the input's channels (``in_channels``), its colour elements
+    (``colour_in``), one output plane and the output's colour elements (``plane_out``,
+    ``colour_out``), the input's dtype (``before``) and the filter engine (``engine``)."""
+
+    n_in: int
+    n_out: int
+    result: int
+    real: int
+    alpha: int
+    in_channels: int
+    colour_in: int
+    plane_out: int
+    colour_out: int
+    before: str
+    engine: str
+
+
+def _step_memory(step: Step, record: dict, before: str, after: str, has_alpha: bool, engine: str) -> int:
+    """What one step allocates, in bytes, at its busiest: its result and its working arrays
+    (converted and padded copies, the engines' outputs, temporaries), as the ops in convcli.ops
+    compute them. Its input is not counted: whoever holds it counts it."""
+    import numpy as np
+
+    from .ops.filter import work_dtype
+
+    n_in, n_out = _elements(record["in_shape"]), _elements(record["out_shape"])
+    alpha = 1 if has_alpha else 0
+    in_channels = _elements(record["in_shape"][2:])
+    out_channels = _elements(record["out_shape"][2:])
+    plane_out = n_out // out_channels
+    sizes = Sizes(n_in=n_in, n_out=n_out, result=n_out * np.dtype(after).itemsize,
+                  real=work_dtype(before).itemsize, alpha=alpha, in_channels=in_channels,
+                  colour_in=n_in // in_channels * (in_channels - alpha), plane_out=plane_out,
+                  colour_out=plane_out * (out_channels - alpha), before=before, engine=engine)
+    return KINDS[step.op].memory(step, record, sizes)
+
+
+def _mapping_memory(elements: int, result: str, output: str) -> int:
+    """Turning a result into the output dtype, besides the mapped array: the general mapping's
+    float64 copies (alpha, angles, masks, integers into an integer dtype) or the fast path's."""
+    import numpy as np
+
+    if np.dtype(output).kind == "f":
+        return 0
+    if np.dtype(result).kind != "f":  # integers converted first: float32 for 16 bits or less
+        return elements * (4 if np.dtype(result).itemsize <= 2 else 8)
+    return elements * np.dtype(result).itemsize  # values beyond the safe range clipped in a copy
+
+
+def estimate_memory(
+    chains: Sequence[Sequence[Step]],
+    shape: Sequence[int],
+    dtype: str,
+    *,
+    has_alpha: bool = False,
+    start_dtype: str | None = None,
+    outputs: Sequence[tuple[int, str, str]] | None = None,
+    sheet: bool = False,
+    engine: str = "auto",
+    max_pixels: int | None = None,
+) -> Memory:
+    """The most memory one input's run holds at once, from its header and the plan: nothing is decoded.
+
+    The run, as the command line does it: the input decoded (the decoder's array and a converted
+    copy), converted to ``start_dtype`` (``--dtype float64``), then each chain's steps in turn —
+    at each step the input, the results of earlier chains and saved steps, the step's own input
+    and everything the step allocates (see the ops) — then each product mapped to its output
+    dtype and encoded while the others wait. The peak is the largest of these sums, plus
+    :data:`MEMORY_OVERHEAD`.
+
+    Parameters
+    ----------
+    chains : sequence of step lists
+        One list of steps per product, as :func:`run` takes them.
+    shape, dtype, has_alpha
+        The input, from its header.
+    start_dtype : str, optional
+        What the steps start from, when the input is converted first.
+    outputs : sequence of (product, dtype, format), optional
+        Each file written: which product (the chains' results, then the saved steps in order,
+        then a contact sheet), in which dtype and format. Default: each product once to ``.npy``,
+        as computed.
+    sheet : bool
+        A contact sheet of the first chain's result is made too.
+    engine : str
+        What computes the filters (``--engine``).
+    max_pixels : int, optional
+        Checked first, per step, as :func:`plan` does: a result too large to hold says so.
+
+    Examples
+    --------
+    >>> from convcli.pipeline import parse_pipeline
+    >>> steps = parse_pipeline("steps: [{upsample: {method: bilinear, factor: 4}}]", path="up.yaml")
+    >>> estimate = estimate_memory([steps], (3000, 3000), "uint8", outputs=[(0, "uint8", "png")])
+    >>> round(estimate.bytes / 2**30, 2), estimate.where
+    (1.38, 'step 1 (upsample)')
+    """
+    import numpy as np
+
+    start = str(start_dtype or dtype)
+    decoded = _elements(shape) * np.dtype(dtype).itemsize
+    base = decoded + (_elements(shape) * np.dtype(start).itemsize if start != str(dtype) else 0)
+    peak, where = 2 * decoded, "decoding"
+    held = 0  # results of earlier chains and saved steps
+    products: list[tuple[int, str, bool, str]] = []  # elements, dtype, alpha, kind
+    saves: list[tuple[int, str, bool, str]] = []
+    for chain in chains:
+        state = plan(chain, shape, has_alpha=has_alpha, max_pixels=max_pixels)
+        current, alive = start, 0  # the step's input when it is not the decoded image
+        alpha = has_alpha
+        for position, (step, record) in enumerate(zip(chain, state.steps)):
+            after = result_dtype(step, current, changed=record["in_shape"] != record["out_shape"], has_alpha=alpha)
+            need = base + held + alive + _step_memory(step, record, current, after, alpha, engine)
+            if need > peak:
+                peak, where = need, f"step {position + 1} ({step.op})"
+            alive = _elements(record["out_shape"]) * np.dtype(after).itemsize
+            current = after
+            if step.save:
+                held += alive
+                kind = plan(chain[: position + 1], shape, has_alpha=has_alpha).kind
+                saves.append((_elements(record["out_shape"]), after, alpha, kind))
+        products.append((_elements(state.shape), current, alpha, state.kind))
+        held += alive
+    products += saves
+    if sheet:
+        elements = products[0][0]
+        need = base + held + 2 * elements * 8
+        if need > peak:
+            peak, where = need, "the contact sheet"
+        products.append((elements, "uint8", False, "values"))
+        held += elements * 3
+    written = outputs if outputs is not None else [(index, product[1], "npy") for index, product in
+                                                   enumerate(products)]
+    for index, output, fmt in written:
+        # The runner maps one product at a time while the others wait, lets the result go, then
+        # encodes: the compressed bytes, and their joined copy (a .npy is written as it is).
+        elements, result, alpha, kind = products[index]
+        mapped = elements * np.dtype(output).itemsize
+        general = np.dtype(output).kind in "ui" and (alpha or kind != "values")
+        mapping = 4 * elements * 8 if general else _mapping_memory(elements, result, output)
+        product = elements * np.dtype(result).itemsize
+        # A .npy: io.BytesIO grows by an eighth at a time, and NumPy copies 16 MiB pieces into it
+        # through a buffer of their own.
+        encoded = mapped * 1.25 + min(mapped, 32 << 20) if fmt == "npy" else mapped * 2
+        need = max(held + mapped + mapping, held - product + mapped + encoded)
+        if need > peak:
+            peak, where = need, "writing"
+    return Memory(int(peak * MEMORY_MARGIN + MEMORY_OVERHEAD), where)

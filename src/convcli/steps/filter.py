@@ -1,0 +1,75 @@
+"""The filter step: one kernel, or a bank of kernels (one output channel per kernel per channel)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Flag, KernelSpec, Option, Planning, RuleError, Running, StepKind, Wording
+from .conv import CONV_OPTIONS, complete_conv, conv_rules, filter_memory, geometry, note_zero_border
+
+OPTIONS = (
+    Option("kernel", KernelSpec(), help="The kernel: a name, a file, an inline matrix or a parametric spec."),
+    Option("kernels", KernelSpec(many=True), help="Several kernels: one output channel per kernel."),
+    Option("normalize", Flag(), False, "Divide each kernel by its sum first."),
+    *CONV_OPTIONS,
+)
+
+
+def rules(options: dict[str, Any], say: Wording) -> None:
+    conv_rules(options, say)
+    if ("kernel" in options) == ("kernels" in options):
+        raise RuleError(f"give {say('kernel', 'SPEC')} or {say('kernels', '[A, B, ...]')} (one of them)")
+
+
+def complete(options: dict[str, Any]) -> dict[str, Any]:
+    """One kernel is a bank of one; ``normalize`` is applied to the kernels here, once."""
+    if "kernel" in options:
+        options["kernels"] = [options.pop("kernel")]
+    if options["normalize"]:
+        options["kernels"] = [kernel.normalized() for kernel in options["kernels"]]
+    return complete_conv(options)
+
+
+def plan(step: Any, state: Any, planning: Planning) -> tuple[tuple[int, ...], dict]:
+    from ..geometry import conv_geometry
+    from ..ops.filter import bank_output_shape
+    from ..report import filter_step
+
+    options, before = step.options, state.shape
+    kernels = options["kernels"]
+    after = bank_output_shape(before, [k.shape for k in kernels], has_alpha=state.has_alpha,
+                              names=[k.name for k in kernels], **geometry(options))
+    bank = [(k.name, k.shape, *conv_geometry(before, k.shape, **geometry(options))) for k in kernels]
+    names: Any = kernels[0].name if len(kernels) == 1 else [k.name for k in kernels]
+    previous = {"receptive_field": list(state.receptive_field), "jump": list(state.jump)}
+    record = filter_step(kernel=names, kernel_shape=kernels[0].shape, rows=bank[0][2], cols=bank[0][3],
+                         boundary=options["boundary"], correlate=options["correlate"], in_shape=before,
+                         out_shape=after, cval=options["cval"], previous=previous, bank=bank)
+    state.kind, state.scale = "values", "clip"
+    return after, record
+
+
+def run(step: Any, array: Any, running: Running) -> Any:
+    from ..ops.filter import filter_bank
+
+    options = step.options
+    result = filter_bank(array, options["kernels"], has_alpha=running.has_alpha, boundary=options["boundary"],
+                         cval=options["cval"], engine=running.engine, **geometry(options))
+    colour = array[..., :-1] if running.has_alpha else array
+    note_zero_border(step, running.plan.steps[running.position], colour, running)
+    return result
+
+
+def memory(step: Any, record: dict, sizes: Any) -> int:
+    kernels = len(step.options["kernels"])
+    one = sizes.colour_out // kernels * sizes.real  # one kernel's result in the working type
+    # A bank of kernels of different shapes: each kernel its own window and padding (record["bank"]).
+    each = max(filter_memory(step, window, record["in_shape"], sizes.before, sizes.colour_in, one, sizes.engine,
+                             alpha=bool(sizes.alpha))
+               for window in record.get("bank") or [record])
+    own = one if kernels > 1 or sizes.alpha else 0  # several kernels, or alpha: each result copied into the stack
+    return sizes.result + each + own + (sizes.plane_out * sizes.real * 2 if sizes.alpha else 0)
+
+
+KIND = StepKind(name="filter", summary="convolve with a kernel or a bank of kernels", options=OPTIONS,
+                plan=plan, run=run, memory=memory, rules=rules, complete=complete)

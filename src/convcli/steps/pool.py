@@ -1,0 +1,119 @@
+"""The pool step: max, avg, min, sum or median over windows, or over the whole image (global)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..vocabulary import POOL_MODES, POOL_OPS
+from .base import Choice, Flag, Option, Padding, Pair, Planning, RuleError, Running, StepKind, Wording
+
+OPTIONS = (
+    Option("op", Choice(POOL_OPS), "max", "What each window gives."),
+    Option("size", Pair(), help="Window: K or KY,KX (required unless global)."),
+    Option("stride", Pair(), help="Step between windows (default: the window)."),
+    Option("mode", Choice(POOL_MODES), "valid", "valid (windows inside the input) or same (Keras: ⌈H/s⌉ outputs)."),
+    Option("ceil", Flag(), False, "Round the output size up (PyTorch ceil_mode=True)."),
+    Option("padding", Padding(), help="Padding that never takes part: P, PH,PW or TOP,BOTTOM,LEFT,RIGHT."),
+    Option("count_include_pad", Flag(), False, "avg: divide by the window's cells, padding included."),
+    Option("global", Flag(), help="One value per channel over the whole image."),
+)
+#: The window options that global pooling replaces.
+WINDOW = ("size", "stride", "mode", "ceil", "padding", "count_include_pad")
+
+
+def rules(options: dict[str, Any], say: Wording) -> None:
+    if options.get("global"):
+        extra = [name for name in WINDOW if name in options]
+        if extra:
+            raise RuleError(f"{say('global')} pools the whole image; drop {', '.join(map(say, extra))}",
+                            option=extra[0])
+    elif "size" not in options:
+        raise RuleError(f"give the window with {say('size', 'K')} (or {say.pair('KY', 'KX')}), "
+                        f"or {say.switch('global')}")
+    if "padding" in options and options.get("mode") == "same":
+        raise RuleError(f"{say('padding')} replaces {say('mode')}; drop {say('mode', 'same')}", option="mode")
+    if options.get("ceil") and options.get("mode") == "same":
+        raise RuleError(f"{say('ceil')} rounds valid or padded windows up; `same` already does", option="ceil")
+    if options.get("count_include_pad") and options.get("op", "max") != "avg":
+        raise RuleError(f"{say.switch('count_include_pad')} sets the divisor of {say('op', 'avg')}; "
+                        f"drop it for {say('op', options.get('op', 'max'))}", option="count_include_pad")
+
+
+def is_unpoolable(step: Any) -> bool:
+    """A windowed max pool: what a later max-unpool can undo."""
+    return step.op == "pool" and step.options["op"] == "max" and not step.options.get("global")
+
+
+def plan(step: Any, state: Any, planning: Planning) -> tuple[tuple[int, ...], dict]:
+    from ..geometry import pool_geometry
+    from ..report import pool_step
+
+    options, before = step.options, state.shape
+    if options.get("global"):
+        after = (1, 1) + before[2:]
+        field_r = state.receptive_field[0] + (before[0] - 1) * state.jump[0]
+        field_c = state.receptive_field[1] + (before[1] - 1) * state.jump[1]
+        record = {"op": "global_pool", "pool": options["op"], "in_shape": list(before), "out_shape": list(after),
+                  "receptive_field": [field_r, field_c],
+                  "jump": [state.jump[0] * before[0], state.jump[1] * before[1]]}
+    else:
+        rows, cols = pool_geometry(before, options["size"], stride=options.get("stride"), mode=options["mode"],
+                                   ceil=options["ceil"], padding=options.get("padding"))
+        after = (rows.out, cols.out) + before[2:]
+        previous = {"receptive_field": list(state.receptive_field), "jump": list(state.jump)}
+        record = pool_step(pool=options["op"], rows=rows, cols=cols, in_shape=before, out_shape=after,
+                           previous=previous, count_include_pad=options["count_include_pad"])
+        planning.pooled[planning.position] = before
+    state.kind, state.scale = "values", "clip"
+    return after, record
+
+
+def run(step: Any, array: Any, running: Running) -> Any:
+    from ..ops.filter import attach_alpha
+    from ..ops.pool import global_pool, pool2d
+
+    options = step.options
+    colour, alpha = (array[..., :-1], array[..., -1]) if running.has_alpha else (array, None)
+    if options.get("global"):
+        result = global_pool(colour, op=options["op"])
+        return result if alpha is None else attach_alpha(result, global_pool(alpha, op="avg"))  # coverage
+    window = {name: options.get(name) for name in ("size", "stride", "mode", "ceil", "padding")}
+    if running.position in running.unpooled:  # a later max-unpool puts values back where this took them
+        result, running.indices[running.position] = pool2d(colour, op="max", return_indices=True, **window)
+    else:
+        result = pool2d(colour, op=options["op"], count_include_pad=options["count_include_pad"], **window)
+    return result if alpha is None else attach_alpha(result, pool2d(alpha, op="avg", **window))  # coverage
+
+
+def result_dtype(step: Any, dtype: str, *, changed: bool, has_alpha: bool) -> str:
+    """Max and min pooling of integers keep the dtype; the others compute in floating point."""
+    from ..ops.pool import pool_dtype
+
+    return str(pool_dtype(dtype, step.options["op"]))
+
+
+def memory(step: Any, record: dict, sizes: Any) -> int:
+    options = step.options
+    if options.get("global"):
+        return sizes.n_in * 8 if options["op"] == "median" else sizes.n_in * sizes.real
+    if options["op"] == "median":  # float64 windows gathered, then partitioned in a copy
+        area = options["size"][0] * options["size"][1]
+        (top, bottom), (left, right) = record["padding"]
+        rows, cols = record["in_shape"][0] + top + bottom, record["in_shape"][1] + left + right
+        padded = rows * cols * sizes.in_channels * 8
+        return sizes.n_in * 8 + padded + 2 * sizes.n_out * area * 8 + sizes.n_out * 8 + sizes.result
+    indices = sizes.n_out * 9 if options["op"] == "max" else 0  # a max-unpool's argmax (int64) and a mask
+    return sizes.result + indices + (sizes.plane_out * sizes.real + sizes.result if sizes.alpha else 0)
+
+
+KIND = StepKind(name="pool", summary="max, avg, min, sum or median pooling, or global pooling", options=OPTIONS,
+                plan=plan, run=run, memory=memory, rules=rules, result_dtype=result_dtype)
+
+
+def paired_pool(steps: Any, position: int) -> int | None:
+    """Position of the nearest pool step before ``position``, if it is a windowed max pool (what a
+    max-unpool at ``position`` undoes); None otherwise."""
+    for earlier in range(position - 1, -1, -1):
+        if steps[earlier].op == "pool":
+            return earlier if is_unpoolable(steps[earlier]) else None
+    return None

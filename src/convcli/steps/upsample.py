@@ -1,0 +1,141 @@
+"""The upsample step: nearest, zeros (bed of nails), bilinear, transpose (stamp a kernel), and
+max-unpool (values back where an earlier max pool took them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..vocabulary import MAX_UNPOOL, UPSAMPLE_METHODS
+from .base import Choice, KernelSpec, Option, Padding, Pair, Planning, RuleError, Running, StepKind, Wording
+from .conv import tidy
+from .pool import paired_pool
+
+OPTIONS = (
+    Option("method", Choice((*UPSAMPLE_METHODS, MAX_UNPOOL)), "nearest",
+           "nearest (blocks), zeros (bed of nails), bilinear, transpose (stamp a kernel), max-unpool."),
+    Option("factor", Pair(), help="F or FY,FX: output pixels per input pixel."),
+    Option("kernel", KernelSpec(), help="The kernel each pixel stamps (method transpose)."),
+    Option("padding", Padding(), help="Cropped from the output (method transpose)."),
+    Option("output_padding", Pair(minimum=0), help="Rows/cols added at the end (method transpose)."),
+)
+#: Methods whose result keeps the input's values (and dtype).
+KEEPING = ("nearest", "zeros", MAX_UNPOOL)
+
+
+def rules(options: dict[str, Any], say: Wording) -> None:
+    method = options.get("method", "nearest")
+    if method == "transpose":
+        if "kernel" not in options:
+            raise RuleError(f"{say('method', 'transpose')} needs a kernel: {say('kernel', 'KERNEL')}")
+    else:
+        extra = [name for name in ("kernel", "padding", "output_padding") if name in options]
+        if extra:
+            raise RuleError(f"{', '.join(map(say, extra))} only apply to {say('method', 'transpose')}",
+                            option=extra[0])
+    if method == MAX_UNPOOL:
+        if "factor" in options:
+            raise RuleError(f"max-unpool takes its size from the max pool it undoes; drop {say('factor')}",
+                            option="factor")
+    elif "factor" not in options:
+        raise RuleError(f"give {say('factor', 'F')} (or {say.pair('FY', 'FX')})")
+
+
+def chain_rules(steps: Any) -> None:
+    """A max-unpool needs a windowed max pool before it (the nearest pool step)."""
+    for position, step in enumerate(steps):
+        if step.op == "upsample" and step.options["method"] == MAX_UNPOOL and paired_pool(steps, position) is None:
+            raise step.error("max-unpool puts values back where a max pool took them: put a pool with op: max "
+                             "(not global) before it")
+
+
+def plan(step: Any, state: Any, planning: Planning) -> tuple[tuple[int, ...], dict]:
+    from ..ops.upsample import transpose_output_shape
+
+    options, before = step.options, state.shape
+    method = options["method"]
+    rf, jump = list(state.receptive_field), list(state.jump)
+    record: dict[str, Any] = {"op": "upsample", "method": method, "in_shape": list(before)}
+    if method == MAX_UNPOOL:
+        if state.has_alpha:
+            raise ValueError("max-unpool cannot carry an alpha channel; read the image as a .npy array")
+        pool_position = paired_pool(planning.steps, planning.position)
+        pool = planning.steps[pool_position]
+        target = planning.pooled[pool_position]
+        if len(target) != len(before) or target[2:] != before[2:]:
+            raise ValueError(f"max-unpool needs the channels its max pool saw ({target}), got {before}")
+        factors = pool.options.get("stride") or pool.options["size"]
+        after = target
+        record["unpools_step"] = pool_position + 1
+        arithmetic = {"rows": f"{before[0]} → {target[0]} (the max pool's input)",
+                      "cols": f"{before[1]} → {target[1]} (the max pool's input)"}
+        taps = (1, 1)
+    elif method == "transpose":
+        factors = options["factor"]
+        after, (rows, cols) = transpose_output_shape(before, options["kernel"].shape, factor=factors,
+                                                     padding=options.get("padding", 0),
+                                                     output_padding=options.get("output_padding", 0))
+        record.update(kernel=options["kernel"].name, kernel_shape=list(options["kernel"].shape),
+                      padding=[[rows.before, rows.after], [cols.before, cols.after]],
+                      output_padding=[rows.output_padding, cols.output_padding])
+        arithmetic = {"rows": rows.formula(), "cols": cols.formula()}
+        # An output pixel gathers from ⌈k/F⌉ input pixels at most.
+        taps = tuple(-(-k // f) for k, f in zip(options["kernel"].shape, factors))
+    else:
+        factors = options["factor"]
+        after = (before[0] * factors[0], before[1] * factors[1]) + tuple(before[2:])
+        arithmetic = {"rows": f"{before[0]} → {before[0]}·{factors[0]} = {after[0]}",
+                      "cols": f"{before[1]} → {before[1]}·{factors[1]} = {after[1]}"}
+        taps = (2, 2) if method == "bilinear" else (1, 1)
+    if state.has_alpha and method == "transpose":
+        raise ValueError(
+            "method transpose cannot carry an alpha channel (a stamped alpha means nothing); "
+            "remove the alpha channel first, or use method nearest, zeros or bilinear"
+        )
+    record["factor"] = [int(factors[0]), int(factors[1])]
+    for axis in (0, 1):
+        rf[axis] = rf[axis] + (taps[axis] - 1) * jump[axis]
+        jump[axis] = tidy(jump[axis] / factors[axis])
+    record.update(out_shape=list(after), receptive_field=[tidy(v) for v in rf], jump=jump, arithmetic=arithmetic)
+    if method in ("bilinear", "transpose"):
+        state.kind, state.scale = "values", "clip"
+    return tuple(after), record
+
+
+def run(step: Any, array: Any, running: Running) -> Any:
+    from ..ops.pool import max_unpool
+    from ..ops.upsample import upsample
+
+    options = step.options
+    if options["method"] == MAX_UNPOOL:
+        pool_position = paired_pool(running.steps, running.position)
+        shape = tuple(running.plan.steps[pool_position]["in_shape"])
+        return max_unpool(array, running.indices[pool_position], output_shape=shape)
+    extra = {}
+    if options["method"] == "transpose":
+        extra = {"kernel": options["kernel"], "padding": options.get("padding") or 0,
+                 "output_padding": options.get("output_padding") or 0}
+    return upsample(array, factor=options["factor"], method=options["method"], **extra)
+
+
+def result_dtype(step: Any, dtype: str, *, changed: bool, has_alpha: bool) -> str:
+    """nearest, zeros and max-unpool keep the values and the dtype; bilinear and transpose compute
+    in floating point."""
+    from .base import floating
+
+    return str(dtype) if step.options["method"] in KEEPING else floating(dtype)
+
+
+def memory(step: Any, record: dict, sizes: Any) -> int:
+    method = step.options["method"]
+    if method == "bilinear":  # the input converted, the rows resized, and the result and one more
+        rows_done = sizes.n_in * step.options["factor"][0] * sizes.real
+        return sizes.n_in * sizes.real + rows_done + 2 * sizes.result
+    if method == "transpose":  # the input converted and a scratch copy, the stamped buffer, the result
+        return 2 * sizes.n_in * sizes.real + 2 * sizes.result
+    return sizes.result
+
+
+# Upsampling repeats alpha with the colours: its result's dtype is the colours'.
+KIND = StepKind(name="upsample", summary="nearest, zeros, bilinear, transpose or max-unpool upsampling",
+                options=OPTIONS, plan=plan, run=run, memory=memory, rules=rules, result_dtype=result_dtype,
+                alpha_in_float=False)
