@@ -8,13 +8,14 @@ import click
 
 from .options import (
     OutputOptions,
-    geometry_options,
+    conv_options,
     gray_option,
     inputs_argument,
     kernel_dir_option,
     kernel_option,
     output_options,
-    pop_geometry,
+    pop_step_options,
+    step_option,
 )
 from .chain import make_step, run_chains
 
@@ -32,9 +33,9 @@ Examples:
 @inputs_argument
 @kernel_dir_option
 @kernel_option
-@click.option("--normalize", is_flag=True, help="Divide each kernel by its sum first.")
+@step_option("filter", "normalize")
 @gray_option
-@geometry_options
+@conv_options("filter")
 @output_options
 def filter_command(inputs: tuple[str, ...], kernels: tuple[Any, ...], **params: Any) -> None:
     """Convolve INPUT images with KERNELs (true convolution unless --correlate).
@@ -45,8 +46,8 @@ def filter_command(inputs: tuple[str, ...], kernels: tuple[Any, ...], **params: 
     {kernel}, otherwise one .npy/.tif whose channel c·K + k is kernel k on channel c.
     """
     params.pop("kernel_dirs", None)
-    normalize, gray = params.pop("normalize"), params.pop("gray")
-    geometry = pop_geometry(params)
+    gray = params.pop("gray")
+    step_options = pop_step_options(params, "filter")
     options = OutputOptions.pop(params)
     kernels = list(kernels)
     # Several kernels give one file each when the name has {kernel} (-O's default name has it).
@@ -54,7 +55,7 @@ def filter_command(inputs: tuple[str, ...], kernels: tuple[Any, ...], **params: 
     split = len(kernels) > 1 and options.output != "-" and "{kernel}" in template
     groups = [[k] for k in kernels] if split or len(kernels) == 1 else [kernels]
     def bank(group: list[Any]) -> Any:
-        return make_step("filter", dict(geometry, kernels=group, normalize=normalize))
+        return make_step("filter", dict(step_options, kernels=group))
 
     chains = [[bank(group)] for group in groups]
     run_chains(

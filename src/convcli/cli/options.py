@@ -7,16 +7,16 @@ parsed values back into what the core and the runner take.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import click
 
-from ..geometry import AMBIGUOUS_BOUNDARIES, BOUNDARIES, BOUNDARY_ALIASES, MODES
+from ..geometry import AMBIGUOUS_BOUNDARIES, BOUNDARIES, BOUNDARY_ALIASES
 from ..vocabulary import gray_formula
-from .types import KERNEL, PADDING, PAIR, TEMPLATE, ChoiceType
+from .types import KERNEL, PADDING, PAIR, PAIR_NONNEG, TEMPLATE, ChoiceType
 
 # The core's names (geometry: no NumPy), aliases included; `mirror` is not offered but still
 # answered with the core's explanation.
@@ -87,43 +87,93 @@ gray_option = click.option(
     help=f"First turn RGB into luminance {gray_formula()} (alpha kept).",
 )
 
-stride_option = click.option(
-    "--stride", type=PAIR, default=None,
-    help="Step between outputs: S or SY,SX (default 1; for pooling, the window).",
-)
-padding_option = click.option(
-    "--padding", type=PADDING, default=None,
-    help="Padding P, PH,PW or TOP,BOTTOM,LEFT,RIGHT: replaces --mode (filter, sobel, pool); "
-    "cropped from the output (upsample --method transpose).",
-)
+def step_option(op: str, name: str, *decls: str, **settings: Any) -> Callable:
+    """The click option of step kind ``op``'s declared option ``name`` (see convcli.steps): its
+    flag (``--`` and the name with dashes, after any short ``decls``), type, choices, help and shown
+    default come from the declaration, so the command line and pipeline files cannot differ.
+    ``settings`` adds what only the command line has (``multiple``, ``required``, ``metavar``,
+    ``choices``: a subset of the declared ones).
 
-geometry_options = _compose(
-    click.option("--mode", type=ChoiceType(MODES), default=None,
-                 help="Padding rule: same (default), valid (none) or full."),
-    click.option("--boundary", type=BOUNDARY, default="zero", show_default=True,
-                 help="What the padding holds, named as numpy.pad names it, or an alias (convcli help "
-                 "boundaries); mirror is refused: it means reflect to scipy.ndimage, symmetric elsewhere."),
-    click.option("--cval", type=float, default=0.0, show_default=True,
-                 help="Fill value for --boundary constant."),
-    stride_option,
-    padding_option,
-    click.option("--dilation", type=PAIR, default="1", show_default=True, help="Step between kernel taps: D or DY,DX."),
-    click.option("--correlate", is_flag=True,
-                 help="Cross-correlate (the CNN convention, torch conv2d) instead of true convolution."),
-)
-
-
-def pop_geometry(params: dict[str, Any]) -> dict[str, Any]:
-    """Take the geometry options out of a command's parameters, as step options: only the ones
-    given. The step holds the defaults of the others and knows they were not asked for (a zero
-    boundary nobody asked for is said when it frames an image: README, Reports); which options go
-    together is the step's own rule, checked by :func:`convcli.cli.chain.make_step`.
+    Read the values back with :func:`pop_step_options`: a value not given is not passed to the
+    step, which holds its own default and knows it was not asked for.
     """
+    from ..steps import KINDS
+    from ..steps.base import ABSENT, Boundary, Choice, Flag, KernelSpec, Number, Padding, Pair
+
+    declared = KINDS[op].option(name)
+    value = declared.value
+    flag = "--" + name.replace("_", "-")
+    param = _param_name(name)
+    shown = not any(declared.default is nothing for nothing in (ABSENT, None, False))
+    if isinstance(value, Flag):
+        return click.option(flag, *decls, param, is_flag=True, help=declared.help, **settings)
+    if isinstance(value, Choice):
+        kind: Any = ChoiceType(settings.pop("choices", value.choices))
+    elif isinstance(value, Boundary):
+        kind = BOUNDARY
+    elif isinstance(value, Pair):
+        kind = PAIR if value.minimum == 1 else PAIR_NONNEG
+    elif isinstance(value, Padding):
+        kind = PADDING
+    elif isinstance(value, Number):
+        kind = click.FloatRange(min=0, min_open=True) if value.positive else float
+    elif isinstance(value, KernelSpec):
+        kind = KERNEL
+    else:  # pragma: no cover - a new kind of value needs its command-line type here
+        raise TypeError(f"no command-line type for {type(value).__name__}")
+    # The declared default is shown and parsed like a value typed; pop_step_options passes only
+    # the options given, so the step still knows which ones hold their defaults.
+    default = _default_text(declared.default) if shown else None
+    return click.option(*decls, flag, param, type=kind, default=default, show_default=shown,
+                        help=declared.help, **settings)
+
+
+def _default_text(default: Any) -> str:
+    """A declared default as the command line writes it: ``(1, 1)`` is ``1``, ``(2, 1)`` is ``2,1``.
+
+    Examples
+    --------
+    >>> _default_text((1, 1)), _default_text((2, 1)), _default_text("zero"), _default_text(0.0)
+    ('1', '2,1', 'zero', '0.0')
+    """
+    if isinstance(default, tuple):
+        return str(default[0]) if len(set(default)) == 1 else ",".join(map(str, default))
+    return str(default)
+
+
+def conv_options(op: str) -> Callable:
+    """The geometry options of a convolution step kind (filter, sobel), in the declared order."""
+    from ..steps.conv import CONV_OPTIONS
+
+    return _compose(*(step_option(op, option.name) for option in CONV_OPTIONS))
+
+
+def pop_step_options(params: dict[str, Any], op: str, names: Sequence[str] | None = None) -> dict[str, Any]:
+    """Take step kind ``op``'s options (or only ``names`` of them) out of a command's parameters,
+    as step options: only the ones given. The step holds the defaults of the others and knows they
+    were not asked for (a zero boundary nobody asked for is said when it frames an image: README,
+    Reports); which options go together is the step's own rule, checked by
+    :func:`convcli.cli.chain.make_step`.
+    """
+    from ..steps import KINDS
+
     ctx = click.get_current_context(silent=True)
-    options = {name: params.pop(name) for name in ("mode", "padding", "boundary", "cval", "stride", "dilation",
-                                                   "correlate")}
-    return {name: value for name, value in options.items() if value is not None and (
-        ctx is None or ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT)}
+    given = {}
+    for name in names if names is not None else KINDS[op].names:
+        param = _param_name(name)
+        if param not in params:
+            continue
+        value = params.pop(param)
+        if value is not None and (ctx is None or ctx.get_parameter_source(param) is not click.core.ParameterSource.DEFAULT):
+            given[name] = value
+    return given
+
+
+def _param_name(name: str) -> str:
+    """The Python name click gives a step option's value: ``global`` is ``global_``."""
+    import keyword
+
+    return name + "_" if keyword.iskeyword(name) else name
 
 
 def _set_root(name: str) -> Any:

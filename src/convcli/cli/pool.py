@@ -9,11 +9,8 @@ import click
 from ..errors import shown_path
 from .chain import make_step, run_chains
 from .faults import echo_data
-from .options import OutputOptions, gray_option, inputs_argument, output_options, padding_option, stride_option
+from .options import OutputOptions, gray_option, inputs_argument, output_options, pop_step_options, step_option
 from .runner import Product, Source
-from .types import PAIR, ChoiceType
-
-POOL_OPS = ("max", "avg", "min", "sum", "median")
 
 EPILOG = """\b
 Examples:
@@ -26,19 +23,14 @@ Examples:
 
 @click.command("pool", epilog=EPILOG)
 @inputs_argument
-@click.option("--op", type=ChoiceType(POOL_OPS), default="max", show_default=True, help="What each window gives.")
-@click.option("--size", type=PAIR, default=None, help="Window: K or KY,KX (required unless --global).")
-@stride_option
-@click.option("--mode", type=ChoiceType(("valid", "same")), default=None,
-              help="valid (default: windows inside the input) or same (Keras: ⌈H/s⌉ outputs).")
-@click.option("--ceil", is_flag=True, help="Round the output size up (PyTorch ceil_mode=True).")
-@padding_option
-@click.option("--count-include-pad", "count_include_pad", is_flag=True,
-              help="avg: divide by the window's cells inside the padded input, padding included "
-              "(PyTorch count_include_pad=True, its default); without it, by the real pixels only.")
-@click.option("--global", "global_", is_flag=True,
-              help="One value per channel over the whole image, printed as a table on standard output "
-              "(only in the report when standard output carries --json or -o -).")
+@step_option("pool", "op")
+@step_option("pool", "size")
+@step_option("pool", "stride")
+@step_option("pool", "mode")
+@step_option("pool", "ceil")
+@step_option("pool", "padding")
+@step_option("pool", "count_include_pad")
+@step_option("pool", "global")
 @gray_option
 @output_options
 def pool_command(inputs: tuple[str, ...], **params: Any) -> None:
@@ -49,13 +41,11 @@ def pool_command(inputs: tuple[str, ...], **params: Any) -> None:
     PyTorch's default), sum adds only real pixels. The stride defaults to the window.
     Colour images are pooled channel by channel; an alpha channel is averaged over each window.
     """
-    op, size, stride, mode = params.pop("op"), params.pop("size"), params.pop("stride"), params.pop("mode")
-    ceil, padding, global_, gray = params.pop("ceil"), params.pop("padding"), params.pop("global_"), params.pop("gray")
-    count_include_pad = params.pop("count_include_pad")
+    gray = params.pop("gray")
+    given = pop_step_options(params, "pool")
     # Which options go together is checked by the step itself (make_step), worded for these flags.
-    step = make_step("pool", {"op": op, "size": size, "stride": stride, "mode": mode, "ceil": ceil or None,
-                              "padding": padding, "count_include_pad": count_include_pad or None,
-                              "global": global_ or None})
+    step = make_step("pool", given)
+    op, size, padding, global_ = (step.options.get(name) for name in ("op", "size", "padding", "global"))
     if padding is not None and size is not None:
         # Checked before any input is read: it does not depend on the image.
         from ..geometry import AXIS_NAMES, as_padding, check_pool_padding

@@ -6,9 +6,8 @@ from typing import Any
 
 import click
 
-from .options import OutputOptions, geometry_options, gray_option, inputs_argument, output_options, pop_geometry
+from .options import OutputOptions, conv_options, gray_option, inputs_argument, output_options, pop_step_options, step_option
 from .chain import make_step, run_chains
-from .types import ChoiceType
 
 EPILOG = """\b
 Examples:
@@ -21,16 +20,12 @@ Examples:
 
 @click.command("sobel", epilog=EPILOG)
 @inputs_argument
-@click.option("--operator", type=ChoiceType(("sobel", "scharr", "prewitt")), default="sobel", show_default=True,
-              help="Gradient kernels: [1,2,1], [3,10,3] or [1,1,1] smoothing.")
-@click.option("--component", type=ChoiceType(("magnitude", "x", "y", "direction")), default="magnitude",
-              show_default=True, help="√(gx² + gy²), gx, gy, or atan2(gy, gx) in radians.")
-@click.option("--blur", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SIGMA",
-              help="Gaussian pre-blur with this sigma (same size, same boundary).")
-@click.option("--threshold", type=float, default=None, metavar="T",
-              help="Binary edge map: 1 (white) where the component (|gx|, |gy| for x, y) exceeds T.")
+@step_option("sobel", "operator")
+@step_option("sobel", "component")
+@step_option("sobel", "blur", metavar="SIGMA")
+@step_option("sobel", "threshold", metavar="T")
 @gray_option
-@geometry_options
+@conv_options("sobel")
 @output_options
 def sobel_command(inputs: tuple[str, ...], **params: Any) -> None:
     """Gradients of INPUT images: gx = filter with OPERATOR-x, gy with OPERATOR-y, same geometry.
@@ -40,10 +35,9 @@ def sobel_command(inputs: tuple[str, ...], **params: Any) -> None:
     (32768 for 16-bit) means no gradient; direction maps −π..π onto 0..255; a threshold map is
     0/255. Float outputs (.npy, TIFF) hold the raw values, direction in radians.
     """
-    operator, component = params.pop("operator"), params.pop("component")
-    blur, threshold, gray = params.pop("blur"), params.pop("threshold"), params.pop("gray")
-    geometry = pop_geometry(params)
+    gray = params.pop("gray")
+    step_options = pop_step_options(params, "sobel")
     options = OutputOptions.pop(params)
-    step = make_step("sobel", dict(geometry, operator=operator, component=component,
-                                   blur=blur, threshold=threshold))
-    run_chains(command="sobel", inputs=inputs, options=options, chains=[[step]], names=[component], gray=gray)
+    step = make_step("sobel", step_options)
+    run_chains(command="sobel", inputs=inputs, options=options, chains=[[step]], names=[step.options["component"]],
+               gray=gray)

@@ -6,9 +6,17 @@ from typing import Any
 
 import click
 
-from .options import OutputOptions, gray_option, inputs_argument, kernel_dir_option, output_options, padding_option
+from ..vocabulary import UPSAMPLE_METHODS
+from .options import (
+    OutputOptions,
+    gray_option,
+    inputs_argument,
+    kernel_dir_option,
+    output_options,
+    pop_step_options,
+    step_option,
+)
 from .chain import make_step, run_chains
-from .types import KERNEL, PAIR, PAIR_NONNEG, ChoiceType
 
 EPILOG = """\b
 Examples:
@@ -20,14 +28,12 @@ Examples:
 
 @click.command("upsample", epilog=EPILOG)
 @inputs_argument
-@click.option("--factor", type=PAIR, required=True, help="F or FY,FX: output pixels per input pixel.")
-@click.option("--method", type=ChoiceType(("nearest", "zeros", "bilinear", "transpose")), default="nearest",
-              show_default=True, help="nearest (blocks), zeros (bed of nails), bilinear, transpose (stamp a kernel).")
+@step_option("upsample", "factor", required=True)
+@step_option("upsample", "method", choices=UPSAMPLE_METHODS)  # max-unpool needs a pool before it: pipelines only
 @kernel_dir_option
-@click.option("-k", "--kernel", type=KERNEL, default=None, help="The kernel each pixel stamps (--method transpose).")
-@padding_option
-@click.option("--output-padding", type=PAIR_NONNEG, default=None, metavar="Q[,Q]",
-              help="Rows/cols added at the end (--method transpose; smaller than the factor).")
+@step_option("upsample", "kernel", "-k")
+@step_option("upsample", "padding")
+@step_option("upsample", "output_padding", metavar="Q[,Q]")
 @gray_option
 @output_options
 def upsample_command(inputs: tuple[str, ...], **params: Any) -> None:
@@ -39,11 +45,10 @@ def upsample_command(inputs: tuple[str, ...], **params: Any) -> None:
     upsampled like the colours (refused for transpose, where a stamped alpha means nothing).
     """
     params.pop("kernel_dirs", None)
-    factor, method, kernel = params.pop("factor"), params.pop("method"), params.pop("kernel")
-    padding, output_padding, gray = params.pop("padding"), params.pop("output_padding"), params.pop("gray")
+    gray = params.pop("gray")
     # Which options go together is checked by the step itself (make_step), worded for these flags.
-    step = make_step("upsample", {"method": method, "factor": factor, "kernel": kernel, "padding": padding,
-                                  "output_padding": output_padding})
+    step = make_step("upsample", pop_step_options(params, "upsample"))
+    method, factor, output_padding = (step.options.get(name) for name in ("method", "factor", "output_padding"))
     if method == "transpose":
         if output_padding is not None:
             # Checked before any input is read: it does not depend on the image.

@@ -12,13 +12,15 @@ from .base import Boundary, Choice, Flag, Number, Option, Padding, Pair, RuleErr
 
 #: The geometry options of a convolution step, as filter and sobel take them.
 CONV_OPTIONS = (
-    Option("mode", Choice(MODES), "same", "Padding rule: same (default), valid (none) or full."),
-    Option("boundary", Boundary(), "zero", "What the padding holds, named as numpy.pad names it."),
+    Option("mode", Choice(MODES), "same", "Padding rule: same, valid (none) or full."),
+    Option("boundary", Boundary(), "zero",
+           "What the padding holds, named as numpy.pad names it, or an alias (convcli help boundaries); "
+           "mirror is refused: it means reflect to scipy.ndimage, symmetric elsewhere."),
     Option("cval", Number(), 0.0, "Fill value for boundary constant."),
     Option("stride", Pair(), (1, 1), "Step between outputs: S or SY,SX."),
     Option("padding", Padding(), None, "Padding P, PH,PW or TOP,BOTTOM,LEFT,RIGHT: replaces mode."),
     Option("dilation", Pair(), (1, 1), "Step between kernel taps: D or DY,DX."),
-    Option("correlate", Flag(), False, "Cross-correlate (the CNN convention) instead of true convolution."),
+    Option("correlate", Flag(), False, "Cross-correlate (the CNN convention, torch conv2d) instead of true convolution."),
 )
 
 #: The options the geometry functions take (convcli.geometry.conv_geometry, the ops).

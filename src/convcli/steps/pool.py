@@ -10,12 +10,15 @@ from .base import Choice, Flag, Option, Padding, Pair, Planning, RuleError, Runn
 OPTIONS = (
     Option("op", Choice(POOL_OPS), "max", "What each window gives."),
     Option("size", Pair(), help="Window: K or KY,KX (required unless global)."),
-    Option("stride", Pair(), help="Step between windows (default: the window)."),
-    Option("mode", Choice(POOL_MODES), "valid", "valid (windows inside the input) or same (Keras: ⌈H/s⌉ outputs)."),
+    Option("stride", Pair(), help="Step between windows: S or SY,SX (default: the window)."),
+    Option("mode", Choice(POOL_MODES), "valid",
+           "valid (windows inside the input, or the padding given) or same (Keras: ⌈H/s⌉ outputs)."),
     Option("ceil", Flag(), False, "Round the output size up (PyTorch ceil_mode=True)."),
-    Option("padding", Padding(), help="Padding that never takes part: P, PH,PW or TOP,BOTTOM,LEFT,RIGHT."),
-    Option("count_include_pad", Flag(), False, "avg: divide by the window's cells, padding included."),
-    Option("global", Flag(), help="One value per channel over the whole image."),
+    Option("padding", Padding(), help="Padding P, PH,PW or TOP,BOTTOM,LEFT,RIGHT; padded cells never take part."),
+    Option("count_include_pad", Flag(), False,
+           "avg: divide by the window's cells inside the padded input, padding included (PyTorch "
+           "count_include_pad=True, its default); without it, by the real pixels only."),
+    Option("global", Flag(), help="One value per channel over the whole image (the command prints them as a table)."),
 )
 #: The window options that global pooling replaces.
 WINDOW = ("size", "stride", "mode", "ceil", "padding", "count_include_pad")

@@ -11,8 +11,10 @@ from .conv import CONV_OPTIONS, complete_conv, conv_rules, filter_memory, geomet
 OPTIONS = (
     Option("operator", Choice(OPERATORS), "sobel", "Gradient kernels: [1,2,1], [3,10,3] or [1,1,1] smoothing."),
     Option("component", Choice(COMPONENTS), "magnitude", "√(gx² + gy²), gx, gy, or atan2(gy, gx) in radians."),
-    Option("blur", Number(positive=True, what="a sigma"), None, "Gaussian pre-blur with this sigma."),
-    Option("threshold", Number(), None, "Binary edge map: 1 where the component exceeds it."),
+    Option("blur", Number(positive=True, what="a sigma"), None,
+           "Gaussian pre-blur with this sigma (same size, same boundary)."),
+    Option("threshold", Number(), None,
+           "Binary edge map: 1 (white) where the component (|gx|, |gy| for x, y) exceeds it."),
     *CONV_OPTIONS,
 )
 #: Default mapping of each component into integer outputs (fixed for every file of a batch).

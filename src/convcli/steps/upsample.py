@@ -12,11 +12,13 @@ from .pool import paired_pool
 
 OPTIONS = (
     Option("method", Choice((*UPSAMPLE_METHODS, MAX_UNPOOL)), "nearest",
-           "nearest (blocks), zeros (bed of nails), bilinear, transpose (stamp a kernel), max-unpool."),
+           "nearest (blocks), zeros (bed of nails), bilinear, transpose (stamp a kernel); in pipelines also "
+           "max-unpool (values back where the max pool before took them)."),
     Option("factor", Pair(), help="F or FY,FX: output pixels per input pixel."),
     Option("kernel", KernelSpec(), help="The kernel each pixel stamps (method transpose)."),
-    Option("padding", Padding(), help="Cropped from the output (method transpose)."),
-    Option("output_padding", Pair(minimum=0), help="Rows/cols added at the end (method transpose)."),
+    Option("padding", Padding(), help="P, PH,PW or TOP,BOTTOM,LEFT,RIGHT cropped from the output (method transpose)."),
+    Option("output_padding", Pair(minimum=0),
+           help="Rows/cols added at the end (method transpose; smaller than the factor)."),
 )
 #: Methods whose result keeps the input's values (and dtype).
 KEEPING = ("nearest", "zeros", MAX_UNPOOL)
