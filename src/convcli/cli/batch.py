@@ -26,7 +26,7 @@ from .formats import STACKABLE
 from .inputs import InputFile
 from .one_input import Job, Outcome, Product, record_failure, run_one
 from .options import OutputOptions
-from .progress import Progress
+from .progress import ProgressBar
 from .targets import plan_targets, sweep_plan_temp_files
 from .workers import Parallel, worker_count
 
@@ -52,9 +52,9 @@ def run_batch(
     hold more channels than an image format can (a kernel bank stacked into one array): its output
     must be ``.npy`` or TIFF. ``show(input_file, products)``, if given, prints results as data on
     standard output (global pooling's table), always in this process and in input order.
-    ``templates`` names some products' files themselves (see :func:`convcli.cli.targets.plan_targets`); ``reads``
-    lists the files the run reads besides its inputs, as ``(role, path)`` (kernel files, the
-    pipeline file), which no output may overwrite.
+    ``templates`` names some products' files themselves (see :func:`convcli.cli.targets.plan_targets`);
+    ``reads`` lists the files the run reads besides its inputs, as ``(role, path)`` (kernel files,
+    the pipeline file), which no output may overwrite.
     ``memory(info, outputs)`` estimates an input's working memory from its header and the files
     it makes (``outputs``: (product, dtype, format)), as a :class:`convcli.pipeline.Memory`: it is
     held to ``--max-memory`` before anything is decoded and reported as each file's ``memory``.
@@ -96,12 +96,12 @@ def run_batch(
             _check_folder(folder, create=options.output_dir is not None)
 
     job = Job(inputs=list(inputs), plan=plan, options=options, compute=compute, describe=describe,
-               show=show is not None, verbose=verbose,
-               limits=options.limits(), memory=memory)
+              show=show is not None, verbose=verbose,
+              limits=options.limits(), memory=memory)
     workers = min(worker_count(options.jobs), len(job.inputs))
     if writes_stdout or "fork" not in _start_methods():
         workers = 1
-    progress = Progress(
+    progress = ProgressBar(
         command, len(job.inputs), root.color,
         # On a terminal only; with --json too (the report comes after the bar is gone), but not
         # while values are printed on the same terminal.

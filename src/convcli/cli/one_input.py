@@ -46,7 +46,7 @@ class Product:
 
 @dataclass
 class Job:
-    """Everything one input's work needs; forked workers inherit it through ``_JOB``."""
+    """Everything one input's work needs; forked workers inherit it through ``workers._JOB``."""
 
     inputs: list[InputFile]
     plan: dict[int, list[Target]]
@@ -56,7 +56,7 @@ class Job:
     show: bool
     verbose: bool
     limits: Any                     # io.Limits: what every input is held to before decoding
-    memory: Callable[[Any, list[tuple[int, str, str]]], Any] | None = None  # see run_batch
+    memory: Callable[[Any, list[tuple[int, str, str]]], Any] | None = None  # see batch.run_batch
     # With workers and --fail-fast (shared between processes): the first failed position, whether
     # each position is settled (written, failed or skipped), and how many leading positions are.
     first_failure: Any = None
@@ -183,7 +183,7 @@ def run_one(job: Job, position: int, *, may_write: Callable[[], bool] | None = N
             record_failure(outcome, input_file, EnvironmentFault(fault), started)
         else:
             record_failure(outcome, input_file, error, started, internal=True,
-                  trace=traceback.format_exc().rstrip("\n") if job.verbose else None)
+                           trace=traceback.format_exc().rstrip("\n") if job.verbose else None)
     return outcome
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from .faults import say
 
 
-class Progress:
+class ProgressBar:
     """A progress bar (files done of all) on standard error, only when it is a terminal; error
     lines are printed above it while it shows."""
 

@@ -24,7 +24,7 @@ import click
 from .._entry import TERMINATING_SIGNALS
 from .._system import usable_cpus
 from .one_input import Job, Outcome, record_failure, run_one
-from .progress import Progress
+from .progress import ProgressBar
 from .targets import sweep_plan_temp_files
 
 
@@ -151,7 +151,7 @@ class Parallel:
     one that kills its worker fails; the others go on in a new pool.
     """
 
-    def __init__(self, job: Job, emit: Callable[[Outcome], None], progress: Progress) -> None:
+    def __init__(self, job: Job, emit: Callable[[Outcome], None], progress: ProgressBar) -> None:
         import multiprocessing
 
         self.job = job
@@ -159,7 +159,7 @@ class Parallel:
         self.progress = progress
         self.ctx = multiprocessing.get_context("fork")
         self.total = len(job.inputs)
-        self.buffer: dict[int, Outcome | None] = {}   # finished, waiting for the ones before them
+        self.buffer: dict[int, Outcome | None] = {}    # finished, waiting for the ones before them
         self.next = 0                                  # the next position to emit
         self.done = 0
         self.stop_after = self.total                   # --fail-fast: the first failed position
