@@ -169,7 +169,7 @@ def estimate_memory(
     written = outputs if outputs is not None else [(index, product[1], "npy") for index, product in
                                                    enumerate(products)]
     for index, output, fmt in written:
-        # The runner maps one product at a time while the others wait, lets the result go, then
+        # The batch loop maps one product at a time while the others wait, lets the result go, then
         # encodes: the compressed bytes, and their joined copy (a .npy is written as it is).
         elements, result, alpha, kind = products[index]
         mapped = elements * np.dtype(output).itemsize
