@@ -2,7 +2,8 @@
 
 Every pipeline and kernel file of the repository (and of the conformance kit, when present) must
 validate; a table of snippets must get the same verdict from the schema and from convcli itself;
-and the schema's step options and choices must equal ``convcli.pipeline.OPTIONS`` and ``CHOICES``.
+and the pipeline schema is made from the step kinds' declarations (scripts/gen_schemas.py), so its
+options and choices equal ``convcli.pipeline.OPTIONS`` and ``CHOICES`` (checked too).
 """
 
 import json
@@ -55,6 +56,13 @@ def _pipeline_files():
 
 def _kernel_files():
     return sorted((ROOT / "kernels").glob("*.yaml")) + sorted((ROOT / "examples").glob("**/kernels/*.yaml"))
+
+
+def test_pipeline_schema_is_made_from_the_step_declarations():
+    from convcli.steps.schema import PIPELINE_SCHEMA, render_pipeline_schema
+
+    assert (ROOT / PIPELINE_SCHEMA).read_text(encoding="utf-8") == render_pipeline_schema(), (
+        "schemas/pipeline.schema.json is out of date: run `python scripts/gen_schemas.py`")
 
 
 @pytest.mark.parametrize("name", ["pipeline", "kernel"])

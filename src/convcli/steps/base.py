@@ -294,7 +294,9 @@ class StepKind:
       ``dtype`` (``changed``: the shape changed); with ``alpha_in_float``, a result that carries
       an alpha channel is made floating point (the alpha is carried through the geometry so);
     - ``memory(step, record, sizes)``: bytes the step allocates at its busiest, its result and
-      working arrays (see :class:`convcli.memory.Sizes`).
+      working arrays (see :class:`convcli.memory.Sizes`);
+    - ``schema_rules``: ``rules`` as JSON Schema keywords (``allOf``, ``oneOf``) for the pipeline
+      file's schema (convcli.steps.schema), so that editors refuse what the rules refuse.
     """
 
     name: str
@@ -307,6 +309,7 @@ class StepKind:
     complete: Callable[[dict[str, Any]], dict[str, Any]] = as_given
     result_dtype: Callable[..., str] = float_dtype
     alpha_in_float: bool = True
+    schema_rules: dict[str, Any] = field(default_factory=dict)
 
     def option(self, name: str) -> Option:
         """The declared option called ``name``."""

@@ -42,6 +42,17 @@ def conv_rules(options: dict[str, Any], say: Wording) -> None:
         raise RuleError(f"{say('cval')} needs {say('boundary', 'constant')}{now}", option="cval")
 
 
+def conv_schema_rules() -> list[dict[str, Any]]:
+    """:func:`conv_rules` as JSON Schema (for ``allOf``)."""
+    from ..geometry import BOUNDARY_ALIASES
+
+    constant = ["constant", *(alias for alias, name in BOUNDARY_ALIASES.items() if name == "constant")]
+    return [
+        {"if": {"type": "object", "required": ["padding"]}, "then": {"properties": {"mode": {"const": "valid"}}}},
+        {"dependentSchemas": {"cval": {"required": ["boundary"], "properties": {"boundary": {"enum": constant}}}}},
+    ]
+
+
 def complete_conv(options: dict[str, Any]) -> dict[str, Any]:
     """Explicit padding means mode valid (the padding is all there is)."""
     if options["padding"] is not None:

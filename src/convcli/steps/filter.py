@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import Flag, KernelSpec, Option, Planning, RuleError, Running, StepKind, Wording
-from .conv import CONV_OPTIONS, complete_conv, conv_rules, filter_memory, geometry, note_zero_border
+from .conv import CONV_OPTIONS, complete_conv, conv_rules, conv_schema_rules, filter_memory, geometry, note_zero_border
 
 OPTIONS = (
     Option("kernel", KernelSpec(), help="The kernel: a name, a file, an inline matrix or a parametric spec."),
@@ -71,5 +71,8 @@ def memory(step: Any, record: dict, sizes: Any) -> int:
     return sizes.result + each + own + (sizes.plane_out * sizes.real * 2 if sizes.alpha else 0)
 
 
-KIND = StepKind(name="filter", summary="convolve with a kernel or a bank of kernels", options=OPTIONS,
-                plan=plan, run=run, memory=memory, rules=rules, complete=complete)
+KIND = StepKind(name="filter", summary="Convolve with one kernel (`kernel`) or a bank (`kernels`: output channel "
+                "c·K + k is kernel k on input channel c).", options=OPTIONS,
+                plan=plan, run=run, memory=memory, rules=rules, complete=complete,
+                schema_rules={"oneOf": [{"required": ["kernel"]}, {"required": ["kernels"]}],
+                              "allOf": conv_schema_rules()})

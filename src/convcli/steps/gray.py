@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..vocabulary import gray_formula
 from .base import Planning, Running, StepKind, floating
 
 
@@ -37,5 +38,5 @@ def memory(step: Any, record: dict, sizes: Any) -> int:
     return sizes.n_in * sizes.real + 2 * sizes.result
 
 
-KIND = StepKind(name="gray", summary="RGB to luminance (alpha kept)", options=(), plan=plan, run=run,
-                memory=memory, result_dtype=result_dtype)
+KIND = StepKind(name="gray", summary=f"RGB to luminance {gray_formula()} (alpha kept).", options=(), plan=plan,
+                run=run, memory=memory, result_dtype=result_dtype)

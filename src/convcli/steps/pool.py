@@ -109,8 +109,27 @@ def memory(step: Any, record: dict, sizes: Any) -> int:
     return sizes.result + indices + (sizes.plane_out * sizes.real + sizes.result if sizes.alpha else 0)
 
 
-KIND = StepKind(name="pool", summary="max, avg, min, sum or median pooling, or global pooling", options=OPTIONS,
-                plan=plan, run=run, memory=memory, rules=rules, result_dtype=result_dtype)
+def _given(*names: str) -> dict[str, Any]:
+    """JSON Schema: one of the options (each also spelled with dashes) is given."""
+    return {"anyOf": [{"required": [spelling]} for name in names
+                      for spelling in dict.fromkeys((name, name.replace("_", "-")))]}
+
+
+def _on(name: str) -> dict[str, Any]:
+    """JSON Schema: the switch ``name`` (either spelling) is given as true."""
+    return {"anyOf": [{"required": [spelling], "properties": {spelling: {"const": True}}}
+                      for spelling in dict.fromkeys((name, name.replace("_", "-")))]}
+
+
+KIND = StepKind(name="pool", summary="Each window gives its max, avg, min, sum or median; `global: true` pools the "
+                "whole image.", options=OPTIONS, plan=plan, run=run, memory=memory, rules=rules,
+                result_dtype=result_dtype,
+                schema_rules={"allOf": [
+                    {"if": _on("global"), "then": {"not": _given(*WINDOW)}, "else": {"required": ["size"]}},
+                    {"if": {"anyOf": [{"required": ["padding"]}, *_on("ceil")["anyOf"]]},
+                     "then": {"properties": {"mode": {"not": {"const": "same"}}}}},
+                    {"if": _on("count_include_pad"), "then": {"required": ["op"], "properties": {"op": {"const": "avg"}}}},
+                ]})
 
 
 def paired_pool(steps: Any, position: int) -> int | None:

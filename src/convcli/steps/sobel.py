@@ -6,7 +6,7 @@ from typing import Any
 
 from ..vocabulary import COMPONENTS, OPERATORS
 from .base import Choice, Number, Option, Planning, RuleError, Running, StepKind, Wording, floating
-from .conv import CONV_OPTIONS, complete_conv, conv_rules, filter_memory, geometry, note_zero_border
+from .conv import CONV_OPTIONS, complete_conv, conv_rules, conv_schema_rules, filter_memory, geometry, note_zero_border
 
 OPTIONS = (
     Option("operator", Choice(OPERATORS), "sobel", "Gradient kernels: [1,2,1], [3,10,3] or [1,1,1] smoothing."),
@@ -87,5 +87,9 @@ def memory(step: Any, record: dict, sizes: Any) -> int:
     return blurred + each + gradients + extra + sizes.result + (sizes.result if sizes.alpha else 0)
 
 
-KIND = StepKind(name="sobel", summary="image gradients: magnitude, x, y or direction", options=OPTIONS,
-                plan=plan, run=run, memory=memory, rules=rules, complete=complete_conv, result_dtype=result_dtype)
+KIND = StepKind(name="sobel", summary="Gradients: gx and gy with the operator's x and y kernels, same geometry.",
+                options=OPTIONS, plan=plan, run=run, memory=memory, rules=rules, complete=complete_conv,
+                result_dtype=result_dtype,
+                schema_rules={"allOf": [*conv_schema_rules(), {
+                    "if": {"type": "object", "required": ["threshold"]},
+                    "then": {"properties": {"component": {"not": {"const": "direction"}}}}}]})

@@ -138,6 +138,19 @@ def memory(step: Any, record: dict, sizes: Any) -> int:
 
 
 # Upsampling repeats alpha with the colours: its result's dtype is the colours'.
-KIND = StepKind(name="upsample", summary="nearest, zeros, bilinear, transpose or max-unpool upsampling",
+def _method(name: str) -> dict[str, Any]:
+    """JSON Schema: ``method`` is ``name``."""
+    return {"required": ["method"], "properties": {"method": {"const": name}}}
+
+
+KIND = StepKind(name="upsample", summary="Upsample by `factor` (nearest, zeros, bilinear, transpose with a kernel), or "
+                "undo the nearest max pool (max-unpool).",
                 options=OPTIONS, plan=plan, run=run, memory=memory, rules=rules, result_dtype=result_dtype,
-                alpha_in_float=False)
+                alpha_in_float=False,
+                schema_rules={"allOf": [
+                    {"if": _method("transpose"), "then": {"required": ["kernel", "factor"]},
+                     "else": {"not": {"anyOf": [{"required": [name]} for name in
+                                                ("kernel", "padding", "output_padding", "output-padding")]}}},
+                    {"if": _method(MAX_UNPOOL), "then": {"not": {"required": ["factor"]}},
+                     "else": {"required": ["factor"]}},
+                ]})
