@@ -110,7 +110,7 @@ def parse_step(
     options = dict(options or {})
     step = Step(op, {}, None, path, line, index)
     if op not in KINDS:
-        raise step.error(f"unknown step {op!r}; steps are {', '.join(OPS)}")
+        raise step.error(f"unknown step {op!r}; steps are {', '.join(KINDS)}")
     kind = KINDS[op]
     options = {str(k).replace("-", "_"): v for k, v in options.items()}
     lines = {str(k).replace("-", "_"): v for k, v in key_lines.items()}
@@ -164,7 +164,7 @@ def parse_pipeline(text: str, *, path: str, search_path: Sequence[str] | None = 
             raise PipelineError(f"unknown key {unknown[0]!r}; a pipeline has steps (and optionally name, description)",
                                 path=path, line=data.key_lines.get(unknown[0]))
     if not isinstance(data, LineDict) or "steps" not in data:
-        raise PipelineError("a pipeline file holds `steps:`, a list of steps (gray, filter, sobel, pool, upsample)",
+        raise PipelineError(f"a pipeline file holds `steps:`, a list of steps ({', '.join(KINDS)})",
                             path=path, line=getattr(data, "line", None) or 1)
     items = data["steps"]
     if not isinstance(items, LineList) or not items:
