@@ -47,22 +47,8 @@ def _grammar() -> dict[str, Any]:
             "enum": [*BOUNDARIES, *BOUNDARY_ALIASES],
             "description": f"What the padding holds (numpy.pad names; {aliases}).",
         },
-        "pair": {
-            "description": "A whole number ≥ 1, or (rows, cols): [2, 1] or '2,1' (or '2x1').",
-            "oneOf": [
-                {"type": "integer", "minimum": 1},
-                {"type": "array", "minItems": 1, "maxItems": 2, "items": {"type": "integer", "minimum": 1}},
-                {"type": "string", "pattern": "^\\s*0*[1-9][0-9]*\\s*([,x]\\s*0*[1-9][0-9]*\\s*)?$"},
-            ],
-        },
-        "pairFrom0": {
-            "description": "A whole number ≥ 0, or [rows, cols], or '1,0'.",
-            "oneOf": [
-                {"type": "integer", "minimum": 0},
-                {"type": "array", "minItems": 1, "maxItems": 2, "items": {"type": "integer", "minimum": 0}},
-                {"type": "string", "pattern": "^\\s*[0-9]+\\s*([,x]\\s*[0-9]+\\s*)?$"},
-            ],
-        },
+        "pair": _pair(1, "A whole number ≥ 1, or (rows, cols): [2, 1] or '2,1' (or '2x1')."),
+        "pairFrom0": _pair(0, "A whole number ≥ 0, or [rows, cols], or '1,0'."),
         "padding": {
             "description": "Padding: P (all sides), [PH, PW] or [TOP, BOTTOM, LEFT, RIGHT], as a list or as text "
                            "'1,2'; whole numbers ≥ 0.",
@@ -74,6 +60,19 @@ def _grammar() -> dict[str, Any]:
             ],
         },
         "save": _SAVE,
+    }
+
+
+def _pair(minimum: int, description: str) -> dict[str, Any]:
+    """Whole numbers ≥ ``minimum`` for (rows, cols): one for both, a list of one or two, or text '2,1'."""
+    number = "0*[1-9][0-9]*" if minimum == 1 else "[0-9]+"
+    return {
+        "description": description,
+        "oneOf": [
+            {"type": "integer", "minimum": minimum},
+            {"type": "array", "minItems": 1, "maxItems": 2, "items": {"type": "integer", "minimum": minimum}},
+            {"type": "string", "pattern": f"^\\s*{number}\\s*([,x]\\s*{number}\\s*)?$"},
+        ],
     }
 
 
