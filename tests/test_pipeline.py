@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from convcli.cli.chain import FLAGS
+from convcli.cli.wording import FLAGS
 from convcli.errors import GeometryError, KernelError
 from convcli.pipeline import (
     PipelineError,
@@ -329,8 +329,8 @@ def test_overflow_names_the_step_and_never_warns():
     with pytest.raises(NonFiniteError) as caught:  # pytest turns any RuntimeWarning into an error
         run(steps, image)
     assert str(caught.value) == ("p.yaml:3: step 2 (filter): float32 overflowed: its result holds 6 inf from "
-                                 "finite values; compute in float64 with --dtype float64 (to .npy or .tif), or let them through "
-                                 "with --allow-nonfinite")
+                                 "finite values; compute in float64 with `dtype: float64` (to .npy or .tif), or let them "
+                                 "through with `allow_nonfinite`")  # the core's wording; the CLI says --dtype float64
     out, _, _ = run(steps, image, allow_nonfinite=True)
     # reference: one column sees the zero padding (one tap: 2·3e38 = 6e38), the others two taps
     assert np.isposinf(out).all() and out.dtype == np.float32

@@ -332,7 +332,7 @@ def conv_axis(
             f"{what} is larger than the {size} {axis} of the input"
             + (f" plus padding {before} + {after}" if before or after else "")
             + f"; {'this padding' if used_mode == 'explicit' else '`' + used_mode + '`'} leaves no output: "
-            "use a smaller kernel, more padding or --mode same"
+            "use a smaller kernel, more padding or `mode: same`"
         )
     return AxisGeometry(size, kernel, stride, dilation, before, after, out, used_mode)
 
@@ -501,7 +501,7 @@ def pool_axis(
         raise GeometryError(
             f"the pooling window {kernel} is larger than the {size} {axis} of the input"
             + (f" plus padding {before} + {after}" if before or after else "")
-            + "; use a smaller --size, padding, --ceil or --mode same"
+            + "; use a smaller `size`, `padding`, `ceil` or `mode: same`"
         )
     if not ceil:
         return AxisGeometry(size, kernel, stride, 1, before, after, out, used_mode)

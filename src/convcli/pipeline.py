@@ -298,7 +298,7 @@ def _check_size(step: Step, record: dict, after: Sequence[int], max_pixels: int)
         if pixels > max_pixels:
             raise step.error(
                 f"its {what} would have {pixels:,} pixels, over the limit of {max_pixels:,}; "
-                "check the options, or raise --max-pixels", cls=GeometryError)
+                "check the options, or raise `max_pixels`", cls=GeometryError)
 
 
 # --- running ---------------------------------------------------------------------------------------
@@ -334,7 +334,7 @@ def run(
     >>> run(parse_pipeline("steps: [{filter: {kernel: '1e308 1e308'}}]", path="big.yaml"), np.ones((2, 2)))
     Traceback (most recent call last):
     ...
-    convcli.errors.NonFiniteError: big.yaml:1: step 1 (filter): float64 overflowed: its result holds 2 inf from finite values; let them through with --allow-nonfinite
+    convcli.errors.NonFiniteError: big.yaml:1: step 1 (filter): float64 overflowed: its result holds 2 inf from finite values; let them through with `allow_nonfinite`
     """
     import numpy as np
 
@@ -404,9 +404,9 @@ def _check_step(step: Step, array: Any) -> None:
     if held is None:
         return
     wider = ("" if array.dtype.itemsize >= 8
-             else "compute in float64 with --dtype float64 (to .npy or .tif), or ")
+             else "compute in float64 with `dtype: float64` (to .npy or .tif), or ")
     raise step.error(f"{array.dtype} overflowed: its result holds {held} from finite values; "
-                     f"{wider}let them through with --allow-nonfinite", cls=NonFiniteError)
+                     f"{wider}let them through with `allow_nonfinite`", cls=NonFiniteError)
 
 
 def check_output(values: Any, written: Any) -> None:
@@ -423,7 +423,7 @@ def check_output(values: Any, written: Any) -> None:
     >>> check_output(values, written)
     Traceback (most recent call last):
     ...
-    convcli.errors.NonFiniteError: the result (up to 1e+308) does not fit float32 (up to 3.4e+38): 1 inf when written; write --dtype float64, or let them through with --allow-nonfinite
+    convcli.errors.NonFiniteError: the result (up to 1e+308) does not fit float32 (up to 3.4e+38): 1 inf when written; write `dtype: float64`, or let them through with `allow_nonfinite`
     """
     import numpy as np
 
@@ -433,4 +433,4 @@ def check_output(values: Any, written: Any) -> None:
     largest = float(np.max(np.abs(values)))
     raise NonFiniteError(f"the result (up to {largest:.3g}) does not fit {written.dtype} "
                          f"(up to {float(np.finfo(written.dtype).max):.3g}): {held} when written; "
-                         "write --dtype float64, or let them through with --allow-nonfinite")
+                         "write `dtype: float64`, or let them through with `allow_nonfinite`")

@@ -29,6 +29,7 @@ from .options import OutputOptions
 from .progress import ProgressBar
 from .targets import plan_targets, sweep_plan_temp_files
 from .workers import Parallel, worker_count
+from .wording import command_flags
 
 
 def run_batch(
@@ -97,7 +98,7 @@ def run_batch(
 
     job = Job(inputs=list(inputs), plan=plan, options=options, compute=compute, describe=describe,
               show=show is not None, verbose=verbose,
-              limits=options.limits(), memory=memory)
+              limits=options.limits(), memory=memory, flags=command_flags())
     workers = min(worker_count(options.jobs), len(job.inputs))
     if writes_stdout or "fork" not in _start_methods():
         workers = 1

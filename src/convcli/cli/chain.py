@@ -18,33 +18,16 @@ from .one_input import Product
 from .options import OutputOptions
 
 
-class FlagWording:
-    """The command line's wording of step options in messages: ``--size K``, ``--size``, ``KY,KX``,
-    ``--global`` (see convcli.steps.base.Wording, whose YAML-key wording pipeline files get)."""
-
-    def __call__(self, name: str, value: str | None = None) -> str:
-        return f"--{name.replace('_', '-')}" + ("" if value is None else f" {value}")
-
-    def pair(self, first: str, second: str) -> str:
-        return f"{first},{second}"
-
-    def switch(self, name: str) -> str:
-        return self(name)
-
-
-#: Step options named as the command line's flags.
-FLAGS = FlagWording()
-
-
 def make_step(op: str, options: dict[str, Any]) -> Any:
     """A checked step from command-line options (None values dropped); a bad one is a usage error."""
     from ..errors import ConvcliError
     from ..pipeline import parse_step
+    from .wording import FLAGS, command_flags, error_text
 
     try:
         return parse_step(op, {name: value for name, value in options.items() if value is not None}, wording=FLAGS)
-    except ConvcliError as error:
-        raise click.UsageError(error.message) from None
+    except ConvcliError as error:  # worded with FLAGS, or naming options the core's way: as flags here
+        raise click.UsageError(error_text(error, command_flags())) from None
 
 
 def run_chains(

@@ -22,6 +22,7 @@ from .faults import environment_fault, write_data
 from .inputs import InputFile
 from .options import OutputOptions
 from .targets import Target, split_paths
+from .wording import error_text
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Job:
     verbose: bool
     limits: Any                     # io.Limits: what every input is held to before decoding
     memory: Callable[[Any, list[tuple[int, str, str]]], Any] | None = None  # see batch.run_batch
+    flags: dict[str, tuple[str, bool]] = field(default_factory=dict)  # the command's options: wording.command_flags
     # With workers and --fail-fast (shared between processes): the first failed position, whether
     # each position is settled (written, failed or skipped), and how many leading positions are.
     first_failure: Any = None
@@ -174,7 +176,7 @@ def run_one(job: Job, position: int, *, may_write: Callable[[], bool] | None = N
                 **result.extra,
             ))
     except (ConvcliError, ValueError) as error:
-        record_failure(outcome, input_file, error, started)
+        record_failure(outcome, input_file, error, started, text=error_text(error, job.flags))
     except (click.exceptions.Exit, BrokenPipeError):  # not the file's fault: let the group handle it
         raise
     except Exception as error:  # noqa: BLE001 - a bug must not stop the other files of a batch
@@ -249,11 +251,12 @@ def _integer_max(dtype: str) -> float | None:
 
 
 def record_failure(outcome: Outcome, input_file: InputFile, error: BaseException, started: float, *,
-                   internal: bool = False, trace: str | None = None) -> None:
-    """Make ``outcome`` a failure: its error line (naming the input) and its report entry."""
+                   internal: bool = False, trace: str | None = None, text: str | None = None) -> None:
+    """Make ``outcome`` a failure: its error line (naming the input) and its report entry; ``text``
+    is the error's message as the command line words it (see convcli.cli.wording)."""
     from ..report import file_entry
 
-    message = " ".join(str(error).split()) or type(error).__name__
+    message = " ".join((str(error) if text is None else text).split()) or type(error).__name__
     if internal:
         message = f"internal error ({type(error).__name__}): {message}; please report it (-v shows the traceback)"
     # The line always names the input, also when the error is about a pipeline or an output file.
