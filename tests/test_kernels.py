@@ -67,7 +67,7 @@ REPO_KERNELS = Path(__file__).resolve().parents[1] / "kernels"
 def test_builtin_dir_is_the_packaged_or_the_checkout_folder():
     folder = builtin_kernel_dir()
     assert folder.is_dir()
-    package = Path(kernels_module.__file__).resolve().parent
+    package = Path(kernels_module.__file__).resolve().parents[1]  # src/convcli, or convcli in a wheel
     if (package / "_kernels").is_dir():  # an installed wheel
         assert folder == package / "_kernels"
     else:  # a source checkout or an editable install
