@@ -17,6 +17,7 @@ __all__ = [
     "INLINE_START",
     "MAX_ELEMENTS",
     "MAX_SIDE",
+    "NAME_PATTERN",
     "NAME_RE",
     "PARAMETRIC",
     "PARAMETRIC_KINDS",
@@ -32,7 +33,8 @@ MAX_ELEMENTS = 1_000_000
 #: A spec ending in one of these (any case) is a kernel file.
 FILE_EXTENSIONS = (".yaml", ".yml", ".npy", ".txt", ".csv")
 #: A kernel NAME, looked up as ``NAME.yaml`` (and never containing ``..``, see :func:`valid_name`).
-NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]*\Z")
+NAME_PATTERN = "[a-z0-9][a-z0-9._-]*"
+NAME_RE = re.compile(NAME_PATTERN + r"\Z")
 #: Text starting with one of these is tried as an inline matrix first.
 INLINE_START = tuple("0123456789-+.[")
 
