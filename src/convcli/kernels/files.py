@@ -8,6 +8,7 @@ one, the line.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -55,6 +56,7 @@ def _read_bytes(path: Path, *, limit: int) -> bytes:
 
 
 def read_text(path: Path, *, limit: int) -> str:
+    """The UTF-8 text of a kernel file of at most ``limit`` bytes, or a KernelError saying why not."""
     data = _read_bytes(path, limit=limit)
     try:
         return data.decode("utf-8-sig")
@@ -66,6 +68,8 @@ def read_text(path: Path, *, limit: int) -> str:
 
 
 def load_file(path: Path, *, shown: str) -> Kernel:
+    """The kernel in the file ``path`` (any of :data:`~convcli.kernels.spec.FILE_EXTENSIONS`), its
+    source ``shown`` (the path as the user gave it, which every error names)."""
     suffix = path.suffix.lower()
     if suffix not in FILE_EXTENSIONS:
         raise KernelError(
@@ -85,13 +89,11 @@ def load_file(path: Path, *, shown: str) -> Kernel:
         kernel = parse_kernel_yaml(read_text(path, limit=strictyaml.MAX_BYTES), path=shown)
         return dataclasses.replace(kernel, source=shown)
     if suffix == ".npy":
-        array = _read_npy(path, shown=shown, accept=lambda shape, dtype: _check_npy_header(shape, dtype, shown=shown))
+        array = _read_npy(path, shown=shown, accept=functools.partial(_check_npy_header, shown=shown))
         matrix = array_to_matrix(array, prefix="", path=shown)
     else:
         matrix = _parse_text_matrix(read_text(path, limit=_TEXT_FILE_LIMIT), path=shown)
     return Kernel(name=path.stem or "kernel", matrix=matrix, source=shown)
-
-
 
 
 def _check_npy_header(shape: tuple[int, ...], dtype: np.dtype, *, shown: str) -> None:

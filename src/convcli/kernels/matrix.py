@@ -48,11 +48,13 @@ def finite_number(value: Any) -> bool:
 
 
 def is_number(value: Any) -> bool:
+    """A real number (booleans are not numbers)."""
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
 def check_size(rows: int, cols: int, *, prefix: str = "", path: str | None = None, line: int | None = None,
                 hint: str = "") -> None:
+    """Refuse a ``rows`` x ``cols`` kernel larger than the limits (:data:`~convcli.kernels.spec.MAX_SIDE`)."""
     if rows > MAX_SIDE or cols > MAX_SIDE or rows * cols > MAX_ELEMENTS:
         raise KernelError(
             f"{prefix}kernel would be {rows}x{cols} ({rows * cols} values); the limit is {MAX_SIDE} per side "
@@ -199,6 +201,7 @@ def rows_to_matrix(rows: Any, *, prefix: str, path: str | None, line: int | None
 
 
 def show(value: Any) -> str:
+    """A value as an error message quotes it: text quoted, numbers bare, ``true``/``false`` as in YAML."""
     if value is None:
         return "empty (null)"
     if isinstance(value, bool):
@@ -226,6 +229,7 @@ def _parse_token(token: str) -> float | str:
 
 
 def split_values(text: str, *, path: str | None, line: int | None, row: int) -> list[float | str]:
+    """The values of one row of a text or inline matrix, split by whitespace or single commas."""
     tokens = re.split(r"\s*,\s*|\s+", text.strip())
     if "" in tokens:
         raise KernelError(
@@ -242,6 +246,7 @@ def split_values(text: str, *, path: str | None, line: int | None, row: int) -> 
 
 
 def parse_inline(text: str) -> np.ndarray:
+    """The matrix of an inline spec: ``"1 0 -1; 2 0 -2"`` (rows by ``;`` or newlines) or ``"[[1, 0], [0, 1]]"``."""
     prefix = "inline kernel: "
     if text.startswith("["):
         nested = _parse_brackets(text, prefix=prefix)

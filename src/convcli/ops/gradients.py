@@ -1,8 +1,8 @@
 """Image gradients with the Sobel, Scharr and Prewitt operators (DESIGN §5).
 
 ``gx`` is :func:`convcli.ops.filter.filter2d` with the weights ``{OPERATOR}_X`` (the built-in kernel
-``{operator}-x`` holds the same) and ``gy`` with ``{OPERATOR}_Y``, under the same geometry options (mode, boundary, stride, padding, dilation,
-correlate). Under true convolution (the default) a left-to-right rise in intensity gives a positive
+``{operator}-x`` holds the same) and ``gy`` with ``{OPERATOR}_Y``, under the same geometry options
+(mode, boundary, stride, padding, dilation, correlate). Under true convolution (the default) a left-to-right rise in intensity gives a positive
 ``gx`` and a top-to-bottom rise a positive ``gy``. From them: magnitude ``√(gx² + gy²)`` and direction
 ``atan2(gy, gx)`` in radians.
 """
