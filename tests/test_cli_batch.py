@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from convcli.cli import runner
+from convcli.cli import batch
 
 BROKEN = {"img10.png": "garbage", "img20.png": "truncated", "img30.png": "empty"}
 BAR = "━"  # what rich draws a bar with
@@ -235,7 +235,7 @@ def test_no_worker_for_one_input_or_one_job(run, tmp_path, monkeypatch):
         def __init__(self, *args):
             raise AssertionError("a worker pool was started")
 
-    monkeypatch.setattr(runner, "_Parallel", NoPool)
+    monkeypatch.setattr(batch, "Parallel", NoPool)
     make_batch(tmp_path / "in", count=3, broken=False)
     assert run("filter", "in/img00.png", "-k", "box3", "-o", "one.png", "--jobs", "4").exit_code == 0
     assert run("filter", "in", "-k", "box3", "-O", "out", "--jobs", "1").exit_code == 0
@@ -377,13 +377,13 @@ def test_signal_removes_every_temporary_and_keeps_finished_outputs(tmp_path, job
 
 DYING_WORKER = """
 import os, signal, sys
-from convcli.cli import main, runner
-parent, run_one = os.getpid(), runner._run_one
+from convcli.cli import main, workers
+parent, run_one = os.getpid(), workers.run_one
 def dying(job, position):  # the worker that takes img07 dies, as the out-of-memory killer would do it
-    if job.sources[position].stem == "img07" and os.getpid() != parent:
+    if job.inputs[position].stem == "img07" and os.getpid() != parent:
         os.kill(os.getpid(), signal.SIGKILL)
     return run_one(job, position)
-runner._run_one = dying
+workers.run_one = dying
 sys.argv = ["convcli"] + sys.argv[1:]
 main()
 """

@@ -21,15 +21,15 @@ from test_cli_batch import convcli, make_batch
 
 SLOW_FILES = """
 import os, sys, time
-from convcli.cli import main, runner
-parent, run_one = os.getpid(), runner._run_one
+from convcli.cli import main, workers
+parent, run_one = os.getpid(), workers.run_one
 def slow(job, position):  # each input takes a while in a worker: the batch is still going when killed
     if os.getpid() != parent:
         time.sleep(0.2)
     return run_one(job, position)
-runner._run_one = slow
+workers.run_one = slow
 if os.environ.get("NO_PRCTL"):  # the portable watchdog alone
-    runner._PR_SET_PDEATHSIG = -1
+    workers._PR_SET_PDEATHSIG = -1
 sys.argv = ["convcli"] + sys.argv[1:]
 main()
 """

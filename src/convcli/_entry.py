@@ -29,6 +29,18 @@ def terminate(signum: int, frame: Any) -> None:
     raise Terminated()
 
 
+def interruption(error: KeyboardInterrupt | Terminated) -> tuple[str, int]:
+    """How an interruption ends a run (README, "Reports and exit codes"): the word convcli says
+    and the exit code, 130 for Ctrl-C, 143 for SIGTERM, SIGHUP or SIGQUIT.
+
+    Examples
+    --------
+    >>> interruption(KeyboardInterrupt()), interruption(Terminated())
+    (('interrupted', 130), ('terminated', 143))
+    """
+    return ("interrupted", 130) if isinstance(error, KeyboardInterrupt) else ("terminated", 143)
+
+
 def main() -> None:
     """Run ``convcli``; an interruption during start-up exits 130 (Ctrl-C) or 143 (SIGTERM)."""
     for signum in TERMINATING_SIGNALS:
@@ -37,10 +49,8 @@ def main() -> None:
         from .cli import main as run
 
         run()  # installs its own handlers first thing
-    except KeyboardInterrupt:
-        _stop("interrupted", 130)
-    except Terminated:
-        _stop("terminated", 143)
+    except (KeyboardInterrupt, Terminated) as error:
+        _stop(*interruption(error))
 
 
 def _stop(what: str, code: int) -> None:

@@ -217,7 +217,7 @@ def build_report(command: str, entries: Sequence[dict], *, counts: tuple[int, in
 
     ``ok`` and ``failed`` count inputs (an input fails when any of its outputs did), ``skipped``
     the inputs never started (``--fail-fast`` stopped the run), ``outputs`` the output files of
-    the entries (written, or planned in a dry run). The runner gives ``counts`` (done, failed,
+    the entries (written, or planned in a dry run). The batch loop (cli/batch.py) gives ``counts`` (done, failed,
     skipped) as it counted them; without them, the entries of one input are taken to be
     consecutive and to share its name, and nothing was skipped.
 

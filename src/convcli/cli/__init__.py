@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from .._entry import TERMINATING_SIGNALS, Terminated
+from .._entry import TERMINATING_SIGNALS, Terminated, interruption
 from .._entry import terminate as _terminate
 from .._version import __version__
 from ..errors import EnvironmentFault
@@ -63,12 +63,8 @@ def _guard(ctx: click.Context | None) -> Iterator[None]:
         yield
     except (click.exceptions.Exit, click.ClickException, click.Abort):
         raise
-    except KeyboardInterrupt:
-        say("convcli: interrupted")
-        raise click.exceptions.Exit(130) from None
-    except Terminated:
-        say("convcli: terminated")
-        raise click.exceptions.Exit(143) from None
+    except (KeyboardInterrupt, Terminated) as error:
+        raise click.exceptions.Exit(_interrupted(error)) from None
     except BrokenPipeError:
         # Standard output's reader went away (`convcli ... | head`): stop, quietly, as SIGPIPE would.
         raise click.exceptions.Exit(CLOSED_PIPE) from None
@@ -83,6 +79,13 @@ def _guard(ctx: click.Context | None) -> Iterator[None]:
         raise click.ClickException(
             f"internal error ({type(error).__name__}): {error}; please report it (-v shows the traceback)"
         ) from None
+
+
+def _interrupted(error: KeyboardInterrupt | Terminated) -> int:
+    """Say that the run was interrupted (Ctrl-C) or terminated (a signal); its exit code."""
+    word, code = interruption(error)
+    say(f"convcli: {word}")
+    return code
 
 
 def resolve_color(choice: str, stream: Any = None, environ: Any = None) -> bool:
@@ -169,12 +172,8 @@ def main() -> None:
         code = done.code
     except BrokenPipeError:  # what click itself printed met a closed pipe
         code = CLOSED_PIPE
-    except KeyboardInterrupt:
-        say("convcli: interrupted")
-        code = 130
-    except Terminated:
-        say("convcli: terminated")
-        code = 143
+    except (KeyboardInterrupt, Terminated) as error:
+        code = _interrupted(error)
     if code is None:
         code = 0
     elif not isinstance(code, int):

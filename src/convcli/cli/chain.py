@@ -1,7 +1,7 @@
 """Run a command as a chain of pipeline steps: the single commands and ``pipeline`` share one engine.
 
 A command turns its options into :class:`convcli.pipeline.Step` objects (``--gray`` adds a gray
-step before its own); this module plans and runs them for each input through the batch runner, so
+step before its own); this module plans and runs them for each input through the batch loop, so
 every command reports shapes, padding, receptive field and jump the same way a pipeline does.
 """
 
@@ -12,8 +12,10 @@ from typing import Any
 
 import click
 
+from .batch import run_batch
+from .inputs import InputFile, collect_inputs
+from .one_input import Product
 from .options import OutputOptions
-from .runner import Product, Source, collect_sources, run_batch
 
 
 def make_step(op: str, options: dict[str, Any]) -> Any:
@@ -52,7 +54,7 @@ def run_chains(
     names: Sequence[str],
     gray: bool = False,
     stackable: Sequence[bool] | None = None,
-    show: Callable[[Source, list[Product]], None] | None = None,
+    show: Callable[[InputFile, list[Product]], None] | None = None,
     extra: Callable[[Any], dict] | None = None,
     sheet_chain: Sequence[Any] | None = None,
     reads: Sequence[tuple[str, str]] = (),
@@ -160,6 +162,6 @@ def run_chains(
     kernels = [kernel for steps in full for step in steps
                for kernel in [*step.options.get("kernels", ()), step.options.get("kernel")] if kernel is not None]
     kernel_files = [("kernel file", kernel.file) for kernel in kernels if kernel.file is not None]
-    run_batch(command=command, sources=collect_sources(inputs), products=names, options=options,
+    run_batch(command=command, inputs=collect_inputs(inputs), products=names, options=options,
               compute=compute, describe=describe, stackable=stackable, show=show, templates=templates,
               memory=memory, reads=[*reads, *kernel_files])

@@ -245,8 +245,9 @@ filtered channel by channel with the same kernel; --gray first turns RGB into lu
 0.2125 R + 0.7154 G + 0.0721 B (skimage.color.rgb2gray's weights), in the input's units.
 
 Writing:
-  .npy (and float TIFF)  the raw floating-point result, never clipped or rounded (float32, or
-                         float64 with --dtype float64)
+  .npy (and float TIFF)  the raw result, never clipped or rounded (float32, or float64 with
+                         --dtype float64; a .npy of max/min pooling or nearest/zeros
+                         upsampling keeps the image's uint8/uint16 values and dtype)
   integer formats        values mapped with --scale:
     clip (default)       round (to nearest, ties to even), then clip into the dtype's range
     abs                  absolute value, then clip

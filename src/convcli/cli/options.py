@@ -1,7 +1,7 @@
 """Options shared by several commands, each defined once (as rasterio's ``rio/options.py`` does).
 
 A command stacks the decorators it needs; :func:`pop_geometry` and :class:`OutputOptions` gather the
-parsed values back into what the core and the runner take.
+parsed values back into what the core and the batch loop take.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import click
 
 from ..geometry import AMBIGUOUS_BOUNDARIES, BOUNDARIES, BOUNDARY_ALIASES, MODES, resolve_boundary
 from ..kernels.spec import parametric_examples
+from .formats import FORMAT_CHOICES
 from .types import KERNEL, PADDING, PAIR, TEMPLATE, ChoiceType
 
 # The core's names (geometry: no NumPy), aliases included; `mirror` is not offered but still
@@ -23,7 +24,6 @@ from .types import KERNEL, PADDING, PAIR, TEMPLATE, ChoiceType
 BOUNDARY = ChoiceType((*BOUNDARIES, *BOUNDARY_ALIASES), case_sensitive=False, refused=AMBIGUOUS_BOUNDARIES)
 SCALES = ("clip", "abs", "normalize", "offset")
 DTYPES = ("uint8", "uint16", "float32", "float64")
-FORMATS = ("png", "jpeg", "jpg", "tiff", "tif", "bmp", "gif", "webp", "npy")
 
 
 class SizeType(click.ParamType):
@@ -175,7 +175,7 @@ output_options = _compose(
     click.option("--dtype", type=ChoiceType(DTYPES), default=None,
                  help="Output dtype (default: the input's for PNG/TIFF 16-bit, uint8 for images; for .npy float32, "
                  "or uint8/uint16 when the result kept the image's values, as max pooling does)."),
-    click.option("--format", "output_format", type=ChoiceType(FORMATS), default=None,
+    click.option("--format", "output_format", type=ChoiceType(FORMAT_CHOICES), default=None,
                  help="Output format for -o - (default: the input's format), or {ext} in --name."),
     click.option("--report", "report_path", default=None, metavar="PATH",
                  help="Write the JSON report to PATH ('-' = standard output)."),
@@ -241,7 +241,7 @@ class OutputOptions:
     fail_fast: bool
     max_pixels: int | None
     recursive: bool = False
-    jobs: int | None = None   # None: one worker per CPU core (see runner.worker_count)
+    jobs: int | None = None   # None: one worker per CPU core (see workers.worker_count)
     split: bool = False       # one file per channel
     sheet: str | None = None  # also a contact sheet of the result, named like --name
     output_required: bool = True  # False: a result with no -o/-O is printed (global pooling)

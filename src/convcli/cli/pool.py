@@ -9,8 +9,9 @@ import click
 from ..errors import shown_path
 from .chain import make_step, run_chains
 from .faults import echo_data
+from .inputs import InputFile
+from .one_input import Product
 from .options import OutputOptions, gray_option, inputs_argument, output_options, padding_option, stride_option
-from .runner import Product, Source
 from .types import PAIR, ChoiceType
 
 POOL_OPS = ("max", "avg", "min", "sum", "median")
@@ -68,7 +69,7 @@ def pool_command(inputs: tuple[str, ...], **params: Any) -> None:
     options = OutputOptions.pop(params, output_required=not global_)
     header = [f"input\tchannel\t{op}"]  # printed once, before the first row
 
-    def show(source: Source, results: list[Product]) -> None:
+    def show(input_file: InputFile, results: list[Product]) -> None:
         values = results[0].extra.get("values")
         if values is None:
             return
@@ -77,7 +78,7 @@ def pool_command(inputs: tuple[str, ...], **params: Any) -> None:
         last = len(values) - 1
         for channel, value in enumerate(values):
             name = "alpha" if results[0].has_alpha and channel == last else str(channel)  # alpha: its mean
-            echo_data(f"{shown_path(source.label)}\t{name}\t{value:.10g}")  # one row, whatever the name
+            echo_data(f"{shown_path(input_file.label)}\t{name}\t{value:.10g}")  # one row, whatever the name
 
     run_chains(
         command="pool", inputs=inputs, options=options, chains=[[step]], names=[op], gray=gray,
