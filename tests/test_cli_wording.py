@@ -46,3 +46,14 @@ def test_a_kernel_file_key_is_not_taken_for_the_flag_of_the_same_name():
 def test_a_switch_given_as_true_is_just_the_flag():
     assert worded("drop `global: true` and `size: 3`", {"global": ("--global", True), "size": ("--size", False)}) \
         == "drop --global and --size 3"
+
+
+def test_normalize_of_a_zero_sum_kernel_names_the_flag(run):
+    np.save("s.npy", np.zeros((3, 3)))
+    result = run("filter", "s.npy", "-k", "sobel-x", "--normalize", "-o", "o.npy")
+    assert result.exit_code == 2 and "kernel sobel-x sums to 0; --normalize needs a kernel with a non-zero sum" \
+        in result.stderr
+    Path("n.yaml").write_text("steps:\n  - filter: {kernel: sobel-x, normalize: true}\n")
+    result = run("pipeline", "n.yaml", "s.npy", "-o", "o.npy")
+    assert result.exit_code == 2 and "n.yaml:2: step 1 (filter): kernel sobel-x sums to 0; `normalize` needs" \
+        in result.stderr

@@ -2,13 +2,28 @@
 kernels), scikit-image's Scharr filters, hand derivations, and the conformance kit's reference data."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from scipy import ndimage
 
 from convcli.ops.filter import filter2d
-from convcli.ops.gradients import COMPONENTS, OPERATORS, direction_to_unit, gradients, sobel
+from convcli.ops.gradients import (
+    COMPONENTS,
+    OPERATORS,
+    PREWITT_X,
+    PREWITT_Y,
+    SCHARR_X,
+    SCHARR_Y,
+    SOBEL_X,
+    SOBEL_Y,
+    WEIGHTS,
+    direction_to_unit,
+    gradients,
+    sobel,
+)
 from helpers import case_options, kit_cases, kit_file
 
 RNG = np.random.default_rng(5)
@@ -342,6 +357,35 @@ def test_direction_to_unit_refuses_non_radians(bad):
 def test_names():
     assert OPERATORS == ("sobel", "scharr", "prewitt")
     assert COMPONENTS == ("magnitude", "x", "y", "direction")
+
+
+# The weights as the textbooks write them (scipy.ndimage.sobel/prewitt correlate with the flipped x row).
+TEXTBOOK = {
+    "sobel": [[1, 0, -1], [2, 0, -2], [1, 0, -1]],
+    "scharr": [[3, 0, -3], [10, 0, -10], [3, 0, -3]],
+    "prewitt": [[1, 0, -1], [1, 0, -1], [1, 0, -1]],
+}
+LIBRARY = Path(__file__).resolve().parents[1] / "kernels"
+
+
+@pytest.mark.parametrize("operator", OPERATORS)
+def test_weights_are_the_textbook_kernels_and_read_only(operator):
+    x_weights, y_weights = WEIGHTS[operator]
+    assert x_weights.dtype == y_weights.dtype == np.float64
+    np.testing.assert_array_equal(x_weights, np.array(TEXTBOOK[operator]))
+    np.testing.assert_array_equal(y_weights, np.array(TEXTBOOK[operator]).T)
+    assert not x_weights.flags.writeable and not y_weights.flags.writeable
+    assert WEIGHTS == {"sobel": (SOBEL_X, SOBEL_Y), "scharr": (SCHARR_X, SCHARR_Y), "prewitt": (PREWITT_X, PREWITT_Y)}
+
+
+@pytest.mark.parametrize("operator", OPERATORS)
+@pytest.mark.parametrize("axis", ["x", "y"])
+def test_library_files_hold_the_same_weights(operator, axis):
+    """kernels/sobel-x.yaml and the others (what -k sobel-x gives) cannot drift from the constants."""
+    data = yaml.safe_load((LIBRARY / f"{operator}-{axis}.yaml").read_text(encoding="utf-8"))
+    assert set(data) <= {"name", "description", "matrix", "tags"}  # no scale or normalize changes them
+    weights = WEIGHTS[operator][("x", "y").index(axis)]
+    assert data["matrix"] == weights.tolist()
 
 
 @pytest.mark.parametrize("function", [sobel, gradients])

@@ -16,7 +16,8 @@ jsonschema = pytest.importorskip("jsonschema")
 
 from convcli import strictyaml
 from convcli.errors import ConvcliError
-from convcli.kernels import _YAML_KEYS, parse_kernel_yaml
+from convcli.kernels import parse_kernel_yaml
+from convcli.kernels.files import YAML_KEYS
 from convcli.ops.filter import BOUNDARIES, BOUNDARY_ALIASES
 from convcli.pipeline import CHOICES, OPS, OPTIONS, parse_pipeline
 
@@ -311,7 +312,7 @@ def test_step_choices_equal_convcli_choices(op):
 def test_kernel_keys_equal_convcli_keys():
     schema = _schema("kernel")
     assert schema["additionalProperties"] is False
-    assert set(schema["properties"]) == set(_YAML_KEYS)
+    assert set(schema["properties"]) == set(YAML_KEYS)
     assert schema["required"] == ["matrix"]
     pipeline = _schema("pipeline")
     assert pipeline["$defs"]["matrix"] == schema["properties"]["matrix"] | {

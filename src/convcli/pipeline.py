@@ -138,7 +138,10 @@ def parse_step(
         kind.rules(checked, wording)
     except RuleError as error:
         raise step.error(str(error), line=lines.get(error.option) if error.option else None) from None
-    completed = kind.complete(dict(kind.defaults, **checked))
+    try:
+        completed = kind.complete(dict(kind.defaults, **checked))
+    except ConvcliError as error:  # normalizing a kernel that sums to 0: at the step's line
+        raise step.error(error.message) from None
     return replace(step, options=completed, save=save,
                    defaulted=frozenset(completed) - frozenset(checked) - {"kernels"})
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 
 import click
 
+from ..kernels.spec import NAME_PATTERN, PARAMETRIC
 from ..vocabulary import gray_formula
 from .faults import echo_data
 
@@ -193,19 +194,22 @@ Outputs are written atomically (a temporary file in the target folder, then a re
 output is replaced unless --no-clobber. Same input and options give byte-identical output.
 """
 
+def _parametric_forms() -> str:
+    """The parametric kernels of ``help kernels``: each form, its description aligned at column 37."""
+    lines = []
+    for form in PARAMETRIC.values():
+        description = form.help.replace("\n", "\n" + " " * 37)
+        lines.append(f"       {form.synopsis:<28}  {description}\n")
+    return "".join(lines)
+
+
 _KERNELS = """\
 Kernels: what -k KERNEL (and kernels show KERNEL) accepts, tried in this order
 
   1. a file:           k.yaml / k.yml, k.npy, k.txt / k.csv (a matrix, rows on lines)
   2. an inline matrix: '1 0 -1; 2 0 -2; 1 0 -1'  or  '[[1,0,-1],[2,0,-2],[1,0,-1]]'
   3. a parametric kernel:
-       gaussian:sigma=1.5[,size=7]   size 2·⌈3σ⌉ + 1 unless given; exp(−(i−c)²/2σ²), outer
-                                     product normalised to sum 1
-       box:5  or  box:3x5            ones / (rows·cols)
-       log:sigma=1.4[,size=N]        Laplacian of Gaussian, normalised to sum 0
-       dog:sigma1=1,sigma2=2[,size=N]  difference of Gaussians, sum 0
-       disk:radius=3                 ones where i² + j² ≤ r², normalised to sum 1
-  4. a NAME ([a-z0-9][a-z0-9._-]*), looked up as NAME.yaml in each --kernel-dir, then each
+""" + _parametric_forms() + "  4. a NAME (" + NAME_PATTERN + """), looked up as NAME.yaml in each --kernel-dir, then each
      folder of CONVCLI_KERNEL_PATH (separated by the path separator, like PATH), then the
      built-in library. convcli kernels list shows them all; convcli kernels show NAME one.
 

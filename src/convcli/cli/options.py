@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from ..geometry import AMBIGUOUS_BOUNDARIES, BOUNDARIES, BOUNDARY_ALIASES
+from ..kernels.spec import parametric_examples
 from ..vocabulary import gray_formula
 from .formats import FORMAT_CHOICES
 from .types import KERNEL, PADDING, PAIR, PAIR_NONNEG, TEMPLATE, ChoiceType
@@ -78,8 +79,8 @@ kernel_dir_option = click.option(
 kernel_option = click.option(
     "-k", "--kernel", "kernels", multiple=True, required=True, type=KERNEL,
     help="Kernel: a name (sobel-x), a file (.yaml .npy .txt .csv), an inline matrix "
-    "('1 0 -1; 2 0 -2; 1 0 -1' or '[[1,0],[0,1]]') or gaussian:sigma=1.5, box:5, log:sigma=1.4, "
-    "dog:sigma1=1,sigma2=2, disk:radius=3. Repeat for several kernels.",
+    "('1 0 -1; 2 0 -2; 1 0 -1' or '[[1,0],[0,1]]') or " + ", ".join(parametric_examples(every=False))
+    + ". Repeat for several kernels.",
 )
 
 gray_option = click.option(

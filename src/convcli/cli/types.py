@@ -20,20 +20,13 @@ import click
 from click.shell_completion import BashComplete, CompletionItem, add_completion_class, split_arg_string
 
 from ..errors import did_you_mean
+from ..kernels import spec as kernel_spec  # the spec grammar without numpy: completion stays light
 
 TEMPLATE_FIELDS = ("stem", "ext", "op", "kernel", "index", "channel")
 
 #: Parametric kernel forms, completed as prefixes the user goes on typing (DESIGN §7).
-PARAMETRIC_PREFIXES = (
-    ("gaussian:sigma=", "Gaussian, size 2·⌈3σ⌉+1 unless ,size=N; sums to 1"),
-    ("box:", "box:N or box:RxC, the mean of the window"),
-    ("log:sigma=", "Laplacian of Gaussian, sums to 0"),
-    ("dog:sigma1=", "difference of Gaussians dog:sigma1=A,sigma2=B, sums to 0"),
-    ("disk:radius=", "ones where i² + j² ≤ r², sums to 1"),
-)
+PARAMETRIC_PREFIXES = tuple((form.prefix, form.completion) for form in kernel_spec.PARAMETRIC.values())
 SAMPLE_PREFIX = "sample:"
-_KERNEL_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*\Z")
-_KERNEL_FILE_SUFFIXES = (".yaml", ".yml", ".npy", ".txt", ".csv")
 _DESCRIPTION = re.compile(r"^description:[ \t]*(.*?)[ \t]*$", re.MULTILINE)
 
 
@@ -234,21 +227,11 @@ TEMPLATE = TemplateType()
 # Shell completion
 
 
-def builtin_kernel_folder() -> Path:
-    """:func:`convcli.kernels.builtin_kernel_dir` without importing numpy (a test keeps them equal)."""
-    package = Path(__file__).resolve().parents[1]
-    packaged = package / "_kernels"
-    if packaged.is_dir():
-        return packaged
-    checkout = package.parents[1] / "kernels"
-    return checkout if checkout.is_dir() else packaged
-
-
 def kernel_folders(ctx: click.Context | None) -> list[Path]:
     """``--kernel-dir`` folders given so far, then ``CONVCLI_KERNEL_PATH``, then the built-ins."""
     given = (ctx.params.get("kernel_dirs") if ctx is not None else None) or ()
     env = os.environ.get("CONVCLI_KERNEL_PATH") or ""
-    return [*(Path(d) for d in given), *(Path(p) for p in env.split(os.pathsep) if p), builtin_kernel_folder()]
+    return [*(Path(d) for d in given), *(Path(p) for p in env.split(os.pathsep) if p), kernel_spec.builtin_kernel_dir()]
 
 
 def _description(file: Path) -> str | None:
@@ -278,13 +261,13 @@ def kernel_names(ctx: click.Context | None = None) -> dict[str, Path]:
             continue
         for file in files:
             name = file.stem
-            if name not in found and _KERNEL_NAME.match(name) and ".." not in name:
+            if name not in found and kernel_spec.valid_name(name):
                 found[name] = file
     return found
 
 
 def _looks_like_path(text: str) -> bool:
-    return text.startswith((".", "~", os.sep)) or os.sep in text or text.lower().endswith(_KERNEL_FILE_SUFFIXES)
+    return text.startswith((".", "~", os.sep)) or os.sep in text or text.lower().endswith(kernel_spec.FILE_EXTENSIONS)
 
 
 def kernel_completions(ctx: click.Context | None, incomplete: str) -> list[CompletionItem]:

@@ -81,8 +81,8 @@ def error_text(error: BaseException, flags: Mapping[str, tuple[str, bool]]) -> s
 
 def _file_keys() -> frozenset[str]:
     """The keys of pipeline files (their step options included) and kernel files."""
-    from ..kernels import _YAML_KEYS
+    from ..kernels.files import YAML_KEYS
     from ..steps import KINDS
 
-    return frozenset({"steps", "name", "description", "save", *_YAML_KEYS,
+    return frozenset({"steps", "name", "description", "save", *YAML_KEYS,
                       *(name for kind in KINDS.values() for name in kind.names)})

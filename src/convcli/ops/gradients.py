@@ -1,8 +1,8 @@
 """Image gradients with the Sobel, Scharr and Prewitt operators (DESIGN §5).
 
-``gx`` is :func:`convcli.ops.filter.filter2d` with the built-in kernel ``{operator}-x`` and ``gy`` with
-``{operator}-y``, under the same geometry options (mode, boundary, stride, padding, dilation,
-correlate). Under true convolution (the default) a left-to-right rise in intensity gives a positive
+``gx`` is :func:`convcli.ops.filter.filter2d` with the weights ``{OPERATOR}_X`` (the built-in kernel
+``{operator}-x`` holds the same) and ``gy`` with ``{OPERATOR}_Y``, under the same geometry options
+(mode, boundary, stride, padding, dilation, correlate). Under true convolution (the default) a left-to-right rise in intensity gives a positive
 ``gx`` and a top-to-bottom rise a positive ``gy``. From them: magnitude ``√(gx² + gy²)`` and direction
 ``atan2(gy, gx)`` in radians.
 """
@@ -18,8 +18,42 @@ import numpy as np
 from ..vocabulary import COMPONENTS, OPERATORS
 from .filter import filter2d
 
-__all__ = ["COMPONENTS", "OPERATORS", "direction_to_unit", "gradients", "sobel"]
+__all__ = [
+    "COMPONENTS",
+    "OPERATORS",
+    "PREWITT_X",
+    "PREWITT_Y",
+    "SCHARR_X",
+    "SCHARR_Y",
+    "SOBEL_X",
+    "SOBEL_Y",
+    "WEIGHTS",
+    "direction_to_unit",
+    "gradients",
+    "sobel",
+]
 
+
+def _weights(rows: list[list[int]]) -> np.ndarray:
+    weights = np.array(rows, dtype=np.float64)
+    weights.setflags(write=False)
+    return weights
+
+
+# The gradient weights are constants here, as in scikit-image's filters/edges.py, not read from the
+# kernel library on each call; the library's files of the same names (sobel-x.yaml, ...) hold the
+# same weights (a test keeps them equal). Under true convolution a left-to-right rise gives a
+# positive x response and a top-to-bottom rise a positive y response; each y kernel is its x
+# kernel transposed.
+SOBEL_X = _weights([[1, 0, -1], [2, 0, -2], [1, 0, -1]])
+SOBEL_Y = SOBEL_X.T
+SCHARR_X = _weights([[3, 0, -3], [10, 0, -10], [3, 0, -3]])
+SCHARR_Y = SCHARR_X.T
+PREWITT_X = _weights([[1, 0, -1], [1, 0, -1], [1, 0, -1]])
+PREWITT_Y = PREWITT_X.T
+#: Each operator's (x, y) weights, for the operators of convcli.vocabulary.OPERATORS; also the
+#: built-in kernels ``NAME-x`` and ``NAME-y``.
+WEIGHTS = {"sobel": (SOBEL_X, SOBEL_Y), "scharr": (SCHARR_X, SCHARR_Y), "prewitt": (PREWITT_X, PREWITT_Y)}
 #: The geometry keywords :func:`sobel` passes on to :func:`gradients`.
 _GEOMETRY = ("mode", "boundary", "cval", "stride", "padding", "dilation", "correlate", "engine")
 
@@ -56,15 +90,15 @@ def gradients(
     correlate: bool = False,
     engine: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The x and y gradients of an image: ``filter2d`` with ``{operator}-x`` and ``{operator}-y``.
+    """The x and y gradients of an image: ``filter2d`` with the operator's x and y weights.
 
     Parameters
     ----------
     image : array_like, shape (H, W) or (H, W, C)
         Channels last; each channel on its own. Integers are computed in floating point.
     operator : {'sobel', 'scharr', 'prewitt'}
-        The built-in kernel pair: ``sobel-x`` = [[1, 0, −1], [2, 0, −2], [1, 0, −1]], Scharr with
-        3, 10, 3 and Prewitt with 1, 1, 1 in place of 1, 2, 1; ``-y`` is the transpose.
+        The weights (:data:`WEIGHTS`): :data:`SOBEL_X` = [[1, 0, −1], [2, 0, −2], [1, 0, −1]], Scharr
+        with 3, 10, 3 and Prewitt with 1, 1, 1 in place of 1, 2, 1; y is the transpose.
     blur : float, optional
         First smooth with ``gaussian:sigma=BLUR`` (size 2·⌈3σ⌉ + 1), in ``same`` mode at stride 1 with
         the same ``boundary`` and ``cval``, so the blur never changes the shape.
@@ -103,7 +137,8 @@ def gradients(
                     dilation=dilation, correlate=correlate, engine=engine)
     if sigma is not None:
         image = _blur(image, sigma, geometry)
-    return filter2d(image, f"{operator}-x", **geometry), filter2d(image, f"{operator}-y", **geometry)
+    x_weights, y_weights = WEIGHTS[operator]
+    return filter2d(image, x_weights, **geometry), filter2d(image, y_weights, **geometry)
 
 
 def _blur(image: Any, sigma: float, geometry: dict[str, Any]) -> np.ndarray:
@@ -150,8 +185,8 @@ def _direction(image: Any, gx: np.ndarray, gy: np.ndarray, *, operator: str, blu
     # tolerance): gx and gy are this call's own, so they are changed in place.
     absolute = array.astype(work)  # a copy: never the caller's image, changed in place below
     np.abs(absolute, out=absolute)
-    kx, ky = load_kernel(f"{operator}-x").matrix, load_kernel(f"{operator}-y").matrix
-    weights = np.abs(np.asarray(kx, dtype=np.float64)) + np.abs(np.asarray(ky, dtype=np.float64))
+    x_weights, y_weights = WEIGHTS[operator]
+    weights = np.abs(x_weights) + np.abs(y_weights)
     taps = weights.size
     if blur is not None:  # the input was the blurred image: its own rounding adds the blur's taps
         taps += load_kernel(f"gaussian:sigma={blur!r}").matrix.size
@@ -260,7 +295,8 @@ def sobel(
     if sigma is not None:
         image = _blur(image, sigma, geometry)
     if component in ("x", "y"):  # one filter, not both
-        value = filter2d(image, f"{operator}-{component}", **geometry)
+        x_weights, y_weights = WEIGHTS[operator]
+        value = filter2d(image, x_weights if component == "x" else y_weights, **geometry)
     else:
         gx, gy = gradients(image, operator=operator, **geometry)
         if component == "direction":
