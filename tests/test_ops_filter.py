@@ -407,7 +407,7 @@ def test_constant_boundary_with_a_value_matches_numpy_pad():
 
 def test_scipy_bands_give_the_numbers_of_one_call(monkeypatch):
     """The SciPy engine filters bands of rows on a thread per core; the seams are invisible."""
-    from convcli.ops import filter as filter_module
+    from convcli.ops import engines as filter_module  # the SciPy bands live with the engines
 
     monkeypatch.setattr(filter_module, "_BAND_ROWS", 7)
     monkeypatch.setattr(filter_module, "usable_cpus", lambda: 3)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from .pipeline import Step, plan, result_dtype
 from .steps import KINDS
@@ -58,7 +57,7 @@ def _step_memory(step: Step, record: dict, before: str, after: str, has_alpha: b
     compute them. Its input is not counted: whoever holds it counts it."""
     import numpy as np
 
-    from .ops.filter import work_dtype
+    from .dtypes import work_dtype
 
     n_in, n_out = _elements(record["in_shape"]), _elements(record["out_shape"])
     alpha = 1 if has_alpha else 0

@@ -37,9 +37,9 @@ from typing import Any
 
 import numpy as np
 
+from ..dtypes import pool_dtype
 from ..geometry import AxisGeometry, pool_geometry
 from ..vocabulary import POOL_OPS
-from .filter import work_dtype
 
 __all__ = ["POOL_OPS", "global_pool", "max_unpool", "pool2d", "pool_dtype"]
 
@@ -58,20 +58,6 @@ def _check_image(image: Any, name: str = "image") -> np.ndarray:
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) or np.iscomplexobj(array):
         raise ValueError(f"`{name}` must hold real numbers, got dtype {array.dtype}")
     return array
-
-
-def pool_dtype(dtype: np.dtype, op: str) -> np.dtype:
-    """The dtype pooling by ``op`` gives an image of ``dtype``: max/min keep integer (and bool)
-    dtypes exactly; everything else is ``result_type(dtype, float32)``.
-
-    >>> [str(pool_dtype(np.dtype(t), "avg")) for t in ("uint8", "int16", "float32", "int32", "float64")]
-    ['float32', 'float32', 'float32', 'float64', 'float64']
-    >>> pool_dtype(np.dtype(np.uint8), "max")
-    dtype('uint8')
-    """
-    if op in ("max", "min") and (np.issubdtype(dtype, np.integer) or dtype == bool):
-        return dtype
-    return work_dtype(dtype)
 
 
 #: Integer types window sums may be added in, smallest first.

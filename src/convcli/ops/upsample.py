@@ -5,7 +5,7 @@ Every method works on (H, W) or (H, W, C) images, channels last, every channel t
 - ``nearest``: each pixel repeated into an ``fy × fx`` block (Keras ``UpSampling2D``); dtype kept;
 - ``zeros``: each pixel at the top-left corner of its block, zeros elsewhere ("bed of nails"); dtype kept;
 - ``bilinear``: ``torch.nn.functional.interpolate(mode='bilinear', align_corners=False)``; float32 for
-  images of 16 bits or less and float32, else float64 (as :func:`convcli.ops.filter.work_dtype`);
+  images of 16 bits or less and float32, else float64 (as :func:`convcli.dtypes.work_dtype`);
 - ``transpose``: ``torch.nn.functional.conv_transpose2d`` with one channel in and out: each input pixel
   stamps ``value · k`` at stride F into a buffer of ``(H − 1)·F + kh`` rows, then ``padding`` is
   cropped and ``output_padding`` rows/cols are added at the end; float32 or float64 as bilinear.
@@ -20,7 +20,7 @@ import numpy as np
 
 from ..geometry import TransposeAxis, as_padding, as_pair, transpose_axis
 from ..vocabulary import UPSAMPLE_METHODS
-from .filter import work_dtype
+from ..dtypes import work_dtype
 
 __all__ = ["UPSAMPLE_METHODS", "transpose_output_shape", "upsample"]
 

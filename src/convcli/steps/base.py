@@ -259,8 +259,8 @@ class Running:
 
 
 def floating(dtype: Any) -> str:
-    """The dtype an op computes in for an input of ``dtype`` (see convcli.ops.filter.work_dtype)."""
-    from ..ops.filter import work_dtype
+    """The dtype an op computes in for an input of ``dtype`` (see convcli.dtypes.work_dtype)."""
+    from ..dtypes import work_dtype
 
     return str(work_dtype(dtype))
 

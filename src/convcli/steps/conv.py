@@ -230,7 +230,9 @@ def filter_memory(step: Any, window: dict, in_shape: Sequence[int], dtype: str, 
     step's record, or one kernel's entry of a bank's)."""
     import numpy as np
 
-    from ..ops.filter import _OPENCV_MAX_CHANNELS, _OPENCV_SOURCES, _POLYPHASE_TAPS, BOUNDARIES, work_dtype
+    from ..dtypes import work_dtype
+    from ..geometry import BOUNDARIES
+    from ..ops.engines import OPENCV_MAX_CHANNELS, OPENCV_SOURCES, POLYPHASE_TAPS
 
     options = step.options
     real = work_dtype(dtype).itemsize
@@ -239,9 +241,9 @@ def filter_memory(step: Any, window: dict, in_shape: Sequence[int], dtype: str, 
     channels = colour // (in_shape[0] * in_shape[1])
     stride, dilation = options["stride"], options["dilation"]
     mode = BOUNDARIES[options["boundary"]]
-    converted = colour * real if np.dtype(dtype) not in _OPENCV_SOURCES else 0
-    direct = (engine != "scipy" and tuple(dilation) == (1, 1) and channels <= _OPENCV_MAX_CHANNELS
-              and (tuple(stride) == (1, 1) or kernel[0] * kernel[1] < _POLYPHASE_TAPS)
+    converted = colour * real if np.dtype(dtype) not in OPENCV_SOURCES else 0
+    direct = (engine != "scipy" and tuple(dilation) == (1, 1) and channels <= OPENCV_MAX_CHANNELS
+              and (tuple(stride) == (1, 1) or kernel[0] * kernel[1] < POLYPHASE_TAPS)
               and mode in ("constant", "reflect", "symmetric", "edge")
               and (options["boundary"] == "zero" or options["cval"] == 0)
               and top <= kernel[0] - 1 and top + bottom <= kernel[0] - 1

@@ -90,7 +90,7 @@ def run(step: Any, array: Any, running: Running) -> Any:
 
 def result_dtype(step: Any, dtype: str, *, changed: bool, has_alpha: bool) -> str:
     """Max and min pooling of integers keep the dtype; the others compute in floating point."""
-    from ..ops.pool import pool_dtype
+    from ..dtypes import pool_dtype
 
     return str(pool_dtype(dtype, step.options["op"]))
 
