@@ -187,7 +187,7 @@ def test_kernel_name_completion_stays_light():
         "    cli.main(prog_name='convcli')\n"
         "except SystemExit:\n"
         "    pass\n"
-        "print(*[m for m in ('numpy', 'yaml', 'convcli.kernels', 'convcli.io') if m in sys.modules], file=sys.stderr)\n"
+        "print(*[m for m in ('numpy', 'yaml', 'convcli.kernels', 'convcli.images') if m in sys.modules], file=sys.stderr)\n"
     )
     env = {**os.environ, VAR: "bash_complete", "COMP_WORDS": "convcli filter x.png -k sob", "COMP_CWORD": "4"}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)

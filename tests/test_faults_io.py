@@ -151,7 +151,7 @@ def test_stdin_image_is_still_read_whole(run):
 
 OTHER_RUN = """
 import os, sys, time
-import convcli.io
+import convcli.images
 real_fsync = os.fsync
 def fsync(fd):  # stop mid-write, the temporary file written, until the test says go
     open("started", "w").close()
@@ -160,7 +160,7 @@ def fsync(fd):  # stop mid-write, the temporary file written, until the test say
     real_fsync(fd)
 os.fsync = fsync
 try:
-    convcli.io.write_atomic("out/a.png", b"theirs")
+    convcli.images.write_atomic("out/a.png", b"theirs")
 except Exception as error:
     sys.exit(f"other run failed: {error}")
 """
@@ -169,7 +169,7 @@ except Exception as error:
 def test_interrupted_run_leaves_another_runs_temporary_file_alone(run, monkeypatch, tmp_path):
     import time
 
-    import convcli.io
+    import convcli.images
 
     png("in.png", GRAY)
     os.mkdir("out")
@@ -186,7 +186,7 @@ def test_interrupted_run_leaves_another_runs_temporary_file_alone(run, monkeypat
         def interrupted(*args, **kwargs):
             raise KeyboardInterrupt
 
-        monkeypatch.setattr(convcli.io, "encode_image", interrupted)
+        monkeypatch.setattr(convcli.images, "encode_image", interrupted)
         result = run("filter", "in.png", "-k", "box3", "-o", "out/a.png")  # Ctrl-C while this run works
         assert result.exit_code == 130
         assert [name for name in os.listdir("out") if name.endswith(".tmp")] == theirs
@@ -198,7 +198,7 @@ def test_interrupted_run_leaves_another_runs_temporary_file_alone(run, monkeypat
 
 
 def test_sweep_removes_this_processes_temporaries_only(tmp_path):
-    from convcli import io as cio
+    from convcli import images as cio
 
     ours = cio._temp_prefix("a.png", 255) + "abcd_123.tmp"
     others = [".a.png.1.abcd_123.tmp" if cio._OWNER != "1" else ".a.png.2.abcd_123.tmp",  # another pid
@@ -212,7 +212,7 @@ def test_sweep_removes_this_processes_temporaries_only(tmp_path):
 
 @pytest.mark.parametrize("length", [242, 250, 255])
 def test_names_up_to_the_file_systems_limit_can_be_written(tmp_path, length):
-    from convcli import io as cio
+    from convcli import images as cio
 
     name = "é" * ((length - 4) // 2) + "x" * ((length - 4) % 2) + ".npy"  # two bytes a letter
     assert len(os.fsencode(name)) == length
@@ -221,7 +221,7 @@ def test_names_up_to_the_file_systems_limit_can_be_written(tmp_path, length):
 
 
 def test_two_long_names_that_differ_at_the_end_get_their_own_temporaries():
-    from convcli import io as cio
+    from convcli import images as cio
 
     one, two = "x" * 250 + "1.png", "x" * 250 + "2.png"
     prefixes = {cio._temp_prefix(one, 255), cio._temp_prefix(two, 255)}
@@ -238,7 +238,7 @@ def test_cli_writes_a_255_byte_output_name(run):
 
 KILLED_MID_WRITE = """
 import os, signal, sys
-import convcli.io
+import convcli.images
 parent, real_fsync = os.getpid(), os.fsync
 def fsync(fd):  # the worker writing img03's output is killed with its temporary file written
     if ".img03.png." in os.readlink(f"/proc/self/fd/{fd}") and os.getpid() != parent:
@@ -365,7 +365,7 @@ def test_replacing_an_output_keeps_its_permission_bits(run, mode):
 
 
 def test_a_new_output_gets_the_umasks_permission_bits(tmp_path):
-    from convcli import io as cio
+    from convcli import images as cio
 
     old = os.umask(0o027)
     try:
@@ -404,7 +404,7 @@ def test_png_with_100000_text_chunks_is_read(run, before_image):
 
 @pytest.mark.parametrize("before_image", [True, False])
 def test_png_with_more_chunks_than_the_bound_says_why_it_is_refused(run, monkeypatch, before_image):
-    from convcli import io as cio
+    from convcli import images as cio
 
     monkeypatch.setattr(cio, "PNG_MAX_CHUNKS", 1_000)
     Path("t.png").write_bytes(png_with_text_chunks(1_000, before_image=before_image))

@@ -1,4 +1,4 @@
-"""Tests of convcli.io: reading, probing, value mapping and atomic writing of images.
+"""Tests of convcli.images: reading, probing, value mapping and atomic writing of images.
 
 Pixel values written by convcli are checked with independent readers (OpenCV, Pillow, tifffile,
 NumPy), not only with convcli's own read_image.
@@ -22,7 +22,7 @@ import pytest
 import tifffile
 from PIL import Image
 
-from convcli import io as cio
+from convcli import images as cio
 from convcli.errors import ImageReadError, ImageWriteError
 from helpers import opencv_decode
 
@@ -75,7 +75,7 @@ def palette_image(colours, indices, size) -> Image.Image:
 def test_import_is_light_and_core_only():
     src = str(Path(cio.__file__).resolve().parents[1])
     code = (
-        "import sys, convcli; before = set(sys.modules); import convcli.io; "
+        "import sys, convcli; before = set(sys.modules); import convcli.images; "
         "new = set(sys.modules) - before; "
         "print(','.join(m for m in ('cv2','PIL','tifffile','skimage','scipy','imageio','click','rich') "
         "if m in new))"

@@ -1,4 +1,4 @@
-"""Tests of convcli's own PNG writer (convcli.io._png_encode, behind encode_image).
+"""Tests of convcli's own PNG writer (convcli.images.png._png_encode, behind encode_image).
 
 Every file is checked with independent readers: OpenCV (libpng), Pillow, and a reference decoder
 written here from the PNG specification (chunk CRCs, zlib.decompress, which checks the Adler-32,
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from convcli import io as cio
+from convcli import images as cio
 from helpers import opencv_decode
 
 RNG = np.random.default_rng(20240611)

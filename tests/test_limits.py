@@ -1,4 +1,4 @@
-"""The reading limits (convcli.io.Limits and their options): side, pixels, frames, file size, working
+"""The reading limits (convcli.images.Limits and their options): side, pixels, frames, file size, working
 memory, and --allow-nonfinite. Each is refused from the header before decoding, by io directly and
 through the CLI (exit 1, the file and the option named, nothing written), and each is raised by its
 option."""
@@ -14,7 +14,7 @@ import pytest
 import tifffile
 from PIL import Image
 
-from convcli import io as cio
+from convcli import images as cio
 from convcli.errors import ImageReadError
 
 COMMANDS = ("filter", "sobel", "pool", "upsample", "pipeline")
@@ -78,7 +78,7 @@ def no_decoding(monkeypatch):
 
 
 # --------------------------------------------------------------------------------------------------
-# io.Limits
+# images.Limits
 
 
 def test_defaults():

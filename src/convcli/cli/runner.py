@@ -49,7 +49,7 @@ class Source:
     """One input as the command line named it (a folder INPUT gives one per image inside)."""
 
     label: str            # as given: a path, "sample:NAME" or "-"
-    source: str | bytes   # what convcli.io reads: a path, "sample:NAME" or standard input's bytes
+    source: str | bytes   # what convcli.images reads: a path, "sample:NAME" or standard input's bytes
     stem: str
     ext: str              # with the dot; the output extension {ext} stands for
     index: int            # 1-based position among the inputs
@@ -75,7 +75,7 @@ class Product:
     steps: list[dict]
     has_alpha: bool = False
     shape: tuple[int, ...] | None = None   # the result's shape when there is no array (dry run)
-    kind: str = "values"           # "values", "angle" (radians) or "mask" (booleans): see io.map_values
+    kind: str = "values"           # "values", "angle" (radians) or "mask" (booleans): see images.map_values
     scale: str = "clip"            # this command's default --scale for integer outputs
     extra: dict = field(default_factory=dict)  # more report fields (e.g. global pooling values)
     dtype: str | None = None       # a dtype this product is always written in (a contact sheet: uint8)
@@ -99,7 +99,7 @@ def collect_sources(inputs: Sequence[str], *, recursive: bool | None = None) -> 
     sub-folders too, each remembering its sub-folder so that -O DIR can mirror it. A folder with
     no image is a usage error.
     """
-    from ..io import sniff_format
+    from ..images import sniff_format
 
     if recursive is None:
         ctx = click.get_current_context(silent=True)
@@ -141,12 +141,12 @@ def _ctx_limit(name: str) -> Any:
 
 def _read_stdin(max_file_size: int | None) -> bytes:
     """Standard input's bytes: at most one byte past the file-size limit (default
-    ``io.DEFAULT_MAX_FILE_SIZE``), so that an endless or huge stream is refused, not held.
+    ``images.DEFAULT_MAX_FILE_SIZE``), so that an endless or huge stream is refused, not held.
 
     Its first bytes are read first: when they are no image format (``< /dev/zero``, a text file),
     only they are returned, and reading them refuses the input at once, without reading the rest.
     """
-    from ..io import DEFAULT_MAX_FILE_SIZE, SNIFF_BYTES, sniff_format
+    from ..images import DEFAULT_MAX_FILE_SIZE, SNIFF_BYTES, sniff_format
 
     limit = max_file_size or DEFAULT_MAX_FILE_SIZE
     stream, chunks, total = sys.stdin.buffer, [], 0
@@ -206,7 +206,7 @@ def _images_in(folder: str, *, recursive: bool) -> list[str]:
 
 
 def _format_of(path: str, options: OutputOptions, source: Source) -> str:
-    from ..io import format_from_path, sniff_format, written_through
+    from ..images import format_from_path, sniff_format, written_through
 
     # Standard output, and a device or FIFO (-o /dev/null, -o /dev/stdout), need no extension:
     # --format, else the name's extension if it has one, else the input's format.
@@ -390,7 +390,7 @@ def _check_plan(sources: Sequence[Source], plan: dict[int, list[Target]], option
             plain, pattern = split_paths(target.path)
             writes.append((role, plain))
             if options.split:
-                from ..io import written_through
+                from ..images import written_through
 
                 if written_through(target.path):  # as for -o -: NAME-c0... would be new files beside it
                     raise click.UsageError(f"--split writes one file per channel; {_shown(target.path)} is a "
@@ -401,7 +401,7 @@ def _check_plan(sources: Sequence[Source], plan: dict[int, list[Target]], option
                 raise click.BadParameter(f"folder {_shown(folder)} does not exist", param_hint="'-o'")
             if options.dtype is not None:  # a dtype the format cannot hold is known before any work
                 from ..errors import ImageWriteError
-                from ..io import check_writable
+                from ..images import check_writable
 
                 try:
                     check_writable(target.format, (1, 1), options.dtype)
@@ -575,7 +575,7 @@ def run_batch(
     With several inputs and ``--jobs`` other than 1, inputs are done by forked worker processes;
     ``compute`` and ``describe`` then run there (they need not be picklable).
     """
-    from .. import io
+    from .. import images
     from ..errors import EnvironmentFault
     from ..report import build_report, summary_lines, to_json
 
@@ -602,8 +602,8 @@ def run_batch(
                                "redirect it (> out.png) or pipe it (| other-command), or give -o FILE")
     if not options.dry_run:
         folders = {os.path.dirname(t.path) or "." for targets in plan.values() for t in targets
-                   if t.path != "-" and not io.written_through(t.path)}  # nothing is created beside a device
-        if options.report_path not in (None, "-") and not io.written_through(options.report_path):
+                   if t.path != "-" and not images.written_through(t.path)}  # nothing is created beside a device
+        if options.report_path not in (None, "-") and not images.written_through(options.report_path):
             folders.add(os.path.dirname(options.report_path) or ".")
         for folder in sorted(folders):
             _check_folder(folder, create=options.output_dir is not None)
@@ -672,11 +672,11 @@ def run_batch(
 def _write_report(path: str, data: bytes) -> None:
     """The report file, atomically; the file system's refusal (a full disk, ``/dev/full``) is one
     line and exit 1, as for an output."""
-    from .. import io
+    from .. import images
     from ..errors import ConvcliError
 
     try:
-        io.write_atomic(path, data)
+        images.write_atomic(path, data)
     except ConvcliError as error:
         raise click.ClickException(f"report {error}") from None
     except OSError as error:
@@ -707,7 +707,7 @@ class _Job:
     describe: Callable[[Any], list[Product]]
     show: bool
     verbose: bool
-    limits: Any                     # io.Limits: what every input is held to before decoding
+    limits: Any                     # images.Limits: what every input is held to before decoding
     memory: Callable[[Any, list[tuple[int, str, str]]], Any] | None = None  # see run_batch
     # With workers and --fail-fast (shared between processes): the first failed position, whether
     # each position is settled (written, failed or skipped), and how many leading positions are.
@@ -736,7 +736,7 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
     """
     import numpy as np
 
-    from .. import io
+    from .. import images
     from ..errors import ConvcliError, EnvironmentFault, ImageWriteError
     from ..pipeline import check_output
     from ..report import file_entry
@@ -753,10 +753,10 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
                     raise ConvcliError("exists; --no-clobber refuses to replace it", path=target.path)
         limits, estimate = _memory_limits(job, targets)
         if options.dry_run:
-            info = io.probe(source.source, limits=limits)
+            info = images.probe(source.source, limits=limits)
             results = job.describe(info)
         else:
-            image, info = io.read_image(source.source, limits=limits)
+            image, info = images.read_image(source.source, limits=limits)
             results = job.compute(image, info)
         if job.memory is not None and not estimate:  # a shape-only input: no header to hold to limits
             limits.memory(info)
@@ -771,7 +771,7 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
         pieces.reverse()
         while pieces:
             target, result = pieces.pop()
-            if target is not None and not target.shown_only and source.path and io.same_file(source.path, target.path):
+            if target is not None and not target.shown_only and source.path and images.same_file(source.path, target.path):
                 raise ConvcliError(f"is the input {source.path}; refusing to overwrite an input", path=target.path)
             computed = str(result.array.dtype) if result.array is not None else result.planned_dtype
             fmt = target.format if target else "npy"
@@ -779,13 +779,13 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
             if target is not None and target.shown_only:
                 fmt, note = _shown_output(target, result, options, info.dtype, computed)
                 notes.append(note)
-            dtype = result.dtype or options.dtype or io.default_dtype(fmt, info.dtype, result_dtype=computed)
+            dtype = result.dtype or options.dtype or images.default_dtype(fmt, info.dtype, result_dtype=computed)
             if target is None:  # printed, not written: say what was computed
                 dtype = computed or "float64"
             scale = options.scale or result.scale
             if target is not None and not target.shown_only:
                 try:
-                    io.check_writable(fmt, result.out_shape, dtype, has_alpha=result.has_alpha)
+                    images.check_writable(fmt, result.out_shape, dtype, has_alpha=result.has_alpha)
                 except ImageWriteError as error:  # name the output, not the input
                     raise ImageWriteError(error.message, path=error.path or target.path) from None
             if options.dry_run or target is None:
@@ -793,7 +793,7 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
             else:
                 alpha_max = _integer_max(info.dtype) if result.has_alpha else None
                 with np.errstate(over="ignore", invalid="ignore"):  # a cast's overflow: check_output says it
-                    mapped, mapping = io.map_values(
+                    mapped, mapping = images.map_values(
                         result.array, dtype=dtype, scale=scale, alpha=result.has_alpha, kind=result.kind,
                         alpha_max=alpha_max,
                     )
@@ -801,7 +801,7 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
                     check_output(result.array, mapped)
                 result = replace(result, array=None)
                 out_shape = mapped.shape
-                data = io.encode_image(mapped, format=fmt, has_alpha=result.has_alpha,
+                data = images.encode_image(mapped, format=fmt, has_alpha=result.has_alpha,
                                        png_compression=options.png_compression)
                 mapped = None
                 if may_write is not None:
@@ -811,7 +811,7 @@ def _run_one(job: _Job, position: int, *, may_write: Callable[[], bool] | None =
                 if target.path == "-":
                     write_data(data)  # all of it, or this file fails (a closed pipe stops the run)
                 else:
-                    io.write_atomic(target.path, data, no_clobber=options.no_clobber)
+                    images.write_atomic(target.path, data, no_clobber=options.no_clobber)
                 data = None
             outcome.entries.append(file_entry(
                 input=source.label, output=target.path if target and not target.shown_only else None,
@@ -843,13 +843,13 @@ def _shown_output(target: Target, result: Product, options: OutputOptions, input
     """A dry run without -o or -O describes the file -O DIR would write (``target.shown_only``):
     its format and a note that says so, with what .npy would hold and, when that format cannot hold
     the result, why (the result is then described as .npy)."""
-    from .. import io
+    from .. import images
     from ..errors import ImageWriteError
 
-    npy = options.dtype or io.default_dtype("npy", input_dtype, result_dtype=computed)
+    npy = options.dtype or images.default_dtype("npy", input_dtype, result_dtype=computed)
     try:
-        io.check_writable(target.format, result.out_shape,
-                          options.dtype or io.default_dtype(target.format, input_dtype, result_dtype=computed),
+        images.check_writable(target.format, result.out_shape,
+                          options.dtype or images.default_dtype(target.format, input_dtype, result_dtype=computed),
                           has_alpha=result.has_alpha)
     except ImageWriteError as error:
         return "npy", (f"no -o or -O: -O DIR would fail ({target.path}: {error.message}); "
@@ -861,14 +861,14 @@ def _shown_output(target: Target, result: Product, options: OutputOptions, input
 def _memory_limits(job: _Job, targets: list[Target]) -> tuple[Any, list[Any]]:
     """The limits one input is read with: with ``job.memory``, its estimate, from the header and the
     files it makes, is what ``--max-memory`` holds; the list gets the estimate once it is made."""
-    from .. import io
+    from .. import images
 
     made: list[Any] = []
     if job.memory is None:
         return job.limits, made
 
     def estimate(info: Any) -> tuple[int, str]:
-        outputs = [(t.product, job.options.dtype or io.default_dtype(t.format, info.dtype), t.format)
+        outputs = [(t.product, job.options.dtype or images.default_dtype(t.format, info.dtype), t.format)
                    for t in targets]
         made[:] = [job.memory(info, outputs)]
         return made[0].bytes, f"estimated from its header and the plan, most at {made[0].where}"
@@ -995,7 +995,7 @@ class _Progress:
 
 #: The batch being run, for forked workers to inherit (set only while a pool runs).
 _JOB: _Job | None = None
-#: What a worker's signal handler calls: io.remove_temp_files, bound before the fork.
+#: What a worker's signal handler calls: images.remove_temp_files, bound before the fork.
 _REMOVE_TEMPS: Callable[[], int] | None = None
 #: What stops a worker (and the parent: see cli.main): Ctrl-C, SIGTERM, a hang-up, SIGQUIT.
 _SIGNALS = {signal.SIGINT, *TERMINATING_SIGNALS}
@@ -1129,13 +1129,13 @@ class _Parallel:
 
     def run(self, workers: int) -> None:
         global _JOB, _REMOVE_TEMPS
-        from .. import io
+        from .. import images
 
         if self.job.options.fail_fast:
             self.job.first_failure = self.ctx.Value("q", self.total)
             self.job.settled = self.ctx.Array("b", self.total, lock=False)
             self.job.settled_prefix = self.ctx.Value("q", 0)
-        _JOB, _REMOVE_TEMPS = self.job, io.remove_temp_files
+        _JOB, _REMOVE_TEMPS = self.job, images.remove_temp_files
         failed = True
         try:
             self._run(deque(range(self.total)), workers, queued=workers * 4, ahead=workers * 64)
@@ -1321,8 +1321,8 @@ def _quiet_thread(thread: Any) -> None:
 
 def _sweep_temp_files(plan: dict[int, list[Target]]) -> int:
     """Remove the temporary files this run (and its workers) left in its output folders when a
-    worker died mid-write, and no other run's (see io.sweep_temp_files); returns how many."""
-    from ..io import sweep_temp_files
+    worker died mid-write, and no other run's (see images.sweep_temp_files); returns how many."""
+    from ..images import sweep_temp_files
 
     return sweep_temp_files(os.path.dirname(target.path) or "." for targets in plan.values()
                             for target in targets if target.path != "-")
