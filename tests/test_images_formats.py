@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from convcli import images
-from convcli.errors import ImageWriteError
+from convcli.errors import ImageReadError, ImageWriteError
 
 
 RNG = np.random.default_rng(12345)
@@ -196,3 +196,36 @@ def test_check_writable_bad_arguments():
         images.check_writable("png", (2, 2), "int16")
     with pytest.raises(ValueError, match="shape"):
         images.check_writable("png", None, "uint8")  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------------------------
+# The format table and what is derived from it
+# ----------------------------------------------------------------------------------------------
+
+
+def test_extensions_and_aliases():
+    assert images.EXTENSIONS == {"png": ".png", "jpeg": ".jpg", "tiff": ".tif", "bmp": ".bmp", "gif": ".gif",
+                                 "webp": ".webp", "npy": ".npy"}
+    assert images.FORMAT_ALIASES == {"jpg": "jpeg", "tif": "tiff"}
+    assert images.IMAGE_EXTENSIONS == (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".npy")
+    for ext in images.IMAGE_EXTENSIONS:  # every extension names its format, and an output gets the first
+        fmt = images.format_from_path("out" + ext.upper())
+        assert images.format_from_path("out" + images.EXTENSIONS[fmt]) == fmt
+
+
+def test_the_table_agrees_with_the_files_the_encoders_write():
+    # Each row's magic bytes recognise what its encoder writes, and every row is one of FORMATS.
+    from convcli.images.formats import FORMAT_TABLE
+
+    assert tuple(FORMAT_TABLE) == images.FORMATS
+    for fmt, spec in FORMAT_TABLE.items():
+        data = images.encode_image(np.zeros((3, 4), np.uint8), format=fmt)
+        assert any(data.startswith(magic) for magic in spec.magic), fmt
+        assert images.sniff_format(data[: images.SNIFF_BYTES]) == fmt
+
+
+def test_unsupported_input_message_lists_every_format(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_bytes(b"hello, world, this is text")
+    with pytest.raises(ImageReadError, match=r"not a supported image \(PNG, JPEG, TIFF, BMP, GIF, WebP or \.npy\)"):
+        images.read_image(path)
