@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import png
+from helpers import one_line_error, png
 
 
 RGB = np.arange(5 * 6 * 3, dtype=np.uint8).reshape(5, 6, 3)
@@ -31,12 +31,6 @@ def convcli(*args, cwd, stdin=None):
     env.pop("CONVCLI_KERNEL_PATH", None)
     return subprocess.run(command + [str(a) for a in args], cwd=cwd, env=env, stdin=stdin,
                           capture_output=True, timeout=120, check=False)
-
-
-def one_line_error(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.startswith(("Error:", "convcli: error:"))]
-    assert len(lines) == 1, stderr
-    return lines[0]
 
 
 # --- 1. outputs never overwrite what the run reads --------------------------------------------------

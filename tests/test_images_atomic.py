@@ -243,16 +243,6 @@ def test_write_atomic_writes_through_a_fifo(tmp_path):
 GRAY = np.arange(5 * 6, dtype=np.uint8).reshape(5, 6)
 
 
-def convcli(*args, cwd, stdin=None):
-    """The installed convcli in a subprocess (standard input from a file needs a real descriptor)."""
-    installed = Path(sys.executable).with_name("convcli")
-    command = [str(installed)] if installed.exists() else [sys.executable, "-m", "convcli"]
-    env = dict(os.environ)
-    env.pop("CONVCLI_KERNEL_PATH", None)
-    return subprocess.run(command + [str(a) for a in args], cwd=cwd, env=env, stdin=stdin,
-                          capture_output=True, timeout=120, check=False)
-
-
 # --- 5. a run removes only its own temporary files; any legal name can be written --------------------
 
 OTHER_RUN = """

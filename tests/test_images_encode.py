@@ -15,26 +15,7 @@ from PIL import Image
 
 from convcli import images
 from convcli.errors import ImageWriteError
-from helpers import opencv_decode
-
-
-RNG = np.random.default_rng(12345)
-
-
-def rand(shape, dtype="uint8"):
-    info = np.iinfo(dtype)
-    return RNG.integers(0, int(info.max) + 1, size=shape, dtype=dtype)
-
-
-def write(tmp_path: Path, name: str, data: bytes) -> str:
-    path = tmp_path / name
-    path.write_bytes(data)
-    return str(path)
-
-
-def cv2_read(path: str) -> np.ndarray:
-    """Independent PNG reader: OpenCV, BGR(A) turned into RGB(A)."""
-    return opencv_decode(Path(path).read_bytes())
+from helpers import RNG, cv2_read, rand, write
 
 
 # ----------------------------------------------------------------------------------------------

@@ -10,14 +10,7 @@ import pytest
 
 from convcli import images
 from convcli.errors import ImageReadError, ImageWriteError
-
-
-RNG = np.random.default_rng(12345)
-
-
-def rand(shape, dtype="uint8"):
-    info = np.iinfo(dtype)
-    return RNG.integers(0, int(info.max) + 1, size=shape, dtype=dtype)
+from helpers import rand
 
 
 # ----------------------------------------------------------------------------------------------

@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-import io
 
 import numpy as np
 import pytest
 
 from convcli import images
 from convcli.errors import ImageReadError
-
-
-RNG = np.random.default_rng(12345)
-
-
-def read_error(source, **kwargs) -> str:
-    with pytest.raises(ImageReadError) as caught:
-        images.read_image(source, **kwargs)
-    text = str(caught.value)
-    assert "\n" not in text
-    assert "Traceback" not in text
-    return text
+from helpers import RNG, npy_bytes, read_error
 
 
 # ----------------------------------------------------------------------------------------------
 # .npy inputs
 # ----------------------------------------------------------------------------------------------
-
-
-def npy_bytes(arr, allow_pickle=False) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=allow_pickle)
-    return buf.getvalue()
 
 
 def test_npy_from_bytes_source():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import struct
 import zlib
 from pathlib import Path
@@ -13,42 +12,12 @@ from PIL import Image
 
 from convcli import images
 from convcli.images import png_read
-
-
-RNG = np.random.default_rng(12345)
-
-
-def rand(shape, dtype="uint8"):
-    info = np.iinfo(dtype)
-    return RNG.integers(0, int(info.max) + 1, size=shape, dtype=dtype)
-
-
-def pil_bytes(im: Image.Image, fmt: str, **kwargs) -> bytes:
-    buf = io.BytesIO()
-    im.save(buf, format=fmt, **kwargs)
-    return buf.getvalue()
-
-
-def write(tmp_path: Path, name: str, data: bytes) -> str:
-    path = tmp_path / name
-    path.write_bytes(data)
-    return str(path)
-
-
-def palette_image(colours, indices, size) -> Image.Image:
-    im = Image.new("P", size)
-    im.putpalette([v for rgb in colours for v in rgb])
-    im.putdata(indices)
-    return im
+from helpers import COLOURS, EXPECTED_RGB, INDICES, palette_image, pil_bytes, rand, write
 
 
 # ----------------------------------------------------------------------------------------------
 # Reading rules: palettes, alpha, bit depths, frames, conversions
 # ----------------------------------------------------------------------------------------------
-
-COLOURS = [(10, 20, 30), (40, 50, 60), (70, 80, 90)]
-INDICES = [0, 1, 2, 2, 1, 0]
-EXPECTED_RGB = np.array([[COLOURS[i] for i in INDICES[:3]], [COLOURS[i] for i in INDICES[3:]]], np.uint8)
 
 
 def test_palette_png_is_rgb(tmp_path):

@@ -5,7 +5,6 @@ Pixel values are checked with independent readers (OpenCV, Pillow, tifffile, Num
 
 from __future__ import annotations
 
-import io
 import os
 import socket
 from pathlib import Path
@@ -18,42 +17,7 @@ from PIL import Image
 
 from convcli import images
 from convcli.errors import ImageReadError
-
-
-RNG = np.random.default_rng(12345)
-
-
-def rand(shape, dtype="uint8"):
-    info = np.iinfo(dtype)
-    return RNG.integers(0, int(info.max) + 1, size=shape, dtype=dtype)
-
-
-def pil_bytes(im: Image.Image, fmt: str, **kwargs) -> bytes:
-    buf = io.BytesIO()
-    im.save(buf, format=fmt, **kwargs)
-    return buf.getvalue()
-
-
-def write(tmp_path: Path, name: str, data: bytes) -> str:
-    path = tmp_path / name
-    path.write_bytes(data)
-    return str(path)
-
-
-def read_error(source, **kwargs) -> str:
-    with pytest.raises(ImageReadError) as caught:
-        images.read_image(source, **kwargs)
-    text = str(caught.value)
-    assert "\n" not in text
-    assert "Traceback" not in text
-    return text
-
-
-def palette_image(colours, indices, size) -> Image.Image:
-    im = Image.new("P", size)
-    im.putpalette([v for rgb in colours for v in rgb])
-    im.putdata(indices)
-    return im
+from helpers import COLOURS, INDICES, npy_bytes, palette_image, pil_bytes, rand, read_error, write
 
 
 # ----------------------------------------------------------------------------------------------
@@ -120,9 +84,6 @@ def test_sample_respects_pixel_limit():
 # Reading rules: palettes, alpha, bit depths, frames, conversions
 # ----------------------------------------------------------------------------------------------
 
-COLOURS = [(10, 20, 30), (40, 50, 60), (70, 80, 90)]
-INDICES = [0, 1, 2, 2, 1, 0]
-
 
 def test_grey_palette_is_grey():
     greys = [(0, 0, 0), (100, 100, 100), (255, 255, 255)]
@@ -152,12 +113,6 @@ def test_read_image_returns_writable_c_arrays():
 # ----------------------------------------------------------------------------------------------
 # .npy inputs
 # ----------------------------------------------------------------------------------------------
-
-
-def npy_bytes(arr, allow_pickle=False) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=allow_pickle)
-    return buf.getvalue()
 
 
 # ----------------------------------------------------------------------------------------------

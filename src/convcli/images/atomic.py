@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from convcli.errors import ImageWriteError
 from convcli.images.info import _is_bytes, _reason
 
-__all__ = ["remove_temp_files", "same_file", "sweep_temp_files", "write_atomic", "written_through"]
 
 # Temporary files being written now, so a signal handler can remove them (remove_temp_files).
 _LIVE_TEMPS: set[str] = set()

@@ -13,8 +13,6 @@ from convcli.images.formats import FORMAT_TABLE, _check_format, check_writable
 from convcli.images.info import _reason
 from convcli.images.png import _png_encode
 
-__all__ = ["DEFAULT_PNG_COMPRESSION", "encode_image"]
-
 
 #: zlib level of PNG outputs unless asked: level 1, with zlib's run-length strategy, was the
 #: fastest and, on filtered images, the smallest (README, "Speed", has the measurements by level).

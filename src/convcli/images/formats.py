@@ -20,21 +20,6 @@ from typing import Any
 from convcli.errors import ImageWriteError
 from convcli.values import OUTPUT_DTYPES
 
-__all__ = [
-    "EXTENSIONS",
-    "EXTENSION_FORMATS",
-    "FORMATS",
-    "FORMAT_ALIASES",
-    "FORMAT_TABLE",
-    "IMAGE_EXTENSIONS",
-    "KEPT_INTEGER_DTYPES",
-    "SNIFF_BYTES",
-    "Format",
-    "check_writable",
-    "default_dtype",
-    "format_from_path",
-    "sniff_format",
-]
 
 #: How many leading bytes :func:`sniff_format` looks at: enough to recognise every format, so that
 #: a stream (standard input) that is no image is refused from its first bytes.

@@ -18,16 +18,6 @@ import numpy as np
 from convcli.errors import ImageReadError
 from convcli.images.info import ImageInfo
 
-__all__ = [
-    "DEFAULT_MAX_FILE_SIZE",
-    "DEFAULT_MAX_FRAMES",
-    "DEFAULT_MAX_MEMORY",
-    "DEFAULT_MAX_PIXELS",
-    "DEFAULT_MAX_SIDE",
-    "MEMORY_FACTOR",
-    "Limits",
-    "working_memory",
-]
 
 #: Pillow's hard limit (2 × ``PIL.Image.MAX_IMAGE_PIXELS``): larger images are refused from the header.
 DEFAULT_MAX_PIXELS = 178_956_970
@@ -133,7 +123,6 @@ def _size_text(size: int) -> str:
             value = f"{size / unit:.1f}".removesuffix(".0")
             return f"{value} {name}"
     return f"{size:,} bytes"
-
 
 
 _UNSET: Any = object()

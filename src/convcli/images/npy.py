@@ -10,8 +10,6 @@ from convcli.errors import ImageReadError
 from convcli.images.info import ImageInfo
 from convcli.images.limits import Limits, _check_limits, _finish
 
-__all__ = ["read"]
-
 
 def read(
     fh: BinaryIO, fmt: str, label: str, limits: Limits, decode: bool

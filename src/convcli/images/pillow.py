@@ -17,8 +17,6 @@ from convcli.images.formats import FORMAT_TABLE
 from convcli.images.info import ImageInfo
 from convcli.images.limits import Limits, _check_limits, _finish, _frame_limit, _size_limits
 
-__all__ = ["read"]
-
 
 def _pillow_plan(im: Any) -> tuple[tuple[int, ...], str, list[str], str]:
     """From an opened (not decoded) Pillow image: shape, dtype, notes and how to convert it."""

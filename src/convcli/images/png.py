@@ -14,7 +14,6 @@ import numpy as np
 
 from convcli._system import usable_cpus
 
-__all__: list[str] = []  # used through convcli.images.encode_image
 
 #: Filtered bytes per band: each band is deflated on its own, by a thread of its own. Fixed, never
 #: derived from the machine (its CPU count), so that an array gives the same bytes everywhere.

@@ -18,7 +18,6 @@ from convcli.errors import ImageReadError
 from convcli.images.info import ImageInfo
 from convcli.images.limits import Limits, _check_limits, _finish
 
-__all__ = ["PNG_MAX_CHUNKS", "read"]
 
 #: At most this many chunks are walked in a PNG (text and other metadata chunks included): a file
 #: with more is refused, saying so, so that reading any PNG is bounded work (about a second).

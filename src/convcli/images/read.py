@@ -67,7 +67,6 @@ from convcli.images.formats import FORMAT_TABLE, NOT_SUPPORTED, SNIFF_BYTES, sni
 from convcli.images.info import ImageInfo, _is_bytes, _reason
 from convcli.images.limits import _UNSET, Limits, _check_limits, _file_size_limit, _finish, _resolve_limits
 
-__all__ = ["STDIN_LABEL", "Source", "probe", "read_image", "sample_names", "source_stem"]
 
 #: The name used in messages for ``bytes`` sources (standard input).
 STDIN_LABEL = "<stdin>"

@@ -18,8 +18,6 @@ from convcli.images.info import ImageInfo, _reason
 from convcli.images.limits import Limits, _check_limits, _finish, _frame_limit
 from convcli.images.pillow import _pillow_array, _pillow_plan
 
-__all__ = ["read"]
-
 
 def read(
     fh: BinaryIO, fmt: str, label: str, limits: Limits, decode: bool

@@ -13,8 +13,6 @@ from convcli.images.encode import DEFAULT_PNG_COMPRESSION, encode_image
 from convcli.images.formats import _check_format, _dtype_name, check_writable, default_dtype, format_from_path
 from convcli.values import map_values
 
-__all__ = ["write_image"]
-
 
 def write_image(
     path: str | os.PathLike[str],
