@@ -1,5 +1,5 @@
 """The reading limits (convcli.images.Limits and their options): side, pixels, frames, file size, working
-memory, and --allow-nonfinite. Each is refused from the header before decoding, by io directly and
+memory, and --allow-nonfinite. Each is refused from the header before decoding, by convcli.images directly and
 through the CLI (exit 1, the file and the option named, nothing written), and each is raised by its
 option.
 """
@@ -132,7 +132,7 @@ def test_max_pixels_keyword_still_works_beside_limits(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------------
-# Each limit through io: refused from the header, raised by a larger limit, None for none
+# Each limit through convcli.images: refused from the header, raised by a larger limit, None for none
 
 
 def test_side_limit(no_decoding):

@@ -648,7 +648,7 @@ def run(
     The plan is made first, so an impossible geometry fails before any pixel is computed.
     ``engine`` chooses what computes the filters (see :func:`convcli.ops.filter.filter2d`).
 
-    Every step's result is checked: NaN or inf in it, from a finite input (io refuses NaN and inf
+    Every step's result is checked: NaN or inf in it, from a finite input (convcli.images refuses NaN and inf
     in inputs unless told otherwise), means its working dtype overflowed, and is a
     :class:`~convcli.errors.NonFiniteError` naming the step, unless ``allow_nonfinite``. NumPy's
     overflow warnings never escape: this check says it, once.

@@ -246,7 +246,7 @@ class OutputOptions:
     output_required: bool = True  # False: a result with no -o/-O is printed (global pooling)
     engine: str = "auto"      # what computes stride-1 filters (ops.filter.ENGINES)
     png_compression: int = 1  # zlib level of PNG outputs
-    # The other limits (None: io's default) and --allow-nonfinite; see limits().
+    # The other limits (None: convcli.images' default) and --allow-nonfinite; see limits().
     max_side: int | None = None
     max_frames: int | None = None
     max_file_size: int | None = None
