@@ -131,7 +131,7 @@ def test_write_atomic_no_clobber(tmp_path):
     target.write_bytes(b"old")
     with pytest.raises(ImageWriteError) as caught:
         images.write_atomic(str(target), b"new", no_clobber=True)
-    assert str(caught.value) == f"{target}: exists; --no-clobber refuses to replace it"
+    assert str(caught.value) == f"{target}: exists; `no_clobber` refuses to replace it"
     assert target.read_bytes() == b"old"
     fresh = tmp_path / "fresh.png"
     images.write_atomic(str(fresh), b"new", no_clobber=True)
@@ -150,7 +150,7 @@ def test_write_atomic_no_clobber_race(tmp_path, monkeypatch):
             target.write_bytes(b"someone else")
 
     monkeypatch.setattr(os, "fsync", appear)
-    with pytest.raises(ImageWriteError, match="no-clobber"):
+    with pytest.raises(ImageWriteError, match="`no_clobber` refuses"):
         images.write_atomic(str(target), b"mine", no_clobber=True)
     assert target.read_bytes() == b"someone else"
     assert leftovers(tmp_path) == []

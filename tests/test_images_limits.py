@@ -138,7 +138,7 @@ def test_max_pixels_keyword_still_works_beside_limits(tmp_path):
 def test_side_limit(no_decoding):
     data = png_bytes((3, 70_000))
     text = refusal(data)
-    assert text == "<stdin>: 70,000 pixels wide is over the side limit of 65,535; raise it with --max-side"
+    assert text == "<stdin>: 70,000 pixels wide is over the side limit of 65,535; raise it with `max_side`"
     assert "5 pixels high is over the side limit of 4" in refusal(png_bytes((5, 2)), limits=images.Limits(max_side=4))
     assert images.probe(data, limits=images.Limits(max_side=70_000)).shape == (3, 70_000)
     assert images.probe(data, limits=images.Limits(max_side=None)).shape == (3, 70_000)
@@ -148,7 +148,7 @@ def test_side_limit(no_decoding):
 def test_side_limit_every_format(fmt):
     arr = np.zeros((3, 9, 3), np.uint8)
     data = images.encode_image(arr if fmt != "npy" else arr.astype(np.float32), format=fmt)
-    assert "9 pixels wide is over the side limit of 8; raise it with --max-side" in refusal(
+    assert "9 pixels wide is over the side limit of 8; raise it with `max_side`" in refusal(
         data, limits=images.Limits(max_side=8)
     )
     assert images.read_image(data, limits=images.Limits(max_side=9))[0].shape[:2] == (3, 9)
@@ -157,7 +157,7 @@ def test_side_limit_every_format(fmt):
 def test_pixel_limit_from_the_header(no_decoding):
     text = refusal(png_bytes((20_000, 20_000)))
     assert text == (
-        "<stdin>: 20000×20000 = 400,000,000 pixels is over the limit of 178,956,970; raise it with --max-pixels"
+        "<stdin>: 20000×20000 = 400,000,000 pixels is over the limit of 178,956,970; raise it with `max_pixels`"
     )
 
 
@@ -171,7 +171,7 @@ def test_frame_limit(fmt, exact, monkeypatch):
         patched.setattr(tifffile, "TiffFile", _boom)
         text = refusal(data, limits=images.Limits(max_frames=5))
     count = "6 frames" if exact else "more than 5 frames"
-    assert text == f"<stdin>: has {count}, over the frame limit of 5; raise it with --max-frames"
+    assert text == f"<stdin>: has {count}, over the frame limit of 5; raise it with `max_frames`"
     assert images.read_image(data, limits=images.Limits(max_frames=6))[1].frames == 6
     assert images.read_image(data, limits=images.Limits(max_frames=None))[1].frames == 6
 
@@ -209,7 +209,7 @@ def test_file_size_limit_from_fstat(tmp_path, no_decoding):
         fh.truncate(2**30 + 1)
     text = refusal(str(path))
     assert text == (
-        f"{path}: is 1 GiB (1,073,741,825 bytes), over the file-size limit of 1 GiB; raise it with --max-file-size"
+        f"{path}: is 1 GiB (1,073,741,825 bytes), over the file-size limit of 1 GiB; raise it with `max_file_size`"
     )
     small = tmp_path / "small.png"
     small.write_bytes(png_bytes((2, 2)))
@@ -230,7 +230,7 @@ def test_file_size_limit_raised(tmp_path):
 def test_file_size_limit_of_bytes():
     data = png_bytes((2, 2))
     text = refusal(data, limits=images.Limits(max_file_size=len(data) - 1))
-    assert text.startswith("<stdin>: is larger than the file-size limit of") and "--max-file-size" in text
+    assert text.startswith("<stdin>: is larger than the file-size limit of") and "`max_file_size`" in text
     assert images.probe(data, limits=images.Limits(max_file_size=len(data))).shape == (2, 2)
 
 
@@ -241,7 +241,7 @@ def test_memory_limit(no_decoding):
     text = refusal(data, limits=images.Limits(max_memory=4 * 2**30))
     assert text == (
         "<stdin>: 1000×1000×300 needs about 6.7 GiB of working memory (1000·1000·300 values × 8 bytes × 3), "
-        "over the memory limit of 4 GiB; raise it with --max-memory"
+        "over the memory limit of 4 GiB; raise it with `max_memory`"
     )
     # the default (16 GiB) takes it; 3000 channels are refused
     assert images.probe(data).shape == (1000, 1000, 300)
@@ -265,7 +265,7 @@ def test_memory_estimate_given_by_the_caller(no_decoding):
     data = png_bytes((3, 4))
     text = refusal(data, limits=images.Limits(max_memory=2**30, memory=estimate))
     assert text == ("<stdin>: 4×3×1 needs about 5 GiB of working memory (a plan's estimate), over the memory "
-                    "limit of 1 GiB; raise it with --max-memory")
+                    "limit of 1 GiB; raise it with `max_memory`")
     assert seen == [(3, 4), (3, 4)]  # read_image and probe each asked, from the header
     assert images.probe(data, limits=images.Limits(max_memory=6 * 2**30, memory=estimate)).shape == (3, 4)
 
@@ -289,7 +289,7 @@ def test_webp_size_is_checked_before_pillow_opens_it(no_decoding):
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_nonfinite_refused_unless_allowed(bad):
     data = npy_bytes(np.array([[0.0, bad], [1.0, 2.0]]))
-    with pytest.raises(ImageReadError, match="holds NaN or inf.*--allow-nonfinite"):
+    with pytest.raises(ImageReadError, match="holds NaN or inf.*`allow_nonfinite`"):
         images.read_image(data)
     arr, _ = images.read_image(data, limits=images.Limits(allow_nonfinite=True))
     np.testing.assert_array_equal(arr, [[0.0, bad], [1.0, 2.0]])

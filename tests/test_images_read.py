@@ -225,7 +225,7 @@ def test_probe_of_truncated_files_still_gives_the_shape():
 def test_over_the_pixel_limit(tmp_path):
     path = write(tmp_path, "a.png", images.encode_image(rand((4, 5)), format="png"))
     text = read_error(path, max_pixels=10)
-    assert text == f"{path}: 5×4 = 20 pixels is over the limit of 10; raise it with --max-pixels"
+    assert text == f"{path}: 5×4 = 20 pixels is over the limit of 10; raise it with `max_pixels`"
     with pytest.raises(ImageReadError, match="over the limit"):
         images.probe(path, max_pixels=10)
     assert images.read_image(path, max_pixels=20)[0].shape == (4, 5)

@@ -111,7 +111,7 @@ def test_what_a_format_cannot_hold_is_refused_naming_the_output(tmp_path):
 def test_no_clobber_keeps_the_existing_file(tmp_path):
     path = tmp_path / "out.png"
     path.write_bytes(b"keep")
-    with pytest.raises(ImageWriteError, match="--no-clobber refuses"):
+    with pytest.raises(ImageWriteError, match="`no_clobber` refuses"):
         images.write_image(path, np.zeros((2, 2)), no_clobber=True)
     assert path.read_bytes() == b"keep"
     images.write_image(path, np.zeros((2, 2)))

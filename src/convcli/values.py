@@ -14,13 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from .vocabulary import OUTPUT_DTYPES, SCALES
+
 __all__ = ["KINDS", "OUTPUT_DTYPES", "SCALES", "map_values"]
 
-#: Output dtypes convcli writes.
-OUTPUT_DTYPES = ("uint8", "uint16", "float32", "float64")
 
-#: Output value mappings for integer outputs (see :func:`map_values`).
-SCALES = ("clip", "abs", "normalize", "offset")
 
 #: What a result's values are, for :func:`map_values`: plain values, angles in radians, or a mask.
 KINDS = ("values", "angle", "mask")

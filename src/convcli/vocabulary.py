@@ -1,4 +1,4 @@
-"""The words convcli's operations accept, and the luminance weights, each written once.
+"""The words convcli's operations and outputs accept, and the luminance weights, each written once.
 
 No NumPy here: step declarations, the command line's choices, shell completion and help list these
 without loading the ops, and the ops check their arguments against the same tuples. (Padding modes
@@ -21,6 +21,10 @@ UPSAMPLE_METHODS = ("nearest", "zeros", "bilinear", "transpose")
 MAX_UNPOOL = "max-unpool"
 #: Engines for stride-1, dilation-1 filtering (see convcli.ops.filter).
 ENGINES = ("auto", "opencv", "scipy")
+#: Output dtypes (``--dtype``).
+OUTPUT_DTYPES = ("uint8", "uint16", "float32", "float64")
+#: How values map into an integer output (``--scale``; see convcli.values.map_values).
+SCALES = ("clip", "abs", "normalize", "offset")
 #: Luminance weights of skimage.color.rgb2gray (ITU-R BT.709), for R, G and B.
 GRAY_WEIGHTS = (0.2125, 0.7154, 0.0721)
 

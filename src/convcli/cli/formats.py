@@ -6,13 +6,13 @@ stands for under ``--format`` are all derived from :data:`EXTENSIONS` and :data:
 
 from __future__ import annotations
 
-# TODO(issue 12): derive from convcli.images.formats
-#: Each format's output extension (what ``{ext}`` stands for with ``--format``).
-EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "tiff": ".tif", "bmp": ".bmp", "gif": ".gif", "webp": ".webp", "npy": ".npy"}
-#: Other names of formats, as ``--format`` and file extensions spell them.
-FORMAT_ALIASES = {"jpg": "jpeg", "tif": "tiff"}
+# The core's format table (convcli.images.formats: no NumPy) gives each format's output extension
+# (what ``{ext}`` stands for with ``--format``), the other names formats go by, and the extensions
+# a folder INPUT contributes.
+from ..images.formats import EXTENSIONS, FORMAT_ALIASES, FORMAT_TABLE, IMAGE_EXTENSIONS
+
 #: Formats that can hold any number of channels: where stacked kernel outputs must go.
-STACKABLE = ("npy", "tiff")
+STACKABLE = tuple(name for name, spec in FORMAT_TABLE.items() if spec.channels is None)
 
 
 def _names(fmt: str) -> tuple[str, ...]:
@@ -22,12 +22,6 @@ def _names(fmt: str) -> tuple[str, ...]:
 
 #: What ``--format`` takes: every format, each followed by its aliases.
 FORMAT_CHOICES = tuple(name for fmt in EXTENSIONS for name in _names(fmt))
-
-#: What a folder INPUT contributes: files with these extensions (any case); hidden files and
-#: folders (names starting with a dot) are skipped.
-IMAGE_EXTENSIONS = tuple(dict.fromkeys(ext for fmt in EXTENSIONS
-                                       for ext in (EXTENSIONS[fmt], *("." + name for name in _names(fmt)))))
-
 
 def canonical_format(name: str) -> str:
     """The format a ``--format`` choice names.

@@ -16,15 +16,13 @@ import click
 
 from ..geometry import AMBIGUOUS_BOUNDARIES, BOUNDARIES, BOUNDARY_ALIASES
 from ..kernels.spec import parametric_examples
-from ..vocabulary import gray_formula
+from ..vocabulary import OUTPUT_DTYPES, SCALES, gray_formula
 from .formats import FORMAT_CHOICES
 from .types import KERNEL, PADDING, PAIR, PAIR_NONNEG, TEMPLATE, ChoiceType
 
 # The core's names (geometry: no NumPy), aliases included; `mirror` is not offered but still
 # answered with the core's explanation.
 BOUNDARY = ChoiceType((*BOUNDARIES, *BOUNDARY_ALIASES), case_sensitive=False, refused=AMBIGUOUS_BOUNDARIES)
-SCALES = ("clip", "abs", "normalize", "offset")
-DTYPES = ("uint8", "uint16", "float32", "float64")
 
 
 class SizeType(click.ParamType):
@@ -207,7 +205,7 @@ output_options = _compose(
                  "Default {stem}{ext}, or {stem}-{kernel}{ext} with several kernels."),
     click.option("--scale", type=ChoiceType(SCALES), default=None,
                  help="How values map into an integer output: clip (default), abs, normalize, offset."),
-    click.option("--dtype", type=ChoiceType(DTYPES), default=None,
+    click.option("--dtype", type=ChoiceType(OUTPUT_DTYPES), default=None,
                  help="Output dtype (default: the input's for PNG/TIFF 16-bit, uint8 for images; for .npy float32, "
                  "or uint8/uint16 when the result kept the image's values, as max pooling does)."),
     click.option("--format", "output_format", type=ChoiceType(FORMAT_CHOICES), default=None,

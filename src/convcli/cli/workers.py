@@ -325,7 +325,8 @@ class Parallel:
         executor, self.executor = self.executor, None
         if executor is None:
             return
-        _quiet_thread(getattr(executor, "_executor_manager_thread", None))
+        manager = getattr(executor, "_executor_manager_thread", None)  # shutdown() forgets it
+        _quiet_thread(manager)
         processes = list((getattr(executor, "_processes", None) or {}).values())
         for process in processes:
             try:
@@ -340,6 +341,22 @@ class Parallel:
                 process.kill()
                 process.join(1.0)
         executor.shutdown(wait=False, cancel_futures=True)
+        _forget_at_exit(manager)
+
+
+def _forget_at_exit(manager: Any) -> None:
+    """Keep the interpreter's exit from waking the killed pool's manager thread: concurrent.futures
+    does it through a pipe that may already be closed, and would print ``OSError: Bad file
+    descriptor`` after convcli's one line. (A private table of the standard library: if it is not
+    there, nothing is done.)"""
+    import concurrent.futures.process as pool
+
+    wakeups = getattr(pool, "_threads_wakeups", None)
+    if wakeups is not None and manager is not None:
+        try:
+            wakeups.pop(manager, None)
+        except TypeError:  # pragma: no cover - a table of another shape
+            pass
 
 
 def _quiet_thread(thread: Any) -> None:

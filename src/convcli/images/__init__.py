@@ -22,7 +22,8 @@ info          ``ImageInfo``: what a source holds
 
 Value mapping (``map_values``, ``SCALES``) is not I/O and lives in :mod:`convcli.values`; it is
 re-exported here because writing an image file needs it. Every library is imported lazily
-(:mod:`convcli._libraries`), so importing this package costs NumPy and nothing more.
+(:mod:`convcli._libraries`), and this package's names are re-exported lazily: importing
+:mod:`convcli.images.formats` (the command line's format names) costs no NumPy.
 
 Examples
 --------
@@ -34,33 +35,47 @@ Examples
 
 from __future__ import annotations
 
-from convcli.images.atomic import remove_temp_files, same_file, sweep_temp_files, write_atomic, written_through
-from convcli.images.encode import DEFAULT_PNG_COMPRESSION, encode_image
-from convcli.images.formats import (
-    EXTENSIONS,
-    FORMAT_ALIASES,
-    FORMATS,
-    IMAGE_EXTENSIONS,
-    SNIFF_BYTES,
-    check_writable,
-    default_dtype,
-    format_from_path,
-    sniff_format,
-)
-from convcli.images.info import ImageInfo
-from convcli.images.limits import (
-    DEFAULT_MAX_FILE_SIZE,
-    DEFAULT_MAX_FRAMES,
-    DEFAULT_MAX_MEMORY,
-    DEFAULT_MAX_PIXELS,
-    DEFAULT_MAX_SIDE,
-    MEMORY_FACTOR,
-    Limits,
-    working_memory,
-)
-from convcli.images.read import STDIN_LABEL, probe, read_image, sample_names, source_stem
-from convcli.images.write import write_image
-from convcli.values import KINDS, OUTPUT_DTYPES, SCALES, map_values
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+# public name -> module that defines it
+_API = {
+    "remove_temp_files": "images.atomic",
+    "same_file": "images.atomic",
+    "sweep_temp_files": "images.atomic",
+    "write_atomic": "images.atomic",
+    "written_through": "images.atomic",
+    "DEFAULT_PNG_COMPRESSION": "images.encode",
+    "encode_image": "images.encode",
+    "EXTENSIONS": "images.formats",
+    "FORMAT_ALIASES": "images.formats",
+    "FORMATS": "images.formats",
+    "IMAGE_EXTENSIONS": "images.formats",
+    "SNIFF_BYTES": "images.formats",
+    "check_writable": "images.formats",
+    "default_dtype": "images.formats",
+    "format_from_path": "images.formats",
+    "sniff_format": "images.formats",
+    "ImageInfo": "images.info",
+    "DEFAULT_MAX_FILE_SIZE": "images.limits",
+    "DEFAULT_MAX_FRAMES": "images.limits",
+    "DEFAULT_MAX_MEMORY": "images.limits",
+    "DEFAULT_MAX_PIXELS": "images.limits",
+    "DEFAULT_MAX_SIDE": "images.limits",
+    "MEMORY_FACTOR": "images.limits",
+    "Limits": "images.limits",
+    "working_memory": "images.limits",
+    "STDIN_LABEL": "images.read",
+    "probe": "images.read",
+    "read_image": "images.read",
+    "sample_names": "images.read",
+    "source_stem": "images.read",
+    "write_image": "images.write",
+    "KINDS": "values",
+    "OUTPUT_DTYPES": "values",
+    "SCALES": "values",
+    "map_values": "values",
+}
 
 __all__ = [
     "DEFAULT_MAX_FILE_SIZE",
@@ -99,3 +114,25 @@ __all__ = [
     "write_image",
     "written_through",
 ]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from convcli.images.atomic import remove_temp_files, same_file, sweep_temp_files, write_atomic, written_through
+    from convcli.images.encode import DEFAULT_PNG_COMPRESSION, encode_image
+    from convcli.images.formats import EXTENSIONS, FORMAT_ALIASES, FORMATS, IMAGE_EXTENSIONS, SNIFF_BYTES, check_writable, default_dtype, format_from_path, sniff_format
+    from convcli.images.info import ImageInfo
+    from convcli.images.limits import DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_FRAMES, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, MEMORY_FACTOR, Limits, working_memory
+    from convcli.images.read import STDIN_LABEL, probe, read_image, sample_names, source_stem
+    from convcli.images.write import write_image
+    from convcli.values import KINDS, OUTPUT_DTYPES, SCALES, map_values
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        value = getattr(import_module(_API[name] if _API[name].startswith("convcli") else f"convcli.{_API[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

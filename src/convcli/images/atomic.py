@@ -215,7 +215,7 @@ def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
     if os.path.isdir(path):
         raise ImageWriteError("is a folder; give a file name", path=path)
     if no_clobber and os.path.lexists(path):
-        raise ImageWriteError("exists; --no-clobber refuses to replace it", path=path)
+        raise ImageWriteError("exists; `no_clobber` refuses to replace it", path=path)
     if written_through(path):
         # /dev/null, /dev/stdout, a named pipe: written through, never replaced by a regular file.
         try:
@@ -266,10 +266,10 @@ def _link_no_clobber(tmp: str, path: str) -> None:
     try:
         os.link(tmp, path)
     except FileExistsError:
-        raise ImageWriteError("exists; --no-clobber refuses to replace it", path=path) from None
+        raise ImageWriteError("exists; `no_clobber` refuses to replace it", path=path) from None
     except OSError:  # no hard links on this file system: check, then rename
         if os.path.lexists(path):
-            raise ImageWriteError("exists; --no-clobber refuses to replace it", path=path) from None
+            raise ImageWriteError("exists; `no_clobber` refuses to replace it", path=path) from None
         os.replace(tmp, path)
         return
     os.unlink(tmp)

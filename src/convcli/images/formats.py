@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from convcli.errors import ImageWriteError
-from convcli.values import OUTPUT_DTYPES
+from convcli.vocabulary import OUTPUT_DTYPES
 
 
 #: How many leading bytes :func:`sniff_format` looks at: enough to recognise every format, so that
@@ -328,7 +328,7 @@ def check_writable(format: str, shape: tuple[int, ...], dtype: str, *, has_alpha
     if dtype not in spec.dtypes:
         if dtype.startswith("float"):
             raise ImageWriteError(
-                f"{label} cannot hold {dtype}; use .tif or .npy for floating-point output, or --dtype uint8"
+                f"{label} cannot hold {dtype}; use .tif or .npy for floating-point output, or `dtype: uint8`"
             )
         raise ImageWriteError(f"{label} holds only 8-bit (uint8) values; use .png or .tif for 16-bit")
     side = spec.max_side

@@ -145,12 +145,12 @@ def _size_limits(width: int, height: int, limits: Limits, label: str) -> None:
     if side is not None and max(width, height) > side:
         what, n = ("wide", width) if width >= height else ("high", height)
         raise ImageReadError(
-            f"{n:,} pixels {what} is over the side limit of {side:,}; raise it with --max-side", path=label
+            f"{n:,} pixels {what} is over the side limit of {side:,}; raise it with `max_side`", path=label
         )
     most = limits.max_pixels
     if most is not None and width * height > most:
         raise ImageReadError(
-            f"{width}×{height} = {width * height:,} pixels is over the limit of {most:,}; raise it with --max-pixels",
+            f"{width}×{height} = {width * height:,} pixels is over the limit of {most:,}; raise it with `max_pixels`",
             path=label,
         )
 
@@ -161,7 +161,7 @@ def _frame_limit(frames: int, limits: Limits, label: str, *, exact: bool = True)
     if most is not None and frames > most:
         count = f"{frames:,} frames" if exact else f"more than {most:,} frames"
         raise ImageReadError(
-            f"has {count}, over the frame limit of {most:,}; raise it with --max-frames", path=label
+            f"has {count}, over the frame limit of {most:,}; raise it with `max_frames`", path=label
         )
 
 
@@ -178,7 +178,7 @@ def _check_limits(info: ImageInfo, limits: Limits, label: str) -> None:
         if need > limits.max_memory:
             raise ImageReadError(
                 f"{w}×{h}×{c} needs about {_size_text(need)} of working memory ({how}), "
-                f"over the memory limit of {_size_text(limits.max_memory)}; raise it with --max-memory",
+                f"over the memory limit of {_size_text(limits.max_memory)}; raise it with `max_memory`",
                 path=label,
             )
     _frame_limit(info.frames, limits, label)
@@ -192,7 +192,7 @@ def _file_size_limit(size: int, limits: Limits, label: str, *, known: bool = Tru
         what = f"is {shown}" if known else "is larger than"
         joint = ", over" if known else ""
         raise ImageReadError(
-            f"{what}{joint} the file-size limit of {_size_text(most)}; raise it with --max-file-size", path=label
+            f"{what}{joint} the file-size limit of {_size_text(most)}; raise it with `max_file_size`", path=label
         )
 
 
@@ -206,7 +206,7 @@ def _finish(arr: np.ndarray, info: ImageInfo, label: str, limits: Limits) -> np.
         )
     if arr.dtype.kind == "f" and not limits.allow_nonfinite and not np.isfinite(arr).all():
         raise ImageReadError(
-            "holds NaN or inf; convcli needs finite values (--allow-nonfinite lets them through)", path=label
+            "holds NaN or inf; convcli needs finite values (`allow_nonfinite` lets them through)", path=label
         )
     if not arr.flags.c_contiguous or not arr.flags.writeable or not arr.dtype.isnative:
         arr = np.array(arr, dtype=arr.dtype.newbyteorder("="), order="C")

@@ -299,7 +299,7 @@ def _read(source: Source, limits: Limits, *, decode: bool) -> tuple[np.ndarray |
     if isinstance(source, str) and source.startswith("shape:"):
         info = _shape_source(source)
         if decode:
-            raise ImageReadError("has a shape but no pixels; use it with --dry-run", path=source)
+            raise ImageReadError("has a shape but no pixels; use it with `dry_run`", path=source)
         return None, info
     name = _sample_name(source)
     if name is not None:
