@@ -736,7 +736,7 @@ _OPTION_VALUES = {
     "bogus": _values,
 }
 _OPS = ["gray", "filter", "sobel", "pool", "upsample"]
-#: The options each step takes (as DESIGN §8 lists them), plus `save`; a stray one now and then.
+#: The options each step takes (as the README's Pipelines section lists them), plus `save`; a stray one now and then.
 _STEP_KEYS = {
     "gray": ["save"],
     "filter": ["kernel", "kernel", "kernels", "normalize", "mode", "boundary", "cval", "stride", "padding",

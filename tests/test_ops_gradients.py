@@ -28,7 +28,7 @@ from helpers import case_options, kit_cases, kit_file
 
 RNG = np.random.default_rng(5)
 
-# convcli boundary → scipy.ndimage mode (DESIGN §3)
+# convcli boundary → scipy.ndimage mode (README, Boundaries)
 NDIMAGE_MODE = {"zero": "constant", "symmetric": "reflect", "edge": "nearest", "reflect": "mirror", "wrap": "wrap"}
 
 

@@ -2,7 +2,7 @@
 
 Nothing is downloaded and nothing binary is committed: each case is a function that writes its
 files (damaged images, hostile YAML, links, FIFOs, ...) into a folder, plus the command line to
-run there and what must happen (DESIGN §10): the exit code (1: a file failed, 2: usage error, 0: a
+run there and what must happen (README, Reports and exit codes): the exit code (1: a file failed, 2: usage error, 0: a
 valid file with a defined behaviour), a piece of the one-line error, and the file that line must
 name. ``tests/test_corpus.py`` runs every case through the installed ``convcli``.
 

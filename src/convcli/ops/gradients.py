@@ -1,4 +1,5 @@
-"""Image gradients with the Sobel, Scharr and Prewitt operators (DESIGN §5).
+"""Image gradients with the Sobel, Scharr and Prewitt operators (docs/semantics.md §1; README,
+Pooling, gradients and upsampling).
 
 ``gx`` is :func:`convcli.ops.filter.filter2d` with the weights ``{OPERATOR}_X`` (the built-in kernel
 ``{operator}-x`` holds the same) and ``gy`` with ``{OPERATOR}_Y``, under the same geometry options
