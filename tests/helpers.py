@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 from PIL import Image
 
 #: The conformance kit, a copy of ../shared/conformance kept in the repository so that a plain clone
@@ -85,3 +86,9 @@ def opencv_decode(data: bytes) -> np.ndarray:
     elif arr.ndim == 3 and arr.shape[2] == 4:
         arr = arr[..., [2, 1, 0, 3]]
     return arr
+
+
+def budget(ci_examples: int) -> int:
+    """Hypothesis examples for one test: ``ci_examples`` under the ``ci`` profile (conftest.py), scaled
+    up with the loaded profile."""
+    return max(1, ci_examples * settings.default.max_examples // settings.get_profile("ci").max_examples)

@@ -17,7 +17,6 @@ as many examples, random each run: about an hour for both files)::
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pytest
@@ -27,16 +26,8 @@ from hypothesis import strategies as st
 from convcli.errors import GeometryError
 from convcli.ops.filter import filter2d
 from convcli.ops.pool import global_pool, pool2d
+from helpers import budget
 
-# --- profiles (the same lines are in test_fuzz.py) -------------------------------------------------
-settings.register_profile("ci", max_examples=200, deadline=None, database=None, derandomize=True, print_blob=True)
-settings.register_profile("long", max_examples=20_000, deadline=None, database=None, print_blob=True)
-settings.load_profile(os.environ.get("CONVCLI_HYPOTHESIS_PROFILE", "ci"))
-
-
-def budget(ci_examples: int) -> int:
-    """Examples for one test: ``ci_examples`` under the ci profile, scaled up with the profile."""
-    return max(1, ci_examples * settings.default.max_examples // 200)
 
 
 def assert_close_in_work_dtype(got, expected, image, kernel):
@@ -422,16 +413,23 @@ def test_avg_pool_count_include_pad_matches_torch_formula(case):
 @given(images(), pair_or_int(1, 4), st.integers(0, 4))
 def test_pool2d_padding_over_half_the_window_is_refused(image, size, pad):
     """PyTorch's rule (README, Pooling, gradients and upsampling: padding at most half the window):
-    more than half the window is a ValueError, never a result."""
+    more than half the window is a ValueError, never a result; up to half, the reference's result."""
     ky, kx = as_pair(size)
     if 2 * pad > min(ky, kx):
         with pytest.raises(ValueError):
             pool2d(image, size=size, padding=pad)
-    else:
-        try:
-            pool2d(image, size=size, padding=pad)
-        except GeometryError:
-            pass
+        return
+    # The default op (max) at the default stride (the window), padding `pad` on every side.
+    expected = reference_pool(image, op="max", size=(ky, kx), stride=(ky, kx), mode="valid", ceil=False,
+                              explicit=((pad, pad), (pad, pad)))
+    try:
+        got = pool2d(image, size=size, padding=pad)
+    except GeometryError:
+        assert expected is None, "convcli refused a pooling that the README's pooling rules give an output for"
+        return
+    assert expected is not None, f"the README's pooling rules give no output, convcli returned shape {got.shape}"
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
 
 
 @settings(max_examples=budget(300))
