@@ -1,6 +1,7 @@
 """Small helpers shared by the test modules: image files written and read with Pillow (never with
-convcli's own reader), and the conformance kit's cases."""
+convcli's own reader), the conformance kit's cases, and the Hypothesis example budget."""
 
+import io
 import json
 from pathlib import Path
 
@@ -86,6 +87,70 @@ def opencv_decode(data: bytes) -> np.ndarray:
     elif arr.ndim == 3 and arr.shape[2] == 4:
         arr = arr[..., [2, 1, 0, 3]]
     return arr
+
+
+# ---- image files for the tests of convcli.images (written by Pillow, read by OpenCV) -------------
+
+RNG = np.random.default_rng(12345)
+
+#: A 3-colour palette and the indices of a 3×2 image of it, with the RGB image they make.
+COLOURS = [(10, 20, 30), (40, 50, 60), (70, 80, 90)]
+INDICES = [0, 1, 2, 2, 1, 0]
+EXPECTED_RGB = np.array([[COLOURS[i] for i in INDICES[:3]], [COLOURS[i] for i in INDICES[3:]]], np.uint8)
+
+
+def rand(shape, dtype="uint8"):
+    info = np.iinfo(dtype)
+    return RNG.integers(0, int(info.max) + 1, size=shape, dtype=dtype)
+
+
+def pil_bytes(im: Image.Image, fmt: str, **kwargs) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **kwargs)
+    return buf.getvalue()
+
+
+def npy_bytes(arr, allow_pickle=False) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=allow_pickle)
+    return buf.getvalue()
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> str:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return str(path)
+
+
+def cv2_read(path: str) -> np.ndarray:
+    """Independent PNG reader: OpenCV, BGR(A) turned into RGB(A)."""
+    return opencv_decode(Path(path).read_bytes())
+
+
+def read_error(source, **kwargs) -> str:
+    """The one-line message with which convcli.images.read_image refuses ``source``."""
+    from convcli.errors import ImageReadError
+    from convcli.images import read_image
+
+    with pytest.raises(ImageReadError) as caught:
+        read_image(source, **kwargs)
+    text = str(caught.value)
+    assert "\n" not in text
+    assert "Traceback" not in text
+    return text
+
+
+def palette_image(colours, indices, size) -> Image.Image:
+    im = Image.new("P", size)
+    im.putpalette([v for rgb in colours for v in rgb])
+    im.putdata(indices)
+    return im
+
+
+def one_line_error(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.startswith(("Error:", "convcli: error:"))]
+    assert len(lines) == 1, stderr
+    return lines[0]
 
 
 def budget(ci_examples: int) -> int:

@@ -191,7 +191,7 @@ def test_kernel_name_completion_stays_light():
         "    cli.main(prog_name='convcli')\n"
         "except SystemExit:\n"
         "    pass\n"
-        f"print(*[m for m in {('numpy', 'yaml', *HEAVY_KERNEL_MODULES, 'convcli.io')!r} if m in sys.modules], "
+        f"print(*[m for m in {('numpy', 'yaml', *HEAVY_KERNEL_MODULES, 'convcli.images')!r} if m in sys.modules], "
         "file=sys.stderr)\n"
     )
     env = {**os.environ, VAR: "bash_complete", "COMP_WORDS": "convcli filter x.png -k sob", "COMP_CWORD": "4"}

@@ -345,10 +345,10 @@ OPENCV_OUT_OF_MEMORY = (
 ], ids=["MemoryError", "OpenCV", "ENOSPC"])
 def test_out_of_memory_and_a_full_disk_fail_the_file_without_internal_error(run, tmp_path, monkeypatch,
                                                                              make_error, message):
-    from convcli import io
+    from convcli import images
 
     small_npy(tmp_path)
-    monkeypatch.setattr(io, "read_image", raising(make_error()))
+    monkeypatch.setattr(images, "read_image", raising(make_error()))
     result = run("filter", "a.npy", "-k", "box3", "-o", "out.npy")
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0] == f"convcli: error: a.npy: {message}"

@@ -348,7 +348,7 @@ def test_no_clobber(run, npy):
 
 
 def test_failed_write_keeps_existing_output(run, npy, monkeypatch):
-    import convcli.io
+    import convcli.images
     from convcli.errors import ImageWriteError
 
     Path("out.npy").write_bytes(b"keep")
@@ -356,7 +356,7 @@ def test_failed_write_keeps_existing_output(run, npy, monkeypatch):
     def broken_encode(*args, **kwargs):
         raise ImageWriteError("disk on fire", path="out.npy")
 
-    monkeypatch.setattr(convcli.io, "encode_image", broken_encode)
+    monkeypatch.setattr(convcli.images, "encode_image", broken_encode)
     result = run("filter", "in.npy", "-k", "box3", "-o", "out.npy")
     assert result.exit_code == 1 and "disk on fire" in result.stderr
     assert Path("out.npy").read_bytes() == b"keep"

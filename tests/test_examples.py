@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from convcli.io import sample_names
+from convcli.images import sample_names
 from convcli.pipeline import load_pipeline, plan
 
 ROOT = Path(__file__).resolve().parents[1]

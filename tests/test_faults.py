@@ -15,7 +15,7 @@ import numpy as np
 
 def full_disk(monkeypatch, *, after=0):
     """Make the atomic writer's fsync fail with ENOSPC after ``after`` successful writes."""
-    import convcli.io
+    import convcli.images
 
     calls = {"n": 0}
     real_fsync = os.fsync
@@ -26,7 +26,7 @@ def full_disk(monkeypatch, *, after=0):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_fsync(fd)
 
-    monkeypatch.setattr(convcli.io.os, "fsync", failing_fsync)
+    monkeypatch.setattr(convcli.images.atomic.os, "fsync", failing_fsync)
 
 
 def leftovers(folder):
@@ -58,14 +58,14 @@ def test_full_disk_midway_through_a_batch_fails_only_the_files_it_hits(run, monk
 
 
 def test_failing_rename_leaves_no_temporary(run, monkeypatch):
-    import convcli.io
+    import convcli.images
 
     np.save("in.npy", np.ones((4, 4)))
 
     def failing_replace(src, dst):
         raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
 
-    monkeypatch.setattr(convcli.io.os, "replace", failing_replace)
+    monkeypatch.setattr(convcli.images.atomic.os, "replace", failing_replace)
     result = run("filter", "in.npy", "-k", "box3", "-o", "out.npy")
     assert result.exit_code == 1 and "out.npy" in result.stderr
     assert not Path("out.npy").exists() and leftovers(".") == []

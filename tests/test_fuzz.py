@@ -5,7 +5,7 @@ a result of the documented type, or a :class:`convcli.errors.ConvcliError`. Any 
 (``ValueError``, ``TypeError``, ``OSError``, ``OverflowError``, ``RecursionError``, ...) is a bug, and so
 is a call that does not return within ``CALL_LIMIT`` seconds.
 
-(a) the image reader: :func:`convcli.io.read_image` and :func:`convcli.io.probe` on the bytes of small
+(a) the image reader: :func:`convcli.images.read_image` and :func:`convcli.images.probe` on the bytes of small
     valid PNG, JPEG, GIF, TIFF, BMP, WebP and ``.npy`` files (made here with Pillow, tifffile and
     NumPy) after bit flips, byte changes, truncations, insertions, deletions and changes to header
     fields (sizes, chunk/segment lengths, TIFF tags, the ``.npy`` header), with PNG CRCs optionally
@@ -44,7 +44,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from convcli.errors import ConvcliError
-from convcli.io import ImageInfo, probe, read_image
+from convcli.images import ImageInfo, probe, read_image
 from convcli.kernels import Kernel, load_kernel, parse_kernel_yaml
 from convcli.pipeline import Step, parse_pipeline, plan
 from helpers import budget

@@ -12,6 +12,9 @@ The Python API mirrors the command line::
            [ 2.,  0., -2.],
            [ 1.,  0., -1.]])
 
+Images are read and written as the command line reads and writes them (``convcli.read_image``,
+``convcli.write_image``: the dtype rule, value mapping, encoders and the atomic write).
+
 Names are imported lazily so that ``convcli --help`` does not pay for numpy and SciPy.
 """
 
@@ -35,7 +38,8 @@ _API = {
     "Kernel": "convcli.kernels",
     "load_kernel": "convcli.kernels",
     "list_kernels": "convcli.kernels",
-    "read_image": "convcli.io",
+    "read_image": "convcli.images",
+    "write_image": "convcli.images",
     "conv_geometry": "convcli.geometry",
 }
 
@@ -43,7 +47,7 @@ __all__ = ["__version__", *_API]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .geometry import conv_geometry
-    from .io import read_image
+    from .images import read_image, write_image
     from .kernels import Kernel, list_kernels, load_kernel
     from .ops.filter import filter2d, filter_bank, to_gray
     from .ops.gradients import gradients, sobel

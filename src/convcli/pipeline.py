@@ -71,7 +71,7 @@ class Plan:
     shape: tuple[int, ...]
     has_alpha: bool
     steps: list[dict] = field(default_factory=list)
-    kind: str = "values"      # "values", "angle" or "mask": how io.map_values treats the result
+    kind: str = "values"      # "values", "angle" or "mask": how images.map_values treats the result
     scale: str = "clip"       # default --scale for integer outputs
     receptive_field: tuple[float, float] = (1, 1)
     jump: tuple[float, float] = (1, 1)
@@ -203,7 +203,7 @@ def load_pipeline(path: str, *, search_path: Sequence[str] | None = None) -> lis
             data = handle.read(MAX_BYTES + 1)
     except OSError as error:
         raise PipelineError(f"cannot read the pipeline: {error.strerror or error}", path=path) from None
-    from .io import SNIFF_BYTES, sniff_format
+    from .images import SNIFF_BYTES, sniff_format
 
     image_format = sniff_format(data[:SNIFF_BYTES])
     if image_format is not None:  # `pipeline small.png steps.yaml`: the arguments swapped
@@ -321,7 +321,7 @@ def run(
     The plan is made first, so an impossible geometry fails before any pixel is computed.
     ``engine`` chooses what computes the filters (see :func:`convcli.ops.filter.filter2d`).
 
-    Every step's result is checked: NaN or inf in it, from a finite input (io refuses NaN and inf
+    Every step's result is checked: NaN or inf in it, from a finite input (convcli.images refuses NaN and inf
     in inputs unless told otherwise), means its working dtype overflowed, and is a
     :class:`~convcli.errors.NonFiniteError` naming the step, unless ``allow_nonfinite``. NumPy's
     overflow warnings never escape: this check says it, once.

@@ -63,7 +63,7 @@ def run_batch(
     With several inputs and ``--jobs`` other than 1, inputs are done by forked worker processes;
     ``compute`` and ``describe`` then run there (they need not be picklable).
     """
-    from .. import io
+    from .. import images
     from ..errors import EnvironmentFault
     from ..report import build_report, summary_lines, to_json
 
@@ -90,8 +90,8 @@ def run_batch(
                                "redirect it (> out.png) or pipe it (| other-command), or give -o FILE")
     if not options.dry_run:
         folders = {os.path.dirname(t.path) or "." for targets in plan.values() for t in targets
-                   if t.path != "-" and not io.written_through(t.path)}  # nothing is created beside a device
-        if options.report_path not in (None, "-") and not io.written_through(options.report_path):
+                   if t.path != "-" and not images.written_through(t.path)}  # nothing is created beside a device
+        if options.report_path not in (None, "-") and not images.written_through(options.report_path):
             folders.add(os.path.dirname(options.report_path) or ".")
         for folder in sorted(folders):
             _check_folder(folder, create=options.output_dir is not None)
@@ -160,11 +160,11 @@ def run_batch(
 def _write_report(path: str, data: bytes) -> None:
     """The report file, atomically; the file system's refusal (a full disk, ``/dev/full``) is one
     line and exit 1, as for an output."""
-    from .. import io
+    from .. import images
     from ..errors import ConvcliError
 
     try:
-        io.write_atomic(path, data)
+        images.write_atomic(path, data)
     except ConvcliError as error:
         raise click.ClickException(f"report {error}") from None
     except OSError as error:

@@ -58,7 +58,7 @@ def run_chains(
     """
     from ..pipeline import plan, run
 
-    from ..io import DEFAULT_MAX_PIXELS
+    from ..images import DEFAULT_MAX_PIXELS
 
     limit = options.max_pixels or DEFAULT_MAX_PIXELS  # results, not only inputs, must stay holdable
     prefix = [make_step("gray", {})] if gray else []

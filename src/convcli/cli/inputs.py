@@ -24,7 +24,7 @@ class InputFile:
     """
 
     label: str            # as given: a path, "sample:NAME" or "-"
-    source: str | bytes   # what convcli.io reads (its Source): a path, "sample:NAME" or standard input's bytes
+    source: str | bytes   # what convcli.images reads (its Source): a path, "sample:NAME" or standard input's bytes
     stem: str
     ext: str              # with the dot; the output extension {ext} stands for
     index: int            # 1-based position among the inputs
@@ -40,7 +40,7 @@ def collect_inputs(inputs: Sequence[str], *, recursive: bool | None = None) -> l
     sub-folders too, each remembering its sub-folder so that -O DIR can mirror it. A folder with
     no image is a usage error.
     """
-    from ..io import sniff_format
+    from ..images import sniff_format
 
     if recursive is None:
         ctx = click.get_current_context(silent=True)
@@ -82,12 +82,12 @@ def _ctx_limit(name: str) -> Any:
 
 def _read_stdin(max_file_size: int | None) -> bytes:
     """Standard input's bytes: at most one byte past the file-size limit (default
-    ``io.DEFAULT_MAX_FILE_SIZE``), so that an endless or huge stream is refused, not held.
+    ``images.DEFAULT_MAX_FILE_SIZE``), so that an endless or huge stream is refused, not held.
 
     Its first bytes are read first: when they are no image format (``< /dev/zero``, a text file),
     only they are returned, and reading them refuses the input at once, without reading the rest.
     """
-    from ..io import DEFAULT_MAX_FILE_SIZE, SNIFF_BYTES, sniff_format
+    from ..images import DEFAULT_MAX_FILE_SIZE, SNIFF_BYTES, sniff_format
 
     limit = max_file_size or DEFAULT_MAX_FILE_SIZE
     stream, chunks, total = sys.stdin.buffer, [], 0

@@ -33,7 +33,7 @@ class Product:
     steps: list[dict]
     has_alpha: bool = False
     shape: tuple[int, ...] | None = None   # the result's shape when there is no array (dry run)
-    kind: str = "values"           # "values", "angle" (radians) or "mask" (booleans): see io.map_values
+    kind: str = "values"           # "values", "angle" (radians) or "mask" (booleans): see values.map_values
     scale: str = "clip"            # this command's default --scale for integer outputs
     extra: dict = field(default_factory=dict)  # more report fields (e.g. global pooling values)
     dtype: str | None = None       # a dtype this product is always written in (a contact sheet: uint8)
@@ -56,7 +56,7 @@ class Job:
     describe: Callable[[Any], list[Product]]
     show: bool
     verbose: bool
-    limits: Any                     # io.Limits: what every input is held to before decoding
+    limits: Any                     # images.Limits: what every input is held to before decoding
     memory: Callable[[Any, list[tuple[int, str, str]]], Any] | None = None  # see batch.run_batch
     flags: dict[str, tuple[str, bool]] = field(default_factory=dict)  # the command's options: wording.command_flags
     # With workers and --fail-fast (shared between processes): the first failed position, whether
@@ -86,7 +86,7 @@ def run_one(job: Job, position: int, *, may_write: Callable[[], bool] | None = N
     """
     import numpy as np
 
-    from .. import io
+    from .. import images
     from ..errors import ConvcliError, EnvironmentFault, ImageWriteError
     from ..pipeline import check_output
     from ..report import file_entry
@@ -103,10 +103,10 @@ def run_one(job: Job, position: int, *, may_write: Callable[[], bool] | None = N
                     raise ConvcliError("exists; --no-clobber refuses to replace it", path=target.path)
         limits, estimate = _memory_limits(job, targets)
         if options.dry_run:
-            info = io.probe(input_file.source, limits=limits)
+            info = images.probe(input_file.source, limits=limits)
             results = job.describe(info)
         else:
-            image, info = io.read_image(input_file.source, limits=limits)
+            image, info = images.read_image(input_file.source, limits=limits)
             results = job.compute(image, info)
         if job.memory is not None and not estimate:  # a shape-only input: no header to hold to limits
             limits.memory(info)
@@ -122,7 +122,7 @@ def run_one(job: Job, position: int, *, may_write: Callable[[], bool] | None = N
         while pieces:
             target, result = pieces.pop()
             if (target is not None and not target.described_only and input_file.path
-                    and io.same_file(input_file.path, target.path)):
+                    and images.same_file(input_file.path, target.path)):
                 raise ConvcliError(f"is the input {input_file.path}; refusing to overwrite an input", path=target.path)
             computed = str(result.array.dtype) if result.array is not None else result.planned_dtype
             fmt = target.format if target else "npy"
@@ -130,13 +130,13 @@ def run_one(job: Job, position: int, *, may_write: Callable[[], bool] | None = N
             if target is not None and target.described_only:
                 fmt, note = _described_output(target, result, options, info.dtype, computed)
                 notes.append(note)
-            dtype = result.dtype or options.dtype or io.default_dtype(fmt, info.dtype, result_dtype=computed)
+            dtype = result.dtype or options.dtype or images.default_dtype(fmt, info.dtype, result_dtype=computed)
             if target is None:  # printed, not written: say what was computed
                 dtype = computed or "float64"
             scale = options.scale or result.scale
             if target is not None and not target.described_only:
                 try:
-                    io.check_writable(fmt, result.out_shape, dtype, has_alpha=result.has_alpha)
+                    images.check_writable(fmt, result.out_shape, dtype, has_alpha=result.has_alpha)
                 except ImageWriteError as error:  # name the output, not the input
                     raise ImageWriteError(error.message, path=error.path or target.path) from None
             if options.dry_run or target is None:
@@ -144,7 +144,7 @@ def run_one(job: Job, position: int, *, may_write: Callable[[], bool] | None = N
             else:
                 alpha_max = _integer_max(info.dtype) if result.has_alpha else None
                 with np.errstate(over="ignore", invalid="ignore"):  # a cast's overflow: check_output says it
-                    mapped, mapping = io.map_values(
+                    mapped, mapping = images.map_values(
                         result.array, dtype=dtype, scale=scale, alpha=result.has_alpha, kind=result.kind,
                         alpha_max=alpha_max,
                     )
@@ -152,7 +152,7 @@ def run_one(job: Job, position: int, *, may_write: Callable[[], bool] | None = N
                     check_output(result.array, mapped)
                 result = replace(result, array=None)
                 out_shape = mapped.shape
-                data = io.encode_image(mapped, format=fmt, has_alpha=result.has_alpha,
+                data = images.encode_image(mapped, format=fmt, has_alpha=result.has_alpha,
                                        png_compression=options.png_compression)
                 mapped = None
                 if may_write is not None:
@@ -162,7 +162,7 @@ def run_one(job: Job, position: int, *, may_write: Callable[[], bool] | None = N
                 if target.path == "-":
                     write_data(data)  # all of it, or this file fails (a closed pipe stops the run)
                 else:
-                    io.write_atomic(target.path, data, no_clobber=options.no_clobber)
+                    images.write_atomic(target.path, data, no_clobber=options.no_clobber)
                 data = None
             outcome.entries.append(file_entry(
                 input=input_file.label, output=target.path if target and not target.described_only else None,
@@ -194,13 +194,13 @@ def _described_output(target: Target, result: Product, options: OutputOptions, i
     """A dry run without -o or -O describes the file -O DIR would write (``target.described_only``):
     its format and a note that says so, with what .npy would hold and, when that format cannot hold
     the result, why (the result is then described as .npy)."""
-    from .. import io
+    from .. import images
     from ..errors import ImageWriteError
 
-    npy = options.dtype or io.default_dtype("npy", input_dtype, result_dtype=computed)
+    npy = options.dtype or images.default_dtype("npy", input_dtype, result_dtype=computed)
     try:
-        io.check_writable(target.format, result.out_shape,
-                          options.dtype or io.default_dtype(target.format, input_dtype, result_dtype=computed),
+        images.check_writable(target.format, result.out_shape,
+                          options.dtype or images.default_dtype(target.format, input_dtype, result_dtype=computed),
                           has_alpha=result.has_alpha)
     except ImageWriteError as error:
         return "npy", (f"no -o or -O: -O DIR would fail ({target.path}: {error.message}); "
@@ -212,14 +212,14 @@ def _described_output(target: Target, result: Product, options: OutputOptions, i
 def _memory_limits(job: Job, targets: list[Target]) -> tuple[Any, list[Any]]:
     """The limits one input is read with: with ``job.memory``, its estimate, from the header and the
     files it makes, is what ``--max-memory`` holds; the list gets the estimate once it is made."""
-    from .. import io
+    from .. import images
 
     made: list[Any] = []
     if job.memory is None:
         return job.limits, made
 
     def estimate(info: Any) -> tuple[int, str]:
-        outputs = [(t.product, job.options.dtype or io.default_dtype(t.format, info.dtype), t.format)
+        outputs = [(t.product, job.options.dtype or images.default_dtype(t.format, info.dtype), t.format)
                    for t in targets]
         made[:] = [job.memory(info, outputs)]
         return made[0].bytes, f"estimated from its header and the plan, most at {made[0].where}"

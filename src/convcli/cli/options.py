@@ -239,7 +239,7 @@ output_options = _compose(
     click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
                  help="Worker processes for several inputs (default: one per CPU core; 1: none, "
                  "everything in this process). The results are the same for any N."),
-    # The limits (io.Limits), each checked before decoding; defaults are io.DEFAULT_MAX_*.
+    # The limits (images.Limits), each checked before decoding; defaults are images.DEFAULT_MAX_*.
     click.option("--max-pixels", type=click.IntRange(min=1), default=None, metavar="N",
                  help="Refuse images with more pixels than this (default 178,956,970, Pillow's hard limit)."),
     click.option("--max-side", type=click.IntRange(min=1), default=None, metavar="N",
@@ -282,7 +282,7 @@ class OutputOptions:
     output_required: bool = True  # False: a result with no -o/-O is printed (global pooling)
     engine: str = "auto"      # what computes stride-1 filters (ops.filter.ENGINES)
     png_compression: int = 1  # zlib level of PNG outputs
-    # The other limits (None: io's default) and --allow-nonfinite; see limits().
+    # The other limits (None: convcli.images' default) and --allow-nonfinite; see limits().
     max_side: int | None = None
     max_frames: int | None = None
     max_file_size: int | None = None
@@ -290,8 +290,8 @@ class OutputOptions:
     allow_nonfinite: bool = False
 
     def limits(self) -> Any:
-        """The limits these options set, as the :class:`convcli.io.Limits` io.read_image takes."""
-        from ..io import Limits
+        """The limits these options set, as the :class:`convcli.images.Limits` images.read_image takes."""
+        from ..images import Limits
 
         given = {name: getattr(self, name)
                  for name in ("max_pixels", "max_side", "max_frames", "max_file_size", "max_memory")}

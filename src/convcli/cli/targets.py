@@ -30,7 +30,7 @@ class Target:
 
 
 def _format_of(path: str, options: OutputOptions, input_file: InputFile) -> str:
-    from ..io import format_from_path, sniff_format, written_through
+    from ..images import format_from_path, sniff_format, written_through
 
     # Standard output, and a device or FIFO (-o /dev/null, -o /dev/stdout), need no extension:
     # --format, else the name's extension if it has one, else the input's format.
@@ -215,7 +215,7 @@ def _check_plan(inputs: Sequence[InputFile], plan: dict[int, list[Target]], opti
             plain, pattern = split_paths(target.path)
             writes.append((role, plain))
             if options.split:
-                from ..io import written_through
+                from ..images import written_through
 
                 if written_through(target.path):  # as for -o -: NAME-c0... would be new files beside it
                     raise click.UsageError(f"--split writes one file per channel; {shown_path(target.path)} is a "
@@ -226,7 +226,7 @@ def _check_plan(inputs: Sequence[InputFile], plan: dict[int, list[Target]], opti
                 raise click.BadParameter(f"folder {shown_path(folder)} does not exist", param_hint="'-o'")
             if options.dtype is not None:  # a dtype the format cannot hold is known before any work
                 from ..errors import ImageWriteError
-                from ..io import check_writable
+                from ..images import check_writable
 
                 try:
                     check_writable(target.format, (1, 1), options.dtype)
@@ -351,8 +351,8 @@ def _refuse_clobbering(reads: Sequence[tuple[str, str]], writes: Sequence[tuple[
 
 def sweep_plan_temp_files(plan: dict[int, list[Target]]) -> int:
     """Remove the temporary files this run (and its workers) left in its output folders when a
-    worker died mid-write, and no other run's (see io.sweep_temp_files); returns how many."""
-    from ..io import sweep_temp_files
+    worker died mid-write, and no other run's (see images.sweep_temp_files); returns how many."""
+    from ..images import sweep_temp_files
 
     return sweep_temp_files(os.path.dirname(target.path) or "." for targets in plan.values()
                             for target in targets if target.path != "-")

@@ -288,7 +288,7 @@ def input_completions(incomplete: str) -> list[CompletionItem]:
     """Completions for an INPUT: files, and ``sample:NAME`` once the text starts like ``sample:``."""
     items = [CompletionItem(incomplete, type="file")]
     if incomplete and (incomplete.startswith(SAMPLE_PREFIX) or SAMPLE_PREFIX.startswith(incomplete)):
-        from ..io import sample_names  # numpy: only when completing a sample name
+        from ..images import sample_names  # numpy: only when completing a sample name
 
         items += [CompletionItem(SAMPLE_PREFIX + name, help="scikit-image sample image")
                   for name in sample_names() if (SAMPLE_PREFIX + name).startswith(incomplete)]

@@ -35,7 +35,7 @@ def worker_count(jobs: int | None) -> int:
 
 #: The batch being run, for forked workers to inherit (set only while a pool runs).
 _JOB: Job | None = None
-#: What a worker's signal handler calls: io.remove_temp_files, bound before the fork.
+#: What a worker's signal handler calls: images.remove_temp_files, bound before the fork.
 _REMOVE_TEMPS: Callable[[], int] | None = None
 #: What stops a worker (and the parent: see cli.main): Ctrl-C, SIGTERM, a hang-up, SIGQUIT.
 _SIGNALS = {signal.SIGINT, *TERMINATING_SIGNALS}
@@ -169,13 +169,13 @@ class Parallel:
 
     def run(self, workers: int) -> None:
         global _JOB, _REMOVE_TEMPS
-        from .. import io
+        from .. import images
 
         if self.job.options.fail_fast:
             self.job.first_failure = self.ctx.Value("q", self.total)
             self.job.settled = self.ctx.Array("b", self.total, lock=False)
             self.job.settled_prefix = self.ctx.Value("q", 0)
-        _JOB, _REMOVE_TEMPS = self.job, io.remove_temp_files
+        _JOB, _REMOVE_TEMPS = self.job, images.remove_temp_files
         failed = True
         try:
             self._run(deque(range(self.total)), workers, queued=workers * 4, ahead=workers * 64)

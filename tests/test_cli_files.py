@@ -1,9 +1,12 @@
-"""Promises under faults (issue 10, section 3): a run never writes over a file it reads, cleans up only
-its own temporary files, refuses endless or wrong standard input from its first bytes, and keeps its
-one-line errors, device outputs and permission bits.
+"""Promises under faults (issue 10, section 3) about the files a run reads and writes: a run never writes
+over a file it reads, refuses endless or wrong standard input from its first bytes, and keeps its
+one-line errors, device outputs and permission bits. (Its own temporary files: test_images_atomic.py;
+PNG metadata bounds: test_images_png_read.py.)
 
 Images are written with Pillow; files are compared byte for byte with what the test wrote.
 """
+
+from __future__ import annotations
 
 import os
 import subprocess
@@ -13,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import png
+from helpers import one_line_error, png
+
 
 RGB = np.arange(5 * 6 * 3, dtype=np.uint8).reshape(5, 6, 3)
 GRAY = np.arange(5 * 6, dtype=np.uint8).reshape(5, 6)
@@ -27,12 +31,6 @@ def convcli(*args, cwd, stdin=None):
     env.pop("CONVCLI_KERNEL_PATH", None)
     return subprocess.run(command + [str(a) for a in args], cwd=cwd, env=env, stdin=stdin,
                           capture_output=True, timeout=120, check=False)
-
-
-def one_line_error(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.startswith(("Error:", "convcli: error:"))]
-    assert len(lines) == 1, stderr
-    return lines[0]
 
 
 # --- 1. outputs never overwrite what the run reads --------------------------------------------------
@@ -147,122 +145,6 @@ def test_stdin_image_is_still_read_whole(run):
     assert np.array_equal(np.load("out.npy"), data)
 
 
-# --- 5. a run removes only its own temporary files; any legal name can be written --------------------
-
-OTHER_RUN = """
-import os, sys, time
-import convcli.io
-real_fsync = os.fsync
-def fsync(fd):  # stop mid-write, the temporary file written, until the test says go
-    open("started", "w").close()
-    while not os.path.exists("go"):
-        time.sleep(0.01)
-    real_fsync(fd)
-os.fsync = fsync
-try:
-    convcli.io.write_atomic("out/a.png", b"theirs")
-except Exception as error:
-    sys.exit(f"other run failed: {error}")
-"""
-
-
-def test_interrupted_run_leaves_another_runs_temporary_file_alone(run, monkeypatch, tmp_path):
-    import time
-
-    import convcli.io
-
-    png("in.png", GRAY)
-    os.mkdir("out")
-    Path("other.py").write_text(OTHER_RUN)
-    other = subprocess.Popen([sys.executable, "other.py"], cwd=tmp_path, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60  # a hang guard, not a timing assertion
-        while not Path("started").exists():
-            assert other.poll() is None and time.monotonic() < deadline, other.stderr.read()
-            time.sleep(0.01)
-        theirs = [name for name in os.listdir("out") if name.endswith(".tmp")]
-        assert len(theirs) == 1
-
-        def interrupted(*args, **kwargs):
-            raise KeyboardInterrupt
-
-        monkeypatch.setattr(convcli.io, "encode_image", interrupted)
-        result = run("filter", "in.png", "-k", "box3", "-o", "out/a.png")  # Ctrl-C while this run works
-        assert result.exit_code == 130
-        assert [name for name in os.listdir("out") if name.endswith(".tmp")] == theirs
-    finally:
-        Path("go").touch()
-        _, err = other.communicate(timeout=60)
-    assert other.returncode == 0, err
-    assert Path("out/a.png").read_bytes() == b"theirs"
-
-
-def test_sweep_removes_this_processes_temporaries_only(tmp_path):
-    from convcli import io as cio
-
-    ours = cio._temp_prefix("a.png", 255) + "abcd_123.tmp"
-    others = [".a.png.1.abcd_123.tmp" if cio._OWNER != "1" else ".a.png.2.abcd_123.tmp",  # another pid
-              ".a.png.abcd_123.tmp",  # an older convcli's
-              "a.png"]
-    for name in [ours, *others]:
-        (tmp_path / name).write_bytes(b"x")
-    assert cio.sweep_temp_files([str(tmp_path)]) == 1
-    assert sorted(os.listdir(tmp_path)) == sorted(others)
-
-
-@pytest.mark.parametrize("length", [242, 250, 255])
-def test_names_up_to_the_file_systems_limit_can_be_written(tmp_path, length):
-    from convcli import io as cio
-
-    name = "é" * ((length - 4) // 2) + "x" * ((length - 4) % 2) + ".npy"  # two bytes a letter
-    assert len(os.fsencode(name)) == length
-    cio.write_atomic(str(tmp_path / name), b"data")
-    assert os.listdir(tmp_path) == [name] and (tmp_path / name).read_bytes() == b"data"
-
-
-def test_two_long_names_that_differ_at_the_end_get_their_own_temporaries():
-    from convcli import io as cio
-
-    one, two = "x" * 250 + "1.png", "x" * 250 + "2.png"
-    prefixes = {cio._temp_prefix(one, 255), cio._temp_prefix(two, 255)}
-    assert len(prefixes) == 2 and all(len(os.fsencode(p)) + 12 <= 255 for p in prefixes)
-
-
-def test_cli_writes_a_255_byte_output_name(run):
-    png("in.png", GRAY)
-    name = "y" * 251 + ".png"
-    result = run("filter", "in.png", "-k", "box3", "-o", name)
-    assert result.exit_code == 0, result.stderr
-    assert set(os.listdir(".")) == {"in.png", name}
-
-
-KILLED_MID_WRITE = """
-import os, signal, sys
-import convcli.io
-parent, real_fsync = os.getpid(), os.fsync
-def fsync(fd):  # the worker writing img03's output is killed with its temporary file written
-    if ".img03.png." in os.readlink(f"/proc/self/fd/{fd}") and os.getpid() != parent:
-        os.kill(os.getpid(), signal.SIGKILL)
-    real_fsync(fd)
-os.fsync = fsync
-from convcli.cli import main
-sys.argv = ["convcli"] + sys.argv[1:]
-main()
-"""
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers fork; /proc names the files")
-def test_temporary_file_of_a_worker_killed_mid_write_is_removed_by_its_parent(tmp_path):
-    os.mkdir(tmp_path / "in")
-    for number in range(6):
-        png(tmp_path / "in" / f"img{number:02d}.png", GRAY + number)
-    (tmp_path / "killed.py").write_text(KILLED_MID_WRITE)
-    done = subprocess.run([sys.executable, "killed.py", "filter", "in", "-k", "box3", "-O", "out", "-j", "2"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 1 and "in/img03.png: the worker process doing it died" in done.stderr
-    assert sorted(os.listdir(tmp_path / "out")) == [f"img{n:02d}.png" for n in range(6) if n != 3]
-
-
 # --- 9. one escaping rule for file names in every message --------------------------------------------
 
 
@@ -365,53 +247,14 @@ def test_replacing_an_output_keeps_its_permission_bits(run, mode):
 
 
 def test_a_new_output_gets_the_umasks_permission_bits(tmp_path):
-    from convcli import io as cio
+    from convcli import images
 
     old = os.umask(0o027)
     try:
-        cio.write_atomic(str(tmp_path / "new.bin"), b"x")
+        images.write_atomic(str(tmp_path / "new.bin"), b"x")
     finally:
         os.umask(old)
     assert os.stat(tmp_path / "new.bin").st_mode & 0o7777 == 0o640
-
-
-# --- 9. a PNG with very many text chunks -------------------------------------------------------------
-
-
-def png_with_text_chunks(count, *, before_image=True):
-    """GRAY as an 8-bit grey PNG built by hand (zlib, no filter), with ``count`` tEXt chunks."""
-    import struct
-    import zlib
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    raw = b"".join(b"\0" + row.tobytes() for row in GRAY)
-    texts = [chunk(b"tEXt", b"k\0v")] * count
-    image = [chunk(b"IDAT", zlib.compress(raw))]
-    body = texts + image if before_image else image + texts
-    return b"".join([b"\x89PNG\r\n\x1a\n", chunk(b"IHDR", struct.pack(">IIBBBBB", 6, 5, 8, 0, 0, 0, 0)),
-                     *body, chunk(b"IEND", b"")])
-
-
-@pytest.mark.parametrize("before_image", [True, False])
-def test_png_with_100000_text_chunks_is_read(run, before_image):
-    Path("t.png").write_bytes(png_with_text_chunks(100_000, before_image=before_image))
-    result = run("filter", "t.png", "-k", "1", "-o", "out.npy")
-    assert result.exit_code == 0, result.stderr
-    assert np.array_equal(np.load("out.npy"), GRAY)
-
-
-@pytest.mark.parametrize("before_image", [True, False])
-def test_png_with_more_chunks_than_the_bound_says_why_it_is_refused(run, monkeypatch, before_image):
-    from convcli import io as cio
-
-    monkeypatch.setattr(cio, "PNG_MAX_CHUNKS", 1_000)
-    Path("t.png").write_bytes(png_with_text_chunks(1_000, before_image=before_image))
-    result = run("filter", "t.png", "-k", "1", "-o", "out.npy")
-    assert result.exit_code == 1
-    assert "t.png: cannot read PNG: more than 1,000 chunks (text or other metadata)" in result.stderr
-    assert not Path("out.npy").exists()
 
 
 def test_output_is_the_transposed_convolutions_kernel_file(run):

@@ -1,7 +1,8 @@
-"""The reading limits (convcli.io.Limits and their options): side, pixels, frames, file size, working
-memory, and --allow-nonfinite. Each is refused from the header before decoding, by io directly and
+"""The reading limits (convcli.images.Limits and their options): side, pixels, frames, file size, working
+memory, and --allow-nonfinite. Each is refused from the header before decoding, by convcli.images directly and
 through the CLI (exit 1, the file and the option named, nothing written), and each is raised by its
-option."""
+option.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +15,17 @@ import pytest
 import tifffile
 from PIL import Image
 
-from convcli import io as cio
+from convcli import images
 from convcli.errors import ImageReadError
+from convcli.images import pillow, tiff
+
 
 COMMANDS = ("filter", "sobel", "pool", "upsample", "pipeline")
 LIMIT_OPTIONS = ("--max-pixels", "--max-side", "--max-frames", "--max-file-size", "--max-memory", "--allow-nonfinite")
 
 
 def png_bytes(shape, dtype=np.uint8) -> bytes:
-    return cio.encode_image(np.zeros(shape, dtype), format="png")
+    return images.encode_image(np.zeros(shape, dtype), format="png")
 
 
 def npy_bytes(array) -> bytes:
@@ -46,19 +49,19 @@ def animation(fmt: str, frames: int, size=(4, 4)) -> bytes:
             for i in range(frames):
                 tiff.write(np.full(size, i, np.uint16), photometric="minisblack", metadata=None)
         return buf.getvalue()
-    images = [Image.fromarray(np.full(size + (3,), (i * 37) % 256, np.uint8)) for i in range(frames)]
+    stills = [Image.fromarray(np.full(size + (3,), (i * 37) % 256, np.uint8)) for i in range(frames)]
     buf = io.BytesIO()
     extra = {"lossless": True} if fmt == "WEBP" else {}
-    images[0].save(buf, format=fmt, save_all=True, append_images=images[1:], **extra)
+    stills[0].save(buf, format=fmt, save_all=True, append_images=stills[1:], **extra)
     return buf.getvalue()
 
 
 def refusal(source, **kwargs) -> str:
     with pytest.raises(ImageReadError) as caught:
-        cio.read_image(source, **kwargs)
+        images.read_image(source, **kwargs)
     text = str(caught.value)
     with pytest.raises(ImageReadError) as probed:  # the header alone says so
-        cio.probe(source, **kwargs)
+        images.probe(source, **kwargs)
     assert str(probed.value) == text
     return text
 
@@ -78,77 +81,77 @@ def no_decoding(monkeypatch):
 
 
 # --------------------------------------------------------------------------------------------------
-# io.Limits
+# images.Limits
 
 
 def test_defaults():
-    limits = cio.Limits()
-    assert limits == cio.Limits(
+    limits = images.Limits()
+    assert limits == images.Limits(
         max_pixels=178_956_970, max_side=65_535, max_frames=1_000, max_file_size=2**30, max_memory=16 * 2**30,
         allow_nonfinite=False,
     )
-    assert (cio.DEFAULT_MAX_PIXELS, cio.DEFAULT_MAX_SIDE, cio.DEFAULT_MAX_FRAMES) == (178_956_970, 65_535, 1_000)
-    assert (cio.DEFAULT_MAX_FILE_SIZE, cio.DEFAULT_MAX_MEMORY) == (2**30, 16 * 2**30)
+    assert (images.DEFAULT_MAX_PIXELS, images.DEFAULT_MAX_SIDE, images.DEFAULT_MAX_FRAMES) == (178_956_970, 65_535, 1_000)
+    assert (images.DEFAULT_MAX_FILE_SIZE, images.DEFAULT_MAX_MEMORY) == (2**30, 16 * 2**30)
 
 
 @pytest.mark.parametrize("name", ["max_pixels", "max_side", "max_frames", "max_file_size", "max_memory"])
 @pytest.mark.parametrize("bad", [0, -1, True, 1.5, "10"])
 def test_limits_are_positive_integers_or_none(name, bad):
     with pytest.raises(ValueError, match=name):
-        cio.Limits(**{name: bad})
-    assert getattr(cio.Limits(**{name: None}), name) is None
-    assert getattr(cio.Limits(**{name: np.int64(7)}), name) == 7
+        images.Limits(**{name: bad})
+    assert getattr(images.Limits(**{name: None}), name) is None
+    assert getattr(images.Limits(**{name: np.int64(7)}), name) == 7
 
 
 def test_bad_limits_arguments():
     with pytest.raises(ValueError, match="allow_nonfinite"):
-        cio.Limits(allow_nonfinite=1)
+        images.Limits(allow_nonfinite=1)
     with pytest.raises(ValueError, match="limits"):
-        cio.read_image("sample:camera", limits={"max_pixels": 10})
+        images.read_image("sample:camera", limits={"max_pixels": 10})
     with pytest.raises(ValueError, match="max_pixels"):
-        cio.probe("sample:camera", limits=cio.Limits(), max_pixels=0)
+        images.probe("sample:camera", limits=images.Limits(), max_pixels=0)
 
 
 def test_working_memory_formula():
     # H × W × C × 8 bytes (float64) × 3 (the image, its padded copy, the result)
-    assert cio.MEMORY_FACTOR == 3
-    assert cio.working_memory((10, 20)) == 10 * 20 * 1 * 8 * 3
-    assert cio.working_memory((10, 20, 4)) == 10 * 20 * 4 * 8 * 3
+    assert images.MEMORY_FACTOR == 3
+    assert images.working_memory((10, 20)) == 10 * 20 * 1 * 8 * 3
+    assert images.working_memory((10, 20, 4)) == 10 * 20 * 4 * 8 * 3
     # the defaults agree: an RGBA image at the pixel limit fits in the memory limit
-    assert cio.working_memory((cio.DEFAULT_MAX_PIXELS, 1, 4)) <= cio.DEFAULT_MAX_MEMORY
-    assert cio.working_memory((cio.DEFAULT_MAX_PIXELS, 1, 5)) > cio.DEFAULT_MAX_MEMORY
+    assert images.working_memory((images.DEFAULT_MAX_PIXELS, 1, 4)) <= images.DEFAULT_MAX_MEMORY
+    assert images.working_memory((images.DEFAULT_MAX_PIXELS, 1, 5)) > images.DEFAULT_MAX_MEMORY
 
 
 def test_max_pixels_keyword_still_works_beside_limits(tmp_path):
     data = png_bytes((4, 5))
     assert "over the limit of 10" in refusal(data, max_pixels=10)
-    assert "over the limit of 10" in refusal(data, limits=cio.Limits(max_pixels=10))
+    assert "over the limit of 10" in refusal(data, limits=images.Limits(max_pixels=10))
     # max_pixels replaces the pixel limit only; the others stay
-    assert "side limit of 4" in refusal(data, limits=cio.Limits(max_side=4, max_pixels=10), max_pixels=None)
-    assert cio.read_image(data, limits=cio.Limits(max_pixels=10), max_pixels=None)[0].shape == (4, 5)
+    assert "side limit of 4" in refusal(data, limits=images.Limits(max_side=4, max_pixels=10), max_pixels=None)
+    assert images.read_image(data, limits=images.Limits(max_pixels=10), max_pixels=None)[0].shape == (4, 5)
 
 
 # --------------------------------------------------------------------------------------------------
-# Each limit through io: refused from the header, raised by a larger limit, None for none
+# Each limit through convcli.images: refused from the header, raised by a larger limit, None for none
 
 
 def test_side_limit(no_decoding):
     data = png_bytes((3, 70_000))
     text = refusal(data)
     assert text == "<stdin>: 70,000 pixels wide is over the side limit of 65,535; raise it with --max-side"
-    assert "5 pixels high is over the side limit of 4" in refusal(png_bytes((5, 2)), limits=cio.Limits(max_side=4))
-    assert cio.probe(data, limits=cio.Limits(max_side=70_000)).shape == (3, 70_000)
-    assert cio.probe(data, limits=cio.Limits(max_side=None)).shape == (3, 70_000)
+    assert "5 pixels high is over the side limit of 4" in refusal(png_bytes((5, 2)), limits=images.Limits(max_side=4))
+    assert images.probe(data, limits=images.Limits(max_side=70_000)).shape == (3, 70_000)
+    assert images.probe(data, limits=images.Limits(max_side=None)).shape == (3, 70_000)
 
 
 @pytest.mark.parametrize("fmt", ["png", "jpeg", "bmp", "gif", "webp", "tiff", "npy"])
 def test_side_limit_every_format(fmt):
     arr = np.zeros((3, 9, 3), np.uint8)
-    data = cio.encode_image(arr if fmt != "npy" else arr.astype(np.float32), format=fmt)
+    data = images.encode_image(arr if fmt != "npy" else arr.astype(np.float32), format=fmt)
     assert "9 pixels wide is over the side limit of 8; raise it with --max-side" in refusal(
-        data, limits=cio.Limits(max_side=8)
+        data, limits=images.Limits(max_side=8)
     )
-    assert cio.read_image(data, limits=cio.Limits(max_side=9))[0].shape[:2] == (3, 9)
+    assert images.read_image(data, limits=images.Limits(max_side=9))[0].shape[:2] == (3, 9)
 
 
 def test_pixel_limit_from_the_header(no_decoding):
@@ -161,42 +164,42 @@ def test_pixel_limit_from_the_header(no_decoding):
 @pytest.mark.parametrize(("fmt", "exact"), [("GIF", False), ("PNG", True), ("WEBP", False), ("tiff", False)])
 def test_frame_limit(fmt, exact, monkeypatch):
     data = animation(fmt, 6)
-    assert cio.probe(data).frames == 6
+    assert images.probe(data).frames == 6
     with monkeypatch.context() as patched:  # counted without decoding (nor, for GIF/WebP/TIFF, opening)
         patched.setattr(cv2, "imdecode", _boom)
         patched.setattr(Image, "open", _boom)
         patched.setattr(tifffile, "TiffFile", _boom)
-        text = refusal(data, limits=cio.Limits(max_frames=5))
+        text = refusal(data, limits=images.Limits(max_frames=5))
     count = "6 frames" if exact else "more than 5 frames"
     assert text == f"<stdin>: has {count}, over the frame limit of 5; raise it with --max-frames"
-    assert cio.read_image(data, limits=cio.Limits(max_frames=6))[1].frames == 6
-    assert cio.read_image(data, limits=cio.Limits(max_frames=None))[1].frames == 6
+    assert images.read_image(data, limits=images.Limits(max_frames=6))[1].frames == 6
+    assert images.read_image(data, limits=images.Limits(max_frames=None))[1].frames == 6
 
 
 def test_frame_limit_default_is_1000():
     assert "frame limit of 1,000" in refusal(animation("GIF", 1_001, size=(1, 1)))
-    assert cio.probe(animation("GIF", 1_000, size=(1, 1))).frames == 1_000
+    assert images.probe(animation("GIF", 1_000, size=(1, 1))).frames == 1_000
 
 
 def test_frame_count_stops_past_the_limit(monkeypatch):
     """A GIF with many frames: the count stops at the limit + 1 (it never walks them all)."""
     walked = []
-    real = cio._gif_frames
-    monkeypatch.setattr(cio, "_gif_frames", lambda data, stop: walked.append(stop) or real(data, stop))
+    real = pillow._gif_frames
+    monkeypatch.setattr(pillow, "_gif_frames", lambda data, stop: walked.append(stop) or real(data, stop))
     data = animation("GIF", 50, size=(1, 1))
-    refusal(data, limits=cio.Limits(max_frames=3))
+    refusal(data, limits=images.Limits(max_frames=3))
     assert set(walked) == {4} and real(data, 4) == 4 and real(data, 100) == 50
 
 
 def test_tiff_page_count_survives_loops_and_damage():
     data = bytearray(animation("tiff", 3))
-    assert cio._tiff_pages(io.BytesIO(bytes(data)), 100) == 3
+    assert tiff._tiff_pages(io.BytesIO(bytes(data)), 100) == 3
     first = int.from_bytes(data[4:8], "little")
     count = int.from_bytes(data[first : first + 2], "little")
     end = first + 2 + 12 * count
     data[end : end + 4] = first.to_bytes(4, "little")  # the first IFD points back at itself
-    assert cio._tiff_pages(io.BytesIO(bytes(data)), 100) == 1
-    assert cio._tiff_pages(io.BytesIO(b"II*\x00\xff\xff\xff\x00"), 100) == 1  # offset past the end
+    assert tiff._tiff_pages(io.BytesIO(bytes(data)), 100) == 1
+    assert tiff._tiff_pages(io.BytesIO(b"II*\x00\xff\xff\xff\x00"), 100) == 1  # offset past the end
 
 
 def test_file_size_limit_from_fstat(tmp_path, no_decoding):
@@ -212,7 +215,7 @@ def test_file_size_limit_from_fstat(tmp_path, no_decoding):
     small.write_bytes(png_bytes((2, 2)))
     size = small.stat().st_size
     assert f"is {size} bytes, over the file-size limit of 50 bytes" in refusal(
-        str(small), limits=cio.Limits(max_file_size=50)
+        str(small), limits=images.Limits(max_file_size=50)
     )
 
 
@@ -220,35 +223,35 @@ def test_file_size_limit_raised(tmp_path):
     path = tmp_path / "small.png"
     path.write_bytes(png_bytes((2, 2)))
     size = path.stat().st_size
-    assert cio.read_image(str(path), limits=cio.Limits(max_file_size=size))[0].shape == (2, 2)
-    assert cio.read_image(str(path), limits=cio.Limits(max_file_size=None))[0].shape == (2, 2)
+    assert images.read_image(str(path), limits=images.Limits(max_file_size=size))[0].shape == (2, 2)
+    assert images.read_image(str(path), limits=images.Limits(max_file_size=None))[0].shape == (2, 2)
 
 
 def test_file_size_limit_of_bytes():
     data = png_bytes((2, 2))
-    text = refusal(data, limits=cio.Limits(max_file_size=len(data) - 1))
+    text = refusal(data, limits=images.Limits(max_file_size=len(data) - 1))
     assert text.startswith("<stdin>: is larger than the file-size limit of") and "--max-file-size" in text
-    assert cio.probe(data, limits=cio.Limits(max_file_size=len(data))).shape == (2, 2)
+    assert images.probe(data, limits=images.Limits(max_file_size=len(data))).shape == (2, 2)
 
 
 def test_memory_limit(no_decoding):
     # 1000 × 1000 × 300 float32: 300 million values, under the pixel limit, 7.2 GB estimated
     data = npy_header((1000, 1000, 300))
-    assert cio.probe(data, limits=cio.Limits(max_memory=None)).shape == (1000, 1000, 300)
-    text = refusal(data, limits=cio.Limits(max_memory=4 * 2**30))
+    assert images.probe(data, limits=images.Limits(max_memory=None)).shape == (1000, 1000, 300)
+    text = refusal(data, limits=images.Limits(max_memory=4 * 2**30))
     assert text == (
         "<stdin>: 1000×1000×300 needs about 6.7 GiB of working memory (1000·1000·300 values × 8 bytes × 3), "
         "over the memory limit of 4 GiB; raise it with --max-memory"
     )
     # the default (16 GiB) takes it; 3000 channels are refused
-    assert cio.probe(data).shape == (1000, 1000, 300)
+    assert images.probe(data).shape == (1000, 1000, 300)
     assert "over the memory limit of 16 GiB" in refusal(npy_header((1000, 1000, 3000)))
 
 
 def test_memory_limit_raised():
     data = npy_bytes(np.zeros((10, 10, 5), np.float32))  # 12,000 bytes estimated
-    assert "needs about 11.7 KiB" in refusal(data, limits=cio.Limits(max_memory=11_999))
-    assert cio.read_image(data, limits=cio.Limits(max_memory=12_000))[0].shape == (10, 10, 5)
+    assert "needs about 11.7 KiB" in refusal(data, limits=images.Limits(max_memory=11_999))
+    assert images.read_image(data, limits=images.Limits(max_memory=12_000))[0].shape == (10, 10, 5)
 
 
 def test_memory_estimate_given_by_the_caller(no_decoding):
@@ -260,23 +263,23 @@ def test_memory_estimate_given_by_the_caller(no_decoding):
         return 5 * 2**30, "a plan's estimate"
 
     data = png_bytes((3, 4))
-    text = refusal(data, limits=cio.Limits(max_memory=2**30, memory=estimate))
+    text = refusal(data, limits=images.Limits(max_memory=2**30, memory=estimate))
     assert text == ("<stdin>: 4×3×1 needs about 5 GiB of working memory (a plan's estimate), over the memory "
                     "limit of 1 GiB; raise it with --max-memory")
     assert seen == [(3, 4), (3, 4)]  # read_image and probe each asked, from the header
-    assert cio.probe(data, limits=cio.Limits(max_memory=6 * 2**30, memory=estimate)).shape == (3, 4)
+    assert images.probe(data, limits=images.Limits(max_memory=6 * 2**30, memory=estimate)).shape == (3, 4)
 
 
 def test_limits_apply_to_samples():
-    assert "side limit of 100" in refusal("sample:camera", limits=cio.Limits(max_side=100))
-    assert "memory limit" in refusal("sample:astronaut", limits=cio.Limits(max_memory=2**20))
+    assert "side limit of 100" in refusal("sample:camera", limits=images.Limits(max_side=100))
+    assert "memory limit" in refusal("sample:astronaut", limits=images.Limits(max_memory=2**20))
 
 
 def test_webp_size_is_checked_before_pillow_opens_it(no_decoding):
     # the size comes from the VP8L chunk, before Pillow (and libwebp) see the file
-    data = cio.encode_image(np.zeros((2, 3, 3), np.uint8), format="webp")
-    assert cio._webp_header(data, 10) == (3, 2, 1)
-    assert "over the side limit of 2" in refusal(data, limits=cio.Limits(max_side=2))
+    data = images.encode_image(np.zeros((2, 3, 3), np.uint8), format="webp")
+    assert pillow._webp_header(data, 10) == (3, 2, 1)
+    assert "over the side limit of 2" in refusal(data, limits=images.Limits(max_side=2))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -287,18 +290,18 @@ def test_webp_size_is_checked_before_pillow_opens_it(no_decoding):
 def test_nonfinite_refused_unless_allowed(bad):
     data = npy_bytes(np.array([[0.0, bad], [1.0, 2.0]]))
     with pytest.raises(ImageReadError, match="holds NaN or inf.*--allow-nonfinite"):
-        cio.read_image(data)
-    arr, _ = cio.read_image(data, limits=cio.Limits(allow_nonfinite=True))
+        images.read_image(data)
+    arr, _ = images.read_image(data, limits=images.Limits(allow_nonfinite=True))
     np.testing.assert_array_equal(arr, [[0.0, bad], [1.0, 2.0]])
-    assert cio.probe(data).shape == (2, 2)  # the header is fine: only decoding finds the values
+    assert images.probe(data).shape == (2, 2)  # the header is fine: only decoding finds the values
 
 
 def test_nonfinite_float_tiff():
     buf = io.BytesIO()
     tifffile.imwrite(buf, np.array([[np.nan, 1.0]], np.float32))
     with pytest.raises(ImageReadError, match="NaN or inf"):
-        cio.read_image(buf.getvalue())
-    arr, _ = cio.read_image(buf.getvalue(), limits=cio.Limits(allow_nonfinite=True))
+        images.read_image(buf.getvalue())
+    arr, _ = images.read_image(buf.getvalue(), limits=images.Limits(allow_nonfinite=True))
     assert np.isnan(arr[0, 0]) and arr[0, 1] == 1.0
 
 
@@ -352,7 +355,7 @@ def test_cli_option_raises_the_limit(run, case):
     _write(name, data())
     result = run("filter", name, "-k", "1", "-o", "out.npy", *allow)  # 1×1: no padding to hold
     assert result.exit_code == 0, result.output
-    assert np.load("out.npy").shape[:2] == cio.probe(name, limits=cio.Limits(max_pixels=None)).shape[:2]
+    assert np.load("out.npy").shape[:2] == images.probe(name, limits=images.Limits(max_pixels=None)).shape[:2]
 
 
 @pytest.mark.parametrize("case", ["side", "frames", "file size", "memory"])
@@ -407,7 +410,7 @@ def test_cli_nonfinite_to_an_integer_output_fails(run):
 def test_cli_overflow_in_the_working_dtype_fails(run):
     # uint8 is computed in float32, where 1e308 is inf: inf·x is inf, inf·0 is NaN, and inf + NaN is NaN
     image = np.random.default_rng(3).integers(0, 3, (20, 30)).astype(np.uint8)
-    _write("a.png", cio.encode_image(image, format="png"))
+    _write("a.png", images.encode_image(image, format="png"))
     result = run("filter", "a.png", "-k", "1e308 1e308", "-o", "out.npy")
     left = np.pad(image, ((0, 0), (1, 0)))[:, :-1]  # the other tap: the pixel to the left, 0 in the padding
     nan = int(((left == 0) | (image == 0)).sum())

@@ -1,4 +1,4 @@
-"""Tests of convcli's own PNG writer (convcli.io._png_encode, behind encode_image).
+"""Tests of convcli's own PNG writer (convcli.images.png._png_encode, behind encode_image).
 
 Every file is checked with independent readers: OpenCV (libpng), Pillow, and a reference decoder
 written here from the PNG specification (chunk CRCs, zlib.decompress, which checks the Adler-32,
@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from convcli import io as cio
+from convcli import images
+from convcli.images import png as png_encoder
 from helpers import opencv_decode
+
 
 RNG = np.random.default_rng(20240611)
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -149,10 +151,10 @@ def test_round_trip_every_level_layout_and_size(level, dtype, channels):
     for shape in SHAPES:
         for smooth in (False, True):
             arr = make(shape, dtype, channels, smooth)
-            data = cio.encode_image(arr, format="png", png_compression=level)
+            data = images.encode_image(arr, format="png", png_compression=level)
             check_decodes(data, arr)
             # 64-byte bands: several bands (and IDAT chunks) even for these small images
-            banded = cio._png_encode(arr, level, band_bytes=64)
+            banded = png_encoder._png_encode(arr, level, band_bytes=64)
             check_decodes(banded, arr)
             bands = -(-shape[0] // max(1, 64 // (arr[0].nbytes + 1)))
             assert [kind for kind, _ in chunks(banded)].count(b"IDAT") == bands
@@ -164,12 +166,12 @@ def test_round_trip_every_level_layout_and_size(level, dtype, channels):
 def test_round_trip_of_an_image_of_several_default_bands(dtype, channels):
     width = 1001
     row = width * channels * np.dtype(dtype).itemsize + 1
-    arr = make((cio._PNG_BAND_BYTES // row * 2 + 17, width), dtype, channels, smooth=channels != 1)
+    arr = make((png_encoder._PNG_BAND_BYTES // row * 2 + 17, width), dtype, channels, smooth=channels != 1)
     for level in (0, 1, 6):
-        data = cio.encode_image(arr, format="png", png_compression=level)
+        data = images.encode_image(arr, format="png", png_compression=level)
         check_decodes(data, arr, reference=False)
         idats = [kind for kind, _ in chunks(data)].count(b"IDAT")
-        assert idats == -(-arr.shape[0] // (cio._PNG_BAND_BYTES // row)) > 1
+        assert idats == -(-arr.shape[0] // (png_encoder._PNG_BAND_BYTES // row)) > 1
 
 
 @pytest.mark.parametrize("filter_type", range(5))
@@ -179,7 +181,7 @@ def test_each_filter_round_trips(filter_type, dtype, channels):
         for smooth in (False, True):
             arr = make(shape, dtype, channels, smooth)
             for level in (1, 6):
-                data = cio._png_encode(arr, level, filter_type=filter_type, band_bytes=100)
+                data = png_encoder._png_encode(arr, level, filter_type=filter_type, band_bytes=100)
                 assert check_decodes(data, arr) == [filter_type] * shape[0]
 
 
@@ -190,7 +192,7 @@ def test_paeth_predictor_for_every_byte_triple():
     raw = np.concatenate([a, np.zeros_like(a)], axis=1)
     up = np.concatenate([c, b], axis=1)
     out = np.empty_like(raw)
-    cio._png_filter(raw, up, 4, 4096, out)
+    png_encoder._png_filter(raw, up, 4, 4096, out)
     a, b, c = (x.astype(np.int16) for x in (a, b, c))
     p = a + b - c
     pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
@@ -204,7 +206,7 @@ def test_average_predictor_for_every_byte_pair():
     raw = np.stack([a, np.zeros_like(a)], axis=1).astype(np.uint8)
     up = np.stack([np.zeros_like(b), b], axis=1).astype(np.uint8)
     out = np.empty_like(raw)
-    cio._png_filter(raw, up, 3, 1, out)
+    png_encoder._png_filter(raw, up, 3, 1, out)
     np.testing.assert_array_equal((-out[:, 1].astype(np.int32)) % 256, (a + b) // 2)
     np.testing.assert_array_equal(out[:, 0], a)  # first byte: raw - floor(0 / 2)
 
@@ -214,10 +216,10 @@ def test_filters_match_the_reference_with_blocks_of_any_size(bpp, monkeypatch):
     raw = RNG.integers(0, 256, size=(9, bpp * 7), dtype=np.uint8)
     up = RNG.integers(0, 256, size=raw.shape, dtype=np.uint8)
     for block in (1, raw.shape[1] * 2, 1 << 15):
-        monkeypatch.setattr(cio, "_PNG_FILTER_BLOCK", block)
+        monkeypatch.setattr(png_encoder, "_PNG_FILTER_BLOCK", block)
         for kind in range(5):
             out = np.empty_like(raw)
-            cio._png_filter(raw, up, kind, bpp, out)
+            png_encoder._png_filter(raw, up, kind, bpp, out)
             for y in range(raw.shape[0]):  # undo with the reference: back to raw
                 line = [int(v) for v in out[y]]
                 assert unfilter(kind, line, [int(v) for v in up[y]], bpp) == raw[y].tolist(), (kind, y)
@@ -230,23 +232,23 @@ def test_adler32_combine_matches_zlib():
     data = RNG.integers(0, 256, size=300_000, dtype=np.uint8).tobytes()
     for cut in (0, 1, 2, 5551, 5552, 65521, 65522, 200_000, len(data)):
         first, second = data[:cut], data[cut:]
-        combined = cio._adler32_combine(zlib.adler32(first), zlib.adler32(second), len(second))
+        combined = png_encoder._adler32_combine(zlib.adler32(first), zlib.adler32(second), len(second))
         assert combined == zlib.adler32(data), cut
     ones = b"\xff" * 1_000_000  # sums that wrap round the modulus many times
-    assert cio._adler32_combine(zlib.adler32(ones), zlib.adler32(ones), len(ones)) == zlib.adler32(ones + ones)
+    assert png_encoder._adler32_combine(zlib.adler32(ones), zlib.adler32(ones), len(ones)) == zlib.adler32(ones + ones)
 
 
 @pytest.mark.parametrize("level", range(10))
 def test_zlib_header_is_zlibs_own(level):
     for strategy in (zlib.Z_DEFAULT_STRATEGY, zlib.Z_RLE):
         expected = zlib.compressobj(level, zlib.DEFLATED, 15, 9, strategy).flush()[:2]
-        assert cio._zlib_header(level, strategy) == expected
+        assert png_encoder._zlib_header(level, strategy) == expected
 
 
 @pytest.mark.parametrize("level", range(10))
 def test_one_band_is_exactly_zlibs_stream(level):
     arr = make((20, 30), "uint8", 3, smooth=True)
-    data = cio._png_encode(arr, level)
+    data = png_encoder._png_encode(arr, level)
     raw = zlib.decompress(idat_stream(data))
     strategy = zlib.Z_RLE if level == 1 else zlib.Z_DEFAULT_STRATEGY
     deflate = zlib.compressobj(level, zlib.DEFLATED, 15, 9, strategy)
@@ -255,7 +257,7 @@ def test_one_band_is_exactly_zlibs_stream(level):
 
 def test_many_bands_make_one_valid_stream():
     arr = make((200, 50), "uint16", 3, smooth=True)
-    data = cio._png_encode(arr, 6, band_bytes=1000)
+    data = png_encoder._png_encode(arr, 6, band_bytes=1000)
     stream = idat_stream(data)
     raw = zlib.decompress(stream)  # raises on a bad header or Adler-32
     assert stream[-4:] == struct.pack(">I", zlib.adler32(raw))
@@ -264,16 +266,16 @@ def test_many_bands_make_one_valid_stream():
 
 
 def test_a_band_larger_than_a_chunk_is_split(monkeypatch):
-    monkeypatch.setattr(cio, "_PNG_MAX_CHUNK", 7)
+    monkeypatch.setattr(png_encoder, "_PNG_MAX_CHUNK", 7)
     arr = make((6, 40), "uint8", 2)
-    data = cio._png_encode(arr, 0, band_bytes=200)
+    data = png_encoder._png_encode(arr, 0, band_bytes=200)
     assert all(len(body) <= 7 for kind, body in chunks(data) if kind == b"IDAT")
     check_decodes(data, arr)
 
 
 def test_level_0_is_stored_without_filtering():
     arr = make((30, 20), "uint8", 3)
-    data = cio.encode_image(arr, format="png", png_compression=0)
+    data = images.encode_image(arr, format="png", png_compression=0)
     assert check_decodes(data, arr) == [0] * 30
     assert len(data) > arr.nbytes + 30
 
@@ -281,22 +283,22 @@ def test_level_0_is_stored_without_filtering():
 def test_output_is_deterministic_whatever_the_thread_count():
     arr = make((90, 41), "uint8", 4, smooth=True)
     for level in (0, 1, 5, 9):
-        seen = {cio._png_encode(arr, level, workers=n, band_bytes=300) for n in (1, 2, 3, 8, None)}
-        seen.add(cio._png_encode(arr.copy(), level, workers=2, band_bytes=300))
+        seen = {png_encoder._png_encode(arr, level, workers=n, band_bytes=300) for n in (1, 2, 3, 8, None)}
+        seen.add(png_encoder._png_encode(arr.copy(), level, workers=2, band_bytes=300))
         assert len(seen) == 1, level
     big = make((2000, 1000), "uint8", 1, smooth=True)  # several default bands
-    one = cio._png_encode(big, 1, workers=1)
+    one = png_encoder._png_encode(big, 1, workers=1)
     assert [kind for kind, _ in chunks(one)].count(b"IDAT") > 1
-    assert cio._png_encode(big, 1, workers=2) == one == cio._png_encode(big, 1, workers=5)
-    assert cio.encode_image(big, format="png") == one
+    assert png_encoder._png_encode(big, 1, workers=2) == one == png_encoder._png_encode(big, 1, workers=5)
+    assert images.encode_image(big, format="png") == one
 
 
 def test_non_contiguous_and_big_endian_input():
     arr = make((12, 10), "uint16", 3)
     view = np.asfortranarray(arr)[::1, ::1]
-    check_decodes(cio._png_encode(view, 1), arr)
-    check_decodes(cio._png_encode(arr.astype(">u2"), 1), arr)
-    check_decodes(cio.encode_image(arr[:, ::2], format="png"), arr[:, ::2])
+    check_decodes(png_encoder._png_encode(view, 1), arr)
+    check_decodes(png_encoder._png_encode(arr.astype(">u2"), 1), arr)
+    check_decodes(images.encode_image(arr[:, ::2], format="png"), arr[:, ::2])
 
 
 # ---- the filter heuristic ----------------------------------------------------------------
@@ -304,7 +306,7 @@ def test_non_contiguous_and_big_endian_input():
 
 def chosen(arr: np.ndarray) -> str:
     bpp = (arr.shape[2] if arr.ndim == 3 else 1) * arr.dtype.itemsize
-    return cio._PNG_FILTERS[cio._png_choose_filter(arr, arr.shape[1] * bpp, bpp)]
+    return png_encoder._PNG_FILTERS[png_encoder._png_choose_filter(arr, arr.shape[1] * bpp, bpp)]
 
 
 def test_heuristic_picks_none_for_scattered_0_and_255():
@@ -312,7 +314,7 @@ def test_heuristic_picks_none_for_scattered_0_and_255():
     assert chosen(dots) == "none"
     checker = (np.add.outer(np.arange(64), np.arange(256)) % 2 * 255).astype(np.uint8)
     assert chosen(checker) == "none"
-    assert reference_decode(cio.encode_image(dots, format="png"))[1] == [0] * 64
+    assert reference_decode(images.encode_image(dots, format="png"))[1] == [0] * 64
 
 
 def test_heuristic_picks_sub_for_a_horizontal_ramp():
@@ -320,7 +322,7 @@ def test_heuristic_picks_sub_for_a_horizontal_ramp():
     assert chosen(ramp) == "sub"  # ties with Paeth (no row above): the first wins, as in libpng
     shifted = ((np.arange(256)[None] + RNG.integers(0, 256, size=(64, 1))) % 256).astype(np.uint8)
     assert chosen(shifted) == "sub"
-    assert reference_decode(cio.encode_image(shifted, format="png"))[1] == [1] * 64
+    assert reference_decode(images.encode_image(shifted, format="png"))[1] == [1] * 64
 
 
 def test_heuristic_picks_up_for_vertical_stripes():
@@ -331,14 +333,14 @@ def test_heuristic_picks_up_for_vertical_stripes():
 def test_heuristic_looks_at_64_rows_spread_from_first_to_last(monkeypatch):
     numbered = np.repeat(np.arange(1000, dtype=np.uint16)[:, None], 3, axis=1)  # each row holds its index
     seen = []
-    real = cio._png_filter
-    monkeypatch.setattr(cio, "_png_filter", lambda raw, up, *rest: seen.append((raw.copy(), up.copy())) or real(raw, up, *rest))
-    cio._png_choose_filter(numbered, 6, 2)
+    real = png_encoder._png_filter
+    monkeypatch.setattr(png_encoder, "_png_filter", lambda raw, up, *rest: seen.append((raw.copy(), up.copy())) or real(raw, up, *rest))
+    png_encoder._png_choose_filter(numbered, 6, 2)
     assert len(seen) == 5
     raw, up = seen[0]
     rows = raw.view(">u2")[:, 0].astype(int)
     assert rows.tolist() == [y * 999 // 63 for y in range(64)] and rows[0] == 0 and rows[-1] == 999
     assert (up.view(">u2")[1:, 0].astype(int) == rows[1:] - 1).all() and not up[0].any()
     seen.clear()
-    cio._png_choose_filter(numbered[:10], 6, 2)
+    png_encoder._png_choose_filter(numbered[:10], 6, 2)
     assert seen[0][0].view(">u2")[:, 0].tolist() == list(range(10))  # short images: every row

@@ -1,0 +1,101 @@
+"""Reading and writing images: the only package that talks to image decoders and encoders.
+
+One module per job:
+
+============  ======================================================================================
+formats       the format table (magic bytes, extensions and aliases, labels, what each can hold,
+              default dtypes) and what is derived from it: ``sniff_format``, ``format_from_path``,
+              ``default_dtype``, ``check_writable``, ``EXTENSIONS``, ``FORMAT_ALIASES``
+limits        ``Limits``, the ``DEFAULT_MAX_*`` values, ``working_memory`` and the limit checks
+read          sources (paths, ``sample:NAME``, ``shape:HxW``, standard input's bytes), ``probe``,
+              ``read_image``; the read rules every decoder follows
+png_read      the PNG decoder (header and chunks by convcli, pixels by OpenCV)
+pillow        the JPEG, BMP, GIF and WebP decoder (Pillow)
+tiff          the TIFF decoder (tifffile, Pillow for what tifffile cannot decode alone)
+npy           the ``.npy`` decoder (NumPy, never pickle)
+png           convcli's own PNG encoder
+encode        ``encode_image``: an array in its output dtype to the bytes of a file
+atomic        ``write_atomic`` and its temporary files, ``same_file``, ``written_through``
+write         ``write_image``: value mapping, encoding and the atomic write, as the CLI does them
+info          ``ImageInfo``: what a source holds
+============  ======================================================================================
+
+Value mapping (``map_values``, ``SCALES``) is not I/O and lives in :mod:`convcli.values`; it is
+re-exported here because writing an image file needs it. Every library is imported lazily
+(:mod:`convcli._libraries`), so importing this package costs NumPy and nothing more.
+
+Examples
+--------
+>>> from convcli import images
+>>> image, info = images.read_image("sample:camera")
+>>> info.format, images.EXTENSIONS["jpeg"], images.FORMAT_ALIASES["tif"]
+('png', '.jpg', 'tiff')
+"""
+
+from __future__ import annotations
+
+from convcli.images.atomic import remove_temp_files, same_file, sweep_temp_files, write_atomic, written_through
+from convcli.images.encode import DEFAULT_PNG_COMPRESSION, encode_image
+from convcli.images.formats import (
+    EXTENSIONS,
+    FORMAT_ALIASES,
+    FORMATS,
+    IMAGE_EXTENSIONS,
+    SNIFF_BYTES,
+    check_writable,
+    default_dtype,
+    format_from_path,
+    sniff_format,
+)
+from convcli.images.info import ImageInfo
+from convcli.images.limits import (
+    DEFAULT_MAX_FILE_SIZE,
+    DEFAULT_MAX_FRAMES,
+    DEFAULT_MAX_MEMORY,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MAX_SIDE,
+    MEMORY_FACTOR,
+    Limits,
+    working_memory,
+)
+from convcli.images.read import STDIN_LABEL, probe, read_image, sample_names, source_stem
+from convcli.images.write import write_image
+from convcli.values import KINDS, OUTPUT_DTYPES, SCALES, map_values
+
+__all__ = [
+    "DEFAULT_MAX_FILE_SIZE",
+    "DEFAULT_MAX_FRAMES",
+    "DEFAULT_MAX_MEMORY",
+    "DEFAULT_MAX_PIXELS",
+    "DEFAULT_MAX_SIDE",
+    "DEFAULT_PNG_COMPRESSION",
+    "EXTENSIONS",
+    "FORMATS",
+    "FORMAT_ALIASES",
+    "IMAGE_EXTENSIONS",
+    "KINDS",
+    "MEMORY_FACTOR",
+    "OUTPUT_DTYPES",
+    "SCALES",
+    "SNIFF_BYTES",
+    "STDIN_LABEL",
+    "ImageInfo",
+    "Limits",
+    "check_writable",
+    "default_dtype",
+    "encode_image",
+    "format_from_path",
+    "map_values",
+    "probe",
+    "read_image",
+    "remove_temp_files",
+    "same_file",
+    "sample_names",
+    "sniff_format",
+    "source_stem",
+    "sweep_temp_files",
+    "working_memory",
+    "write_atomic",
+    "write_image",
+    "written_through",
+]

@@ -1,0 +1,317 @@
+"""Writing files atomically: a complete file or none, temporary files named and swept as this
+process's own, and the checks around outputs (:func:`same_file`, :func:`written_through`)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+import threading
+from collections.abc import Iterable
+
+from convcli.errors import ImageWriteError
+from convcli.images.info import _is_bytes, _reason
+
+
+# Temporary files being written now, so a signal handler can remove them (remove_temp_files).
+_LIVE_TEMPS: set[str] = set()
+_LIVE_LOCK = threading.RLock()  # re-entrant: a signal handler may clean up mid-write
+
+# Whose temporary files these are: the process that loaded this module (its pid, and random bytes
+# for processes of other PID namespaces sharing a folder, as containers do), in their names. Worker
+# processes forked from it inherit the same owner, so that the parent can sweep what a killed
+# worker left (sweep_temp_files) and nothing another convcli run is writing.
+_OWNER = f"{os.getpid()}-{os.urandom(4).hex()}"
+_OWNER_MARK = f".{_OWNER}."  # between the output's name and the random part, in every temporary name
+_RANDOM_LENGTH = 8          # what tempfile.mkstemp puts between prefix and suffix
+_TEMP_SUFFIX = ".tmp"
+_TEMP_RANDOM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _name_max(folder: str) -> int:
+    """The longest file name (in bytes) the file system of ``folder`` takes; 255 if it does not say."""
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (AttributeError, OSError, ValueError):
+        return 255
+
+
+def _temp_prefix(name: str, name_max: int) -> str:
+    """``.NAME.OWNER.``: what the temporary file of output ``name`` starts with (a random part and
+    ``.tmp`` follow). A long name is cut and given a hash of the whole, so that the temporary
+    name fits ``name_max`` bytes whenever ``name`` does and still tells outputs apart."""
+    tail = _OWNER_MARK
+    room = name_max - 1 - len(tail) - _RANDOM_LENGTH - len(_TEMP_SUFFIX)
+    if len(os.fsencode(name)) <= room:
+        return f".{name}{tail}"
+    import hashlib
+
+    digest = "~" + hashlib.sha256(os.fsencode(name)).hexdigest()[:16]
+    kept = name
+    while kept and len(os.fsencode(kept)) > room - len(digest):  # whole characters only
+        kept = kept[:-1]
+    return f".{kept}{digest}{tail}"
+
+
+def sweep_temp_files(folders: Iterable[str]) -> int:
+    """Remove, from ``folders``, the temporary files of :func:`write_atomic` that this process or a
+    worker process forked from it left (a worker killed mid-write). Their names carry this
+    process's own mark (pid and random bytes), so another process's temporary files, being written
+    now, are left alone.
+
+    Parameters
+    ----------
+    folders : iterable of str
+        The folders of the outputs.
+
+    Returns
+    -------
+    int
+        How many files were removed.
+
+    Examples
+    --------
+    >>> sweep_temp_files(["no-such-folder"])
+    0
+    """
+    tail = len(_TEMP_SUFFIX) + _RANDOM_LENGTH
+    owner = _OWNER_MARK
+    mine = []
+    for folder in dict.fromkeys(folders):
+        try:
+            listed = os.listdir(folder or ".")
+        except OSError:
+            continue
+        mine += [os.path.join(folder or ".", entry) for entry in listed
+                 if entry.startswith(".") and entry.endswith(_TEMP_SUFFIX) and entry[:-tail].endswith(owner)
+                 and set(entry[-tail:-len(_TEMP_SUFFIX)]) <= _TEMP_RANDOM and len(entry) > tail + len(owner)]
+    return _unlink_all(mine)
+
+
+def remove_temp_files() -> int:
+    """Remove the temporary files of writes still in progress (for a SIGTERM/SIGINT handler).
+
+    Returns
+    -------
+    int
+        How many files were removed.
+
+    Examples
+    --------
+    >>> remove_temp_files()
+    0
+    """
+    with _LIVE_LOCK:
+        paths = list(_LIVE_TEMPS)
+        _LIVE_TEMPS.clear()
+    return _unlink_all(paths)
+
+
+def _unlink_all(paths: Iterable[str]) -> int:
+    """Remove each of ``paths`` that can be removed (best effort); how many were."""
+    removed = 0
+    for path in paths:
+        try:
+            os.unlink(path)
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def _kept_mode(path: str) -> int:
+    """The permission bits the written file gets: those of the regular file it replaces (its
+    set-user/group-ID bits dropped), else those of a new file (0o666 minus the umask)."""
+    try:
+        status = os.lstat(path)
+    except (OSError, ValueError):
+        status = None
+    if status is not None and stat.S_ISREG(status.st_mode):
+        return stat.S_IMODE(status.st_mode) & ~(stat.S_ISUID | stat.S_ISGID)
+    return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux /proc)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def written_through(path: str) -> bool:
+    """True when ``path`` is a character device or a FIFO (``/dev/null``, ``/dev/stdout``, a named
+    pipe), also through a link: :func:`write_atomic` writes straight to it, since it cannot be
+    replaced atomically (nor should it be replaced by a regular file).
+
+    Examples
+    --------
+    >>> written_through("/dev/null"), written_through("out.png")
+    (True, False)
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+
+
+def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
+    """Write ``data`` to ``path`` so that ``path`` is either untouched or complete.
+
+    The bytes go to a temporary file in the target folder (``.NAME.OWNER.XXXXXXXX.tmp``, OWNER the
+    pid of the process that loaded this module and random bytes, so that :func:`sweep_temp_files`
+    knows its own; a name too
+    long for that is cut and hashed, so any name the file system takes can be written), are flushed and
+    ``fsync``-ed, given the permission bits of the file it replaces (or those a new file gets:
+    0o666 minus the umask), then renamed
+    onto ``path`` (``os.replace``; a symbolic link at ``path`` is replaced, not followed). On
+    any failure, or Ctrl-C, the temporary file is removed and an existing ``path`` is left as
+    it was. With ``no_clobber`` an existing ``path`` is refused (atomically, with a hard link,
+    where the file system allows).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output file.
+    data : bytes
+        Its full contents.
+    no_clobber : bool, optional
+        Refuse to replace an existing file.
+
+    Raises
+    ------
+    ImageWriteError
+        With the path and the OS's reason (folder missing, permission denied, disk full, ...).
+
+    Examples
+    --------
+    >>> import os, pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     target = pathlib.Path(folder, "a.bin")
+    ...     write_atomic(target, b"one")
+    ...     write_atomic(target, b"two")
+    ...     target.read_bytes(), os.listdir(folder)
+    (b'two', ['a.bin'])
+    """
+    try:
+        path = os.fsdecode(os.fspath(path))
+    except TypeError:
+        raise ValueError(f"path must be a path; got {type(path).__name__}") from None
+    if not _is_bytes(data):
+        raise ValueError(f"data must be bytes; got {type(data).__name__}")
+    folder, name = os.path.split(path)
+    if not name:
+        raise ImageWriteError("names a folder, not a file", path=path)
+    folder_shown = folder or "."
+    if not os.path.isdir(folder_shown):
+        raise ImageWriteError(f"folder {folder_shown!r} does not exist", path=path)
+    if os.path.isdir(path):
+        raise ImageWriteError("is a folder; give a file name", path=path)
+    if no_clobber and os.path.lexists(path):
+        raise ImageWriteError("exists; --no-clobber refuses to replace it", path=path)
+    if written_through(path):
+        # /dev/null, /dev/stdout, a named pipe: written through, never replaced by a regular file.
+        try:
+            with open(path, "wb") as stream:
+                stream.write(data)
+        except OSError as exc:
+            raise ImageWriteError(f"cannot write: {_reason(exc)}", path=path) from None
+        return
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder_shown, prefix=_temp_prefix(name, _name_max(folder_shown)),
+                                   suffix=_TEMP_SUFFIX)
+        with _LIVE_LOCK:
+            _LIVE_TEMPS.add(tmp)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+            mode = _kept_mode(path)
+            if hasattr(os, "fchmod"):
+                os.fchmod(fh.fileno(), mode)
+            else:  # pragma: no cover - Windows
+                os.chmod(tmp, mode)
+        if no_clobber:
+            _link_no_clobber(tmp, path)
+        else:
+            os.replace(tmp, path)
+        with _LIVE_LOCK:
+            _LIVE_TEMPS.discard(tmp)
+        tmp = None
+        _fsync_folder(folder_shown)
+    except ImageWriteError:
+        raise
+    except OSError as exc:
+        raise ImageWriteError(f"cannot write: {_reason(exc)}", path=path) from None
+    finally:
+        if tmp is not None:
+            with _LIVE_LOCK:
+                _LIVE_TEMPS.discard(tmp)
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _link_no_clobber(tmp: str, path: str) -> None:
+    """Put ``tmp`` at ``path`` only if nothing is there, without a check-then-rename race."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise ImageWriteError("exists; --no-clobber refuses to replace it", path=path) from None
+    except OSError:  # no hard links on this file system: check, then rename
+        if os.path.lexists(path):
+            raise ImageWriteError("exists; --no-clobber refuses to replace it", path=path) from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
+
+
+def _fsync_folder(folder: str) -> None:
+    """Make the rename durable (POSIX); harmless to skip where folders cannot be opened."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+    try:
+        fd = os.open(folder, flags)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def same_file(a: str, b: str) -> bool:
+    """True when ``a`` and ``b`` name the same existing file, also through symbolic or hard links.
+
+    Parameters
+    ----------
+    a, b : str or os.PathLike
+        Paths. Anything that is not an existing file (``"-"``, ``"sample:NAME"``) gives False.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     p = pathlib.Path(folder, "x.png"); _ = p.write_bytes(b"x")
+    ...     same_file(p, pathlib.Path(folder, ".", "x.png")), same_file(p, pathlib.Path(folder, "y.png"))
+    (True, False)
+    """
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, TypeError, ValueError):
+        return False
+

@@ -1,0 +1,62 @@
+"""Reading NumPy ``.npy`` arrays: the header by ``numpy.lib.format``, never with pickle."""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+import numpy as np
+
+from convcli.errors import ImageReadError
+from convcli.images.info import ImageInfo
+from convcli.images.limits import Limits, _check_limits, _finish
+
+
+def read(
+    fh: BinaryIO, fmt: str, label: str, limits: Limits, decode: bool
+) -> tuple[np.ndarray | None, ImageInfo]:
+    fmtlib = np.lib.format
+    version = fmtlib.read_magic(fh)
+    if version == (1, 0):
+        shape, _fortran, dtype = fmtlib.read_array_header_1_0(fh)
+    elif version == (2, 0):
+        shape, _fortran, dtype = fmtlib.read_array_header_2_0(fh)
+    else:
+        raise ImageReadError(f".npy format version {version[0]}.{version[1]} is not supported", path=label)
+    dtype = np.dtype(dtype)
+    if dtype.hasobject:
+        raise ImageReadError(
+            "holds Python objects (would need pickle, which convcli never loads); save a numeric array", path=label
+        )
+    if dtype.names is not None or dtype.subdtype is not None:
+        raise ImageReadError("is a structured array; convcli reads plain numeric arrays", path=label)
+    if dtype.kind == "c":
+        raise ImageReadError("holds complex numbers; convcli reads real numbers", path=label)
+    if dtype.kind not in "biuf":
+        raise ImageReadError(f"has dtype {dtype}; convcli reads numeric arrays", path=label)
+    shape = tuple(int(n) for n in shape)
+    if len(shape) not in (2, 3):
+        raise ImageReadError(f"has shape {shape}; an image array must be (H, W) or (H, W, C)", path=label)
+    if 0 in shape:
+        raise ImageReadError(f"is empty (shape {shape})", path=label)
+    notes: list[str] = []
+    if dtype.kind == "b":
+        out_dtype = "uint8"
+        notes.append("bool array read as 0 and 1")
+    elif dtype.kind == "f" and dtype.itemsize < 4:
+        out_dtype = "float32"
+        notes.append(f"{dtype.name} widened to float32")
+    elif dtype.kind == "f" and dtype.itemsize > 8:
+        out_dtype = "float64"
+        notes.append(f"{dtype.name} narrowed to float64")
+    else:
+        out_dtype = dtype.name
+    info = ImageInfo(shape=shape, dtype=out_dtype, format="npy", has_alpha=False, notes=tuple(notes))
+    _check_limits(info, limits, label)
+    if not decode:
+        return None, info
+    fh.seek(0)
+    arr = fmtlib.read_array(fh, allow_pickle=False)
+    if arr.dtype.name != out_dtype or not arr.dtype.isnative:
+        arr = arr.astype(out_dtype)
+    return _finish(arr, info, label, limits), info
+

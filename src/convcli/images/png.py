@@ -1,0 +1,265 @@
+"""Writing PNG: convcli's own encoder, for grey, grey+alpha, RGB and RGBA of 8 or 16 bits.
+
+One row filter for the whole image (libpng's heuristic), then zlib: the filtered rows are cut into
+bands of fixed size, deflated by a thread pool and joined into one deflate stream, so that the same
+array gives the same bytes on every machine.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+
+from convcli._system import usable_cpus
+
+
+#: Filtered bytes per band: each band is deflated on its own, by a thread of its own. Fixed, never
+#: derived from the machine (its CPU count), so that an array gives the same bytes everywhere.
+_PNG_BAND_BYTES = 1 << 20
+
+#: Rows (evenly spaced) on which the filter heuristic is evaluated.
+_PNG_SAMPLE_ROWS = 64
+
+#: Elements per block in which rows are filtered: Paeth's temporaries then stay in the CPU cache.
+_PNG_FILTER_BLOCK = 1 << 15
+
+#: Largest chunk payload PNG allows.
+_PNG_MAX_CHUNK = 2**31 - 1
+
+#: The five PNG filter types, by their number; on a tie the heuristic takes the first.
+_PNG_FILTERS = ("none", "sub", "up", "average", "paeth")
+
+#: PNG colour type by channel count: grey, grey+alpha, RGB, RGBA.
+_PNG_COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}
+
+
+def _png_filter(raw: np.ndarray, up: np.ndarray, kind: int, bpp: int, out: np.ndarray) -> None:
+    """Apply PNG filter ``kind`` (0..4) to rows of bytes, block by block.
+
+    Parameters
+    ----------
+    raw : numpy.ndarray
+        (n, stride) uint8: the rows, as stored in the file (16-bit samples big-endian).
+    up : numpy.ndarray
+        (n, stride) uint8: the row above each (zeros above the first row of the image).
+    kind : int
+        0 None, 1 Sub, 2 Up, 3 Average, 4 Paeth.
+    bpp : int
+        Bytes per complete pixel: the distance to the "left" byte.
+    out : numpy.ndarray
+        (n, stride) uint8, written: the filtered bytes (without the filter-type byte).
+    """
+    n, stride = raw.shape
+    step = max(1, _PNG_FILTER_BLOCK // max(stride, 1))
+    for r in range(0, n, step):
+        _png_filter_block(raw[r : r + step], up[r : r + step], kind, bpp, out[r : r + step])
+
+
+def _png_filter_block(raw: np.ndarray, up: np.ndarray, kind: int, bpp: int, out: np.ndarray) -> None:
+    """:func:`_png_filter` on one block. Arithmetic is on uint8, so modulo 256 as PNG defines it;
+    every predictor reads unfiltered bytes only (left, above, above-left), so whole blocks are
+    filtered at once."""
+    if kind == 0:
+        out[...] = raw
+    elif kind == 1:  # Sub: raw(x) - raw(x - bpp)
+        out[:, :bpp] = raw[:, :bpp]
+        np.subtract(raw[:, bpp:], raw[:, :-bpp], out=out[:, bpp:])
+    elif kind == 2:  # Up: raw(x) - prior(x)
+        np.subtract(raw, up, out=out)
+    elif kind == 3:  # Average: raw(x) - floor((raw(x - bpp) + prior(x)) / 2)
+        a, b = raw[:, :-bpp], up[:, bpp:]
+        mean = a >> 1
+        mean += b >> 1
+        mean += a & b & 1  # the halves' lost bits: no 9-bit sum needed
+        np.subtract(raw[:, bpp:], mean, out=out[:, bpp:])
+        np.subtract(raw[:, :bpp], up[:, :bpp] >> 1, out=out[:, :bpp])
+    else:  # Paeth: the one of left a, above b, above-left c nearest to a + b - c (a, b, c on a tie)
+        a, b, c = raw[:, :-bpp], up[:, bpp:], up[:, :-bpp]
+        c16 = c.astype(np.int16)
+        pa = b.astype(np.int16)
+        pa -= c16  # p - a = b - c
+        pb = a.astype(np.int16)
+        pb -= c16  # p - b = a - c
+        pc = pa + pb  # p - c
+        np.abs(pa, out=pa)
+        np.abs(pb, out=pb)
+        np.abs(pc, out=pc)
+        take_a = pa <= pb
+        take_a &= pa <= pc
+        take_b = pb <= pc
+        take_b &= ~take_a
+        # prediction = c + (a - c)·take_a + (b - c)·take_b, modulo 256 (no slow numpy.where)
+        pred = a - c
+        pred *= take_a
+        other = b - c
+        other *= take_b
+        pred += other
+        pred += c
+        np.subtract(raw[:, bpp:], pred, out=out[:, bpp:])
+        np.subtract(raw[:, :bpp], up[:, :bpp], out=out[:, :bpp])  # no left pixel: Paeth is Up
+
+
+def _png_rows(block: np.ndarray, stride: int) -> np.ndarray:
+    """Pixel rows as the (n, stride) bytes PNG stores: 16-bit samples big-endian."""
+    if block.dtype.itemsize == 2:
+        block = block.astype(">u2", copy=False)
+    return block.view(np.uint8).reshape(block.shape[0], stride)
+
+
+def _png_choose_filter(arr: np.ndarray, stride: int, bpp: int) -> int:
+    """libpng's heuristic, once per image: the filter whose output, as signed bytes, has the
+    smallest sum of absolute values over up to :data:`_PNG_SAMPLE_ROWS` evenly spaced rows."""
+    h = arr.shape[0]
+    n = min(h, _PNG_SAMPLE_ROWS)
+    idx = np.arange(n) * (h - 1) // max(n - 1, 1)
+    raw = _png_rows(arr[idx], stride)
+    up = _png_rows(arr[np.maximum(idx - 1, 0)], stride).copy()
+    up[idx == 0] = 0
+    out = np.empty_like(raw)
+    best, best_sum = 0, -1
+    for kind in range(len(_PNG_FILTERS)):
+        _png_filter(raw, up, kind, bpp, out)
+        total = int(np.abs(out.view(np.int8), dtype=np.int16).sum(dtype=np.int64))
+        if best_sum < 0 or total < best_sum:
+            best, best_sum = kind, total
+    return best
+
+
+def _adler32_combine(adler1: int, adler2: int, len2: int) -> int:
+    """Adler-32 of A + B from those of A and of B (``len2`` bytes), as zlib's ``adler32_combine``.
+
+    Adler-32 is (b << 16) | a with a = 1 + Σ bytes and b = Σ of the running a, modulo 65521: B's
+    bytes add to A's a, and each of B's ``len2`` running values grows by A's a - 1.
+    """
+    base = 65521
+    a1, b1 = adler1 & 0xFFFF, adler1 >> 16
+    a2, b2 = adler2 & 0xFFFF, adler2 >> 16
+    a = (a1 + a2 - 1) % base
+    b = (b1 + b2 + len2 * (a1 - 1)) % base
+    return (b << 16) | a
+
+
+def _zlib_header(level: int, strategy: int) -> bytes:
+    """The two bytes zlib's ``deflate`` writes first: 32 KiB window, its level flag, check bits."""
+    if strategy in (zlib.Z_HUFFMAN_ONLY, zlib.Z_RLE) or level < 2:
+        flag = 0
+    else:
+        flag = 1 if level < 6 else 2 if level == 6 else 3
+    header = (0x78 << 8) | (flag << 6)
+    header += 31 - header % 31
+    return struct.pack(">H", header)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
+
+
+def _png_encode(
+    arr: np.ndarray,
+    level: int = 6,
+    *,
+    filter_type: int | None = None,
+    workers: int | None = None,
+    band_bytes: int = _PNG_BAND_BYTES,
+) -> bytes:
+    """A PNG of grey, grey+alpha, RGB or RGBA, 8 or 16 bits, deflated by several threads.
+
+    One filter type for all rows, chosen by :func:`_png_choose_filter` (None at ``level`` 0).
+    The rows are cut into bands of about ``band_bytes`` filtered bytes (whole rows). This thread
+    filters band after band (NumPy calls on cache-sized blocks, which would only contend for the
+    GIL if threads shared them) while a thread pool raw-deflates the bands already filtered (zlib
+    releases the GIL) and takes their Adler-32 and CRC-32. Each band but the last ends with a
+    sync flush (byte-aligned, not final), so the bands concatenate into one deflate stream; it
+    gets the zlib header and the Adler-32 of all filtered bytes (combined from the bands'), and
+    each band goes into an IDAT chunk of its own. zlib strategy: run-length (``Z_RLE``, what
+    OpenCV uses by default: fast, and on filtered images smaller than the default strategy at
+    level 1) at level 1; the default strategy at levels 2..9; stored blocks at level 0. The bands
+    do not depend on ``workers``, so neither do the bytes.
+
+    Parameters
+    ----------
+    arr : numpy.ndarray
+        (H, W) or (H, W, C), C in 1..4, of uint8 or uint16.
+    level : int, optional
+        zlib level 0..9.
+    filter_type : int, optional
+        Force a filter type (0 None, 1 Sub, 2 Up, 3 Average, 4 Paeth); None: the heuristic's.
+    workers : int, optional
+        Threads; None: one per CPU core this process may use (never more than the bands).
+    band_bytes : int, optional
+        Filtered bytes per band (at least one row).
+
+    Returns
+    -------
+    bytes
+        The PNG file.
+    """
+    arr = np.ascontiguousarray(arr)
+    h, w = arr.shape[:2]
+    channels = arr.shape[2] if arr.ndim == 3 else 1
+    depth = 16 if arr.dtype.itemsize == 2 else 8
+    bpp = channels * depth // 8
+    stride = w * bpp
+    if filter_type is None:
+        filter_type = 0 if level == 0 else _png_choose_filter(arr, stride, bpp)
+    strategy = zlib.Z_RLE if level == 1 else zlib.Z_DEFAULT_STRATEGY
+    per_band = max(1, band_bytes // (stride + 1))
+    bounds = [(r, min(r + per_band, h)) for r in range(0, h, per_band)]
+    last = len(bounds) - 1
+    header = _zlib_header(level, strategy)
+
+    def filtered(i: int) -> np.ndarray:
+        r0, r1 = bounds[i]
+        if r0:
+            rows = _png_rows(arr[r0 - 1 : r1], stride)
+            raw, up = rows[1:], rows[:-1]
+        else:
+            raw = _png_rows(arr[:r1], stride)
+            up = np.zeros_like(raw)
+            up[1:] = raw[:-1]
+        buf = np.empty((r1 - r0, stride + 1), np.uint8)
+        buf[:, 0] = filter_type
+        _png_filter(raw, up, filter_type, bpp, buf[:, 1:])
+        return buf
+
+    def deflated(i: int, buf: np.ndarray) -> tuple[bytes, int, int]:
+        deflate = zlib.compressobj(level, zlib.DEFLATED, -15, 9, strategy)
+        data = deflate.compress(buf) + deflate.flush(zlib.Z_FINISH if i == last else zlib.Z_SYNC_FLUSH)
+        crc = zlib.crc32(data, zlib.crc32(b"IDAT" + (header if i == 0 else b"")))
+        return data, crc, zlib.adler32(buf)
+
+    threads = max(1, min(usable_cpus() if workers is None else workers, len(bounds)))
+    if threads == 1:
+        results = [deflated(i, filtered(i)) for i in range(len(bounds))]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        # This thread filters (many short NumPy calls, which contend for the GIL when threads
+        # share them) while the pool deflates (zlib releases the GIL); at most 2 bands per thread wait.
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            futures = []
+            for i in range(len(bounds)):
+                if i >= 2 * threads:
+                    futures[i - 2 * threads].result()
+                futures.append(pool.submit(deflated, i, filtered(i)))
+            results = [future.result() for future in futures]
+    adler = 1
+    for (r0, r1), (_, _, band_adler) in zip(bounds, results):
+        adler = _adler32_combine(adler, band_adler, (r1 - r0) * (stride + 1))
+    trailer = struct.pack(">I", adler)
+    ihdr = struct.pack(">IIBBBBB", w, h, depth, _PNG_COLOUR_TYPES[channels], 0, 0, 0)
+    parts = [b"\x89PNG\r\n\x1a\n", _png_chunk(b"IHDR", ihdr)]
+    for i, (data, crc, _) in enumerate(results):
+        head = header if i == 0 else b""
+        tail = trailer if i == last else b""
+        size = len(head) + len(data) + len(tail)
+        if size <= _PNG_MAX_CHUNK:
+            parts += [struct.pack(">I", size), b"IDAT", head, data, tail, struct.pack(">I", zlib.crc32(tail, crc))]
+        else:  # only a band of one enormous row gets here
+            payload = head + data + tail
+            parts += [_png_chunk(b"IDAT", payload[k : k + _PNG_MAX_CHUNK]) for k in range(0, size, _PNG_MAX_CHUNK)]
+    parts.append(_png_chunk(b"IEND", b""))
+    return b"".join(parts)
+
