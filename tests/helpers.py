@@ -1,5 +1,5 @@
 """Small helpers shared by the test modules: image files written and read with Pillow (never with
-convcli's own reader), and the conformance kit's cases."""
+convcli's own reader), the conformance kit's cases, and the Hypothesis example budget."""
 
 import io
 import json
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 from PIL import Image
 
 #: The conformance kit, a copy of ../shared/conformance kept in the repository so that a plain clone
@@ -150,3 +151,9 @@ def one_line_error(stderr: str) -> str:
     lines = [line for line in stderr.splitlines() if line.startswith(("Error:", "convcli: error:"))]
     assert len(lines) == 1, stderr
     return lines[0]
+
+
+def budget(ci_examples: int) -> int:
+    """Hypothesis examples for one test: ``ci_examples`` under the ``ci`` profile (conftest.py), scaled
+    up with the loaded profile."""
+    return max(1, ci_examples * settings.default.max_examples // settings.get_profile("ci").max_examples)

@@ -38,10 +38,25 @@ def test_ci_runs_the_readme_test_command():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     quick_start = readme.split("```sh\n", 1)[1].split("```", 1)[0].splitlines()
     assert "pytest" in quick_start[1]
-    # .ci/run reads the README's second quick-start line and runs it, then the suite on the lowest pins.
+    # .ci/run reads the README's second quick-start line and runs it as written, then the suite on the
+    # lowest pins in two steps: everything but the packaging tests, then the packaging tests (`slow`).
     assert "sed -n '/^```sh$/,/^```$/p' README.md | sed -n 3p" in script
     assert 'bash -c "$readme_test_command"' in script
-    assert "-c .ci/lowest.txt" in script and script.rstrip().endswith("-m pytest")
+    assert "-c .ci/lowest.txt" in script
+    lowest = [line for line in script.splitlines() if line.startswith(".venv-lowest/bin/python -m pytest")]
+    assert lowest == ['.venv-lowest/bin/python -m pytest -m "not slow"', ".venv-lowest/bin/python -m pytest -m slow"]
+    assert script.rstrip().endswith(lowest[-1])
+
+
+def test_slow_marks_the_packaging_tests():
+    # The `slow` step of .ci/run runs tests/test_packaging.py: the marker must stay on its tests.
+    import test_packaging
+
+    tests = [name for name in dir(test_packaging) if name.startswith("test_")]
+    assert tests
+    for name in tests:
+        marks = getattr(getattr(test_packaging, name), "pytestmark", []) + getattr(test_packaging, "pytestmark", [])
+        assert any(mark.name == "slow" for mark in marks), f"{name} is not marked slow"
 
 
 def test_security_md_names_tests_that_exist():

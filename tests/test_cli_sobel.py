@@ -1,7 +1,7 @@
 """`convcli sobel` through click's CliRunner: every option and error path, with exit codes.
 
 Numbers are checked against scipy.ndimage (``sobel``, ``prewitt``, ``correlate``,
-``gaussian_filter``). Boundaries as DESIGN §3 maps them: convcli ``zero`` = ndimage ``constant``,
+``gaussian_filter``). Boundaries as the README's Boundaries table maps them: convcli ``zero`` = ndimage ``constant``,
 ``symmetric`` = ndimage ``reflect``, ``reflect`` = ndimage ``mirror``, ``edge`` = ``nearest``.
 sobel-x under true convolution is correlation with [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], which is
 ``ndimage.sobel(axis=1)``. Images are read back with Pillow, not with convcli.
@@ -50,7 +50,7 @@ def grads(image, operator="sobel", mode="constant"):
 
 
 def direction(gx, gy):
-    # + 0.0: a zero gy with a negative gx is π, never −π (DESIGN: atan2(gy, gx) in (−π, π]).
+    # + 0.0: a zero gy with a negative gx is π, never −π (docs/semantics.md §1: atan2(gy, gx) in (−π, π]).
     return np.arctan2(gy + 0.0, gx + 0.0)
 
 

@@ -1,7 +1,8 @@
 """Faults while writing: a full disk, a failing rename, a report that cannot be written.
 
-Each is simulated by making one system call fail; the promise checked is DESIGN §10's: an error for
-that file, the existing output untouched, no temporary file left, the other files still done.
+Each is simulated by making one system call fail; the promise checked is the README's (Inputs and
+outputs; Reports and exit codes): an error for that file, the existing output untouched, no
+temporary file left, the other files still done.
 """
 
 import errno

@@ -15,8 +15,7 @@ is a call that does not return within ``CALL_LIMIT`` seconds.
 (c) pipelines: :func:`convcli.pipeline.parse_pipeline` (and :func:`~convcli.pipeline.plan`) on arbitrary,
     generated and mutated YAML.
 
-A crash found here becomes a plain regression test at the end of this file (``xfail`` until fixed),
-and is listed in ``KNOWN_BUGS`` so that the harnesses do not fail on it again meanwhile.
+A crash found here becomes a plain regression test at the end of this file.
 
 How long: ``CONVCLI_HYPOTHESIS_PROFILE=ci`` (the default: derandomized, about 20 s on 2 cores) or ``long``
 (100 times as many examples, random each run); ``CONVCLI_FUZZ_CALL_LIMIT`` (seconds, default 5) is how long
@@ -48,16 +47,7 @@ from convcli.errors import ConvcliError
 from convcli.images import ImageInfo, probe, read_image
 from convcli.kernels import Kernel, load_kernel, parse_kernel_yaml
 from convcli.pipeline import Step, parse_pipeline, plan
-
-# --- profiles (the same lines are in test_properties.py) -------------------------------------------
-settings.register_profile("ci", max_examples=200, deadline=None, database=None, derandomize=True, print_blob=True)
-settings.register_profile("long", max_examples=20_000, deadline=None, database=None, print_blob=True)
-settings.load_profile(os.environ.get("CONVCLI_HYPOTHESIS_PROFILE", "ci"))
-
-
-def budget(ci_examples: int) -> int:
-    """Examples for one test: ``ci_examples`` under the ci profile, scaled up with the profile."""
-    return max(1, ci_examples * settings.default.max_examples // 200)
+from helpers import budget
 
 
 SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large]
@@ -93,18 +83,8 @@ def _time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-#: Crashes found by these harnesses and not fixed yet: (exception type, message pattern, regression
-#: test). The harnesses accept these (the regression tests below xfail on them); remove an entry once
-#: its regression test passes.
-KNOWN_BUGS: list[tuple[type, str, str]] = []  # none open: every crash found so far is fixed
-
-
-def _known(error: BaseException) -> bool:
-    return any(isinstance(error, kind) and re.search(pattern, str(error)) for kind, pattern, _ in KNOWN_BUGS)
-
-
 def call(fn, *args, **kwargs):
-    """``fn(*args, **kwargs)``, or None when it raised a ConvcliError (or a known, xfailed bug).
+    """``fn(*args, **kwargs)``, or None when it raised a ConvcliError.
 
     Any other exception propagates (Hypothesis shrinks and reports it); a call that runs longer than
     CALL_LIMIT seconds fails the test as a hang.
@@ -121,10 +101,6 @@ def call(fn, *args, **kwargs):
     except ConvcliError as error:
         assert str(error) and not re.search(r"[\r\n]", str(error)), f"a ConvcliError must be one line: {error!r}"
         return None
-    except Exception as error:
-        if _known(error):
-            return None
-        raise
     finally:
         elapsed = time.monotonic() - start
         assert elapsed < CALL_LIMIT + 1, f"{fn.__name__} took {elapsed:.1f} s (a hang)"
@@ -736,7 +712,7 @@ _OPTION_VALUES = {
     "bogus": _values,
 }
 _OPS = ["gray", "filter", "sobel", "pool", "upsample"]
-#: The options each step takes (as DESIGN §8 lists them), plus `save`; a stray one now and then.
+#: The options each step takes (as the README's Pipelines section lists them), plus `save`; a stray one now and then.
 _STEP_KEYS = {
     "gray": ["save"],
     "filter": ["kernel", "kernel", "kernels", "normalize", "mode", "boundary", "cval", "stride", "padding",
@@ -910,8 +886,3 @@ def test_regression_jpeg_with_truncated_exif_reads_without_warnings():
         array, _info = read_image(data)
     assert array.shape == (4, 5, 3)
     assert [str(w.message) for w in caught] == []
-
-
-def test_known_bugs_have_regression_tests():
-    names = {name for name in globals() if name.startswith("test_regression_")}
-    assert {test for _, _, test in KNOWN_BUGS} <= names

@@ -154,7 +154,7 @@ def test_ceil_formula_states_the_dropped_window():
 def test_boundary_names_aliases_and_refusals():
     from convcli.geometry import AMBIGUOUS_BOUNDARIES, BOUNDARIES, BOUNDARY_ALIASES, resolve_boundary
 
-    # The six rows of DESIGN §3 with the numpy.pad mode of each, and the aliases of other libraries.
+    # The six rows of the README's Boundaries table with the numpy.pad mode of each, and the aliases of other libraries.
     assert BOUNDARIES == {"zero": "constant", "constant": "constant", "reflect": "reflect",
                           "symmetric": "symmetric", "edge": "edge", "wrap": "wrap"}
     assert {alias: resolve_boundary(alias.upper()) for alias in BOUNDARY_ALIASES} == {

@@ -21,7 +21,7 @@ RNG = np.random.default_rng(7)
 
 
 def slow_correlate(xp, kernel, stride, dilation, out_shape):
-    """out[i, j] = Σ k[a, b] · xp[i·sy + a·dy, j·sx + b·dx], one pixel at a time (DESIGN §3)."""
+    """out[i, j] = Σ k[a, b] · xp[i·sy + a·dy, j·sx + b·dx], one pixel at a time (README, Convolution or correlation)."""
     out = np.zeros(out_shape)
     for i, j in itertools.product(range(out_shape[0]), range(out_shape[1])):
         for a, b in itertools.product(range(kernel.shape[0]), range(kernel.shape[1])):
@@ -332,7 +332,7 @@ def test_separable_kernels_take_two_passes_and_agree_with_the_reference(kernel, 
 
 
 def _padded_reference(image, kernel, *, mode, boundary, cval=0.0, correlate=False, pads=None):
-    """numpy.pad the image by DESIGN §3's amounts at stride 1 (or by ``pads``), then a slow loop:
+    """numpy.pad the image by the README's amounts (Output sizes) at stride 1 (or by ``pads``), then a slow loop:
     independent of both engines."""
     k = np.asarray(kernel, dtype=np.float64)
     if not correlate:

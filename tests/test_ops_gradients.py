@@ -20,7 +20,6 @@ from convcli.ops.gradients import (
     SOBEL_X,
     SOBEL_Y,
     WEIGHTS,
-    direction_to_unit,
     gradients,
     sobel,
 )
@@ -28,7 +27,7 @@ from helpers import case_options, kit_cases, kit_file
 
 RNG = np.random.default_rng(5)
 
-# convcli boundary → scipy.ndimage mode (DESIGN §3)
+# convcli boundary → scipy.ndimage mode (README, Boundaries)
 NDIMAGE_MODE = {"zero": "constant", "symmetric": "reflect", "edge": "nearest", "reflect": "mirror", "wrap": "wrap"}
 
 
@@ -331,23 +330,13 @@ def test_too_small_for_valid_is_a_geometry_error():
 
 
 # --------------------------------------------------------------------------------------------------
-# direction_to_unit
+# The direction's range
 
 
-def test_direction_to_unit_maps_linearly():
-    np.testing.assert_allclose(
-        direction_to_unit([-math.pi, -math.pi / 2, 0.0, math.pi / 2, math.pi]), [0.0, 0.25, 0.5, 0.75, 1.0]
-    )
+def test_direction_is_radians_within_pi():
     angle = sobel(RNG.normal(size=(6, 6)), component="direction")
-    unit = direction_to_unit(angle)
-    assert unit.dtype == np.float64 and unit.shape == angle.shape
-    assert unit.min() >= 0.0 and unit.max() <= 1.0
-
-
-@pytest.mark.parametrize("bad", [4.0, -3.5, [0.0, 7.0], float("nan")])
-def test_direction_to_unit_refuses_non_radians(bad):
-    with pytest.raises(ValueError, match="`angle`"):
-        direction_to_unit(bad)
+    assert angle.dtype == np.float64 and angle.shape == (6, 6)
+    assert angle.min() >= -math.pi and angle.max() <= math.pi
 
 
 # --------------------------------------------------------------------------------------------------

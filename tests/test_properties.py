@@ -2,7 +2,8 @@
 
 Hypothesis draws images (H, W in 1..12, grey or 1..3 channels, uint8, uint16, float32 or float64), kernels, modes or
 explicit paddings, boundaries, strides, dilations and pooling options. Each result is compared with a
-reference written here from DESIGN §3 and §4 alone: the padding amounts and output sizes are worked
+reference written here from the README's rules alone (Output sizes; Pooling, gradients and
+upsampling): the padding amounts and output sizes are worked
 out in this file from the formulas (never with ``convcli.geometry``), the padding is filled by
 ``numpy.pad``, and every output pixel is computed by an explicit Python loop.
 
@@ -16,7 +17,6 @@ as many examples, random each run: about an hour for both files)::
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pytest
@@ -26,16 +26,8 @@ from hypothesis import strategies as st
 from convcli.errors import GeometryError
 from convcli.ops.filter import filter2d
 from convcli.ops.pool import global_pool, pool2d
+from helpers import budget
 
-# --- profiles (the same lines are in test_fuzz.py) -------------------------------------------------
-settings.register_profile("ci", max_examples=200, deadline=None, database=None, derandomize=True, print_blob=True)
-settings.register_profile("long", max_examples=20_000, deadline=None, database=None, print_blob=True)
-settings.load_profile(os.environ.get("CONVCLI_HYPOTHESIS_PROFILE", "ci"))
-
-
-def budget(ci_examples: int) -> int:
-    """Examples for one test: ``ci_examples`` under the ci profile, scaled up with the profile."""
-    return max(1, ci_examples * settings.default.max_examples // 200)
 
 
 def assert_close_in_work_dtype(got, expected, image, kernel):
@@ -105,11 +97,11 @@ def padding_pairs(value):
     return (value[0], value[1]), (value[2], value[3])
 
 
-# --- the convolution reference (DESIGN §3, written out) ---------------------------------------------
+# --- the convolution reference (README, Output sizes, written out) ------------------------------
 
 
 def conv_pads(n: int, k: int, s: int, d: int, mode: str, explicit, correlate: bool):
-    """(before, after, out) of one axis, from DESIGN §3's formulas."""
+    """(before, after, out) of one axis, from the README's formulas (Output sizes)."""
     e = d * (k - 1) + 1
     if explicit is not None:
         before, after = explicit
@@ -197,9 +189,9 @@ def test_filter2d_matches_reference(case):
     try:
         got = filter2d(case["image"], case["kernel"], **kwargs)
     except GeometryError:
-        assert expected is None, "convcli refused a geometry that DESIGN §3 gives an output for"
+        assert expected is None, "convcli refused a geometry that the README's Output sizes give an output for"
         return
-    assert expected is not None, f"DESIGN §3 gives no output, convcli returned shape {got.shape}"
+    assert expected is not None, f"the README's Output sizes give no output, convcli returned shape {got.shape}"
     assert got.shape == expected.shape
     assert_close_in_work_dtype(got, expected, case["image"], case["kernel"])
 
@@ -258,7 +250,7 @@ def test_alpha_is_the_alpha_at_the_centre_of_each_window(case):
 @settings(max_examples=budget(300))
 @given(images(max_side=8), kernels())
 def test_filter2d_stride1_matches_scipy_signal(image, kernel):
-    """DESIGN §3: at stride 1 (zero boundary) convolution equals scipy.signal.convolve2d in every mode,
+    """README, Convolution or correlation: at stride 1 (zero boundary) convolution equals scipy.signal.convolve2d in every mode,
     and correlation equals scipy.signal.correlate2d."""
     from scipy.signal import convolve2d, correlate2d
 
@@ -273,7 +265,7 @@ def test_filter2d_stride1_matches_scipy_signal(image, kernel):
             assert_close_in_work_dtype(got, want.reshape(got.shape), image, kernel)
 
 
-# --- the pooling reference (DESIGN §4, written out) -----------------------------------------------
+# --- the pooling reference (README, Pooling, gradients and upsampling, written out) -------------
 
 
 def pool_windows(n: int, k: int, s: int, mode: str, ceil: bool, explicit):
@@ -310,7 +302,7 @@ def reference_pool(image, *, op, size, stride, mode, ceil, explicit):
         return None
     reduce = {"max": np.max, "min": np.min, "sum": np.sum, "avg": np.mean, "median": np.median}[op]
     integer_kept = op in ("max", "min") and image.dtype.kind in "ui"
-    # DESIGN's dtypes: max/min keep integers; the rest is NumPy's promotion with float32 (as PyTorch)
+    # README, Values, dtypes and --scale: max/min keep integers; the rest is NumPy's promotion with float32 (as PyTorch)
     float_dtype = np.result_type(image.dtype, np.float32)
     out = np.zeros((len(rows), len(cols)) + image.shape[2:], dtype=image.dtype if integer_kept else float_dtype)
     for i, (r0, r1) in enumerate(rows):
@@ -365,9 +357,9 @@ def test_pool2d_matches_reference(case):
     try:
         got = pool2d(case["image"], **kwargs)
     except GeometryError:
-        assert expected is None, "convcli refused a pooling that DESIGN §4 gives an output for"
+        assert expected is None, "convcli refused a pooling that the README's pooling rules give an output for"
         return
-    assert expected is not None, f"DESIGN §4 gives no output, convcli returned shape {got.shape}"
+    assert expected is not None, f"the README's pooling rules give no output, convcli returned shape {got.shape}"
     assert got.dtype == expected.dtype
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-9)
@@ -420,16 +412,24 @@ def test_avg_pool_count_include_pad_matches_torch_formula(case):
 @settings(max_examples=budget(200))
 @given(images(), pair_or_int(1, 4), st.integers(0, 4))
 def test_pool2d_padding_over_half_the_window_is_refused(image, size, pad):
-    """PyTorch's rule (DESIGN §4 `--padding P`): more than half the window is a ValueError, never a result."""
+    """PyTorch's rule (README, Pooling, gradients and upsampling: padding at most half the window):
+    more than half the window is a ValueError, never a result; up to half, the reference's result."""
     ky, kx = as_pair(size)
     if 2 * pad > min(ky, kx):
         with pytest.raises(ValueError):
             pool2d(image, size=size, padding=pad)
-    else:
-        try:
-            pool2d(image, size=size, padding=pad)
-        except GeometryError:
-            pass
+        return
+    # The default op (max) at the default stride (the window), padding `pad` on every side.
+    expected = reference_pool(image, op="max", size=(ky, kx), stride=(ky, kx), mode="valid", ceil=False,
+                              explicit=((pad, pad), (pad, pad)))
+    try:
+        got = pool2d(image, size=size, padding=pad)
+    except GeometryError:
+        assert expected is None, "convcli refused a pooling that the README's pooling rules give an output for"
+        return
+    assert expected is not None, f"the README's pooling rules give no output, convcli returned shape {got.shape}"
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
 
 
 @settings(max_examples=budget(300))

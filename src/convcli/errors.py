@@ -1,7 +1,9 @@
-"""convcli's own exception types, in one place.
+"""convcli's exception types: :class:`ConvcliError` and the kinds several modules raise, and did-you-mean.
 
-The core raises these (and plain ``ValueError`` for a bad argument to a public function); the CLI maps
-them to exit codes. None of them knows about click.
+Kinds that belong to one module live beside it and subclass :class:`ConvcliError` (or ``ValueError``):
+``strictyaml.YamlError``, ``pipeline.PipelineError``, ``steps.base.RuleError``. The core raises these
+(and plain ``ValueError`` for a bad argument to a public function); the CLI maps them to exit codes.
+None of them knows about click.
 
 ``str(error)`` is always one line, prefixed with ``path:line:`` when the error belongs to a place in a
 file, so the CLI can print it as it is.

@@ -3,7 +3,7 @@ boundaries.
 
 Pure integer arithmetic, no arrays: the filter engine uses it to pad and slice, and reports and the
 human summary use it to show their working. The command line takes its lists of modes and
-boundaries from here (importing no NumPy). The rules are those of DESIGN §3:
+boundaries from here (importing no NumPy). The rules are the README's (Output sizes):
 
 - ``valid``: no padding; ``out = ⌊(n − e)/s⌋ + 1``, an error when that is below 1;
 - ``full``: ``e − 1`` on both sides;
@@ -47,7 +47,7 @@ __all__ = [
 MODES = ("same", "valid", "full")
 AXIS_NAMES = ("rows", "cols")
 
-#: convcli's boundary names (DESIGN §3), each with the ``numpy.pad`` mode that fills the padding.
+#: convcli's boundary names (README, Boundaries), each with the ``numpy.pad`` mode that fills the padding.
 BOUNDARIES = {
     "zero": "constant",
     "constant": "constant",
@@ -449,7 +449,7 @@ def pool_axis(
     padding: tuple[int, int] | None = None,
     axis: str = "rows",
 ) -> AxisGeometry:
-    """Padding and output length of one axis of a pooling window (DESIGN §4).
+    """Padding and output length of one axis of a pooling window (README, Pooling, gradients and upsampling).
 
     ``valid`` and explicit padding follow ``torch.nn.functional.max_pool2d``: ``⌊(n + p_b + p_a − k)/s⌋ + 1``,
     or ``⌈…⌉ + 1`` with ``ceil``, where the last window must start inside the input or its
@@ -582,7 +582,7 @@ def transpose_axis(
     output_padding: int = 0,
     axis: str = "rows",
 ) -> TransposeAxis:
-    """Output length of one axis of a transposed convolution (DESIGN §6).
+    """Output length of one axis of a transposed convolution (docs/semantics.md §2).
 
     Examples
     --------

@@ -1,4 +1,4 @@
-"""The JSON report (DESIGN §9) and the human summary, built from plain data.
+"""The JSON report (README, Reports and exit codes) and the human summary, built from plain data.
 
 Nothing here reads images or prints: the CLI collects one entry per output file with
 :func:`file_entry`, wraps them with :func:`build_report`, and writes :func:`to_json` or

@@ -34,7 +34,7 @@ def bank_labels(banks: Sequence[Sequence[str]], *, channels: int = 1) -> list[st
     """Name the output channels of filter banks applied one after another.
 
     Channel ``c·K + k`` of a bank of ``K`` kernels is kernel ``k`` applied to input channel ``c``
-    (input-channel major, as TensorFlow orders a depthwise convolution, DESIGN §8), so each label
+    (input-channel major, as TensorFlow orders a depthwise convolution; README, Pipelines), so each label
     is the chain of kernel names that made the channel, joined by ``·``, after its index.
 
     Parameters

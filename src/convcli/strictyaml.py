@@ -1,4 +1,4 @@
-"""A strict, safe YAML reader for convcli's own files (kernels now, pipelines later).
+"""A strict, safe YAML reader for convcli's own files (kernel and pipeline files).
 
 It reads a small, predictable subset of YAML and refuses the rest with a one-line error that names the
 file and line:

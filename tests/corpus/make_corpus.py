@@ -2,7 +2,7 @@
 
 Nothing is downloaded and nothing binary is committed: each case is a function that writes its
 files (damaged images, hostile YAML, links, FIFOs, ...) into a folder, plus the command line to
-run there and what must happen (DESIGN §10): the exit code (1: a file failed, 2: usage error, 0: a
+run there and what must happen (README, Reports and exit codes): the exit code (1: a file failed, 2: usage error, 0: a
 valid file with a defined behaviour), a piece of the one-line error, and the file that line must
 name. ``tests/test_corpus.py`` runs every case through the installed ``convcli``.
 
@@ -51,7 +51,6 @@ class Case:
     dtype: str | None = None       # accepted: the output's dtype
     stderr: str = ""               # accepted: a note standard error must carry
     check: Callable[[Path], None] | None = None   # accepted: a further check of the outputs
-    xfail: str = ""                # a known bug: the reason (the case is an expected failure)
     skip_root: bool = False        # meaningless as root (permissions)
     needs: str = ""                # a path that must exist on this system (/dev/zero)
     max_seconds: float | None = None   # the run must be this quick (refused from the header)
@@ -1162,8 +1161,6 @@ def describe(case: Case) -> str:
         lines.append(f"output shape {case.shape} {case.dtype or ''}".rstrip())
     if case.stderr:
         lines.append(f"standard error says: {case.stderr}")
-    if case.xfail:
-        lines.append(f"KNOWN BUG: {case.xfail}")
     return "\n".join(lines) + "\n"
 
 

@@ -1,9 +1,9 @@
 """``convcli help TOPIC``: the semantics behind the options, and the generated CLI reference.
 
-The topics are plain text (DESIGN §2-§10 in the words of the command line); ``convcli help`` lists
-them. :func:`render_reference` renders ``--help`` of every command at a fixed width as Markdown:
-``convcli help reference`` prints it, so an installed convcli carries its full reference with no
-file to ship, and ``scripts/gen_cli_reference.py`` writes the same text to ``docs/cli.md`` (a test
+The topics are plain text (the README's rules and docs/semantics.md in the words of the command
+line); ``convcli help`` lists them. :func:`render_reference` renders ``--help`` of every command at
+a fixed width as Markdown: ``convcli help reference`` prints it, so an installed convcli carries its
+full reference with no file to ship, and ``scripts/gen_cli_reference.py`` writes the same text to ``docs/cli.md`` (a test
 fails when that file is out of date).
 """
 

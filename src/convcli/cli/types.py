@@ -24,7 +24,7 @@ from ..kernels import spec as kernel_spec  # the spec grammar without numpy: com
 
 TEMPLATE_FIELDS = ("stem", "ext", "op", "kernel", "index", "channel")
 
-#: Parametric kernel forms, completed as prefixes the user goes on typing (DESIGN §7).
+#: Parametric kernel forms, completed as prefixes the user goes on typing (README, Kernels).
 PARAMETRIC_PREFIXES = tuple((form.prefix, form.completion) for form in kernel_spec.PARAMETRIC.values())
 SAMPLE_PREFIX = "sample:"
 _DESCRIPTION = re.compile(r"^description:[ \t]*(.*?)[ \t]*$", re.MULTILINE)

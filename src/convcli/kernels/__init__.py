@@ -1,4 +1,4 @@
-"""Kernels: the :class:`Kernel` type, the built-in library, and every way of naming a kernel (DESIGN §7).
+"""Kernels: the :class:`Kernel` type, the built-in library, and every way of naming a kernel (README, Kernels).
 
 A kernel spec is resolved in this order:
 

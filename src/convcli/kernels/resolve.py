@@ -58,7 +58,7 @@ def _unknown(name: str, folders: list[Path]) -> UnknownKernelError:
 
 
 def load_kernel(spec: Any, *, search_path: Sequence[str | os.PathLike] | None = None) -> Kernel:
-    """Resolve a kernel spec (DESIGN §7) to a :class:`Kernel`.
+    """Resolve a kernel spec (README, Kernels) to a :class:`Kernel`.
 
     Parameters
     ----------

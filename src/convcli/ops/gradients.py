@@ -1,4 +1,5 @@
-"""Image gradients with the Sobel, Scharr and Prewitt operators (DESIGN §5).
+"""Image gradients with the Sobel, Scharr and Prewitt operators (docs/semantics.md §1; README,
+Pooling, gradients and upsampling).
 
 ``gx`` is :func:`convcli.ops.filter.filter2d` with the weights ``{OPERATOR}_X`` (the built-in kernel
 ``{operator}-x`` holds the same) and ``gy`` with ``{OPERATOR}_Y``, under the same geometry options
@@ -28,7 +29,6 @@ __all__ = [
     "SOBEL_X",
     "SOBEL_Y",
     "WEIGHTS",
-    "direction_to_unit",
     "gradients",
     "sobel",
 ]
@@ -223,7 +223,7 @@ def sobel(
     operator : {'sobel', 'scharr', 'prewitt'}
         Which kernel pair (see :func:`gradients`).
     component : {'magnitude', 'x', 'y', 'direction'}
-        ``√(gx² + gy²)`` (``numpy.hypot``), ``gx``, ``gy``, or ``atan2(gy, gx)`` in radians, in
+        ``√(gx² + gy²)`` (without overflow of the squares), ``gx``, ``gy``, or ``atan2(gy, gx)`` in radians, in
         (−π, π]: 0 for a left-to-right rise, π/2 for a top-to-bottom rise, 0 where there is no
         gradient. A component that is zero up to the working precision (within the rounding bound
         ``n·ε·Σ|w·x|`` of its sum, see :func:`_direction`), as on a flat float image, counts as
@@ -306,32 +306,3 @@ def sobel(
         return value
     return np.abs(value) > threshold
 
-
-def direction_to_unit(angle: Any) -> np.ndarray:
-    """Map directions in radians, [−π, π], linearly onto [0, 1]: ``(θ + π)/(2π)`` (for 8-bit outputs).
-
-    So −π → 0, 0 → 0.5, π → 1.
-
-    Parameters
-    ----------
-    angle : array_like
-        Radians, as :func:`sobel` returns with ``component='direction'``.
-
-    Returns
-    -------
-    numpy.ndarray of float64, same shape
-
-    Raises
-    ------
-    ValueError
-        If a value is not in [−π, π] (not radians from ``atan2``), or is NaN.
-
-    Examples
-    --------
-    >>> direction_to_unit([-np.pi, 0.0, np.pi / 2, np.pi])
-    array([0.  , 0.5 , 0.75, 1.  ])
-    """
-    values = np.asarray(angle, dtype=np.float64)
-    if not bool(np.all(np.abs(values) <= np.pi)):
-        raise ValueError("`angle` must be radians in [−π, π] (atan2's range), with no NaN")
-    return (values + np.pi) / (2 * np.pi)

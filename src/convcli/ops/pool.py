@@ -1,4 +1,5 @@
-"""2-D pooling (max, avg, min, sum, median), global pooling and max unpooling (DESIGN §4).
+"""2-D pooling (max, avg, min, sum, median), global pooling and max unpooling (README, Pooling,
+gradients and upsampling).
 
 Window sizes, strides, padding and output sizes come from :func:`convcli.geometry.pool_geometry`
 (``valid`` and explicit padding as ``torch.nn.functional.max_pool2d``, ``ceil`` as torch's
@@ -317,7 +318,7 @@ def pool2d(
     return_indices: bool = False,
     count_include_pad: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """Pool an image over (ky, kx) windows, channel by channel (DESIGN §4).
+    """Pool an image over (ky, kx) windows, channel by channel (README, Pooling, gradients and upsampling).
 
     Parameters
     ----------

@@ -1,4 +1,5 @@
-"""Upsampling: nearest (blocks), zeros (bed of nails), bilinear, and transposed convolution (DESIGN §6).
+"""Upsampling: nearest (blocks), zeros (bed of nails), bilinear, and transposed convolution
+(docs/semantics.md §2).
 
 Every method works on (H, W) or (H, W, C) images, channels last, every channel the same way:
 
