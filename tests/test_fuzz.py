@@ -44,7 +44,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from convcli.errors import ConvcliError
-from convcli.images import ImageInfo, probe, read_image
+from convcli.images import ImageInfo, Limits, probe, read_image
 from convcli.kernels import Kernel, load_kernel, parse_kernel_yaml
 from convcli.pipeline import Step, parse_pipeline, plan
 from helpers import budget
@@ -459,7 +459,7 @@ def _check_image_result(result, probed):
 def test_fuzz_read_image_on_mutated_files(case):
     _name, data = case
     probed = call(probe, data)
-    result = call(read_image, data, max_pixels=FUZZ_MAX_PIXELS)
+    result = call(read_image, data, limits=Limits(max_pixels=FUZZ_MAX_PIXELS))
     _check_image_result(result, probed)
 
 
@@ -471,7 +471,7 @@ def test_fuzz_read_image_on_mutated_files(case):
 def test_fuzz_read_image_on_magic_then_noise(magic, tail):
     data = magic + tail
     probed = call(probe, data)
-    result = call(read_image, data, max_pixels=FUZZ_MAX_PIXELS)
+    result = call(read_image, data, limits=Limits(max_pixels=FUZZ_MAX_PIXELS))
     _check_image_result(result, probed)
 
 

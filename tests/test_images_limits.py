@@ -109,7 +109,7 @@ def test_bad_limits_arguments():
     with pytest.raises(ValueError, match="limits"):
         images.read_image("sample:camera", limits={"max_pixels": 10})
     with pytest.raises(ValueError, match="max_pixels"):
-        images.probe("sample:camera", limits=images.Limits(), max_pixels=0)
+        images.probe("sample:camera", limits=images.Limits(max_pixels=0))
 
 
 def test_working_memory_formula():
@@ -120,15 +120,6 @@ def test_working_memory_formula():
     # the defaults agree: an RGBA image at the pixel limit fits in the memory limit
     assert images.working_memory((images.DEFAULT_MAX_PIXELS, 1, 4)) <= images.DEFAULT_MAX_MEMORY
     assert images.working_memory((images.DEFAULT_MAX_PIXELS, 1, 5)) > images.DEFAULT_MAX_MEMORY
-
-
-def test_max_pixels_keyword_still_works_beside_limits(tmp_path):
-    data = png_bytes((4, 5))
-    assert "over the limit of 10" in refusal(data, max_pixels=10)
-    assert "over the limit of 10" in refusal(data, limits=images.Limits(max_pixels=10))
-    # max_pixels replaces the pixel limit only; the others stay
-    assert "side limit of 4" in refusal(data, limits=images.Limits(max_side=4, max_pixels=10), max_pixels=None)
-    assert images.read_image(data, limits=images.Limits(max_pixels=10), max_pixels=None)[0].shape == (4, 5)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ def test_unknown_sample():
 
 def test_sample_respects_pixel_limit():
     with pytest.raises(ImageReadError, match="over the limit of 10"):
-        images.read_image("sample:camera", max_pixels=10)
+        images.read_image("sample:camera", limits=images.Limits(max_pixels=10))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -224,19 +224,19 @@ def test_probe_of_truncated_files_still_gives_the_shape():
 
 def test_over_the_pixel_limit(tmp_path):
     path = write(tmp_path, "a.png", images.encode_image(rand((4, 5)), format="png"))
-    text = read_error(path, max_pixels=10)
+    text = read_error(path, limits=images.Limits(max_pixels=10))
     assert text == f"{path}: 5×4 = 20 pixels is over the limit of 10; raise it with `max_pixels`"
     with pytest.raises(ImageReadError, match="over the limit"):
-        images.probe(path, max_pixels=10)
-    assert images.read_image(path, max_pixels=20)[0].shape == (4, 5)
-    assert images.read_image(path, max_pixels=None)[0].shape == (4, 5)
+        images.probe(path, limits=images.Limits(max_pixels=10))
+    assert images.read_image(path, limits=images.Limits(max_pixels=20))[0].shape == (4, 5)
+    assert images.read_image(path, limits=images.Limits(max_pixels=None))[0].shape == (4, 5)
 
 
 @pytest.mark.parametrize("fmt", ["jpeg", "tiff", "gif", "bmp", "webp", "npy"])
 def test_pixel_limit_every_format(fmt):
     arr = rand((4, 5, 3))
     data = images.encode_image(arr if fmt != "npy" else arr.astype(np.float32), format=fmt)
-    assert "over the limit of 19" in read_error(data, max_pixels=19)
+    assert "over the limit of 19" in read_error(data, limits=images.Limits(max_pixels=19))
 
 
 def test_pixel_limit_is_checked_before_decoding(monkeypatch):
@@ -247,14 +247,14 @@ def test_pixel_limit_is_checked_before_decoding(monkeypatch):
 
     monkeypatch.setattr(cv2, "imdecode", boom)
     with pytest.raises(ImageReadError, match="over the limit"):
-        images.read_image(data, max_pixels=10)
+        images.read_image(data, limits=images.Limits(max_pixels=10))
 
 
 def test_bad_arguments():
     with pytest.raises(ValueError, match="max_pixels"):
-        images.read_image("sample:camera", max_pixels=0)
+        images.read_image("sample:camera", limits=images.Limits(max_pixels=0))
     with pytest.raises(ValueError, match="max_pixels"):
-        images.probe("sample:camera", max_pixels=True)
+        images.probe("sample:camera", limits=images.Limits(max_pixels=True))
     with pytest.raises(ValueError, match="source"):
         images.read_image(42)  # type: ignore[arg-type]
 

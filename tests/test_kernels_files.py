@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from convcli.errors import KernelError
-from convcli.kernels import Kernel, load_kernel, parse_kernel_yaml
+from convcli.kernels import load_kernel, parse_kernel_yaml
 from kernel_helpers import refused, refused_yaml, write
 
 # --------------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from convcli.kernels.spec import (
 def test_importing_the_spec_imports_neither_numpy_nor_yaml():
     code = (
         "import sys, convcli.kernels.spec\n"
-        "print(' '.join(m for m in ('numpy', 'yaml', 'convcli.strictyaml', 'convcli.kernels.kernel') "
+        "print(' '.join(m for m in ('numpy', 'yaml', 'convcli.yamlfile', 'convcli.kernels.kernel') "
         "if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)

@@ -14,7 +14,7 @@ import pytest
 
 jsonschema = pytest.importorskip("jsonschema")
 
-from convcli import strictyaml
+from convcli import yamlfile
 from convcli.errors import ConvcliError
 from convcli.kernels import parse_kernel_yaml
 from convcli.kernels.files import YAML_KEYS
@@ -41,7 +41,7 @@ def kernel_validator():
 
 
 def _load(path):
-    return strictyaml.load(Path(path).read_text(encoding="utf-8"), path=str(path))
+    return yamlfile.load(Path(path).read_text(encoding="utf-8"), path=str(path))
 
 
 def _errors(validator, instance):
@@ -211,14 +211,14 @@ INVALID_PIPELINES = [
 @pytest.mark.parametrize("text", VALID_PIPELINES)
 def test_pipelines_convcli_accepts_validate(text, pipeline_validator):
     parse_pipeline(text, path="p.yaml")
-    assert _errors(pipeline_validator, strictyaml.load(text, path="p.yaml")) == []
+    assert _errors(pipeline_validator, yamlfile.load(text, path="p.yaml")) == []
 
 
 @pytest.mark.parametrize("text", INVALID_PIPELINES)
 def test_pipelines_convcli_refuses_do_not_validate(text, pipeline_validator):
     with pytest.raises(ConvcliError):
         parse_pipeline(text, path="p.yaml")
-    assert _errors(pipeline_validator, strictyaml.load(text, path="p.yaml"))
+    assert _errors(pipeline_validator, yamlfile.load(text, path="p.yaml"))
 
 
 VALID_KERNELS = [
@@ -251,14 +251,14 @@ INVALID_KERNELS = [
 @pytest.mark.parametrize("text", VALID_KERNELS)
 def test_kernels_convcli_accepts_validate(text, kernel_validator):
     parse_kernel_yaml(text, path="k.yaml")
-    assert _errors(kernel_validator, strictyaml.load(text, path="k.yaml")) == []
+    assert _errors(kernel_validator, yamlfile.load(text, path="k.yaml")) == []
 
 
 @pytest.mark.parametrize("text", INVALID_KERNELS)
 def test_kernels_convcli_refuses_do_not_validate(text, kernel_validator):
     with pytest.raises(ConvcliError):
         parse_kernel_yaml(text, path="k.yaml")
-    assert _errors(kernel_validator, strictyaml.load(text, path="k.yaml"))
+    assert _errors(kernel_validator, yamlfile.load(text, path="k.yaml"))
 
 
 # --- no drift: the schema's names and choices are convcli's ------------------------------------------

@@ -1,7 +1,7 @@
 """convcli's exception types: :class:`ConvcliError` and the kinds several modules raise, and did-you-mean.
 
 Kinds that belong to one module live beside it and subclass :class:`ConvcliError` (or ``ValueError``):
-``strictyaml.YamlError``, ``pipeline.PipelineError``, ``steps.base.RuleError``. The core raises these
+``yamlfile.YamlError``, ``pipeline.PipelineError``, ``steps.base.RuleError``. The core raises these
 (and plain ``ValueError`` for a bad argument to a public function); the CLI maps them to exit codes.
 None of them knows about click.
 

@@ -155,7 +155,7 @@ def parse_pipeline(text: str, *, path: str, search_path: Sequence[str] | None = 
     >>> [(s.op, s.line) for s in steps]
     [('gray', 2), ('pool', 3)]
     """
-    from .strictyaml import LineDict, LineList, YamlError, load
+    from .yamlfile import LineDict, LineList, YamlError, load
 
     try:
         data = load(text, path=path)
@@ -194,7 +194,7 @@ def parse_pipeline(text: str, *, path: str, search_path: Sequence[str] | None = 
 
 def load_pipeline(path: str, *, search_path: Sequence[str] | None = None) -> list[Step]:
     """Read and check a pipeline file (see :func:`parse_pipeline`)."""
-    from .strictyaml import MAX_BYTES
+    from .yamlfile import MAX_BYTES
 
     if os.path.exists(path) and not os.path.isfile(path):  # a folder, FIFO or device: never opened
         raise PipelineError("is not a regular file; give a pipeline YAML file", path=path)

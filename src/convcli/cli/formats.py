@@ -11,6 +11,8 @@ from __future__ import annotations
 # a folder INPUT contributes.
 from ..images.formats import EXTENSIONS, FORMAT_ALIASES, FORMAT_TABLE, IMAGE_EXTENSIONS
 
+__all__ = ["EXTENSIONS", "FORMAT_ALIASES", "FORMAT_CHOICES", "IMAGE_EXTENSIONS", "STACKABLE", "canonical_format"]
+
 #: Formats that can hold any number of channels: where stacked kernel outputs must go.
 STACKABLE = tuple(name for name, spec in FORMAT_TABLE.items() if spec.channels is None)
 

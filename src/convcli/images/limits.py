@@ -10,8 +10,7 @@ that raises it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -125,17 +124,12 @@ def _size_text(size: int) -> str:
     return f"{size:,} bytes"
 
 
-_UNSET: Any = object()
-
-
-def _resolve_limits(limits: Limits | None, max_pixels: Any) -> Limits:
-    """``limits`` (default :class:`Limits`), with ``max_pixels`` replacing its pixel limit if given."""
+def _resolve_limits(limits: Limits | None) -> Limits:
+    """``limits``, or the default :class:`Limits`."""
     if limits is None:
-        limits = Limits()
-    elif not isinstance(limits, Limits):
+        return Limits()
+    if not isinstance(limits, Limits):
         raise ValueError(f"limits must be a convcli.images.Limits; got {type(limits).__name__}")
-    if max_pixels is not _UNSET:
-        limits = replace(limits, max_pixels=max_pixels)
     return limits
 
 

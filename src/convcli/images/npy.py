@@ -11,9 +11,31 @@ from convcli.images.info import ImageInfo
 from convcli.images.limits import Limits, _check_limits, _finish
 
 
-def read(
-    fh: BinaryIO, fmt: str, label: str, limits: Limits, decode: bool
-) -> tuple[np.ndarray | None, ImageInfo]:
+class UnsupportedVersion(ValueError):
+    """A ``.npy`` file of a format version other than 1.0 and 2.0."""
+
+
+def read_header(fh: BinaryIO) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype a ``.npy`` file's header gives (``fh`` at the file's start, left at the
+    data), read by ``numpy.lib.format``: no data is read and nothing is unpickled. Images and
+    kernel files both read their headers here.
+
+    Raises
+    ------
+    UnsupportedVersion
+        For format versions other than 1.0 and 2.0.
+    ValueError
+        For a malformed header (NumPy's message).
+
+    Examples
+    --------
+    >>> import io
+    >>> buffer = io.BytesIO()
+    >>> np.save(buffer, np.zeros((2, 3), np.uint8))
+    >>> _ = buffer.seek(0)
+    >>> read_header(buffer)
+    ((2, 3), dtype('uint8'))
+    """
     fmtlib = np.lib.format
     version = fmtlib.read_magic(fh)
     if version == (1, 0):
@@ -21,8 +43,18 @@ def read(
     elif version == (2, 0):
         shape, _fortran, dtype = fmtlib.read_array_header_2_0(fh)
     else:
-        raise ImageReadError(f".npy format version {version[0]}.{version[1]} is not supported", path=label)
-    dtype = np.dtype(dtype)
+        raise UnsupportedVersion(f".npy format version {version[0]}.{version[1]} is not supported")
+    return tuple(int(n) for n in shape), np.dtype(dtype)
+
+
+def read(
+    fh: BinaryIO, fmt: str, label: str, limits: Limits, decode: bool
+) -> tuple[np.ndarray | None, ImageInfo]:
+    fmtlib = np.lib.format
+    try:
+        shape, dtype = read_header(fh)
+    except UnsupportedVersion as error:
+        raise ImageReadError(str(error), path=label) from None
     if dtype.hasobject:
         raise ImageReadError(
             "holds Python objects (would need pickle, which convcli never loads); save a numeric array", path=label
@@ -33,7 +65,6 @@ def read(
         raise ImageReadError("holds complex numbers; convcli reads real numbers", path=label)
     if dtype.kind not in "biuf":
         raise ImageReadError(f"has dtype {dtype}; convcli reads numeric arrays", path=label)
-    shape = tuple(int(n) for n in shape)
     if len(shape) not in (2, 3):
         raise ImageReadError(f"has shape {shape}; an image array must be (H, W) or (H, W, C)", path=label)
     if 0 in shape:

@@ -65,7 +65,7 @@ from convcli._libraries import _c_stderr_silenced
 from convcli.errors import ConvcliError, ImageReadError, did_you_mean
 from convcli.images.formats import FORMAT_TABLE, NOT_SUPPORTED, SNIFF_BYTES, sniff_format
 from convcli.images.info import ImageInfo, _is_bytes, _reason
-from convcli.images.limits import _UNSET, Limits, _check_limits, _file_size_limit, _finish, _resolve_limits
+from convcli.images.limits import Limits, _check_limits, _file_size_limit, _finish, _resolve_limits
 
 
 #: The name used in messages for ``bytes`` sources (standard input).
@@ -196,7 +196,7 @@ def source_stem(source: Source) -> str:
         raise ValueError(f"source must be a path, 'sample:NAME' or bytes; got {type(source).__name__}") from None
 
 
-def probe(source: Source, *, limits: Limits | None = None, max_pixels: int | None = _UNSET) -> ImageInfo:
+def probe(source: Source, *, limits: Limits | None = None) -> ImageInfo:
     """Describe an image from its header, without decoding its pixels.
 
     PNG headers are parsed by convcli; JPEG, BMP, GIF and WebP are opened lazily with Pillow
@@ -211,8 +211,6 @@ def probe(source: Source, *, limits: Limits | None = None, max_pixels: int | Non
         What to refuse, as :func:`read_image` would (default ``Limits()``). The file size,
         side, pixel, memory and frame limits are all checked here; ``allow_nonfinite`` only
         matters when decoding.
-    max_pixels : int or None, optional
-        Replaces ``limits.max_pixels`` (None: no pixel limit); kept for older callers.
 
     Returns
     -------
@@ -233,11 +231,11 @@ def probe(source: Source, *, limits: Limits | None = None, max_pixels: int | Non
     >>> probe(buf.getvalue())
     ImageInfo(shape=(3, 4), dtype='float32', format='npy', has_alpha=False, frames=1, notes=())
     """
-    return _read(source, _resolve_limits(limits, max_pixels), decode=False)[1]
+    return _read(source, _resolve_limits(limits), decode=False)[1]
 
 
 def read_image(
-    source: Source, *, limits: Limits | None = None, max_pixels: int | None = _UNSET
+    source: Source, *, limits: Limits | None = None
 ) -> tuple[np.ndarray, ImageInfo]:
     """Read an image (first frame/page) into an array, refusing anything unsafe or damaged.
 
@@ -255,8 +253,6 @@ def read_image(
         A path, ``"sample:NAME"`` (see :func:`sample_names`) or the bytes of a file.
     limits : Limits, optional
         What to refuse (default ``Limits()``: the defaults of the command-line options).
-    max_pixels : int or None, optional
-        Replaces ``limits.max_pixels`` (None: no pixel limit); kept for older callers.
 
     Returns
     -------
@@ -278,7 +274,7 @@ def read_image(
     >>> image.shape, image.dtype.name, info.format
     ((512, 512), 'uint8', 'png')
     """
-    arr, info = _read(source, _resolve_limits(limits, max_pixels), decode=True)
+    arr, info = _read(source, _resolve_limits(limits), decode=True)
     assert arr is not None
     return arr, info
 

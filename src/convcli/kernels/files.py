@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import strictyaml
+from .. import yamlfile
 from ..errors import KernelError
 from .kernel import Kernel
 from .matrix import array_to_matrix, check_size, finite_number, is_number, rows_to_matrix, show, split_values
@@ -86,7 +86,7 @@ def load_file(path: Path, *, shown: str) -> Kernel:
     if kind != "file":
         raise KernelError("kernel path is not a file", path=shown)
     if suffix in (".yaml", ".yml"):
-        kernel = parse_kernel_yaml(read_text(path, limit=strictyaml.MAX_BYTES), path=shown)
+        kernel = parse_kernel_yaml(read_text(path, limit=yamlfile.MAX_BYTES), path=shown)
         return dataclasses.replace(kernel, source=shown)
     if suffix == ".npy":
         array = _read_npy(path, shown=shown, accept=functools.partial(_check_npy_header, shown=shown))
@@ -117,19 +117,15 @@ def _check_npy_header(shape: tuple[int, ...], dtype: np.dtype, *, shown: str) ->
     check_size(*shape, path=shown)
 
 
-# TODO(issue 12): share the .npy reader with convcli.images
 def _read_npy(path: Path, *, shown: str, accept: Callable[[tuple[int, ...], np.dtype], None]) -> np.ndarray:
-    """The array of a .npy file; ``accept(shape, dtype)`` sees its header first and may refuse it
-    (by raising) before the data is read. Unreadable or malformed files raise KernelError."""
+    """The array of a .npy file; ``accept(shape, dtype)`` sees its header first (read as images'
+    headers are: convcli.images.npy.read_header) and may refuse it (by raising) before the data is
+    read. Unreadable or malformed files raise KernelError."""
+    from ..images.npy import read_header
+
     try:
         with open(path, "rb") as handle:
-            version = np.lib.format.read_magic(handle)
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
-            elif version == (2, 0):
-                shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
-            else:
-                raise ValueError(f"unsupported .npy format version {version}")
+            shape, dtype = read_header(handle)
     except OSError as error:
         raise KernelError(f"cannot read kernel file: {error.strerror or error}", path=shown) from None
     except ValueError as error:
@@ -142,12 +138,12 @@ def _read_npy(path: Path, *, shown: str, accept: Callable[[tuple[int, ...], np.d
 
 
 def _parse_text_matrix(text: str, *, path: str) -> np.ndarray:
-    rows = strictyaml.LineList()
+    rows = yamlfile.LineList()
     for number, raw in enumerate(text.splitlines(), start=1):
         content = raw.split("#", 1)[0]
         if not content.strip():
             continue
-        row = strictyaml.LineList(split_values(content, path=path, line=number, row=len(rows) + 1))
+        row = yamlfile.LineList(split_values(content, path=path, line=number, row=len(rows) + 1))
         row.line = number
         row.item_lines = [number] * len(row)
         rows.append(row)
@@ -199,10 +195,10 @@ def parse_kernel_yaml(text: str, *, path: str) -> Kernel:
     if not isinstance(path, str):
         raise TypeError(f"path must be str, not {type(path).__name__}")
     try:
-        data = strictyaml.load(text, path=path)
-    except strictyaml.YamlError as error:
+        data = yamlfile.load(text, path=path)
+    except yamlfile.YamlError as error:
         raise KernelError(error.message, path=error.path, line=error.line) from None
-    if not isinstance(data, strictyaml.LineDict):
+    if not isinstance(data, yamlfile.LineDict):
         raise KernelError(
             "a kernel file must be a YAML mapping with at least a 'matrix' key, e.g. matrix: [[1, 0, -1]]",
             path=path,

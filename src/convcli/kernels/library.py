@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import strictyaml
+from .. import yamlfile
 from ..errors import KernelError
 from .files import parse_kernel_yaml, path_kind, read_text
 from .kernel import Kernel
@@ -156,7 +156,7 @@ def _named_file(name: str, folder: Path) -> Path | None:
 
 
 def _load_named_file(file: Path, folder: Path) -> Kernel:
-    kernel = parse_kernel_yaml(read_text(file, limit=strictyaml.MAX_BYTES), path=str(file))
+    kernel = parse_kernel_yaml(read_text(file, limit=yamlfile.MAX_BYTES), path=str(file))
     builtin = folder.resolve() == builtin_kernel_dir().resolve()
     return dataclasses.replace(kernel, source="built-in" if builtin else str(file))
 

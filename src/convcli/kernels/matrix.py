@@ -110,7 +110,7 @@ def array_to_matrix(array: np.ndarray, *, prefix: str, path: str | None) -> np.n
 
 def rows_to_matrix(rows: Any, *, prefix: str, path: str | None, line: int | None,
                     single_row: bool) -> np.ndarray:
-    """Check nested rows (lists, or strictyaml.LineList with line numbers) and build the matrix."""
+    """Check nested rows (lists, or yamlfile.LineList with line numbers) and build the matrix."""
     example = "e.g. [[1, 0, -1], [2, 0, -2], [1, 0, -1]]"
     if not isinstance(rows, (list, tuple)):
         raise KernelError(f"{prefix}the matrix must be a list of rows, {example}", path=path, line=line)

@@ -1,4 +1,4 @@
-"""Tests for convcli.strictyaml: YAML 1.2-core scalars, refusals with path:line, line numbers."""
+"""Tests for convcli.yamlfile: YAML 1.2-core scalars, refusals with path:line, line numbers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 
 from convcli.errors import ConvcliError
-from convcli.strictyaml import LineDict, LineList, YamlError, load
+from convcli.yamlfile import LineDict, LineList, YamlError, load
 
 
 def value(text: str):

@@ -264,7 +264,7 @@ def load(
     >>> load("a: 1\\na: 2\\n", path="k.yaml")
     Traceback (most recent call last):
     ...
-    convcli.strictyaml.YamlError: k.yaml:2: duplicate key 'a' (first on line 1); each key may appear only once in a mapping
+    convcli.yamlfile.YamlError: k.yaml:2: duplicate key 'a' (first on line 1); each key may appear only once in a mapping
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be str (decoded YAML), not {type(text).__name__}; decode bytes first")
