@@ -21,6 +21,7 @@ from ..errors import GeometryError
 from ..geometry import BOUNDARIES, BOUNDARY_ALIASES, conv_geometry, resolve_boundary
 from ..vocabulary import ENGINES, GRAY_WEIGHTS
 from .alpha import attach_alpha, carry_alpha
+from .checks import as_image
 from .engines import (
     MAX_INTERLEAVED,
     POLYPHASE_TAPS,
@@ -183,11 +184,7 @@ def filter2d(
     """
     from ..kernels import Kernel, load_kernel
 
-    array = np.asarray(image)
-    if array.ndim not in (2, 3) or array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(f"`image` must have shape (H, W) or (H, W, C) with H, W >= 1, got {array.shape}")
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) or np.iscomplexobj(array):
-        raise ValueError(f"`image` must hold real numbers, got dtype {array.dtype}")
+    array = as_image(image)
     if mode not in ("same", "valid", "full"):
         raise ValueError(f"`mode` must be one of same, valid, full, got {mode!r}")
     boundary_name = resolve_boundary(boundary)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..vocabulary import COMPONENTS, OPERATORS
+from .checks import as_image
 from .filter import filter2d
 
 __all__ = [
@@ -131,6 +132,7 @@ def gradients(
     >>> float(gradients(ramp, operator="scharr", mode="valid")[0][0, 0])
     32.0
     """
+    image = as_image(image)
     _check_operator(operator)
     sigma = _check_blur(blur)
     geometry = dict(mode=mode, boundary=boundary, cval=cval, stride=stride, padding=padding,
@@ -274,6 +276,7 @@ def sobel(
     array([[False,  True,  True],
            [False,  True,  True]])
     """
+    image = as_image(image)
     _check_operator(operator)
     if not isinstance(component, str) or component not in COMPONENTS:
         raise ValueError(f"`component` must be one of {', '.join(COMPONENTS)}, got {component!r}")

@@ -41,6 +41,7 @@ import numpy as np
 from ..dtypes import pool_dtype
 from ..geometry import AxisGeometry, pool_geometry
 from ..vocabulary import POOL_OPS
+from .checks import as_image
 
 __all__ = ["POOL_OPS", "global_pool", "max_unpool", "pool2d", "pool_dtype"]
 
@@ -50,15 +51,6 @@ def _check_op(op: Any) -> str:
     if not isinstance(op, str) or op not in POOL_OPS:
         raise ValueError(f"`op` must be one of {', '.join(POOL_OPS)}, got {op!r}")
     return op
-
-
-def _check_image(image: Any, name: str = "image") -> np.ndarray:
-    array = np.asarray(image)
-    if array.ndim not in (2, 3) or 0 in array.shape:
-        raise ValueError(f"`{name}` must have shape (H, W) or (H, W, C) with H, W, C >= 1, got {array.shape}")
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) or np.iscomplexobj(array):
-        raise ValueError(f"`{name}` must hold real numbers, got dtype {array.dtype}")
-    return array
 
 
 #: Integer types window sums may be added in, smallest first.
@@ -405,7 +397,7 @@ def pool2d(
            [13, 15]])
     """
     op = _check_op(op)
-    array = _check_image(image)
+    array = as_image(image)
     if return_indices and op != "max":
         raise ValueError(f"`return_indices` needs op='max', got op={op!r}")
     if count_include_pad and op != "avg":
@@ -445,7 +437,7 @@ def global_pool(image: Any, *, op: str = "avg") -> np.ndarray:
     array([[15.]])
     """
     op = _check_op(op)
-    array = _check_image(image)
+    array = as_image(image)
     axes = (0, 1)
     result = pool_dtype(array.dtype, op)
     if op == "max":
@@ -490,7 +482,7 @@ def max_unpool(values: Any, indices: Any, *, output_shape: Sequence[int]) -> np.
            [ 0,  0,  0,  0],
            [ 0, 14,  0, 16]])
     """
-    vals = _check_image(values, "values")
+    vals = as_image(values, name="values")
     idx = np.asarray(indices)
     if idx.shape != vals.shape:
         raise ValueError(f"`indices` must have the shape of `values` {vals.shape}, got {idx.shape}")

@@ -21,20 +21,12 @@ import numpy as np
 
 from ..geometry import TransposeAxis, as_padding, as_pair, transpose_axis
 from ..vocabulary import UPSAMPLE_METHODS
+from .checks import as_image
 from ..dtypes import work_dtype
 
 __all__ = ["UPSAMPLE_METHODS", "transpose_output_shape", "upsample"]
 
 _AXES = ("rows", "cols")
-
-
-def _check_image(image: Any) -> np.ndarray:
-    array = np.asarray(image)
-    if array.ndim not in (2, 3) or array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(f"`image` must have shape (H, W) or (H, W, C) with H, W >= 1, got {array.shape}")
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) or np.iscomplexobj(array):
-        raise ValueError(f"`image` must hold real numbers, got dtype {array.dtype}")
-    return array
 
 
 def _is_zero(value: Any) -> bool:
@@ -240,7 +232,7 @@ def upsample(
     ...          padding=(0, 1), output_padding=(0, 1))
     array([[ 2., 13., 20., 30.]])
     """
-    array = _check_image(image)
+    array = as_image(image)
     fy, fx = as_pair(factor, name="factor")
     if not isinstance(method, str) or method not in UPSAMPLE_METHODS:
         raise ValueError(f"`method` must be one of {', '.join(UPSAMPLE_METHODS)}, got {method!r}")
