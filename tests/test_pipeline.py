@@ -414,3 +414,17 @@ def test_a_mistyped_choice_value_gets_a_suggestion():
         parse_pipeline("steps: [{filter: {kernel: box3, mode: vaild}}]", path="p.yaml")
     with pytest.raises(PipelineError, match=r"got 'medain'; did you mean 'median'"):
         parse_pipeline("steps: [{pool: {op: medain, size: 2}}]", path="p.yaml")
+
+
+def test_a_plan_is_typed_stages_and_the_report_records_are_theirs():
+    steps = parse_pipeline("steps: [gray, {pool: {op: max, size: 2}}, {filter: {kernel: box3, mode: valid}}]",
+                           path="p.yaml")
+    planned = plan(steps, (10, 12, 3), dtype="uint8")
+    assert [stage.step.op for stage in planned.stages] == ["gray", "pool", "filter"]
+    assert [stage.in_shape for stage in planned.stages] == [(10, 12, 3), (10, 12), (5, 6)]
+    assert [stage.out_shape for stage in planned.stages] == [(10, 12), (5, 6), (3, 4)]
+    assert [stage.dtype for stage in planned.stages] == ["float32", "float32", "float32"]
+    # a 2×2 pool then a 3×3 window: each output sees 2 + (3 − 1)·2 = 6 input pixels a side, 2 apart
+    assert planned.stages[2].receptive_field == (6, 6) and planned.stages[2].jump == (2, 2)
+    assert planned.steps == [stage.record for stage in planned.stages]
+    assert planned.steps[2]["out_shape"] == [3, 4] and planned.steps[2]["receptive_field"] == [6, 6]

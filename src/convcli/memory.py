@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .pipeline import Step, plan, result_dtype
+from .pipeline import Stage, Step, plan, result_dtype
 from .steps import KINDS
 
 #: Bytes added to every estimate for what is not an image-sized array: the engines' row buffers and
@@ -51,7 +51,7 @@ class Sizes:
     engine: str
 
 
-def _step_memory(step: Step, record: dict, before: str, after: str, has_alpha: bool, engine: str) -> int:
+def _step_memory(stage: Stage, before: str, after: str, has_alpha: bool, engine: str) -> int:
     """What one step allocates, in bytes, at its busiest: its result and its working arrays
     (converted and padded copies, the engines' outputs, temporaries), as the ops in convcli.ops
     compute them. Its input is not counted: whoever holds it counts it."""
@@ -59,16 +59,16 @@ def _step_memory(step: Step, record: dict, before: str, after: str, has_alpha: b
 
     from .dtypes import work_dtype
 
-    n_in, n_out = _elements(record["in_shape"]), _elements(record["out_shape"])
+    n_in, n_out = _elements(stage.in_shape), _elements(stage.out_shape)
     alpha = 1 if has_alpha else 0
-    in_channels = _elements(record["in_shape"][2:])
-    out_channels = _elements(record["out_shape"][2:])
+    in_channels = _elements(stage.in_shape[2:])
+    out_channels = _elements(stage.out_shape[2:])
     plane_out = n_out // out_channels
     sizes = Sizes(n_in=n_in, n_out=n_out, result=n_out * np.dtype(after).itemsize,
                   real=work_dtype(before).itemsize, alpha=alpha, in_channels=in_channels,
                   colour_in=n_in // in_channels * (in_channels - alpha), plane_out=plane_out,
                   colour_out=plane_out * (out_channels - alpha), before=before, engine=engine)
-    return KINDS[step.op].memory(step, record, sizes)
+    return KINDS[stage.step.op].memory(stage.step, stage.record, sizes)
 
 
 def _mapping_memory(elements: int, result: str, output: str) -> int:
@@ -144,17 +144,17 @@ def estimate_memory(
         state = plan(chain, shape, has_alpha=has_alpha, max_pixels=max_pixels)
         current, alive = start, 0  # the step's input when it is not the decoded image
         alpha = has_alpha
-        for position, (step, record) in enumerate(zip(chain, state.steps)):
-            after = result_dtype(step, current, changed=record["in_shape"] != record["out_shape"], has_alpha=alpha)
-            need = base + held + alive + _step_memory(step, record, current, after, alpha, engine)
+        for position, (step, stage) in enumerate(zip(chain, state.stages)):
+            after = result_dtype(step, current, changed=stage.in_shape != stage.out_shape, has_alpha=alpha)
+            need = base + held + alive + _step_memory(stage, current, after, alpha, engine)
             if need > peak:
                 peak, where = need, f"step {position + 1} ({step.op})"
-            alive = _elements(record["out_shape"]) * np.dtype(after).itemsize
+            alive = _elements(stage.out_shape) * np.dtype(after).itemsize
             current = after
             if step.save:
                 held += alive
                 kind = plan(chain[: position + 1], shape, has_alpha=has_alpha).kind
-                saves.append((_elements(record["out_shape"]), after, alpha, kind))
+                saves.append((_elements(stage.out_shape), after, alpha, kind))
         products.append((_elements(state.shape), current, alpha, state.kind))
         held += alive
     products += saves

@@ -27,7 +27,7 @@ from .steps.base import KEYS, Context, Planning, RuleError, Running, Wording, fl
 from .steps.upsample import chain_rules
 from .vocabulary import MAX_UNPOOL
 
-__all__ = ["OPS", "PipelineError", "Step", "Plan", "check_output", "load_pipeline", "nonfinite", "parse_pipeline",
+__all__ = ["OPS", "PipelineError", "Step", "Stage", "Plan", "check_output", "load_pipeline", "nonfinite", "parse_pipeline",
            "parse_step", "plan", "result_dtype", "run"]
 
 #: The step kinds, in the order messages list them.
@@ -65,17 +65,38 @@ class Step:
 
 
 @dataclass
+class Stage:
+    """One step of a :class:`Plan`: the step, the shapes it takes and gives, the receptive field
+    and jump of its outputs, its result's dtype (when the plan knows the input's), and its report
+    record: the JSON report's entry for the step, which the step kind's ``plan`` writes from the
+    same numbers (``save`` and, once run, ``zero_border`` are added to it)."""
+
+    step: Step
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    receptive_field: tuple[float, float]
+    jump: tuple[float, float]
+    dtype: str | None
+    record: dict
+
+
+@dataclass
 class Plan:
-    """What a chain of steps does to an input of a given shape."""
+    """What a chain of steps does to an input of a given shape: one :class:`Stage` per step."""
 
     shape: tuple[int, ...]
     has_alpha: bool
-    steps: list[dict] = field(default_factory=list)
-    kind: str = "values"      # "values", "angle" or "mask": how images.map_values treats the result
+    stages: list[Stage] = field(default_factory=list)
+    kind: str = "values"      # "values", "angle" or "mask": how values.map_values treats the result
     scale: str = "clip"       # default --scale for integer outputs
     receptive_field: tuple[float, float] = (1, 1)
     jump: tuple[float, float] = (1, 1)
     dtype: str | None = None  # the result's NumPy dtype, when plan() was given the input's
+
+    @property
+    def steps(self) -> list[dict]:
+        """The stages' report records, in order: what reports and ``--dry-run`` show."""
+        return [stage.record for stage in self.stages]
 
 
 # --- option checking -------------------------------------------------------------------------------
@@ -256,7 +277,7 @@ def plan(
                 raise
             raise step.error(str(error), cls=GeometryError if isinstance(error, GeometryError) else PipelineError)
         if max_pixels is not None:
-            _check_size(step, record, after, max_pixels)
+            _check_size(step, record, before, after, max_pixels)
         state.receptive_field = tuple(record["receptive_field"])
         state.jump = tuple(record["jump"])
         if state.dtype is not None:
@@ -264,7 +285,8 @@ def plan(
                                        has_alpha=state.has_alpha)
         if step.save:
             record["save"] = step.save
-        state.steps.append(record)
+        state.stages.append(Stage(step, tuple(before), tuple(after), state.receptive_field, state.jump,
+                                  state.dtype, record))
         state.shape = tuple(after)
     return state
 
@@ -289,13 +311,13 @@ def result_dtype(step: Step, dtype: str, *, changed: bool = True, has_alpha: boo
     return floating(kept) if has_alpha and kind.alpha_in_float else kept
 
 
-def _check_size(step: Step, record: dict, after: Sequence[int], max_pixels: int) -> None:
+def _check_size(step: Step, record: dict, before: Sequence[int], after: Sequence[int], max_pixels: int) -> None:
     """Refuse, from the plan, a step whose result or padded input would be too large to hold."""
     sizes = [("result", int(after[0]) * int(after[1]))]
     for each in record.get("bank", [record]):  # a bank of kernels of different shapes: each its padding
         if "padding" in each and record["op"] in ("filter", "sobel"):
             (top, bottom), (left, right) = each["padding"]
-            rows, cols = record["in_shape"][0] + top + bottom, record["in_shape"][1] + left + right
+            rows, cols = before[0] + top + bottom, before[1] + left + right
             sizes.append(("padded input", rows * cols))
     for what, pixels in sizes:
         if pixels > max_pixels:
@@ -361,7 +383,7 @@ def _run(steps, image, *, has_alpha, max_pixels, engine, allow_nonfinite):
     for position, step in enumerate(steps):
         running.position = position
         array = KINDS[step.op].run(step, array, running)
-        expected = tuple(planned.steps[position]["out_shape"])
+        expected = planned.stages[position].out_shape
         if tuple(array.shape) != expected:  # pragma: no cover - plan and ops disagree: a bug
             raise RuntimeError(f"{step.op} gave {array.shape}, the plan said {expected}")
         if not allow_nonfinite:

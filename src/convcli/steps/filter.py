@@ -56,7 +56,7 @@ def run(step: Any, array: Any, running: Running) -> Any:
     result = filter_bank(array, options["kernels"], has_alpha=running.has_alpha, boundary=options["boundary"],
                          cval=options["cval"], engine=running.engine, **geometry(options))
     colour = array[..., :-1] if running.has_alpha else array
-    note_zero_border(step, running.plan.steps[running.position], colour, running)
+    note_zero_border(step, running.plan.stages[running.position].record, colour, running)
     return result
 
 

@@ -64,7 +64,7 @@ def run(step: Any, array: Any, running: Running) -> Any:
                    threshold=options["threshold"], **settings)
     if alpha is not None:
         result = attach_alpha(result, carry_alpha(alpha, kernel_shape=KERNEL_SHAPE, **settings))
-    note_zero_border(step, running.plan.steps[running.position], colour, running)
+    note_zero_border(step, running.plan.stages[running.position].record, colour, running)
     return result
 
 

@@ -110,7 +110,7 @@ def run(step: Any, array: Any, running: Running) -> Any:
     options = step.options
     if options["method"] == MAX_UNPOOL:
         pool_position = paired_pool(running.steps, running.position)
-        shape = tuple(running.plan.steps[pool_position]["in_shape"])
+        shape = running.plan.stages[pool_position].in_shape
         return max_unpool(array, running.indices[pool_position], output_shape=shape)
     extra = {}
     if options["method"] == "transpose":
