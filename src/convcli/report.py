@@ -327,7 +327,7 @@ def summary_lines(
         tail += f" ({outputs} files {'planned' if dry_run else 'written'})"
     tail += f", {failed} failed"
     if skipped:
-        tail += f", {skipped} not started (--fail-fast)"
+        tail += f", {skipped} not started (`fail_fast`)"
     if elapsed is not None:
         tail += f" in {elapsed:.2f} s"
     if dry_run:
@@ -344,9 +344,9 @@ def _border_line(change: dict, command: str | None) -> str:
     --------
     >>> _border_line({"mean": 42.5, "max": 105, "outputs": 2044}, "filter")  # doctest: +NORMALIZE_WHITESPACE
     'border: zero padding (the default boundary) moved the 2044 border outputs by 42.5 on average
-    (up to 105), framing the image; --boundary reflect (or edge) continues the image instead'
+    (up to 105), framing the image; `boundary: reflect` (or edge) continues the image instead'
     """
-    fix = "`boundary: reflect` (or edge) on this step" if command == "pipeline" else "--boundary reflect (or edge)"
+    fix = "`boundary: reflect` (or edge)" + (" on this step" if command == "pipeline" else "")
     return (f"border: zero padding (the default boundary) moved the {change['outputs']} border outputs by "
             f"{change['mean']:.3g} on average (up to {change['max']:.3g}), framing the image; {fix} "
             "continues the image instead")
@@ -361,8 +361,8 @@ def _clipping_line(entry: dict, command: str | None) -> str:
     >>> _clipping_line({"scale": "clip", "output_dtype": "uint8", "clipped": 3, "clipped_below": 0,
     ...                 "clipped_above": 3}, "filter")  # doctest: +NORMALIZE_WHITESPACE
     'scale clip: 3 values were outside the uint8 range 0..255 and were clipped (3 above 255);
-    --scale normalize fits the range into 0..255, --normalize divides the kernel by its sum,
-    --dtype uint16 (PNG, TIFF) holds up to 65535, and .npy keeps the raw values'
+    `scale: normalize` fits the range into 0..255, `normalize` divides the kernel by its sum,
+    `dtype: uint16` (PNG, TIFF) holds up to 65535, and .npy keeps the raw values'
     """
     scale, dtype = entry.get("scale"), entry["output_dtype"]
     top = {"uint8": 255, "uint16": 65535}.get(dtype)
@@ -372,13 +372,13 @@ def _clipping_line(entry: dict, command: str | None) -> str:
         return line + " and were clipped"
     line += f" 0..{top} and were clipped ({', '.join(part for part in (below and f'{below} below 0', above and f'{above} above {top}') if part)})"
     if scale == "clip" and not above:
-        fixes = ["--scale abs (the magnitude) or offset (0 at mid-grey) keeps signed responses"]
+        fixes = ["`scale: abs` (the magnitude) or offset (0 at mid-grey) keeps signed responses"]
     else:
-        fixes = [f"--scale normalize fits the range into 0..{top}"]
+        fixes = [f"`scale: normalize` fits the range into 0..{top}"]
         if command == "filter" and not below:
-            fixes.append("--normalize divides the kernel by its sum")
+            fixes.append("`normalize` divides the kernel by its sum")
         if dtype == "uint8" and not below:
-            fixes.append("--dtype uint16 (PNG, TIFF) holds up to 65535")
+            fixes.append("`dtype: uint16` (PNG, TIFF) holds up to 65535")
     fixes.append(".npy keeps the raw values")
     return line + "; " + ", ".join(fixes[:-1]) + (", and " if len(fixes) > 2 else " and ") + fixes[-1]
 

@@ -29,7 +29,7 @@ from .options import OutputOptions
 from .progress import ProgressBar
 from .targets import plan_targets, sweep_plan_temp_files
 from .workers import Parallel, worker_count
-from .wording import command_flags
+from .wording import command_flags, worded
 
 
 def run_batch(
@@ -152,7 +152,7 @@ def run_batch(
     elif not quiet:
         for line in summary_lines(report, verbose=verbose, dry_run=options.dry_run,
                                   elapsed=time.perf_counter() - started):
-            say(line)
+            say(worded(line, job.flags))  # the summary names options the core's way
     if report["failed"]:
         click.get_current_context().exit(1)
 
