@@ -37,3 +37,13 @@ def pool_dtype(dtype: Any, op: str) -> np.dtype:
     if op in ("max", "min") and (np.issubdtype(dtype, np.integer) or dtype == bool):
         return dtype
     return work_dtype(dtype)
+
+
+def start_dtype(input_dtype: Any, *, output_dtype: str | None = None) -> str:
+    """What a chain of steps starts from: float64 when the output asks for float64 (so that it is
+    computed in float64, not computed in float32 and widened), else the input's own dtype.
+
+    >>> start_dtype("uint8"), start_dtype("uint8", output_dtype="float64")
+    ('uint8', 'float64')
+    """
+    return "float64" if output_dtype == "float64" else str(np.dtype(input_dtype))

@@ -99,9 +99,9 @@ def run_chains(
                        scale=planned.scale, extra=extra_fields or {}, planned_dtype=planned.dtype)
 
     def start_dtype(dtype: str) -> str:
-        """What the steps start from: float64 when --dtype float64 asks for it (so it is computed in
-        float64, not float32 widened), else the input's own dtype."""
-        return "float64" if options.dtype == "float64" else dtype
+        from ..dtypes import start_dtype as rule
+
+        return rule(dtype, output_dtype=options.dtype)
 
     def compute(image: Any, info: Any) -> list[Product]:
         products, saves = [], []
