@@ -15,7 +15,7 @@ from typing import Any
 from ._version import __version__
 from .errors import shown_path
 from .geometry import AxisGeometry, chain_receptive_field
-from .vocabulary import GRAY_WEIGHTS, gray_formula
+from .vocabulary import GRAY_WEIGHTS
 
 __all__ = ["window_step", "filter_step", "pool_step", "gray_step", "file_entry", "build_report", "to_json", "summary_lines", "shape_text"]
 
@@ -384,52 +384,48 @@ def _clipping_line(entry: dict, command: str | None) -> str:
 
 
 def _step_lines(step: dict) -> list[str]:
-    op = step.get("op")
-    if op == "gray":
-        how = "already grey" if step.get("note") == "already grey" else gray_formula()
-        return [f"gray ({how}) → {shape_text(step['out_shape'])}"]
-    if op == "global_pool":
-        return [f"global {step['pool']} pool → {shape_text(step['out_shape'])}"]
-    if op == "upsample":
-        head = f"upsample {step['method']}, factor {shape_text(step['factor'])}"
-        if "kernel" in step:
-            head += f", kernel {step['kernel']} {shape_text(step['kernel_shape'])}"
-    else:
-        if op == "pool":
-            head = f"pool {step['pool']} {shape_text(step['size'])}"
-        elif op == "sobel":
-            head = f"{step['operator']} {step['component']}, {step['convolution']}"
-        else:
-            names = step.get("kernel") or ", ".join(step.get("kernels", []))
-            shape = f" {shape_text(step['kernel_shape'])}" if "kernel_shape" in step else ""
-            head = f"{op} {names}{shape}, {step['convolution']}"
-        mode = step["mode"]
-        if mode == "explicit":
-            (top, bottom), (left, right) = step["padding"] if "padding" in step else step["bank"][0]["padding"]
-            mode = f"padding {top},{bottom},{left},{right}"
-        head += f", {mode}"
-        if "boundary" in step:
-            head += f", boundary {step['boundary']}"
-            if step.get("cval") is not None:
-                head += f" {step['cval']:g}"
-        if step["stride"] != [1, 1]:
-            head += f", stride {shape_text(step['stride'])}"
-        if step["dilation"] != [1, 1]:
-            head += f", dilation {shape_text(step['dilation'])}"
-        if step.get("ceil"):
-            head += ", ceil"
-        if step.get("count_include_pad"):
-            head += ", padding counted"
-        if step.get("blur"):
-            head += f", blur σ={step['blur']:g}"
-        if step.get("threshold") is not None:
-            head += f", threshold {step['threshold']:g}"
+    from .steps import kind_of_record
+
+    head = kind_of_record(step).headline(step)
     lines = [f"{head} → {shape_text(step['out_shape'])}" if "out_shape" in step else head]
     lines.extend(_arithmetic_lines(step.get("arithmetic", {}), "  "))
     for entry in step.get("bank", []):  # a bank of kernels of different shapes: each its own working
         lines.append(f"  {entry['kernel']} {shape_text(entry['kernel_shape'])}")
         lines.extend(_arithmetic_lines(entry["arithmetic"], "    "))
     return lines
+
+
+def window_details(step: dict) -> str:
+    """What a windowed step's summary line says after its name: mode or explicit padding,
+    boundary, stride, dilation and the options that change how windows are read.
+
+    Examples
+    --------
+    >>> window_details({"mode": "same", "boundary": "zero", "stride": [2, 2], "dilation": [1, 1]})
+    ', same, boundary zero, stride 2×2'
+    """
+    mode = step["mode"]
+    if mode == "explicit":
+        (top, bottom), (left, right) = step["padding"] if "padding" in step else step["bank"][0]["padding"]
+        mode = f"padding {top},{bottom},{left},{right}"
+    text = f", {mode}"
+    if "boundary" in step:
+        text += f", boundary {step['boundary']}"
+        if step.get("cval") is not None:
+            text += f" {step['cval']:g}"
+    if step["stride"] != [1, 1]:
+        text += f", stride {shape_text(step['stride'])}"
+    if step["dilation"] != [1, 1]:
+        text += f", dilation {shape_text(step['dilation'])}"
+    if step.get("ceil"):
+        text += ", ceil"
+    if step.get("count_include_pad"):
+        text += ", padding counted"
+    if step.get("blur"):
+        text += f", blur σ={step['blur']:g}"
+    if step.get("threshold") is not None:
+        text += f", threshold {step['threshold']:g}"
+    return text
 
 
 def _arithmetic_lines(arithmetic: dict, indent: str) -> list[str]:

@@ -13,4 +13,12 @@ from .base import KEYS, StepKind, Wording
 KINDS: dict[str, StepKind] = {kind.name: kind for kind in (gray.KIND, filter.KIND, sobel.KIND, pool.KIND,
                                                             upsample.KIND)}
 
-__all__ = ["KEYS", "KINDS", "StepKind", "Wording"]
+
+
+def kind_of_record(record: dict) -> StepKind:
+    """The kind of step a report record is of (its ``op``: ``global_pool`` is a pool)."""
+    op = record.get("op")
+    return next(kind for kind in KINDS.values() if op == kind.name or op in kind.record_ops)
+
+
+__all__ = ["KEYS", "KINDS", "StepKind", "Wording", "kind_of_record"]

@@ -296,7 +296,10 @@ class StepKind:
     - ``memory(step, record, sizes)``: bytes the step allocates at its busiest, its result and
       working arrays (see :class:`convcli.memory.Sizes`);
     - ``schema_rules``: ``rules`` as JSON Schema keywords (``allOf``, ``oneOf``) for the pipeline
-      file's schema (convcli.steps.schema), so that editors refuse what the rules refuse.
+      file's schema (convcli.steps.schema), so that editors refuse what the rules refuse;
+    - ``headline(record)``: the summary line of a step of this kind, from its report record (the
+      shapes and arithmetic lines are added by convcli.report); ``record_ops``: the ``op`` names
+      its records carry besides the kind's own name (``global_pool``).
     """
 
     name: str
@@ -310,6 +313,8 @@ class StepKind:
     result_dtype: Callable[..., str] = float_dtype
     alpha_in_float: bool = True
     schema_rules: dict[str, Any] = field(default_factory=dict)
+    headline: Callable[[dict], str] = lambda record: str(record.get("op"))
+    record_ops: tuple[str, ...] = ()
 
     def option(self, name: str) -> Option:
         """The declared option called ``name``."""

@@ -71,8 +71,16 @@ def memory(step: Any, record: dict, sizes: Any) -> int:
     return sizes.result + each + own + (sizes.plane_out * sizes.real * 2 if sizes.alpha else 0)
 
 
+def headline(record: dict) -> str:
+    from ..report import shape_text, window_details
+
+    names = record.get("kernel") or ", ".join(record.get("kernels", []))
+    shape = f" {shape_text(record['kernel_shape'])}" if "kernel_shape" in record else ""
+    return f"filter {names}{shape}, {record['convolution']}" + window_details(record)
+
+
 KIND = StepKind(name="filter", summary="Convolve with one kernel (`kernel`) or a bank (`kernels`: output channel "
                 "c·K + k is kernel k on input channel c).", options=OPTIONS,
-                plan=plan, run=run, memory=memory, rules=rules, complete=complete,
+                plan=plan, run=run, memory=memory, rules=rules, complete=complete, headline=headline,
                 schema_rules={"oneOf": [{"required": ["kernel"]}, {"required": ["kernels"]}],
                               "allOf": conv_schema_rules()})

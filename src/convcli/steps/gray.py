@@ -38,5 +38,10 @@ def memory(step: Any, record: dict, sizes: Any) -> int:
     return sizes.n_in * sizes.real + 2 * sizes.result
 
 
+def headline(record: dict) -> str:
+    how = "already grey" if record.get("note") == "already grey" else gray_formula()
+    return f"gray ({how})"
+
+
 KIND = StepKind(name="gray", summary=f"RGB to luminance {gray_formula()} (alpha kept).", options=(), plan=plan,
-                run=run, memory=memory, result_dtype=result_dtype)
+                run=run, memory=memory, result_dtype=result_dtype, headline=headline)

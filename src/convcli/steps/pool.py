@@ -121,9 +121,17 @@ def _on(name: str) -> dict[str, Any]:
                       for spelling in dict.fromkeys((name, name.replace("_", "-")))]}
 
 
+def headline(record: dict) -> str:
+    from ..report import shape_text, window_details
+
+    if record["op"] == "global_pool":
+        return f"global {record['pool']} pool"
+    return f"pool {record['pool']} {shape_text(record['size'])}" + window_details(record)
+
+
 KIND = StepKind(name="pool", summary="Each window gives its max, avg, min, sum or median; `global: true` pools the "
                 "whole image.", options=OPTIONS, plan=plan, run=run, memory=memory, rules=rules,
-                result_dtype=result_dtype,
+                result_dtype=result_dtype, headline=headline, record_ops=("global_pool",),
                 schema_rules={"allOf": [
                     {"if": _on("global"), "then": {"not": _given(*WINDOW)}, "else": {"required": ["size"]}},
                     {"if": {"anyOf": [{"required": ["padding"]}, *_on("ceil")["anyOf"]]},

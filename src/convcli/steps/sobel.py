@@ -87,9 +87,15 @@ def memory(step: Any, record: dict, sizes: Any) -> int:
     return blurred + each + gradients + extra + sizes.result + (sizes.result if sizes.alpha else 0)
 
 
+def headline(record: dict) -> str:
+    from ..report import window_details
+
+    return f"{record['operator']} {record['component']}, {record['convolution']}" + window_details(record)
+
+
 KIND = StepKind(name="sobel", summary="Gradients: gx and gy with the operator's x and y kernels, same geometry.",
                 options=OPTIONS, plan=plan, run=run, memory=memory, rules=rules, complete=complete_conv,
-                result_dtype=result_dtype,
+                result_dtype=result_dtype, headline=headline,
                 schema_rules={"allOf": [*conv_schema_rules(), {
                     "if": {"type": "object", "required": ["threshold"]},
                     "then": {"properties": {"component": {"not": {"const": "direction"}}}}}]})

@@ -137,6 +137,15 @@ def memory(step: Any, record: dict, sizes: Any) -> int:
     return sizes.result
 
 
+def headline(record: dict) -> str:
+    from ..report import shape_text
+
+    head = f"upsample {record['method']}, factor {shape_text(record['factor'])}"
+    if "kernel" in record:
+        head += f", kernel {record['kernel']} {shape_text(record['kernel_shape'])}"
+    return head
+
+
 # Upsampling repeats alpha with the colours: its result's dtype is the colours'.
 def _method(name: str) -> dict[str, Any]:
     """JSON Schema: ``method`` is ``name``."""
@@ -146,7 +155,7 @@ def _method(name: str) -> dict[str, Any]:
 KIND = StepKind(name="upsample", summary="Upsample by `factor` (nearest, zeros, bilinear, transpose with a kernel), or "
                 "undo the nearest max pool (max-unpool).",
                 options=OPTIONS, plan=plan, run=run, memory=memory, rules=rules, result_dtype=result_dtype,
-                alpha_in_float=False,
+                alpha_in_float=False, headline=headline,
                 schema_rules={"allOf": [
                     {"if": _method("transpose"), "then": {"required": ["kernel", "factor"]},
                      "else": {"not": {"anyOf": [{"required": [name]} for name in
