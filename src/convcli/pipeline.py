@@ -24,8 +24,6 @@ from typing import Any
 from .errors import ConvcliError, GeometryError, NonFiniteError, did_you_mean
 from .steps import KINDS
 from .steps.base import KEYS, Context, Planning, RuleError, Running, Wording, floating
-from .steps.upsample import chain_rules
-from .vocabulary import MAX_UNPOOL
 
 __all__ = ["OPS", "PipelineError", "Step", "Stage", "Plan", "check_output", "load_pipeline", "nonfinite", "parse_pipeline",
            "parse_step", "plan", "result_dtype", "run"]
@@ -209,7 +207,8 @@ def parse_pipeline(text: str, *, path: str, search_path: Sequence[str] | None = 
             raise PipelineError(f"step {index + 1}: write a step as `- gray` or `- filter: {{kernel: box3}}`",
                                 path=path, line=line)
         steps.append(parse_step(str(op), options, search_path=search_path, path=path, line=where, index=index))
-    chain_rules(steps)
+    for op in dict.fromkeys(step.op for step in steps):  # rules across steps (max-unpool)
+        KINDS[op].chain_rules(steps)
     return steps
 
 
@@ -371,11 +370,10 @@ def run(
 def _run(steps, image, *, has_alpha, max_pixels, engine, allow_nonfinite):
     import numpy as np
 
-    from .steps.pool import paired_pool
-
     planned = plan(steps, np.shape(image), has_alpha=has_alpha, max_pixels=max_pixels)
-    unpooled = frozenset(paired_pool(steps, position) for position, s in enumerate(steps)
-                         if s.op == "upsample" and s.options["method"] == MAX_UNPOOL)
+    # Earlier steps whose argmax a later step needs (a max pool that a max-unpool undoes).
+    unpooled = frozenset(earlier for position, step in enumerate(steps)
+                         if (earlier := KINDS[step.op].undoes(steps, position)) is not None)
     running = Running(steps=steps, position=0, plan=planned, engine=engine, has_alpha=has_alpha, image=image,
                       unpooled=unpooled)
     saved: list[tuple[Step, Any]] = []

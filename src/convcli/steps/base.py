@@ -299,7 +299,10 @@ class StepKind:
       file's schema (convcli.steps.schema), so that editors refuse what the rules refuse;
     - ``headline(record)``: the summary line of a step of this kind, from its report record (the
       shapes and arithmetic lines are added by convcli.report); ``record_ops``: the ``op`` names
-      its records carry besides the kind's own name (``global_pool``).
+      its records carry besides the kind's own name (``global_pool``);
+    - ``chain_rules(steps)``: raises for a chain this kind cannot be part of (a max-unpool needs a
+      max pool before it); ``undoes(steps, position)``: the position of an earlier step whose
+      argmax the step at ``position`` needs (that step is then run with ``running.unpooled``).
     """
 
     name: str
@@ -315,6 +318,8 @@ class StepKind:
     schema_rules: dict[str, Any] = field(default_factory=dict)
     headline: Callable[[dict], str] = lambda record: str(record.get("op"))
     record_ops: tuple[str, ...] = ()
+    chain_rules: Callable[[Any], None] = lambda steps: None
+    undoes: Callable[[Any, int], int | None] = lambda steps, position: None
 
     def option(self, name: str) -> Option:
         """The declared option called ``name``."""

@@ -50,6 +50,13 @@ def chain_rules(steps: Any) -> None:
                              "(not global) before it")
 
 
+def undoes(steps: Any, position: int) -> int | None:
+    """A max-unpool undoes the max pool before it: that pool keeps its argmax."""
+    if steps[position].options["method"] == MAX_UNPOOL:
+        return paired_pool(steps, position)
+    return None
+
+
 def plan(step: Any, state: Any, planning: Planning) -> tuple[tuple[int, ...], dict]:
     from ..ops.upsample import transpose_output_shape
 
@@ -155,7 +162,7 @@ def _method(name: str) -> dict[str, Any]:
 KIND = StepKind(name="upsample", summary="Upsample by `factor` (nearest, zeros, bilinear, transpose with a kernel), or "
                 "undo the nearest max pool (max-unpool).",
                 options=OPTIONS, plan=plan, run=run, memory=memory, rules=rules, result_dtype=result_dtype,
-                alpha_in_float=False, headline=headline,
+                alpha_in_float=False, headline=headline, chain_rules=chain_rules, undoes=undoes,
                 schema_rules={"allOf": [
                     {"if": _method("transpose"), "then": {"required": ["kernel", "factor"]},
                      "else": {"not": {"anyOf": [{"required": [name]} for name in
