@@ -88,6 +88,7 @@ def run_one(job: Job, position: int, *, may_write: Callable[[], bool] | None = N
 
     from .. import images
     from ..errors import ConvcliError, EnvironmentFault, ImageWriteError
+    from ..images.atomic import EXISTS
     from ..pipeline import check_output
     from ..report import file_entry
 
@@ -100,7 +101,7 @@ def run_one(job: Job, position: int, *, may_write: Callable[[], bool] | None = N
         if options.no_clobber and not options.dry_run:
             for target in targets:
                 if target.path != "-" and os.path.lexists(target.path):
-                    raise ConvcliError("exists; --no-clobber refuses to replace it", path=target.path)
+                    raise ConvcliError(EXISTS, path=target.path)
         limits, estimate = _memory_limits(job, targets)
         if options.dry_run:
             info = images.probe(input_file.source, limits=limits)
@@ -153,7 +154,7 @@ def run_one(job: Job, position: int, *, may_write: Callable[[], bool] | None = N
                 result = replace(result, array=None)
                 out_shape = mapped.shape
                 data = images.encode_image(mapped, format=fmt, has_alpha=result.has_alpha,
-                                       png_compression=options.png_compression)
+                                           png_compression=options.png_compression)
                 mapped = None
                 if may_write is not None:
                     allowed, may_write = may_write(), None
@@ -200,8 +201,8 @@ def _described_output(target: Target, result: Product, options: OutputOptions, i
     npy = options.dtype or images.default_dtype("npy", input_dtype, result_dtype=computed)
     try:
         images.check_writable(target.format, result.out_shape,
-                          options.dtype or images.default_dtype(target.format, input_dtype, result_dtype=computed),
-                          has_alpha=result.has_alpha)
+                              options.dtype or images.default_dtype(target.format, input_dtype, result_dtype=computed),
+                              has_alpha=result.has_alpha)
     except ImageWriteError as error:
         return "npy", (f"no -o or -O: -O DIR would fail ({target.path}: {error.message}); "
                        "shown as a .npy file")

@@ -15,6 +15,10 @@ from convcli.images.info import _is_bytes, _reason
 
 # Temporary files being written now, so a signal handler can remove them (remove_temp_files).
 _LIVE_TEMPS: set[str] = set()
+#: Why an output that exists is not replaced when no_clobber is asked for (the command line says
+#: --no-clobber: convcli.cli.wording).
+EXISTS = "exists; `no_clobber` refuses to replace it"
+
 _LIVE_LOCK = threading.RLock()  # re-entrant: a signal handler may clean up mid-write
 
 # Whose temporary files these are: the process that loaded this module (its pid, and random bytes
@@ -215,7 +219,7 @@ def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
     if os.path.isdir(path):
         raise ImageWriteError("is a folder; give a file name", path=path)
     if no_clobber and os.path.lexists(path):
-        raise ImageWriteError("exists; `no_clobber` refuses to replace it", path=path)
+        raise ImageWriteError(EXISTS, path=path)
     if written_through(path):
         # /dev/null, /dev/stdout, a named pipe: written through, never replaced by a regular file.
         try:
@@ -266,10 +270,10 @@ def _link_no_clobber(tmp: str, path: str) -> None:
     try:
         os.link(tmp, path)
     except FileExistsError:
-        raise ImageWriteError("exists; `no_clobber` refuses to replace it", path=path) from None
+        raise ImageWriteError(EXISTS, path=path) from None
     except OSError:  # no hard links on this file system: check, then rename
         if os.path.lexists(path):
-            raise ImageWriteError("exists; `no_clobber` refuses to replace it", path=path) from None
+            raise ImageWriteError(EXISTS, path=path) from None
         os.replace(tmp, path)
         return
     os.unlink(tmp)
