@@ -11,14 +11,7 @@ from .chain import make_step, run_chains
 from .faults import echo_data
 from .inputs import InputFile
 from .one_input import Product
-from .options import (
-    OutputOptions,
-    gray_option,
-    inputs_argument,
-    output_options,
-    pop_step_options,
-    step_option,
-)
+from .options import OutputOptions, gray_option, inputs_argument, output_options, pop_step_options, step_option
 
 EPILOG = """\b
 Examples:

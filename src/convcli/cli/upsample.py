@@ -7,7 +7,6 @@ from typing import Any
 import click
 
 from ..vocabulary import UPSAMPLE_METHODS
-from .chain import make_step, run_chains
 from .options import (
     OutputOptions,
     gray_option,
@@ -17,6 +16,7 @@ from .options import (
     pop_step_options,
     step_option,
 )
+from .chain import make_step, run_chains
 
 EPILOG = """\b
 Examples:

@@ -8,17 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..geometry import MODES
-from .base import (
-    Boundary,
-    Choice,
-    Flag,
-    Number,
-    Option,
-    Padding,
-    Pair,
-    RuleError,
-    Wording,
-)
+from .base import Boundary, Choice, Flag, Number, Option, Padding, Pair, RuleError, Wording
 
 #: The geometry options of a convolution step, as filter and sobel take them.
 CONV_OPTIONS = (

@@ -4,25 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import (
-    Flag,
-    KernelSpec,
-    Option,
-    Planning,
-    RuleError,
-    Running,
-    StepKind,
-    Wording,
-)
-from .conv import (
-    CONV_OPTIONS,
-    complete_conv,
-    conv_rules,
-    conv_schema_rules,
-    filter_memory,
-    geometry,
-    note_zero_border,
-)
+from .base import Flag, KernelSpec, Option, Planning, RuleError, Running, StepKind, Wording
+from .conv import CONV_OPTIONS, complete_conv, conv_rules, conv_schema_rules, filter_memory, geometry, note_zero_border
 
 OPTIONS = (
     Option("kernel", KernelSpec(), help="The kernel: a name, a file, an inline matrix or a parametric spec."),

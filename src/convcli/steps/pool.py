@@ -5,18 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..vocabulary import POOL_MODES, POOL_OPS
-from .base import (
-    Choice,
-    Flag,
-    Option,
-    Padding,
-    Pair,
-    Planning,
-    RuleError,
-    Running,
-    StepKind,
-    Wording,
-)
+from .base import Choice, Flag, Option, Padding, Pair, Planning, RuleError, Running, StepKind, Wording
 
 OPTIONS = (
     Option("op", Choice(POOL_OPS), "max", "What each window gives."),

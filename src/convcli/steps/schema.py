@@ -11,19 +11,7 @@ from typing import Any
 
 from ..geometry import BOUNDARIES, BOUNDARY_ALIASES
 from . import KINDS
-from .base import (
-    KEYS,
-    Boundary,
-    Choice,
-    Flag,
-    KernelSpec,
-    Number,
-    Padding,
-    Pair,
-    RuleError,
-    StepKind,
-    Value,
-)
+from .base import KEYS, Boundary, Choice, Flag, KernelSpec, Number, Padding, Pair, RuleError, StepKind, Value
 
 #: Where the generated schema lives in the repository.
 PIPELINE_SCHEMA = "schemas/pipeline.schema.json"

@@ -5,26 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..vocabulary import COMPONENTS, OPERATORS
-from .base import (
-    Choice,
-    Number,
-    Option,
-    Planning,
-    RuleError,
-    Running,
-    StepKind,
-    Wording,
-    floating,
-)
-from .conv import (
-    CONV_OPTIONS,
-    complete_conv,
-    conv_rules,
-    conv_schema_rules,
-    filter_memory,
-    geometry,
-    note_zero_border,
-)
+from .base import Choice, Number, Option, Planning, RuleError, Running, StepKind, Wording, floating
+from .conv import CONV_OPTIONS, complete_conv, conv_rules, conv_schema_rules, filter_memory, geometry, note_zero_border
 
 OPTIONS = (
     Option("operator", Choice(OPERATORS), "sobel", "Gradient kernels: [1,2,1], [3,10,3] or [1,1,1] smoothing."),

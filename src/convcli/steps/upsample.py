@@ -6,18 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..vocabulary import MAX_UNPOOL, UPSAMPLE_METHODS
-from .base import (
-    Choice,
-    KernelSpec,
-    Option,
-    Padding,
-    Pair,
-    Planning,
-    RuleError,
-    Running,
-    StepKind,
-    Wording,
-)
+from .base import Choice, KernelSpec, Option, Padding, Pair, Planning, RuleError, Running, StepKind, Wording
 from .conv import tidy
 from .pool import paired_pool
 
