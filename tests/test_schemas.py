@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from convcli.steps import KINDS
+
 jsonschema = pytest.importorskip("jsonschema")
 
 from convcli import yamlfile
@@ -291,7 +293,7 @@ def test_step_options_equal_convcli_options(op):
     step = _resolve(schema, schema["$defs"]["step"]["oneOf"][1]["properties"][op])
     assert step["additionalProperties"] is False
     names = {name.replace("-", "_") for name in step["properties"]}
-    assert names == {*OPTIONS[op], "save"}
+    assert names == {*OPTIONS[op], *KINDS[op].aliases, "save"}
 
 
 @pytest.mark.parametrize("op", OPS)

@@ -55,10 +55,15 @@ class Step:
     #: The options that were not given and hold their defaults (a zero boundary nobody asked for
     #: gets a border check: see :func:`run`).
     defaulted: frozenset[str] = frozenset()
+    #: The layer's name and class when the step comes from a model file (``conv2d_1``, ``Conv2D``).
+    layer: tuple[str, str] | None = None
 
     def error(self, message: str, *, line: int | None = None, cls: type = None) -> ConvcliError:
-        """An error about this step, pointing at its file and line."""
-        label = f"step {self.index + 1} ({self.op})" if self.path else self.op
+        """An error about this step, pointing at its file and line (a model's: at its layer)."""
+        if self.layer is not None:
+            label = f"layer {self.index + 1} {self.layer[0]!r} ({self.layer[1]})"
+        else:
+            label = f"step {self.index + 1} ({self.op})" if self.path else self.op
         return (cls or PipelineError)(f"{label}: {message}", path=self.path, line=line or self.line)
 
 
@@ -133,6 +138,14 @@ def parse_step(
     kind = KINDS[op]
     options = {str(k).replace("-", "_"): v for k, v in options.items()}
     lines = {str(k).replace("-", "_"): v for k, v in key_lines.items()}
+    for alias, name in kind.aliases.items():  # Keras's `strides` is `stride`
+        if alias in options:
+            if name in options:
+                raise step.error(f"`{alias}` is another name for `{name}`: give one of them",
+                                 line=lines.get(alias, line))
+            options[name] = options.pop(alias)
+            if alias in lines:
+                lines[name] = lines.pop(alias)
     save = options.pop("save", None)
     if save is not None and (not isinstance(save, str) or not save.strip()):
         raise step.error(f"`save` must be a file name, got {save!r}", line=lines.get("save"))
@@ -284,6 +297,8 @@ def plan(
                                        has_alpha=state.has_alpha)
         if step.save:
             record["save"] = step.save
+        if step.layer is not None:
+            record["layer"], record["layer_class"] = step.layer
         state.stages.append(Stage(step, tuple(before), tuple(after), state.receptive_field, state.jump,
                                   state.dtype, record))
         state.shape = tuple(after)

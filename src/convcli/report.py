@@ -17,7 +17,8 @@ from .errors import shown_path
 from .geometry import AxisGeometry, chain_receptive_field
 from .vocabulary import GRAY_WEIGHTS
 
-__all__ = ["window_step", "filter_step", "pool_step", "gray_step", "file_entry", "build_report", "to_json", "summary_lines", "shape_text"]
+__all__ = ["window_step", "filter_step", "pool_step", "gray_step", "file_entry", "build_report", "to_json", "summary_lines",
+           "layer_table", "shape_text"]
 
 
 def shape_text(shape: Sequence[int]) -> str:
@@ -333,6 +334,46 @@ def summary_lines(
     if dry_run:
         tail += " (dry run: nothing written)"
     lines.append(tail)
+    return lines
+
+
+def layer_table(steps: Sequence[dict], *, input_shape: Sequence[int]) -> list[str]:
+    """A table of a chain's steps as Keras's ``model.summary()`` gives it (layer and type, output
+    shape with ``None`` for the batch, parameters), with each step's receptive field and jump, and
+    the total of parameters. A grey image's shape has one channel, as a Keras tensor has.
+
+    Examples
+    --------
+    >>> from convcli.pipeline import parse_step, plan
+    >>> steps = [parse_step("conv2d", {"filters": 16, "kernel_size": 5, "strides": 5})]
+    >>> print("\\n".join(layer_table(plan(steps, (1080, 1920, 3)).steps, input_shape=(1080, 1920, 3))))
+    Layer (type)          Output Shape            Param #  Receptive field  Jump
+    input                 (None, 1080, 1920, 3)         0  1×1              1×1
+    conv2d_1 (conv2d)     (None, 216, 384, 16)      1,200  5×5              5×5
+    Total params: 1,200
+    """
+    def shape(dims: Sequence[int]) -> str:
+        dims = [int(n) for n in dims]
+        return "(None, " + ", ".join(map(str, dims + [1] * (len(dims) == 2))) + ")"
+
+    rows = [("input", shape(input_shape), "0", "1×1", "1×1")]
+    counts: dict[str, int] = {}
+    for step in steps:
+        op = step["op"]
+        if "layer" in step:
+            name = f"{step['layer']} ({step['layer_class']})"
+        else:
+            counts[op] = counts.get(op, 0) + 1
+            name = f"{op}_{counts[op]} ({op})"
+        rows.append((name, shape(step["out_shape"]), f"{step.get('params', 0):,}",
+                     shape_text(step["receptive_field"]), shape_text(step["jump"])))
+    header = ("Layer (type)", "Output Shape", "Param #", "Receptive field", "Jump")
+    widths = [max(len(row[i]) for row in [header, *rows]) + 2 for i in range(4)]
+    lines = [f"{header[0]:<{widths[0]}}{header[1]:<{widths[1]}}{header[2]:>{widths[2] - 2}}  "
+             f"{header[3]:<{widths[3]}}{header[4]}"]
+    for row in rows:
+        lines.append(f"{row[0]:<{widths[0]}}{row[1]:<{widths[1]}}{row[2]:>{widths[2] - 2}}  {row[3]:<{widths[3]}}{row[4]}")
+    lines.append(f"Total params: {sum(step.get('params', 0) for step in steps):,}")
     return lines
 
 

@@ -19,6 +19,14 @@ COMPONENTS = ("magnitude", "x", "y", "direction")
 UPSAMPLE_METHODS = ("nearest", "zeros", "bilinear", "transpose")
 #: Upsampling that undoes an earlier max pool (pipelines only: it needs that pool's argmax).
 MAX_UNPOOL = "max-unpool"
+#: Weight layouts of conv2d: Keras's (kh, kw, C_in/groups, C_out) and PyTorch's (C_out, C_in/groups, kh, kw).
+CONV_LAYOUTS = ("hwio", "oihw")
+#: Weight layouts of conv2d_transpose: Keras's (kh, kw, C_out, C_in) and PyTorch's (C_in, C_out/groups, kh, kw).
+TRANSPOSE_LAYOUTS = ("hwoi", "iohw")
+#: Activation functions of the layers (Keras's definitions; see convcli.ops.layers.activation).
+ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "softplus", "elu", "gelu", "linear")
+#: Initialisers of untrained layers' weights (Keras's; see convcli.models.weights.initial_weights).
+INITIALIZERS = ("glorot_uniform", "he_normal", "zeros")
 #: Engines for stride-1, dilation-1 filtering (see convcli.ops.filter).
 ENGINES = ("auto", "opencv", "scipy")
 #: Output dtypes (``--dtype``).

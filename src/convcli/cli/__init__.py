@@ -36,6 +36,7 @@ from .kernels import kernels_command
 from .pipeline import pipeline_command
 from .pool import pool_command
 from .sobel import sobel_command
+from .conv2d import conv2d_command
 from .types import INPUT, PATH_TEXT, ChoiceType
 from .upsample import upsample_command
 
@@ -133,7 +134,7 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool, color: str) -> None:
         ctx.color = ctx.obj["color"]
 
 
-for command in (filter_command, sobel_command, pool_command, upsample_command, pipeline_command, kernels_command,
+for command in (filter_command, sobel_command, pool_command, upsample_command, conv2d_command, pipeline_command, kernels_command,
                 help_command):
     cli.add_command(command)
 

@@ -86,6 +86,40 @@ gray_option = click.option(
     help=f"First turn RGB into luminance {gray_formula()} (alpha kept).",
 )
 
+summary_option = click.option(
+    "--summary", is_flag=True,
+    help="Print, for each input, a table of the steps as Keras's model.summary() gives it (layer, output "
+         "shape, parameters) with receptive field and jump; without -o or -O nothing is computed.",
+)
+
+
+def pop_summary_options(params: dict[str, Any]) -> tuple[OutputOptions, Callable | None]:
+    """The output options of a command with ``--summary``, and what shows each input's results:
+    with ``--summary``, its table (and, without -o or -O, a dry run: nothing is computed)."""
+    import dataclasses
+
+    summary = params.pop("summary")
+    options = OutputOptions.pop(params, output_required=not summary)
+    if not summary:
+        return options, None
+    if options.output is None and options.output_dir is None:
+        options = dataclasses.replace(options, dry_run=True)
+    return options, show_summary
+
+
+def show_summary(input_file: Any, results: list[Any]) -> None:
+    """The ``--summary`` table of one input's first result, on standard output."""
+    from ..errors import shown_path
+    from ..report import layer_table
+    from .faults import echo_data
+
+    steps = results[0].steps
+    if steps:
+        lines = [f"Input: {shown_path(input_file.label)}",
+                 *layer_table(steps, input_shape=steps[0]["in_shape"])]
+        echo_data("\n".join(lines))
+
+
 def step_option(op: str, name: str, *decls: str, **settings: Any) -> Callable:
     """The click option of step kind ``op``'s declared option ``name`` (see convcli.steps): its
     flag (``--`` and the name with dashes, after any short ``decls``), type, choices, help and shown
@@ -97,15 +131,16 @@ def step_option(op: str, name: str, *decls: str, **settings: Any) -> Callable:
     step, which holds its own default and knows it was not asked for.
     """
     from ..steps import KINDS
-    from ..steps.base import ABSENT, Boundary, Choice, Flag, KernelSpec, Number, Padding, Pair
+    from ..steps.base import ABSENT, Boundary, Choice, Flag, KernelSpec, LayerPadding, Number, Padding, Pair, Weights, Whole
 
     declared = KINDS[op].option(name)
     value = declared.value
     flag = "--" + name.replace("_", "-")
+    aliases = ["--" + alias.replace("_", "-") for alias in declared.aliases]  # Keras's --strides
     param = _param_name(name)
     shown = not any(declared.default is nothing for nothing in (ABSENT, None, False))
     if isinstance(value, Flag):
-        return click.option(flag, *decls, param, is_flag=True, help=declared.help, **settings)
+        return click.option(flag, *decls, *aliases, param, is_flag=True, help=declared.help, **settings)
     if isinstance(value, Choice):
         kind: Any = ChoiceType(settings.pop("choices", value.choices))
     elif isinstance(value, Boundary):
@@ -118,12 +153,16 @@ def step_option(op: str, name: str, *decls: str, **settings: Any) -> Callable:
         kind = click.FloatRange(min=0, min_open=True) if value.positive else float
     elif isinstance(value, KernelSpec):
         kind = KERNEL
+    elif isinstance(value, Whole):
+        kind = click.IntRange(min=value.minimum)
+    elif isinstance(value, LayerPadding | Weights):  # read and checked by the step (make_step)
+        kind = click.STRING
     else:  # pragma: no cover - a new kind of value needs its command-line type here
         raise TypeError(f"no command-line type for {type(value).__name__}")
     # The declared default is shown and parsed like a value typed; pop_step_options passes only
     # the options given, so the step still knows which ones hold their defaults.
     default = _default_text(declared.default) if shown else None
-    return click.option(*decls, flag, param, type=kind, default=default, show_default=shown,
+    return click.option(*decls, flag, *aliases, param, type=kind, default=default, show_default=shown,
                         help=declared.help, **settings)
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from .options import OutputOptions, inputs_argument, kernel_dir_option, output_options
+from .options import inputs_argument, kernel_dir_option, output_options, pop_summary_options, summary_option
 from .chain import run_chains
 from .types import search_path
 
@@ -30,6 +30,7 @@ A pipeline file:
 @click.argument("pipeline_file", metavar="PIPELINE.yaml", type=click.Path(dir_okay=False))
 @inputs_argument
 @kernel_dir_option
+@summary_option
 @output_options
 def pipeline_command(pipeline_file: str, inputs: tuple[str, ...], kernel_dirs: tuple[str, ...],
                      **params: Any) -> None:
@@ -48,6 +49,6 @@ def pipeline_command(pipeline_file: str, inputs: tuple[str, ...], kernel_dirs: t
         steps = load_pipeline(pipeline_file, search_path=search_path(click.get_current_context(), kernel_dirs))
     except ConvcliError as error:
         raise click.UsageError(str(error)) from None
-    options = OutputOptions.pop(params)
+    options, show = pop_summary_options(params)
     run_chains(command="pipeline", inputs=inputs, options=options, chains=[steps], names=["result"],
-               reads=[("pipeline file", pipeline_file)])
+               reads=[("pipeline file", pipeline_file)], show=show)

@@ -6,12 +6,14 @@ for adding one.
 
 from __future__ import annotations
 
-from . import filter, gray, pool, sobel, upsample
+from . import activation, batch_norm, conv2d, crop, depthwise_conv2d, filter, gray, pool, rescale, sobel, upsample, zero_pad
 from .base import KEYS, StepKind, Wording
 
 #: Every step kind, by name.
-KINDS: dict[str, StepKind] = {kind.name: kind for kind in (gray.KIND, filter.KIND, sobel.KIND, pool.KIND,
-                                                            upsample.KIND)}
+KINDS: dict[str, StepKind] = {kind.name: kind for kind in (
+    gray.KIND, filter.KIND, sobel.KIND, pool.KIND, upsample.KIND,
+    conv2d.KIND, depthwise_conv2d.KIND, activation.KIND, rescale.KIND, zero_pad.KIND, crop.KIND, batch_norm.KIND,
+)}
 
 
 

@@ -122,6 +122,81 @@ class Number(Value):
 
 
 @dataclass(frozen=True)
+class Whole(Value):
+    """A whole number ≥ ``minimum`` (``16``, ``16.0`` or the command line's ``"16"``)."""
+
+    minimum: int = 1
+    kind = "whole"
+
+    def read(self, value: Any, *, name: str, context: Context) -> int:
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not float(value).is_integer():
+            raise ValueError(f"`{name}` must be a whole number, got {value!r}")
+        if value < self.minimum:
+            raise ValueError(f"`{name}` must be >= {self.minimum}, got {int(value)}")
+        return int(value)
+
+
+@dataclass(frozen=True)
+class LayerPadding(Value):
+    """A layer's padding: ``valid`` or ``same`` (Keras's rule), or amounts as :class:`Padding` reads
+    them (PyTorch's ``padding=``), kept as (top, bottom, left, right)."""
+
+    kind = "layer_padding"
+    words = ("valid", "same")
+
+    def read(self, value: Any, *, name: str, context: Context) -> str | tuple[int, ...]:
+        if isinstance(value, str) and not value.replace(",", "").replace(" ", "").isdigit():
+            if value.lower() in self.words:
+                return value.lower()
+            hint = did_you_mean(value.lower(), self.words)
+            raise ValueError(f"`{name}` must be valid, same or amounts like 1 or 1,2 or 0,1,1,0, got {value!r}"
+                             + (f"; {hint}" if hint else ""))
+        return Padding().read(value, name=name, context=context)
+
+
+@dataclass(frozen=True)
+class Weights(Value):
+    """Numbers a layer holds: an array (from Python or a model file), a list of numbers or nested
+    lists, a file (``w.npy``, ``model.npz:KEY``, ``model.safetensors:KEY``, found beside the
+    pipeline file), or, with ``initializers``, the name of an initialiser (``glorot_uniform``: the
+    array is made when the input's channels are known)."""
+
+    initializers: bool = False
+    kind = "weights"
+
+    def read(self, value: Any, *, name: str, context: Context) -> Any:
+        from ..vocabulary import INITIALIZERS
+
+        if isinstance(value, str) and self.initializers and value in INITIALIZERS:
+            return value
+        if isinstance(value, str):
+            from ..models.weights import load_array
+
+            return _finite_array(load_array(value, base_dir=context.base), name=name)
+        if isinstance(value, bool) or value is None or isinstance(value, dict):
+            raise ValueError(f"`{name}` must be numbers, a file like w.npy or model.npz:KEY"
+                             + (" or an initialiser name" if self.initializers else "") + f", got {value!r}")
+        return _finite_array(value, name=name)
+
+
+def _finite_array(value: Any, *, name: str) -> Any:
+    import numpy as np
+
+    try:
+        array = np.asarray(value, dtype=np.float64 if np.asarray(value).dtype == np.float64 else np.float32)
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must be numbers (nested lists of equal length), got {value!r}"[:300]) from None
+    if array.size == 0:
+        raise ValueError(f"`{name}` holds no numbers")
+    if not np.isfinite(array).all():
+        raise ValueError(f"`{name}` holds NaN or inf")
+    array.setflags(write=False)
+    return array
+
+
+@dataclass(frozen=True)
 class Flag(Value):
     """On or off."""
 
@@ -190,7 +265,8 @@ def _kernel(value: Any, *, name: str, context: Context) -> Any:
 class Option:
     """One option of a step kind, declared once.
 
-    ``name`` is the YAML key (the command line's flag is ``--`` + the name with dashes); ``default``
+    ``name`` is the YAML key (the command line's flag is ``--`` + the name with dashes), and each of
+    ``aliases`` is read as it (the frameworks' names where they differ from convcli's); ``default``
     is what the step holds when it is not given (:data:`ABSENT`: nothing); ``help`` is the one-line
     description the front ends show.
     """
@@ -199,6 +275,8 @@ class Option:
     value: Value
     default: Any = ABSENT
     help: str = ""
+    #: Other names read as this one (Keras's ``strides`` for ``stride``).
+    aliases: tuple[str, ...] = ()
 
 
 class Wording:
@@ -328,6 +406,11 @@ class StepKind:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(option.name for option in self.options)
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """Each other name an option is read under, with the option's own name."""
+        return {alias: option.name for option in self.options for alias in option.aliases}
 
     @property
     def choices(self) -> dict[str, tuple[str, ...]]:

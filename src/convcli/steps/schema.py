@@ -11,7 +11,8 @@ from typing import Any
 
 from ..geometry import BOUNDARIES, BOUNDARY_ALIASES
 from . import KINDS
-from .base import KEYS, Boundary, Choice, Flag, KernelSpec, Number, Padding, Pair, RuleError, StepKind, Value
+from .base import (KEYS, Boundary, Choice, Flag, KernelSpec, LayerPadding, Number, Padding, Pair, RuleError, StepKind,
+                   Value, Weights, Whole)
 
 #: Where the generated schema lives in the repository.
 PIPELINE_SCHEMA = "schemas/pipeline.schema.json"
@@ -59,6 +60,15 @@ def _grammar() -> dict[str, Any]:
                 {"type": "string", "pattern": "^\\s*[0-9]+\\s*(,\\s*[0-9]+\\s*|(,\\s*[0-9]+\\s*){3})?$"},
             ],
         },
+        "numbers": {
+            "description": "A number, or a list of numbers or of such lists (an array of any shape).",
+            "oneOf": [{"type": "number"}, {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/numbers"}}],
+        },
+        "weights": {
+            "description": "A layer's numbers: nested lists, a file beside the pipeline (w.npy, model.npz:KEY, "
+                           "model.safetensors:KEY), or, where the option takes one, an initialiser's name.",
+            "oneOf": [{"type": "string", "minLength": 1}, {"$ref": "#/$defs/numbers"}],
+        },
         "save": _SAVE,
     }
 
@@ -90,6 +100,12 @@ def value_schema(value: Value) -> dict[str, Any]:
         return {"type": "number", **({"exclusiveMinimum": 0} if value.positive else {})}
     if isinstance(value, Flag):
         return {"type": "boolean"}
+    if isinstance(value, Whole):
+        return {"type": "integer", "minimum": value.minimum}
+    if isinstance(value, LayerPadding):
+        return {"oneOf": [{"enum": list(value.words)}, {"$ref": "#/$defs/padding"}]}
+    if isinstance(value, Weights):
+        return {"$ref": "#/$defs/weights"}
     if isinstance(value, KernelSpec):
         kernel = {"$ref": "#/$defs/kernel"}
         return {"type": "array", "minItems": 1, "items": kernel} if value.many else kernel
@@ -111,8 +127,11 @@ def step_schema(kind: StepKind) -> dict[str, Any]:
     for option in kind.options:
         described = dict(value_schema(option.value), description=option.help)
         properties[option.name] = described
-        if "_" in option.name:  # `count-include-pad` is read as `count_include_pad`
-            properties[option.name.replace("_", "-")] = dict(described, description=f"The same as {option.name}.")
+        for other in (option.name, *option.aliases):
+            if other != option.name:  # Keras's `strides` is read as `stride`
+                properties[other] = dict(described, description=f"The same as {option.name}.")
+            if "_" in other:  # `count-include-pad` is read as `count_include_pad`
+                properties[other.replace("_", "-")] = dict(described, description=f"The same as {option.name}.")
     properties["save"] = {"$ref": "#/$defs/save"}
     schema: dict[str, Any] = {"description": kind.summary,
                               "type": "object" if _needs_options(kind) else ["object", "null"],
