@@ -174,6 +174,8 @@ def parse_step(
         completed = kind.complete(dict(kind.defaults, **checked))
     except ConvcliError as error:  # normalizing a kernel that sums to 0: at the step's line
         raise step.error(error.message) from None
+    except ValueError as error:  # weights that do not fit the options (a layer's `filters`)
+        raise step.error(str(error), line=lines.get("weights")) from None
     return replace(step, options=completed, save=save,
                    defaulted=frozenset(completed) - frozenset(checked) - {"kernels"})
 
