@@ -406,7 +406,8 @@ class _Vars:
             if not isinstance(dataset, h5py.Dataset) or dataset.external or dataset.is_virtual:
                 raise ModelFileError(f"{self.where}: weight {key} is not a dataset stored in model.weights.h5; "
                                      "refusing the file", path=self.label)
-            check_weight_array(dataset.shape, dataset.dtype, path=self.label, key=f"{self.where}: {what}")
+            check_weight_array(dataset.shape, dataset.dtype, path=self.label, key=None,
+                               what=f"{self.where}: {what}")
             if tuple(dataset.shape) != shape:
                 raise ModelFileError(f"{self.where}: {what} has shape {tuple(dataset.shape)} in model.weights.h5 "
                                      f"but config.json needs {shape}", path=self.label)
@@ -480,7 +481,7 @@ def _convert(layer: dict, name: str, index: int, channels: int | None, reader: _
 
     def weights(expected: list[tuple[str, tuple[int, ...]]]) -> list[np.ndarray]:
         for what, shape in expected:  # a huge declared shape is refused before the file is read
-            check_weight_array(shape, "float32", path=label, key=f"{where}: {what}")
+            check_weight_array(shape, "float32", path=label, key=None, what=f"{where}: {what}")
         arrays.extend(reader.read(expected))
         return arrays
 
@@ -578,8 +579,10 @@ def _convert(layer: dict, name: str, index: int, channels: int | None, reader: _
 
 def _stored_dim(reader: _Vars, axis: int, where: str, label: str) -> int:
     """A kernel's size along ``axis`` from the file, when the model does not say its input channels."""
-    dataset = reader.group.get("0") if reader.group is not None else None
-    shape = getattr(dataset, "shape", None)
+    import h5py
+
+    link = reader.group.get("0", getlink=True) if reader.group is not None else None
+    shape = reader.group["0"].shape if isinstance(link, h5py.HardLink) else None
     if not shape or len(shape) <= axis:
         raise ModelFileError(f"{where}: missing weights (model.weights.h5 has no kernel for it)", path=label)
     return int(shape[axis])

@@ -54,9 +54,11 @@ def listed_keys(keys: Iterable[str]) -> str:
     return shown if len(keys) <= LISTED_KEYS else f"{shown} and {len(keys) - LISTED_KEYS} more"
 
 
-def check_weight_array(shape: Sequence[int], dtype: object, *, path: str, key: str | None) -> np.dtype:
+def check_weight_array(shape: Sequence[int], dtype: object, *, path: str, key: str | None,
+                       what: str | None = None) -> np.dtype:
     """Refuse (:class:`~convcli.errors.ModelFileError`) an array whose header declares more than
     :data:`MAX_WEIGHT_ELEMENTS` elements or a dtype that is not plain numbers; return the dtype.
+    The message names the array by ``key`` (quoted) or, when given, by ``what`` as it is.
 
     Examples
     --------
@@ -67,7 +69,7 @@ def check_weight_array(shape: Sequence[int], dtype: object, *, path: str, key: s
     ...
     convcli.errors.ModelFileError: m.npz: 'k' declares shape (1048576, 1048576) (1099511627776 elements); at most 268435456 are read
     """
-    where = "" if key is None else f"{key!r} "
+    where = f"{what} " if what is not None else "" if key is None else f"{key!r} "
     try:
         dtype = np.dtype(dtype)  # type: ignore[call-overload]
     except TypeError:
