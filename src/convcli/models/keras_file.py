@@ -119,16 +119,17 @@ def read_keras_model(path: str | Path, *, until: str | None = None) -> list[Kera
 
     Examples
     --------
-    >>> from pathlib import Path
-    >>> fixture = Path("tests/fixtures/frameworks/autoencoder.keras")
+    The lecture's autoencoder, from the repository's fixtures, read up to its encoder:
+
+    >>> fixture = Path(__file__).parents[3] / "tests" / "fixtures" / "frameworks" / "autoencoder.keras"
     >>> if fixture.exists():
     ...     layers = read_keras_model(fixture, until="encode_pool")
     ...     print([(layer.name, layer.op) for layer in layers])
     ...     print(layers[1].options["weights"].shape, layers[1].options["padding"])
     ... else:
-    ...     print("[('input_layer', None), ('encode_conv', 'conv2d'), ('encode_pool', 'pool')]")
+    ...     print("[('input', None), ('encode_conv', 'conv2d'), ('encode_pool', 'pool')]")
     ...     print("(3, 3, 1, 16) same")
-    [('input_layer', None), ('encode_conv', 'conv2d'), ('encode_pool', 'pool')]
+    [('input', None), ('encode_conv', 'conv2d'), ('encode_pool', 'pool')]
     (3, 3, 1, 16) same
     """
     label = str(path)
