@@ -334,3 +334,13 @@ def test_sequential_without_input_layer_takes_channels_from_the_weights(tmp_path
 def test_hdf5_that_is_not_hdf5(tmp_path):
     refused(write_zip(tmp_path / "m.keras", {**members(), "model.weights.h5": b"not hdf5 at all"}),
             "model.weights.h5 is not a readable HDF5 file")
+
+
+def test_outputs_off_the_path(tmp_path):
+    def two_outputs(config):
+        config["config"]["output_layers"] = [["decode_upsample", 0, 0], ["encode_pool", 0, 0]]
+    refused(crafted(tmp_path, two_outputs), "gives 2 outputs")
+
+    def early_output(config):
+        config["config"]["output_layers"] = ["decode_conv", 0, 0]
+    refused(crafted(tmp_path, early_output), "has layers off its single path")

@@ -186,3 +186,20 @@ def test_zeros_and_bad_arguments():
         initial_weights("zeros", (2,), seed=-1)
     with pytest.raises(ValueError, match="`fan_in` must be a positive integer"):
         initial_weights("he_normal", (2,), seed=0, fan_in=0)
+
+
+def test_npz_member_that_lies_about_its_size(tmp_path):
+    # A member whose header declares 2^40 values is refused from the header, before its data is read.
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (1 << 40,)})
+    with zipfile.ZipFile(tmp_path / "lie.npz", "w") as archive:
+        archive.writestr("w.npy", header.getvalue() + bytes(64))
+    with pytest.raises(ModelFileError, match=r"lie.npz: 'w' declares shape \(1099511627776,\)"):
+        load_array("lie.npz:w", base_dir=tmp_path)
+    with zipfile.ZipFile(tmp_path / "short.npz", "w") as archive:
+        archive.writestr("w.npy", header.getvalue()[:20])
+    with pytest.raises(ModelFileError, match="short.npz: 'w' is not a readable .npy array"):
+        load_array("short.npz:w", base_dir=tmp_path)

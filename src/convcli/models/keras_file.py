@@ -315,7 +315,13 @@ def _single_path(config: dict, layers: list[dict], label: str, until: str | None
                                  f"{', '.join(repr(names[i]) for i in following)}); convcli runs single-path "
                                  "models (stop before the branch with `until`)", path=label)
         chain.append(following[0])
-    if until is None and len(chain) != len(layers):
+    outputs = body.get("output_layers")
+    if isinstance(outputs, list) and outputs and isinstance(outputs[0], list):
+        if len(outputs) != 1:
+            raise ModelFileError(f"gives {len(outputs)} outputs; convcli runs single-output models", path=label)
+        outputs = outputs[0]
+    ends_at_output = not isinstance(outputs, list) or not outputs or outputs[0] == names[chain[-1]]
+    if until is None and (len(chain) != len(layers) or not ends_at_output):
         raise ModelFileError("has layers off its single path; convcli runs single-path models", path=label)
     return chain
 

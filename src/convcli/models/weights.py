@@ -9,7 +9,6 @@ and the key. Nothing is unpickled.
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import zipfile
@@ -106,7 +105,7 @@ def split_spec(spec: str, *, base_dir: str | os.PathLike | None = None) -> tuple
     whole = Path(base_dir, spec) if base_dir is not None else Path(spec)
     if not whole.is_file():
         lowered = spec.lower()
-        for suffix, keyed in WEIGHT_SUFFIXES.items():
+        for suffix in WEIGHT_SUFFIXES:
             at = lowered.find(suffix + ":")
             if at > 0:
                 path, key = spec[:at + len(suffix)], spec[at + len(suffix) + 1:]
@@ -214,12 +213,13 @@ def _read_npz(path: Path, key: str | None) -> np.ndarray:
     with archive:
         members = {info.filename[:-4]: info for info in archive.infolist() if info.filename.endswith(".npy")}
         chosen = _chosen_key(list(members), key, path)
-        info = members[chosen]
-        if info.file_size > MAX_WEIGHT_ELEMENTS * 16:  # the largest array, as complex128, plus room
-            raise ModelFileError(f"{chosen!r} declares {info.file_size} bytes; too large to read", path=str(path))
-        with archive.open(info) as member:
-            # The member is read whole (bounded above) so the header check and the read use one stream.
-            return _read_npy(io.BytesIO(member.read()), path=str(path), key=chosen)
+        try:
+            with archive.open(members[chosen]) as member:
+                # Read as a stream: the header is checked before the data, whatever the member declares.
+                return _read_npy(member, path=str(path), key=chosen)
+        except (zipfile.BadZipFile, EOFError) as error:
+            raise ModelFileError(f"{chosen!r} cannot be read: {' '.join(str(error).split())}",
+                                 path=str(path)) from None
 
 
 def _read_safetensors(path: Path, key: str | None) -> np.ndarray:
@@ -265,8 +265,9 @@ def initial_weights(name: str, shape: Sequence[int], *, seed: int, fan_in: int |
                     fan_out: int | None = None) -> np.ndarray:
     """Weights for an untrained layer, drawn as Keras 3 draws them, reproducibly from ``seed``.
 
-    The distributions are Keras's (keras/src/initializers/random_initializers.py; the numbers differ,
-    as NumPy's generator is not Keras's):
+    The distributions are Keras 3's (keras-team/keras, keras/src/initializers/random_initializers.py:
+    ``GlorotUniform``, ``HeNormal``, ``VarianceScaling`` and ``compute_fans``); the numbers differ, as
+    NumPy's generator is not Keras's:
 
     - ``glorot_uniform`` (Keras's default kernel initialiser): uniform on [-limit, limit],
       limit = √(6 / (fan_in + fan_out)) (``VarianceScaling(1.0, "fan_avg", "uniform")``).
