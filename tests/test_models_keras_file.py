@@ -344,3 +344,154 @@ def test_outputs_off_the_path(tmp_path):
     def early_output(config):
         config["config"]["output_layers"] = ["decode_conv", 0, 0]
     refused(crafted(tmp_path, early_output), "has layers off its single path")
+
+
+# --- the records hold everything Keras computed with -------------------------------------------------
+# Each layer is run from its record by a naive NumPy loop written here (Keras's rules: TF "same"
+# padding, half-pixel bilinear resizing, average pooling over real pixels only) and compared with the
+# output Keras gave. This checks the reader's options and layouts, not convcli's ops.
+
+def same_padding(size, kernel, stride, dilation=1):
+    reach = (kernel - 1) * dilation + 1
+    total = max((-(-size // stride) - 1) * stride + reach - size, 0)
+    return total // 2, total - total // 2
+
+
+def window_starts(size, kernel, stride, dilation, padding):
+    (before, after) = same_padding(size, kernel, stride, dilation) if padding == "same" else (0, 0)
+    reach = (kernel - 1) * dilation + 1
+    return before, after, (size + before + after - reach) // stride + 1
+
+
+def naive_conv(x, weights, bias, strides, dilation, padding, groups=1, depthwise=False):
+    kh, kw = weights.shape[:2]
+    top, bottom, rows = window_starts(x.shape[0], kh, strides[0], dilation[0], padding)
+    left, right, cols = window_starts(x.shape[1], kw, strides[1], dilation[1], padding)
+    padded = np.pad(x, ((top, bottom), (left, right), (0, 0)))
+    channels = x.shape[2]
+    out_channels = channels * weights.shape[3] if depthwise else weights.shape[3]
+    out = np.zeros((rows, cols, out_channels))
+    for i in range(kh):
+        for j in range(kw):
+            patch = padded[i * dilation[0]:i * dilation[0] + (rows - 1) * strides[0] + 1:strides[0],
+                           j * dilation[1]:j * dilation[1] + (cols - 1) * strides[1] + 1:strides[1]]
+            if depthwise:  # output channel c·M + m
+                out += (patch[..., :, None] * weights[i, j]).reshape(rows, cols, -1)
+                continue
+            c_in, c_out = channels // groups, out_channels // groups
+            for g in range(groups):
+                out[..., g * c_out:(g + 1) * c_out] += patch[..., g * c_in:(g + 1) * c_in] @ weights[i, j, :, g * c_out:(g + 1) * c_out]
+    return out if bias is None else out + bias
+
+
+def transpose_length(size, kernel, stride, padding, output_padding):
+    if output_padding is None:
+        return size * stride + (max(kernel - stride, 0) if padding == "valid" else 0)
+    return (size - 1) * stride + kernel - 2 * (kernel // 2 if padding == "same" else 0) + output_padding
+
+
+def naive_conv_transpose(x, weights, bias, strides, padding, output_padding):
+    kh, kw, c_out, _ = weights.shape
+    out_h = transpose_length(x.shape[0], kh, strides[0], padding, None if output_padding is None else output_padding[0])
+    out_w = transpose_length(x.shape[1], kw, strides[1], padding, None if output_padding is None else output_padding[1])
+    # Stamp each input pixel's kernel (Keras kernel (kh, kw, C_out, C_in)), then cut the window a forward
+    # conv of the output size would have read (TF "same" offsets).
+    full = np.zeros(((x.shape[0] - 1) * strides[0] + kh + out_h, (x.shape[1] - 1) * strides[1] + kw + out_w, c_out))
+    for r in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            full[r * strides[0]:r * strides[0] + kh, c * strides[1]:c * strides[1] + kw] += weights @ x[r, c]
+    top = same_padding(out_h, kh, strides[0])[0] if padding == "same" else 0
+    left = same_padding(out_w, kw, strides[1])[0] if padding == "same" else 0
+    out = full[top:top + out_h, left:left + out_w]
+    return out if bias is None else out + bias
+
+
+def naive_pool(x, op, size, stride, mode):
+    top, bottom, rows = window_starts(x.shape[0], size[0], stride[0], 1, mode)
+    left, right, cols = window_starts(x.shape[1], size[1], stride[1], 1, mode)
+    padded = np.pad(x, ((top, bottom), (left, right), (0, 0)), constant_values=np.nan)
+    out = np.zeros((rows, cols, x.shape[2]))
+    for r in range(rows):
+        for c in range(cols):
+            window = padded[r * stride[0]:r * stride[0] + size[0], c * stride[1]:c * stride[1] + size[1]]
+            out[r, c] = np.nanmax(window, axis=(0, 1)) if op == "max" else np.nanmean(window, axis=(0, 1))
+    return out
+
+
+def naive_bilinear(x, factor):
+    for axis in (0, 1):
+        size = x.shape[axis]
+        source = np.clip((np.arange(size * factor[axis]) + 0.5) / factor[axis] - 0.5, 0, size - 1)
+        low = np.floor(source).astype(int)
+        high = np.minimum(low + 1, size - 1)
+        weight = (source - low).reshape((-1, 1, 1) if axis == 0 else (1, -1, 1))
+        x = np.take(x, low, axis=axis) * (1 - weight) + np.take(x, high, axis=axis) * weight
+    return x
+
+
+def naive_activation(x, function, alpha=None):
+    from scipy.special import erf
+
+    return {"linear": lambda: x, "relu": lambda: np.maximum(x, 0), "sigmoid": lambda: 1 / (1 + np.exp(-x)),
+            "tanh": lambda: np.tanh(x), "softplus": lambda: np.logaddexp(0, x),
+            "leaky_relu": lambda: np.where(x > 0, x, alpha * x),
+            "elu": lambda: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
+            "gelu": lambda: 0.5 * x * (1 + erf(x / np.sqrt(2)))}[function]()
+
+
+def naive_layer(record, x):
+    o = record.options
+    if record.op in ("conv2d", "depthwise_conv2d"):
+        x = naive_conv(x, o["weights"], o["bias"], o["strides"], o["dilation"], o["padding"],
+                       groups=o.get("groups", 1), depthwise=record.op == "depthwise_conv2d")
+        return naive_activation(x, o["activation"], o.get("alpha"))
+    if record.op == "conv2d_transpose":
+        x = naive_conv_transpose(x, o["weights"], o["bias"], o["strides"], o["padding"], o["output_padding"])
+        return naive_activation(x, o["activation"], o.get("alpha"))
+    if record.op == "pool":
+        if o.get("global"):
+            return x.max(axis=(0, 1)) if o["op"] == "max" else x.mean(axis=(0, 1))
+        return naive_pool(x, o["op"], o["size"], o["stride"], o["mode"])
+    if record.op == "upsample":
+        if o["method"] == "nearest":
+            return x.repeat(o["factor"][0], axis=0).repeat(o["factor"][1], axis=1)
+        return naive_bilinear(x, o["factor"])
+    if record.op == "activation":
+        return naive_activation(x, o["function"], o.get("alpha"))
+    if record.op == "rescale":
+        return x * o["scale"] + o["offset"]
+    if record.op == "zero_pad":
+        return np.pad(x, (*o["padding"], (0, 0)))
+    if record.op == "crop":
+        (top, bottom), (left, right) = o["cropping"]
+        return x[top:x.shape[0] - bottom, left:x.shape[1] - right]
+    assert record.op == "batch_norm"
+    return (x - o["moving_mean"]) / np.sqrt(o["moving_variance"] + o["epsilon"]) * o["gamma"] + o["beta"]
+
+
+@pytest.mark.parametrize("name", KERAS_MODELS[:-1])
+def test_records_reproduce_keras_layer_by_layer(name):
+    stored = fixture_arrays(name)
+    records = read_keras_model(model_file(name))
+    for previous, record in zip(records, records[1:]):
+        # Each layer from Keras's own input to it, so an error cannot hide behind an earlier one.
+        before = stored["input"] if previous.class_name == "InputLayer" else stored[f"output/{previous.name}"]
+        mine = naive_layer(record, before.astype(np.float64))
+        np.testing.assert_allclose(mine, stored[f"output/{record.name}"], rtol=1e-4, atol=1e-5, err_msg=record.name)
+
+
+def test_lecture_conv_fed_back_through_itself():
+    stored = fixture_arrays("lecture_conv")
+    conv = read_keras_model(model_file("lecture_conv"))[1]
+    for channel in (0, 1):
+        mine = naive_layer(conv, stored["output/conv"][..., channel:channel + 1].astype(np.float64))
+        np.testing.assert_allclose(mine, stored[f"again/{channel}"], rtol=1e-4, atol=1e-5)
+        assert mine.shape == (48, 48, 2)
+
+
+def test_global_max_record_reproduces_keras():
+    stored = fixture_arrays("global_max_dense")
+    conv, pool = read_keras_model(model_file("global_max_dense"), until="global_max")[1:]
+    np.testing.assert_allclose(naive_layer(conv, stored["input"].astype(np.float64)), stored["output/conv"],
+                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(naive_layer(pool, stored["output/conv"]), stored["output/global_max"], rtol=1e-6)

@@ -203,3 +203,63 @@ def test_npz_member_that_lies_about_its_size(tmp_path):
         archive.writestr("w.npy", header.getvalue()[:20])
     with pytest.raises(ModelFileError, match="short.npz: 'w' is not a readable .npy array"):
         load_array("short.npz:w", base_dir=tmp_path)
+
+
+def torch_conv(x, weight, bias, stride, padding, dilation, groups):
+    """PyTorch's Conv2d by a naive loop: weight (C_out, C_in/groups, kh, kw), explicit padding."""
+    c_out, c_in_group, kh, kw = weight.shape
+    x = np.pad(x, ((padding[0], padding[0]), (padding[1], padding[1]), (0, 0)))
+    rows = (x.shape[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    cols = (x.shape[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    out = np.zeros((rows, cols, c_out)) + (0 if bias is None else bias)
+    per_group = c_out // groups
+    for o in range(c_out):
+        g = o // per_group
+        for i in range(kh):
+            for j in range(kw):
+                patch = x[i * dilation[0]:i * dilation[0] + (rows - 1) * stride[0] + 1:stride[0],
+                          j * dilation[1]:j * dilation[1] + (cols - 1) * stride[1] + 1:stride[1],
+                          g * c_in_group:(g + 1) * c_in_group]
+                out[..., o] += patch @ weight[o, :, i, j]
+    return out
+
+
+def torch_conv_transpose(x, weight, bias, stride, padding, output_padding, dilation, groups):
+    """PyTorch's ConvTranspose2d by stamping: weight (C_in, C_out/groups, kh, kw)."""
+    c_in, c_out_group, kh, kw = weight.shape
+    size = [(n - 1) * s - 2 * p + d * (k - 1) + op + 1 for n, s, p, d, k, op in
+            zip(x.shape[:2], stride, padding, dilation, (kh, kw), output_padding)]
+    full = np.zeros((size[0] + 2 * padding[0], size[1] + 2 * padding[1], c_out_group * groups))
+    per_group = c_in // groups
+    for r in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            for ci in range(c_in):
+                g = ci // per_group
+                for i in range(kh):
+                    for j in range(kw):
+                        full[r * stride[0] + i * dilation[0], c * stride[1] + j * dilation[1],
+                             g * c_out_group:(g + 1) * c_out_group] += x[r, c, ci] * weight[ci, :, i, j]
+    out = full[padding[0]:padding[0] + size[0], padding[1]:padding[1] + size[1]]
+    return out + (0 if bias is None else bias)
+
+
+@pytest.mark.parametrize("module", ["conv_groups", "conv_same", "conv_transpose", "conv_transpose_dilated"])
+def test_torch_state_dict_weights_reproduce_torch(module):
+    from helpers_frameworks import fixture_arrays, torch_config
+
+    arrays, config = fixture_arrays("torch_modules"), torch_config(module)
+    weight = load_array(f"{model_file('torch_modules')}:{module}.weight")
+    stored = fixture_weights("torch_modules", module)
+    bias = load_array(f"{model_file('torch_modules')}:{module}.bias") if "bias" in stored else None
+    x = arrays["input"].astype(np.float64)
+    if "output_padding" in config:
+        mine = torch_conv_transpose(x, weight, bias, config["stride"], config["padding"], config["output_padding"],
+                                    config["dilation"], config["groups"])
+    else:
+        padding = config["padding"]
+        if padding == "same":  # stride 1: (k - 1)·d in all, the smaller half first (PyTorch's rule)
+            total = [d * (k - 1) for d, k in zip(config["dilation"], config["kernel_size"])]
+            x = np.pad(x, ((total[0] // 2, total[0] - total[0] // 2), (total[1] // 2, total[1] - total[1] // 2), (0, 0)))
+            padding = (0, 0)
+        mine = torch_conv(x, weight, bias, config["stride"], padding, config["dilation"], config["groups"])
+    np.testing.assert_allclose(mine, arrays[f"output/{module}"], rtol=1e-4, atol=1e-5)
