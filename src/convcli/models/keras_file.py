@@ -159,7 +159,7 @@ def read_keras_model(path: str | Path, *, until: str | None = None) -> list[Kera
                 reader = _Vars(h5, groups[index], names[index], where, label)
                 record, channels = _convert(layer, names[index], index, channels, reader, where, label)
                 records.append(record)
-    except OSError as error:
+    except (OSError, KeyError) as error:  # h5py's words for a file or an object it cannot read
         raise ModelFileError(f"model.weights.h5 is not a readable HDF5 file: {' '.join(str(error).split())}",
                              path=label) from None
     return records
