@@ -320,6 +320,26 @@ def test_branching_and_multi_input_models(tmp_path):
         config["config"]["input_layers"] = [["input", 0, 0], ["other", 0, 0]]
     refused(crafted(tmp_path, several_inputs), "takes 2 inputs; convcli runs single-input models")
 
+    def second_input(config):  # a second InputLayer feeding a layer of its own, off the main path
+        layers = config["config"]["layers"]
+        other = json.loads(json.dumps(config_layer(config, "input")))
+        other["name"] = other["config"]["name"] = "other"
+        side = json.loads(json.dumps(config_layer(config, "encode_pool")))
+        side["name"] = side["config"]["name"] = "side_pool"
+        side["inbound_nodes"][0]["args"][0]["config"]["keras_history"] = ["other", 0, 0]
+        layers.extend([other, side])
+    refused(crafted(tmp_path, second_input), r"takes several inputs \('input', 'other'\)")
+
+    def loop(config):  # two layers feeding each other, reachable from no input
+        layers = config["config"]["layers"]
+        for name, source in (("loop_a", "loop_b"), ("loop_b", "loop_a")):
+            layer = json.loads(json.dumps(config_layer(config, "encode_pool")))
+            layer["name"] = layer["config"]["name"] = name
+            layer["inbound_nodes"][0]["args"][0]["config"]["keras_history"] = [source, 0, 0]
+            layers.append(layer)
+    refused(crafted(tmp_path, loop), "has layers off its single path")
+    refused(crafted(tmp_path, loop), r"layer 'loop_a' \(`until`\) is not on the path", until="loop_a")
+
 
 def test_sequential_without_input_layer_takes_channels_from_the_weights(tmp_path):
     def drop_input(config):

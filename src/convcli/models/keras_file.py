@@ -135,14 +135,17 @@ def read_keras_model(path: str | Path, *, until: str | None = None) -> list[Kera
     label = str(path)
     config, weights = _read_archive(Path(path), label)
     model_layers = _model_layers(config, label)
-    chain = _single_path(config, model_layers, label, until)
     names = [_layer_name(layer, index, label) for index, layer in enumerate(model_layers)]
     if until is not None and until not in names:
         hint = did_you_mean(until, names)
         raise ModelFileError(f"has no layer {until!r} for `until`; its layers: {listed_keys(names)}"
                              + (f" ({hint})" if hint else ""), path=label)
+    chain = _single_path(config, model_layers, label, until)
     if until is not None:
-        chain = chain[:[names[i] for i in chain].index(until) + 1]
+        path_names = [names[i] for i in chain]
+        if until not in path_names:
+            raise ModelFileError(f"layer {until!r} (`until`) is not on the path from the model's input", path=label)
+        chain = chain[:path_names.index(until) + 1]
     count = len(model_layers)
     for index in chain:  # every layer is checked before any weight is read
         _check_layer(model_layers[index], names[index], index, count, label)
