@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from convcli.cli import cli
 
-HEAVY = ("numpy", "scipy", "skimage", "imageio", "cv2", "PIL", "tifffile", "yaml", "rich")
+HEAVY = ("numpy", "scipy", "skimage", "imageio", "cv2", "PIL", "tifffile", "yaml", "rich", "h5py", "safetensors")
 
 
 def test_importing_the_cli_imports_nothing_heavy():

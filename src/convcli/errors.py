@@ -21,6 +21,7 @@ __all__ = [
     "ImageReadError",
     "ImageWriteError",
     "KernelError",
+    "ModelFileError",
     "NonFiniteError",
     "UnknownKernelError",
     "did_you_mean",
@@ -97,6 +98,12 @@ class KernelError(ConvcliError, ValueError):
 
 class UnknownKernelError(KernelError):
     """A kernel name found in no kernel folder."""
+
+
+class ModelFileError(ConvcliError, ValueError):
+    """A weights or model file that cannot be used: unreadable, hostile (zip bomb, names that climb out
+    of the archive, huge declared shapes, code such as a Keras ``Lambda``), a missing key or weight, or
+    a layer convcli cannot run (a usage error: exit 2)."""
 
 
 class GeometryError(ConvcliError, ValueError):
