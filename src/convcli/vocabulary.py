@@ -29,8 +29,6 @@ ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "softplus", "elu", "gelu
 INITIALIZERS = ("glorot_uniform", "he_normal", "zeros")
 #: Engines for stride-1, dilation-1 filtering (see convcli.ops.filter).
 ENGINES = ("auto", "opencv", "scipy")
-#: Initialisers for untrained layers (convcli.models.weights.initial_weights), Keras's names.
-INITIALIZERS = ("glorot_uniform", "he_normal", "zeros")
 #: Output dtypes (``--dtype``).
 OUTPUT_DTYPES = ("uint8", "uint16", "float32", "float64")
 #: How values map into an integer output (``--scale``; see convcli.values.map_values).
