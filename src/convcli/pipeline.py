@@ -114,6 +114,7 @@ def parse_step(
     line: int | None = None,
     index: int = 0,
     wording: Wording = KEYS,
+    layer: tuple[str, str] | None = None,
 ) -> Step:
     """Check one step's options and return it ready to plan and run.
 
@@ -122,6 +123,7 @@ def parse_step(
     (``stride: [2, 1]``) or the command-line spelling (``stride: "2,1"``). A message about options
     that do not go together names them through ``wording``: as YAML keys (`` `size: 2` ``, the
     default), or as the front end words them (the command line passes its flags' wording).
+    ``layer`` names the model layer (name, class) the step comes from, for its errors and report.
 
     Examples
     --------
@@ -132,7 +134,7 @@ def parse_step(
     """
     key_lines = dict(getattr(options, "key_lines", None) or {})  # a LineDict from the YAML file
     options = dict(options or {})
-    step = Step(op, {}, None, path, line, index)
+    step = Step(op, {}, None, path, line, index, layer=layer)
     if op not in KINDS:
         raise step.error(f"unknown step {op!r}; steps are {', '.join(KINDS)}")
     kind = KINDS[op]

@@ -86,7 +86,8 @@ class Pair(Value):
 
 @dataclass(frozen=True)
 class Padding(Value):
-    """Padding amounts: P, (PH, PW) or (TOP, BOTTOM, LEFT, RIGHT); kept as (top, bottom, left, right)."""
+    """Padding amounts: P, (PH, PW), (TOP, BOTTOM, LEFT, RIGHT) or Keras's ((TOP, BOTTOM), (LEFT,
+    RIGHT)); kept as (top, bottom, left, right)."""
 
     kind = "padding"
 
@@ -101,6 +102,8 @@ class Padding(Value):
                 raise ValueError(form) from None
         if isinstance(value, bool) or value is None:
             raise ValueError(form)
+        if isinstance(value, list | tuple) and len(value) == 2 and all(isinstance(v, list | tuple) for v in value):
+            value = [*value[0], *value[1]]  # Keras's ((top, bottom), (left, right))
         (top, bottom), (left, right) = as_padding(value)
         return (top, bottom, left, right)
 

@@ -52,12 +52,14 @@ def _grammar() -> dict[str, Any]:
         "pairFrom0": _pair(0, "A whole number ≥ 0, or [rows, cols], or '1,0'."),
         "padding": {
             "description": "Padding: P (all sides), [PH, PW] or [TOP, BOTTOM, LEFT, RIGHT], as a list or as text "
-                           "'1,2'; whole numbers ≥ 0.",
+                           "'1,2', or Keras's [[TOP, BOTTOM], [LEFT, RIGHT]]; whole numbers ≥ 0.",
             "oneOf": [
                 {"type": "integer", "minimum": 0},
                 {"type": "array", "items": {"type": "integer", "minimum": 0},
                  "anyOf": [{"minItems": 1, "maxItems": 2}, {"minItems": 4, "maxItems": 4}]},
                 {"type": "string", "pattern": "^\\s*[0-9]+\\s*(,\\s*[0-9]+\\s*|(,\\s*[0-9]+\\s*){3})?$"},
+                {"type": "array", "minItems": 2, "maxItems": 2,
+                 "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "integer", "minimum": 0}}},
             ],
         },
         "numbers": {
