@@ -30,7 +30,7 @@ REFERENCES = {
     "sigmoid": lambda x: 1 / (1 + math.exp(-x)),
     "tanh": math.tanh,
     "softplus": lambda x: math.log1p(math.exp(x)),
-    "elu": lambda x: x if x > 0 else math.exp(x) - 1,
+    "elu": lambda x: x if x > 0 else math.expm1(x),
     "gelu": lambda x: 0.5 * x * (1 + math.erf(x / math.sqrt(2))),
     "linear": lambda x: x,
 }
