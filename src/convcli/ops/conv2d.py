@@ -45,10 +45,13 @@ __all__ = [
     "layer_counts",
 ]
 
-#: Bytes of one band's patch matrix: measured on this project's 2-core machine, bands of a few MB
-#: (they stay in the cache between the copy and the GEMM) beat both smaller bands (more, smaller
-#: GEMMs) and larger ones (3→16 channels, 3×3, 1024²: 4 MB bands 35 ms, 30 MB bands 250 ms).
-BAND_BYTES = 4 << 20
+#: Bytes of one band's patch matrix (at most: a small image's whole matrix may be smaller). Measured
+#: on this project's 2-core machine with OpenBLAS (float32, 3×3, padding same, medians of 7, under
+#: load): the GEMM of a band gets faster per pixel as the band grows, up to about this size, and
+#: no faster beyond (64→64 channels at 256²: 4 MB bands 349 ms, 16 MB 217 ms, 64 MB 221 ms; 3→16 at
+#: 1024²: 227, 176 and 229 ms). It is a quarter of one tap's product (H'·W'·C_out values) or less
+#: for images of 1024² and 16 output channels and more.
+BAND_BYTES = 16 << 20
 
 
 # --------------------------------------------------------------------------------------------------
@@ -294,21 +297,21 @@ def _gemm_conv(planes: np.ndarray, kernel: np.ndarray, rows: AxisGeometry, cols:
     out_h, out_w = rows.out, cols.out
     out = np.empty((out_h, out_w, c_out), dtype=planes.dtype)
     band = max(1, min(out_h, BAND_BYTES // (groups * depth * out_w * planes.itemsize)))
-    patches = np.empty((groups, depth, band * out_w), dtype=planes.dtype)
+    # One band's patch matrix; its rows (channel, tap) are filled one tap at a time for every channel.
+    buffer = np.empty((groups, group_in, taps, band, out_w), dtype=planes.dtype)
+    patches = buffer.reshape(groups, depth, band * out_w)  # a view: the GEMM's operand
     sy, sx, dy, dx = rows.stride, cols.stride, rows.dilation, cols.dilation
     col_span = (out_w - 1) * sx + 1
     for first in range(0, out_h, band):
         count = min(band, out_h - first)
         pixels = count * out_w
         row_span = (count - 1) * sy + 1
-        for channel in range(planes.shape[0]):
-            group, within = divmod(channel, group_in)
-            for a in range(kh):
-                top = first * sy + a * dy
-                source = planes[channel, top : top + row_span : sy]
-                for b in range(kw):
-                    row = patches[group, within * taps + a * kw + b, :pixels]
-                    row.reshape(count, out_w)[...] = source[:, b * dx : b * dx + col_span : sx]
+        for a in range(kh):
+            top = first * sy + a * dy
+            source = planes[:, top : top + row_span : sy]
+            for b in range(kw):
+                window = source[:, :, b * dx : b * dx + col_span : sx]
+                buffer[:, :, a * kw + b, :count] = window.reshape(groups, group_in, count, out_w)
         target = out[first : first + count].reshape(pixels, c_out)
         if groups == 1:
             np.matmul(patches[0, :, :pixels].T, matrices[0], out=target)
