@@ -48,6 +48,10 @@ def steps_of(text, path="p.yaml"):
     ("steps:\n  - pool: {op: avg, global: true, size: 2}\n", 2, "`global` pools the whole image"),
     ("steps:\n  - pool: {op: avg, size: 2, mode: same, ceil: true}\n", 2, "`ceil`"),
     ("steps:\n  - upsample: {method: transpose, factor: 2}\n", 2, "`method: transpose` needs a kernel: `kernel: KERNEL`"),
+    # PyTorch's rules, checked before any image: padding up to half the window, output_padding below the factor
+    ("steps:\n  - pool:\n      size: 2\n      padding: 2\n", 4, "`padding` 2 is more than half the window 2 along the rows"),
+    ("steps:\n  - upsample:\n      method: transpose\n      kernel: box3\n      factor: 2\n      output_padding: [0, 2]\n",
+     6, "`output_padding` 2 must be smaller than the factor 2 along the cols"),
     ("steps:\n  - upsample: {method: nearest, factor: 2, kernel: box3}\n", 2, "`kernel` only apply to `method: transpose`"),
     ("steps:\n  - upsample: {method: bilinear}\n", 2, "give `factor"),
     ("steps:\n  - upsample: {method: max-unpool}\n", 2, "put a pool with op: max"),

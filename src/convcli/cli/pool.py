@@ -46,16 +46,7 @@ def pool_command(inputs: tuple[str, ...], **params: Any) -> None:
     given = pop_step_options(params, "pool")
     # Which options go together is checked by the step itself (make_step), worded for these flags.
     step = make_step("pool", given)
-    op, size, padding, global_ = (step.options.get(name) for name in ("op", "size", "padding", "global"))
-    if padding is not None and size is not None:
-        # Checked before any input is read: it does not depend on the image.
-        from ..geometry import AXIS_NAMES, as_padding, check_pool_padding
-
-        for axis, pads, window_side in zip(AXIS_NAMES, as_padding(padding), size):
-            try:
-                check_pool_padding(window_side, pads, axis=axis)
-            except ValueError as error:
-                raise click.BadParameter(str(error), param_hint="'--padding'") from None
+    op, global_ = step.options.get("op"), step.options.get("global")
     options = OutputOptions.pop(params, output_required=not global_)
     header = [f"input\tchannel\t{op}"]  # printed once, before the first row
 

@@ -48,16 +48,6 @@ def upsample_command(inputs: tuple[str, ...], **params: Any) -> None:
     gray = params.pop("gray")
     # Which options go together is checked by the step itself (make_step), worded for these flags.
     step = make_step("upsample", pop_step_options(params, "upsample"))
-    method, factor, output_padding = (step.options.get(name) for name in ("method", "factor", "output_padding"))
-    if method == "transpose":
-        if output_padding is not None:
-            # Checked before any input is read: it does not depend on the image.
-            from ..geometry import AXIS_NAMES, check_output_padding
-
-            for axis, extra, axis_factor in zip(AXIS_NAMES, output_padding, factor):
-                try:
-                    check_output_padding(extra, factor=axis_factor, axis=axis)
-                except ValueError as error:
-                    raise click.BadParameter(str(error), param_hint="'--output-padding'") from None
+    method = step.options["method"]
     options = OutputOptions.pop(params)
     run_chains(command="upsample", inputs=inputs, options=options, chains=[[step]], names=[method], gray=gray)

@@ -93,16 +93,12 @@ def sweep_temp_files(folders: Iterable[str]) -> int:
 
 
 def remove_temp_files() -> int:
-    """Remove the temporary files of writes still in progress (for a SIGTERM/SIGINT handler).
-
-    Returns
-    -------
-    int
-        How many files were removed.
+    """Remove the temporary files of writes still in progress (for a SIGTERM/SIGINT handler) and
+    return how many there were.
 
     Examples
     --------
-    >>> remove_temp_files()
+    >>> remove_temp_files()  # no write in progress
     0
     """
     with _LIVE_LOCK:

@@ -68,6 +68,14 @@ class ParametricForm:
         The description in ``convcli help kernels`` (lines after the first are continuation lines).
     completion : str
         The description shell completion shows next to :attr:`prefix`.
+
+    Examples
+    --------
+    What completion offers (:attr:`prefix`) and how ``convcli help kernels`` shows the form
+    (:attr:`synopsis`):
+
+    >>> [(PARAMETRIC[kind].prefix, PARAMETRIC[kind].synopsis) for kind in ("gaussian", "box")]
+    [('gaussian:sigma=', 'gaussian:sigma=1.5[,size=7]'), ('box:', 'box:5  or  box:3x5')]
     """
 
     kind: str
@@ -79,26 +87,15 @@ class ParametricForm:
 
     @property
     def prefix(self) -> str:
-        """What completion offers: the first example up to its first ``=`` (or its ``:``).
-
-        Examples
-        --------
-        >>> PARAMETRIC["gaussian"].prefix, PARAMETRIC["box"].prefix
-        ('gaussian:sigma=', 'box:')
-        """
+        """What completion offers: the first example up to its first ``=`` (or its ``:``)."""
         example = self.examples[0]
         cut = example.find("=")
         return example[: cut + 1] if cut >= 0 else example[: example.index(":") + 1]
 
     @property
     def synopsis(self) -> str:
-        """The form as ``convcli help kernels`` shows it.
-
-        Examples
-        --------
-        >>> PARAMETRIC["gaussian"].synopsis, PARAMETRIC["box"].synopsis
-        ('gaussian:sigma=1.5[,size=7]', 'box:5  or  box:3x5')
-        """
+        """The form as ``convcli help kernels`` shows it: the first example and what may follow it,
+        or every example."""
         return self.examples[0] + self.optional if self.optional else "  or  ".join(self.examples)
 
     @property

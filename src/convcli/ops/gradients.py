@@ -10,8 +10,8 @@ Pooling, gradients and upsampling).
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -55,8 +55,20 @@ PREWITT_Y = PREWITT_X.T
 #: Each operator's (x, y) weights, for the operators of convcli.vocabulary.OPERATORS; also the
 #: built-in kernels ``NAME-x`` and ``NAME-y``.
 WEIGHTS = {"sobel": (SOBEL_X, SOBEL_Y), "scharr": (SCHARR_X, SCHARR_Y), "prewitt": (PREWITT_X, PREWITT_Y)}
-#: The geometry keywords :func:`sobel` passes on to :func:`gradients`.
-_GEOMETRY = ("mode", "boundary", "cval", "stride", "padding", "dilation", "correlate", "engine")
+#: The geometry keywords :func:`gradients` and :func:`sobel` pass on to :func:`filter2d`: all of its
+#: keywords but the kernel's own ``normalize``.
+_GEOMETRY = tuple(name for name, parameter in inspect.signature(filter2d).parameters.items()
+                  if parameter.kind is parameter.KEYWORD_ONLY and name != "normalize")
+
+
+def _check_geometry(geometry: dict[str, Any], *, caller: str) -> None:
+    """Refuse a keyword that is not one of :data:`_GEOMETRY`, as Python refuses an unknown keyword."""
+    unknown = sorted(set(geometry) - set(_GEOMETRY))
+    if unknown:
+        raise TypeError(
+            f"{caller}() got an unexpected keyword argument {unknown[0]!r}; the geometry keywords are "
+            f"{', '.join(_GEOMETRY)}"
+        )
 
 
 def _is_real(value: Any) -> bool:
@@ -82,14 +94,7 @@ def gradients(
     *,
     operator: str = "sobel",
     blur: float | None = None,
-    mode: str = "same",
-    boundary: str = "zero",
-    cval: float = 0.0,
-    stride: int | Sequence[int] = 1,
-    padding: int | Sequence[int] | None = None,
-    dilation: int | Sequence[int] = 1,
-    correlate: bool = False,
-    engine: str = "auto",
+    **geometry: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The x and y gradients of an image: ``filter2d`` with the operator's x and y weights.
 
@@ -103,9 +108,10 @@ def gradients(
     blur : float, optional
         First smooth with ``gaussian:sigma=BLUR`` (size 2·⌈3σ⌉ + 1), in ``same`` mode at stride 1 with
         the same ``boundary`` and ``cval``, so the blur never changes the shape.
-    mode, boundary, cval, stride, padding, dilation, correlate, engine
-        The geometry of both gradient filters and what computes them, as for
-        :func:`convcli.ops.filter.filter2d`. With ``correlate=True`` the kernels are not rotated,
+    **geometry
+        ``mode``, ``boundary``, ``cval``, ``stride``, ``padding``, ``dilation``, ``correlate``,
+        ``engine``: the geometry of both gradient filters and what computes them, keywords of
+        :func:`convcli.ops.filter.filter2d` with its defaults. With ``correlate=True`` the kernels are not rotated,
         so a left-to-right rise gives a negative gx.
 
     Returns
@@ -135,8 +141,7 @@ def gradients(
     image = as_image(image)
     _check_operator(operator)
     sigma = _check_blur(blur)
-    geometry = dict(mode=mode, boundary=boundary, cval=cval, stride=stride, padding=padding,
-                    dilation=dilation, correlate=correlate, engine=engine)
+    _check_geometry(geometry, caller="gradients")
     if sigma is not None:
         image = _blur(image, sigma, geometry)
     x_weights, y_weights = WEIGHTS[operator]
@@ -236,8 +241,8 @@ def sobel(
         Return a boolean edge map ``value > threshold`` instead, where value is the magnitude, or
         ``|gx|`` / ``|gy|`` for ``x`` / ``y``. Not for ``direction``.
     **geometry
-        ``mode``, ``boundary``, ``cval``, ``stride``, ``padding``, ``dilation``, ``correlate``: as for
-        :func:`convcli.ops.filter.filter2d`, applied to both gradient filters.
+        The geometry keywords of :func:`gradients`, applied to both gradient filters (and ``boundary``,
+        ``cval`` and ``engine`` to the blur).
 
     Returns
     -------
@@ -288,12 +293,7 @@ def sobel(
             )
         if not _is_real(threshold) or not math.isfinite(threshold):
             raise ValueError(f"`threshold` must be a finite number, got {threshold!r}")
-    unknown = sorted(set(geometry) - set(_GEOMETRY))
-    if unknown:
-        raise TypeError(
-            f"sobel() got an unexpected keyword argument {unknown[0]!r}; the geometry keywords are "
-            f"{', '.join(_GEOMETRY)}"
-        )
+    _check_geometry(geometry, caller="sobel")
 
     if sigma is not None:
         image = _blur(image, sigma, geometry)

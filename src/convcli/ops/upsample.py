@@ -19,10 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from ..geometry import TransposeAxis, as_padding, as_pair, transpose_axis
+from ..dtypes import work_dtype
+from ..geometry import (
+    TransposeAxis,
+    as_pair,
+    transpose_output_shape,
+)
 from ..vocabulary import UPSAMPLE_METHODS
 from .checks import as_image
-from ..dtypes import work_dtype
 
 __all__ = ["UPSAMPLE_METHODS", "transpose_output_shape", "upsample"]
 
@@ -39,79 +43,6 @@ def _is_zero(value: Any) -> bool:
         return all(not isinstance(v, bool) and v == 0 for v in value)
     except TypeError:
         return False
-
-
-def transpose_output_shape(
-    shape: Sequence[int],
-    kernel_shape: Sequence[int],
-    *,
-    factor: int | Sequence[int],
-    padding: int | Sequence[int] = 0,
-    output_padding: int | Sequence[int] = 0,
-) -> tuple[tuple[int, ...], tuple[TransposeAxis, TransposeAxis]]:
-    """Output shape of a transposed convolution, from arithmetic alone (for ``--dry-run`` and reports).
-
-    Per axis ``out = (n − 1)·F − before − after + k + output_padding``
-    (``torch.nn.functional.conv_transpose2d``).
-
-    Parameters
-    ----------
-    shape : sequence of int
-        Input shape (H, W) or (H, W, C); channels pass through.
-    kernel_shape : (int, int)
-        Rows and columns of the kernel.
-    factor : int or (int, int)
-        The stride F (rows, cols), >= 1.
-    padding : int, (rows, cols) or (top, bottom, left, right)
-        Rows/cols cropped from the stamped buffer (torch's ``padding``; four values generalise it to
-        unequal sides).
-    output_padding : int or (rows, cols)
-        Rows/cols added at the end; each smaller than the factor along its axis (torch's rule).
-
-    Returns
-    -------
-    (shape, (rows, cols))
-        The output shape and the :class:`convcli.geometry.TransposeAxis` of each axis, whose
-        ``formula()`` shows the arithmetic.
-
-    Raises
-    ------
-    ValueError
-        A parameter out of range (names it).
-    GeometryError
-        The padding crops every output row or column.
-
-    Examples
-    --------
-    >>> shape, (rows, cols) = transpose_output_shape((4, 5, 3), (3, 3), factor=2, padding=1, output_padding=1)
-    >>> shape
-    (8, 10, 3)
-    >>> rows.formula()
-    '4 → (4 − 1)·2 − 1 − 1 + 3 + 1 = 8'
-    >>> transpose_output_shape((8, 7), (4, 3), factor=(2, 3), padding=(1, 0), output_padding=(0, 1))[0]
-    (16, 22)
-    """
-    factors = as_pair(factor, name="factor")
-    pads = as_padding(padding)
-    extras = as_pair(output_padding, name="output_padding", minimum=0)
-    kernel_shape = tuple(kernel_shape)
-    if len(kernel_shape) != 2 or any(isinstance(k, bool) or int(k) != k or int(k) < 1 for k in kernel_shape):
-        raise ValueError(f"`kernel_shape` must be two whole numbers >= 1, got {kernel_shape}")
-    shape = tuple(shape)
-    if len(shape) not in (2, 3) or any(isinstance(n, bool) or int(n) != n or int(n) < 1 for n in shape[:2]):
-        raise ValueError(f"`shape` must be (H, W) or (H, W, C) with H, W >= 1, got {shape}")
-    rows, cols = (
-        transpose_axis(
-            int(shape[i]),
-            kernel=int(kernel_shape[i]),
-            stride=factors[i],
-            padding=pads[i],
-            output_padding=extras[i],
-            axis=_AXES[i],
-        )
-        for i in range(2)
-    )
-    return (rows.out, cols.out) + tuple(int(c) for c in shape[2:]), (rows, cols)
 
 
 def _bilinear_axis(array: np.ndarray, factor: int, axis: int) -> np.ndarray:

@@ -37,9 +37,21 @@ def rules(options: dict[str, Any], say: Wording) -> None:
         raise RuleError(f"{say('padding')} replaces {say('mode')}; drop {say('mode', 'same')}", option="mode")
     if options.get("ceil") and options.get("mode") == "same":
         raise RuleError(f"{say('ceil')} rounds valid or padded windows up; `same` already does", option="ceil")
+    if "padding" in options and "size" in options:  # PyTorch's rule, checked before any image is read
+        _check_padding(options["padding"], options["size"])
     if options.get("count_include_pad") and options.get("op", "max") != "avg":
         raise RuleError(f"{say.switch('count_include_pad')} sets the divisor of {say('op', 'avg')}; "
                         f"drop it for {say('op', options.get('op', 'max'))}", option="count_include_pad")
+
+
+def _check_padding(padding: Any, size: tuple[int, int]) -> None:
+    from ..geometry import AXIS_NAMES, as_padding, check_pool_padding
+
+    for axis, pads, window_side in zip(AXIS_NAMES, as_padding(padding), size):
+        try:
+            check_pool_padding(window_side, pads, axis=axis)
+        except ValueError as error:
+            raise RuleError(str(error), option="padding") from None
 
 
 def is_unpoolable(step: Any) -> bool:

@@ -29,6 +29,8 @@ def rules(options: dict[str, Any], say: Wording) -> None:
     if method == "transpose":
         if "kernel" not in options:
             raise RuleError(f"{say('method', 'transpose')} needs a kernel: {say('kernel', 'KERNEL')}")
+        if "output_padding" in options and "factor" in options:  # PyTorch's rule, before any image
+            _check_output_padding(options["output_padding"], options["factor"])
     else:
         extra = [name for name in ("kernel", "padding", "output_padding") if name in options]
         if extra:
@@ -40,6 +42,16 @@ def rules(options: dict[str, Any], say: Wording) -> None:
                             option="factor")
     elif "factor" not in options:
         raise RuleError(f"give {say('factor', 'F')} (or {say.pair('FY', 'FX')})")
+
+
+def _check_output_padding(output_padding: tuple[int, int], factor: tuple[int, int]) -> None:
+    from ..geometry import AXIS_NAMES, check_output_padding
+
+    for axis, extra, axis_factor in zip(AXIS_NAMES, output_padding, factor):
+        try:
+            check_output_padding(extra, factor=axis_factor, axis=axis)
+        except ValueError as error:
+            raise RuleError(str(error), option="output_padding") from None
 
 
 def chain_rules(steps: Any) -> None:
@@ -58,7 +70,7 @@ def undoes(steps: Any, position: int) -> int | None:
 
 
 def plan(step: Any, state: Any, planning: Planning) -> tuple[tuple[int, ...], dict]:
-    from ..ops.upsample import transpose_output_shape
+    from ..geometry import transpose_output_shape
 
     options, before = step.options, state.shape
     method = options["method"]
