@@ -21,7 +21,7 @@ and one band's patch matrix (about :data:`BAND_BYTES`), never ``kh·kw`` copies 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,6 +129,23 @@ def _bias(bias: Any, c_out: int, dtype: np.dtype) -> np.ndarray | None:
     if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array) or not np.isfinite(array).all():
         raise ValueError("`bias` must hold finite real numbers")
     return array.astype(dtype)
+
+
+def _layer_inputs(image: Any, weights: Any, bias: Any, shape_of: Callable[..., tuple[Any, Any]], *,
+                  framework_order: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, Any]:
+    """What :func:`conv2d` and :func:`conv2d_transpose` check and convert alike: the image as (H, W, C),
+    the weights in Keras's order (PyTorch's ``framework_order`` moved: (o|i, i|o, kh, kw) → (kh, kw, i|o,
+    o|i)) and the bias, both in the image's :func:`work_dtype`, and the axes ``shape_of`` gives."""
+    array = as_image(image)
+    kernel = _weights(weights)
+    (_, _, c_out), axes = shape_of(array.shape, kernel.shape)
+    work = work_dtype(array.dtype)
+    if framework_order:
+        kernel = kernel.transpose(2, 3, 1, 0)
+    bias_values = _bias(bias, c_out, work)
+    if array.ndim == 2:
+        array = array[:, :, np.newaxis]
+    return array, kernel.astype(work), bias_values, axes
 
 
 # --------------------------------------------------------------------------------------------------
@@ -251,24 +268,19 @@ def conv2d(
     >>> conv2d(np.ones((4, 4, 3)), np.ones((3, 3, 3, 2)), bias=[0, 1], padding="same")[1, 1]
     array([27., 28.])
     """
-    array = as_image(image)
-    kernel = _weights(weights)
-    (height, width, c_out), (rows, cols) = conv2d_shape(
-        array.shape, kernel.shape, layout=layout, strides=strides, dilation=dilation, padding=padding, groups=groups
-    )
     boundary_name = resolve_boundary(boundary)
     if isinstance(cval, bool) or not isinstance(cval, int | float | np.number) or not np.isfinite(cval):
         raise ValueError(f"`cval` must be a finite number, got {cval!r}")
-    if _choice(layout, CONV_LAYOUTS, name="layout") == "oihw":
-        kernel = kernel.transpose(2, 3, 1, 0)
-    work = work_dtype(array.dtype)
-    bias_values = _bias(bias, c_out, work)
-    if array.ndim == 2:
-        array = array[:, :, np.newaxis]
+    array, kernel, bias_values, (rows, cols) = _layer_inputs(
+        image, weights, bias, lambda shape, kernel_shape: conv2d_shape(
+            shape, kernel_shape, layout=layout, strides=strides, dilation=dilation, padding=padding, groups=groups),
+        framework_order=_choice(layout, CONV_LAYOUTS, name="layout") == "oihw",
+    )
     if array.dtype == bool:
         array = array.view(np.uint8)
+    work = kernel.dtype
     planes = _padded_planes(array, rows, cols, boundary=boundary_name, cval=float(cval), dtype=work)
-    out = _gemm_conv(planes, kernel.astype(work), rows, cols, groups=int(groups))
+    out = _gemm_conv(planes, kernel, rows, cols, groups=int(groups))
     if bias_values is not None:
         out += bias_values
     return out
@@ -544,19 +556,13 @@ def conv2d_transpose(
     >>> conv2d_transpose(x, w, strides=(1, 2), padding="same")[..., 0]
     array([[ 1.,  2., 13., 20.]])
     """
-    array = as_image(image)
-    kernel = _weights(weights)
-    (_, _, c_out), (rows, cols) = conv2d_transpose_shape(
-        array.shape, kernel.shape, layout=layout, strides=strides, padding=padding,
-        output_padding=output_padding, dilation=dilation, groups=groups,
+    array, kernel, bias_values, (rows, cols) = _layer_inputs(
+        image, weights, bias, lambda shape, kernel_shape: conv2d_transpose_shape(
+            shape, kernel_shape, layout=layout, strides=strides, padding=padding, output_padding=output_padding,
+            dilation=dilation, groups=groups),
+        framework_order=_choice(layout, TRANSPOSE_LAYOUTS, name="layout") == "iohw",
     )
-    if _choice(layout, TRANSPOSE_LAYOUTS, name="layout") == "iohw":
-        kernel = kernel.transpose(2, 3, 1, 0)
-    work = work_dtype(array.dtype)
-    bias_values = _bias(bias, c_out, work)
-    if array.ndim == 2:
-        array = array[:, :, np.newaxis]
-    out = _stamp(array.astype(work, copy=False), kernel.astype(work), rows, cols, groups=int(groups))
+    out = _stamp(array.astype(kernel.dtype, copy=False), kernel, rows, cols, groups=int(groups))
     if bias_values is not None:
         out += bias_values
     return out
