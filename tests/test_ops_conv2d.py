@@ -1,6 +1,5 @@
-"""conv2d, depthwise_conv2d, conv2d_transpose and layer_counts against naive loops of the definitions
-(written here), SciPy's correlate2d per channel pair, hand-computed arrays, the adjoint of the
-convolution, and the parameter counts Keras's model.summary() prints."""
+"""conv2d and depthwise_conv2d against naive loops of the definition (tests/layer_helpers.py),
+SciPy's correlate2d per channel pair, hand-computed arrays and numpy.pad's boundaries."""
 
 import itertools
 
@@ -11,67 +10,12 @@ from hypothesis import strategies as st
 from scipy.signal import correlate2d
 
 from convcli.errors import GeometryError
-from convcli.ops.conv2d import (
-    conv2d,
-    conv2d_shape,
-    conv2d_transpose,
-    conv2d_transpose_shape,
-    depthwise_conv2d,
-    depthwise_conv2d_shape,
-    layer_counts,
-)
+from convcli.ops.conv2d import conv2d, conv2d_shape, depthwise_conv2d, depthwise_conv2d_shape
 from convcli.ops.filter import filter_bank
 from helpers import budget
+from layer_helpers import keras_same, naive_conv2d
 
 RNG = np.random.default_rng(13)
-
-
-# --------------------------------------------------------------------------------------------------
-# Naive references, one output value at a time
-
-
-def naive_conv2d(x, w, *, bias=None, strides=(1, 1), dilation=(1, 1), pads=((0, 0), (0, 0)), groups=1,
-                 mode="constant", cval=0.0):
-    """out[i, j, o] = Σ over the taps and the input channels of o's group of w[a, b, c, o]·xp[...]."""
-    x = x if x.ndim == 3 else x[:, :, None]
-    kwargs = {"constant_values": cval} if mode == "constant" else {}
-    xp = np.pad(x.astype(np.float64), [pads[0], pads[1], (0, 0)], mode=mode, **kwargs)
-    kh, kw, group_in, c_out = w.shape
-    group_out = c_out // groups
-    (sy, sx), (dy, dx) = strides, dilation
-    out_h = (xp.shape[0] - dy * (kh - 1) - 1) // sy + 1
-    out_w = (xp.shape[1] - dx * (kw - 1) - 1) // sx + 1
-    out = np.zeros((out_h, out_w, c_out))
-    for i, j, o in itertools.product(range(out_h), range(out_w), range(c_out)):
-        g = o // group_out
-        total = 0.0 if bias is None else bias[o]
-        for a, b, c in itertools.product(range(kh), range(kw), range(group_in)):
-            total += w[a, b, c, o] * xp[i * sy + a * dy, j * sx + b * dx, g * group_in + c]
-        out[i, j, o] = total
-    return out
-
-
-def naive_transpose(x, w, *, bias=None, strides=(1, 1), dilation=(1, 1), before=(0, 0), out_size=None, groups=1):
-    """Every input value stamps its kernel: out[i·s + a·d − before, …, g·Cog + o] += x[i, j, c]·w[a, b, o, c]."""
-    x = x if x.ndim == 3 else x[:, :, None]
-    kh, kw, group_out, c_in = w.shape
-    group_in = c_in // groups
-    out = np.zeros(out_size + (group_out * groups,))
-    for i, j, c, a, b, o in itertools.product(range(x.shape[0]), range(x.shape[1]), range(c_in), range(kh),
-                                              range(kw), range(group_out)):
-        r = i * strides[0] + a * dilation[0] - before[0]
-        q = j * strides[1] + b * dilation[1] - before[1]
-        if 0 <= r < out_size[0] and 0 <= q < out_size[1]:
-            out[r, q, (c // group_in) * group_out + o] += x[i, j, c] * w[a, b, o, c]
-    return out if bias is None else out + bias
-
-
-def keras_same(n, k, s, d=1):
-    """(before, after) of Keras's `same`: out = ⌈n/s⌉, P = max((out − 1)·s + e − n, 0), ⌊P/2⌋ before."""
-    e = d * (k - 1) + 1
-    out = -(-n // s)
-    total = max((out - 1) * s + e - n, 0)
-    return total // 2, total - total // 2
 
 
 # --------------------------------------------------------------------------------------------------
@@ -184,9 +128,10 @@ def test_dtypes_and_a_grey_image_gives_one_channel_axis():
 
 
 def test_large_image_in_several_bands_matches_scipy(monkeypatch):
-    import convcli.ops.conv2d as module
+    import sys
 
-    monkeypatch.setattr(module, "BAND_BYTES", 4096)  # many bands of a few rows, the last one short
+    # the module, not the function convcli.ops exports under the same name
+    monkeypatch.setattr(sys.modules["convcli.ops.conv2d"], "BAND_BYTES", 4096)  # many bands of a few rows, the last one short
     x = RNG.normal(size=(37, 23, 2)).astype(np.float32)
     w = RNG.normal(size=(3, 3, 2, 4)).astype(np.float32)
     expected = np.stack(
@@ -268,129 +213,3 @@ def test_depthwise_weights_for_other_channels_are_refused():
         depthwise_conv2d(np.ones((4, 4, 3)), np.ones((2, 2, 2, 1)))
     with pytest.raises(ValueError, match="`weights` must be a 4-D array"):
         depthwise_conv2d(np.ones((4, 4, 3)), np.ones((2, 2, 3)))
-
-
-# --------------------------------------------------------------------------------------------------
-# conv2d_transpose
-
-
-TRANSPOSE_CASES = [
-    # strides, dilation, padding (torch amounts), output_padding, groups
-    ((1, 1), (1, 1), 0, 0, 1),
-    ((2, 2), (1, 1), 0, 0, 1),
-    ((2, 3), (1, 1), (1, 0), (1, 2), 1),
-    ((2, 2), (2, 1), 1, (1, 0), 2),
-    ((3, 1), (1, 2), (0, 1, 2, 0), (2, 1), 1),
-    ((1, 2), (1, 1), 2, 0, 2),
-]
-
-
-@pytest.mark.parametrize("strides, dilation, padding, output_padding, groups", TRANSPOSE_CASES)
-def test_transpose_with_pytorch_amounts_against_the_naive_stamping(strides, dilation, padding, output_padding, groups):
-    x = RNG.normal(size=(4, 5, 2 * groups))
-    w = RNG.normal(size=(3, 2, 2, 2 * groups))  # (kh, kw, C_out/groups, C_in)
-    bias = RNG.normal(size=2 * groups)
-    pads = {0: ((0, 0), (0, 0)), 1: ((1, 1), (1, 1)), 2: ((2, 2), (2, 2)), (1, 0): ((1, 1), (0, 0)),
-            (0, 1, 2, 0): ((0, 1), (2, 0))}[padding]
-    extra = output_padding if isinstance(output_padding, tuple) else (output_padding, output_padding)
-    out_size = tuple((n - 1) * s - p[0] - p[1] + d * (k - 1) + 1 + e
-                     for n, s, p, d, k, e in zip((4, 5), strides, pads, dilation, (3, 2), extra))
-    expected = naive_transpose(x, w, bias=bias, strides=strides, dilation=dilation, before=(pads[0][0], pads[1][0]),
-                               out_size=out_size, groups=groups)
-    out = conv2d_transpose(x, w, bias=bias, strides=strides, dilation=dilation, padding=padding,
-                           output_padding=output_padding, groups=groups)
-    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
-    # PyTorch's weight order (C_in, C_out/groups, kh, kw) gives the same layer
-    torch_order = conv2d_transpose(x, w.transpose(3, 2, 0, 1), layout="iohw", bias=bias, strides=strides,
-                                   dilation=dilation, padding=padding, output_padding=output_padding, groups=groups)
-    np.testing.assert_allclose(torch_order, expected, rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize("n, k, s, d", [(5, 3, 2, 1), (4, 2, 2, 1), (4, 4, 2, 1), (3, 1, 3, 1), (4, 5, 1, 1),
-                                        (6, 3, 1, 2), (3, 2, 3, 1), (5, 4, 3, 1)])
-@pytest.mark.parametrize("padding", ["same", "valid"])
-def test_keras_padding_is_the_adjoint_of_the_keras_convolution(n, k, s, d, padding):
-    # Keras's Conv2DTranspose is the transpose of Conv2D with the same options on an input of the
-    # transposed layer's output size: <conv(y), x> = <y, transpose(x)> for every x and y.
-    out_size = n * s if padding == "same" else n * s + max(d * (k - 1) + 1 - s, 0)
-    shape, _ = conv2d_transpose_shape((n, n + 1, 2), (k, k, 3, 2), strides=s, dilation=d, padding=padding)
-    assert shape == (out_size, (n + 1) * s + (0 if padding == "same" else max(d * (k - 1) + 1 - s, 0)), 3)
-    x = RNG.normal(size=(n, n + 1, 2))
-    y = RNG.normal(size=shape)
-    w_conv = RNG.normal(size=(k, k, 3, 2))  # Conv2D from 3 channels to 2
-    pads = (keras_same(shape[0], k, s, d), keras_same(shape[1], k, s, d)) if padding == "same" else ((0, 0), (0, 0))
-    forward = naive_conv2d(y, w_conv, strides=(s, s), dilation=(d, d), pads=pads)
-    assert forward.shape == x.shape
-    # Conv2DTranspose's kernel (kh, kw, C_out, C_in) is the Conv2D kernel (kh, kw, C_in, C_out) read back.
-    backward = conv2d_transpose(x, w_conv, strides=s, dilation=d, padding=padding)
-    assert np.isclose(np.sum(forward * x), np.sum(y * backward), rtol=1e-10)
-
-
-def test_keras_output_padding_sizes():
-    # valid: (n − 1)·s + e + output_padding; same: (n − 1)·s + e mod 2 + output_padding
-    assert conv2d_transpose_shape((5, 5, 1), (3, 3, 1, 1), strides=3, output_padding=2)[0] == (17, 17, 1)
-    assert conv2d_transpose_shape((5, 5, 1), (3, 3, 1, 1), strides=3, padding="same", output_padding=(0, 2))[0] == (13, 15, 1)
-    assert conv2d_transpose_shape((5, 5, 1), (4, 4, 1, 1), strides=3, padding="same", output_padding=1)[0] == (13, 13, 1)
-
-
-def test_transpose_same_hand_computed():
-    # [1 10], 1×3 kernel [1 2 3], stride 2: stamped 1 2 (3+10) 20 30; Keras `same` keeps 2·2 = 4,
-    # cropping ⌊(3 − 2)/2⌋ = 0 before.
-    x = np.array([[1.0, 10.0]])
-    w = np.array([1.0, 2.0, 3.0]).reshape(1, 3, 1, 1)
-    np.testing.assert_array_equal(conv2d_transpose(x, w, strides=(1, 2), padding="same")[..., 0], [[1, 2, 13, 20]])
-    np.testing.assert_array_equal(conv2d_transpose(x, w, strides=(1, 4))[..., 0], [[1, 2, 3, 0, 10, 20, 30, 0]])
-
-
-BAD_TRANSPOSE = [
-    ({"layout": "hwio"}, "`layout` must be one of hwoi, iohw"),
-    ({"weights": np.ones((3, 3, 2, 3))}, "`weights` are for 3 input channels"),
-    ({"output_padding": 2, "strides": 2}, "`output_padding` 2 must be smaller than the stride 2"),
-    ({"output_padding": 2, "strides": 2, "padding": 0}, "`output_padding` 2 must be smaller than the factor 2"),
-    ({"output_padding": -1, "strides": 2}, "`output_padding` must be >= 0"),
-    ({"groups": 3}, "`groups` 3 must divide"),
-    ({"bias": [1.0]}, "`bias` must hold one value per output channel"),
-    ({"padding": "full"}, "`padding` must be one of valid, same"),
-    ({"weights": np.ones((3, 3, 2))}, "`weights` must be a 4-D"),
-]
-
-
-@pytest.mark.parametrize("change, message", BAD_TRANSPOSE)
-def test_each_bad_transpose_argument_is_named(change, message):
-    arguments = {"image": np.ones((4, 4, 2)), "weights": np.ones((3, 3, 2, 2))} | change
-    image, weights = arguments.pop("image"), arguments.pop("weights")
-    with pytest.raises(ValueError, match=message):
-        conv2d_transpose(image, weights, **arguments)
-
-
-def test_transpose_padding_that_crops_everything_is_a_geometry_error():
-    with pytest.raises(GeometryError, match="removes every output"):
-        conv2d_transpose(np.ones((1, 1)), np.ones((2, 2, 1, 1)), padding=1)
-
-
-# --------------------------------------------------------------------------------------------------
-# layer_counts
-
-
-def test_counts_equal_keras_model_summary():
-    # Conv2D(16, (5, 5), strides=5, use_bias=False) on 1920×1080×3: 1,200 params, 216×384×16
-    counts = layer_counts("conv2d", (1080, 1920, 3), (5, 5, 3, 16), strides=5, use_bias=False)
-    assert (counts.params, counts.output_shape) == (1200, (216, 384, 16))
-    assert counts.multiply_adds == 216 * 384 * 16 * 5 * 5 * 3
-    # Conv2D(16, (3, 3), padding='same') on 28×28×1: 3·3·1·16 + 16 = 160
-    assert layer_counts("conv2d", (28, 28), (3, 3, 1, 16), padding="same").params == 160
-    # PyTorch order and groups: Conv2d(4, 6, 3, groups=2) has 6·2·3·3 + 6 = 114
-    grouped = layer_counts("conv2d", (8, 8, 4), (6, 2, 3, 3), layout="oihw", groups=2)
-    assert (grouped.params, grouped.multiply_adds) == (114, 6 * 6 * 6 * 3 * 3 * 2)
-    # DepthwiseConv2D(3, depth_multiplier=2) on 8 channels: 3·3·8·2 + 16 = 160
-    depthwise = layer_counts("depthwise_conv2d", (432, 768, 8), (3, 3, 8, 2))
-    assert (depthwise.params, depthwise.output_shape) == (160, (430, 766, 16))
-    # Conv2DTranspose(8, 3, strides=2, padding='same') on 216×384×16: 3·3·8·16 + 8 = 1,160
-    transposed = layer_counts("conv2d_transpose", (216, 384, 16), (3, 3, 8, 16), strides=2, padding="same")
-    assert (transposed.params, transposed.output_shape) == (1160, (432, 768, 8))
-    assert transposed.multiply_adds == 216 * 384 * 16 * 3 * 3 * 8
-
-
-def test_counts_refuse_an_unknown_layer():
-    with pytest.raises(ValueError, match="`layer` must be one of conv2d, depthwise_conv2d, conv2d_transpose"):
-        layer_counts("dense", (4, 4), (1, 1, 1, 1))
