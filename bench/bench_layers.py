@@ -23,13 +23,19 @@ most 2× ``torch (NCHW)``. The medians are taken with convcli and torch in turns
 with torch on as many threads as the process may use. ``peak MB`` is the largest memory NumPy held
 during one convcli call (tracemalloc), beside the input and output sizes.
 
-Measured on the project's 2-core machine (AMD EPYC, shared with other jobs, so ±20 % from run to
-run), torch 2.13.0 CPU, NumPy 2.4 with OpenBLAS, median of 7:
+Measured on the project's 2-core machine (AMD EPYC, shared with other jobs: load average 3.3 to 3.6
+during these runs, so ±20 % from run to run), torch 2.13.0 CPU, NumPy 2.4 with OpenBLAS, two runs
+of ``--repeat 9``:
 
 | case | convcli | torch (NCHW) | ratio | torch + layout | peak MB (in + out) |
 | --- | --- | --- | --- | --- | --- |
-| 3→16, 3×3, 1024² | 45 ms | 80 ms | 0.56 | 125 ms | 80 (12 + 64) |
-| 64→64, 3×3, 256² | 65 ms | 60 ms | 1.08 | 85 ms | 37 (16 + 16) |
+| 3→16, 3×3, 1024² | 170 ms | 175 ms | 0.97 | 241 ms | 92 (12 + 64) |
+| 64→64, 3×3, 256² | 183 ms | 134 ms | 1.37 | 174 ms | 48 (16 + 16) |
+| 3→16, 3×3, 1024² | 170 ms | 159 ms | 1.07 | 244 ms | 92 (12 + 64) |
+| 64→64, 3×3, 256² | 149 ms | 132 ms | 1.13 | 164 ms | 48 (16 + 16) |
+
+The peak is the padded channel planes (the input's size), the output and one band's patch matrix
+(at most ``convcli.ops.conv2d.BAND_BYTES``, 16 MB); the input itself was allocated before.
 """
 
 from __future__ import annotations
