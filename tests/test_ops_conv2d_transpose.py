@@ -3,9 +3,12 @@ and, for Keras's named paddings, the adjoint of the Keras convolution it transpo
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from convcli.errors import GeometryError
 from convcli.ops.conv2d_transpose import conv2d_transpose, conv2d_transpose_shape
+from helpers import budget
 from layer_helpers import keras_same, naive_conv2d, naive_transpose
 
 RNG = np.random.default_rng(17)
@@ -103,3 +106,30 @@ def test_each_bad_transpose_argument_is_named(change, message):
 def test_transpose_padding_that_crops_everything_is_a_geometry_error():
     with pytest.raises(GeometryError, match="removes every output"):
         conv2d_transpose(np.ones((1, 1)), np.ones((2, 2, 1, 1)), padding=1)
+
+
+@given(
+    size=st.tuples(st.integers(1, 5), st.integers(1, 5)),
+    kernel=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    strides=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    pads=st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 2), st.integers(0, 2)),
+    groups=st.sampled_from([1, 2]),
+    data=st.data(),
+)
+@settings(max_examples=budget(40))
+def test_property_transpose_with_amounts_is_the_stamping(size, kernel, strides, dilation, pads, groups, data):
+    extra = tuple(data.draw(st.integers(0, max(s, d) - 1)) for s, d in zip(strides, dilation))
+    rng = np.random.default_rng([*size, *kernel, *strides, *pads, groups])
+    x = rng.normal(size=size + (groups,))
+    w = rng.normal(size=kernel + (2, groups))
+    out_size = tuple((n - 1) * s - before - after + d * (k - 1) + 1 + e for n, s, (before, after), d, k, e in
+                     zip(size, strides, (pads[:2], pads[2:]), dilation, kernel, extra))
+    if min(out_size) < 1:
+        with pytest.raises(GeometryError):
+            conv2d_transpose(x, w, strides=strides, dilation=dilation, padding=pads, output_padding=extra, groups=groups)
+        return
+    expected = naive_transpose(x, w, strides=strides, dilation=dilation, before=(pads[0], pads[2]), out_size=out_size,
+                               groups=groups)
+    out = conv2d_transpose(x, w, strides=strides, dilation=dilation, padding=pads, output_padding=extra, groups=groups)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
