@@ -45,3 +45,14 @@ def test_a_stand_in_that_mentions_imagemagick_is_not_timed(tmp_path):
     assert not is_imagemagick(str(stand_in))
     assert is_imagemagick(str(real))
     assert not is_imagemagick(None)
+
+
+def test_bench_layers_runs_and_prints_its_table():
+    # Run by hand against torch when it is installed; here on tiny images, torch or not.
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_layers.py"), "--scale", "0.02", "--repeat", "1"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "| 3→16, 3×3, 20² |" in result.stdout and "| 64→64, 3×3, 8² |" in result.stdout
+    assert "target: convcli at most 2× torch (NCHW)" in result.stdout

@@ -33,6 +33,18 @@ ENGINES = ("auto", "opencv", "scipy")
 OUTPUT_DTYPES = ("uint8", "uint16", "float32", "float64")
 #: How values map into an integer output (``--scale``; see convcli.values.map_values).
 SCALES = ("clip", "abs", "normalize", "offset")
+#: CNN activations of :func:`convcli.ops.activations.activation`, with Keras's definitions.
+ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "softplus", "elu", "gelu", "linear")
+#: Weight layouts of :func:`convcli.ops.conv2d.conv2d`: Keras (kh, kw, C_in/groups, C_out) and PyTorch
+#: (C_out, C_in/groups, kh, kw).
+CONV_LAYOUTS = ("hwio", "oihw")
+#: Weight layouts of :func:`convcli.ops.conv2d_transpose.conv2d_transpose`: Keras ``Conv2DTranspose`` (kh, kw,
+#: C_out/groups, C_in) and PyTorch ``ConvTranspose2d`` (C_in, C_out/groups, kh, kw).
+TRANSPOSE_LAYOUTS = ("hwoi", "iohw")
+#: The named paddings of the CNN layers (Keras's rules); explicit amounts are PyTorch's.
+LAYER_PADDINGS = ("valid", "same")
+#: The layers :func:`convcli.ops.layer_counts.layer_counts` counts parameters and multiply-adds of.
+CONV_LAYERS = ("conv2d", "depthwise_conv2d", "conv2d_transpose")
 #: Luminance weights of skimage.color.rgb2gray (ITU-R BT.709), for R, G and B.
 GRAY_WEIGHTS = (0.2125, 0.7154, 0.0721)
 
