@@ -69,8 +69,8 @@ def test_groups_take_a_share_of_the_input_channels():
 
 @pytest.mark.parametrize("options,shape,message", [
     ({"weights": np.zeros((3, 3, 2, 4))}, (8, 8, 3), "take 2 input channels per group"),
-    ({"weights": np.zeros((3, 3, 2, 4)), "groups": 2}, (8, 8, 3), "must divide the input's 3 channels"),
-    ({"weights": np.zeros((3, 3, 1, 3)), "groups": 2}, (8, 8, 2), "must divide the 3 output channels"),
+    ({"weights": np.zeros((3, 3, 2, 4)), "groups": 2}, (8, 8, 3), "must divide both the 3 input"),
+    ({"weights": np.zeros((3, 3, 1, 3)), "groups": 2}, (8, 8, 2), "and the 3 output channels"),
     ({"filters": 2, "kernel_size": 5}, (3, 3), "no output"),
     ({"filters": 2, "kernel_size": 3, "bias": [1.0, 2.0, 3.0]}, (8, 8), "`bias` holds 3 numbers for 2"),
 ])

@@ -19,12 +19,6 @@ COMPONENTS = ("magnitude", "x", "y", "direction")
 UPSAMPLE_METHODS = ("nearest", "zeros", "bilinear", "transpose")
 #: Upsampling that undoes an earlier max pool (pipelines only: it needs that pool's argmax).
 MAX_UNPOOL = "max-unpool"
-#: Weight layouts of conv2d: Keras's (kh, kw, C_in/groups, C_out) and PyTorch's (C_out, C_in/groups, kh, kw).
-CONV_LAYOUTS = ("hwio", "oihw")
-#: Weight layouts of conv2d_transpose: Keras's (kh, kw, C_out, C_in) and PyTorch's (C_in, C_out/groups, kh, kw).
-TRANSPOSE_LAYOUTS = ("hwoi", "iohw")
-#: Activation functions of the layers (Keras's definitions; see convcli.ops.layers.activation).
-ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "softplus", "elu", "gelu", "linear")
 #: Initialisers of untrained layers' weights (Keras's; see convcli.models.weights.initial_weights).
 INITIALIZERS = ("glorot_uniform", "he_normal", "zeros")
 #: Engines for stride-1, dilation-1 filtering (see convcli.ops.filter).
@@ -35,6 +29,10 @@ OUTPUT_DTYPES = ("uint8", "uint16", "float32", "float64")
 SCALES = ("clip", "abs", "normalize", "offset")
 #: CNN activations of :func:`convcli.ops.activations.activation`, with Keras's definitions.
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "softplus", "elu", "gelu", "linear")
+#: The activations that take ``alpha``, and its value when none is given: leaky_relu's slope below 0
+#: (``keras.activations.leaky_relu``'s ``negative_slope``, 0.2; Keras's ``LeakyReLU`` layer says its
+#: own, 0.3 by default) and elu's scale.
+ACTIVATION_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
 #: Weight layouts of :func:`convcli.ops.conv2d.conv2d`: Keras (kh, kw, C_in/groups, C_out) and PyTorch
 #: (C_out, C_in/groups, kh, kw).
 CONV_LAYOUTS = ("hwio", "oihw")

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelFileError, did_you_mean
+from ..vocabulary import ACTIVATION_ALPHA, ACTIVATIONS
 from .weights import MAX_WEIGHT_ELEMENTS, check_weight_array, listed_keys
 
 __all__ = ["KERAS_ACTIVATIONS", "LAYER_OPS", "KerasLayer", "read_keras_model"]
@@ -56,8 +57,7 @@ LAYER_OPS = {
     "BatchNormalization": "batch_norm",
 }
 #: Keras activation names convcli runs, with the ``alpha`` Keras gives them by default (``None``: none).
-KERAS_ACTIVATIONS = {"relu": None, "leaky_relu": 0.2, "sigmoid": None, "tanh": None, "softplus": None,
-                     "elu": 1.0, "gelu": None, "linear": None}
+KERAS_ACTIVATIONS = {name: ACTIVATION_ALPHA.get(name) for name in ACTIVATIONS}
 #: Layers that are code (Python functions or classes stored by name) and are never run.
 CODE_LAYERS = ("Lambda", "TFOpLambda", "TorchModuleWrapper", "JaxLayer", "FlaxLayer")
 UPSAMPLE_INTERPOLATIONS = ("nearest", "bilinear")

@@ -18,15 +18,14 @@ import numpy as np
 
 from ..dtypes import work_dtype
 from ..errors import GeometryError
-from ..vocabulary import ACTIVATIONS
+from ..vocabulary import ACTIVATION_ALPHA, ACTIVATIONS
 from .checks import as_image
 
 __all__ = ["ACTIVATIONS", "DEFAULT_ALPHA", "activation", "batch_norm", "crop", "crop_shape", "keras_amounts",
            "rescale", "zero_pad", "zero_pad_shape"]
 
-#: ``alpha`` when none is given: ``keras.activations.leaky_relu``'s ``negative_slope`` (0.2; the
-#: ``LeakyReLU`` layer's default is 0.3: pass it) and ``keras.activations.elu``'s ``alpha``.
-DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
+#: ``alpha`` when none is given (see convcli.vocabulary.ACTIVATION_ALPHA).
+DEFAULT_ALPHA = ACTIVATION_ALPHA
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 

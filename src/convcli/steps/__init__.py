@@ -6,13 +6,13 @@ for adding one.
 
 from __future__ import annotations
 
-from . import activation, batch_norm, conv2d, crop, depthwise_conv2d, filter, gray, pool, rescale, sobel, upsample, zero_pad
+from . import activation, batch_norm, conv2d, conv2d_transpose, crop, depthwise_conv2d, filter, gray, pool, rescale, sobel, upsample, zero_pad
 from .base import KEYS, StepKind, Wording
 
 #: Every step kind, by name.
 KINDS: dict[str, StepKind] = {kind.name: kind for kind in (
     gray.KIND, filter.KIND, sobel.KIND, pool.KIND, upsample.KIND,
-    conv2d.KIND, depthwise_conv2d.KIND, activation.KIND, rescale.KIND, zero_pad.KIND, crop.KIND, batch_norm.KIND,
+    conv2d.KIND, depthwise_conv2d.KIND, conv2d_transpose.KIND, activation.KIND, rescale.KIND, zero_pad.KIND, crop.KIND, batch_norm.KIND,
 )}
 
 

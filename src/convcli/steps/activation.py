@@ -36,7 +36,7 @@ def plan(step: Any, state: Any, planning: Planning) -> tuple[tuple[int, ...], di
 
 
 def run(step: Any, array: Any, running: Running) -> Any:
-    from ..ops.layers import activation
+    from ..ops.activations import activation
 
     return activation(array, function=step.options["function"], alpha=step.options.get("alpha"))
 

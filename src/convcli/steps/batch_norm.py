@@ -49,7 +49,7 @@ def plan(step: Any, state: Any, planning: Planning) -> tuple[tuple[int, ...], di
 def run(step: Any, array: Any, running: Running) -> Any:
     import numpy as np
 
-    from ..ops.layers import batch_norm
+    from ..ops.activations import batch_norm
 
     options = step.options
     channels = array.shape[2] if array.ndim > 2 else 1

@@ -10,7 +10,7 @@ from typing import Any
 from ..vocabulary import CONV_LAYOUTS
 from .base import LayerPadding, Option, Pair, Planning, Running, StepKind, Whole, Wording
 from .layer import (ACTIVATION_OPTIONS, BOUNDARY_OPTIONS, activate, bias_of, check_against, in_channels, layer_details,
-                    layer_fields, layer_rules, made_weights, memory, weight_options)
+                    layer_rules, made_weights, memory, plan_layer, weight_options)
 
 OPTIONS = (
     *weight_options("(kh, kw, C_in/groups, C_out) in layout hwio, (C_out, C_in/groups, kh, kw) in oihw", CONV_LAYOUTS),
@@ -54,50 +54,19 @@ def weights_shape(options: dict[str, Any], channels: int) -> tuple[int, int, int
     return tuple(int(n) for n in options["weights"].shape)  # type: ignore[return-value]
 
 
-def geometry_of(padding: Any) -> dict[str, Any]:
-    """conv_geometry's keywords for a layer's padding: a mode, or explicit amounts."""
-    return {"mode": padding} if isinstance(padding, str) else {"padding": padding}
-
-
-def check_groups(channels: int, out_channels: int, per_group: int, groups: int, *, what: str = "weights") -> None:
-    if channels % groups:
-        raise ValueError(f"`groups` {groups} must divide the input's {channels} channels")
-    if per_group * groups != channels:
-        raise ValueError(f"the {what} take {per_group} input channel{'s' * (per_group != 1)} per group "
-                         f"({per_group * groups} in all with `groups` {groups}); the input has {channels}")
-    if out_channels % groups:
-        raise ValueError(f"`groups` {groups} must divide the {out_channels} output channels")
-
-
 def plan(step: Any, state: Any, planning: Planning) -> tuple[tuple[int, ...], dict]:
-    from ..geometry import conv_geometry
-    from ..report import window_step
+    from ..ops.conv2d import conv2d_shape
 
-    options, before = step.options, state.shape
-    channels = in_channels(before, state.has_alpha, "conv2d")
-    rows_k, cols_k, per_group, out_channels = weights_shape(options, channels)
-    check_groups(channels, out_channels, per_group, options["groups"])
-    bias = bias_of(options, out_channels)
-    rows, cols = conv_geometry(before, (rows_k, cols_k), stride=options["stride"], dilation=options["dilation"],
-                               correlate=True, **geometry_of(options["padding"]))
-    after = (rows.out, cols.out, out_channels)
-    taps = rows_k * cols_k * per_group
-    params = taps * out_channels + (out_channels if bias is not None else 0)
-    previous = {"receptive_field": list(state.receptive_field), "jump": list(state.jump)}
-    fields = layer_fields(options, weights_shape=(rows_k, cols_k, per_group, out_channels), out_channels=out_channels,
-                          params=params, macs=rows.out * cols.out * out_channels * taps)
-    record = window_step(op="conv2d", rows=rows, cols=cols, in_shape=before, out_shape=after, previous=previous,
-                         **fields, groups=options["groups"], boundary=options["boundary"])
-    state.kind, state.scale = "values", "clip"
-    return after, record
+    channels = in_channels(state.shape, state.has_alpha, "conv2d")
+    shape = weights_shape(step.options, channels)
+    return plan_layer(step, state, shape, conv2d_shape, groups=step.options["groups"])
 
 
 def run(step: Any, array: Any, running: Running) -> Any:
-    from ..ops.layers import conv2d
+    from ..ops.conv2d import conv2d
 
     options = step.options
-    channels = in_channels(array.shape, False, "conv2d")
-    shape = weights_shape(options, channels)
+    shape = weights_shape(options, in_channels(array.shape, False, "conv2d"))
     weights = made_weights(options, shape, fans=(shape[0] * shape[1] * shape[2], shape[0] * shape[1] * shape[3]))
     result = conv2d(array, weights, bias=bias_of(options, shape[3]), layout="hwio", strides=options["stride"],
                     dilation=options["dilation"], padding=options["padding"], groups=options["groups"],

@@ -17,7 +17,7 @@ def plan(step: Any, state: Any, planning: Planning) -> tuple[tuple[int, ...], di
 
 
 def run(step: Any, array: Any, running: Running) -> Any:
-    from ..ops.layers import crop
+    from ..ops.activations import crop
 
     top, bottom, left, right = step.options["cropping"]
     return crop(array, cropping=((top, bottom), (left, right)))

@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from .base import LayerPadding, Option, Pair, Planning, Running, StepKind, Whole, Wording
-from .conv2d import geometry_of
 from .layer import (ACTIVATION_OPTIONS, BOUNDARY_OPTIONS, activate, bias_of, check_against, in_channels, layer_details,
-                    layer_fields, layer_rules, made_weights, memory, weight_options)
+                    layer_rules, made_weights, memory, plan_layer, weight_options)
 
 OPTIONS = (
     *weight_options("(kh, kw, C_in, M), Keras's depthwise_kernel",
@@ -49,29 +48,14 @@ def weights_shape(options: dict[str, Any], channels: int) -> tuple[int, int, int
 
 
 def plan(step: Any, state: Any, planning: Planning) -> tuple[tuple[int, ...], dict]:
-    from ..geometry import conv_geometry
-    from ..report import window_step
+    from ..ops.conv2d import depthwise_conv2d_shape
 
-    options, before = step.options, state.shape
-    channels = in_channels(before, state.has_alpha, "depthwise_conv2d")
-    rows_k, cols_k, _, multiplier = weights_shape(options, channels)
-    out_channels = channels * multiplier
-    bias = bias_of(options, out_channels)
-    rows, cols = conv_geometry(before, (rows_k, cols_k), stride=options["stride"], dilation=options["dilation"],
-                               correlate=True, **geometry_of(options["padding"]))
-    after = (rows.out, cols.out, out_channels)
-    params = rows_k * cols_k * out_channels + (out_channels if bias is not None else 0)
-    previous = {"receptive_field": list(state.receptive_field), "jump": list(state.jump)}
-    fields = layer_fields(options, weights_shape=(rows_k, cols_k, channels, multiplier), out_channels=out_channels,
-                          params=params, macs=rows.out * cols.out * out_channels * rows_k * cols_k)
-    record = window_step(op="depthwise_conv2d", rows=rows, cols=cols, in_shape=before, out_shape=after,
-                         previous=previous, **fields, depth_multiplier=multiplier, boundary=options["boundary"])
-    state.kind, state.scale = "values", "clip"
-    return after, record
+    shape = weights_shape(step.options, in_channels(state.shape, state.has_alpha, "depthwise_conv2d"))
+    return plan_layer(step, state, shape, depthwise_conv2d_shape, depth_multiplier=shape[3])
 
 
 def run(step: Any, array: Any, running: Running) -> Any:
-    from ..ops.layers import depthwise_conv2d
+    from ..ops.conv2d import depthwise_conv2d
 
     options = step.options
     shape = weights_shape(options, in_channels(array.shape, False, "depthwise_conv2d"))

@@ -116,9 +116,33 @@ def activate(array: Any, options: dict[str, Any]) -> Any:
     """The layer's activation applied to its result."""
     if options["activation"] == "linear":
         return array
-    from ..ops.layers import activation
+    from ..ops.activations import activation
 
     return activation(array, function=options["activation"], alpha=options.get("alpha"))
+
+
+def plan_layer(step: Any, state: Any, weights_shape: tuple[int, ...], shape_of: Any, **fields: Any
+               ) -> tuple[tuple[int, ...], dict]:
+    """The result's shape and the report record of a conv2d or depthwise_conv2d step: its geometry
+    from the op's shape function (``shape_of``), its parameters and multiply-adds as Keras counts
+    them (:func:`convcli.ops.layer_counts.layer_counts`), and ``fields`` after its own."""
+    from ..ops.layer_counts import layer_counts
+    from ..report import window_step
+
+    options, before = step.options, state.shape
+    geometry = {"strides": options["stride"], "dilation": options["dilation"], "padding": options["padding"]}
+    if "groups" in fields:
+        geometry["groups"] = fields["groups"]
+    after, (rows, cols) = shape_of(before, weights_shape, **geometry)
+    bias = bias_of(options, after[2])
+    counts = layer_counts(step.op, before, weights_shape, use_bias=bias is not None, **geometry)
+    previous = {"receptive_field": list(state.receptive_field), "jump": list(state.jump)}
+    record = window_step(op=step.op, rows=rows, cols=cols, in_shape=before, out_shape=after, previous=previous,
+                         **layer_fields(options, weights_shape=weights_shape, out_channels=after[2],
+                                        params=counts.params, macs=counts.multiply_adds),
+                         **fields, boundary=options["boundary"])
+    state.kind, state.scale = "values", "clip"
+    return tuple(after), record
 
 
 def layer_fields(options: dict[str, Any], *, weights_shape: tuple[int, ...], out_channels: int, params: int,

@@ -21,7 +21,7 @@ def plan(step: Any, state: Any, planning: Planning) -> tuple[tuple[int, ...], di
 
 
 def run(step: Any, array: Any, running: Running) -> Any:
-    from ..ops.layers import rescale
+    from ..ops.activations import rescale
 
     return rescale(array, scale=step.options["scale"], offset=step.options["offset"])
 

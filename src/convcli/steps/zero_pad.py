@@ -34,7 +34,7 @@ def plan(step: Any, state: Any, planning: Planning) -> tuple[tuple[int, ...], di
 
 
 def run(step: Any, array: Any, running: Running) -> Any:
-    from ..ops.layers import zero_pad
+    from ..ops.activations import zero_pad
 
     top, bottom, left, right = step.options["padding"]
     return zero_pad(array, padding=((top, bottom), (left, right)))
