@@ -73,6 +73,9 @@ def save_keras(name: str, model: keras.Model, image: np.ndarray, extra: dict | N
     for layer in model.layers:
         for index, weight in enumerate(layer.get_weights()):
             arrays[f"weight/{layer.name}/{index}"] = weight
+        if not isinstance(layer, layers.InputLayer):  # what model.summary() shows: output shape, Param #
+            arrays[f"summary/{layer.name}/shape"] = np.array(layer.output.shape[1:], dtype=np.int64)
+            arrays[f"summary/{layer.name}/params"] = np.array(layer.count_params(), dtype=np.int64)
     arrays.update(extra or {})
     np.savez_compressed(OUT / f"{name}.npz", **arrays)
 

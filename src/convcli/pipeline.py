@@ -229,8 +229,14 @@ def parse_pipeline(text: str, *, path: str, search_path: Sequence[str] | None = 
     return steps
 
 
-def load_pipeline(path: str, *, search_path: Sequence[str] | None = None) -> list[Step]:
-    """Read and check a pipeline file (see :func:`parse_pipeline`)."""
+#: How a file starts that is a zip archive: a Keras 3 ``.keras`` model, read as layers.
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def load_pipeline(path: str, *, search_path: Sequence[str] | None = None, until: str | None = None) -> list[Step]:
+    """Read and check a pipeline file (see :func:`parse_pipeline`), or a Keras ``.keras`` model,
+    whose layers become steps (:func:`convcli.models.steps.model_steps`; ``until`` names the last
+    layer to run)."""
     from .yamlfile import MAX_BYTES
 
     if os.path.exists(path) and not os.path.isfile(path):  # a folder, FIFO or device: never opened
@@ -240,6 +246,13 @@ def load_pipeline(path: str, *, search_path: Sequence[str] | None = None) -> lis
             data = handle.read(MAX_BYTES + 1)
     except OSError as error:
         raise PipelineError(f"cannot read the pipeline: {error.strerror or error}", path=path) from None
+    if data.startswith(ZIP_MAGIC) or path.lower().endswith(".keras"):
+        from .models.steps import model_steps
+
+        return model_steps(path, until=until)[0]
+    if until is not None:
+        raise PipelineError(f"`until` names a layer of a Keras model (.keras); this is a pipeline file: "
+                            f"end its `steps:` where you want them to stop (until: {until!r})", path=path)
     from .images import SNIFF_BYTES, sniff_format
 
     image_format = sniff_format(data[:SNIFF_BYTES])

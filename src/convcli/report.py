@@ -365,7 +365,10 @@ def layer_table(steps: Sequence[dict], *, input_shape: Sequence[int]) -> list[st
         else:
             counts[op] = counts.get(op, 0) + 1
             name = f"{op}_{counts[op]} ({op})"
-        rows.append((name, shape(step["out_shape"]), f"{step.get('params', 0):,}",
+        # Keras's global pooling drops the rows and columns (keepdims=False): (None, C).
+        out = step["out_shape"][2:] if op == "global_pool" else step["out_shape"]
+        rows.append((name, "(None, " + ", ".join(map(str, out)) + ")" if op == "global_pool" else shape(out),
+                     f"{step.get('params', 0):,}",
                      shape_text(step["receptive_field"]), shape_text(step["jump"])))
     header = ("Layer (type)", "Output Shape", "Param #", "Receptive field", "Jump")
     widths = [max(len(row[i]) for row in [header, *rows]) + 2 for i in range(4)]

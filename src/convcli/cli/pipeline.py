@@ -9,12 +9,15 @@ import click
 from .options import inputs_argument, kernel_dir_option, output_options, pop_summary_options, summary_option
 from .chain import run_chains
 from .types import search_path
+from .wording import command_flags, error_text
 
 EPILOG = """\b
 Examples:
   convcli pipeline net.yaml shape:224x224x3 --dry-run          (shapes and receptive fields only)
   convcli pipeline edges.yaml sample:camera -o camera-edges.png
   convcli pipeline edges.yaml photos/*.png -O out/ --report report.json
+  convcli pipeline autoencoder.keras digit.png --until encode_pool --summary
+  convcli pipeline autoencoder.keras digit.png --until encode_pool -o maps.npy --sheet maps.png
 
 \b
 A pipeline file:
@@ -27,14 +30,20 @@ A pipeline file:
 
 
 @click.command("pipeline", epilog=EPILOG)
-@click.argument("pipeline_file", metavar="PIPELINE.yaml", type=click.Path(dir_okay=False))
+@click.argument("pipeline_file", metavar="PIPELINE", type=click.Path(dir_okay=False))
 @inputs_argument
+@click.option("--until", metavar="LAYER", help="With a Keras model: stop after this layer (the encoder of an autoencoder).")
 @kernel_dir_option
 @summary_option
 @output_options
-def pipeline_command(pipeline_file: str, inputs: tuple[str, ...], kernel_dirs: tuple[str, ...],
+def pipeline_command(pipeline_file: str, inputs: tuple[str, ...], until: str | None, kernel_dirs: tuple[str, ...],
                      **params: Any) -> None:
-    """Run the steps of PIPELINE.yaml (gray, filter, sobel, pool, upsample) over INPUT images.
+    """Run the steps of PIPELINE (a YAML file, or a Keras 3 .keras model) over INPUT images.
+
+    A YAML pipeline lists steps (gray, filter, sobel, pool, upsample, conv2d, depthwise_conv2d,
+    conv2d_transpose, activation, rescale, zero_pad, crop, batch_norm). A .keras model's layers run
+    as those steps, with Keras's numbers; a layer convcli cannot run is refused before any pixel,
+    unless --until stops before it.
 
     The whole file is checked before any pixel is read (exit 2 with the file, line and fix). Options
     are those of the commands. `save: NAME` on a step writes its intermediate result (fields as in
@@ -46,9 +55,10 @@ def pipeline_command(pipeline_file: str, inputs: tuple[str, ...], kernel_dirs: t
     from ..pipeline import load_pipeline
 
     try:
-        steps = load_pipeline(pipeline_file, search_path=search_path(click.get_current_context(), kernel_dirs))
-    except ConvcliError as error:
-        raise click.UsageError(str(error)) from None
+        steps = load_pipeline(pipeline_file, search_path=search_path(click.get_current_context(), kernel_dirs),
+                              until=until)
+    except ConvcliError as error:  # a model file's message names `until`: --until here
+        raise click.UsageError(error_text(error, command_flags())) from None
     options, show = pop_summary_options(params)
     run_chains(command="pipeline", inputs=inputs, options=options, chains=[steps], names=["result"],
                reads=[("pipeline file", pipeline_file)], show=show)

@@ -44,7 +44,9 @@ def command_flags(ctx: click.Context | None = None) -> dict[str, tuple[str, bool
     while ctx is not None:
         for param in ctx.command.params:
             if isinstance(param, click.Option) and param.name:
-                flags.setdefault(param.name.rstrip("_"), (max(param.opts, key=len), bool(param.is_flag)))
+                own = "--" + param.name.rstrip("_").replace("_", "-")  # not an alias (--strides)
+                flag = own if own in param.opts else max(param.opts, key=len)
+                flags.setdefault(param.name.rstrip("_"), (flag, bool(param.is_flag)))
         ctx = ctx.parent
     return flags
 
