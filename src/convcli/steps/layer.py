@@ -126,6 +126,7 @@ def plan_layer(step: Any, state: Any, weights_shape: tuple[int, ...], shape_of: 
     """The result's shape and the report record of a conv2d or depthwise_conv2d step: its geometry
     from the op's shape function (``shape_of``), its parameters and multiply-adds as Keras counts
     them (:func:`convcli.ops.layer_counts.layer_counts`), and ``fields`` after its own."""
+    from ..errors import GeometryError
     from ..ops.layer_counts import layer_counts
     from ..report import window_step
 
@@ -133,7 +134,10 @@ def plan_layer(step: Any, state: Any, weights_shape: tuple[int, ...], shape_of: 
     geometry = {"strides": options["stride"], "dilation": options["dilation"], "padding": options["padding"]}
     if "groups" in fields:
         geometry["groups"] = fields["groups"]
-    after, (rows, cols) = shape_of(before, weights_shape, **geometry)
+    try:
+        after, (rows, cols) = shape_of(before, weights_shape, **geometry)
+    except GeometryError as error:  # geometry speaks of filter's `mode: same`; a layer says `padding: same`
+        raise GeometryError(str(error).replace("`mode: same`", "`padding: same`")) from None
     bias = bias_of(options, after[2])
     counts = layer_counts(step.op, before, weights_shape, use_bias=bias is not None, **geometry)
     previous = {"receptive_field": list(state.receptive_field), "jump": list(state.jump)}
@@ -172,5 +176,32 @@ def layer_details(record: dict) -> str:
 
 
 def memory(step: Any, record: dict, sizes: Any) -> int:
-    """The input converted and padded, one product per kernel tap, the result and its activation."""
-    return 2 * sizes.n_in * sizes.real + 3 * sizes.result
+    """conv2d and depthwise_conv2d (convcli.ops.conv2d): the input converted, its padded channel
+    planes, the result, one band's patch matrix (at most ``BAND_BYTES``), and what the activation
+    holds."""
+    from ..ops.conv2d import BAND_BYTES
+
+    (top, bottom), (left, right) = record["padding"]
+    rows, cols = record["in_shape"][:2]
+    padded = (rows + top + bottom) * (cols + left + right) * sizes.in_channels * sizes.real
+    kh, kw, per_group = record["weights_shape"][:3]
+    taps = kh * kw * (per_group if step.op == "conv2d" else 1)
+    band = min(BAND_BYTES, taps * sizes.result // max(1, record["weights_shape"][3]))
+    return sizes.n_in * sizes.real + padded + sizes.result + band + activation_memory(record, sizes)
+
+
+def transpose_memory(step: Any, record: dict, sizes: Any) -> int:
+    """conv2d_transpose (convcli.ops.conv2d_transpose): the input converted (twice with groups), the
+    stamped buffer before its crop, the result, and what the activation holds."""
+    (top, bottom), (left, right) = record["padding"]
+    rows, cols, channels = record["out_shape"]
+    stamped = (rows + top + bottom) * (cols + left + right) * channels * sizes.real
+    inputs = (2 if record["groups"] > 1 else 1) * sizes.n_in * sizes.real
+    return inputs + stamped + sizes.result + activation_memory(record, sizes)
+
+
+def activation_memory(record: dict, sizes: Any) -> int:
+    """What a step's activation holds at its busiest, from the result's size."""
+    from ..ops.activations import WORKING_ARRAYS
+
+    return int(WORKING_ARRAYS[record.get("activation", record.get("function", "linear"))] * sizes.result)
