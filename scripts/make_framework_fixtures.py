@@ -33,6 +33,8 @@ from keras import layers  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "frameworks"
+#: The models convcli ships (``sample:NAME`` as a pipeline): made here, trained on scikit-image's samples.
+SAMPLES = Path(__file__).resolve().parents[1] / "src" / "convcli" / "models" / "samples"
 SEED = 13
 
 
@@ -67,8 +69,9 @@ def layer_outputs(model: keras.Model, image: np.ndarray) -> dict[str, np.ndarray
     return outputs
 
 
-def save_keras(name: str, model: keras.Model, image: np.ndarray, extra: dict | None = None) -> None:
-    model.save(OUT / f"{name}.keras")
+def save_keras(name: str, model: keras.Model, image: np.ndarray, extra: dict | None = None,
+               path: Path | None = None) -> None:
+    model.save(path or OUT / f"{name}.keras")
     arrays = {"input": image.astype(np.float32), **layer_outputs(model, image)}
     for layer in model.layers:
         for index, weight in enumerate(layer.get_weights()):
@@ -99,6 +102,46 @@ def autoencoders() -> None:
         x = decoder(4, (3, 3), activation="relu", padding="same", name="decode_conv")(x)
         x = layers.UpSampling2D((2, 2), name="decode_upsample")(x)
         save_keras(name, keras.Model(input_img, x, name=name), digit_image())
+
+
+def training_crops(count: int = 6000) -> np.ndarray:
+    """28×28 crops of scikit-image's bundled grey photographs, values 0..255, at seeded places."""
+    from skimage import data
+
+    photos = [data.camera(), data.coins(), data.moon(), data.page(), data.text()]
+    rng = np.random.default_rng(SEED)
+    crops = []
+    for index in range(count):
+        photo = photos[index % len(photos)]
+        row, col = rng.integers(0, photo.shape[0] - 28), rng.integers(0, photo.shape[1] - 28)
+        crops.append(photo[row:row + 28, col:col + 28])
+    return np.stack(crops)[..., None].astype(np.float32)
+
+
+def trained_autoencoder() -> None:
+    """The lecture's autoencoder with a layer that gives the picture back, trained (mean squared error,
+    Adam, 10 epochs) on crops of scikit-image's photographs: the model convcli ships as
+    ``sample:autoencoder``. It takes and gives pixel values 0..255 (Rescaling at both ends), and,
+    having only convolutions, pooling and upsampling, runs on a photograph of any even size."""
+    from skimage import data
+
+    keras.utils.set_random_seed(SEED)
+    input_img = keras.Input(shape=(28, 28, 1), name="input")
+    x = layers.Rescaling(1 / 255, name="to_unit")(input_img)
+    x = layers.Conv2D(16, (3, 3), activation="relu", padding="same", name="encode_conv")(x)
+    x = layers.MaxPooling2D((2, 2), padding="same", name="encode_pool")(x)
+    x = layers.Conv2D(4, (3, 3), activation="relu", padding="same", name="decode_conv")(x)
+    x = layers.UpSampling2D((2, 2), name="decode_upsample")(x)
+    x = layers.Conv2D(1, (3, 3), activation="sigmoid", padding="same", name="decode_output")(x)
+    x = layers.Rescaling(255, name="to_pixels")(x)
+    model = keras.Model(input_img, x, name="autoencoder")
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="mse")
+    crops = training_crops()
+    history = model.fit(crops, crops, epochs=10, batch_size=64, shuffle=True, verbose=0)
+    print("trained autoencoder: loss", [round(v, 1) for v in history.history["loss"]])
+    SAMPLES.mkdir(parents=True, exist_ok=True)
+    image = data.camera()[240:268, 200:228, None].astype(np.float32)
+    save_keras("trained_autoencoder", model, image, path=SAMPLES / "autoencoder.keras")
 
 
 def lecture_conv() -> None:
@@ -189,6 +232,7 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     torch.use_deterministic_algorithms(True)
     autoencoders()
+    trained_autoencoder()
     lecture_conv()
     every_layer()
     global_max_then_dense()

@@ -9,7 +9,8 @@ import numpy as np
 
 FRAMEWORKS = Path(__file__).resolve().parent / "fixtures" / "frameworks"
 #: The Keras models (NAME.keras beside NAME.npz).
-KERAS_MODELS = ("autoencoder", "autoencoder_transpose", "lecture_conv", "every_layer", "global_max_dense")
+KERAS_MODELS = ("autoencoder", "autoencoder_transpose", "lecture_conv", "every_layer", "trained_autoencoder",
+                "global_max_dense")  # the last one convcli reads only up to its Dense layer
 #: The PyTorch modules in torch_modules.safetensors / .npz / .json.
 TORCH_MODULES = ("conv_groups", "conv_same", "conv_transpose", "conv_transpose_dilated")
 #: Tolerance of float32 comparisons with the frameworks (issue 13).
@@ -17,7 +18,12 @@ RTOL = 1e-4
 
 
 def model_file(name):
-    """The path of a fixture's model file: NAME.keras, or torch_modules.safetensors for "torch_modules"."""
+    """The path of a fixture's model file: NAME.keras, or torch_modules.safetensors for "torch_modules"
+    (trained_autoencoder's is the model convcli ships as sample:autoencoder)."""
+    if name == "trained_autoencoder":
+        from convcli.models.steps import sample_model
+
+        return Path(sample_model("sample:autoencoder"))
     return FRAMEWORKS / (f"{name}.safetensors" if name == "torch_modules" else f"{name}.keras")
 
 

@@ -236,9 +236,13 @@ ZIP_MAGIC = b"PK\x03\x04"
 def load_pipeline(path: str, *, search_path: Sequence[str] | None = None, until: str | None = None) -> list[Step]:
     """Read and check a pipeline file (see :func:`parse_pipeline`), or a Keras ``.keras`` model,
     whose layers become steps (:func:`convcli.models.steps.model_steps`; ``until`` names the last
-    layer to run)."""
+    layer to run), or ``sample:NAME``, a model convcli ships."""
     from .yamlfile import MAX_BYTES
 
+    if path.startswith("sample:") and not os.path.exists(path):  # a model convcli ships
+        from .models.steps import model_steps, sample_model
+
+        return model_steps(sample_model(path), until=until)[0]
     if os.path.exists(path) and not os.path.isfile(path):  # a folder, FIFO or device: never opened
         raise PipelineError("is not a regular file; give a pipeline YAML file", path=path)
     try:

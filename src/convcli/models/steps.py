@@ -4,9 +4,33 @@ pipeline file's step is, and labelled with the layer's name and class for errors
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-__all__ = ["model_steps"]
+__all__ = ["SAMPLE_MODELS", "model_steps", "sample_model"]
+
+#: Where the models convcli ships live (``sample:NAME``), made by scripts/make_framework_fixtures.py.
+SAMPLE_MODELS = Path(__file__).resolve().parent / "samples"
+
+
+def sample_model(spec: str) -> str:
+    """The file of ``sample:NAME``, a model convcli ships (``sample:autoencoder``: the lecture's
+    autoencoder, trained on scikit-image's photographs).
+
+    Examples
+    --------
+    >>> Path(sample_model("sample:autoencoder")).name
+    'autoencoder.keras'
+    """
+    from ..errors import ModelFileError, did_you_mean
+
+    name = spec.split(":", 1)[1]
+    names = sorted(path.stem for path in SAMPLE_MODELS.glob("*.keras"))
+    if name not in names:
+        hint = did_you_mean(name, names)
+        raise ModelFileError(f"no sample model {name!r}; the sample models are {', '.join(names)}"
+                             + (f"; {hint}" if hint else ""), path=spec)
+    return str(SAMPLE_MODELS / f"{name}.keras")
 
 
 def model_steps(path: str, *, until: str | None = None) -> tuple[list[Any], tuple[int, ...] | None]:

@@ -162,7 +162,7 @@ class LayerPadding(Value):
 @dataclass(frozen=True)
 class Weights(Value):
     """Numbers a layer holds: an array (from Python or a model file), a list of numbers or nested
-    lists, a file (``w.npy``, ``model.npz:KEY``, ``model.safetensors:KEY``, found beside the
+    lists (on the command line in brackets: ``[[0.25, -1], [0.25, 1]]``), a file (``w.npy``, ``model.npz:KEY``, ``model.safetensors:KEY``, found beside the
     pipeline file), or, with ``initializers``, the name of an initialiser (``glorot_uniform``: the
     array is made when the input's channels are known)."""
 
@@ -174,6 +174,14 @@ class Weights(Value):
 
         if isinstance(value, str) and self.initializers and value in INITIALIZERS:
             return value
+        if isinstance(value, str) and value.lstrip().startswith("["):  # the command line's '[[0.25, -1], ...]'
+            import ast
+
+            try:
+                value = ast.literal_eval(value.strip())
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                raise ValueError(f"`{name}` must be numbers in brackets like [[1, 2], [3, 4]], got {value!r}"[:300]) from None
+            return _finite_array(value, name=name)
         if isinstance(value, str):
             from ..models.weights import load_array
 
