@@ -43,13 +43,15 @@ PIPELINES = sorted(EXAMPLES.glob("*.yaml"))
 #: The one sample image with an alpha channel (RGBA), and the examples that refuse alpha, with why.
 ALPHA_SAMPLES = {"logo"}
 REFUSE_ALPHA = {"cnn-block": "max-unpool cannot carry an alpha channel",
-                "ridges": "method transpose cannot carry an alpha channel"}
+                "ridges": "method transpose cannot carry an alpha channel",
+                "layers": "alpha is not one"}
 
 #: Output rows (cols alike) from input rows, worked out by hand from each pipeline's steps.
 OUT_SIDE = {
     "edges": lambda n: n,                     # same-mode Sobel
     "cnn-block": lambda n: n,                 # same-mode bank; the unpool restores the pool's input size
     "ridges": lambda n: 2 * math.ceil(n / 2),  # 3×3, stride 2, padding 1: ⌈n/2⌉; transpose 2×2 at 2: ×2
+    "layers": lambda n: 2 * math.ceil(n / 2),  # same conv: n; same 2×2 pool: ⌈n/2⌉; valid 2×2 transpose at 2: ×2
 }
 
 
