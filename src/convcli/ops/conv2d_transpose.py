@@ -16,7 +16,15 @@ import numpy as np
 
 from ..geometry import TransposeAxis, as_pair, conv_axis, transpose_axis
 from ..vocabulary import TRANSPOSE_LAYOUTS
-from .conv2d import _channels, _check_groups, _choice, _layer_inputs, _layer_padding, _whole
+from .checks import check_keywords, keywords_of
+from .conv2d import (
+    _channels,
+    _check_groups,
+    _choice,
+    _layer_inputs,
+    _layer_padding,
+    _whole,
+)
 
 __all__ = ["conv2d_transpose", "conv2d_transpose_shape"]
 
@@ -120,18 +128,7 @@ def conv2d_transpose_shape(
     return (rows.out, cols.out, group_out * groups), (rows, cols)
 
 
-def conv2d_transpose(
-    image: Any,
-    weights: Any,
-    *,
-    bias: Any = None,
-    layout: str = "hwoi",
-    strides: int | Sequence[int] = 1,
-    padding: str | int | Sequence[int] = "valid",
-    output_padding: int | Sequence[int] | None = None,
-    dilation: int | Sequence[int] = 1,
-    groups: int = 1,
-) -> np.ndarray:
+def conv2d_transpose(image: Any, weights: Any, *, bias: Any = None, **geometry: Any) -> np.ndarray:
     """A transposed convolution layer: Keras ``Conv2DTranspose`` / ``torch.nn.functional.conv_transpose2d``.
 
     Each input pixel stamps its weighted kernel into the output at the stride (no flip)::
@@ -147,6 +144,10 @@ def conv2d_transpose(
         ``layout='hwoi'`` (Keras ``Conv2DTranspose``): (kh, kw, C_out/groups, C_in);
         ``'iohw'`` (PyTorch ``ConvTranspose2d``): (C_in, C_out/groups, kh, kw).
     bias : array_like of shape (C_out,), optional
+    **geometry
+        The keywords of :func:`conv2d_transpose_shape`, with its defaults: ``layout`` (as above;
+        ``'hwoi'``), ``strides``, ``dilation`` (int or (int, int); 1), ``padding`` (``'valid'``),
+        ``output_padding`` (None) and ``groups`` (1):
     strides, dilation : int or (int, int)
     padding : {'valid', 'same'}, int, (rows, cols) or (top, bottom, left, right)
         Keras's rules by name (see :func:`conv2d_transpose_shape`; ``same``: ``out = n·s``;
@@ -171,16 +172,20 @@ def conv2d_transpose(
     >>> conv2d_transpose(x, w, strides=(1, 2), padding="same")[..., 0]
     array([[ 1.,  2., 13., 20.]])
     """
+    check_keywords(geometry, _GEOMETRY, caller="conv2d_transpose")
+    layout = geometry.get("layout", "hwoi")
     array, kernel, bias_values, (rows, cols) = _layer_inputs(
-        image, weights, bias, lambda shape, kernel_shape: conv2d_transpose_shape(
-            shape, kernel_shape, layout=layout, strides=strides, padding=padding, output_padding=output_padding,
-            dilation=dilation, groups=groups),
+        image, weights, bias, lambda shape, kernel_shape: conv2d_transpose_shape(shape, kernel_shape, **geometry),
         framework_order=_choice(layout, TRANSPOSE_LAYOUTS, name="layout") == "iohw",
     )
-    out = _stamp(array.astype(kernel.dtype, copy=False), kernel, rows, cols, groups=int(groups))
+    out = _stamp(array.astype(kernel.dtype, copy=False), kernel, rows, cols, groups=int(geometry.get("groups", 1)))
     if bias_values is not None:
         out += bias_values
     return out
+
+
+#: What :func:`conv2d_transpose` passes on to :func:`conv2d_transpose_shape`.
+_GEOMETRY = keywords_of(conv2d_transpose_shape)
 
 
 def _stamp(values: np.ndarray, kernel: np.ndarray, rows: TransposeAxis, cols: TransposeAxis, *, groups: int) -> np.ndarray:

@@ -10,14 +10,13 @@ Pooling, gradients and upsampling).
 
 from __future__ import annotations
 
-import inspect
 import math
 from typing import Any
 
 import numpy as np
 
 from ..vocabulary import COMPONENTS, OPERATORS
-from .checks import as_image
+from .checks import as_image, check_keywords, keywords_of
 from .filter import filter2d
 
 __all__ = [
@@ -57,18 +56,7 @@ PREWITT_Y = PREWITT_X.T
 WEIGHTS = {"sobel": (SOBEL_X, SOBEL_Y), "scharr": (SCHARR_X, SCHARR_Y), "prewitt": (PREWITT_X, PREWITT_Y)}
 #: The geometry keywords :func:`gradients` and :func:`sobel` pass on to :func:`filter2d`: all of its
 #: keywords but the kernel's own ``normalize``.
-_GEOMETRY = tuple(name for name, parameter in inspect.signature(filter2d).parameters.items()
-                  if parameter.kind is parameter.KEYWORD_ONLY and name != "normalize")
-
-
-def _check_geometry(geometry: dict[str, Any], *, caller: str) -> None:
-    """Refuse a keyword that is not one of :data:`_GEOMETRY`, as Python refuses an unknown keyword."""
-    unknown = sorted(set(geometry) - set(_GEOMETRY))
-    if unknown:
-        raise TypeError(
-            f"{caller}() got an unexpected keyword argument {unknown[0]!r}; the geometry keywords are "
-            f"{', '.join(_GEOMETRY)}"
-        )
+_GEOMETRY = keywords_of(filter2d, leave_out=("normalize",))
 
 
 def _is_real(value: Any) -> bool:
@@ -141,7 +129,7 @@ def gradients(
     image = as_image(image)
     _check_operator(operator)
     sigma = _check_blur(blur)
-    _check_geometry(geometry, caller="gradients")
+    check_keywords(geometry, _GEOMETRY, caller="gradients")
     if sigma is not None:
         image = _blur(image, sigma, geometry)
     x_weights, y_weights = WEIGHTS[operator]
@@ -293,7 +281,7 @@ def sobel(
             )
         if not _is_real(threshold) or not math.isfinite(threshold):
             raise ValueError(f"`threshold` must be a finite number, got {threshold!r}")
-    _check_geometry(geometry, caller="sobel")
+    check_keywords(geometry, _GEOMETRY, caller="sobel")
 
     if sigma is not None:
         image = _blur(image, sigma, geometry)
