@@ -17,14 +17,7 @@ import numpy as np
 from ..geometry import TransposeAxis, as_pair, conv_axis, transpose_axis
 from ..vocabulary import TRANSPOSE_LAYOUTS
 from .checks import check_keywords, keywords_of
-from .conv2d import (
-    _channels,
-    _check_groups,
-    _choice,
-    _layer_inputs,
-    _layer_padding,
-    _whole,
-)
+from .conv2d import _channels, _check_groups, _choice, _layer_inputs, _layer_padding, _whole
 
 __all__ = ["conv2d_transpose", "conv2d_transpose_shape"]
 
