@@ -61,6 +61,8 @@ def test_topics_hold_their_formulas():
     reports = run(["help", "reports"]).stdout
     assert all(code in reports for code in ("130", "143", "receptive_field", '"status": "error"'))
     assert "CONVCLI_KERNEL_PATH" in run(["help", "kernels"]).stdout
+    layers = " ".join(run(["help", "layers"]).stdout.split())
+    assert all(word in layers for word in ("glorot_uniform", "leaky_relu", "⌈n/s⌉", "c·M + m", "n·s + max(e − s, 0)"))
     scale = run(["help", "scale"]).stdout
     assert "offset" in scale and "keeps the image's uint8/uint16 values" in " ".join(scale.split())
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import click
 
 from ..kernels.spec import NAME_PATTERN, PARAMETRIC
-from ..vocabulary import gray_formula
+from ..vocabulary import ACTIVATIONS, INITIALIZERS, gray_formula
 from .faults import echo_data
 
 #: Width the reference is rendered at, whatever the terminal: the same text on every machine.
@@ -289,6 +289,37 @@ values: radians for direction, 0/1 for a threshold map. --scale overrides the ma
 magnitude, x and y.
 """
 
+_LAYERS = """\
+CNN layers: convcli conv2d, and the pipeline steps conv2d, depthwise_conv2d, conv2d_transpose,
+activation, rescale, zero_pad, crop, batch_norm; a Keras 3 .keras model runs as such steps
+(convcli pipeline MODEL.keras IMAGE --until LAYER; sample:autoencoder is one convcli ships).
+
+conv2d: out[i, j, o] = bias[o] + Σ over the taps (a, b) and the input channels c of o's group of
+x[i·s + a·d − top, j·s + b·d − left, c] · w[a, b, c, o]: cross-correlation (no flip), as Keras's
+Conv2D and torch.nn.functional.conv2d compute it; then --activation.
+  weights      (kh, kw, C_in/groups, C_out) with --layout hwio (Keras), (C_out, C_in/groups, kh, kw)
+               with oihw (PyTorch); from w.npy, model.npz:KEY, model.safetensors:KEY, [[...]], or
+               an initialiser: INITIALIZERS (seeded by --seed; glorot_uniform
+               when none)
+  --padding    valid: no padding; same: ⌈n/s⌉ outputs, P = max((out − 1)·s + e − n, 0), ⌊P/2⌋
+               before and the odd pixel after (Keras); or amounts P, PH,PW, T,B,L,R (PyTorch)
+  --groups     PyTorch's; groups = C_in is depthwise: output channel c·M + m is filter m on c
+  Keras names: --strides, --dilation-rate, --use-bias (a zero bias, counted in the parameters)
+depthwise_conv2d: Keras DepthwiseConv2D, weights (kh, kw, C_in, M), output channel c·M + m.
+conv2d_transpose: every input pixel stamps its kernels at stride s; Keras Conv2DTranspose
+  (kh, kw, C_out, C_in) with layout hwoi, valid: n·s + max(e − s, 0), same: n·s; or PyTorch
+  ConvTranspose2d (C_in, C_out/groups, kh, kw) with iohw and crop amounts:
+  out = (n − 1)·s − before − after + e + output_padding.
+Activations (Keras's): ACTIVATIONS;
+  alpha: leaky_relu's slope (0.2), elu's scale (1).
+rescale: x·scale + offset (Keras Rescaling). zero_pad, crop: P, PH,PW, T,B,L,R or [[T, B], [L, R]].
+batch_norm: gamma·(x − moving_mean)/√(moving_variance + epsilon) + beta per channel (epsilon 0.001).
+
+Every channel of the input is a feature map (an image with alpha is refused); uint8 values enter as
+0..255. --summary prints the layers as Keras's model.summary() (output shapes, Param #) with the
+receptive field and jump of each; the report's steps hold params and macs (multiply-adds).
+"""
+
 #: name -> (one-line summary, text).
 TOPICS: dict[str, tuple[str, str]] = {
     "boundaries": ("what the padding holds: zero, constant, reflect, symmetric, edge, wrap", _BOUNDARIES),
@@ -297,6 +328,8 @@ TOPICS: dict[str, tuple[str, str]] = {
     "pooling": ("pool: windows, padding that never takes part, --ceil, --global", _POOLING),
     "upsampling": ("upsample: nearest, zeros, bilinear, transpose", _UPSAMPLING),
     "gradients": ("sobel: operators, components, sign convention", _GRADIENTS),
+    "layers": ("CNN layers: conv2d, activations, Keras models, weights and their layouts",
+               _LAYERS.replace("INITIALIZERS", ", ".join(INITIALIZERS)).replace("ACTIVATIONS", ", ".join(ACTIVATIONS))),
     "kernels": ("kernel specs, search path, the YAML kernel file", _KERNELS),
     "scale": ("values, dtypes, --scale, --gray and alpha", _SCALE.replace("GRAY_FORMULA", gray_formula())),
     "reports": ("the JSON report, exit codes, atomic outputs", _REPORTS),
