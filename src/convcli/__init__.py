@@ -35,6 +35,11 @@ _API = {
     "sobel": "convcli.ops.gradients",
     "gradients": "convcli.ops.gradients",
     "upsample": "convcli.ops.upsample",
+    "conv2d": "convcli.ops.conv2d",
+    "depthwise_conv2d": "convcli.ops.conv2d",
+    "conv2d_transpose": "convcli.ops.conv2d_transpose",
+    "activation": "convcli.ops.activations",
+    "load_model": "convcli.models.steps",
     "Kernel": "convcli.kernels",
     "load_kernel": "convcli.kernels",
     "list_kernels": "convcli.kernels",
@@ -52,6 +57,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .ops.filter import filter2d, filter_bank, to_gray
     from .ops.gradients import gradients, sobel
     from .ops.pool import global_pool, pool2d
+    from .models.steps import load_model
+    from .ops.activations import activation
+    from .ops.conv2d import conv2d, depthwise_conv2d
+    from .ops.conv2d_transpose import conv2d_transpose
     from .ops.upsample import upsample
 
 

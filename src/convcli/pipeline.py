@@ -240,9 +240,9 @@ def load_pipeline(path: str, *, search_path: Sequence[str] | None = None, until:
     from .yamlfile import MAX_BYTES
 
     if path.startswith("sample:") and not os.path.exists(path):  # a model convcli ships
-        from .models.steps import model_steps, sample_model
+        from .models.steps import load_model
 
-        return model_steps(sample_model(path), until=until)[0]
+        return load_model(path, until=until)
     if os.path.exists(path) and not os.path.isfile(path):  # a folder, FIFO or device: never opened
         raise PipelineError("is not a regular file; give a pipeline YAML file", path=path)
     try:
@@ -251,9 +251,9 @@ def load_pipeline(path: str, *, search_path: Sequence[str] | None = None, until:
     except OSError as error:
         raise PipelineError(f"cannot read the pipeline: {error.strerror or error}", path=path) from None
     if data.startswith(ZIP_MAGIC) or path.lower().endswith(".keras"):
-        from .models.steps import model_steps
+        from .models.steps import load_model
 
-        return model_steps(path, until=until)[0]
+        return load_model(path, until=until)
     if until is not None:
         raise PipelineError(f"`until` names a layer of a Keras model (.keras); this is a pipeline file: "
                             f"end its `steps:` where you want them to stop (until: {until!r})", path=path)

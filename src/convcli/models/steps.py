@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SAMPLE_MODELS", "model_steps", "sample_model"]
+__all__ = ["SAMPLE_MODELS", "load_model", "model_steps", "sample_model"]
 
 #: Where the models convcli ships live (``sample:NAME``), made by scripts/make_framework_fixtures.py.
 SAMPLE_MODELS = Path(__file__).resolve().parent / "samples"
@@ -61,3 +61,21 @@ def model_steps(path: str, *, until: str | None = None) -> tuple[list[Any], tupl
         options = {name: value for name, value in layer.options.items() if value is not None}
         steps.append(parse_step(layer.op, options, path=path, index=len(steps), layer=(layer.name, layer.class_name)))
     return steps, shape
+
+
+def load_model(path: str, *, until: str | None = None) -> list[Any]:
+    """The steps of a Keras ``.keras`` file, or of ``sample:NAME`` (a model convcli ships), to plan
+    and run with :mod:`convcli.pipeline` as ``convcli pipeline`` does.
+
+    Examples
+    --------
+    >>> from convcli.pipeline import plan
+    >>> steps = load_model("sample:autoencoder", until="encode_pool")
+    >>> plan(steps, (512, 512)).shape
+    (256, 256, 16)
+    """
+    import os
+
+    if path.startswith("sample:") and not os.path.exists(path):
+        path = sample_model(path)
+    return model_steps(path, until=until)[0]
