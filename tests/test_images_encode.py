@@ -68,8 +68,9 @@ def independent_read(path: str, fmt: str) -> np.ndarray:
         if _png_color(path) == 4:  # grey+alpha comes out of OpenCV as BGRA
             return cv2.imread(path, cv2.IMREAD_UNCHANGED)[..., [0, 3]]
         return cv2_read(path)
-    if fmt == "tiff":
-        return tifffile.imread(path)
+    if fmt == "tiff":  # more than 4 channels are a stack of pages, one per channel
+        with tifffile.TiffFile(path) as tif:
+            return np.stack([page.asarray() for page in tif.pages], axis=-1) if len(tif.pages) > 1 else tif.asarray()
     if fmt == "npy":
         return np.load(path, allow_pickle=False)
     with Image.open(path) as im:
