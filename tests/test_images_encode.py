@@ -212,3 +212,29 @@ def test_png_compression_levels_trade_size_for_speed_and_keep_pixels():
         images.encode_image(grey_alpha, format="png", png_compression=9))
     with pytest.raises(ValueError, match="png_compression"):
         images.encode_image(image, format="png", png_compression=10)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32", "float64"])
+def test_more_than_four_channels_are_a_stack_of_pages(tmp_path, dtype):
+    arr = make_array((6, 7, 16), dtype)
+    path = str(tmp_path / "maps.tif")
+    images.write_atomic(path, images.encode_image(arr, format="tiff"))
+    with tifffile.TiffFile(path) as tif:
+        assert len(tif.pages) == 16
+        for channel, page in enumerate(tif.pages):
+            assert page.shape == (6, 7) and page.photometric == tifffile.PHOTOMETRIC.MINISBLACK
+            np.testing.assert_array_equal(page.asarray(), arr[..., channel])
+        # ImageJ pages through the channels of a hyperstack; it cannot hold float64.
+        assert tif.is_imagej == (dtype != "float64")
+        if tif.is_imagej:
+            assert tif.imagej_metadata["channels"] == 16
+    back, info = images.read_image(path)
+    assert back.dtype == arr.dtype and info.shape == (6, 7, 16) and info.notes == ()
+    np.testing.assert_array_equal(back, arr)
+
+
+def test_four_channels_or_fewer_stay_one_page():
+    for channels in (2, 3, 4):
+        data = images.encode_image(rand((4, 5, channels)), format="tiff")
+        with tifffile.TiffFile(io.BytesIO(data)) as tif:
+            assert len(tif.pages) == 1 and tif.pages[0].shape == (4, 5, channels)
