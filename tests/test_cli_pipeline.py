@@ -187,7 +187,7 @@ def test_two_banks_on_an_image_with_alpha(run):
     assert result.exit_code == 0, result.output
     import tifffile
 
-    out = tifffile.imread("out.tif")
+    out = np.moveaxis(tifffile.imread("out.tif"), 0, -1)  # more than 4 channels: a page each
     assert out.shape == (6, 6, 13)  # 3 colours × 4 chains + alpha
     np.testing.assert_array_equal(out[..., -1], 200)
     assert read_png("rgba.png").shape == (8, 8, 4)

@@ -76,3 +76,94 @@ def test_dry_run_plans_the_sheet_without_writing_it(run, rgb):
     files = json.loads(result.stdout)["files"]
     assert [f["output"] for f in files] == ["p.png", "ps.png"] and not os.path.exists("ps.png")
     assert files[1]["output_dtype"] == "uint8" and len(files[1]["output_shape"]) == 3
+
+
+# --- conv layers: a block of maps per layer ---------------------------------------------------------
+
+FRAMEWORKS = os.path.join(os.path.dirname(__file__), "fixtures", "frameworks")
+TWO_LAYERS = ("steps:\n"
+              "  - conv2d: {filters: 3, kernel_size: 3, seed: 1, save: first.npy}\n"
+              "  - pool: {op: max, size: 2}\n"
+              "  - conv2d: {filters: 5, kernel_size: 2, seed: 2, save: second.npy}\n"
+              "  - activation: {function: relu}\n")
+
+
+def test_pipeline_sheet_shows_each_conv_layers_maps(run, tmp_path):
+    from convcli.sheet import layer_sheet
+
+    np.save("grey.npy", RNG.normal(size=(20, 24)).astype(np.float32))
+    (tmp_path / "two.yaml").write_text(TWO_LAYERS)
+    planned = run("pipeline", "two.yaml", "grey.npy", "-o", "out.npy", "--sheet", "s.png", "--dry-run", "--json")
+    assert planned.exit_code == 0, planned.output
+    assert not os.path.exists("s.png")
+    result = run("pipeline", "two.yaml", "grey.npy", "-o", "out.npy", "--sheet", "s.png")
+    assert result.exit_code == 0, result.output
+    first, second = np.load("first.npy"), np.load("second.npy")
+    assert first.shape == (18, 22, 3) and second.shape == (8, 10, 5)
+    sheet = read_png("s.png")
+    expected = layer_sheet([first, second], names=["conv2d_1", "conv2d_2"], kinds=["conv2d", "conv2d"])
+    assert sheet.shape == expected.shape and (sheet == expected).all()
+    # The dry run's planned sheet has the shape of the sheet written.
+    described = {f["output"]: f for f in json.loads(planned.stdout)["files"]}
+    assert tuple(described["s.png"]["output_shape"]) == sheet.shape
+    assert described["s.png"]["output_dtype"] == "uint8"
+
+
+def test_keras_model_sheet_names_the_layers(run, tmp_path):
+    from convcli.sheet import layer_sheet
+
+    np.save("digit.npy", RNG.uniform(size=(28, 28)).astype(np.float32))
+    model = os.path.join(FRAMEWORKS, "autoencoder.keras")
+    for layer in ("encode_conv", "decode_conv"):
+        assert run("pipeline", model, "digit.npy", "--until", layer, "-o", f"{layer}.npy").exit_code == 0
+    result = run("pipeline", model, "digit.npy", "-o", "out.npy", "--sheet", "s.png")
+    assert result.exit_code == 0, result.output
+    maps = [np.load("encode_conv.npy"), np.load("decode_conv.npy")]
+    assert [m.shape for m in maps] == [(28, 28, 16), (14, 14, 4)]
+    expected = layer_sheet(maps, names=["encode_conv", "decode_conv"], kinds=["Conv2D", "Conv2D"])
+    assert (read_png("s.png") == expected).all()
+
+
+def test_conv2d_command_sheet_and_tiff_stack(run, rgb):
+    import tifffile
+
+    from convcli.images import read_image
+    from convcli.sheet import layer_sheet
+
+    layer = ("conv2d", "rgb.png", "--filters", "8", "--kernel-size", "3", "--seed", "1")
+    result = run(*layer, "-o", "m.tif", "--dtype", "float32")
+    assert result.exit_code == 0, result.output
+    result = run(*layer, "-o", "m.npy", "--sheet", "s.png")
+    assert result.exit_code == 0, result.output
+    with tifffile.TiffFile("m.tif") as tif:  # 8 channels: 8 pages
+        maps = np.stack([page.asarray() for page in tif.pages], axis=-1)
+    assert maps.shape == (22, 18, 8)
+    np.testing.assert_array_equal(maps, np.load("m.npy"))
+    np.testing.assert_array_equal(read_image("m.tif")[0], maps)
+    assert (read_png("s.png") == layer_sheet([maps], names=["conv2d_1"], kinds=["conv2d"])).all()
+
+
+def test_a_chain_without_conv_layers_keeps_the_sheet_of_its_result(run, rgb, tmp_path):
+    from convcli.sheet import contact_sheet
+
+    (tmp_path / "p.yaml").write_text("steps:\n  - filter: {kernels: [box3, sobel-x]}\n"
+                                     "  - activation: {function: relu}\n")
+    result = run("pipeline", "p.yaml", "rgb.png", "-o", "out.npy", "--sheet", "s.png")
+    assert result.exit_code == 0, result.output
+    labels = [f"c{c * 2 + k} in{c}·{name}" for c in range(3) for k, name in enumerate(["box3", "sobel-x"])]
+    assert (read_png("s.png") == contact_sheet(np.load("out.npy"), labels=labels)).all()
+
+
+def test_max_memory_counts_the_layers_kept_for_the_sheet(run, tmp_path):
+    (tmp_path / "wide.yaml").write_text("steps:\n  - conv2d: {filters: 64, kernel_size: 3}\n"
+                                        "  - conv2d: {filters: 1, kernel_size: 3}\n")
+    np.save("big.npy", np.zeros((1024, 1024), np.float32))
+    args = ("pipeline", "wide.yaml", "big.npy", "-o", "out.npy", "--dry-run", "--json")
+    without = json.loads(run(*args).stdout)["files"][0]["memory"]
+    with_sheet = json.loads(run(*args, "--sheet", "s.png").stdout)["files"][0]["memory"]
+    maps = 1022 * 1022 * 64 * 4  # the first layer's float32 maps, held for the sheet
+    assert with_sheet >= without + maps
+    # Refused before anything is decoded, with the sheet only.
+    refused = run(*args[:-2], "--max-memory", str((without + with_sheet) // 2), "--sheet", "s.png")
+    assert refused.exit_code != 0 and "--max-memory" in refused.output + refused.stderr
+    assert not os.path.exists("out.npy") and not os.path.exists("s.png")

@@ -68,8 +68,9 @@ def independent_read(path: str, fmt: str) -> np.ndarray:
         if _png_color(path) == 4:  # grey+alpha comes out of OpenCV as BGRA
             return cv2.imread(path, cv2.IMREAD_UNCHANGED)[..., [0, 3]]
         return cv2_read(path)
-    if fmt == "tiff":
-        return tifffile.imread(path)
+    if fmt == "tiff":  # more than 4 channels are a stack of pages, one per channel
+        with tifffile.TiffFile(path) as tif:
+            return np.stack([page.asarray() for page in tif.pages], axis=-1) if len(tif.pages) > 1 else tif.asarray()
     if fmt == "npy":
         return np.load(path, allow_pickle=False)
     with Image.open(path) as im:
@@ -211,3 +212,29 @@ def test_png_compression_levels_trade_size_for_speed_and_keep_pixels():
         images.encode_image(grey_alpha, format="png", png_compression=9))
     with pytest.raises(ValueError, match="png_compression"):
         images.encode_image(image, format="png", png_compression=10)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32", "float64"])
+def test_more_than_four_channels_are_a_stack_of_pages(tmp_path, dtype):
+    arr = make_array((6, 7, 16), dtype)
+    path = str(tmp_path / "maps.tif")
+    images.write_atomic(path, images.encode_image(arr, format="tiff"))
+    with tifffile.TiffFile(path) as tif:
+        assert len(tif.pages) == 16
+        for channel, page in enumerate(tif.pages):
+            assert page.shape == (6, 7) and page.photometric == tifffile.PHOTOMETRIC.MINISBLACK
+            np.testing.assert_array_equal(page.asarray(), arr[..., channel])
+        # ImageJ pages through the channels of a hyperstack; it cannot hold float64.
+        assert tif.is_imagej == (dtype != "float64")
+        if tif.is_imagej:
+            assert tif.imagej_metadata["channels"] == 16
+    back, info = images.read_image(path)
+    assert back.dtype == arr.dtype and info.shape == (6, 7, 16) and info.notes == ()
+    np.testing.assert_array_equal(back, arr)
+
+
+def test_four_channels_or_fewer_stay_one_page():
+    for channels in (2, 3, 4):
+        data = images.encode_image(rand((4, 5, channels)), format="tiff")
+        with tifffile.TiffFile(io.BytesIO(data)) as tif:
+            assert len(tif.pages) == 1 and tif.pages[0].shape == (4, 5, channels)

@@ -59,3 +59,36 @@ def test_tiff_float_nan_refused():
     buf = io.BytesIO()
     tifffile.imwrite(buf, np.array([[1.0, np.nan]], np.float32))
     assert "NaN or inf" in read_error(buf.getvalue())
+
+
+def _stack_bytes(planes, **kwargs):
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, planes, photometric="minisblack", **kwargs)
+    return buf.getvalue()
+
+
+def test_a_stack_of_channels_is_read_whole():
+    planes = rand((6, 4, 5))  # C, H, W
+    for kwargs in ({"imagej": True, "metadata": {"axes": "CYX"}}, {"metadata": {"axes": "CYX"}}):
+        arr, info = images.read_image(_stack_bytes(planes, **kwargs))
+        assert info.shape == (4, 5, 6) and info.frames == 6 and info.notes == () and not info.has_alpha
+        np.testing.assert_array_equal(arr, np.moveaxis(planes, 0, -1))
+    info = images.probe(_stack_bytes(planes, imagej=True, metadata={"axes": "CYX"}))  # the header alone
+    assert info.shape == (4, 5, 6)
+
+
+def test_other_multipage_tiffs_give_their_first_page():
+    planes = rand((6, 4, 5))
+    cases = {
+        "slices, not channels": _stack_bytes(planes, imagej=True, metadata={"axes": "ZYX"}),
+        "no description": _stack_bytes(planes, metadata=None),
+    }
+    buf = io.BytesIO()
+    with tifffile.TiffWriter(buf) as tw:  # pages of different shapes
+        tw.write(planes[0], photometric="minisblack", metadata={"axes": "YX"})
+        tw.write(planes[:, :2, :2], photometric="minisblack", metadata={"axes": "CYX"})
+    cases["different shapes"] = buf.getvalue()
+    for what, data in cases.items():
+        arr, info = images.read_image(data)
+        assert info.shape == (4, 5) and any("first was used" in note for note in info.notes), what
+        np.testing.assert_array_equal(arr, planes[0])

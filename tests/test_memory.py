@@ -230,3 +230,17 @@ def test_the_estimate_grows_with_each_steps_result():
         last = 64 * 48 * 10**banks * 4
         assert estimate.bytes >= 2 * last  # the result and its copy in the output dtype
         assert estimate.bytes <= 4 * last + (9 << 20)
+
+
+def test_a_sheet_of_conv_layers_holds_their_maps_and_the_sheet():
+    from convcli.memory import estimate_memory
+    from convcli.pipeline import parse_pipeline
+
+    steps = parse_pipeline("steps:\n  - conv2d: {filters: 32, kernel_size: 3}\n  - pool: {op: max, size: 2}\n"
+                           "  - conv2d: {filters: 8, kernel_size: 3}\n", path="layers.yaml")
+    without = estimate_memory([steps], (600, 800), "uint8", sheet=False).bytes
+    with_sheet = estimate_memory([steps], (600, 800), "uint8", sheet=True)
+    first, second = 598 * 798 * 32 * 4, 297 * 397 * 8 * 4  # float32 maps, held until the sheet is made
+    sheet = (598 * 798 * 32 + 297 * 397 * 8) * 3  # at least the tiles' pixels, RGB
+    assert with_sheet.bytes >= without + first + second + sheet
+    assert with_sheet.where == "the contact sheet"

@@ -432,3 +432,27 @@ def test_a_plan_is_typed_stages_and_the_report_records_are_theirs():
     assert planned.stages[2].receptive_field == (6, 6) and planned.stages[2].jump == (2, 2)
     assert planned.steps == [stage.record for stage in planned.stages]
     assert planned.steps[2]["out_shape"] == [3, 4] and planned.steps[2]["receptive_field"] == [6, 6]
+
+
+def test_run_keeps_the_results_of_the_steps_asked_for():
+    from convcli.pipeline import layer_positions
+
+    steps = parse_pipeline("steps:\n  - conv2d: {filters: 3, kernel_size: 3, seed: 1}\n"
+                           "  - activation: {function: relu}\n"
+                           "  - conv2d: {filters: 2, kernel_size: 2, seed: 2, save: s.npy}\n"
+                           "  - pool: {op: max, size: 2}\n", path="k.yaml")
+    image = np.random.default_rng(3).normal(size=(12, 14)).astype(np.float32)
+    assert layer_positions(steps) == [0, 2]
+    result, _, kept = run(steps, image, keep=[0, 2])
+    assert [step.op for step, _ in kept] == ["conv2d", "conv2d"]  # step 3 saves and is kept: once
+    for (_, array), end in zip(kept, (1, 3)):  # each is what the chain up to that step gives
+        np.testing.assert_array_equal(array, run(steps[:end], image)[0])
+    assert [step.op for step, _ in run(steps, image)[2]] == ["conv2d"]  # without keep: the saved only
+    np.testing.assert_array_equal(result, run(steps, image)[0])
+
+
+@pytest.mark.parametrize("keep", [[4], [-1], [True], ["0"]])
+def test_run_keep_names_step_positions(keep):
+    steps = parse_pipeline("steps: [gray, {pool: {op: max, size: 2}}]", path="p.yaml")
+    with pytest.raises(ValueError, match=r"`keep` must list positions of steps, 0 to 1"):
+        run(steps, np.zeros((4, 4)), keep=keep)

@@ -185,3 +185,134 @@ def test_bank_labels_are_input_channel_major():
             bank_labels(bad)
     with pytest.raises(ValueError, match="channels"):
         bank_labels([["a"]], channels=0)
+
+
+# --- sheets of conv layers -------------------------------------------------------------------------
+
+
+def _band(texts):
+    """Height of a text band as the sheet documents it: a line of Pillow's default font ("Ag", or
+    the texts' ink when it reaches further), 3 pixels above and below."""
+    from PIL import ImageFont
+
+    font = ImageFont.load_default()
+    boxes = [font.getbbox("Ag"), *(font.getbbox(text) for text in texts)]
+    return max(box[3] for box in boxes) - min(box[1] for box in boxes) + 2 * 3
+
+
+def _scaled(values):
+    """The documented default scale, in NumPy: each map's min..max to 0..255, rounded."""
+    lo, hi = values.min(), values.max()
+    return np.rint((values - lo) * (255.0 / (hi - lo))).astype(np.uint8)
+
+
+TWO_LAYERS = ("steps:\n"
+              "  - conv2d: {filters: 3, kernel_size: 3, seed: 1}\n"      # 20×24 → 18×22×3
+              "  - pool: {op: max, size: 2}\n"                           # → 9×11×3
+              "  - conv2d: {filters: 2, kernel_size: 2, seed: 2}\n")     # → 8×10×2
+
+
+def test_pipeline_sheet_of_two_conv_layers_has_a_block_per_layer():
+    from convcli.pipeline import layer_positions, parse_pipeline, plan
+    from convcli.sheet import pipeline_sheet
+
+    steps = parse_pipeline(TWO_LAYERS, path="two.yaml")
+    planned = plan(steps, (20, 24))
+    rng = np.random.default_rng(5)
+    maps = {0: rng.normal(size=(18, 22, 3)), 2: rng.normal(size=(8, 10, 2))}
+    assert layer_positions(steps) == [0, 2]
+    sheet = pipeline_sheet(rng.normal(size=(8, 10, 2)), steps, planned, maps=maps)
+
+    pad = 4
+    labels = [f"conv2d_1 c{j}" for j in range(3)] + [f"conv2d_2 c{j}" for j in range(2)]
+    label_band = _band(labels[:3])
+    titles = ["conv2d_1 (conv2d) 18x22x3", "conv2d_2 (conv2d) 8x10x2"]
+    title_band = _band(titles)
+    # Block 1: 18×22 tiles enlarged ⌈128/22⌉ = 6 times (108×132), 3 tiles on a 2×2 grid.
+    tile1_h, tile1_w = 18 * 6, 22 * 6
+    block1 = (2 * (tile1_h + label_band) + 3 * pad, 2 * tile1_w + 3 * pad)
+    # Block 2: 8×10 tiles enlarged ⌈128/10⌉ = 13 times (104×130), 2 tiles side by side.
+    tile2_h, tile2_w = 8 * 13, 10 * 13
+    block2 = (tile2_h + _band(labels[3:]) + 2 * pad, 2 * tile2_w + 3 * pad)
+    assert sheet.shape == (title_band + block1[0] + title_band + block2[0], max(block1[1], block2[1]), 3)
+
+    # Headings: black text on a white band across the sheet.
+    for top in (0, title_band + block1[0]):
+        heading = sheet[top:top + title_band]
+        assert (heading == heading[..., :1]).all() and (heading[..., 0] < 128).sum() > 30  # grey ink
+        assert (heading[:, -20:] == 255).all() and (heading[:3] == 255).all()                 # on white
+    # Block 2 is narrower: the frame colour fills the rest of its rows.
+    second = sheet[2 * title_band + block1[0]:]
+    assert (second[:, block2[1]:] == FRAME).all()
+
+    # Tiles are the maps, each scaled min..max to 0..255 and enlarged.
+    first = sheet[title_band:title_band + block1[0]]
+    for j, (r, c) in enumerate([(0, 0), (0, 1), (1, 0)]):
+        y, x = pad + r * (tile1_h + label_band + pad), pad + c * (tile1_w + pad)
+        expected = np.repeat(np.repeat(_scaled(maps[0][..., j]), 6, axis=0), 6, axis=1)
+        assert (first[y:y + tile1_h, x:x + tile1_w] == expected[..., None]).all()
+    for j in range(2):
+        x = pad + j * (tile2_w + pad)
+        expected = np.repeat(np.repeat(_scaled(maps[2][..., j]), 13, axis=0), 13, axis=1)
+        assert (second[pad:pad + tile2_h, x:x + tile2_w] == expected[..., None]).all()
+    # Labels: the step's name and the channel, as on a contact sheet of the maps so labelled.
+    assert (first == contact_sheet(maps[0], labels=labels[:3])).all()
+    assert (second[:, :block2[1]] == contact_sheet(maps[2], labels=labels[3:])).all()
+
+
+def test_model_layers_are_named_by_the_layer():
+    from convcli.pipeline import parse_step, plan
+    from convcli.sheet import layer_sheet, pipeline_sheet
+
+    steps = [parse_step("conv2d", {"filters": 2, "kernel_size": 3}, layer=("encode_conv", "Conv2D")),
+             parse_step("activation", {"function": "relu"}),
+             parse_step("conv2d", {"filters": 1, "kernel_size": 3})]
+    maps = {0: np.arange(2 * 8 * 8.0).reshape(8, 8, 2), 2: np.arange(36.0).reshape(6, 6)}
+    sheet = pipeline_sheet(np.zeros((6, 6)), steps, plan(steps, (10, 10)), maps=maps)
+    expected = layer_sheet([maps[0], maps[2]], names=["encode_conv", "conv2d_1"], kinds=["Conv2D", "conv2d"])
+    assert (sheet == expected).all()
+    band = _band(["encode_conv (Conv2D) 8x8x2"])
+    assert (sheet[band:band + contact_sheet(maps[0]).shape[0], :contact_sheet(maps[0]).shape[1]]
+            == contact_sheet(maps[0], labels=["encode_conv c0", "encode_conv c1"])).all()
+
+
+def test_a_chain_without_conv_layers_keeps_its_contact_sheet():
+    from convcli.pipeline import parse_pipeline, plan
+    from convcli.sheet import pipeline_sheet
+
+    steps = parse_pipeline("steps: [{filter: {kernels: [mean2, edge2], mode: valid}}, {activation: {function: relu}}]",
+                           path="p.yaml")
+    result = np.random.default_rng(1).normal(size=(9, 9, 2))
+    sheet = pipeline_sheet(result, steps, plan(steps, (10, 10)), maps={0: np.ones((3, 3))})
+    assert (sheet == contact_sheet(result, labels=["c0 mean2", "c1 edge2"])).all()
+
+
+def test_pipeline_sheet_needs_every_conv_layers_maps():
+    from convcli.pipeline import parse_pipeline, plan
+    from convcli.sheet import pipeline_sheet
+
+    steps = parse_pipeline(TWO_LAYERS, path="two.yaml")
+    with pytest.raises(ValueError, match=r"`maps` must hold .* missing \[2\].*keep=\[0, 2\]"):
+        pipeline_sheet(np.zeros((8, 10, 2)), steps, plan(steps, (20, 24)), maps={0: np.zeros((18, 22, 3))})
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"maps": [], "names": []}, ValueError, "at least one"),
+    ({"maps": [np.zeros((4, 4))], "names": ["a", "b"]}, ValueError, "names must be 1 strings, one per map"),
+    ({"maps": [np.zeros((4, 4))], "names": "a"}, TypeError, "names must be a list"),
+    ({"maps": [np.zeros((4, 4))], "names": ["a"], "kinds": [1]}, ValueError, "kinds must be 1 strings"),
+    ({"maps": [np.zeros((4, 4, 2, 2))], "names": ["a"]}, ValueError, r"\(H, W\) or \(H, W, C\)"),
+    ({"maps": [np.zeros((4, 4))], "names": ["a"], "padding": -1}, ValueError, "padding"),
+])
+def test_layer_sheet_bad_arguments(kwargs, error, match):
+    from convcli.sheet import layer_sheet
+
+    with pytest.raises(error, match=match):
+        layer_sheet(**kwargs)
+
+
+def test_tile_zoom_is_the_contact_sheets():
+    from convcli.sheet import tile_zoom
+
+    assert [tile_zoom(h, w) for h, w in [(28, 14), (128, 5), (129, 1), (300, 200)]] == [5, 1, 1, 1]
+    assert contact_sheet(np.zeros((28, 14)), padding=0, labels=[""]).shape[1] == 14 * 5

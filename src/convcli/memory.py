@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .pipeline import Stage, Step, plan, result_dtype
+from .pipeline import Stage, Step, layer_positions, plan, result_dtype
 from .steps import KINDS
 
 #: Bytes added to every estimate for what is not an image-sized array: the engines' row buffers and
@@ -15,6 +15,12 @@ from .steps import KINDS
 MEMORY_OVERHEAD = 8 << 20
 #: And a tenth more for what the arrays' model leaves out: allocator slack, libraries' scratch space.
 MEMORY_MARGIN = 1.1
+
+
+#: Bounds on a contact sheet tile's label band (a line of Pillow's default font and its margins)
+#: and on a tile's width (its label's), in pixels: what a layer sheet's size is estimated with.
+SHEET_BAND = 32
+SHEET_CELL_WIDTH = 160
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,24 @@ def _step_memory(stage: Stage, before: str, after: str, has_alpha: bool, engine:
     return KINDS[stage.step.op].memory(stage.step, stage.record, sizes)
 
 
+def _layer_sheet_memory(shapes: Sequence[Sequence[int]]) -> tuple[int, int]:
+    """Bytes at the busiest while :func:`convcli.sheet.layer_sheet` lays out maps of ``shapes``
+    (one block at a time: the maps in float64 and the scaling's temporaries, the enlarged tiles,
+    the labelled tiles and their montage, beside the blocks already made; then all blocks joined
+    into one image), and the sheet's bytes (RGB, uint8)."""
+    from .sheet import tile_zoom
+
+    made, peak = 0, 0
+    for shape in shapes:
+        height, width = int(shape[0]), int(shape[1])
+        channels, zoom = _elements(shape[2:]), tile_zoom(height, width)
+        elements = height * width * channels
+        block = channels * (height * zoom + SHEET_BAND) * max(width * zoom, SHEET_CELL_WIDTH) * 3
+        peak = max(peak, made + 5 * 8 * elements + elements * zoom * zoom + 2 * block)
+        made += block
+    return max(peak, 2 * made), made
+
+
 def _mapping_memory(elements: int, result: str, output: str) -> int:
     """Turning a result into the output dtype, besides the mapped array: the general mapping's
     float64 copies (alpha, angles, masks, integers into an integer dtype) or the fast path's."""
@@ -117,7 +141,9 @@ def estimate_memory(
         then a contact sheet), in which dtype and format. Default: each product once to ``.npy``,
         as computed.
     sheet : bool
-        A contact sheet of the first chain's result is made too.
+        A contact sheet is made too: of the first chain's result or, when the one chain has conv
+        layers (:func:`~convcli.pipeline.layer_positions`), of their maps, which are then held
+        from each layer's step until the sheet is made.
     engine : str
         What computes the filters (``--engine``).
     max_pixels : int, optional
@@ -140,6 +166,9 @@ def estimate_memory(
     held = 0  # results of earlier chains and saved steps
     products: list[tuple[int, str, bool, str]] = []  # elements, dtype, alpha, kind
     saves: list[tuple[int, str, bool, str]] = []
+    layers = layer_positions(chains[0]) if sheet and len(chains) == 1 else []
+    maps: list[tuple[int, ...]] = []
+    kept = 0  # the layers' maps held for the sheet and nothing else
     for chain in chains:
         state = plan(chain, shape, has_alpha=has_alpha, max_pixels=max_pixels)
         current, alive = start, 0  # the step's input when it is not the decoded image
@@ -151,14 +180,24 @@ def estimate_memory(
                 peak, where = need, f"step {position + 1} ({step.op})"
             alive = _elements(stage.out_shape) * np.dtype(after).itemsize
             current = after
-            if step.save:
+            if step.save or position in layers:
                 held += alive
+            if position in layers:
+                maps.append(stage.out_shape)
+                kept += 0 if step.save else alive
+            if step.save:
                 kind = plan(chain[: position + 1], shape, has_alpha=has_alpha).kind
                 saves.append((_elements(stage.out_shape), after, alpha, kind))
         products.append((_elements(state.shape), current, alpha, state.kind))
         held += alive
     products += saves
-    if sheet:
+    if maps:
+        making, elements = _layer_sheet_memory(maps)
+        if base + held + making > peak:
+            peak, where = base + held + making, "the contact sheet"
+        products.append((elements, "uint8", False, "values"))
+        held += elements - kept  # the maps go once the sheet is made
+    elif sheet:
         elements = products[0][0]
         need = base + held + 2 * elements * 8
         if need > peak:

@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import ConvcliError, GeometryError, NonFiniteError, did_you_mean
 from .steps import KINDS
 from .steps.base import KEYS, Context, Planning, RuleError, Running, Wording, floating
+from .vocabulary import CONV_LAYERS
 
-__all__ = ["OPS", "PipelineError", "Step", "Stage", "Plan", "check_output", "load_pipeline", "nonfinite", "parse_pipeline",
-           "parse_step", "plan", "result_dtype", "run"]
+__all__ = ["OPS", "PipelineError", "Step", "Stage", "Plan", "check_output", "layer_positions", "load_pipeline", "nonfinite",
+           "parse_pipeline", "parse_step", "plan", "result_dtype", "run"]
 
 #: The step kinds, in the order messages list them.
 OPS = tuple(KINDS)
@@ -361,6 +362,20 @@ def _check_size(step: Step, record: dict, before: Sequence[int], after: Sequence
                 "check the options, or raise `max_pixels`", cls=GeometryError)
 
 
+def layer_positions(steps: Sequence[Step]) -> list[int]:
+    """Where a chain's conv layers are (steps of a kind in :data:`convcli.vocabulary.CONV_LAYERS`):
+    the steps whose maps a contact sheet shows (:func:`convcli.sheet.pipeline_sheet`).
+
+    Examples
+    --------
+    >>> steps = parse_pipeline("steps: [gray, {conv2d: {filters: 2, kernel_size: 3}}, {activation: {function: relu}}]",
+    ...                        path="p.yaml")
+    >>> layer_positions(steps)
+    [1]
+    """
+    return [position for position, step in enumerate(steps) if step.op in CONV_LAYERS]
+
+
 # --- running ---------------------------------------------------------------------------------------
 
 
@@ -372,9 +387,13 @@ def run(
     max_pixels: int | None = None,
     engine: str = "auto",
     allow_nonfinite: bool = False,
+    keep: Collection[int] = (),
 ) -> tuple[Any, Plan, list[tuple[Step, Any]]]:
-    """Run ``steps`` on ``image``: the result, its :class:`Plan`, and the saved intermediates.
+    """Run ``steps`` on ``image``: the result, its :class:`Plan`, and the intermediates kept.
 
+    The intermediates are ``(step, result)`` for each step that has ``save``, and each step whose
+    position (from 0) is in ``keep`` (the conv layers a contact sheet shows, see
+    :func:`layer_positions`), in the chain's order; a step that is both comes once.
     The plan is made first, so an impossible geometry fails before any pixel is computed.
     ``engine`` chooses what computes the filters (see :func:`convcli.ops.filter.filter2d`).
 
@@ -398,12 +417,15 @@ def run(
     """
     import numpy as np
 
+    keep = frozenset(keep)
+    if not all(type(position) is int and 0 <= position < len(steps) for position in keep):
+        raise ValueError(f"`keep` must list positions of steps, 0 to {len(steps) - 1}, got {sorted(keep, key=str)}")
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # said once, by _check_step
         return _run(steps, image, has_alpha=has_alpha, max_pixels=max_pixels, engine=engine,
-                    allow_nonfinite=allow_nonfinite)
+                    allow_nonfinite=allow_nonfinite, keep=keep)
 
 
-def _run(steps, image, *, has_alpha, max_pixels, engine, allow_nonfinite):
+def _run(steps, image, *, has_alpha, max_pixels, engine, allow_nonfinite, keep):
     import numpy as np
 
     planned = plan(steps, np.shape(image), has_alpha=has_alpha, max_pixels=max_pixels)
@@ -422,7 +444,7 @@ def _run(steps, image, *, has_alpha, max_pixels, engine, allow_nonfinite):
             raise RuntimeError(f"{step.op} gave {array.shape}, the plan said {expected}")
         if not allow_nonfinite:
             _check_step(step, array)
-        if step.save:
+        if step.save or position in keep:
             saved.append((step, array))
     return array, planned, saved
 

@@ -18,7 +18,7 @@ from .geometry import AxisGeometry, chain_receptive_field
 from .vocabulary import GRAY_WEIGHTS
 
 __all__ = ["window_step", "filter_step", "pool_step", "gray_step", "file_entry", "build_report", "to_json", "summary_lines",
-           "layer_table", "shape_text"]
+           "layer_table", "shape_text", "step_names"]
 
 
 def shape_text(shape: Sequence[int]) -> str:
@@ -337,6 +337,27 @@ def summary_lines(
     return lines
 
 
+def step_names(steps: Sequence[dict]) -> list[str]:
+    """The name of each step of a chain, from its report records: a model layer's own name, else
+    the kind numbered among the steps of that kind (``conv2d_1``, ``conv2d_2``), as Keras numbers
+    the layers it names.
+
+    Examples
+    --------
+    >>> step_names([{"op": "conv2d"}, {"op": "pool"}, {"op": "conv2d", "layer": "encode_conv"}, {"op": "conv2d"}])
+    ['conv2d_1', 'pool_1', 'encode_conv', 'conv2d_2']
+    """
+    counts: dict[str, int] = {}
+    names = []
+    for step in steps:
+        if "layer" in step:
+            names.append(step["layer"])
+            continue
+        counts[step["op"]] = counts.get(step["op"], 0) + 1
+        names.append(f"{step['op']}_{counts[step['op']]}")
+    return names
+
+
 def layer_table(steps: Sequence[dict], *, input_shape: Sequence[int]) -> list[str]:
     """A table of a chain's steps as Keras's ``model.summary()`` gives it (layer and type, output
     shape with ``None`` for the batch, parameters), with each step's receptive field and jump, and
@@ -357,14 +378,9 @@ def layer_table(steps: Sequence[dict], *, input_shape: Sequence[int]) -> list[st
         return "(None, " + ", ".join(map(str, dims + [1] * (len(dims) == 2))) + ")"
 
     rows = [("input", shape(input_shape), "0", "1×1", "1×1")]
-    counts: dict[str, int] = {}
-    for step in steps:
+    for step, named in zip(steps, step_names(steps)):
         op = step["op"]
-        if "layer" in step:
-            name = f"{step['layer']} ({step['layer_class']})"
-        else:
-            counts[op] = counts.get(op, 0) + 1
-            name = f"{op}_{counts[op]} ({op})"
+        name = f"{named} ({step.get('layer_class', op)})"
         # Keras's global pooling drops the rows and columns (keepdims=False): (None, C).
         out = step["out_shape"][2:] if op == "global_pool" else step["out_shape"]
         rows.append((name, "(None, " + ", ".join(map(str, out)) + ")" if op == "global_pool" else shape(out),

@@ -4,7 +4,9 @@ A filter bank turns one image into many channels (the Keras lecture's 48×48×4)
 them and a .npy cannot be looked at. :func:`contact_sheet` lays the channels out side by side, each
 scaled to 0..255 on its own (so a faint channel is as visible as a strong one) and labelled under
 the tile; :func:`bank_labels` names the channels of filter banks the way convcli orders them
-(channel c·K + k is kernel k on input channel c).
+(channel c·K + k is kernel k on input channel c). A chain of CNN layers gives maps of different
+sizes at each conv layer: :func:`layer_sheet` shows each layer's maps as a block of its own, under
+a heading, the blocks one above the other.
 
 Only numpy, scikit-image (:func:`skimage.util.montage`) and Pillow (its built-in default font, so
 no font file is needed) are used; nothing is printed or written.
@@ -13,12 +15,12 @@ no font file is needed) are used; nothing is printed or written.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["FRAME", "SCALES", "bank_labels", "contact_sheet"]
+__all__ = ["FRAME", "SCALES", "bank_labels", "contact_sheet", "layer_sheet", "pipeline_sheet", "tile_zoom"]
 
 #: How values become 0..255: each tile on its own, all tiles together, or as they are.
 SCALES = ("normalize", "global", "clip", "abs", "offset")
@@ -67,6 +69,18 @@ def bank_labels(banks: Sequence[Sequence[str]], *, channels: int = 1) -> list[st
             raise ValueError(f"each bank must be a non-empty list of kernel names, got {bank!r}")
         chains = [f"{chain}·{name}" if chain else name for chain in chains for name in bank]
     return [f"c{j} {chain}" if chain else f"c{j}" for j, chain in enumerate(chains)]
+
+
+def tile_zoom(height: int, width: int) -> int:
+    """The whole factor :func:`contact_sheet` enlarges a ``height`` × ``width`` tile by, unless told:
+    the smallest that makes its longer side at least 128 pixels (1 for larger tiles).
+
+    Examples
+    --------
+    >>> tile_zoom(28, 14), tile_zoom(48, 48), tile_zoom(512, 512)
+    (5, 3, 1)
+    """
+    return max(1, math.ceil(_MIN_TILE / max(int(height), int(width))))
 
 
 def contact_sheet(
@@ -144,7 +158,7 @@ def contact_sheet(
         raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
     columns = _whole(columns, name="columns", minimum=1) if columns is not None else math.ceil(math.sqrt(count))
     columns = min(columns, count)
-    zoom = _whole(zoom, name="zoom", minimum=1) if zoom is not None else max(1, math.ceil(_MIN_TILE / max(height, width)))
+    zoom = _whole(zoom, name="zoom", minimum=1) if zoom is not None else tile_zoom(height, width)
     padding = _whole(padding, name="padding", minimum=0)
 
     grey = _to_uint8(values, scale)
@@ -174,14 +188,14 @@ def _as_channels(array: Any) -> np.ndarray:
     return values.astype(np.float64)
 
 
-def _check_labels(labels: Sequence[str] | None, count: int) -> list[str]:
+def _check_labels(labels: Sequence[str] | None, count: int, *, name: str = "labels", each: str = "channel") -> list[str]:
     if labels is None:
         return [f"c{j}" for j in range(count)]
     if isinstance(labels, str):
-        raise TypeError("labels must be a list of strings, one per channel, not a single string")
+        raise TypeError(f"{name} must be a list of strings, one per {each}, not a single string")
     labels = list(labels)
     if len(labels) != count or not all(isinstance(label, str) for label in labels):
-        raise ValueError(f"labels must be {count} strings, one per channel; got {labels!r}")
+        raise ValueError(f"{name} must be {count} strings, one per {each}; got {labels!r}")
     return labels
 
 
@@ -210,18 +224,33 @@ def _to_uint8(values: np.ndarray, scale: str) -> np.ndarray:
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def _labelled_tiles(grey: np.ndarray, labels: list[str]) -> np.ndarray:
-    """(h, w, C) uint8 to (C, h + band, W, 3) uint8: each channel over a white band with its label."""
-    from PIL import Image, ImageDraw, ImageFont
+def _text_band(labels: list[str]) -> tuple[Any, list[str], list[tuple[int, int, int, int]], int, int]:
+    """The font, the labels as drawn, their boxes, the ink's top and the height of a band that
+    holds any of them (a line's height, whatever the labels hold, plus a margin above and below)."""
+    from PIL import ImageFont
 
     font = ImageFont.load_default()
     # Pillow's built-in font has no "·": draw the chain of kernels as "mean2>edge2" instead.
     labels = [label.replace("·", ">") for label in labels]
     boxes = [font.getbbox(label) if label else (0, 0, 0, 0) for label in labels]
-    reference = font.getbbox("Ag")  # a line's height whatever the labels hold
+    reference = font.getbbox("Ag")
     top = min([reference[1], *(box[1] for box in boxes if box[3] > box[1])])
     bottom = max([reference[3], *(box[3] for box in boxes)])
-    band = bottom - top + 2 * _MARGIN
+    return font, labels, boxes, top, bottom - top + 2 * _MARGIN
+
+
+def _draw_text(width: int, band: int, text: str, box: Any, top: int, font: Any, *, x: int) -> np.ndarray:
+    """A white ``band`` × ``width`` strip (uint8, grey) with ``text`` in black, its ink from column ``x``."""
+    from PIL import Image, ImageDraw
+
+    strip = Image.new("L", (width, band), _LABEL_BACKGROUND)
+    ImageDraw.Draw(strip).text((x - box[0], _MARGIN - top), text, fill=_LABEL_INK, font=font)
+    return np.asarray(strip)
+
+
+def _labelled_tiles(grey: np.ndarray, labels: list[str]) -> np.ndarray:
+    """(h, w, C) uint8 to (C, h + band, W, 3) uint8: each channel over a white band with its label."""
+    font, labels, boxes, top, band = _text_band(labels)
     height, width, count = grey.shape
     cell_width = max([width, *((box[2] - box[0]) + 2 * _MARGIN for label, box in zip(labels, boxes) if label)])
     left = (cell_width - width) // 2
@@ -231,19 +260,93 @@ def _labelled_tiles(grey: np.ndarray, labels: list[str]) -> np.ndarray:
         tiles[j, :height, left:left + width, :] = grey[:, :, j, np.newaxis]
         if not label:
             continue
-        strip = Image.new("L", (cell_width, band), _LABEL_BACKGROUND)
-        x = (cell_width - (box[2] - box[0])) // 2 - box[0]
-        ImageDraw.Draw(strip).text((x, _MARGIN - top), label, fill=_LABEL_INK, font=font)
-        tiles[j, height:, :, :] = np.asarray(strip)[:, :, np.newaxis]
+        strip = _draw_text(cell_width, band, label, box, top, font, x=(cell_width - (box[2] - box[0])) // 2)
+        tiles[j, height:, :, :] = strip[:, :, np.newaxis]
     return tiles
 
 
-def pipeline_sheet(result: Any, steps: Sequence[Any], planned: Any) -> np.ndarray:
-    """The contact sheet of a pipeline's result, each tile labelled with the kernels that made it.
+def layer_sheet(
+    maps: Sequence[Any],
+    *,
+    names: Sequence[str],
+    kinds: Sequence[str] | None = None,
+    padding: int = 4,
+) -> np.ndarray:
+    """The maps of several layers in one RGB image: a block per layer, the blocks top to bottom.
+
+    A block is a heading band — the layer's name, its kind in brackets when ``kinds`` are given,
+    and its maps' shape (``encode_conv (Conv2D) 28x28x16``), black on white, from ``padding``
+    pixels in, across the whole sheet — over the :func:`contact_sheet` of its maps (default
+    scale: each tile's min..max to 0..255, the tile's own zoom), the tiles labelled with the
+    name and the channel (``encode_conv c3``). Blocks narrower than the sheet are filled out on
+    the right with :data:`FRAME`.
+
+    Parameters
+    ----------
+    maps : sequence of array_like
+        Each layer's result, (H, W, C) or (H, W) (one map); sizes and channels may differ.
+    names : sequence of str
+        One name per layer.
+    kinds : sequence of str, optional
+        One kind per layer (``Conv2D``, ``conv2d``), shown in the heading.
+    padding : int, optional
+        Frame between tiles and around each block's tiles (default 4), as :func:`contact_sheet`.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8, (H', W', 3): H' the sum of each block's heading band and contact sheet heights,
+        W' the widest block or heading (its text plus ``padding`` each side).
+
+    Raises
+    ------
+    ValueError
+        No maps, ``names`` (or ``kinds``) not one string per map, or a map that
+        :func:`contact_sheet` refuses.
+    TypeError
+        ``names`` or ``kinds`` is a single string rather than a list of them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sheet = layer_sheet([np.zeros((8, 8, 2)), np.zeros((4, 4, 3))], names=["conv2d_1", "conv2d_2"])
+    >>> sheet.dtype, sheet.shape[1] >= 2 * 128 + 3 * 4
+    (dtype('uint8'), True)
+    """
+    maps = [_as_channels(values) for values in maps]
+    if not maps:
+        raise ValueError("maps must hold at least one layer's result")
+    names = _check_labels([] if names is None else names, len(maps), name="names", each="map")
+    kinds = [""] * len(maps) if kinds is None else _check_labels(kinds, len(maps), name="kinds", each="map")
+    padding = _whole(padding, name="padding", minimum=0)
+    titles = [f"{name} ({kind}) " if kind else f"{name} " for name, kind in zip(names, kinds)]
+    titles = [title + "x".join(str(n) for n in values.shape) for title, values in zip(titles, maps)]
+    blocks = [contact_sheet(values, labels=[f"{name} c{j}" for j in range(values.shape[2])], padding=padding)
+              for name, values in zip(names, maps)]
+    font, titles, boxes, top, band = _text_band(titles)
+    width = max([block.shape[1] for block in blocks] + [box[2] - box[0] + 2 * padding for box in boxes])
+    rows = []
+    for title, box, block in zip(titles, boxes, blocks):
+        rows.append(np.repeat(_draw_text(width, band, title, box, top, font, x=padding)[:, :, np.newaxis], 3, axis=2))
+        filled = np.empty((block.shape[0], width, 3), dtype=np.uint8)
+        filled[...] = FRAME
+        filled[:, : block.shape[1]] = block
+        rows.append(filled)
+    return np.concatenate(rows, axis=0)
+
+
+def pipeline_sheet(result: Any, steps: Sequence[Any], planned: Any, *, maps: Mapping[int, Any] | None = None
+                   ) -> np.ndarray:
+    """The contact sheet of a pipeline: its conv layers' maps, or its result.
 
     ``steps`` are :class:`convcli.pipeline.Step` objects and ``planned`` their
-    :class:`convcli.pipeline.Plan`; an alpha channel is left out. When later steps change the
-    channel count (so the bank labels no longer fit), tiles are labelled ``c0``, ``c1``, ...
+    :class:`convcli.pipeline.Plan`. A chain with conv layers (:func:`convcli.pipeline.layer_positions`)
+    gives the :func:`layer_sheet` of their results, which ``maps`` holds by step position (from
+    :func:`convcli.pipeline.run` with ``keep``), each named as the summary table names it
+    (:func:`convcli.report.step_names`: a model's layer name, else ``conv2d_1``, ...). Any other
+    chain gives the contact sheet of ``result``, each tile labelled with the kernels that made it;
+    an alpha channel is left out. When later steps change the channel count (so the bank labels no
+    longer fit), tiles are labelled ``c0``, ``c1``, ...
 
     Examples
     --------
@@ -253,6 +356,20 @@ def pipeline_sheet(result: Any, steps: Sequence[Any], planned: Any) -> np.ndarra
     >>> pipeline_sheet(result, steps, planned).dtype
     dtype('uint8')
     """
+    from .pipeline import layer_positions
+
+    positions = layer_positions(steps)
+    if positions:
+        missing = [position for position in positions if maps is None or position not in maps]
+        if missing:
+            raise ValueError(f"`maps` must hold the result of every conv layer step, by position; missing "
+                             f"{missing}: run the chain with `keep={positions}`")
+        from .report import step_names
+
+        records = planned.steps
+        names = step_names(records)
+        return layer_sheet([maps[p] for p in positions], names=[names[p] for p in positions],
+                           kinds=[records[p].get("layer_class", records[p]["op"]) for p in positions])
     values = np.asarray(result, dtype=np.float64)
     if planned.has_alpha:
         values = values[..., :-1]

@@ -49,16 +49,17 @@ def run_chains(
 
     ``gray`` puts a gray step in front of every chain. ``extra(result)`` adds report fields
     computed from a result (global pooling's values). ``--sheet`` (``options.sheet``) names one
-    more file: the result as a labelled contact sheet, one tile per channel (8-bit RGB). With
+    more file: the result as a labelled contact sheet, one tile per channel (8-bit RGB); a chain
+    with conv layers shows their maps instead, a block per layer (see
+    :func:`convcli.sheet.pipeline_sheet`), their results kept for it as the chain runs. With
     several chains (one per kernel of a bank), the sheet shows them all, channel c·K + k being
     chain k's channel c, labelled as the one step ``sheet_chain`` that computes the whole bank
     would label them. ``reads`` lists
     files the run reads besides its inputs and kernel files, as ``(role, path)`` (the pipeline
     file): no output may overwrite one of them.
     """
-    from ..pipeline import plan, run
-
     from ..images import DEFAULT_MAX_PIXELS
+    from ..pipeline import layer_positions, plan, run
 
     limit = options.max_pixels or DEFAULT_MAX_PIXELS  # results, not only inputs, must stay holdable
     prefix = [make_step("gray", {})] if gray else []
@@ -72,13 +73,15 @@ def run_chains(
     if sheet is not None:
         templates[len(names)] = sheet
         names.append("sheet")
-    # What the sheet shows: the one chain's result, or all chains' results stacked as one bank.
+    # What the sheet shows: the one chain's conv layers' maps or its result, or all chains' results
+    # stacked as one bank.
     labelled = full[0] if len(full) == 1 else prefix + list(sheet_chain or ())
+    layers = layer_positions(full[0]) if sheet is not None and len(full) == 1 else []
 
-    def sheet_of(planned: Any, array: Any) -> Product:
+    def sheet_of(planned: Any, array: Any, maps: dict[int, Any]) -> Product:
         from ..sheet import pipeline_sheet
 
-        image = pipeline_sheet(array, labelled, planned)
+        image = pipeline_sheet(array, labelled, planned, maps=maps)
         return Product(image, planned.steps, False, shape=image.shape, dtype="uint8", whole=True)
 
     def stacked(results: list[Any], has_alpha: bool) -> Any:
@@ -104,19 +107,26 @@ def run_chains(
         return rule(dtype, output_dtype=options.dtype)
 
     def compute(image: Any, info: Any) -> list[Product]:
-        products, saves = [], []
+        products, saves, maps = [], [], {}
         image = image.astype(start_dtype(str(image.dtype)), copy=False)
-        for steps in full:
-            result, planned, saved = run(steps, image, has_alpha=info.has_alpha, max_pixels=limit,
-                                         engine=options.engine, allow_nonfinite=options.allow_nonfinite)
+        for number, steps in enumerate(full):
+            keep = layers if number == 0 else []
+            result, planned, kept = run(steps, image, has_alpha=info.has_alpha, max_pixels=limit,
+                                        engine=options.engine, allow_nonfinite=options.allow_nonfinite, keep=keep)
             products.append(product(planned, result, extra(result) if extra else None))
-            saves += [array for _, array in saved]
+            # `run` gives the saved steps' and the kept layers' results, in the chain's order.
+            positions = [position for position, step in enumerate(steps) if step.save or position in keep]
+            for position, (step, array) in zip(positions, kept):
+                if step.save:
+                    saves.append(array)
+                if position in keep:
+                    maps[position] = array
         for (number, position), array in zip(saving, saves):
             products.append(product(plan(full[number][: position + 1], image.shape, has_alpha=info.has_alpha), array))
         if sheet is not None:
             results = [p.array for p in products[: len(full)]]
             products.append(sheet_of(plan(labelled, image.shape, has_alpha=info.has_alpha),
-                                     stacked(results, info.has_alpha)))
+                                     stacked(results, info.has_alpha), maps))
         return products
 
     def describe(info: Any) -> list[Product]:
@@ -130,7 +140,8 @@ def run_chains(
             import numpy as np
 
             planned = plan(labelled, info.shape, has_alpha=info.has_alpha)
-            laid_out = sheet_of(planned, np.zeros(planned.shape, dtype=np.float32))
+            maps = {position: np.zeros(planned.stages[position].out_shape, dtype=np.float32) for position in layers}
+            laid_out = sheet_of(planned, np.zeros(planned.shape, dtype=np.float32), maps)
             products.append(Product(None, planned.steps, False, shape=laid_out.shape, dtype="uint8"))
         return products
 

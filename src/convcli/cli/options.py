@@ -257,8 +257,8 @@ output_options = _compose(
     click.option("--fail-fast", is_flag=True, help="Stop at the first input that fails."),
     click.option("--sheet", default=None, metavar="PATH",
                  help="Also write the result as a labelled contact sheet, one tile per channel (8-bit "
-                 "PNG; with several kernels, every kernel's channels in one sheet); fields as in --name, "
-                 "inside -O DIR when given."),
+                 "PNG; with several kernels, every kernel's channels in one sheet; with conv layers, each "
+                 "layer's maps, a block per layer); fields as in --name, inside -O DIR when given."),
     click.option("--split", is_flag=True,
                  help="Write each channel of a result as its own grey image: NAME-c0.png, NAME-c1.png, ... "
                  "(or where {channel} stands in the name)."),

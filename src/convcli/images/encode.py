@@ -12,6 +12,7 @@ from convcli.errors import ConvcliError, ImageWriteError
 from convcli.images.formats import FORMAT_TABLE, _check_format, check_writable
 from convcli.images.info import _reason
 from convcli.images.png import _png_encode
+from convcli.images.tiff import TIFF_STACK_AXES
 
 
 #: zlib level of PNG outputs unless asked: level 1, with zlib's run-length strategy, was the
@@ -34,7 +35,10 @@ def encode_image(
     256-colour adaptive palette, so it is lossy (grey is exact). WebP: Pillow, lossless (exact
     RGB, also under transparent pixels); grey is stored as RGB and grey+alpha as RGBA. TIFF:
     tifffile, deflate-compressed, no date or description tags; a 2- or 4-channel array is tagged
-    as ending in alpha unless ``has_alpha`` is False. ``.npy``: ``numpy.save``.
+    as ending in alpha unless ``has_alpha`` is False; more than 4 channels are written as a stack
+    of grey pages, one per channel, with an ImageJ hyperstack description (tifffile's shaped
+    description for float64, which ImageJ cannot hold), read back whole by
+    :func:`~convcli.images.read_image`. ``.npy``: ``numpy.save``.
     The same array always gives the same bytes (with the same zlib and encoders). A (H, W, 1)
     array is written as grey.
 
@@ -99,13 +103,16 @@ def _encode(
     if format == "tiff":
         tifffile = _tifffile()
         buf = io.BytesIO()
+        if channels > 4:
+            _tiff_stack(tifffile, buf, arr)
+            return buf.getvalue()
         kwargs: dict[str, Any] = {"metadata": None, "compression": "zlib"}
         if channels == 1:
             kwargs["photometric"] = "minisblack"
         elif channels in (3, 4):
             kwargs.update(photometric="rgb", planarconfig="contig")
         else:
-            kwargs.update(photometric="minisblack", planarconfig="contig")
+            kwargs.update(photometric="minisblack", planarconfig="contig")  # 2 channels
         if channels in (2, 4) and has_alpha is False:
             # Data channels, not colour + alpha: tagged so, and read back without alpha.
             kwargs.update(photometric="minisblack", planarconfig="contig")
@@ -130,3 +137,13 @@ def _encode(
         im.save(buf, format="BMP")
     return buf.getvalue()
 
+
+
+def _tiff_stack(tifffile: Any, buf: io.BytesIO, arr: np.ndarray) -> None:
+    """Write (H, W, C) as C grey pages, one per channel, that viewers page through: an ImageJ
+    hyperstack of C channels (uint8, uint16, float32), or, for the float64 ImageJ cannot hold,
+    tifffile's shaped description; both read back as a series of axes :data:`TIFF_STACK_AXES`."""
+    planes = np.ascontiguousarray(np.moveaxis(arr, -1, 0))
+    imagej = arr.dtype != np.float64
+    tifffile.imwrite(buf, planes, imagej=imagej, metadata={"axes": TIFF_STACK_AXES}, compression="zlib",
+                     photometric="minisblack")

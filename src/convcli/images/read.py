@@ -15,7 +15,8 @@ JPEG      :mod:`~convcli.images.pillow`: Pillow
 BMP       Pillow
 GIF       Pillow, first frame only (a note says how many frames there were)
 WebP      Pillow, first frame only
-TIFF      :mod:`~convcli.images.tiff`: tifffile, first page only; Pillow for the compressions
+TIFF      :mod:`~convcli.images.tiff`: tifffile, first page only (a stack of channels, one
+          per page, as convcli writes more than 4 channels, whole); Pillow for the compressions
           tifffile cannot decode without the optional ``imagecodecs`` package (LZW, JPEG, CCITT),
           and for CMYK and YCbCr pages
 .npy      :mod:`~convcli.images.npy`: NumPy, ``allow_pickle=False``
@@ -237,7 +238,8 @@ def probe(source: Source, *, limits: Limits | None = None) -> ImageInfo:
 def read_image(
     source: Source, *, limits: Limits | None = None
 ) -> tuple[np.ndarray, ImageInfo]:
-    """Read an image (first frame/page) into an array, refusing anything unsafe or damaged.
+    """Read an image (first frame/page, or a TIFF's stack of channels) into an array, refusing
+    anything unsafe or damaged.
 
     The format is recognised from the magic bytes, never from the extension. The limits
     (:class:`Limits`) are checked before anything is decoded: the file size from ``fstat``, the

@@ -1,4 +1,10 @@
-"""Reading TIFF: tifffile, first page only; Pillow for what tifffile cannot decode alone.
+"""Reading TIFF: tifffile, first page only (but a stack of channels, one per page, whole); Pillow
+for what tifffile cannot decode alone.
+
+A stack of channels is what convcli writes for more than 4 channels
+(:func:`convcli.images.encode_image`): grey pages of one shape and dtype that tifffile reads as one
+series of axes :data:`TIFF_STACK_AXES` (from an ImageJ hyperstack's or tifffile's own description).
+It is read as (H, W, C); any other multi-page TIFF gives its first page, with a note.
 
 Pillow reads the compressions tifffile needs the optional ``imagecodecs`` package for (LZW, JPEG,
 CCITT), and CMYK and YCbCr pages. Pages are counted by following the IFD chain, before tifffile
@@ -18,6 +24,9 @@ from convcli.images.info import ImageInfo, _reason
 from convcli.images.limits import Limits, _check_limits, _finish, _frame_limit
 from convcli.images.pillow import _pillow_array, _pillow_plan
 
+#: The axes of a TIFF stack that holds one channel per page, as tifffile's series names them.
+TIFF_STACK_AXES = "CYX"
+
 
 def read(
     fh: BinaryIO, fmt: str, label: str, limits: Limits, decode: bool
@@ -33,9 +42,12 @@ def read(
         axes, shape, dtype = page.axes, tuple(int(n) for n in page.shape), np.dtype(page.dtype)
         photometric = page.photometric
         notes: list[str] = []
-        if frames > 1:
+        stack = _is_channel_stack(tif, frames, PHOTO)
+        if frames > 1 and not stack:
             notes.append(f"TIFF has {frames} pages; the first was used")
-        if axes == "YX":
+        if stack:
+            h, w, c = shape[0], shape[1], frames
+        elif axes == "YX":
             h, w, c = shape[0], shape[1], 1
         elif axes == "YXS":
             h, w, c = shape
@@ -90,6 +102,8 @@ def read(
             return None, info
         if via_pillow:
             arr = _tiff_pillow(fh, info, label, None)
+        elif stack:
+            arr = np.moveaxis(tif.series[0].asarray(), 0, -1)
         else:
             try:
                 raw = page.asarray()
@@ -100,6 +114,17 @@ def read(
             else:
                 arr = _tiff_layout(raw, axes, photometric, page, PHOTO)
     return _finish(arr, info, label, limits), info
+
+
+def _is_channel_stack(tif: Any, frames: int, PHOTO: Any) -> bool:
+    """Whether a TIFF's pages are one image's channels: a series of axes :data:`TIFF_STACK_AXES`
+    covering every page, its pages grey (MinIsBlack) planes of real numbers of one shape."""
+    if frames < 2 or not tif.series:
+        return False
+    series, first = tif.series[0], tif.pages[0]
+    return (series.axes == TIFF_STACK_AXES and tuple(series.shape) == (frames, *first.shape)
+            and first.axes == "YX" and first.photometric == PHOTO.MINISBLACK and np.dtype(first.dtype).kind in "uif"
+            and all(page.shape == first.shape and page.dtype == first.dtype for page in tif.pages))
 
 
 def _tiff_pages(fh: BinaryIO, stop: int) -> int:
