@@ -167,3 +167,17 @@ def test_max_memory_counts_the_layers_kept_for_the_sheet(run, tmp_path):
     refused = run(*args[:-2], "--max-memory", str((without + with_sheet) // 2), "--sheet", "s.png")
     assert refused.exit_code != 0 and "--max-memory" in refused.output + refused.stderr
     assert not os.path.exists("out.npy") and not os.path.exists("s.png")
+
+
+def test_dtype_float32_leaves_the_sheet_8_bit(run):
+    """--dtype sets the result's dtype; the contact sheet is an 8-bit picture whatever it says."""
+    import tifffile
+    from PIL import Image
+
+    np.save("in.npy", np.random.default_rng(2).random((12, 12)))
+    result = run("conv2d", "in.npy", "--filters", "3", "--kernel-size", "3", "-o", "maps.tif", "--dtype", "float32",
+                 "--sheet", "sheet.png")
+    assert result.exit_code == 0, result.output
+    assert tifffile.imread("maps.tif").dtype == np.float32
+    with Image.open("sheet.png") as sheet:
+        assert sheet.mode in ("L", "RGB")

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from .batch import run_batch
+from .targets import SHEET_PRODUCT
 from .inputs import InputFile, collect_inputs
 from .one_input import Product
 from .options import OutputOptions
@@ -72,7 +73,7 @@ def run_chains(
     sheet = options.sheet
     if sheet is not None:
         templates[len(names)] = sheet
-        names.append("sheet")
+        names.append(SHEET_PRODUCT)
     # What the sheet shows: the one chain's conv layers' maps or its result, or all chains' results
     # stacked as one bank.
     labelled = full[0] if len(full) == 1 else prefix + list(sheet_chain or ())
