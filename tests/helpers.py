@@ -157,3 +157,13 @@ def budget(ci_examples: int) -> int:
     """Hypothesis examples for one test: ``ci_examples`` under the ``ci`` profile (conftest.py), scaled
     up with the loaded profile."""
     return max(1, ci_examples * settings.default.max_examples // settings.get_profile("ci").max_examples)
+
+
+def assert_pipeline_mistake(text, line, message, path="net.yaml"):
+    """A pipeline text is refused with an error naming the file, the line and ``message``."""
+    from convcli.pipeline import PipelineError, parse_pipeline
+
+    with pytest.raises(PipelineError) as caught:
+        parse_pipeline(text, path=path)
+    assert caught.value.path == path and caught.value.line == line, str(caught.value)
+    assert message in str(caught.value)

@@ -7,6 +7,7 @@ receptive fields follow Araujo et al. (Distill 2019): r_out = r_in + (k − 1)·
 import numpy as np
 import pytest
 from scipy import signal
+from helpers import assert_pipeline_mistake
 
 from convcli.cli.wording import FLAGS
 from convcli.errors import GeometryError, KernelError
@@ -67,10 +68,7 @@ def steps_of(text, path="p.yaml"):
     ("steps:\n  - filter: {kernel: box3\n", 3, "invalid YAML"),
 ])
 def test_every_mistake_names_file_line_and_fix(text, line, message):
-    with pytest.raises(PipelineError) as caught:
-        steps_of(text, path="net.yaml")
-    assert caught.value.path == "net.yaml" and caught.value.line == line, str(caught.value)
-    assert message in str(caught.value)
+    assert_pipeline_mistake(text, line, message)
 
 
 def test_kernel_errors_keep_their_own_file_and_line(tmp_path):

@@ -5,9 +5,9 @@ hand, and the Keras-like layer table."""
 import numpy as np
 import pytest
 
-from convcli.errors import GeometryError
-from convcli.pipeline import PipelineError
-from convcli.pipeline import parse_pipeline, parse_step, plan
+from helpers import assert_pipeline_mistake
+
+from convcli.pipeline import PipelineError, parse_step, plan
 from convcli.report import layer_table
 
 
@@ -105,10 +105,7 @@ def test_alpha_is_refused_by_layers():
     ("steps:\n  - depthwise_conv2d: {padding: same}\n", 2, "give `kernel_size: N`"),
 ])
 def test_layer_mistakes_name_file_line_and_fix(text, line, message):
-    with pytest.raises(PipelineError) as caught:
-        parse_pipeline(text, path="net.yaml")
-    assert caught.value.line == line, str(caught.value)
-    assert message in str(caught.value)
+    assert_pipeline_mistake(text, line, message)
 
 
 def test_weights_file_is_found_beside_the_pipeline(tmp_path):
