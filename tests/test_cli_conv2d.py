@@ -160,3 +160,11 @@ def test_hostile_model_files_get_one_line(run, kind):
     assert result.exit_code == 2, result.output
     error = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(error) == 1 and "evil.keras" in error[0] and "Traceback" not in result.stderr
+
+
+def test_an_output_never_writes_over_the_weights_it_reads(run, rgb):
+    np.save("w.npy", np.ones((3, 3, 3, 2)))
+    before = Path("w.npy").read_bytes()
+    result = run("conv2d", "in.npy", "--weights", "w.npy", "-o", "w.npy")
+    assert result.exit_code == 2 and "w.npy" in result.stderr
+    assert Path("w.npy").read_bytes() == before

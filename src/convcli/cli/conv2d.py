@@ -52,7 +52,17 @@ def conv2d_command(inputs: tuple[str, ...], **params: Any) -> None:
     """
     params.pop("kernel_dirs", None)
     gray = params.pop("gray")
-    step = make_step("conv2d", pop_step_options(params, "conv2d"))
+    given = pop_step_options(params, "conv2d")
+    step = make_step("conv2d", given)
     options, show = pop_summary_options(params)
     run_chains(command="conv2d", inputs=inputs, options=options, chains=[[step]], names=["conv2d"], gray=gray,
-               show=show)
+               show=show, reads=weight_files(given))
+
+
+def weight_files(given: dict[str, Any]) -> list[tuple[str, str]]:
+    """The files --weights and --bias read: this run never writes over them."""
+    from ..models.weights import split_spec
+    from ..vocabulary import INITIALIZERS
+
+    return [(f"{name} file", str(split_spec(spec)[0])) for name in ("weights", "bias")
+            if isinstance(spec := given.get(name), str) and spec not in INITIALIZERS and not spec.lstrip().startswith("[")]
