@@ -112,10 +112,10 @@ def show_command(kernel: Any, kernel_dirs: tuple[str, ...] = (), correlate: bool
         }, indent=1))
         return
     width = shutil.get_terminal_size((80, 24)).columns
-    lines = wrapped(f"{kernel.name}: {kernel.shape[0]}×{kernel.shape[1]}, sum {sum_text(kernel.matrix)}, "
+    lines = _wrapped(f"{kernel.name}: {kernel.shape[0]}×{kernel.shape[1]}, sum {sum_text(kernel.matrix)}, "
                     f"{'separable' if kernel.separable else 'not separable'}", width)
     if kernel.description:
-        lines.extend(wrapped(kernel.description, width))
+        lines.extend(_wrapped(kernel.description, width))
     grids = [("as stored", kernel.matrix)]
     if correlate:
         grids.append((f"as applied ({how})", None))
@@ -126,15 +126,15 @@ def show_command(kernel: Any, kernel_dirs: tuple[str, ...] = (), correlate: bool
     for title, matrix in grids:
         lines.append("")
         if matrix is None:
-            lines.extend(wrapped(title, width))
+            lines.extend(_wrapped(title, width))
             continue
         factor, cells = matrix_cells(matrix)
-        lines.extend(wrapped(f"{title}:" if factor is None else f"{title}: {factor} ×", width))
+        lines.extend(_wrapped(f"{title}:" if factor is None else f"{title}: {factor} ×", width))
         lines.extend(grid_lines(cells, width=width))
     echo_data("\n".join(lines))
 
 
-def wrapped(text: str, width: int) -> list[str]:
+def _wrapped(text: str, width: int) -> list[str]:
     """``text`` as lines of at most ``width`` characters (a word longer than that stays whole)."""
     import textwrap
 
