@@ -94,8 +94,16 @@ def test_show_accepts_any_spec(run):
 
 def test_log_sum_is_zero(run):
     assert run("kernels", "show", "log:sigma=1.4").stdout.startswith("log:sigma=1.4: 11×11, sum 0, not separable")
-    rows = {line.split()[0]: line.split() for line in run("kernels", "list", "--kernel-dir", ".").stdout.splitlines()}
-    assert rows["laplacian8"][2] == "0"
+
+
+
+def test_list_shows_sums_zero_up_to_rounding_as_zero(run, tmp_path):
+    assert float(np.sum([0.1234567, 0.2, -0.3234567])) != 0.0  # 5.55e-17 in floats
+    (tmp_path / "residue.yaml").write_text("description: d\nmatrix: [[0.1234567, 0.2, -0.3234567]]\n")
+    rows = {line.split()[0]: line.split() for line in run("kernels", "list", "--kernel-dir", str(tmp_path)).stdout.splitlines()}
+    assert rows["residue"][2] == "0" and rows["box3"][2] == "1"
+    listing = {k["name"]: k for k in json.loads(run("kernels", "list", "--json", "--kernel-dir", str(tmp_path)).stdout)}
+    assert listing["residue"]["sum"] == pytest.approx(0.0, abs=1e-15)  # --json keeps the float sum
 
 
 def test_random_floats_show_no_fake_fractions(run, tmp_path):
