@@ -27,7 +27,7 @@ def test_gaussian3_is_a_sixteenth_of_whole_numbers():
 @pytest.mark.parametrize(("value", "expected"), [
     (1 / 3, Fraction(1, 3)), (-2 / 7, Fraction(-2, 7)), (0.0, Fraction(0)), (-5.0, Fraction(-5)),
     (3 / 1000, Fraction(3, 1000)), (1 / 1001, None), (0.1234567, None), (7.88648e-07, None),
-    (float("nan"), None), (float("inf"), None),
+    (float("nan"), None), (float("inf"), None), (999_999.0, Fraction(999_999)), (1e6, None), (-1e300, None),
 ])
 def test_exact_fraction(value, expected):
     assert exact_fraction(value) == expected

@@ -5,7 +5,8 @@ The rules, each written once here:
 
 - An entry is shown as a fraction when ``Fraction(x).limit_denominator(1000)`` equals the float ``x``
   within :data:`FRACTION_ULPS` units in the last place (:func:`exact_fraction`); so ``1/9`` computed as
-  ``1 / 9`` is ``1/9`` and a random float is never shown as a fake fraction.
+  ``1 / 9`` is ``1/9`` and a random float is never shown as a fake fraction. Magnitudes of
+  :data:`MAX_EXACT` and more are no fractions (``1e300`` is not written with its 301 digits).
 - When every entry is such a fraction and their common denominator ``D`` is above 1, the matrix is
   shown as ``1/D ×`` an integer matrix (:func:`common_factor`): ``gaussian3`` is ``1/16 ×`` ``1 2 1 ...``.
 - A sum is exact (a fraction) when every entry is a fraction; otherwise it is the float sum, shown as 0
@@ -28,6 +29,7 @@ import numpy as np
 __all__ = [
     "FRACTION_ULPS",
     "MAX_DENOMINATOR",
+    "MAX_EXACT",
     "applied_matrix",
     "common_factor",
     "exact_fraction",
@@ -43,6 +45,8 @@ __all__ = [
 MAX_DENOMINATOR = 1000
 #: How far (in units in the last place of the float) a fraction may be from the stored value.
 FRACTION_ULPS = 4
+#: The magnitude from which a value is no longer written as a fraction or whole number.
+MAX_EXACT = 1e6
 
 
 def format_number(value: float) -> str:
@@ -57,7 +61,8 @@ def format_number(value: float) -> str:
 
 
 def exact_fraction(value: float) -> Fraction | None:
-    """The simple fraction ``value`` is (denominator at most :data:`MAX_DENOMINATOR`), or None.
+    """The simple fraction ``value`` is (denominator at most :data:`MAX_DENOMINATOR`, magnitude below
+    :data:`MAX_EXACT`), or None.
 
     The fraction must equal the float within :data:`FRACTION_ULPS` units in its last place, so that
     values computed as ``1 / 9`` are recognised and other floats are not rounded to a nearby fraction.
@@ -66,11 +71,11 @@ def exact_fraction(value: float) -> Fraction | None:
     --------
     >>> str(exact_fraction(1 / 9)), str(exact_fraction(-0.25)), str(exact_fraction(3.0))
     ('1/9', '-1/4', '3')
-    >>> exact_fraction(0.1234567) is None, exact_fraction(7.9e-7) is None
-    (True, True)
+    >>> exact_fraction(0.1234567) is None, exact_fraction(7.9e-7) is None, exact_fraction(1e300) is None
+    (True, True, True)
     """
     value = float(value)
-    if not math.isfinite(value):
+    if not math.isfinite(value) or abs(value) >= MAX_EXACT:
         return None
     fraction = Fraction(value).limit_denominator(MAX_DENOMINATOR)
     if abs(float(fraction) - value) <= FRACTION_ULPS * math.ulp(value):
