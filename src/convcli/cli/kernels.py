@@ -25,10 +25,6 @@ def kernels_command(ctx: click.Context) -> None:
         ctx.invoke(list_command)
 
 
-def _number(value: float) -> str:
-    return f"{value:.6g}"
-
-
 @kernels_command.command("list")
 @kernel_dir_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per kernel, as a list.")
@@ -36,6 +32,7 @@ def list_command(kernel_dirs: tuple[str, ...] = (), as_json: bool = False) -> No
     """Table of every named kernel: name, size, sum, separable, description."""
     from ..errors import KernelError
     from ..kernels import survey_kernels
+    from ..kernels.display import sum_text
 
     try:
         found, problems = survey_kernels(search_path=search_path(click.get_current_context(), kernel_dirs))
@@ -58,7 +55,7 @@ def list_command(kernel_dirs: tuple[str, ...] = (), as_json: bool = False) -> No
     for column in ("name", "size", "sum", "separable", "description"):
         table.add_column(column, justify="right" if column == "sum" else "left")
     for k in found:
-        table.add_row(k.name, f"{k.shape[0]}×{k.shape[1]}", _number(k.total), "yes" if k.separable else "no",
+        table.add_row(k.name, f"{k.shape[0]}×{k.shape[1]}", sum_text(k.matrix), "yes" if k.separable else "no",
                       k.description)
     color = (click.get_current_context().obj or {}).get("color")
     if color is None:  # not run through the group
@@ -76,15 +73,83 @@ def list_command(kernel_dirs: tuple[str, ...] = (), as_json: bool = False) -> No
 
 @kernels_command.command("show")
 @kernel_dir_option
+@click.option("--correlate", is_flag=True,
+              help="Show the kernel as correlation applies it (as stored), not rotated 180° as convolution does.")
+@click.option("--png", "png", metavar="FILE", default=None,
+              help="Also draw the kernel as applied as a grid of coloured cells with their values (PNG).")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object: the matrix as stored and as applied, with exact fractions as strings.")
 @click.argument("kernel", type=KERNEL)
-def show_command(kernel: Any, kernel_dirs: tuple[str, ...] = ()) -> None:
-    """Show one KERNEL (any spec -k takes) as a grid of numbers."""
-    cells = [[_number(float(v)) for v in row] for row in kernel.matrix]
-    width = max(len(c) for row in cells for c in row)
-    lines = [f"{kernel.name}: {kernel.shape[0]}×{kernel.shape[1]}, sum {_number(kernel.total)}, "
-             f"{'separable' if kernel.separable else 'not separable'}"]
+def show_command(kernel: Any, kernel_dirs: tuple[str, ...] = (), correlate: bool = False, png: str | None = None,
+                 as_json: bool = False) -> None:
+    """Show one KERNEL (any spec -k takes) as stored and as applied.
+
+    Entries that are simple fractions are written exactly (a common denominator D as "1/D ×" before
+    whole numbers: box3 is 1/9 × ones); a sum that is zero up to rounding is 0. Under convolution (the
+    default) the kernel meets the image rotated 180°; with --correlate as stored. A grid wider than the
+    terminal is shown in blocks of columns.
+    """
+    import shutil
+
+    import numpy as np
+
+    from ..kernels.display import applied_matrix, grid_lines, matrix_cells, matrix_fractions, sum_text
+
+    applied = applied_matrix(kernel.matrix, correlate=correlate)
+    how = "correlation: as stored" if correlate else "convolution: rotated 180°"
+    if png is not None:
+        _write_picture(png, applied)
+    if as_json:
+        def fractions(matrix: Any) -> list[list[str | None]]:
+            exact = matrix_fractions(matrix)
+            return [[None if exact is None else str(f) for f in row] for row in (exact or matrix.tolist())]
+
+        echo_data(json.dumps({
+            "name": kernel.name, "shape": list(kernel.shape), "sum": kernel.total, "sum_shown": sum_text(kernel.matrix),
+            "separable": kernel.separable, "description": kernel.description, "source": str(kernel.source),
+            "correlate": correlate, "stored": kernel.matrix.tolist(), "applied": applied.tolist(),
+            "stored_fractions": fractions(kernel.matrix), "applied_fractions": fractions(applied),
+        }, indent=1))
+        return
+    width = shutil.get_terminal_size((80, 24)).columns
+    lines = _wrapped(f"{kernel.name}: {kernel.shape[0]}×{kernel.shape[1]}, sum {sum_text(kernel.matrix)}, "
+                    f"{'separable' if kernel.separable else 'not separable'}", width)
     if kernel.description:
-        lines.append(kernel.description)
-    lines.append("")
-    lines.extend("  " + " ".join(c.rjust(width) for c in row) for row in cells)
+        lines.extend(_wrapped(kernel.description, width))
+    grids = [("as stored", kernel.matrix)]
+    if correlate:
+        grids.append((f"as applied ({how})", None))
+    elif np.array_equal(applied, kernel.matrix):
+        grids.append((f"as applied ({how}): the same (symmetric)", None))
+    else:
+        grids.append((f"as applied ({how})", applied))
+    for title, matrix in grids:
+        lines.append("")
+        if matrix is None:
+            lines.extend(_wrapped(title, width))
+            continue
+        factor, cells = matrix_cells(matrix)
+        lines.extend(_wrapped(f"{title}:" if factor is None else f"{title}: {factor} ×", width))
+        lines.extend(grid_lines(cells, width=width))
     echo_data("\n".join(lines))
+
+
+def _wrapped(text: str, width: int) -> list[str]:
+    """``text`` as lines of at most ``width`` characters (a word longer than that stays whole)."""
+    import textwrap
+
+    return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False) or [""]
+
+
+def _write_picture(path: str, applied: Any) -> None:
+    """Write the kernel's picture to ``path``; a path that cannot be written is the user's error."""
+    from ..errors import ConvcliError
+    from ..images import write_image
+    from ..kernels.picture import kernel_picture
+
+    try:
+        write_image(path, kernel_picture(applied), dtype="uint8")
+    except ValueError as error:  # no image extension: a usage error, as for -o
+        raise click.BadParameter(str(error), param_hint="'--png'") from None
+    except ConvcliError as error:
+        raise click.ClickException(f"--png {error}") from None

@@ -25,7 +25,10 @@ importing :mod:`convcli.kernels.spec` (shell completion) costs neither numpy nor
 - :mod:`~convcli.kernels.files`: YAML, ``.npy`` and text kernel files;
 - :mod:`~convcli.kernels.library`: the search path and the built-in library;
 - :mod:`~convcli.kernels.parametric`: ``gaussian``, ``box``, ``log``, ``dog``, ``disk``;
-- :mod:`~convcli.kernels.resolve`: :func:`load_kernel`, which tries the forms in order.
+- :mod:`~convcli.kernels.resolve`: :func:`load_kernel`, which tries the forms in order;
+- :mod:`~convcli.kernels.display`: how ``kernels show`` writes the numbers (exact fractions, sums
+  that are zero up to rounding, the kernel as applied, a grid within a width);
+- :mod:`~convcli.kernels.picture`: the kernel drawn as an annotated grid (Pillow, lazily).
 """
 
 from __future__ import annotations
@@ -46,14 +49,22 @@ _API = {
     "load_kernel": "resolve",
     "survey_kernels": "library",
     "parse_kernel_yaml": "files",
+    "applied_matrix": "display",
+    "exact_fraction": "display",
+    "grid_lines": "display",
+    "matrix_cells": "display",
+    "shown_sum": "display",
+    "kernel_picture": "picture",
 }
 
 __all__ = list(_API)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .display import applied_matrix, exact_fraction, grid_lines, matrix_cells, shown_sum
     from .files import parse_kernel_yaml
     from .kernel import Kernel
     from .library import kernel_search_path, list_kernels, search_path_problems, survey_kernels
+    from .picture import kernel_picture
     from .resolve import load_kernel
     from .spec import FILE_EXTENSIONS, MAX_ELEMENTS, MAX_SIDE, builtin_kernel_dir
 
