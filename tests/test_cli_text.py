@@ -115,3 +115,9 @@ def test_three_channel_result_to_text_is_refused(run):
     error = done.stderr.splitlines()[0]
     assert error.endswith(".txt holds one 2-D matrix; this result has 3 channels: write one file per channel "
                           "(--split) or use .npy")
+
+
+def test_text_on_standard_input(run, tmp_path):
+    done = run("filter", "-", "-k", "0 1 0.5", "--mode", "full", "-O", "out", input=b"1 2 3\n")
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "out" / "stdin.txt").read_text() == "0 1 2.5 4 1.5\n"
