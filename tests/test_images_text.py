@@ -38,7 +38,7 @@ def test_one_row_and_one_column_stay_2d(tmp_path):
 
 
 def test_comments_blank_lines_and_number_forms(tmp_path):
-    path = write_text(tmp_path, "a.txt", "\ufeff# a signal\n\n-1 .5 1e-3  # end\n\n+2 0.25 -3E2\n")
+    path = write_text(tmp_path, "a.txt", "\ufeff-1 .5 1e-3  # a signal\n\n# its second row\n+2 0.25 -3E2\n")
     array, _ = images.read_image(path)
     assert array.tolist() == [[-1.0, 0.5, 0.001], [2.0, 0.25, -300.0]]
 
@@ -58,7 +58,7 @@ def test_text_from_bytes_as_standard_input():
 
 @pytest.mark.parametrize(
     ("head", "expected"),
-    [(b"1 2 3", True), (b"  -0.5,1", True), (b"# comment\n1", True), (b".5", True), (b"inf 1", True),
+    [(b"1 2 3", True), (b"  -0.5,1", True), (b"# comment\n1", False), (b".5", True), (b"inf 1", True),
      (b"nan,1", True), (b"hello", False), (b"1 2\x00", False), (b"", False), (b"  \n", False),
      (b"\xff\xfe1", False)],
 )
@@ -110,9 +110,13 @@ def test_empty_value_between_commas(tmp_path):
 def test_empty_file_and_comment_only_file(tmp_path):
     empty = write_text(tmp_path, "empty.txt", "")
     assert read_error(empty) == f"{empty}: is empty (0 bytes), not an image"
-    comments = write_text(tmp_path, "c.txt", "# nothing\n\n")
-    assert read_error(comments) == (f"{comments}: holds no numbers; write one row of numbers per line, "
-                                    "e.g. '1 2 3'")
+    comments = write_text(tmp_path, "c.txt", "# nothing\n\n")  # a comment first: no text matrix
+    assert "not a supported image" in read_error(comments)
+    from convcli.images.textmatrix import read as read_text
+
+    with open(comments, "rb") as handle:  # the decoder itself, given one: no numbers in it
+        with pytest.raises(ImageReadError, match="holds no numbers; write one row of numbers per line"):
+            read_text(handle, "txt", comments, images.Limits(), True)
     assert read_error("matrix: ; ") == "matrix: ; : holds no numbers; write rows like 'matrix:1 2 3; 4 5 6'"
 
 

@@ -2,8 +2,8 @@
 
 A text matrix has one row per line and its values separated by whitespace or single commas (the
 number grammar of kernel text files, :func:`convcli.kernels.matrix.split_values`: one grammar for
-both); ``#`` starts a comment, blank lines are skipped. ``matrix:1 2 3; 4 5 6`` is the same with
-rows separated by ``;``. Either is read as a float64 (H, W) array: a one-row matrix is (1, W), a
+both); it starts with a number, then ``#`` starts a comment and blank lines are skipped.
+``matrix:1 2 3; 4 5 6`` is the same with rows separated by ``;``. Either is read as a float64 (H, W) array: a one-row matrix is (1, W), a
 1-D signal. Ragged rows, values that are not numbers, an empty matrix, NaN or inf (unless
 ``Limits(allow_nonfinite=True)``) and sizes over the :class:`~convcli.images.limits.Limits` are
 refused with one line naming the file (or the ``matrix:`` text) and the line.
@@ -35,11 +35,12 @@ _TEXT_BYTES = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
 
 def is_text_matrix(head: bytes) -> bool:
     """Whether the first bytes of a file look like numbers as text: printable ASCII that starts
-    (after blanks and an optional UTF-8 byte order mark) with a number, a sign, a dot or ``#``.
+    (after blanks and an optional UTF-8 byte order mark) with a number, a sign or a dot. Not with
+    ``#``: a YAML file or a script that starts with a comment is no matrix (comments may follow).
 
     Examples
     --------
-    >>> is_text_matrix(b"1 2 3\\n"), is_text_matrix(b"# signal\\n-1,0"), is_text_matrix(b"hello")
+    >>> is_text_matrix(b"1 2 3\\n"), is_text_matrix(b"-1,0  # signal"), is_text_matrix(b"# steps:")
     (True, True, False)
     """
     head = bytes(head).removeprefix(b"\xef\xbb\xbf")
@@ -48,7 +49,7 @@ def is_text_matrix(head: bytes) -> bool:
     start = head.lstrip()
     if not start:
         return False
-    if start[:1] in b"0123456789+-.#":
+    if start[:1] in b"0123456789+-.":
         return True
     return bool(_NONFINITE_RE.match(start.split()[0].split(b",")[0].decode()))
 
