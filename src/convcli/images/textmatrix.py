@@ -4,9 +4,10 @@ A text matrix has one row per line and its values separated by whitespace or sin
 number grammar of kernel text files, :func:`convcli.kernels.matrix.split_values`: one grammar for
 both); it starts with a number, then ``#`` starts a comment and blank lines are skipped.
 ``matrix:1 2 3; 4 5 6`` is the same with rows separated by ``;``. Either is read as a float64
-(H, W) array: a one-row matrix is (1, W), a 1-D signal. Ragged rows, values that are not numbers, an empty matrix, NaN or inf (unless
-``Limits(allow_nonfinite=True)``) and sizes over the :class:`~convcli.images.limits.Limits` are
-refused with one line naming the file (or the ``matrix:`` text) and the line.
+(H, W) array: a one-row matrix is (1, W), a 1-D signal. Ragged rows, values that are not numbers,
+an empty matrix, NaN or inf (unless ``Limits(allow_nonfinite=True)``) and sizes over the
+:class:`~convcli.images.limits.Limits` are refused with one line naming the file (or the
+``matrix:`` text) and the line.
 
 Written, each value is the shortest text that reads back as the same value in its dtype (NumPy's
 ``str`` of a scalar, ``.0`` trimmed: ``2.5``, ``4``, ``0.1``, ``1e-07``), so a file compares exactly.
