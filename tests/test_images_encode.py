@@ -180,6 +180,8 @@ def test_encode_is_deterministic(fmt):
     arr = rand((9, 11, 3))
     if fmt == "npy":
         arr = arr.astype(np.float32)
+    if fmt in ("txt", "csv"):  # one 2-D matrix
+        arr = arr[..., 0] / np.float32(7)
     assert images.encode_image(arr, format=fmt) == images.encode_image(arr.copy(), format=fmt)
 
 

@@ -1,5 +1,5 @@
 """The inputs of a batch: INPUT arguments (files, folders, ``--recursive``, ``-`` for standard input,
-``sample:NAME``, ``shape:``) turned into :class:`InputFile` objects, one per image, before any is read."""
+``sample:NAME``, ``shape:``, ``matrix:``) turned into :class:`InputFile` objects, one per image, before any is read."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import click
 
 from ..errors import shown_path
 from .faults import closed
+from ..images.formats import MATRIX_PREFIX
 from .formats import EXTENSIONS, IMAGE_EXTENSIONS
 
 
@@ -20,7 +21,7 @@ from .formats import EXTENSIONS, IMAGE_EXTENSIONS
 class InputFile:
     """One input as the command line named it (a folder INPUT gives one per image inside).
 
-    Not necessarily a file: ``sample:NAME``, ``shape:`` and standard input are inputs too.
+    Not necessarily a file: ``sample:NAME``, ``shape:``, ``matrix:`` and standard input are inputs too.
     """
 
     label: str            # as given: a path, "sample:NAME" or "-"
@@ -61,6 +62,8 @@ def collect_inputs(inputs: Sequence[str], *, recursive: bool | None = None) -> l
         elif name.startswith("sample:"):
             sample = name.split(":", 1)[1]
             collected.append(InputFile(name, name, sample, ".png", index, None))
+        elif name.startswith(MATRIX_PREFIX):  # an inline matrix: numbers in, numbers out (.txt)
+            collected.append(InputFile(name, name, "matrix", EXTENSIONS["txt"], index, None))
         elif name.startswith("shape:"):  # a shape without pixels, for --dry-run
             collected.append(InputFile(name, name, "shape", ".npy", index, None))
         elif os.path.isdir(name):

@@ -7,12 +7,13 @@ formats       the format table (magic bytes, extensions and aliases, labels, wha
               default dtypes) and what is derived from it: ``sniff_format``, ``format_from_path``,
               ``default_dtype``, ``check_writable``, ``EXTENSIONS``, ``FORMAT_ALIASES``
 limits        ``Limits``, the ``DEFAULT_MAX_*`` values, ``working_memory`` and the limit checks
-read          sources (paths, ``sample:NAME``, ``shape:HxW``, standard input's bytes), ``probe``,
-              ``read_image``; the read rules every decoder follows
+read          sources (paths, ``sample:NAME``, ``shape:HxW``, ``matrix:``, standard input's bytes),
+              ``probe``, ``read_image``; the read rules every decoder follows
 png_read      the PNG decoder (header and chunks by convcli, pixels by OpenCV)
 pillow        the JPEG, BMP, GIF and WebP decoder (Pillow)
 tiff          the TIFF decoder (tifffile, Pillow for what tifffile cannot decode alone)
 npy           the ``.npy`` decoder (NumPy, never pickle)
+textmatrix    numbers as text: the ``.txt``/``.csv`` decoder, ``matrix:`` inputs, ``format_matrix``
 png           convcli's own PNG encoder
 encode        ``encode_image``: an array in its output dtype to the bytes of a file
 atomic        ``write_atomic`` and its temporary files, ``same_file``, ``written_through``

@@ -9,9 +9,10 @@ import numpy as np
 
 from convcli._libraries import _pil, _tifffile
 from convcli.errors import ConvcliError, ImageWriteError
-from convcli.images.formats import FORMAT_TABLE, _check_format, check_writable
+from convcli.images.formats import FORMAT_TABLE, TEXT_FORMATS, _check_format, check_writable
 from convcli.images.info import _reason
 from convcli.images.png import _png_encode
+from convcli.images.textmatrix import format_matrix
 from convcli.images.tiff import TIFF_STACK_AXES
 
 
@@ -38,7 +39,9 @@ def encode_image(
     as ending in alpha unless ``has_alpha`` is False; more than 4 channels are written as a stack
     of grey pages, one per channel, with an ImageJ hyperstack description (tifffile's shaped
     description for float64, which ImageJ cannot hold), read back whole by
-    :func:`~convcli.images.read_image`. ``.npy``: ``numpy.save``.
+    :func:`~convcli.images.read_image`. ``.npy``: ``numpy.save``. ``.txt`` and ``.csv``: one row
+    per line, values separated by a space or a comma, each the shortest text that reads back as the
+    same value (:func:`~convcli.images.textmatrix.format_matrix`).
     The same array always gives the same bytes (with the same zlib and encoders). A (H, W, 1)
     array is written as grey.
 
@@ -91,6 +94,8 @@ def encode_image(
 def _encode(
     arr: np.ndarray, format: str, has_alpha: bool | None = None, png_compression: int = DEFAULT_PNG_COMPRESSION
 ) -> bytes:
+    if format in TEXT_FORMATS:
+        return format_matrix(arr, format=format)
     if format == "npy":
         buf = io.BytesIO()
         np.save(buf, arr, allow_pickle=False)

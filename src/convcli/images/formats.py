@@ -25,6 +25,9 @@ from convcli.vocabulary import OUTPUT_DTYPES
 #: a stream (standard input) that is no image is refused from its first bytes.
 SNIFF_BYTES = 32
 
+#: The inline matrix input, ``matrix:1 2 3; 4 5 6`` (read by :mod:`convcli.images.textmatrix`).
+MATRIX_PREFIX = "matrix:"
+
 #: Integer results written to ``.npy`` as they are (see :func:`default_dtype`).
 KEPT_INTEGER_DTYPES = ("uint8", "uint16")
 
@@ -87,6 +90,16 @@ def _is_webp(head: bytes) -> bool:
     return head[8:12] == b"WEBP"
 
 
+def _is_text_matrix(head: bytes) -> bool:
+    from convcli.images.textmatrix import is_text_matrix  # numbers as text: no magic bytes, a content test
+
+    return is_text_matrix(head)
+
+
+def _is_csv(head: bytes) -> bool:
+    return b"," in head and _is_text_matrix(head)
+
+
 def _is_bmp(head: bytes) -> bool:
     # "BM" alone is too weak: also require a known DIB header size (bytes 14-17, little-endian;
     # the low two bytes are enough, so 16 bytes of head recognise a BMP).
@@ -115,6 +128,12 @@ FORMAT_TABLE: dict[str, Format] = {
                pillow="WEBP", channels=(1, 2, 3, 4), max_side=16_383, sniff=_is_webp),
         Format("npy", ".npy", (".npy",), (b"\x93NUMPY",), "npy", OUTPUT_DTYPES, "float32",
                keeps_result=KEPT_INTEGER_DTYPES),
+        # Numbers as text (convcli.images.textmatrix): no magic bytes, recognised by their content
+        # (ASCII text that starts with a number); read as float64, written as the result's own values.
+        Format("csv", ".csv", (".csv",), (), "textmatrix", OUTPUT_DTYPES, "float64", channels=(1,),
+               keeps_result=OUTPUT_DTYPES, sniff=_is_csv),
+        Format("txt", ".txt", (".txt",), (), "textmatrix", OUTPUT_DTYPES, "float64", channels=(1,),
+               keeps_result=OUTPUT_DTYPES, sniff=_is_text_matrix),
     )
 }
 
@@ -127,13 +146,17 @@ EXTENSIONS = {name: spec.extensions[0] for name, spec in FORMAT_TABLE.items()}
 #: The format of each extension (lower case, with the dot): ``{".jpg": "jpeg", ".jpeg": "jpeg", ...}``.
 EXTENSION_FORMATS = {ext: name for name, spec in FORMAT_TABLE.items() for ext in spec.extensions}
 
-#: Every image extension convcli recognises, lower case, with the dot.
-IMAGE_EXTENSIONS = tuple(EXTENSION_FORMATS)
+#: The formats of numbers written as text (no magic bytes): ``("csv", "txt")``.
+TEXT_FORMATS = tuple(name for name, spec in FORMAT_TABLE.items() if not spec.magic)
+
+#: Every image extension convcli recognises, lower case, with the dot (a folder INPUT takes these;
+#: text matrices are named one by one).
+IMAGE_EXTENSIONS = tuple(ext for ext, name in EXTENSION_FORMATS.items() if name not in TEXT_FORMATS)
 
 #: Other names of formats, from their extensions: ``{"jpg": "jpeg", "tif": "tiff"}``.
 FORMAT_ALIASES = {ext[1:]: name for ext, name in EXTENSION_FORMATS.items() if ext[1:] != name}
 
-_LABELS = [spec.label for spec in FORMAT_TABLE.values()]
+_LABELS = [spec.label for spec in FORMAT_TABLE.values() if spec.magic]
 
 #: Why an input of none of the formats is refused.
 NOT_SUPPORTED = f"not a supported image ({', '.join(_LABELS[:-1])} or {_LABELS[-1]})"
@@ -181,12 +204,16 @@ def sniff_format(head: bytes) -> str | None:
     'npy'
     >>> sniff_format(b"%PDF-1.7") is None
     True
+    >>> sniff_format(b"1 2 3\\n4 5 6\\n"), sniff_format(b"1,2,3\\n")
+    ('txt', 'csv')
     """
     if not _is_bytes(head):
         raise ValueError(f"head must be bytes; got {type(head).__name__}")
     head = bytes(head[:SNIFF_BYTES])
     for spec in FORMAT_TABLE.values():
-        if head.startswith(spec.magic) and (spec.sniff is None or spec.sniff(head)):
+        if spec.magic and not head.startswith(spec.magic):
+            continue
+        if spec.sniff is None or spec.sniff(head):  # a format without magic bytes always has a sniff
             return spec.name
     return None
 
@@ -239,6 +266,9 @@ def default_dtype(format: str, input_dtype: str, *, result_dtype: str | None = N
     uint16, else float32 (the raw result). ``.npy``: the raw result, float32, except that a
     result that kept the image's 8- or 16-bit values (``result_dtype`` uint8 or uint16: max and
     min pooling, nearest and zeros upsampling) stays in that dtype. JPEG, BMP, GIF, WebP: uint8.
+    ``.txt`` and ``.csv``: the result's own values, in the dtype it was computed in (float32 for
+    8- and 16-bit images, float64 for a text or float64 input; see :mod:`convcli.dtypes`), float64
+    when that is unknown: numbers are written, never mapped to 0..255.
 
     Parameters
     ----------
@@ -260,6 +290,8 @@ def default_dtype(format: str, input_dtype: str, *, result_dtype: str | None = N
     ('uint16', 'float32', 'float32')
     >>> default_dtype("npy", "uint8", result_dtype="uint8")  # max pooling kept the values
     'uint8'
+    >>> default_dtype("txt", "uint8", result_dtype="float32"), default_dtype("csv", "float64")
+    ('float32', 'float64')
     """
     spec = FORMAT_TABLE[_check_format(format)]
     name = _dtype_name(input_dtype, "input_dtype")
@@ -285,6 +317,7 @@ def check_writable(format: str, shape: tuple[int, ...], dtype: str, *, has_alpha
     webp          uint8                  1-4 (stored as RGB/RGBA: grey reads back as RGB)
     tiff          all four               any
     npy           all four               any
+    txt, csv      all four               1 (one 2-D matrix)
     ============  =====================  ============================================
 
     The shape must be (H, W) or (H, W, C) with no zero side; JPEG sides are at most 65,500,
@@ -339,6 +372,11 @@ def check_writable(format: str, shape: tuple[int, ...], dtype: str, *, has_alpha
     allowed = spec.channels
     if allowed is None:  # TIFF and .npy hold any channel count
         return
+    if format in TEXT_FORMATS and channels not in allowed:
+        raise ImageWriteError(
+            f"{label} holds one 2-D matrix; this result has {channels} channels: write one file per channel "
+            "(`split`) or use .npy"
+        )
     if channels in (2, 4) and has_alpha is False:
         # An image file would read the last of these channels back as transparency.
         raise ImageWriteError(

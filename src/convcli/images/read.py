@@ -2,9 +2,11 @@
 
 Inputs are recognised by their magic bytes (never by their extension) and only formats on an
 allow-list are read: PNG, JPEG, TIFF, BMP, GIF, WebP and NumPy ``.npy`` (see
-:mod:`convcli.images.formats`). A source is a path, the string ``"sample:NAME"`` (an image that
-ships inside scikit-image), ``"shape:HxW[xC]"`` (a shape without pixels, for ``--dry-run``) or
-``bytes`` (standard input, read by the CLI).
+:mod:`convcli.images.formats`), and numbers as text (``.txt``, ``.csv``: ASCII text that starts
+with a number, :mod:`convcli.images.textmatrix`). A source is a path, the string ``"sample:NAME"``
+(an image that ships inside scikit-image), ``"shape:HxW[xC]"`` (a shape without pixels, for
+``--dry-run``), ``"matrix:1 2 3; 4 5 6"`` (an inline matrix, read as float64) or ``bytes``
+(standard input, read by the CLI).
 
 Decoders used (all imported lazily, inside the functions that need them), one module each:
 
@@ -20,6 +22,7 @@ TIFF      :mod:`~convcli.images.tiff`: tifffile, first page only (a stack of cha
           tifffile cannot decode without the optional ``imagecodecs`` package (LZW, JPEG, CCITT),
           and for CMYK and YCbCr pages
 .npy      :mod:`~convcli.images.npy`: NumPy, ``allow_pickle=False``
+.txt/.csv :mod:`~convcli.images.textmatrix`: convcli, float64, one row per line
 ========  =====================================================================================
 
 Pixel values are kept as stored: uint8 stays 0..255, uint16 stays 0..65535. The read rules,
@@ -64,9 +67,10 @@ import numpy as np
 
 from convcli._libraries import _c_stderr_silenced
 from convcli.errors import ConvcliError, ImageReadError, did_you_mean
-from convcli.images.formats import FORMAT_TABLE, NOT_SUPPORTED, SNIFF_BYTES, sniff_format
+from convcli.images.formats import FORMAT_TABLE, MATRIX_PREFIX, NOT_SUPPORTED, SNIFF_BYTES, sniff_format
 from convcli.images.info import ImageInfo, _is_bytes, _reason
 from convcli.images.limits import Limits, _check_limits, _file_size_limit, _finish, _resolve_limits
+from convcli.images.textmatrix import read_inline
 
 
 #: The name used in messages for ``bytes`` sources (standard input).
@@ -174,27 +178,31 @@ def source_stem(source: Source) -> str:
     Parameters
     ----------
     source : str, os.PathLike or bytes
-        A path, ``"sample:NAME"`` or bytes (standard input).
+        A path, ``"sample:NAME"``, ``"matrix:..."`` or bytes (standard input).
 
     Returns
     -------
     str
-        The file name without its extension, the sample's NAME, or ``"stdin"``.
+        The file name without its extension, the sample's NAME, ``"matrix"`` or ``"stdin"``.
 
     Examples
     --------
     >>> source_stem("photos/cat.jpeg"), source_stem("sample:coins"), source_stem(b"...")
     ('cat', 'coins', 'stdin')
+    >>> source_stem("matrix:1 2 3")
+    'matrix'
     """
     if _is_bytes(source):
         return "stdin"
+    if isinstance(source, str) and source.startswith(MATRIX_PREFIX):
+        return "matrix"
     name = _sample_name(source)
     if name is not None:
         return name
     try:
         return Path(os.fsdecode(os.fspath(source))).stem  # type: ignore[arg-type]
     except TypeError:
-        raise ValueError(f"source must be a path, 'sample:NAME' or bytes; got {type(source).__name__}") from None
+        raise ValueError(f"source must be a path, 'sample:NAME', 'matrix:...' or bytes; got {type(source).__name__}") from None
 
 
 def probe(source: Source, *, limits: Limits | None = None) -> ImageInfo:
@@ -302,8 +310,11 @@ def _read(source: Source, limits: Limits, *, decode: bool) -> tuple[np.ndarray |
     name = _sample_name(source)
     if name is not None:
         return _read_sample(name, limits)
+    if isinstance(source, str) and source.startswith(MATRIX_PREFIX):
+        arr, info = read_inline(source, limits=limits)
+        return (arr if decode else None), info
     if not (_is_bytes(source) or isinstance(source, (str, os.PathLike))):
-        raise ValueError(f"source must be a path, 'sample:NAME' or bytes; got {type(source).__name__}")
+        raise ValueError(f"source must be a path, 'sample:NAME', 'matrix:...' or bytes; got {type(source).__name__}")
     with _opened(source, limits) as (fh, label):
         try:
             head = fh.read(SNIFF_BYTES)
