@@ -209,7 +209,8 @@ def test_receptive_field_start_of_every_step_kind():
         "  - upsample: {factor: 2, method: bilinear}\n"             # reads input 0 (clamped) and 1: jump 1/2
         "  - sobel: {mode: same}\n"                                 # 1 before: half an input pixel
         "  - upsample: {factor: 2, method: zeros}\n"                # jump 1/4
-        "  - upsample: {factor: 2, method: transpose, kernel: 'box:4', padding: 1}\n"  # ⌈(1 − 3)/2⌉ = −1: −1 and 0
+        # a transposed box:4 padded 1 gathers, for output 0, inputs ⌈(1 − 3)/2⌉ = −1 and 0
+        "  - upsample: {factor: 2, method: transpose, kernel: 'box:4', padding: 1}\n"
         "  - crop: {cropping: [4, 0, 4, 0]}\n"                      # 4 outputs of 1/8 on: +0.5
         "  - activation: {function: relu}\n"
     )

@@ -166,7 +166,8 @@ def test_layer_table_is_keras_summary_with_receptive_fields():
     # `same` pads 1 before a 3×3 window: output 0's field starts one pixel into the padding.
     assert lines[2].split() == ["conv2d_1", "(conv2d)", "(None,", "28,", "28,", "16)", "160", "3×3", "1×1",
                                 "(−1,", "−1)"]
-    assert lines[3].split() == ["pool_1", "(pool)", "(None,", "14,", "14,", "16)", "0", "4×4", "2×2", "(−1,", "−1)"]
+    assert lines[3].split() == ["pool_1", "(pool)", "(None,", "14,", "14,", "16)", "0", "4×4", "2×2",
+                                "(−1,", "−1)"]
     # Keras: Conv2D(4, 3) on 16 channels: 3·3·16·4 + 4 = 580; its padding of 1 is one pool output,
     # two input pixels, before: −1 − 1·2 = −3 (and 4 + 2·2 = 8 pixels wide).
     assert lines[4].split() == ["conv2d_2", "(conv2d)", "(None,", "14,", "14,", "4)", "580", "8×8", "2×2",

@@ -17,8 +17,8 @@ from .errors import shown_path
 from .geometry import AxisGeometry, ReceptiveField
 from .vocabulary import GRAY_WEIGHTS
 
-__all__ = ["carry_field", "start_text", "window_step", "filter_step", "pool_step", "gray_step", "file_entry", "build_report", "to_json", "summary_lines",
-           "layer_table", "shape_text", "step_names"]
+__all__ = ["carry_field", "start_text", "window_step", "filter_step", "pool_step", "gray_step", "file_entry",
+           "build_report", "to_json", "summary_lines", "layer_table", "shape_text", "step_names"]
 
 
 def shape_text(shape: Sequence[int]) -> str:
@@ -361,8 +361,8 @@ def summary_lines(
         for step in entry.get("steps", []):
             lines.extend("  " + line for line in _step_lines(step))
             if report.get("command") == "pipeline" and "receptive_field" in step:
-                lines.append(f"    receptive field {shape_text(step['receptive_field'])}, jump {shape_text(step['jump'])}"
-                             f", from {start_text(step['receptive_field_start'])}")
+                lines.append(f"    receptive field {shape_text(step['receptive_field'])}, "
+                             f"jump {shape_text(step['jump'])}, from {start_text(step['receptive_field_start'])}")
             if "zero_border" in step and str(entry.get("output_dtype")).startswith("uint"):  # an image
                 lines.append("    " + _border_line(step["zero_border"], report.get("command")))
         if entry.get("clipped"):
@@ -409,7 +409,8 @@ def step_names(steps: Sequence[dict]) -> list[str]:
 def layer_table(steps: Sequence[dict], *, input_shape: Sequence[int]) -> list[str]:
     """A table of a chain's steps as Keras's ``model.summary()`` gives it (layer and type, output
     shape with ``None`` for the batch, parameters), with each step's receptive field, jump and where
-    output (0, 0)'s field starts in the input (``RF start``), and the total of parameters. A grey image's shape has one channel, as a Keras tensor has.
+    output (0, 0)'s field starts in the input (``RF start``), and the total of parameters. A grey
+    image's shape has one channel, as a Keras tensor has.
 
     Examples
     --------

@@ -214,7 +214,8 @@ class ReceptiveField:
     def through(self, *, taps: int, stride: int = 1, first: int = 0, factor: int = 1) -> ReceptiveField:
         """The field after one more layer (see the class for ``taps``, ``stride``, ``first``, ``factor``)."""
         jump = self.jump * stride / factor if factor != 1 else self.jump * stride
-        return ReceptiveField(_tidy(self.size + (taps - 1) * self.jump), _tidy(jump), _tidy(self.start + first * self.jump))
+        return ReceptiveField(size=_tidy(self.size + (taps - 1) * self.jump), jump=_tidy(jump),
+                              start=_tidy(self.start + first * self.jump))
 
 
 def _tidy(value: float) -> float:

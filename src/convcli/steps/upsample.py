@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..vocabulary import MAX_UNPOOL, UPSAMPLE_METHODS
-from .base import Choice, KernelSpec, Option, Padding, Pair, Planning, RuleError, Running, StepKind, Wording, field_so_far
+from .base import (Choice, KernelSpec, Option, Padding, Pair, Planning, RuleError, Running, StepKind, Wording,
+                   field_so_far)
 from .pool import paired_pool
 
 OPTIONS = (
