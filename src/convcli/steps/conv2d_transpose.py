@@ -65,8 +65,8 @@ def _geometry(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def plan(step: Any, state: Any, planning: Planning) -> tuple[tuple[int, ...], dict]:
-    from ..ops.conv2d_transpose import conv2d_transpose_shape
     from ..geometry import transposed_window
+    from ..ops.conv2d_transpose import conv2d_transpose_shape
     from ..ops.layer_counts import layer_counts
     from ..report import carry_field
 
