@@ -7,7 +7,7 @@ import pytest
 
 from helpers import assert_pipeline_mistake
 
-from convcli.pipeline import PipelineError, parse_step, plan
+from convcli.pipeline import PipelineError, parse_step, plan, run
 from convcli.report import layer_table
 
 
@@ -173,3 +173,22 @@ def test_layer_table_is_keras_summary_with_receptive_fields():
     assert lines[4].split() == ["conv2d_2", "(conv2d)", "(None,", "14,", "14,", "4)", "580", "8×8", "2×2",
                                 "(−3,", "−3)"]
     assert lines[-1] == "Total params: 740"
+
+
+def test_conv2d_transpose_field_starts_at_the_first_input_output_0_gathers():
+    # out[i·s + a − before] += x[i]·k[a]. Rows: kernel 5, stride 2, padding 4: 2i + a = 4 for i = 0, 1, 2
+    # (⌈(4 − 5 + 1)/2⌉ = 0, ⌈5/2⌉ = 3 taps). Columns: kernel 4, stride 2, padding 1: 2i + a = 1 for
+    # i = 0 and −1, one column before the input (⌈(1 − 4 + 1)/2⌉ = −1, 2 taps).
+    step = parse_step("conv2d_transpose", {"weights": np.ones((5, 4, 1, 1)).tolist(), "stride": 2,
+                                           "padding": [4, 1]})
+    record = plan([step], (9, 9)).steps[0]
+    assert record["receptive_field_start"] == [0, -1]
+    assert record["receptive_field"] == [3, 2] and record["jump"] == [0.5, 0.5]
+    for axis, expected in ((0, [0, 1, 2]), (1, [0])):
+        lit = []
+        for index in range(9):
+            image = np.zeros((9, 9, 1))
+            image[(index, slice(None)) if axis == 0 else (slice(None), index)] = 1.0
+            if run([step], image)[0][0, 0, 0] != 0:
+                lit.append(index)
+        assert lit == expected
