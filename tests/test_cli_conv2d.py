@@ -70,7 +70,8 @@ def test_summary_is_the_keras_table_and_needs_no_output(run):
     result = run("conv2d", "shape:1920x1080x3", "--filters", "16", "--kernel-size", "5", "--strides", "5", "--summary")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[3].split() == ["conv2d_1", "(conv2d)", "(None,", "384,", "216,", "16)", "1,200", "5×5", "5×5"]
+    assert lines[3].split() == ["conv2d_1", "(conv2d)", "(None,", "384,", "216,", "16)", "1,200", "5×5", "5×5",
+                                "(0,", "0)"]
     assert lines[-1] == "Total params: 1,200"
     assert os.listdir(".") == []
 
@@ -120,7 +121,7 @@ def test_keras_summary_table(run):
     assert result.exit_code == 0, result.output
     rows = [line.split() for line in result.stdout.splitlines()[2:-1]]
     # Keras's model.summary(): Param # 160, 0, 580, 0
-    assert [(row[0], row[-3]) for row in rows[1:]] == [("encode_conv", "160"), ("encode_pool", "0"),
+    assert [(row[0], row[-5]) for row in rows[1:]] == [("encode_conv", "160"), ("encode_pool", "0"),
                                                       ("decode_conv", "580"), ("decode_upsample", "0")]
     assert result.stdout.splitlines()[-1] == "Total params: 740"
 

@@ -2,10 +2,19 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from convcli.errors import GeometryError
-from convcli.geometry import as_padding, as_pair, chain_receptive_field, conv_axis, conv_geometry
+from convcli.geometry import (
+    ReceptiveField,
+    as_padding,
+    as_pair,
+    chain_receptive_field,
+    conv_axis,
+    conv_geometry,
+    transposed_window,
+)
 
 
 def torch_out(size, kernel, stride, padding, dilation):
@@ -93,6 +102,54 @@ def test_receptive_field_matches_distill_example():
     # box3 → max pool 2 → box3: r = 1 + 2·1 + 1·1 + 2·2 = 8, jump 2 (conformance case rf.yaml)
     assert chain_receptive_field([(3, 1), (2, 2), (3, 1)]) == (8, 2)
     assert chain_receptive_field([(3, 2), (3, 2)]) == (7, 4)
+
+
+def test_receptive_field_start_moves_by_the_padding_times_the_jump():
+    # box3 padded 1 → max pool 2 → box3 padded 1 (Distill's u_{l−1} = s_l·u_l − p_l, read forward):
+    # output 0 of the last conv reads pool outputs −1…1, pool output −1 reads conv outputs −2, −1,
+    # conv output −2 reads inputs −3…−1: the field starts at −3 and is 8 wide.
+    field = ReceptiveField()
+    for extent, stride, before in [(3, 1, 1), (2, 2, 0), (3, 1, 1)]:
+        field = field.through(taps=extent, stride=stride, first=-before)
+    assert (field.size, field.jump, field.start) == (8, 2, -3)
+
+
+def test_receptive_field_start_is_distills_closed_form():
+    # Araujo et al. (2019), eq. for the start: u_0 = −Σ_l p_l·Π_{i<l} s_i; dilation only widens.
+    rng = np.random.default_rng(14)
+    for _ in range(200):
+        layers = [(int(rng.integers(1, 6)), int(rng.integers(1, 4)), int(rng.integers(1, 4)), int(rng.integers(0, 4)))
+                  for _ in range(int(rng.integers(1, 6)))]
+        field = ReceptiveField()
+        for kernel, stride, dilation, before in layers:
+            field = field.through(taps=dilation * (kernel - 1) + 1, stride=stride, first=-before)
+        start = -sum(before * math.prod(s for _, s, _, _ in layers[:index])
+                     for index, (_, _, _, before) in enumerate(layers))
+        assert field.start == start
+
+
+def test_receptive_field_after_upsampling_is_a_fraction_of_an_input_pixel():
+    # nearest ×2 then a 3-tap window padded 1: one pixel of padding is half an input pixel.
+    field = ReceptiveField().through(taps=1, factor=2).through(taps=3, first=-1)
+    assert (field.size, field.jump, field.start) == (2, 0.5, -0.5)
+
+
+def test_transposed_window_holds_every_input_an_output_gathers():
+    # out[i·s + a·d − before] += x[i]·k[a] (docs/semantics.md, transpose); inputs may be negative.
+    for kernel in range(1, 6):
+        for stride in range(1, 5):
+            for dilation in (1, 2, 3):
+                for before in range(0, dilation * (kernel - 1) + 1):
+                    extent = dilation * (kernel - 1) + 1
+                    taps, first = transposed_window(extent, stride, before)
+                    for multiple in range(3):  # outputs m·s: the window is exact there
+                        output = multiple * stride
+                        inputs = {i for i in range(-extent - 2, extent + 4) for a in range(kernel)
+                                  if i * stride + a * dilation - before == output}
+                        assert all(first + multiple <= i <= first + multiple + taps - 1 for i in inputs)
+                        if dilation == 1:  # every stamp covers a run of outputs: the first is a real input
+                            assert min(inputs) == first + multiple
+                        # (dilated, an output may fall between every stamp's taps and gather nothing)
 
 
 def test_as_pair_refuses_bool_and_none():

@@ -137,6 +137,90 @@ def test_receptive_field_and_jump_follow_distill():
     assert [s["out_shape"] for s in p.steps] == [[32, 32, 3], [15, 15, 3], [15, 15, 3], [30, 30, 3]]
 
 
+def _field_by_index_maps(layers):
+    """Which input positions output 0 of a chain of (kernel, stride, dilation, before) windows
+    reads, mapping index sets back one layer at a time (padding positions as indices < 0 or past the end)."""
+    positions = {0}
+    for kernel, stride, dilation, before in reversed(layers):
+        positions = {o * stride - before + a * dilation for o in positions for a in range(kernel)}
+    return min(positions), max(positions) - min(positions) + 1
+
+
+def test_receptive_field_start_and_size_match_index_maps_of_random_chains():
+    rng = np.random.default_rng(2019)
+    for _ in range(150):
+        steps, layers = [], ([], [])
+        for _ in range(int(rng.integers(1, 5))):
+            if rng.random() < 0.6:  # a filter: valid or padded, strided, dilated, rows and columns apart
+                kernel = int(rng.integers(1, 5))
+                stride, dilation = [int(n) for n in rng.integers(1, 3, 2)], [int(n) for n in rng.integers(1, 3, 2)]
+                top, bottom, left, right = (int(n) for n in rng.integers(0, 3, 4))
+                steps.append(parse_step("filter", {"kernel": f"box:{kernel}", "stride": stride,
+                                                   "dilation": dilation, "padding": [top, bottom, left, right]}))
+                layers[0].append((kernel, stride[0], dilation[0], top))
+                layers[1].append((kernel, stride[1], dilation[1], left))
+            else:  # a pool: stride 1 or strided, padded up to half its window
+                size = [int(n) for n in rng.integers(1, 4, 2)]
+                stride = [int(n) for n in rng.integers(1, 4, 2)]
+                top, left = int(rng.integers(0, size[0] // 2 + 1)), int(rng.integers(0, size[1] // 2 + 1))
+                steps.append(parse_step("pool", {"op": "max", "size": size, "stride": stride,
+                                                 "padding": [top, top, left, left]}))
+                layers[0].append((size[0], stride[0], 1, top))
+                layers[1].append((size[1], stride[1], 1, left))
+        record = plan(steps, (64, 64)).steps[-1]
+        for axis in (0, 1):
+            start, size = _field_by_index_maps(layers[axis])
+            assert record["receptive_field_start"][axis] == start, (layers[axis], record)
+            assert record["receptive_field"][axis] == size, (layers[axis], record)
+
+
+@pytest.mark.parametrize("text, start, size", [
+    # crop 3 rows (1 column), box3 valid, max pool 2, box3 valid: from 3 (1), 3 + 1·1 + 2·2 = 8 wide
+    ("  - crop: {cropping: [3, 0, 1, 0]}\n  - filter: {kernel: box3, mode: valid}\n"
+     "  - pool: {op: max, size: 2}\n  - filter: {kernel: box3, mode: valid}\n", [3, 1], [8, 8]),
+    # box3 padded 1, max pool 2, box3 padded 1: from −1 − 1·2 = −3, so only rows 0…4 are in the image
+    ("  - filter: {kernel: box3, padding: 1}\n  - pool: {op: max, size: 2}\n"
+     "  - filter: {kernel: box3, padding: 1}\n", [-3, -3], [8, 8]),
+])
+def test_receptive_field_start_is_the_first_pixel_output_0_depends_on(text, start, size):
+    # Light up one row (column) at a time and run the chain itself: output (0, 0) changes for the
+    # rows of its field that are in the image.
+    steps = steps_of("steps:\n" + text)
+    record = plan(steps, (20, 20)).steps[-1]
+    assert record["receptive_field_start"] == start and record["receptive_field"] == size
+    for axis in (0, 1):
+        lit = []
+        for index in range(20):
+            image = np.zeros((20, 20))
+            image[(index, slice(None)) if axis == 0 else (slice(None), index)] = 1.0
+            if run(steps, image)[0][0, 0] != 0:
+                lit.append(index)
+        assert lit == list(range(max(start[axis], 0), start[axis] + size[axis]))
+
+
+def test_receptive_field_start_of_every_step_kind():
+    steps = steps_of(
+        "steps:\n"
+        "  - gray: {}\n"                                            # keeps it: 0
+        "  - zero_pad: {padding: [2, 0, 1, 0]}\n"                   # output 0 is a zero 2 (1) before: −2, −1
+        "  - filter: {kernel: box3, padding: 1, dilation: 2}\n"     # 1 more before, dilation does not move it
+        "  - pool: {op: max, size: 2}\n"                            # jump 2
+        "  - upsample: {factor: 2, method: nearest}\n"              # reads input 0: jump 1
+        "  - upsample: {factor: 2, method: bilinear}\n"             # reads input 0 (clamped) and 1: jump 1/2
+        "  - sobel: {mode: same}\n"                                 # 1 before: half an input pixel
+        "  - upsample: {factor: 2, method: zeros}\n"                # jump 1/4
+        # a transposed box:4 padded 1 gathers, for output 0, inputs ⌈(1 − 3)/2⌉ = −1 and 0
+        "  - upsample: {factor: 2, method: transpose, kernel: 'box:4', padding: 1}\n"
+        "  - crop: {cropping: [4, 0, 4, 0]}\n"                      # 4 outputs of 1/8 on: +0.5
+        "  - activation: {function: relu}\n"
+    )
+    records = plan(steps, (32, 32, 3)).steps
+    starts = [record["receptive_field_start"][0] for record in records]
+    assert starts == [0, -2, -3, -3, -3, -3, -3.5, -3.5, -3.75, -3.25, -3.25]
+    assert [record["receptive_field_start"][1] for record in records][:3] == [0, -1, -2]
+    assert records[-1]["jump"] == [0.125, 0.125]
+
+
 def test_plan_reports_padding_used():
     steps = steps_of("steps:\n  - filter: {kernel: box:4, correlate: true, stride: 2}\n")
     (step,) = plan(steps, (9, 9)).steps

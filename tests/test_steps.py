@@ -19,7 +19,8 @@ from convcli.steps.base import Choice, Number, Option, RuleError, StepKind
 
 def _plan(step, state, planning):
     return state.shape, {"op": "scale", "in_shape": list(state.shape), "out_shape": list(state.shape),
-                         "receptive_field": list(state.receptive_field), "jump": list(state.jump)}
+                         "receptive_field": list(state.receptive_field), "jump": list(state.jump),
+                         "receptive_field_start": list(state.receptive_field_start)}
 
 
 def _run(step, array, running):

@@ -7,7 +7,7 @@ import pytest
 
 from helpers import assert_pipeline_mistake
 
-from convcli.pipeline import PipelineError, parse_step, plan
+from convcli.pipeline import PipelineError, parse_step, plan, run
 from convcli.report import layer_table
 
 
@@ -160,9 +160,35 @@ def test_layer_table_is_keras_summary_with_receptive_fields():
              parse_step("pool", {"op": "max", "size": 2, "mode": "same"}),
              parse_step("conv2d", {"filters": 4, "kernel_size": 3, "padding": "same", "use_bias": True})]
     lines = layer_table(plan(steps, (28, 28)).steps, input_shape=(28, 28))
-    assert lines[1].split() == ["input", "(None,", "28,", "28,", "1)", "0", "1×1", "1×1"]
-    assert lines[2].split() == ["conv2d_1", "(conv2d)", "(None,", "28,", "28,", "16)", "160", "3×3", "1×1"]
-    assert lines[3].split()[:7] == ["pool_1", "(pool)", "(None,", "14,", "14,", "16)", "0"]
-    # Keras: Conv2D(4, 3) on 16 channels: 3·3·16·4 + 4 = 580
-    assert lines[4].split()[:7] == ["conv2d_2", "(conv2d)", "(None,", "14,", "14,", "4)", "580"]
+    assert lines[0].split() == ["Layer", "(type)", "Output", "Shape", "Param", "#", "Receptive", "field", "Jump",
+                                "RF", "start"]
+    assert lines[1].split() == ["input", "(None,", "28,", "28,", "1)", "0", "1×1", "1×1", "(0,", "0)"]
+    # `same` pads 1 before a 3×3 window: output 0's field starts one pixel into the padding.
+    assert lines[2].split() == ["conv2d_1", "(conv2d)", "(None,", "28,", "28,", "16)", "160", "3×3", "1×1",
+                                "(−1,", "−1)"]
+    assert lines[3].split() == ["pool_1", "(pool)", "(None,", "14,", "14,", "16)", "0", "4×4", "2×2",
+                                "(−1,", "−1)"]
+    # Keras: Conv2D(4, 3) on 16 channels: 3·3·16·4 + 4 = 580; its padding of 1 is one pool output,
+    # two input pixels, before: −1 − 1·2 = −3 (and 4 + 2·2 = 8 pixels wide).
+    assert lines[4].split() == ["conv2d_2", "(conv2d)", "(None,", "14,", "14,", "4)", "580", "8×8", "2×2",
+                                "(−3,", "−3)"]
     assert lines[-1] == "Total params: 740"
+
+
+def test_conv2d_transpose_field_starts_at_the_first_input_output_0_gathers():
+    # out[i·s + a − before] += x[i]·k[a]. Rows: kernel 5, stride 2, padding 4: 2i + a = 4 for i = 0, 1, 2
+    # (⌈(4 − 5 + 1)/2⌉ = 0, ⌈5/2⌉ = 3 taps). Columns: kernel 4, stride 2, padding 1: 2i + a = 1 for
+    # i = 0 and −1, one column before the input (⌈(1 − 4 + 1)/2⌉ = −1, 2 taps).
+    step = parse_step("conv2d_transpose", {"weights": np.ones((5, 4, 1, 1)).tolist(), "stride": 2,
+                                           "padding": [4, 1]})
+    record = plan([step], (9, 9)).steps[0]
+    assert record["receptive_field_start"] == [0, -1]
+    assert record["receptive_field"] == [3, 2] and record["jump"] == [0.5, 0.5]
+    for axis, expected in ((0, [0, 1, 2]), (1, [0])):
+        lit = []
+        for index in range(9):
+            image = np.zeros((9, 9, 1))
+            image[(index, slice(None)) if axis == 0 else (slice(None), index)] = 1.0
+            if run([step], image)[0][0, 0, 0] != 0:
+                lit.append(index)
+        assert lit == expected

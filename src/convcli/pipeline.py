@@ -95,6 +95,7 @@ class Plan:
     scale: str = "clip"       # default --scale for integer outputs
     receptive_field: tuple[float, float] = (1, 1)
     jump: tuple[float, float] = (1, 1)
+    receptive_field_start: tuple[float, float] = (0, 0)  # where output (0, 0)'s field starts in the input
     dtype: str | None = None  # the result's NumPy dtype, when plan() was given the input's
 
     @property
@@ -314,6 +315,7 @@ def plan(
             _check_size(step, record, before, after, max_pixels)
         state.receptive_field = tuple(record["receptive_field"])
         state.jump = tuple(record["jump"])
+        state.receptive_field_start = tuple(record["receptive_field_start"])
         if state.dtype is not None:
             state.dtype = result_dtype(step, state.dtype, changed=tuple(after) != tuple(before),
                                        has_alpha=state.has_alpha)

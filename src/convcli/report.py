@@ -14,11 +14,11 @@ from typing import Any
 
 from ._version import __version__
 from .errors import shown_path
-from .geometry import AxisGeometry, chain_receptive_field
+from .geometry import AxisGeometry, ReceptiveField
 from .vocabulary import GRAY_WEIGHTS
 
-__all__ = ["window_step", "filter_step", "pool_step", "gray_step", "file_entry", "build_report", "to_json", "summary_lines",
-           "layer_table", "shape_text", "step_names"]
+__all__ = ["carry_field", "start_text", "window_step", "filter_step", "pool_step", "gray_step", "file_entry",
+           "build_report", "to_json", "summary_lines", "layer_table", "shape_text", "step_names"]
 
 
 def shape_text(shape: Sequence[int]) -> str:
@@ -32,6 +32,47 @@ def shape_text(shape: Sequence[int]) -> str:
     return "×".join(str(int(n)) if float(n).is_integer() else f"{n:g}" for n in shape)
 
 
+def carry_field(
+    previous: dict | None,
+    *,
+    taps: Sequence[int] = (1, 1),
+    stride: Sequence[int] = (1, 1),
+    first: Sequence[int] = (0, 0),
+    factor: Sequence[int] = (1, 1),
+) -> dict[str, list]:
+    """A step's ``receptive_field``, ``jump`` and ``receptive_field_start`` (rows, cols), from those
+    of the step before (``previous``; None for a chain's first step: field 1, jump 1, start 0) and
+    the step's (rows, cols) ``taps``, ``stride``, ``first`` and ``factor``, as
+    :class:`~convcli.geometry.ReceptiveField` defines them. The defaults keep every pixel where it is.
+
+    Examples
+    --------
+    >>> carry_field(None, taps=(3, 3), first=(-1, -1))
+    {'receptive_field': [3, 3], 'jump': [1, 1], 'receptive_field_start': [-1, -1]}
+    >>> carry_field({"receptive_field": [3, 3], "jump": [1, 1], "receptive_field_start": [-1, -1]}, factor=(2, 2))
+    {'receptive_field': [3, 3], 'jump': [0.5, 0.5], 'receptive_field_start': [-1, -1]}
+    """
+    fields = []
+    for axis in (0, 1):
+        before = (ReceptiveField() if previous is None else
+                  ReceptiveField(previous["receptive_field"][axis], previous["jump"][axis],
+                                 previous.get("receptive_field_start", (0, 0))[axis]))
+        fields.append(before.through(taps=taps[axis], stride=stride[axis], first=first[axis], factor=factor[axis]))
+    return {"receptive_field": [f.size for f in fields], "jump": [f.jump for f in fields],
+            "receptive_field_start": [f.start for f in fields]}
+
+
+def start_text(start: Sequence[float]) -> str:
+    """Where a receptive field starts, ``[-1, 0.5]`` → ``'(−1, 0.5)'`` (a minus sign, as formulas write it).
+
+    Examples
+    --------
+    >>> start_text([-1, -0.5])
+    '(−1, −0.5)'
+    """
+    return "(" + ", ".join(f"{float(n):g}".replace("-", "−") for n in start) + ")"
+
+
 def window_step(
     *,
     op: str,
@@ -42,23 +83,23 @@ def window_step(
     previous: dict | None = None,
     **fields: Any,
 ) -> dict:
-    """A sliding-window step (filter, pool) of a report: its geometry, shapes, receptive field and jump.
+    """A sliding-window step (filter, pool) of a report: its geometry, shapes, receptive field, jump
+    and where output 0's field starts (:func:`carry_field`).
 
     ``fields`` (kernel, pool op, boundary, ...) come right after ``op``. ``previous`` is the step
-    before in a chain; a first step starts from a receptive field of 1 and a jump of 1.
+    before in a chain; a first step starts from a receptive field of 1, a jump of 1 and a start of 0.
 
     Examples
     --------
     >>> from convcli.geometry import pool_geometry
     >>> r, c = pool_geometry((8, 8), 2)
     >>> step = window_step(op="pool", rows=r, cols=c, in_shape=(8, 8), out_shape=(4, 4), pool="max")
-    >>> step["pool"], step["padding"], step["receptive_field"], step["jump"]
-    ('max', [[0, 0], [0, 0]], [2, 2], [2, 2])
+    >>> step["pool"], step["padding"], step["receptive_field"], step["jump"], step["receptive_field_start"]
+    ('max', [[0, 0], [0, 0]], [2, 2], [2, 2], [0, 0])
     """
-    start_rf = tuple(previous["receptive_field"]) if previous else (1, 1)
-    start_jump = tuple(previous["jump"]) if previous else (1, 1)
-    rf_rows = chain_receptive_field([(rows.extent, rows.stride)], start=(start_rf[0], start_jump[0]))
-    rf_cols = chain_receptive_field([(cols.extent, cols.stride)], start=(start_rf[1], start_jump[1]))
+    # Output 0's window starts `before` pixels into the padding; dilation spreads the taps, not the first.
+    field = carry_field(previous, taps=(rows.extent, cols.extent), stride=(rows.stride, cols.stride),
+                        first=(-rows.before, -cols.before))
     step: dict[str, Any] = {"op": op, **fields}
     step.update({
         "mode": rows.mode,
@@ -67,8 +108,7 @@ def window_step(
         "padding": [[rows.before, rows.after], [cols.before, cols.after]],
         "in_shape": [int(n) for n in in_shape],
         "out_shape": [int(n) for n in out_shape],
-        "receptive_field": [rf_rows[0], rf_cols[0]],
-        "jump": [rf_rows[1], rf_cols[1]],
+        **field,
         "arithmetic": {"rows": rows.formula(), "cols": cols.formula()},
     })
     extents = [f"{name} {formula}" for name, formula in (("rows", rows.extent_formula()), ("cols", cols.extent_formula())) if formula]
@@ -95,8 +135,10 @@ def filter_step(
 
     ``bank`` holds each kernel's (name, shape, rows, cols) geometry. When its kernels differ in
     shape, no single kernel_shape, padding or arithmetic describes the step: each kernel gets its
-    own entry under ``bank`` (kernel, kernel_shape, padding, receptive_field, arithmetic), and the
-    step's ``receptive_field`` is the largest of them (what the next step of a chain builds on).
+    own entry under ``bank`` (kernel, kernel_shape, padding, receptive_field, receptive_field_start,
+    arithmetic), and the step's field is the union of theirs (what the next step of a chain builds
+    on): from the earliest ``receptive_field_start`` to the latest end, the largest field when the
+    windows share a centre or a start.
     A bank of one shape reports as one kernel does (``rows``, ``cols``, ``kernel_shape``).
 
     Examples
@@ -133,9 +175,14 @@ def filter_step(
         own = window_step(op="filter", rows=kernel_rows, cols=kernel_cols, in_shape=in_shape,
                           out_shape=out_shape, previous=previous)
         entries.append({"kernel": name, "kernel_shape": [int(n) for n in shape], "padding": own["padding"],
-                        "receptive_field": own["receptive_field"], "arithmetic": own["arithmetic"]})
+                        "receptive_field": own["receptive_field"],
+                        "receptive_field_start": own["receptive_field_start"], "arithmetic": own["arithmetic"]})
     del step["padding"], step["arithmetic"]
-    step["receptive_field"] = [max(e["receptive_field"][axis] for e in entries) for axis in (0, 1)]
+    # The step's field is the union of its kernels' windows: from the earliest start to the latest end.
+    starts = [min(e["receptive_field_start"][axis] for e in entries) for axis in (0, 1)]
+    ends = [max(e["receptive_field_start"][axis] + e["receptive_field"][axis] for e in entries) for axis in (0, 1)]
+    step["receptive_field"] = [ends[axis] - starts[axis] for axis in (0, 1)]
+    step["receptive_field_start"] = starts
     step["bank"] = entries
     return step
 
@@ -314,7 +361,8 @@ def summary_lines(
         for step in entry.get("steps", []):
             lines.extend("  " + line for line in _step_lines(step))
             if report.get("command") == "pipeline" and "receptive_field" in step:
-                lines.append(f"    receptive field {shape_text(step['receptive_field'])}, jump {shape_text(step['jump'])}")
+                lines.append(f"    receptive field {shape_text(step['receptive_field'])}, "
+                             f"jump {shape_text(step['jump'])}, from {start_text(step['receptive_field_start'])}")
             if "zero_border" in step and str(entry.get("output_dtype")).startswith("uint"):  # an image
                 lines.append("    " + _border_line(step["zero_border"], report.get("command")))
         if entry.get("clipped"):
@@ -360,24 +408,25 @@ def step_names(steps: Sequence[dict]) -> list[str]:
 
 def layer_table(steps: Sequence[dict], *, input_shape: Sequence[int]) -> list[str]:
     """A table of a chain's steps as Keras's ``model.summary()`` gives it (layer and type, output
-    shape with ``None`` for the batch, parameters), with each step's receptive field and jump, and
-    the total of parameters. A grey image's shape has one channel, as a Keras tensor has.
+    shape with ``None`` for the batch, parameters), with each step's receptive field, jump and where
+    output (0, 0)'s field starts in the input (``RF start``), and the total of parameters. A grey
+    image's shape has one channel, as a Keras tensor has.
 
     Examples
     --------
     >>> from convcli.pipeline import parse_step, plan
     >>> steps = [parse_step("conv2d", {"filters": 16, "kernel_size": 5, "strides": 5})]
     >>> print("\\n".join(layer_table(plan(steps, (1080, 1920, 3)).steps, input_shape=(1080, 1920, 3))))
-    Layer (type)          Output Shape            Param #  Receptive field  Jump
-    input                 (None, 1080, 1920, 3)         0  1×1              1×1
-    conv2d_1 (conv2d)     (None, 216, 384, 16)      1,200  5×5              5×5
+    Layer (type)          Output Shape            Param #  Receptive field  Jump  RF start
+    input                 (None, 1080, 1920, 3)         0  1×1              1×1   (0, 0)
+    conv2d_1 (conv2d)     (None, 216, 384, 16)      1,200  5×5              5×5   (0, 0)
     Total params: 1,200
     """
     def shape(dims: Sequence[int]) -> str:
         dims = [int(n) for n in dims]
         return "(None, " + ", ".join(map(str, dims + [1] * (len(dims) == 2))) + ")"
 
-    rows = [("input", shape(input_shape), "0", "1×1", "1×1")]
+    rows = [("input", shape(input_shape), "0", "1×1", "1×1", start_text((0, 0)))]
     for step, named in zip(steps, step_names(steps)):
         op = step["op"]
         name = f"{named} ({step.get('layer_class', op)})"
@@ -385,13 +434,16 @@ def layer_table(steps: Sequence[dict], *, input_shape: Sequence[int]) -> list[st
         out = step["out_shape"][2:] if op == "global_pool" else step["out_shape"]
         rows.append((name, "(None, " + ", ".join(map(str, out)) + ")" if op == "global_pool" else shape(out),
                      f"{step.get('params', 0):,}",
-                     shape_text(step["receptive_field"]), shape_text(step["jump"])))
-    header = ("Layer (type)", "Output Shape", "Param #", "Receptive field", "Jump")
-    widths = [max(len(row[i]) for row in [header, *rows]) + 2 for i in range(4)]
-    lines = [f"{header[0]:<{widths[0]}}{header[1]:<{widths[1]}}{header[2]:>{widths[2] - 2}}  "
-             f"{header[3]:<{widths[3]}}{header[4]}"]
-    for row in rows:
-        lines.append(f"{row[0]:<{widths[0]}}{row[1]:<{widths[1]}}{row[2]:>{widths[2] - 2}}  {row[3]:<{widths[3]}}{row[4]}")
+                     shape_text(step["receptive_field"]), shape_text(step["jump"]),
+                     start_text(step["receptive_field_start"])))
+    header = ("Layer (type)", "Output Shape", "Param #", "Receptive field", "Jump", "RF start")
+    widths = [max(len(row[i]) for row in [header, *rows]) + 2 for i in range(5)]
+
+    def line(row: Sequence[str]) -> str:
+        return (f"{row[0]:<{widths[0]}}{row[1]:<{widths[1]}}{row[2]:>{widths[2] - 2}}  "
+                f"{row[3]:<{widths[3]}}{row[4]:<{widths[4]}}{row[5]}")
+
+    lines = [line(header), *(line(row) for row in rows)]
     lines.append(f"Total params: {sum(step.get('params', 0) for step in steps):,}")
     return lines
 

@@ -20,10 +20,12 @@ from __future__ import annotations
 from .axes import (
     AXIS_NAMES,
     AxisGeometry,
+    ReceptiveField,
     WindowAxis,
     as_padding,
     as_pair,
     chain_receptive_field,
+    transposed_window,
 )
 from .boundaries import (
     AMBIGUOUS_BOUNDARIES,
@@ -47,6 +49,7 @@ __all__ = [
     "BOUNDARY_ALIASES",
     "MODES",
     "AxisGeometry",
+    "ReceptiveField",
     "TransposeAxis",
     "WindowAxis",
     "as_padding",
@@ -61,4 +64,5 @@ __all__ = [
     "resolve_boundary",
     "transpose_axis",
     "transpose_output_shape",
+    "transposed_window",
 ]

@@ -177,13 +177,76 @@ def as_padding(value: int | Sequence[int]) -> tuple[tuple[int, int], tuple[int, 
     )
 
 
+@dataclass(frozen=True)
+class ReceptiveField:
+    """The receptive field of output pixel 0 along one axis of a chain, in the chain's input pixels.
+
+    Araujo, Norris & Sim, "Computing Receptive Fields of Convolutional Neural Networks" (Distill,
+    2019), read forward one layer at a time: a layer whose output 0 reads its own input pixels
+    ``first, first + 1, …, first + taps − 1`` (a window of extent ``e`` with padding ``p`` before
+    it: ``taps = e``, ``first = −p``), output ``y`` of it sitting ``stride/factor`` input pixels
+    after output ``y − 1``, gives
+
+    ``size = size + (taps − 1)·jump``, ``start = start + first·jump``, ``jump = jump·stride/factor``.
+
+    Attributes
+    ----------
+    size : float
+        Receptive field: how many input pixels output 0 spans.
+    jump : float
+        Input pixels between neighbouring outputs (below 1 after upsampling).
+    start : float
+        Input coordinate of the first pixel of output 0's field (0 is the first input pixel;
+        negative reaches into padding; a fraction once an upsampling made ``jump`` below 1). Output
+        ``y`` starts at ``start + y·jump`` (dilation spreads the taps, it does not move the first).
+
+    Examples
+    --------
+    >>> field = ReceptiveField().through(taps=3, first=-1).through(taps=2, stride=2)
+    >>> field.size, field.jump, field.start
+    (4, 2, -1)
+    """
+
+    size: float = 1
+    jump: float = 1
+    start: float = 0
+
+    def through(self, *, taps: int, stride: int = 1, first: int = 0, factor: int = 1) -> ReceptiveField:
+        """The field after one more layer (see the class for ``taps``, ``stride``, ``first``, ``factor``)."""
+        jump = self.jump * stride / factor if factor != 1 else self.jump * stride
+        return ReceptiveField(size=_tidy(self.size + (taps - 1) * self.jump), jump=_tidy(jump),
+                              start=_tidy(self.start + first * self.jump))
+
+
+def _tidy(value: float) -> float:
+    """A whole number as an int (reports show 2, not 2.0)."""
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def transposed_window(extent: int, stride: int, before: int) -> tuple[int, int]:
+    """``(taps, first)`` of a transposed convolution axis for :meth:`ReceptiveField.through`.
+
+    Input pixel ``i`` stamps the kernel on outputs ``i·s − before … i·s − before + e − 1``, so output
+    ``y`` gathers the inputs ``⌈(y + before − e + 1)/s⌉ … ⌊(y + before)/s⌋``: at most ``⌈e/s⌉`` of
+    them (``taps``), the first of output 0's being ``first = ⌈(before − e + 1)/s⌉`` (negative:
+    before the first input pixel). Dilation may leave some of those inputs between the taps.
+
+    Examples
+    --------
+    >>> transposed_window(4, 2, 1)  # kernel 4, stride 2, padding 1: output 0 gathers inputs 0 and -1
+    (2, -1)
+    """
+    return _ceil_div(extent, stride), -((extent - 1 - before) // stride)
+
+
 def chain_receptive_field(
     steps: Sequence[tuple[int, int]], *, start: tuple[int, int] = (1, 1)
 ) -> tuple[int, int]:
     """Receptive field and jump after a chain of (extent, stride) layers along one axis.
 
     Araujo et al., "Computing Receptive Fields of Convolutional Neural Networks" (Distill, 2019):
-    ``r_out = r_in + (e − 1)·j_in`` and ``j_out = j_in·s``.
+    ``r_out = r_in + (e − 1)·j_in`` and ``j_out = j_in·s`` (:class:`ReceptiveField`, which also
+    carries where the field starts).
 
     Returns
     -------
@@ -194,11 +257,10 @@ def chain_receptive_field(
     >>> chain_receptive_field([(3, 1), (2, 2), (3, 1)])
     (8, 2)
     """
-    field, jump = start
+    field = ReceptiveField(size=start[0], jump=start[1])
     for extent, stride in steps:
-        field += (extent - 1) * jump
-        jump *= stride
-    return field, jump
+        field = field.through(taps=extent, stride=stride)
+    return field.size, field.jump
 
 
 def per_axis(make: Callable[..., Axis], shape: Sequence[int], **pairs: Sequence[Any] | None) -> tuple[Axis, Axis]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..vocabulary import ACTIVATIONS
-from .base import Choice, Number, Option, Planning, RuleError, Running, StepKind, Wording
+from .base import Choice, Number, Option, Planning, RuleError, Running, StepKind, Wording, field_so_far
 from .layer import TAKES_ALPHA
 
 OPTIONS = (
@@ -20,9 +20,13 @@ def rules(options: dict[str, Any], say: Wording) -> None:
                         f"{say('function', 'elu')}; drop it", option="alpha")
 
 
-def unchanged_window(state: Any, record: dict) -> dict:
-    """The fields of a step that keeps every pixel where it is: receptive field and jump as before."""
-    record.update(receptive_field=list(state.receptive_field), jump=list(state.jump))
+def unchanged_window(state: Any, record: dict, *, first: tuple[int, int] = (0, 0)) -> dict:
+    """The fields of a step that reads one input pixel per output pixel: receptive field and jump as
+    before; output 0 reads input pixel ``first`` (negative: a margin of zeros added before it), so
+    the field starts ``first`` jumps further on."""
+    from ..report import carry_field
+
+    record.update(carry_field(field_so_far(state), first=first))
     return record
 
 

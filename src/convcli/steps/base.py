@@ -331,6 +331,13 @@ class Planning:
     pooled: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
 
+def field_so_far(state: Plan) -> dict[str, list]:
+    """The receptive field, jump and field start of the chain planned so far, as the ``previous``
+    record that :func:`convcli.report.window_step` and :func:`convcli.report.carry_field` take."""
+    return {"receptive_field": list(state.receptive_field), "jump": list(state.jump),
+            "receptive_field_start": list(state.receptive_field_start)}
+
+
 @dataclass
 class Running:
     """What running one step may use besides its input array: the chain, this step's place, the

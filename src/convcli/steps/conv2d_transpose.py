@@ -7,8 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..vocabulary import TRANSPOSE_LAYOUTS
-from .base import LayerPadding, Option, Pair, Planning, Running, StepKind, Whole, Wording
-from .conv import tidy
+from .base import LayerPadding, Option, Pair, Planning, Running, StepKind, Whole, Wording, field_so_far
 from .layer import (ACTIVATION_OPTIONS, activate, bias_of, check_against, in_channels, layer_details, layer_fields,
                     layer_rules, made_weights, transpose_memory, weight_options)
 
@@ -66,8 +65,10 @@ def _geometry(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def plan(step: Any, state: Any, planning: Planning) -> tuple[tuple[int, ...], dict]:
+    from ..geometry import transposed_window
     from ..ops.conv2d_transpose import conv2d_transpose_shape
     from ..ops.layer_counts import layer_counts
+    from ..report import carry_field
 
     options, before = step.options, state.shape
     shape = weights_shape(options, in_channels(before, state.has_alpha, "conv2d_transpose"))
@@ -85,12 +86,12 @@ def plan(step: Any, state: Any, planning: Planning) -> tuple[tuple[int, ...], di
                               "padding": [[rows.before, rows.after], [cols.before, cols.after]],
                               "output_padding": [rows.output_padding, cols.output_padding],
                               "in_shape": list(before), "out_shape": list(after)}
-    field, jump = list(state.receptive_field), list(state.jump)
-    for axis, geometry_axis in enumerate((rows, cols)):  # an output pixel gathers ⌈e/s⌉ input pixels at most
-        taps = -(-geometry_axis.extent // geometry_axis.stride)
-        field[axis] = tidy(field[axis] + (taps - 1) * jump[axis])
-        jump[axis] = tidy(jump[axis] / geometry_axis.stride)
-    record.update(receptive_field=field, jump=jump, arithmetic={"rows": rows.formula(), "cols": cols.formula()})
+    # An output pixel gathers ⌈e/s⌉ input pixels at most, output 0 from ⌈(before − e + 1)/s⌉ on.
+    (taps_r, first_r), (taps_c, first_c) = (transposed_window(axis.extent, axis.stride, axis.before)
+                                            for axis in (rows, cols))
+    record.update(carry_field(field_so_far(state), taps=(taps_r, taps_c), first=(first_r, first_c),
+                              factor=(rows.stride, cols.stride)),
+                  arithmetic={"rows": rows.formula(), "cols": cols.formula()})
     state.kind, state.scale = "values", "clip"
     return tuple(after), record
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Flag, KernelSpec, Option, Planning, RuleError, Running, StepKind, Wording
+from .base import Flag, KernelSpec, Option, Planning, RuleError, Running, StepKind, Wording, field_so_far
 from .conv import CONV_OPTIONS, complete_conv, conv_rules, conv_schema_rules, filter_memory, geometry, note_zero_border
 
 OPTIONS = (
@@ -41,7 +41,7 @@ def plan(step: Any, state: Any, planning: Planning) -> tuple[tuple[int, ...], di
                               names=[k.name for k in kernels], **geometry(options))
     bank = [(k.name, k.shape, *conv_geometry(before, k.shape, **geometry(options))) for k in kernels]
     names: Any = kernels[0].name if len(kernels) == 1 else [k.name for k in kernels]
-    previous = {"receptive_field": list(state.receptive_field), "jump": list(state.jump)}
+    previous = field_so_far(state)
     record = filter_step(kernel=names, kernel_shape=kernels[0].shape, rows=bank[0][2], cols=bank[0][3],
                          boundary=options["boundary"], correlate=options["correlate"], in_shape=before,
                          out_shape=after, cval=options["cval"], previous=previous, bank=bank)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..vocabulary import gray_formula
-from .base import Planning, Running, StepKind, floating
+from .base import Planning, Running, StepKind, field_so_far, floating
 
 
 def plan(step: Any, state: Any, planning: Planning) -> tuple[tuple[int, ...], dict]:
     from ..ops.filter import gray_shape
-    from ..report import gray_step
+    from ..report import carry_field, gray_step
 
     before = state.shape
     grey = gray_shape(before, has_alpha=state.has_alpha)
@@ -18,7 +18,7 @@ def plan(step: Any, state: Any, planning: Planning) -> tuple[tuple[int, ...], di
     record = gray_step(in_shape=before, out_shape=after)
     if grey is None:
         record["note"] = "already grey"
-    record.update(receptive_field=list(state.receptive_field), jump=list(state.jump))
+    record.update(carry_field(field_so_far(state)))
     return after, record
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..vocabulary import ACTIVATIONS, INITIALIZERS
-from .base import Boundary, Choice, Flag, Number, Option, Pair, RuleError, Whole, Weights, Wording
+from .base import Boundary, Choice, Flag, Number, Option, Pair, RuleError, Whole, Weights, Wording, field_so_far
 
 #: The activation a layer applies to its result, and its slope (leaky_relu) or scale (elu).
 ACTIVATION_OPTIONS = (
@@ -140,7 +140,7 @@ def plan_layer(step: Any, state: Any, weights_shape: tuple[int, ...], shape_of: 
         raise GeometryError(str(error).replace("`mode: same`", "`padding: same`")) from None
     bias = bias_of(options, after[2])
     counts = layer_counts(step.op, before, weights_shape, use_bias=bias is not None, **geometry)
-    previous = {"receptive_field": list(state.receptive_field), "jump": list(state.jump)}
+    previous = field_so_far(state)
     record = window_step(op=step.op, rows=rows, cols=cols, in_shape=before, out_shape=after, previous=previous,
                          **layer_fields(options, weights_shape=weights_shape, out_channels=after[2],
                                         params=counts.params, macs=counts.multiply_adds),

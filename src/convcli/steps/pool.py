@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..vocabulary import POOL_MODES, POOL_OPS
-from .base import Choice, Flag, Option, Padding, Pair, Planning, RuleError, Running, StepKind, Wording
+from .base import Choice, Flag, Option, Padding, Pair, Planning, RuleError, Running, StepKind, Wording, field_so_far
 
 OPTIONS = (
     Option("op", Choice(POOL_OPS), "max", "What each window gives."),
@@ -61,21 +61,19 @@ def is_unpoolable(step: Any) -> bool:
 
 def plan(step: Any, state: Any, planning: Planning) -> tuple[tuple[int, ...], dict]:
     from ..geometry import pool_geometry
-    from ..report import pool_step
+    from ..report import carry_field, pool_step
 
     options, before = step.options, state.shape
     if options.get("global"):
         after = (1, 1) + before[2:]
-        field_r = state.receptive_field[0] + (before[0] - 1) * state.jump[0]
-        field_c = state.receptive_field[1] + (before[1] - 1) * state.jump[1]
+        # One window as large as the input, no padding: the field starts where the input's did.
         record = {"op": "global_pool", "pool": options["op"], "in_shape": list(before), "out_shape": list(after),
-                  "receptive_field": [field_r, field_c],
-                  "jump": [state.jump[0] * before[0], state.jump[1] * before[1]]}
+                  **carry_field(field_so_far(state), taps=before[:2], stride=before[:2])}
     else:
         rows, cols = pool_geometry(before, options["size"], stride=options.get("stride"), mode=options["mode"],
                                    ceil=options["ceil"], padding=options.get("padding"))
         after = (rows.out, cols.out) + before[2:]
-        previous = {"receptive_field": list(state.receptive_field), "jump": list(state.jump)}
+        previous = field_so_far(state)
         record = pool_step(pool=options["op"], rows=rows, cols=cols, in_shape=before, out_shape=after,
                            previous=previous, count_include_pad=options["count_include_pad"])
         planning.pooled[planning.position] = before

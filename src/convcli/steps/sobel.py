@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..vocabulary import COMPONENTS, OPERATORS
-from .base import Choice, Number, Option, Planning, RuleError, Running, StepKind, Wording, floating
+from .base import Choice, Number, Option, Planning, RuleError, Running, StepKind, Wording, field_so_far, floating
 from .conv import CONV_OPTIONS, complete_conv, conv_rules, conv_schema_rules, filter_memory, geometry, note_zero_border
 
 OPTIONS = (
@@ -44,7 +44,7 @@ def plan(step: Any, state: Any, planning: Planning) -> tuple[tuple[int, ...], di
         fields["blur"] = options["blur"]
     if options["threshold"] is not None:
         fields["threshold"] = options["threshold"]
-    previous = {"receptive_field": list(state.receptive_field), "jump": list(state.jump)}
+    previous = field_so_far(state)
     record = window_step(op="sobel", rows=rows, cols=cols, in_shape=before, out_shape=after, previous=previous,
                          **fields)
     state.kind = ("mask" if options["threshold"] is not None

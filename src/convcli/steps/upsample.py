@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..vocabulary import MAX_UNPOOL, UPSAMPLE_METHODS
-from .base import Choice, KernelSpec, Option, Padding, Pair, Planning, RuleError, Running, StepKind, Wording
-from .conv import tidy
+from .base import (Choice, KernelSpec, Option, Padding, Pair, Planning, RuleError, Running, StepKind, Wording,
+                   field_so_far)
 from .pool import paired_pool
 
 OPTIONS = (
@@ -70,12 +70,13 @@ def undoes(steps: Any, position: int) -> int | None:
 
 
 def plan(step: Any, state: Any, planning: Planning) -> tuple[tuple[int, ...], dict]:
-    from ..geometry import transpose_output_shape
+    from ..geometry import transpose_output_shape, transposed_window
+    from ..report import carry_field
 
     options, before = step.options, state.shape
     method = options["method"]
-    rf, jump = list(state.receptive_field), list(state.jump)
     record: dict[str, Any] = {"op": "upsample", "method": method, "in_shape": list(before)}
+    first: tuple[int, ...] = (0, 0)  # output 0 reads input 0 (transpose: see transposed_window)
     if method == MAX_UNPOOL:
         if state.has_alpha:
             raise ValueError("max-unpool cannot carry an alpha channel; read the image as a .npy array")
@@ -99,13 +100,14 @@ def plan(step: Any, state: Any, planning: Planning) -> tuple[tuple[int, ...], di
                       padding=[[rows.before, rows.after], [cols.before, cols.after]],
                       output_padding=[rows.output_padding, cols.output_padding])
         arithmetic = {"rows": rows.formula(), "cols": cols.formula()}
-        # An output pixel gathers from ⌈k/F⌉ input pixels at most.
-        taps = tuple(-(-k // f) for k, f in zip(options["kernel"].shape, factors))
+        # An output pixel gathers from ⌈k/F⌉ input pixels at most, output 0 from ⌈(before − k + 1)/F⌉ on.
+        taps, first = zip(*(transposed_window(axis.extent, axis.stride, axis.before) for axis in (rows, cols)))
     else:
         factors = options["factor"]
         after = (before[0] * factors[0], before[1] * factors[1]) + tuple(before[2:])
         arithmetic = {"rows": f"{before[0]} → {before[0]}·{factors[0]} = {after[0]}",
                       "cols": f"{before[1]} → {before[1]}·{factors[1]} = {after[1]}"}
+        # Output 0 reads input 0 (bilinear's source coordinate is clamped at 0), then its neighbour.
         taps = (2, 2) if method == "bilinear" else (1, 1)
     if state.has_alpha and method == "transpose":
         raise ValueError(
@@ -113,10 +115,8 @@ def plan(step: Any, state: Any, planning: Planning) -> tuple[tuple[int, ...], di
             "remove the alpha channel first, or use method nearest, zeros or bilinear"
         )
     record["factor"] = [int(factors[0]), int(factors[1])]
-    for axis in (0, 1):
-        rf[axis] = rf[axis] + (taps[axis] - 1) * jump[axis]
-        jump[axis] = tidy(jump[axis] / factors[axis])
-    record.update(out_shape=list(after), receptive_field=[tidy(v) for v in rf], jump=jump, arithmetic=arithmetic)
+    record.update(out_shape=list(after), **carry_field(field_so_far(state), taps=taps, first=first, factor=factors),
+                  arithmetic=arithmetic)
     if method in ("bilinear", "transpose"):
         state.kind, state.scale = "values", "clip"
     return tuple(after), record

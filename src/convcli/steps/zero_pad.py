@@ -26,7 +26,8 @@ def margins(state: Any, amounts: tuple[int, int, int, int], sign: int, op: str) 
               "in_shape": list(before), "out_shape": list(after),
               "arithmetic": {"rows": f"{before[0]} → {before[0]} {word} {top} {word} {bottom} = {rows}",
                              "cols": f"{before[1]} → {before[1]} {word} {left} {word} {right} = {cols}"}}
-    return after, unchanged_window(state, record)
+    # Output 0 is the first added zero (−top), or, cropped, the first row kept (+top).
+    return after, unchanged_window(state, record, first=(-sign * top, -sign * left))
 
 
 def plan(step: Any, state: Any, planning: Planning) -> tuple[tuple[int, ...], dict]:
