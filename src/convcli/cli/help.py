@@ -99,7 +99,9 @@ Defaults: stride 1 and dilation 1 for filter and sobel; for pool the stride defa
 window (--size); pooling has no dilation.
 
 Receptive field and jump: the report gives, for every step, the receptive field of one output
-pixel (r = r_prev + (e − 1)·j_prev) and its jump, the cumulative stride (j = j_prev·s), as in
+pixel (r = r_prev + (e − 1)·j_prev), its jump, the cumulative stride (j = j_prev·s), and where
+output (0, 0)'s field starts in the input (u = u_prev − p·j_prev, p the padding before; negative
+reaches into the padding; receptive_field_start in reports, "from (ROW, COL)" in summaries), as in
 Araujo et al., "Computing Receptive Fields of Convolutional Neural Networks" (Distill, 2019).
 """
 
@@ -170,7 +172,8 @@ bytes on standard output (-o -) --json is a usage error: write the report to a f
                          "mode": "same", "boundary": "zero", "stride": [1, 1],
                          "dilation": [1, 1], "padding": [[1, 1], [1, 1]],
                          "in_shape": [512, 512, 3], "out_shape": [512, 512, 3],
-                         "receptive_field": [3, 3], "jump": [1, 1]}],
+                         "receptive_field": [3, 3], "jump": [1, 1],
+                         "receptive_field_start": [-1, -1]}],
               "seconds": 0.012}],
    "ok": 1, "failed": 0}
 
