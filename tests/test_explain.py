@@ -111,3 +111,10 @@ def test_avg_pool_with_the_padded_window_counted():
 def test_bad_arguments_are_named(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_options_are_the_ops_keywords():
+    with pytest.raises(TypeError, match="explain_filter\\(\\) got an unexpected keyword argument 'strides'"):
+        explain_filter(np.ones((3, 3)), np.ones((2, 2)), position=(0, 0), strides=2)
+    with pytest.raises(TypeError, match="needs `size`"):
+        explain_pool(np.ones((3, 3)), position=(0, 0), op="max")

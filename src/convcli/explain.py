@@ -103,21 +103,11 @@ def _check_position(position: Sequence[int], out: tuple[int, int]) -> tuple[int,
     return row, col
 
 
-def explain_filter(
-    image: Any,
-    kernel: Any,
-    *,
-    position: Sequence[int],
-    channel: int = 0,
-    mode: str = "same",
-    boundary: str = "zero",
-    cval: float = 0.0,
-    stride: int | Sequence[int] = 1,
-    padding: int | Sequence[int] | None = None,
-    dilation: int | Sequence[int] = 1,
-    correlate: bool = False,
-) -> FilterExplanation:
-    """Write out output ``position`` of :func:`convcli.ops.filter.filter2d` with these options.
+def explain_filter(image: Any, kernel: Any, *, position: Sequence[int], channel: int = 0, **options: Any
+                   ) -> FilterExplanation:
+    """Write out output ``position`` of :func:`convcli.ops.filter.filter2d` with these ``options``
+    (its keywords ``mode``, ``boundary``, ``cval``, ``stride``, ``padding``, ``dilation``,
+    ``correlate``, with its defaults), in channel ``channel``.
 
     Examples
     --------
@@ -133,7 +123,14 @@ def explain_filter(
     """
     from .geometry import conv_geometry
     from .kernels import Kernel, load_kernel
-    from .ops.filter import pad_image
+    from .ops.checks import check_keywords, keyword_defaults
+    from .ops.filter import filter2d, pad_image
+
+    given = keyword_defaults(filter2d, leave_out=("normalize", "engine"))
+    check_keywords(options, tuple(given), caller="explain_filter")
+    given.update(options)
+    mode, boundary, cval, stride, padding, dilation, correlate = (
+        given[name] for name in ("mode", "boundary", "cval", "stride", "padding", "dilation", "correlate"))
 
     weights = kernel.weights if isinstance(kernel, Kernel) else np.asarray(
         load_kernel(kernel).weights if isinstance(kernel, str) else kernel, dtype=np.float64)
@@ -154,20 +151,10 @@ def explain_filter(
     return FilterExplanation((row, col), in_rows, in_cols, padded, window, applied, products, float(products.sum()))
 
 
-def explain_pool(
-    image: Any,
-    *,
-    position: Sequence[int],
-    channel: int = 0,
-    op: str = "max",
-    size: int | Sequence[int],
-    stride: int | Sequence[int] | None = None,
-    mode: str = "valid",
-    ceil: bool = False,
-    padding: int | Sequence[int] | None = None,
-    count_include_pad: bool = False,
-) -> PoolExplanation:
-    """Write out output ``position`` of :func:`convcli.ops.pool.pool2d` with these options.
+def explain_pool(image: Any, *, position: Sequence[int], channel: int = 0, **options: Any) -> PoolExplanation:
+    """Write out output ``position`` of :func:`convcli.ops.pool.pool2d` with these ``options`` (its
+    keywords ``op``, ``size``, ``stride``, ``mode``, ``ceil``, ``padding``, ``count_include_pad``,
+    with its defaults), in channel ``channel``.
 
     Examples
     --------
@@ -180,7 +167,17 @@ def explain_pool(
     ([[True, True], [True, False]], 1, 1.0)
     """
     from .geometry import pool_geometry
+    from .ops.checks import check_keywords, keyword_defaults
+    from .ops.pool import pool2d
     from .vocabulary import POOL_OPS
+
+    given = keyword_defaults(pool2d, leave_out=("return_indices",))
+    check_keywords(options, tuple(given), caller="explain_pool")
+    given.update(options)
+    if "size" not in options:
+        raise TypeError("explain_pool() needs `size`, the window, as pool2d does")
+    op, size, stride, mode, ceil, padding, count_include_pad = (
+        given[name] for name in ("op", "size", "stride", "mode", "ceil", "padding", "count_include_pad"))
 
     if op not in POOL_OPS:
         raise ValueError(f"`op` must be one of {', '.join(POOL_OPS)}, got {op!r}")

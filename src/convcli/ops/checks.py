@@ -43,6 +43,20 @@ def keywords_of(function: Callable, *, leave_out: Sequence[str] = ()) -> tuple[s
                  if parameter.kind is parameter.KEYWORD_ONLY and name not in leave_out)
 
 
+def keyword_defaults(function: Callable, *, leave_out: Sequence[str] = ()) -> dict[str, Any]:
+    """The keyword-only parameters of ``function`` with their defaults, less ``leave_out``: what a
+    function that passes them on (or reads them as ``function`` does) takes when they are not given.
+
+    Examples
+    --------
+    >>> def shape(image, *, strides=1, padding="valid"): ...
+    >>> keyword_defaults(shape)
+    {'strides': 1, 'padding': 'valid'}
+    """
+    return {name: parameter.default for name, parameter in inspect.signature(function).parameters.items()
+            if parameter.kind is parameter.KEYWORD_ONLY and name not in leave_out}
+
+
 def check_keywords(given: dict[str, Any], allowed: Sequence[str], *, caller: str) -> None:
     """Refuse a keyword that is not one of ``allowed``, as Python refuses an unknown keyword.
 
