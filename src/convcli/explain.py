@@ -122,7 +122,7 @@ def explain_filter(image: Any, kernel: Any, *, position: Sequence[int], channel:
     0.0
     """
     from .geometry import conv_geometry
-    from .kernels import Kernel, load_kernel
+    from .kernels import Kernel, applied_matrix, load_kernel
     from .ops.checks import check_keywords, keyword_defaults
     from .ops.filter import filter2d, pad_image
 
@@ -143,7 +143,7 @@ def explain_filter(image: Any, kernel: Any, *, position: Sequence[int], channel:
     taps_r = [row * rows.stride + a * rows.dilation for a in range(weights.shape[0])]
     taps_c = [col * cols.stride + b * cols.dilation for b in range(weights.shape[1])]
     window = padded_image[np.ix_(taps_r, taps_c)]
-    applied = np.asarray(weights, dtype=np.float64) if correlate else np.asarray(weights, dtype=np.float64)[::-1, ::-1]
+    applied = applied_matrix(np.asarray(weights, dtype=np.float64), correlate=correlate)
     in_rows = tuple(t - rows.before for t in taps_r)
     in_cols = tuple(t - cols.before for t in taps_c)
     padded = np.array([[not (0 <= r < array.shape[0] and 0 <= c < array.shape[1]) for c in in_cols] for r in in_rows])

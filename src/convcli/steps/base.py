@@ -366,6 +366,11 @@ def float_dtype(step: Step, dtype: str, *, changed: bool, has_alpha: bool) -> st
     return floating(dtype)
 
 
+def same_dtype(step: Step, dtype: str, *, changed: bool, has_alpha: bool) -> str:
+    """The result dtype of a step that moves or drops values but computes none (zero_pad, crop)."""
+    return str(dtype)
+
+
 def no_rules(options: dict[str, Any], say: Wording) -> None:
     """A kind whose options all go together."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Option, Padding, Planning, Running, StepKind
+from .base import Option, Padding, Planning, Running, StepKind, same_dtype
 from .zero_pad import headline, margins, memory
 
 OPTIONS = (
@@ -24,5 +24,5 @@ def run(step: Any, array: Any, running: Running) -> Any:
 
 
 KIND = StepKind(name="crop", summary="Remove rows and columns from the edges (Keras Cropping2D).", options=OPTIONS,
-                plan=plan, run=run, memory=memory, headline=headline, result_dtype=lambda step, dtype, **_: str(dtype),
+                plan=plan, run=run, memory=memory, headline=headline, result_dtype=same_dtype,
                 alpha_in_float=False)

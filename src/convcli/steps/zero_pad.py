@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .activation import unchanged_window
-from .base import Option, Padding, Planning, Running, StepKind
+from .base import Option, Padding, Planning, Running, StepKind, same_dtype
 
 OPTIONS = (
     Option("padding", Padding(), (1, 1, 1, 1), help="Zeros added: P, PH,PW or TOP,BOTTOM,LEFT,RIGHT."),
@@ -51,5 +51,5 @@ def headline(record: dict) -> str:
 
 
 KIND = StepKind(name="zero_pad", summary="Add rows and columns of zeros (Keras ZeroPadding2D).", options=OPTIONS,
-                plan=plan, run=run, memory=memory, headline=headline, result_dtype=lambda step, dtype, **_: str(dtype),
+                plan=plan, run=run, memory=memory, headline=headline, result_dtype=same_dtype,
                 alpha_in_float=False)
