@@ -40,8 +40,9 @@ Examples:
 def filter_command(inputs: tuple[str, ...], kernels: tuple[Any, ...], **params: Any) -> None:
     """Convolve INPUT images with KERNELs (true convolution unless --correlate).
 
-    INPUT is an image file (PNG, JPEG, TIFF, BMP, GIF, WebP), a .npy array, '-' for standard input,
-    or sample:NAME (astronaut, camera, coins, ... from scikit-image). With several kernels, each
+    INPUT is an image file (PNG, JPEG, TIFF, BMP, GIF, WebP), a .npy array, a .txt/.csv matrix of
+    numbers, 'matrix:1 2; 3 4' (numbers inline, rows split by ';'), '-' for standard input, or
+    sample:NAME (astronaut, camera, coins, ... from scikit-image). With several kernels, each
     colour channel is filtered with each kernel: one file per kernel when the output name holds
     {kernel}, otherwise one .npy/.tif whose channel c·K + k is kernel k on channel c.
     """
