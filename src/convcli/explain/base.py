@@ -59,12 +59,12 @@ def channel_plane(image: Any, channel: int) -> np.ndarray:
     return array.astype(np.float64)
 
 
-def check_position(position: Sequence[int], out: Sequence[int]) -> tuple[int, int]:
+def check_position(position: Sequence[int], out: Sequence[int], *, name: str = "`position`") -> tuple[int, int]:
     """``position`` as (row, col) inside an output of ``out`` (rows, cols), or a ValueError naming
-    the output's size."""
+    the output's size (and the position as ``name``: a front end gives its own)."""
     row, col = (int(n) for n in position)
     if not (0 <= row < out[0] and 0 <= col < out[1]):
-        raise ValueError(f"`position` ({row}, {col}) is outside the output, which is {out[0]}×{out[1]} "
+        raise ValueError(f"{name} ({row}, {col}) is outside the output, which is {out[0]}×{out[1]} "
                          f"(rows 0..{out[0] - 1}, cols 0..{out[1] - 1})")
     return row, col
 
