@@ -146,6 +146,10 @@ def run_chains(
             results = [p.array for p in products[: len(full)]]
             products.append(sheet_of(plan(labelled, image.shape, has_alpha=info.has_alpha),
                                      stacked(results, info.has_alpha), maps))
+        if explaining and options.output is None and options.output_dir is None:
+            # Without -o or -O the result has no file, so no report entry: the files `save:` writes carry it.
+            for made in products[1:]:
+                made.extra["explain"] = products[0].extra["explain"]
         return products
 
     def describe(info: Any) -> list[Product]:
