@@ -134,17 +134,28 @@ def layer_cases(draw):
     return image, weights, bias, options, draw(st.integers(0, 10 ** 6))
 
 
+def explain_layer_at_random(op, explain, case):
+    """The layer's output and its explanation at the case's random position and channel (None: no
+    output for this geometry)."""
+    image, weights, bias, options, pick = case
+    try:
+        out = op(image, weights, bias=bias, **options)
+    except (GeometryError, ValueError):
+        return None
+    position, channel = pick_position(out, pick), pick % out.shape[2]
+    explained = explain(image, weights, position=position, out_channel=channel, bias=bias, **options)
+    assert explained.value == pytest.approx(float(out[position][channel]), abs=1e-6)
+    return explained, channel
+
+
 @settings(deadline=None)
 @given(layer_cases())
 def test_a_conv2d_explanation_is_the_layers_output(case):
-    image, weights, bias, options, pick = case
-    try:
-        out = conv2d(image, weights, bias=bias, **options)
-    except (GeometryError, ValueError):
+    found = explain_layer_at_random(conv2d, explain_conv2d, case)
+    if found is None:
         return
-    position, channel = pick_position(out, pick), pick % out.shape[2]
-    explained = explain_conv2d(image, weights, position=position, out_channel=channel, bias=bias, **options)
-    assert explained.value == pytest.approx(float(out[position][channel]), abs=1e-6)
+    explained, channel = found
+    weights = case[1]
     # Per channel: the window against the weights as stored (cross-correlation), independently.
     for c, part in zip(explained.in_channels, explained.channels):
         assert part.value == pytest.approx(float((part.window * weights[:, :, c % weights.shape[2], channel]).sum()))
@@ -186,14 +197,11 @@ def transpose_layer_cases(draw):
 @settings(deadline=None)
 @given(transpose_layer_cases())
 def test_a_conv2d_transpose_explanation_is_the_layers_output(case):
-    image, weights, bias, options, pick = case
-    try:
-        out = conv2d_transpose(image, weights, bias=bias, **options)
-    except (GeometryError, ValueError):
-        return
-    position, channel = pick_position(out, pick), pick % out.shape[2]
-    explained = explain_conv2d_transpose(image, weights, position=position, out_channel=channel, bias=bias, **options)
-    assert explained.value == pytest.approx(float(out[position][channel]), abs=1e-6)
+    found = explain_layer_at_random(conv2d_transpose, explain_conv2d_transpose, case)
+    if found is not None:  # each stamp: input pixel (i, j) through tap (a, b) lands at i·s + a·d − before
+        image, weights = case[0], case[1]
+        for c in found[0].contributions:
+            assert c.pixel == image[c.row, c.col, c.channel] and c.weight == weights[c.tap_row, c.tap_col, found[1] % weights.shape[2], c.channel]
 
 
 def test_a_pytorch_layout_is_read_as_its_axes_say():

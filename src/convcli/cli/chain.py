@@ -192,7 +192,8 @@ class _Explaining:
     """An ``--explain`` request resolved against the chain: the step's place and the channels."""
 
     def __init__(self, request: ExplainRequest, index: int, step: Any, label: str, channels: list[int],
-                 channeled: bool, stdout: bool) -> None:
+                 channeled: bool, stdout: bool | None) -> None:
+        # stdout: True: the table on standard output; False: on standard error; None: none (the report has it)
         self.request, self.index, self.step, self.label = request, index, step, label
         self.channels, self.channeled, self.stdout = channels, channeled, stdout
 

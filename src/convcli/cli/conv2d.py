@@ -8,17 +8,8 @@ from typing import Any
 import click
 
 from .chain import make_step, run_chains
-from .options import (
-    explain_options,
-    gray_option,
-    inputs_argument,
-    output_options,
-    pop_explain,
-    pop_step_options,
-    pop_summary_options,
-    step_option,
-    summary_option,
-)
+from .options import (explain_options, gray_option, inputs_argument, output_options, pop_explain, pop_step_options,
+                      pop_summary_options, step_option, summary_option)
 
 EPILOG = """\b
 Examples:

@@ -6,15 +6,8 @@ from typing import Any
 
 import click
 
-from .options import (
-    explain_options,
-    inputs_argument,
-    kernel_dir_option,
-    output_options,
-    pop_explain,
-    pop_summary_options,
-    summary_option,
-)
+from .options import (explain_options, inputs_argument, kernel_dir_option, output_options, pop_explain,
+                      pop_summary_options, summary_option)
 from .chain import run_chains
 from .types import search_path
 from .wording import command_flags, error_text

@@ -11,16 +11,8 @@ from .chain import make_step, run_chains
 from .faults import echo_data
 from .inputs import InputFile
 from .one_input import Product
-from .options import (
-    OutputOptions,
-    explain_options,
-    gray_option,
-    inputs_argument,
-    output_options,
-    pop_explain,
-    pop_step_options,
-    step_option,
-)
+from .options import (OutputOptions, explain_options, gray_option, inputs_argument, output_options, pop_explain,
+                      pop_step_options, step_option)
 
 EPILOG = """\b
 Examples:

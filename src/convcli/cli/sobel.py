@@ -6,17 +6,8 @@ from typing import Any
 
 import click
 
-from .options import (
-    OutputOptions,
-    conv_options,
-    explain_options,
-    gray_option,
-    inputs_argument,
-    output_options,
-    pop_explain,
-    pop_step_options,
-    step_option,
-)
+from .options import (OutputOptions, conv_options, explain_options, gray_option, inputs_argument, output_options,
+                      pop_explain, pop_step_options, step_option)
 from .chain import make_step, run_chains
 
 EPILOG = """\b

@@ -63,8 +63,6 @@ def _upsample(step: Any, array: np.ndarray, position: Sequence[int], channel: in
     method = options["method"]
     if method == MAX_UNPOOL:
         raise ValueError("a max-unpool puts each pooled value back where its max pool took it: explain that pool")
-    if has_alpha and method == "transpose":  # pragma: no cover - the step refuses alpha first
-        raise ValueError("transpose does not take alpha")
     if method == "transpose":
         return explain_transpose(array, position=position, channel=channel, factor=options["factor"],
                                  kernel=options["kernel"], padding=options.get("padding") or 0,
