@@ -10,6 +10,11 @@ is kernel k on input channel c). A chain of CNN layers gives maps of different s
 layer: :func:`layer_sheet` shows each layer's maps as a block of its own, under a heading, the
 blocks one above the other; :func:`pipeline_sheet` chooses between the two for a chain.
 
+The scales fold in the five of earlier versions: ``normalize`` (each tile's min..max) is ``each`` and
+``global`` (one min..max) is ``shared``; ``clip``, ``abs`` and ``offset`` (values as 0..255 image
+units, their magnitudes, values + 128) are gone: no command offered them, and the diverging map now
+shows the sign that ``abs`` hid and ``offset`` shifted to mid-grey, with zero white.
+
 Modules: :mod:`~convcli.sheet.contact` (tiles, scales, layout), :mod:`~convcli.sheet.labels` (label
 texts, fonts, wrapping), :mod:`~convcli.sheet.layers` (layer and pipeline sheets). Only numpy and
 Pillow (its default font, so no font file is needed) are used; nothing is printed or written.
