@@ -57,7 +57,8 @@ def run_chains(
     :func:`convcli.sheet.pipeline_sheet`), their results kept for it as the chain runs. With
     several chains (one per kernel of a bank), the sheet shows them all, channel c·K + k being
     chain k's channel c, labelled as the one step ``sheet_chain`` that computes the whole bank
-    would label them. ``reads`` lists
+    would label them. ``options.sheet_scale`` and ``options.sheet_input`` say how the sheet is
+    drawn (its scale; the input as the first tiles). ``reads`` lists
     files the run reads besides its inputs and kernel files, as ``(role, path)`` (the pipeline
     file): no output may overwrite one of them.
 
@@ -89,10 +90,11 @@ def run_chains(
 
     explaining = _explaining(explain, full, len(prefix), explained, inputs, options) if explain else None
 
-    def sheet_of(planned: Any, array: Any, maps: dict[int, Any]) -> Product:
+    def sheet_of(planned: Any, array: Any, maps: dict[int, Any], source: Any) -> Product:
         from ..sheet import pipeline_sheet
 
-        image = pipeline_sheet(array, labelled, planned, maps=maps)
+        scale = {"scale": options.sheet_scale} if options.sheet_scale is not None else {}
+        image = pipeline_sheet(array, labelled, planned, maps=maps, input_image=source, **scale)
         return Product(image, planned.steps, False, shape=image.shape, dtype="uint8", whole=True)
 
     def stacked(results: list[Any], has_alpha: bool) -> Any:
@@ -145,7 +147,7 @@ def run_chains(
         if sheet is not None:
             results = [p.array for p in products[: len(full)]]
             products.append(sheet_of(plan(labelled, image.shape, has_alpha=info.has_alpha),
-                                     stacked(results, info.has_alpha), maps))
+                                     stacked(results, info.has_alpha), maps, image if options.sheet_input else None))
         if explaining and options.output is None and options.output_dir is None:
             # Without -o or -O the result has no file, so no report entry: the files `save:` writes carry it.
             for made in products[1:]:
@@ -164,7 +166,8 @@ def run_chains(
 
             planned = plan(labelled, info.shape, has_alpha=info.has_alpha)
             maps = {position: np.zeros(planned.stages[position].out_shape, dtype=np.float32) for position in layers}
-            laid_out = sheet_of(planned, np.zeros(planned.shape, dtype=np.float32), maps)
+            source = np.zeros(info.shape, dtype=np.float32) if options.sheet_input else None
+            laid_out = sheet_of(planned, np.zeros(planned.shape, dtype=np.float32), maps, source)
             products.append(Product(None, planned.steps, False, shape=laid_out.shape, dtype="uint8"))
         return products
 

@@ -16,7 +16,7 @@ import click
 
 from ..geometry import AMBIGUOUS_BOUNDARIES, BOUNDARIES, BOUNDARY_ALIASES
 from ..kernels.spec import parametric_examples
-from ..vocabulary import OUTPUT_DTYPES, SCALES, gray_formula
+from ..vocabulary import OUTPUT_DTYPES, SCALES, SHEET_SCALES, gray_formula
 from .formats import FORMAT_CHOICES
 from .types import KERNEL, PADDING, PAIR, PAIR_NONNEG, TEMPLATE, ChoiceType
 
@@ -260,6 +260,12 @@ output_options = _compose(
                  help="Also write the result as a labelled contact sheet, one tile per channel (8-bit "
                  "PNG; with several kernels, every kernel's channels in one sheet; with conv layers, each "
                  "layer's maps, a block per layer); fields as in --name, inside -O DIR when given."),
+    click.option("--sheet-scale", type=ChoiceType(SHEET_SCALES), default=None,
+                 help="--sheet's colour scale: each (default; a tile's own min..max) or shared (one for every "
+                 "tile, a layer's in a layer sheet: the same value, the same colour). Greys, or blue-white-red "
+                 "with zero white when the scale holds a negative."),
+    click.option("--sheet-input", is_flag=True,
+                 help="--sheet shows the input first: a tile per channel, labelled input."),
     click.option("--split", is_flag=True,
                  help="Write each channel of a result as its own grey image: NAME-c0.png, NAME-c1.png, ... "
                  "(or where {channel} stands in the name)."),
@@ -317,6 +323,8 @@ class OutputOptions:
     jobs: int | None = None   # None: one worker per CPU core (see workers.worker_count)
     split: bool = False       # one file per channel
     sheet: str | None = None  # also a contact sheet of the result, named like --name
+    sheet_scale: str | None = None  # the sheet's colour scale (None: convcli.sheet's default, each)
+    sheet_input: bool = False       # the sheet's first tiles are the input's channels
     output_required: bool = True  # False: a result with no -o/-O is printed (global pooling)
     engine: str = "auto"      # what computes stride-1 filters (ops.filter.ENGINES)
     png_compression: int = 1  # zlib level of PNG outputs
@@ -363,6 +371,8 @@ class OutputOptions:
             jobs=params.pop("jobs", None),
             split=params.pop("split", False),
             sheet=params.pop("sheet", None),
+            sheet_scale=params.pop("sheet_scale", None),
+            sheet_input=params.pop("sheet_input", False),
             engine=params.pop("engine", "auto"),
             png_compression=params.pop("png_compression", 1),
             max_side=params.pop("max_side", None),
@@ -386,6 +396,9 @@ class OutputOptions:
             raise click.UsageError(
                 "standard output carries the image (-o -); write the report to a file with --report PATH"
             )
+        if options.sheet is None and (options.sheet_scale is not None or options.sheet_input):
+            flag = "--sheet-scale" if options.sheet_scale is not None else "--sheet-input"
+            raise click.UsageError(f"{flag} says how --sheet draws the contact sheet; add --sheet PATH")
         if options.sheet == "-":
             raise click.UsageError("--sheet names a file (a PNG); standard output carries the result with -o -")
         if options.split and options.output == "-":
