@@ -23,10 +23,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PICTURES_DIR = ROOT / "docs" / "pictures"
 
-#: Picture file name → the convcli arguments that make it (``{out}`` is the picture's path). Each command
-#: also appears in the README, next to its picture.
-PICTURES: dict[str, list[str]] = {
-    "kernel-sobel-x.png": ["kernels", "show", "sobel-x", "--png", "{out}"],
+#: Picture file name → the convcli commands (argument lists) that make it, run in order in one empty
+#: folder (``{out}`` is the picture's path). Each command also appears in the README, by its picture.
+PICTURES: dict[str, list[list[str]]] = {
+    "kernel-sobel-x.png": [["kernels", "show", "sobel-x", "--png", "{out}"]],
+    "sheet.png": [
+        ["pool", "sample:camera", "--size", "4", "-o", "camera-128.png", "-q"],
+        ["filter", "camera-128.png", "-k", "sobel-x", "-k", "sobel-y", "-k", "laplacian4", "-o", "edges.npy",
+         "--sheet", "{out}", "--sheet-scale", "shared", "--sheet-input", "-q"],
+    ],
 }
 
 
@@ -37,13 +42,16 @@ def make_pictures(out: Path, names: list[str] | None = None) -> list[Path]:
     for name in names or list(PICTURES):
         with tempfile.TemporaryDirectory() as work:
             target = Path(work) / name
-            arguments = [argument.replace("{out}", str(target)) for argument in PICTURES[name]]
             environment = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
-            done = subprocess.run([sys.executable, "-m", "convcli", *arguments], cwd=work, env=environment,
-                                  capture_output=True, text=True)
-            if done.returncode != 0 or not target.exists():
-                raise SystemExit(f"{name}: convcli {' '.join(arguments)} failed ({done.returncode}): "
-                                 f"{done.stderr.strip()}")
+            for command in PICTURES[name]:
+                arguments = [argument.replace("{out}", str(target)) for argument in command]
+                done = subprocess.run([sys.executable, "-m", "convcli", *arguments], cwd=work, env=environment,
+                                      capture_output=True, text=True)
+                if done.returncode != 0:
+                    raise SystemExit(f"{name}: convcli {' '.join(arguments)} failed ({done.returncode}): "
+                                     f"{done.stderr.strip()}")
+            if not target.exists():
+                raise SystemExit(f"{name}: the commands made no {name}")
             shutil.move(str(target), out / name)
             made.append(out / name)
     return made
