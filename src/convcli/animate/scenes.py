@@ -405,7 +405,7 @@ def unpool_animation(image: Any, **options: Any) -> Animation:
                      ("pooled values", "unpooled (each value where the max was)"), blank_text="0")
 
 
-def animation(op: str, image: Any, **options: Any) -> Animation:
+def animation(op: str, image: Any, /, **options: Any) -> Animation:
     """The animation of ``op`` (one of :data:`convcli.vocabulary.ANIMATE_OPS`) with ``options``: the
     keywords of :func:`conv_animation`, :func:`pool_animation`, :func:`transpose_animation` or
     :func:`unpool_animation`.
