@@ -254,6 +254,24 @@ def conv_animation(image: Any, kernel: Any = None, *, kernel_size: Any = None, *
     return Animation("conv", title, fills, texts, padding, out_fills, out_texts, steps, ("input + padding", "output"))
 
 
+def _pooling(image: Any, options: dict[str, Any], caller: str, *, leave_out: Sequence[str]
+             ) -> tuple[dict[str, Any], np.ndarray | None, tuple[int, int], tuple[Any, Any]]:
+    """What pool and max-unpool start from: pool2d's keywords, the input and the pooling geometry."""
+    from ..geometry import pool_geometry
+    from ..ops.pool import pool2d
+
+    if "size" not in options:
+        raise ValueError("`size` is needed: the pooling window")
+    given = _options(pool2d, options, caller, leave_out=leave_out)
+    if given.get("op", "max") not in POOL_OPS:
+        raise ValueError(f"`op` must be one of {', '.join(POOL_OPS)}, got {given['op']!r}")
+    values, shape = _input(image)
+    geometry = pool_geometry(shape, given["size"], stride=given["stride"], mode=given["mode"],
+                             ceil=given["ceil"], padding=given["padding"])
+    _check_frames(geometry[0].out * geometry[1].out)
+    return given, values, shape, geometry
+
+
 def pool_animation(image: Any, **options: Any) -> Animation:
     """A pooling (:func:`convcli.ops.pool.pool2d`, its keywords and defaults: ``op``, ``size``,
     ``stride``, ``mode``, ``ceil``, ``padding``, ``count_include_pad``), one frame per output cell;
@@ -267,18 +285,9 @@ def pool_animation(image: Any, **options: Any) -> Animation:
     (1, (0, 1), 'output (0, 0) = max(window) = 5')
     """
     from ..explain import explain_pool
-    from ..geometry import pool_geometry
     from ..ops.pool import pool2d
 
-    if "size" not in options:
-        raise ValueError("`size` is needed: the pooling window")
-    given = _options(pool2d, options, "pool_animation", leave_out=("return_indices",))
-    values, shape = _input(image)
-    if given["op"] not in POOL_OPS:
-        raise ValueError(f"`op` must be one of {', '.join(POOL_OPS)}, got {given['op']!r}")
-    rows, cols = pool_geometry(shape, given["size"], stride=given["stride"], mode=given["mode"],
-                               ceil=given["ceil"], padding=given["padding"])
-    _check_frames(rows.out * cols.out)
+    given, values, shape, (rows, cols) = _pooling(image, options, "pool_animation", leave_out=("return_indices",))
     board_values = result = None
     if values is not None:
         board_values = np.zeros((shape[0] + rows.before + rows.after, shape[1] + cols.before + cols.after))
@@ -373,18 +382,12 @@ def unpool_animation(image: Any, **options: Any) -> Animation:
     (1, (0, 1), 'output (0, 1) = input (0, 0) = 5')
     """
     from ..drawing import value_colours, value_texts
-    from ..geometry import pool_geometry
     from ..ops.pool import max_unpool, pool2d
 
-    if "size" not in options:
-        raise ValueError("`size` is needed: the pooling window")
-    given = _options(pool2d, options, "unpool_animation", leave_out=("return_indices", "op", "count_include_pad"))
-    values, shape = _input(image)
+    given, values, shape, (rows, cols) = _pooling(image, options, "unpool_animation",
+                                                  leave_out=("return_indices", "op", "count_include_pad"))
     if values is None:
         raise ValueError("max-unpool needs values, not a shape alone: where each value goes is the max pool's argmax")
-    rows, cols = pool_geometry(shape, given["size"], stride=given["stride"], mode=given["mode"],
-                               ceil=given["ceil"], padding=given["padding"])
-    _check_frames(rows.out * cols.out)
     pooled, indices = pool2d(values, op="max", return_indices=True, **given)
     result = max_unpool(pooled, indices, output_shape=shape)
     fills, texts, padding = _board(pooled.shape, real=[(r, c) for r in range(rows.out) for c in range(cols.out)],
