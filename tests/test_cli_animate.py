@@ -69,6 +69,10 @@ def test_decoded_frames_outline_window_k_and_output_k(run):
     (["transpose", "shape:4x4", "--kernel-size", "2"], "needs --factor"),
     (["unpool", "shape:4x4", "--size", "2"], "needs values"),
     (["conv", "sample:astronaut", "-k", "box3"], "3 channels"),
+    # The step kinds' rules: the same messages as filter's and pool's.
+    (["conv", "shape:4x4", "--kernel-size", "3", "--cval", "2"], "--cval needs --boundary constant"),
+    (["conv", "shape:4x4", "--kernel-size", "3", "--padding", "1", "--mode", "same"], "--padding replaces --mode"),
+    (["pool", "shape:4x4", "--size", "2", "--count-include-pad"], "--count-include-pad sets the divisor of --op avg"),
 ])
 def test_bad_input_is_one_line_exit_2_and_nothing_written(run, args, message):
     result = run("animate", *args, "-o", "a.gif", "--frames", "frames")

@@ -109,6 +109,9 @@ def animate_command(operation: str, source: str, output: str | None, frames_dir:
 
 def _options(operation: str, params: dict[str, Any], kernel_size: tuple[int, int] | None) -> dict[str, Any]:
     """The options given, as the core's keywords; one that ``operation`` does not take is refused."""
+    from ..steps import KINDS
+    from ..steps.base import RuleError
+    from ..steps.conv import conv_rules
     from .wording import FLAGS
 
     options: dict[str, Any] = {}
@@ -127,6 +130,13 @@ def _options(operation: str, params: dict[str, Any], kernel_size: tuple[int, int
         raise click.UsageError(f"{operation} needs --size K, the pooling window")
     if operation == "transpose" and "factor" not in options:
         raise click.UsageError("transpose needs --factor F, its stride")
+    # Which options go together: the step kinds' own rules (padding replaces mode, cval is constant's, ...).
+    rules = {"conv": conv_rules, "pool": KINDS["pool"].rules, "unpool": KINDS["pool"].rules}.get(operation)
+    if rules is not None:
+        try:
+            rules({name: value for name, value in options.items() if name != "kernel_size"}, FLAGS)
+        except RuleError as error:
+            raise click.UsageError(str(error)) from None
     return options
 
 
