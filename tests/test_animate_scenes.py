@@ -66,6 +66,13 @@ def test_conv_values_are_the_filters_output_and_padding_shows_the_boundary():
     assert a.steps[7].caption == f"output (1, 2) = sum(window * kernel rotated 180) = {value_texts(expected)[1][2]}"
 
 
+def test_a_kernel_size_alone_numbers_the_input_but_not_the_output():
+    a = conv_animation(np.array([[1.0, 2.0], [3.0, 4.0]]), kernel_size=2, mode="valid")
+    assert a.input_texts == [["1", "2"], ["3", "4"]] and a.output_texts is None
+    a = transpose_animation(np.array([[5.0]]), kernel_size=2, factor=2)
+    assert a.input_texts == [["0", "0", "0"], ["0", "5", "0"], ["0", "0", "0"]] and a.output_texts is None
+
+
 def test_pool_windows_winners_and_values_match_a_naive_loop():
     rng = np.random.default_rng(3)
     image = rng.integers(0, 50, (5, 5)).astype(float)

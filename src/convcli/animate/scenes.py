@@ -205,8 +205,9 @@ def conv_animation(image: Any, kernel: Any = None, *, kernel_size: Any = None, *
     output cell.
 
     ``image`` is a one-channel array (the values) or a shape ``(H, W)``; ``kernel`` anything
-    :func:`convcli.load_kernel` takes, or ``kernel_size`` (rows, cols) alone. Numbers are written
-    when both have values. The padding shows what the boundary puts there.
+    :func:`convcli.load_kernel` takes, or ``kernel_size`` (rows, cols) alone. An input with values
+    shows them (the padding what the boundary puts there); the output's numbers need the kernel's
+    values too.
 
     Examples
     --------
@@ -227,9 +228,10 @@ def conv_animation(image: Any, kernel: Any = None, *, kernel_size: Any = None, *
                                dilation=given["dilation"], padding=given["padding"], correlate=given["correlate"])
     _check_frames(rows.out * cols.out)
     board_values = result = None
-    if values is not None and kern is not None:
+    if values is not None:
         board_values = pad_image(values.astype(np.float64), ((rows.before, rows.after), (cols.before, cols.after)),
                                  boundary=given["boundary"], cval=given["cval"])
+    if values is not None and kern is not None:
         result = filter2d(values, kern, **given)
     real = [(i + rows.before, j + cols.before) for i in range(shape[0]) for j in range(shape[1])]
     board_shape = (shape[0] + rows.before + rows.after, shape[1] + cols.before + cols.after)
@@ -347,9 +349,10 @@ def transpose_animation(image: Any, kernel: Any = None, *, kernel_size: Any = No
     real = [(r, c) for _, _, r, c in inside]
     board_values = result = None
     shown = None if values is None else np.array([values[i, j] for i, j, _, _ in inside], dtype=np.float64)
-    if values is not None and kern is not None:
+    if values is not None:
         board_values = np.zeros(board_shape)
         board_values[tuple(zip(*real))] = shown
+    if values is not None and kern is not None:
         result = upsample(values, factor=factor, method="transpose", kernel=kern, padding=padding,
                           output_padding=output_padding)
     fills, texts, mask = _board(board_shape, real=real, values=shown, board_values=board_values)
