@@ -19,6 +19,8 @@ COMPONENTS = ("magnitude", "x", "y", "direction")
 UPSAMPLE_METHODS = ("nearest", "zeros", "bilinear", "transpose")
 #: Upsampling that undoes an earlier max pool (pipelines only: it needs that pool's argmax).
 MAX_UNPOOL = "max-unpool"
+#: What ``convcli animate`` draws (convcli.animate): a filter, a pooling, a transposed convolution, a max-unpool.
+ANIMATE_OPS = ("conv", "pool", "transpose", "unpool")
 #: Initialisers of untrained layers' weights (Keras's; see convcli.models.weights.initial_weights).
 INITIALIZERS = ("glorot_uniform", "he_normal", "zeros")
 #: Engines for stride-1, dilation-1 filtering (see convcli.ops.filter).

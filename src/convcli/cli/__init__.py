@@ -30,6 +30,7 @@ from .faults import (
     reserve_standard_streams,
     say,
 )
+from .animate import animate_command
 from .filter import filter_command
 from .help import help_command
 from .kernels import kernels_command
@@ -135,7 +136,7 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool, color: str) -> None:
 
 
 for command in (filter_command, sobel_command, pool_command, upsample_command, conv2d_command, pipeline_command, kernels_command,
-                help_command):
+                help_command, animate_command):
     cli.add_command(command)
 
 
