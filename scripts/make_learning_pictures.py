@@ -27,6 +27,9 @@ PICTURES_DIR = ROOT / "docs" / "pictures"
 #: folder (``{out}`` is the picture's path). Each command also appears in the README, by its picture.
 PICTURES: dict[str, list[list[str]]] = {
     "kernel-sobel-x.png": [["kernels", "show", "sobel-x", "--png", "{out}"]],
+    "animate-conv.gif": [["animate", "conv", "matrix:3 3 2 1 0; 0 0 1 3 1; 3 1 2 2 3; 2 0 0 2 2; 2 0 0 0 1", "-k", "0 1 2; 2 2 0; 0 1 2", "--correlate", "--padding", "1", "--stride", "2", "--cell", "24", "-o", "{out}"]],
+    "animate-transpose.gif": [["animate", "transpose", "shape:2x2", "--kernel-size", "3", "--factor", "2", "--cell", "20", "-o", "{out}"]],
+    "animate-pool.gif": [["animate", "pool", "matrix:1 5 2 0; 4 3 9 1; 7 8 2 2; 0 1 3 6", "--op", "max", "--size", "2", "--cell", "24", "-o", "{out}"]],
     "sheet.png": [
         ["pool", "sample:camera", "--size", "4", "-o", "camera-128.png", "-q"],
         ["filter", "camera-128.png", "-k", "sobel-x", "-k", "sobel-y", "-k", "laplacian4", "-o", "edges.npy",
