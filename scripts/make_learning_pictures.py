@@ -30,6 +30,8 @@ PICTURES: dict[str, list[list[str]]] = {
     "animate-conv.gif": [["animate", "conv", "matrix:3 3 2 1 0; 0 0 1 3 1; 3 1 2 2 3; 2 0 0 2 2; 2 0 0 0 1", "-k", "0 1 2; 2 2 0; 0 1 2", "--correlate", "--padding", "1", "--stride", "2", "--cell", "24", "-o", "{out}"]],
     "animate-transpose.gif": [["animate", "transpose", "shape:2x2", "--kernel-size", "3", "--factor", "2", "--cell", "20", "-o", "{out}"]],
     "animate-pool.gif": [["animate", "pool", "matrix:1 5 2 0; 4 3 9 1; 7 8 2 2; 0 1 3 6", "--op", "max", "--size", "2", "--cell", "24", "-o", "{out}"]],
+    "explain-sobel.png": [["filter", "matrix:1 2 3; 4 5 6; 7 8 9", "-k", "sobel-x", "--explain", "0,1", "--explain-png",
+                           "{out}", "-q"]],
     "sheet.png": [
         ["pool", "sample:camera", "--size", "4", "-o", "camera-128.png", "-q"],
         ["filter", "camera-128.png", "-k", "sobel-x", "-k", "sobel-y", "-k", "laplacian4", "-o", "edges.npy",

@@ -3,6 +3,7 @@ at that position (read back with NumPy), the table is on standard output (standa
 -o -), --json carries the same data, and every bad request is one usage error (exit 2)."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -106,3 +107,52 @@ def test_pipeline_steps_that_cannot_be_explained(run, image, tmp_path, spec, mes
                                        "  - filter: {kernel: box3}\n")
     result = run("pipeline", "net.yaml", "in.npy", "--explain", spec)
     assert result.exit_code == 2 and message in result.stderr, result.output
+
+
+# --- --explain-png ---------------------------------------------------------------------------------
+
+
+def _png(path):
+    from PIL import Image
+
+    with Image.open(path) as picture:
+        return picture.mode, np.asarray(picture.convert("RGB"))
+
+
+def test_explain_png_draws_the_products_the_json_gives(run, image):
+    from convcli.drawing import value_colours
+
+    result = run("filter", "in.npy", "-k", "sobel-x", "-o", "out.npy", "--explain", "0,0", "--explain-channel", "1",
+                 "--explain-png", "why.png", "--json")
+    [channel] = explained(result)["channels"]
+    assert channel["value"] == pytest.approx(np.load("out.npy")[0, 0, 1])
+    mode, picture = _png("why.png")
+    assert mode == "RGB"
+    for colour in value_colours(np.array(channel["products"])).reshape(-1, 3):
+        rgb = np.clip(np.rint(colour), 0, 255).astype(np.uint8)
+        assert (picture == rgb).all(axis=2).sum() >= 100, colour
+
+
+def test_explain_png_of_every_channel_and_a_pipeline_step(run, image, tmp_path):
+    assert run("pool", "in.npy", "--size", "2", "--explain", "1,1", "--explain-png", "pool.png", "-q").exit_code == 0
+    one = _png("pool.png")[1]
+    assert run("pool", "in.npy", "--size", "2", "--explain", "1,1", "--explain-channel", "0",
+               "--explain-png", "pool1.png", "-q").exit_code == 0
+    assert one.shape[0] > 2 * _png("pool1.png")[1].shape[0]  # three channels, each under its heading
+    (tmp_path / "p.yaml").write_text("steps:\n  - filter: {kernel: box3}\n  - pool: {size: 2}\n")
+    result = run("pipeline", "p.yaml", "in.npy", "--explain", "1:0,0", "--explain-png", "step.png", "-q")
+    assert result.exit_code == 0, result.output
+    assert _png("step.png")[1].shape[2] == 3
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["filter", "-k", "box3", "--explain-png", "x.png"], "--explain-png goes with --explain"),
+    (["filter", "-k", "box3", "--explain", "0,0", "--explain-png", "-"], "--explain-png names a file"),
+    (["upsample", "--factor", "2", "--explain", "0,0", "--explain-png", "x.png"],
+     "--explain-png draws filter, sobel, pool, conv2d, depthwise_conv2d steps; upsample is written out by the table"),
+])
+def test_explain_png_refusals(run, image, args, message):
+    result = run(args[0], "in.npy", *args[1:])
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert not os.path.exists("x.png")

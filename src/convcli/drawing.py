@@ -36,7 +36,9 @@ __all__ = [
     "Grid",
     "compose_row",
     "grid_picture",
+    "pad_width",
     "text_strip",
+    "text_width",
     "text_colour",
     "value_colours",
     "value_texts",
@@ -195,6 +197,35 @@ def grid_picture(colours: Any, texts: Sequence[Sequence[str]] | None = None, *, 
     return Grid(np.asarray(picture), grid.cell_height, width)
 
 
+def text_width(text: str) -> int:
+    """The pixels a strip needs to hold ``text`` on one line: its width in the built-in font and a
+    margin each side.
+
+    Examples
+    --------
+    >>> text_width("") == 2 * _MARGIN, text_width("wide text") > text_width("w")
+    (True, True)
+    """
+    from PIL import ImageFont
+
+    return int(ImageFont.load_default().getlength(text)) + 2 * _MARGIN if text else 2 * _MARGIN
+
+
+def pad_width(picture: np.ndarray, width: int, *, background: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
+    """``picture`` ((h, w, 3) uint8) widened to ``width`` pixels with ``background`` on the right (as is
+    when it is that wide already).
+
+    Examples
+    --------
+    >>> pad_width(np.zeros((2, 3, 3), np.uint8), 5)[:, 3:].tolist() == [[[255] * 3] * 2] * 2
+    True
+    """
+    extra = int(width) - picture.shape[1]
+    if extra <= 0:
+        return picture
+    return np.concatenate([picture, np.full((picture.shape[0], extra, 3), background, dtype=np.uint8)], axis=1)
+
+
 def text_strip(text: str, *, width: int, background: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
     """A ``width``-pixel strip ((h, width, 3) uint8) with ``text`` centred in black, one line high plus
     a margin above and below (the text is cut to the strip: keep it short).
@@ -232,27 +263,24 @@ def compose_row(pictures: Sequence[np.ndarray], *, titles: Sequence[str] | None 
     >>> row.shape[1] >= 40 + 2 * 12, row.dtype.name
     (True, 'uint8')
     """
-    from PIL import ImageFont
-
     if not pictures:
         raise ValueError("`pictures` must hold at least one picture")
     if between is not None and len(between) != len(pictures) - 1:
         raise ValueError(f"`between` must hold {len(pictures) - 1} texts, one between each two pictures")
     if titles is not None and len(titles) != len(pictures):
         raise ValueError(f"`titles` must hold {len(pictures)} texts, one per picture")
-    font = ImageFont.load_default()
-    columns = []
+    columns: list = []
     for index, picture in enumerate(pictures):
         width = picture.shape[1]
         if titles is not None:
-            width = max(width, int(font.getlength(titles[index])) + 2 * _MARGIN)
+            width = max(width, text_width(titles[index]))
         column = [text_strip(titles[index], width=width, background=background)] if titles is not None else []
         body = np.full((picture.shape[0], width, 3), background, dtype=np.uint8)
         left = (width - picture.shape[1]) // 2
         body[:, left:left + picture.shape[1]] = picture
         columns.append(np.concatenate([*column, body]))
         if between is not None and index < len(between):
-            sign_width = max(gap, int(font.getlength(between[index])) + 2 * gap)
+            sign_width = text_width(between[index]) + 2 * gap
             columns.append((between[index], sign_width))  # drawn once the row's height is known
     height = max(c.shape[0] for c in columns if isinstance(c, np.ndarray))
     laid = []
@@ -276,5 +304,7 @@ def compose_row(pictures: Sequence[np.ndarray], *, titles: Sequence[str] | None 
     margin = np.full((height, gap, 3), background, dtype=np.uint8)
     row = np.concatenate([margin, row, margin], axis=1)
     if caption:
-        row = np.concatenate([row, text_strip(caption, width=row.shape[1], background=background)])
+        width = max(row.shape[1], text_width(caption))
+        row = np.concatenate([pad_width(row, width, background=background),
+                              text_strip(caption, width=width, background=background)])
     return row

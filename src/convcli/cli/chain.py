@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from .batch import run_batch
-from .targets import SHEET_PRODUCT
+from .targets import EXPLAIN_PRODUCT, SHEET_PRODUCT
 from .inputs import InputFile, collect_inputs
 from .one_input import Product
 from .options import ExplainRequest, OutputOptions
@@ -89,6 +89,9 @@ def run_chains(
     layers = layer_positions(full[0]) if sheet is not None and len(full) == 1 else []
 
     explaining = _explaining(explain, full, len(prefix), explained, inputs, options) if explain else None
+    if explaining is not None and explaining.request.picture is not None:
+        templates[len(names)] = explaining.request.picture
+        names.append(EXPLAIN_PRODUCT)
 
     def sheet_of(planned: Any, array: Any, maps: dict[int, Any], source: Any) -> Product:
         from ..sheet import pipeline_sheet
@@ -141,13 +144,17 @@ def run_chains(
                     step_input = array
             if explaining and number == 0:
                 has_alpha = plan(steps[: explaining.index], image.shape, has_alpha=info.has_alpha).has_alpha
-                products[0].extra["explain"] = explaining.data(step_input, has_alpha)
+                explanations = explaining.explanations(step_input, has_alpha)
+                products[0].extra["explain"] = explaining.data(explanations)
         for (number, position), array in zip(saving, saves):
             products.append(product(plan(full[number][: position + 1], image.shape, has_alpha=info.has_alpha), array))
         if sheet is not None:
             results = [p.array for p in products[: len(full)]]
             products.append(sheet_of(plan(labelled, image.shape, has_alpha=info.has_alpha),
                                      stacked(results, info.has_alpha), maps, image if options.sheet_input else None))
+        if explaining and explaining.request.picture is not None:
+            picture = explaining.picture(explanations)
+            products.append(Product(picture, products[0].steps, False, shape=picture.shape, dtype="uint8", whole=True))
         if explaining and options.output is None and options.output_dir is None:
             # Without -o or -O the result has no file, so no report entry: the files `save:` writes carry it.
             for made in products[1:]:
@@ -175,7 +182,10 @@ def run_chains(
         from ..memory import estimate_memory
 
         if sheet is not None:  # the contact sheet is 8-bit, whatever --dtype says
-            outputs = [(index, "uint8" if index == len(names) - 1 else dtype, fmt) for index, dtype, fmt in outputs]
+            sheet_index = names.index(SHEET_PRODUCT)
+            outputs = [(index, "uint8" if index == sheet_index else dtype, fmt) for index, dtype, fmt in outputs]
+        if EXPLAIN_PRODUCT in names:  # a picture of one window: kilobytes, next to the images
+            outputs = [output for output in outputs if output[0] != names.index(EXPLAIN_PRODUCT)]
         return estimate_memory(full, info.shape, info.dtype, has_alpha=info.has_alpha,
                                start_dtype=start_dtype(info.dtype), outputs=outputs, sheet=sheet is not None,
                                engine=options.engine, max_pixels=limit)
@@ -200,15 +210,26 @@ class _Explaining:
         self.request, self.index, self.step, self.label = request, index, step, label
         self.channels, self.channeled, self.stdout = channels, channeled, stdout
 
-    def data(self, step_input: Any, has_alpha: bool) -> dict:
-        """The report's ``explain`` field: the step, the position and each channel's explanation."""
+    def explanations(self, step_input: Any, has_alpha: bool) -> list[Any]:
+        """Each channel's explanation, from the step's input."""
         from ..explain import explain_step
 
+        return [explain_step(self.step, step_input, position=self.request.position, channel=channel,
+                             has_alpha=has_alpha) for channel in self.channels]
+
+    def data(self, explanations: list[Any]) -> dict:
+        """The report's ``explain`` field: the step, the position and each channel's explanation."""
         return {"step": self.index + 1, "op": self.step.op, "label": self.label, "position": list(self.request.position),
                 "channeled": self.channeled,
-                "channels": [{"channel": channel, **explain_step(self.step, step_input, position=self.request.position,
-                                                                 channel=channel, has_alpha=has_alpha).to_dict()}
-                             for channel in self.channels]}
+                "channels": [{"channel": channel, **explanation.to_dict()}
+                             for channel, explanation in zip(self.channels, explanations)]}
+
+    def picture(self, explanations: list[Any]) -> Any:
+        """``--explain-png``: the explanations drawn, each channel's under its heading when there are several."""
+        from ..explain.picture import explanation_picture
+
+        titles = [f"{self.label}, channel {channel}" for channel in self.channels] if self.channeled else None
+        return explanation_picture(explanations, titles=titles)
 
     def show(self, then: Callable[[InputFile, list[Product]], None] | None) -> Callable | None:
         """``show`` that also draws the explanation (on standard error when standard output carries
@@ -259,6 +280,12 @@ def _explaining(request: ExplainRequest, full: list[list[Any]], offset: int, exp
         raise click.UsageError(f"--explain: step {index + 1 - offset} is a {step.op} step, which moves values without "
                                f"computing them; explain a step of one of these kinds: {', '.join(EXPLAINERS)}")
     label = (f"step {index + 1 - offset} ({step.op})" if request.step is not None else step.op)
+    if request.picture is not None:
+        from ..explain.picture import PICTURED_STEPS
+
+        if step.op not in PICTURED_STEPS:
+            raise click.UsageError(f"--explain-png draws {', '.join(PICTURED_STEPS)} steps; {label} is written out "
+                                   "by the table (or --json) only")
     channels: list[int] = [request.channel] if request.channel is not None else [0]
     channeled = request.channel is not None
     try:

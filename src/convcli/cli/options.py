@@ -415,6 +415,7 @@ class ExplainRequest:
     position: tuple[int, int]
     step: int | str | None = None  # pipeline: a 1-based step number, a layer name or a step kind; None: the command's step
     channel: int | None = None     # None: every channel of the output
+    picture: str | None = None     # --explain-png: also draw it into this file
 
 
 EXPLAIN_HELP = ("Write out how the output value at ROW,COL (from 0) is made: the input window with padding cells "
@@ -449,14 +450,23 @@ def explain_options(*, steps: bool = False) -> Callable:
         click.option("--explain", "explain", metavar=what, callback=read, help=EXPLAIN_HELP + step_help),
         click.option("--explain-channel", "explain_channel", type=click.IntRange(min=0), default=None, metavar="N",
                      help="With --explain: only output channel N (default: every channel)."),
+        click.option("--explain-png", "explain_png", default=None, metavar="PATH",
+                     help="With --explain: also draw it as a picture (8-bit PNG): the input window, the kernel as "
+                          "applied and the products as grids of coloured cells with their values, then the sum; "
+                          "for filter, sobel, pool and conv2d steps; fields as in --name, inside -O DIR when given."),
     )
 
 
 def pop_explain(params: dict[str, Any]) -> ExplainRequest | None:
     """The ``--explain`` request of a command's parameters (None without it)."""
     request, channel = params.pop("explain", None), params.pop("explain_channel", None)
+    picture = params.pop("explain_png", None)
     if request is None:
-        if channel is not None:
-            raise click.UsageError("--explain-channel says which channel --explain writes out; add --explain ROW,COL")
+        for flag, given in (("--explain-channel", channel), ("--explain-png", picture)):
+            if given is not None:
+                raise click.UsageError(f"{flag} goes with --explain, which says which value to write out; "
+                                       "add --explain ROW,COL")
         return None
-    return ExplainRequest(request.position, request.step, channel)
+    if picture == "-":
+        raise click.UsageError("--explain-png names a file (a PNG); standard output carries the table or the result")
+    return ExplainRequest(request.position, request.step, channel, picture)

@@ -31,6 +31,10 @@ class Target:
 
 #: The product that is a contact sheet (--sheet): always an 8-bit picture, whatever --dtype says.
 SHEET_PRODUCT = "sheet"
+#: The product of --explain-png: the explanation drawn.
+EXPLAIN_PRODUCT = "explain"
+#: Products that are pictures, always 8-bit RGB whatever --dtype says.
+PICTURE_PRODUCTS = (SHEET_PRODUCT, EXPLAIN_PRODUCT)
 
 def _format_of(path: str, options: OutputOptions, input_file: InputFile) -> str:
     from ..images import format_from_path, sniff_format, written_through
@@ -227,7 +231,7 @@ def _check_plan(inputs: Sequence[InputFile], plan: dict[int, list[Target]], opti
             folder = os.path.dirname(target.path) or "."
             if options.output_dir is None and not os.path.isdir(folder):
                 raise click.BadParameter(f"folder {shown_path(folder)} does not exist", param_hint="'-o'")
-            if options.dtype is not None and products[target.product] != SHEET_PRODUCT:
+            if options.dtype is not None and products[target.product] not in PICTURE_PRODUCTS:
                 # a dtype the format cannot hold is known before any work (a contact sheet is always 8-bit)
                 from ..errors import ImageWriteError
                 from ..images import check_writable
