@@ -25,6 +25,7 @@ import numpy as np
 
 from .drawing import CELL, grid_picture, value_colours, value_texts
 from .vocabulary import SHOW_MAX_CELLS
+from .vocabulary import SHOW_MOST_CELLS as MOST_CELLS
 
 __all__ = [
     "MOST_CELLS",
@@ -39,11 +40,9 @@ __all__ = [
     "preview_size",
     "reduce_area",
     "shown_values",
+    "terminal_view",
 ]
 
-#: The most cells a side a grid may have (``max_cells``): 128 cells of 48 pixels make a picture of about
-#: 6,000 pixels a side.
-MOST_CELLS = 128
 #: The most channels a cell can show together (RGBA).
 _MOST_CHANNELS = 4
 
@@ -177,9 +176,12 @@ def cell_grid(array: Any, *, channel: int | None = None, max_cells: int = SHOW_M
     _check_max_cells(max_cells)
     values = shown_values(array, channel=channel)
     rows, cols = values.shape[:2]
+    if max(rows, cols) > MOST_CELLS:
+        raise ValueError(f"a {rows}×{cols} array is too large for a grid (at most {MOST_CELLS} cells a side); "
+                         "look at it as a preview, or at a part of it")
     if max(rows, cols) > max_cells:
         raise ValueError(f"a {rows}×{cols} array has more than {max_cells} cells a side; raise `max_cells` to "
-                         f"{max(rows, cols)} for its grid (at most {MOST_CELLS}), or look at it as a preview")
+                         f"{max(rows, cols)} for its grid, or look at it as a preview")
     colours = _colours(values, _colour_limits(values))
     if values.ndim == 2:
         return CellGrid(colours, value_texts(values))
@@ -196,8 +198,8 @@ def grid_png(array: Any, *, channel: int | None = None, max_cells: int = SHOW_MA
 
     Examples
     --------
-    >>> grid_png(np.eye(2), cell=10).shape  # two cells of 12×10 pixels a side, lines of 1 pixel
-    (23, 27, 3)
+    >>> grid_png(np.eye(2), cell=10).shape  # 2×2 cells, 10 high, 14 wide (text and margins), 1-pixel lines
+    (23, 31, 3)
     """
     grid = cell_grid(array, channel=channel, max_cells=max_cells)
     return grid_picture(grid.colours, grid.texts, cell=cell).pixels
@@ -298,3 +300,19 @@ def half_blocks(pixels: Any) -> HalfBlocks:
     if colours.ndim != 3 or colours.shape[2] != 3 or 0 in colours.shape:
         raise ValueError(f"`pixels` must be a non-empty (h, w, 3) array, got shape {colours.shape}")
     return HalfBlocks(colours[0::2], colours[1::2])
+
+
+def terminal_view(array: Any, *, columns: int, rows: int | None = None, max_cells: int = SHOW_MAX_CELLS,
+                  channel: int | None = None) -> CellGrid | HalfBlocks:
+    """What a terminal shows of ``array``: its :func:`cell_grid` when it has at most ``max_cells`` cells a
+    side (:func:`fits_grid`), else its half-block preview in ``columns`` × ``rows`` characters.
+
+    Examples
+    --------
+    >>> type(terminal_view(np.eye(3), columns=80)).__name__, terminal_view(np.eye(40), columns=10).shape
+    ('CellGrid', (5, 10))
+    """
+    values = shown_values(array, channel=channel)
+    if fits_grid(values.shape, max_cells=max_cells):
+        return cell_grid(values, max_cells=max_cells)
+    return half_blocks(preview_pixels(values, columns=columns, rows=rows))

@@ -48,6 +48,8 @@ GRAY_WEIGHTS = (0.2125, 0.7154, 0.0721)
 #: The largest array (cells a side) ``convcli show`` and ``--preview`` draw as an annotated grid by default;
 #: a larger one is a half-block preview (see convcli.show). The lecture's MNIST digit (28×28) fits.
 SHOW_MAX_CELLS = 32
+#: The most cells a side a grid may have: 128 cells of 48 pixels make a picture of about 6,000 pixels a side.
+SHOW_MOST_CELLS = 128
 
 
 def gray_formula() -> str:
