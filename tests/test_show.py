@@ -121,7 +121,7 @@ def test_display_limits():
 
 
 def test_the_png_has_each_cells_colour_and_values(tmp_path):
-    values = np.array([[0, 64, 255], [128, 32, 16]], dtype=np.uint8)
+    values = np.array([[0, 64, 255], [160, 32, 16]], dtype=np.uint8)
     pixels = grid_png(values)
     Image.fromarray(pixels).save(tmp_path / "g.png")
     with Image.open(tmp_path / "g.png") as image:
