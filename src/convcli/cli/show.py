@@ -233,6 +233,8 @@ def show_command(ctx: click.Context, input_name: str, output: str | None, max_ce
     from .inputs import collect_inputs
     from .wording import command_flags, error_text
 
+    if input_name.startswith("shape:"):
+        raise click.UsageError(f"{input_name} has a shape but no pixels to show; give an image, a .npy or matrix:...")
     found = collect_inputs([input_name], recursive=False)
     if len(found) != 1:
         raise click.UsageError(f"show takes one image; {shown_path(input_name)} is a folder of {len(found)}: "
