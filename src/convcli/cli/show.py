@@ -217,9 +217,11 @@ Examples:
 @click.pass_context
 def show_command(ctx: click.Context, input_name: str, output: str | None, max_cells: int, columns: int | None,
                  channel: int | None) -> None:
-    """Show INPUT: a small array (at most --max-cells a side) as a grid of cells, each filled with its
-    colour and with its value written in it; a larger image as a preview in half-block characters.
+    """Show INPUT as a grid of its values (a small array) or a half-block preview (a larger image).
 
+    An array of at most --max-cells a side is a grid of cells, each filled with its colour and with its
+    value written in it (-o draws it as a picture too); a larger image is reduced by area averaging to
+    the terminal's size (or --width) and drawn in half-block characters, two pixels a character.
     INPUT is anything the other commands read: an image file, a .npy array, a .txt or .csv file of
     numbers, matrix:..., sample:NAME or '-'. Greys are on the dtype's full scale for 8- and 16-bit
     images, else on the values' own range (blue below zero, white at zero, red above when a value is
