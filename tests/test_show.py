@@ -157,8 +157,12 @@ def test_reduction_by_hand():
     assert reduce_area(x, rows=2, cols=2)[0, 0] == pytest.approx(expected)
 
 
-def test_reduction_in_bands_equals_the_whole(monkeypatch):
-    x = np.random.default_rng(1).random((300, 700))
+@pytest.mark.parametrize("band", [1, 3 * 70, 7 * 70])
+def test_reduction_in_bands_equals_the_whole(monkeypatch, band):
+    import convcli.show
+
+    monkeypatch.setattr(convcli.show, "_BAND_VALUES", band)  # bands of 1, 3 and 7 rows of 70 values
+    x = np.random.default_rng(1).random((30, 70))
     np.testing.assert_allclose(reduce_area(x, rows=7, cols=9), naive_area_mean(x, 7, 9), rtol=1e-12)
 
 

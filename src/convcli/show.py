@@ -45,6 +45,8 @@ __all__ = [
 
 #: The most channels a cell can show together (RGBA).
 _MOST_CHANNELS = 4
+#: How many values :func:`reduce_area` converts to float64 at a time (32 MiB).
+_BAND_VALUES = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -255,7 +257,7 @@ def _reduce_axis0(values: np.ndarray, size: int) -> np.ndarray:
     inside = np.minimum((pixels + 1) * size, (first + 1) * n) - pixels * size  # its units in that output
     spill = size - inside                           # and in the next one (an input pixel spans at most two)
     out = np.zeros((size, *values.shape[1:]), dtype=np.float64)
-    band = max(1, (1 << 22) // max(1, values[0].size))
+    band = max(1, _BAND_VALUES // max(1, values[0].size))
     for start in range(0, n, band):
         stop = min(n, start + band)
         rows = values[start:stop].astype(np.float64)

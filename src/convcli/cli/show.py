@@ -182,7 +182,10 @@ def output_view(array: Any, settings: PreviewSettings, *, has_alpha: bool = Fals
     channels = array.shape[2] if array.ndim == 3 else 1
     if channels > 1 and channels != 3 and not has_alpha:
         return f"{channels} channels, no one picture; --split writes (and previews) each as its own image"
-    return terminal_view(array, columns=settings.columns, rows=settings.rows, max_cells=settings.max_cells)
+    try:
+        return terminal_view(array, columns=settings.columns, rows=settings.rows, max_cells=settings.max_cells)
+    except ValueError as error:  # the output is written: a preview it cannot have never fails it
+        return str(error)
 
 
 def print_preview(lines: list[str]) -> None:
@@ -264,13 +267,12 @@ def show_command(ctx: click.Context, input_name: str, output: str | None, max_ce
     colour = bool((ctx.find_root().obj or {}).get("color", is_terminal(sys.stdout)))
     terminal = is_terminal(sys.stdout) or colour  # --color always: as on a terminal
     system = color_system(colour)
-    if not small:
+    if not small:  # (-o has refused it already)
         if not terminal or system is None:
-            if output is None:
-                reason = "is not a terminal" if not terminal else "has no colour (--color never or NO_COLOR)"
-                say(f"convcli: nothing shown: {shown_path(source.label)} is {values.shape[0]}×{values.shape[1]}, "
-                    f"more than {max_cells} cells a side, and its half-block preview needs a terminal; standard "
-                    f"output {reason} (raise --max-cells for its values as a grid, or give --color always)")
+            reason = "is not a terminal" if not terminal else "has no colour (--color never or NO_COLOR)"
+            say(f"convcli: nothing shown: {shown_path(source.label)} is {values.shape[0]}×{values.shape[1]}, "
+                f"more than {max_cells} cells a side, and its half-block preview needs a colour terminal; standard "
+                f"output {reason} (raise --max-cells for its values as a grid, or give --color always)")
             return
         width, lines = terminal_size(sys.stdout)
         view = terminal_view(values, columns=columns or width, rows=None if columns else max(1, lines - 2),
