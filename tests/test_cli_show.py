@@ -231,3 +231,51 @@ def test_preview_of_several_channels_without_a_picture_is_a_note(run):
 def test_preview_without_colour_keeps_grids_as_text(run):
     result = run("--color", "never", "filter", "matrix:1 2 4", "-k", "0.5 0.5", "-o", "out.txt", "--preview", "-q")
     assert result.stderr == ""  # --color never and no terminal: nothing
+
+
+def test_previews_come_in_input_order_from_workers(run, tmp_path):
+    (tmp_path / "a.txt").write_text("1 2\n3 4\n")
+    (tmp_path / "b.txt").write_text("10 20\n30 40\n")
+    result = run("--color", "always", "filter", "a.txt", "b.txt", "-k", "2", "-O", "out", "--preview", "-q",
+                 "--jobs", "2", env=TRUECOLOR)
+    assert result.exit_code == 0
+    headers = [line for line in result.stderr.splitlines() if line.endswith(":")]
+    assert headers == ["out/a.txt:", "out/b.txt:"]
+    texts = [[c[2].strip() for c in row] for row in styled_cells(result.stderr)]
+    assert texts == [["2", "4"], ["6", "8"], ["20", "40"], ["60", "80"]]  # the kernel [2] doubles each value
+
+
+def test_pipeline_previews_each_file_it_writes(run, tmp_path):
+    (tmp_path / "p.yaml").write_text("steps:\n  - pool: {size: 2, save: 'pooled.txt'}\n  - upsample: {factor: 2}\n")
+    result = run("--color", "always", "pipeline", "p.yaml", "matrix:1 2 3 4; 5 6 7 8", "-o", "out.txt",
+                 "--preview", "-q", env=TRUECOLOR)
+    assert result.exit_code == 0, result.stderr
+    headers = [line for line in result.stderr.splitlines() if line.endswith(":")]
+    assert sorted(headers) == ["out.txt:", "pooled.txt:"]
+    cells = {header: None for header in headers}
+    blocks = result.stderr.split("\n")
+    for header in headers:
+        start = blocks.index(header) + 1
+        cells[header] = [[c[2].strip() for c in row] for row in styled_cells("\n".join(blocks[start:start + 2]))]
+    assert cells["pooled.txt:"] == [["6", "8"]]  # max of each 2×2 window
+    assert cells["out.txt:"] == [["6", "6", "8", "8"], ["6", "6", "8", "8"]]
+
+
+def test_show_reads_standard_input(run, tmp_path):
+    Image.fromarray(np.array([[7, 9]], np.uint8)).save(tmp_path / "in.png")
+    result = CliRunner().invoke(cli, ["show", "-"], input=(tmp_path / "in.png").read_bytes(), env={"NO_COLOR": None})
+    assert result.exit_code == 0 and result.stdout.split() == ["7", "9"]
+
+
+def test_256_and_16_colour_terminals(run, tmp_path):
+    np.save(tmp_path / "a.npy", np.array([[0.0, 0.5, 1.0]]))
+    result = run("--color", "always", "show", "a.npy", env=dict(TRUECOLOR, COLORTERM=None))
+    assert "48;5;" in result.stdout and "48;2;" not in result.stdout  # rich's nearest of 256
+    rgb = np.array([[[200, 0, 0]]], dtype=np.uint8)
+    np.save(tmp_path / "red.npy", rgb)
+    result = run("--color", "always", "show", "red.npy", env=dict(TRUECOLOR, COLORTERM=None, TERM="xterm"))
+    assert result.exit_code == 0 and "48;2;" not in result.stdout and "48;5;" not in result.stdout
+    # 16 colours: the red is shown as its grey (luma 60): one of the four greys of 16 colours, white text
+    (codes,) = re.findall(r"\x1b\[([0-9;]*)m ", result.stdout)
+    foreground, background = codes.split(";")
+    assert foreground in ("37", "97") and background in ("40", "47", "100", "107")

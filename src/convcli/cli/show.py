@@ -1,4 +1,5 @@
-"""``convcli show`` and what ``--preview`` prints: the views of convcli.show rendered for a terminal with rich.
+"""``convcli show`` and what ``--preview`` prints: the views of convcli.show as terminal text (SGR colour
+codes; rich's colours say what a terminal of fewer colours shows).
 
 Colour follows the terminal (rich's ``color_system``): true colour, else rich's nearest of 256 colours;
 a terminal of 16 colours gets the greys of the colours (their BT.601 luma), nearer than 16 hues; no colour
@@ -84,80 +85,64 @@ def preview_settings(stream: Any = None) -> PreviewSettings | None:
 
 
 def render(view: Any, *, color_system: str | None, width: int) -> str:
-    """A :class:`convcli.show.CellGrid` or :class:`convcli.show.HalfBlocks` as terminal text (ANSI
-    colours of ``color_system``, or none), lines of at most ``width`` characters (a grid wider than
-    that is shown in blocks of columns)."""
-    from rich.console import Console
-    from rich.text import Text
-
+    """A :class:`convcli.show.CellGrid` or :class:`convcli.show.HalfBlocks` as terminal text (SGR colours
+    of rich's ``color_system``, or none), lines of at most ``width`` characters (a grid wider than that is
+    shown in blocks of columns)."""
     from ..show import CellGrid
 
-    console = Console(file=io.StringIO(), force_terminal=color_system is not None, color_system=color_system,
-                      no_color=color_system is None, width=max(width, 1), highlight=False, emoji=False,
-                      legacy_windows=False)
-    lines: list[Text] = _grid_lines(view, width, color_system) if isinstance(view, CellGrid) \
-        else _block_lines(view, color_system)
-    for line in lines:
-        console.print(line, soft_wrap=True, markup=False)
-    text = console.file.getvalue().rstrip("\n")  # type: ignore[attr-defined]
-    return text if color_system is not None else "\n".join(line.rstrip() for line in text.splitlines())
+    if isinstance(view, CellGrid):
+        return "\n".join(_grid_lines(view, width, color_system))
+    return "\n".join(_block_lines(view, color_system))
 
 
-def _style(colour: Any, color_system: str | None, *, background: Any = None, text: Any = None) -> Any:
-    """A rich style of fill ``colour`` (foreground) or, with ``background``, a text on a fill."""
-    from rich.color import Color
-    from rich.style import Style
+def _painted(text: str, color_system: str | None, foreground: Any, background: Any = None) -> str:
+    """``text`` in ``foreground`` on ``background`` (RGB triples, 0..255) as ``color_system`` shows them:
+    rich's colours, downgraded to the system's (its nearest of 256, or of 16 from the colour's grey).
 
-    def rgb(value: Any) -> Any:
-        red, green, blue = (int(round(float(c))) for c in value)
-        if color_system not in _RGB_SYSTEMS:
-            red = green = blue = int(round(0.299 * red + 0.587 * green + 0.114 * blue))
-        return Color.from_rgb(red, green, blue)
+    rich's Style is not used: it caches its escape codes across colour systems."""
+    from rich.color import Color, ColorSystem
 
     if color_system is None:
-        return Style()
-    if text is not None:
-        return Style(color=rgb(text), bgcolor=rgb(colour))
-    return Style(color=rgb(colour), bgcolor=None if background is None else rgb(background))
+        return text
+    system = {"truecolor": ColorSystem.TRUECOLOR, "256": ColorSystem.EIGHT_BIT,
+              "windows": ColorSystem.WINDOWS}.get(color_system, ColorSystem.STANDARD)
+    codes: list[str] = []
+    for colour, is_foreground in ((foreground, True), (background, False)):
+        if colour is None:
+            continue
+        red, green, blue = (int(round(float(c))) for c in colour)
+        if color_system not in _RGB_SYSTEMS:
+            red = green = blue = int(round(0.299 * red + 0.587 * green + 0.114 * blue))
+        codes.extend(Color.from_rgb(red, green, blue).downgrade(system).get_ansi_codes(foreground=is_foreground))
+    return f"\x1b[{';'.join(codes)}m{text}\x1b[0m"
 
 
-def _grid_lines(grid: Any, width: int, color_system: str | None) -> list[Any]:
-    """A grid's rows of cells, each its text right-aligned with a space either side, on its colour."""
-    from rich.text import Text
-
+def _grid_lines(grid: Any, width: int, color_system: str | None) -> list[str]:
+    """A grid's rows of cells, each its text right-aligned with a space either side, on its colour (plain
+    aligned values without colour, no trailing blanks)."""
     from ..drawing import text_colour
 
     rows, cols = grid.shape
     cell = max(len(text) for row in grid.texts for text in row) + 2
     per_block = max(1, width // cell)
-    lines: list[Text] = []
+    lines: list[str] = []
     for first in range(0, cols, per_block):
         last = min(cols, first + per_block)
         if per_block < cols:
-            lines.append(Text(f"columns {first}–{last - 1}:" if last - first > 1 else f"column {first}:"))
+            lines.append(f"columns {first}–{last - 1}:" if last - first > 1 else f"column {first}:")
         for i in range(rows):
-            line = Text()
-            for j in range(first, last):
-                colour = grid.colours[i, j]
-                line.append(f" {grid.texts[i][j]:>{cell - 2}} ",
-                            _style(colour, color_system, text=text_colour(colour)))
-            lines.append(line)
+            cells = [_painted(f" {grid.texts[i][j]:>{cell - 2}} ", color_system, text_colour(grid.colours[i, j]),
+                              grid.colours[i, j]) for j in range(first, last)]
+            lines.append("".join(cells) if color_system is not None else "".join(cells).rstrip())
     return lines
 
 
-def _block_lines(blocks: Any, color_system: str | None) -> list[Any]:
+def _block_lines(blocks: Any, color_system: str | None) -> list[str]:
     """Half-block characters: the upper pixel in the foreground, the lower one in the background."""
-    from rich.text import Text
-
     rows, cols = blocks.shape
-    lines = []
-    for r in range(rows):
-        line = Text()
-        for c in range(cols):
-            lower = blocks.bottom[r, c] if r < blocks.bottom.shape[0] else None
-            line.append(UPPER_HALF, _style(blocks.top[r, c], color_system, background=lower))
-        lines.append(line)
-    return lines
+    return ["".join(_painted(UPPER_HALF, color_system, blocks.top[r, c],
+                             blocks.bottom[r, c] if r < blocks.bottom.shape[0] else None) for c in range(cols))
+            for r in range(rows)]
 
 
 def preview_lines(label: str, view: Any, settings: PreviewSettings) -> list[str]:
