@@ -279,3 +279,9 @@ def test_256_and_16_colour_terminals(run, tmp_path):
     (codes,) = re.findall(r"\x1b\[([0-9;]*)m ", result.stdout)
     foreground, background = codes.split(";")
     assert foreground in ("37", "97") and background in ("40", "47", "100", "107")
+
+
+def test_a_grid_wider_than_width_comes_in_blocks_of_columns(run):
+    result = run("show", "matrix:1 2 3 4 5; 6 7 8 9 10", "--width", "9")  # cells of 4 characters: 2 a line
+    assert result.stdout.splitlines() == ["columns 0–1:", "  1   2", "  6   7", "columns 2–3:", "  3   4",
+                                          "  8   9", "column 4:", "  5", " 10"]

@@ -199,7 +199,8 @@ Examples:
               metavar="N", help=f"The largest array (cells a side) shown as a grid; larger ones are previews "
               f"(at most {SHOW_MOST_CELLS}).")
 @click.option("--width", "columns", type=click.IntRange(min=1), default=None, metavar="COLS",
-              help="Width of a preview in characters (default: the terminal's, its height bounded by the terminal's).")
+              help="Width of a preview in characters (default: the terminal's, its height bounded by the terminal's); "
+              "a grid wider than this is shown in blocks of columns.")
 @click.option("--channel", type=click.IntRange(min=0), default=None, metavar="C",
               help="Show channel C alone (an array of more than 4 channels needs it).")
 @click.pass_context
@@ -266,7 +267,8 @@ def show_command(ctx: click.Context, input_name: str, output: str | None, max_ce
         return
     if output is not None and not terminal:
         return
-    width = terminal_size(sys.stdout)[0] if terminal else 1_000_000  # a pipe: one line per row, never blocks
+    # a pipe: one line per row, never blocks of columns (unless --width asks for them)
+    width = columns or (terminal_size(sys.stdout)[0] if terminal else 1_000_000)
     grid = terminal_view(values, columns=1, max_cells=max_cells)
     echo_data(render(grid, color_system=system, width=width), color=system is not None)
 
