@@ -120,6 +120,12 @@ def test_sample_names_complete_for_inputs():
     assert complete("bash", ["filter"], "img/") == [("file", "img/")]
 
 
+def test_the_matrix_prefix_completes_for_inputs():
+    assert plain("bash", ["filter"], "ma") == ["matrix:"]
+    assert plain("bash", ["pool"], "m") == ["matrix:"]
+    assert complete("bash", ["filter"], "matrix:") == [("file", "matrix:")]  # then the numbers are the user's
+
+
 def test_commands_options_and_choices_complete():
     assert plain("bash", [], "") == sorted(cli.commands)
     assert {"filter", "sobel", "pool", "upsample", "pipeline", "kernels", "help"} <= set(cli.commands)

@@ -13,8 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from helpers import one_line_error, png
 
@@ -199,6 +201,19 @@ def test_a_saved_step_and_the_output_may_both_be_dev_null(run, save):
     result = run("pipeline", "p.yaml", "in.png", "-o", "/dev/null", "--format", "png")
     assert result.exit_code == 0, result.stderr
     assert sorted(os.listdir(".")) == ["in.png", "p.yaml"]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/stdout"), reason="needs /dev/stdout")
+def test_dev_stdout_redirected_to_a_file_is_written_through(tmp_path):
+    """`-o /dev/stdout > out.png`: the descriptor the shell opened gets the image (no extension needed,
+    the input's format), and a rename never replaces the link in /dev."""
+    png(tmp_path / "in.png", GRAY)
+    with open(tmp_path / "out.png", "wb") as stdout:
+        done = subprocess.run([sys.executable, "-m", "convcli", "filter", "in.png", "-k", "box3", "-o", "/dev/stdout"],
+                              cwd=tmp_path, stdout=stdout, stderr=subprocess.PIPE, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    expected = ndimage.convolve(GRAY.astype(float), np.ones((3, 3)) / 9, mode="constant")
+    assert np.array_equal(iio.imread(tmp_path / "out.png"), np.clip(np.rint(expected), 0, 255).astype(np.uint8))
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/null"), reason="needs /dev/null")

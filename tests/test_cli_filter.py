@@ -347,6 +347,21 @@ def test_no_clobber(run, npy):
     assert np.load("out.npy").shape == npy.shape
 
 
+def test_no_clobber_writes_through_devices_and_pipes(run, npy):
+    """--no-clobber refuses to replace a file; /dev/null and a FIFO are written to, never replaced."""
+    assert run("filter", "in.npy", "-k", "box3", "-o", "/dev/null", "--no-clobber").exit_code == 0
+    os.mkfifo("pipe.npy")
+    import threading
+
+    received = []
+    reader = threading.Thread(target=lambda: received.append(Path("pipe.npy").read_bytes()))
+    reader.start()
+    result = run("filter", "in.npy", "-k", "box3", "-o", "pipe.npy", "--no-clobber")
+    reader.join(timeout=30)
+    assert result.exit_code == 0, result.stderr
+    assert received and received[0].startswith(b"\x93NUMPY")
+
+
 def test_failed_write_keeps_existing_output(run, npy, monkeypatch):
     import convcli.images
     from convcli.errors import ImageWriteError

@@ -181,3 +181,124 @@ def test_dtype_float32_leaves_the_sheet_8_bit(run):
     assert tifffile.imread("maps.tif").dtype == np.float32
     with Image.open("sheet.png") as sheet:
         assert sheet.mode in ("L", "RGB")
+
+
+# --- how the sheet is drawn: --sheet-scale, --sheet-input ---------------------------------------------
+
+
+def _cells(sheet, count, columns, pad=4):
+    """The cells of a sheet of ``count`` tiles on ``columns`` columns (frame ``pad`` pixels wide)."""
+    from convcli.sheet import FRAME
+
+    rows = -(-count // columns)
+    cell_h, rest_h = divmod(sheet.shape[0] - (rows + 1) * pad, rows)
+    cell_w, rest_w = divmod(sheet.shape[1] - (columns + 1) * pad, columns)
+    assert (rest_h, rest_w) == (0, 0)
+    assert all((sheet[r * (cell_h + pad):r * (cell_h + pad) + pad] == FRAME).all() for r in range(rows + 1))
+    return [sheet[pad + (j // columns) * (cell_h + pad):][:cell_h, pad + (j % columns) * (cell_w + pad):][:, :cell_w]
+            for j in range(count)]
+
+
+def _tile(cell, height, width):
+    left = (cell.shape[1] - width) // 2
+    return cell[:height, left:left + width]
+
+
+@pytest.fixture
+def steps_image(tmp_path):
+    """A grey 16×16 image: flat at 100 on the left half, at 200 on the right (zero gradients in each half)."""
+    image = np.full((16, 16), 100, np.uint8)
+    image[:, 8:] = 200
+    return png(tmp_path / "g.png", image)
+
+
+def test_shared_scale_gives_zero_one_colour_in_every_tile(run, steps_image):
+    from convcli.drawing import value_colours
+    from convcli.sheet import contact_sheet
+
+    args = ("filter", "g.png", "-k", "sobel-x", "-k", "laplacian4", "-o", "bank.npy")
+    result = run(*args, "--sheet", "s.png", "--sheet-scale", "shared")
+    assert result.exit_code == 0, result.output
+    bank = np.load("bank.npy")
+    assert bank.shape == (16, 16, 2) and bank[..., 0].max() != bank[..., 1].max()  # different ranges
+    sheet = read_png("s.png")
+    np.testing.assert_array_equal(sheet, contact_sheet(bank, labels=["c0 sobel-x", "c1 laplacian4"], scale="shared"))
+    zoom = 8  # ⌈128/16⌉
+    first, second = (_tile(cell, 16 * zoom, 16 * zoom) for cell in _cells(sheet, 2, 2))
+    assert bank[4, 2, 0] == bank[4, 2, 1] == 0
+    zero = np.rint(value_colours(0.0, limits=(bank.min(), bank.max()))).astype(int).tolist()
+    assert first[4 * zoom, 2 * zoom].tolist() == second[4 * zoom, 2 * zoom].tolist() == zero == [255, 255, 255]
+    # Each (the default): every tile's own scale, its min and max the ends of the map.
+    assert run(*args, "--sheet", "e.png").exit_code == 0
+    np.testing.assert_array_equal(read_png("e.png"), contact_sheet(bank, labels=["c0 sobel-x", "c1 laplacian4"]))
+
+
+def test_sheet_input_adds_one_first_tile_per_input_channel(run, rgb):
+    from convcli.sheet import contact_sheet
+
+    source = read_png("rgb.png")
+    result = run("sobel", "rgb.png", "-o", "e.npy", "--sheet", "s.png", "--sheet-input")
+    assert result.exit_code == 0, result.output
+    edges = np.load("e.npy")
+    sheet = read_png("s.png")
+    np.testing.assert_array_equal(sheet, contact_sheet(edges, input_image=source))
+    cells = _cells(sheet, 6, 3)  # 3 input channels, then 3 results: ⌈√6⌉ = 3 columns
+    zoom = 6  # ⌈128/24⌉
+    for c in range(3):
+        channel = source[..., c].astype(float)
+        scaled = np.rint((channel - channel.min()) * (255.0 / (channel.max() - channel.min())))
+        tile = _tile(cells[c], 24 * zoom, 20 * zoom)
+        assert (tile[::zoom, ::zoom] == scaled[..., None]).all()  # the input's pixels, scaled, grey
+    assert run("sobel", "rgb.png", "-o", "e2.npy", "--sheet", "p.png").exit_code == 0  # without: 3 tiles, 2×2
+    np.testing.assert_array_equal(read_png("p.png"), contact_sheet(edges))
+    assert len(_cells(read_png("p.png"), 3, 2)) == 3
+
+
+def test_sheet_input_leaves_alpha_out_and_dry_run_knows_the_size(run, tmp_path):
+    from convcli.sheet import bank_labels, contact_sheet
+
+    rgba = np.dstack([RNG.integers(0, 256, size=(10, 12, 3)), np.full((10, 12), 200)]).astype(np.uint8)
+    png(tmp_path / "rgba.png", rgba)
+    args = ("filter", "rgba.png", "-k", "box3", "-o", "out.npy", "--sheet", "s.png", "--sheet-input")
+    planned = run(*args, "--dry-run", "--json")
+    assert planned.exit_code == 0, planned.output
+    assert run(*args).exit_code == 0
+    result = np.load("out.npy")[..., :3]
+    expected = contact_sheet(result, labels=bank_labels([["box3"]], channels=3), input_image=rgba[..., :3])
+    np.testing.assert_array_equal(read_png("s.png"), expected)
+    described = {f["output"]: f for f in json.loads(planned.stdout)["files"]}
+    assert tuple(described["s.png"]["output_shape"]) == expected.shape
+
+
+def test_layer_sheet_with_input_and_shared_scale(run, tmp_path):
+    from convcli.sheet import layer_sheet
+
+    grey = RNG.normal(size=(20, 24)).astype(np.float32)
+    np.save("grey.npy", grey)
+    (tmp_path / "two.yaml").write_text(TWO_LAYERS)
+    args = ("pipeline", "two.yaml", "grey.npy", "-o", "out.npy", "--sheet", "s.png", "--sheet-input",
+            "--sheet-scale", "shared")
+    planned = run(*args, "--dry-run", "--json")
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    expected = layer_sheet([np.load("first.npy"), np.load("second.npy")], names=["conv2d_1", "conv2d_2"],
+                           kinds=["conv2d", "conv2d"], scale="shared", input_image=grey)
+    sheet = read_png("s.png")
+    assert sheet.shape == expected.shape and (sheet == expected).all()
+    described = {f["output"]: f for f in json.loads(planned.stdout)["files"]}
+    assert tuple(described["s.png"]["output_shape"]) == sheet.shape
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--sheet", "s.png", "--sheet-scale", "global"), "'global' is not one of 'each', 'shared'"),
+    (("--sheet", "s.png", "--sheet-scale", "share"), "did you mean 'shared'"),
+    (("--sheet-input",), "--sheet-input says how --sheet draws the contact sheet; add --sheet PATH"),
+    (("--sheet-scale", "shared"), "--sheet-scale says how --sheet draws the contact sheet; add --sheet PATH"),
+])
+def test_bad_sheet_options_exit_2_with_one_line(run, rgb, args, message):
+    from helpers import one_line_error
+
+    result = run("sobel", "rgb.png", "-o", "e.png", *args)
+    assert result.exit_code == 2, result.output
+    assert message in one_line_error(result.stderr) and "Traceback" not in result.stderr
+    assert not os.path.exists("e.png") and not os.path.exists("s.png")

@@ -49,3 +49,34 @@ def test_cells_keep_a_given_width_and_outlines_stay_inside():
 def test_bad_input_is_one_clear_error(colours, texts, kwargs, match):
     with pytest.raises(ValueError, match=match):
         grid_picture(colours, texts, **kwargs)
+
+
+def test_compose_row_aligns_tops_and_centres_operators():
+    from convcli.drawing import compose_row
+
+    tall = np.zeros((40, 10, 3), np.uint8)
+    short = np.full((10, 10, 3), 200, np.uint8)
+    row = compose_row([tall, short], between=["="], gap=5)
+    assert row.shape[0] == 40
+    dark_columns = np.flatnonzero((row == 0).all(axis=2).all(axis=0))
+    assert dark_columns[0] == 5 and len(dark_columns) == 10  # the tall picture after the margin
+    grey = np.argwhere((row == 200).all(axis=2))
+    assert grey[:, 0].min() == 0 and grey[:, 0].max() == 9  # the short one at the top
+    sign = row[:, 15:grey[:, 1].min()]
+    ink_rows = np.flatnonzero((sign < 128).any(axis=2).any(axis=1))
+    assert 10 < ink_rows.mean() < 30  # "=" drawn about the middle of the row
+
+
+def test_compose_row_caption_and_titles_add_strips():
+    from convcli.drawing import compose_row
+
+    picture = np.zeros((10, 60, 3), np.uint8)
+    bare = compose_row([picture])
+    assert compose_row([picture], titles=["t"]).shape[0] > bare.shape[0]
+    assert compose_row([picture], caption="c").shape[0] > bare.shape[0]
+    with pytest.raises(ValueError, match="`between` must hold 0 texts"):
+        compose_row([picture], between=["="])
+    with pytest.raises(ValueError, match="`titles` must hold 1 texts"):
+        compose_row([picture], titles=[])
+    with pytest.raises(ValueError, match="`pictures` must hold at least one"):
+        compose_row([])

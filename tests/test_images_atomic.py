@@ -137,6 +137,7 @@ def test_write_atomic_no_clobber(tmp_path):
     images.write_atomic(str(fresh), b"new", no_clobber=True)
     assert fresh.read_bytes() == b"new"
     assert leftovers(tmp_path) == []
+    images.write_atomic("/dev/null", b"new", no_clobber=True)  # a device is written to, not replaced
 
 
 def test_write_atomic_no_clobber_race(tmp_path, monkeypatch):

@@ -34,7 +34,9 @@ __all__ = [
     "POSITIVE",
     "ZERO",
     "Grid",
+    "compose_row",
     "grid_picture",
+    "text_strip",
     "text_colour",
     "value_colours",
     "value_texts",
@@ -191,3 +193,88 @@ def grid_picture(colours: Any, texts: Sequence[Sequence[str]] | None = None, *, 
                 y = top + (grid.cell_height - (box[3] - box[1])) // 2 - box[1]
                 draw.text((x, y), texts[i][j], fill=text_colour(fill), font=font)
     return Grid(np.asarray(picture), grid.cell_height, width)
+
+
+def text_strip(text: str, *, width: int, background: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
+    """A ``width``-pixel strip ((h, width, 3) uint8) with ``text`` centred in black, one line high plus
+    a margin above and below (the text is cut to the strip: keep it short).
+
+    Examples
+    --------
+    >>> strip = text_strip("sum = 4", width=80)
+    >>> strip.shape[1], strip.dtype.name, bool((strip < 128).any())
+    (80, 'uint8', True)
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default()
+    reference = font.getbbox("Ag")
+    box = font.getbbox(text) if text else reference
+    height = max(reference[3], box[3]) - min(reference[1], box[1]) + 2 * _MARGIN
+    strip = Image.new("RGB", (max(int(width), 1), height), background)
+    x = (int(width) - (box[2] - box[0])) // 2 - box[0]
+    ImageDraw.Draw(strip).text((x, _MARGIN - min(reference[1], box[1])), text, fill=(0, 0, 0), font=font)
+    return np.asarray(strip)
+
+
+def compose_row(pictures: Sequence[np.ndarray], *, titles: Sequence[str] | None = None,
+                between: Sequence[str] | None = None, caption: str | None = None, gap: int = 12,
+                background: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
+    """Lay ``pictures`` ((h, w, 3) uint8 each) side by side, tops aligned, each under its title, with the
+    texts ``between`` them (an operator such as ``"x"`` or ``"="``, one fewer than the pictures; Pillow's
+    built-in font draws ASCII only) and a ``caption``
+    under the row. An equation of grids: the window, the kernel as applied, the products.
+
+    Examples
+    --------
+    >>> a = np.zeros((10, 20, 3), np.uint8)
+    >>> row = compose_row([a, a], titles=["x", "k"], between=["*"], caption="y")
+    >>> row.shape[1] >= 40 + 2 * 12, row.dtype.name
+    (True, 'uint8')
+    """
+    from PIL import ImageFont
+
+    if not pictures:
+        raise ValueError("`pictures` must hold at least one picture")
+    if between is not None and len(between) != len(pictures) - 1:
+        raise ValueError(f"`between` must hold {len(pictures) - 1} texts, one between each two pictures")
+    if titles is not None and len(titles) != len(pictures):
+        raise ValueError(f"`titles` must hold {len(pictures)} texts, one per picture")
+    font = ImageFont.load_default()
+    columns = []
+    for index, picture in enumerate(pictures):
+        width = picture.shape[1]
+        if titles is not None:
+            width = max(width, int(font.getlength(titles[index])) + 2 * _MARGIN)
+        column = [text_strip(titles[index], width=width, background=background)] if titles is not None else []
+        body = np.full((picture.shape[0], width, 3), background, dtype=np.uint8)
+        left = (width - picture.shape[1]) // 2
+        body[:, left:left + picture.shape[1]] = picture
+        columns.append(np.concatenate([*column, body]))
+        if between is not None and index < len(between):
+            sign_width = max(gap, int(font.getlength(between[index])) + 2 * gap)
+            columns.append((between[index], sign_width))  # drawn once the row's height is known
+    height = max(c.shape[0] for c in columns if isinstance(c, np.ndarray))
+    laid = []
+    for column in columns:
+        if isinstance(column, tuple):
+            text, width = column
+            sign = np.full((height, width, 3), background, dtype=np.uint8)
+            strip = text_strip(text, width=width, background=background)
+            top = (height - strip.shape[0]) // 2
+            sign[top:top + strip.shape[0]] = strip
+            laid.append(sign)
+        else:
+            padded = np.full((height, column.shape[1], 3), background, dtype=np.uint8)
+            padded[:column.shape[0]] = column
+            laid.append(padded)
+        if between is None:
+            laid.append(np.full((height, gap, 3), background, dtype=np.uint8))
+    if between is None:
+        laid.pop()
+    row = np.concatenate(laid, axis=1)
+    margin = np.full((height, gap, 3), background, dtype=np.uint8)
+    row = np.concatenate([margin, row, margin], axis=1)
+    if caption:
+        row = np.concatenate([row, text_strip(caption, width=row.shape[1], background=background)])
+    return row

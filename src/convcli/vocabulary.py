@@ -27,6 +27,9 @@ ENGINES = ("auto", "opencv", "scipy")
 OUTPUT_DTYPES = ("uint8", "uint16", "float32", "float64")
 #: How values map into an integer output (``--scale``; see convcli.values.map_values).
 SCALES = ("clip", "abs", "normalize", "offset")
+#: How a contact sheet's tiles share a value scale (``--sheet-scale``; see convcli.sheet): each tile
+#: its own min..max, or one min..max for every tile of the sheet (of a layer's block, in a layer sheet).
+SHEET_SCALES = ("each", "shared")
 #: CNN activations of :func:`convcli.ops.activations.activation`, with Keras's definitions.
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "softplus", "elu", "gelu", "linear")
 #: The activations that take ``alpha``, and its value when none is given: leaky_relu's slope below 0

@@ -16,7 +16,7 @@ from .batch import run_batch
 from .targets import SHEET_PRODUCT
 from .inputs import InputFile, collect_inputs
 from .one_input import Product
-from .options import OutputOptions
+from .options import ExplainRequest, OutputOptions
 
 
 def make_step(op: str, options: dict[str, Any]) -> Any:
@@ -44,6 +44,8 @@ def run_chains(
     extra: Callable[[Any], dict] | None = None,
     sheet_chain: Sequence[Any] | None = None,
     reads: Sequence[tuple[str, str]] = (),
+    explain: ExplainRequest | None = None,
+    explained: Any = None,
 ) -> None:
     """Plan (dry run) or run each chain of steps on every input; one product per chain, named by
     ``names``, then one per step that has ``save:`` (its file named by the save template).
@@ -55,9 +57,16 @@ def run_chains(
     :func:`convcli.sheet.pipeline_sheet`), their results kept for it as the chain runs. With
     several chains (one per kernel of a bank), the sheet shows them all, channel c·K + k being
     chain k's channel c, labelled as the one step ``sheet_chain`` that computes the whole bank
-    would label them. ``reads`` lists
+    would label them. ``options.sheet_scale`` and ``options.sheet_input`` say how the sheet is
+    drawn (its scale; the input as the first tiles). ``reads`` lists
     files the run reads besides its inputs and kernel files, as ``(role, path)`` (the pipeline
     file): no output may overwrite one of them.
+
+    ``explain`` (``--explain``) writes out one output value of one step of the first chain, from
+    that step's input (kept as the chain runs, never run twice) with :func:`convcli.explain.explain_step`
+    (``explained``: the step to explain it with, when the command's chain splits it, as a bank of
+    kernels into one chain per kernel): the report entry's ``explain`` field, and a table on
+    standard output unless that carries the report or the image (then standard error).
     """
     from ..images import DEFAULT_MAX_PIXELS
     from ..pipeline import layer_positions, plan, run
@@ -79,10 +88,13 @@ def run_chains(
     labelled = full[0] if len(full) == 1 else prefix + list(sheet_chain or ())
     layers = layer_positions(full[0]) if sheet is not None and len(full) == 1 else []
 
-    def sheet_of(planned: Any, array: Any, maps: dict[int, Any]) -> Product:
+    explaining = _explaining(explain, full, len(prefix), explained, inputs, options) if explain else None
+
+    def sheet_of(planned: Any, array: Any, maps: dict[int, Any], source: Any) -> Product:
         from ..sheet import pipeline_sheet
 
-        image = pipeline_sheet(array, labelled, planned, maps=maps)
+        scale = {"scale": options.sheet_scale} if options.sheet_scale is not None else {}
+        image = pipeline_sheet(array, labelled, planned, maps=maps, input_image=source, **scale)
         return Product(image, planned.steps, False, shape=image.shape, dtype="uint8", whole=True)
 
     def stacked(results: list[Any], has_alpha: bool) -> Any:
@@ -111,23 +123,35 @@ def run_chains(
         products, saves, maps = [], [], {}
         image = image.astype(start_dtype(str(image.dtype)), copy=False)
         for number, steps in enumerate(full):
-            keep = layers if number == 0 else []
+            # The sheet's layers, and the result before the explained step (its input).
+            before = explaining.index - 1 if explaining and number == 0 and explaining.index > 0 else None
+            keep = sorted({*layers, *([before] if before is not None else [])}) if number == 0 else []
             result, planned, kept = run(steps, image, has_alpha=info.has_alpha, max_pixels=limit,
                                         engine=options.engine, allow_nonfinite=options.allow_nonfinite, keep=keep)
             products.append(product(planned, result, extra(result) if extra else None))
             # `run` gives the saved steps' and the kept layers' results, in the chain's order.
             positions = [position for position, step in enumerate(steps) if step.save or position in keep]
+            step_input = image
             for position, (step, array) in zip(positions, kept):
                 if step.save:
                     saves.append(array)
-                if position in keep:
+                if position in layers and number == 0:
                     maps[position] = array
+                if position == before:
+                    step_input = array
+            if explaining and number == 0:
+                has_alpha = plan(steps[: explaining.index], image.shape, has_alpha=info.has_alpha).has_alpha
+                products[0].extra["explain"] = explaining.data(step_input, has_alpha)
         for (number, position), array in zip(saving, saves):
             products.append(product(plan(full[number][: position + 1], image.shape, has_alpha=info.has_alpha), array))
         if sheet is not None:
             results = [p.array for p in products[: len(full)]]
             products.append(sheet_of(plan(labelled, image.shape, has_alpha=info.has_alpha),
-                                     stacked(results, info.has_alpha), maps))
+                                     stacked(results, info.has_alpha), maps, image if options.sheet_input else None))
+        if explaining and options.output is None and options.output_dir is None:
+            # Without -o or -O the result has no file, so no report entry: the files `save:` writes carry it.
+            for made in products[1:]:
+                made.extra["explain"] = products[0].extra["explain"]
         return products
 
     def describe(info: Any) -> list[Product]:
@@ -142,7 +166,8 @@ def run_chains(
 
             planned = plan(labelled, info.shape, has_alpha=info.has_alpha)
             maps = {position: np.zeros(planned.stages[position].out_shape, dtype=np.float32) for position in layers}
-            laid_out = sheet_of(planned, np.zeros(planned.shape, dtype=np.float32), maps)
+            source = np.zeros(info.shape, dtype=np.float32) if options.sheet_input else None
+            laid_out = sheet_of(planned, np.zeros(planned.shape, dtype=np.float32), maps, source)
             products.append(Product(None, planned.steps, False, shape=laid_out.shape, dtype="uint8"))
         return products
 
@@ -159,6 +184,122 @@ def run_chains(
     kernels = [kernel for steps in full for step in steps
                for kernel in [*step.options.get("kernels", ()), step.options.get("kernel")] if kernel is not None]
     kernel_files = [("kernel file", kernel.file) for kernel in kernels if kernel.file is not None]
+    if explaining is not None:
+        show = explaining.show(show)
     run_batch(command=command, inputs=collect_inputs(inputs), products=names, options=options,
               compute=compute, describe=describe, stackable=stackable, show=show, templates=templates,
               memory=memory, reads=[*reads, *kernel_files])
+
+
+class _Explaining:
+    """An ``--explain`` request resolved against the chain: the step's place and the channels."""
+
+    def __init__(self, request: ExplainRequest, index: int, step: Any, label: str, channels: list[int],
+                 channeled: bool, stdout: bool | None) -> None:
+        # stdout: True: the table on standard output; False: on standard error; None: none (the report has it)
+        self.request, self.index, self.step, self.label = request, index, step, label
+        self.channels, self.channeled, self.stdout = channels, channeled, stdout
+
+    def data(self, step_input: Any, has_alpha: bool) -> dict:
+        """The report's ``explain`` field: the step, the position and each channel's explanation."""
+        from ..explain import explain_step
+
+        return {"step": self.index + 1, "op": self.step.op, "label": self.label, "position": list(self.request.position),
+                "channeled": self.channeled,
+                "channels": [{"channel": channel, **explain_step(self.step, step_input, position=self.request.position,
+                                                                 channel=channel, has_alpha=has_alpha).to_dict()}
+                             for channel in self.channels]}
+
+    def show(self, then: Callable[[InputFile, list[Product]], None] | None) -> Callable | None:
+        """``show`` that also draws the explanation (on standard error when standard output carries
+        the image; not at all when it carries the report, which holds it)."""
+        if self.stdout is None:
+            return then
+
+        def show(input_file: InputFile, results: list[Product]) -> None:
+            from .explain_table import render
+            from .faults import echo_data, say
+
+            if then is not None:
+                then(input_file, results)
+            data = results[0].extra.get("explain")
+            if data is None:
+                return
+            color = bool((click.get_current_context().find_root().obj or {}).get("color"))
+            text = render(data, color=color and self.stdout)
+            if self.stdout:
+                echo_data(text)
+            else:
+                say(text)
+
+        return show
+
+
+def _explaining(request: ExplainRequest, full: list[list[Any]], offset: int, explained: Any, inputs: Sequence[str],
+                options: OutputOptions) -> _Explaining:
+    """Check ``--explain`` before any work (one input; the step; the position and channel against
+    the plan of the input's header), each problem a usage error."""
+    from .. import images
+    from ..explain.base import check_position
+    from ..explain.steps import EXPLAINERS
+    from ..pipeline import plan
+
+    if options.dry_run:
+        raise click.UsageError("--explain computes the value it writes out; a dry run computes nothing")
+    found = collect_inputs(inputs)
+    if len(found) != 1:
+        raise click.UsageError(f"--explain writes out a value of one input; got {len(found)} inputs")
+    chain = full[0]
+    if request.step is None:
+        index = len(chain) - 1
+    else:
+        index = _step_index(request.step, chain[offset:]) + offset
+    step = explained if explained is not None and request.step is None else chain[index]
+    if step.op not in EXPLAINERS:
+        raise click.UsageError(f"--explain: step {index + 1 - offset} is a {step.op} step, which moves values without "
+                               f"computing them; explain a step of one of these kinds: {', '.join(EXPLAINERS)}")
+    label = (f"step {index + 1 - offset} ({step.op})" if request.step is not None else step.op)
+    channels: list[int] = [request.channel] if request.channel is not None else [0]
+    channeled = request.channel is not None
+    try:
+        info = images.probe(found[0].source, limits=options.limits())
+        planned = plan(chain[: index] + [step], info.shape, has_alpha=info.has_alpha)
+    except Exception:  # noqa: BLE001 - the input's own error is said where it is read
+        planned = None
+    if planned is not None:
+        out = planned.stages[-1].out_shape
+        try:
+            check_position(request.position, out[:2], name="--explain")
+        except ValueError as error:
+            raise click.UsageError(str(error)) from None
+        count = (out[2] if len(out) > 2 else 1) - planned.has_alpha
+        if request.channel is None:
+            channels, channeled = list(range(count)), count > 1
+        elif request.channel >= count:
+            raise click.UsageError(f"--explain-channel {request.channel}: the output of {label} has {count} "
+                                   f"channel{'s' if count > 1 else ''} (0..{count - 1})")
+    # The table goes where the data does not: standard output, unless it carries the image or the report.
+    stdout = None if options.report_path == "-" else options.output != "-"
+    return _Explaining(request, index, step, label, channels, channeled, stdout)
+
+
+def _step_index(wanted: int | str, steps: Sequence[Any]) -> int:
+    """The position of the step ``--explain STEP:`` names: its number (from 1), a model layer's name,
+    or a kind that one step has."""
+    if isinstance(wanted, int):
+        if not 1 <= wanted <= len(steps):
+            raise click.UsageError(f"--explain {wanted}:…: the pipeline has steps 1 to {len(steps)}")
+        return wanted - 1
+    named = [n for n, step in enumerate(steps) if step.layer is not None and step.layer[0] == wanted]
+    kinds = [n for n, step in enumerate(steps) if step.op == wanted]
+    if named or len(kinds) == 1:
+        return (named or kinds)[0]
+    if kinds:
+        raise click.UsageError(f"--explain {wanted}:…: steps {', '.join(str(n + 1) for n in kinds)} are {wanted} "
+                               "steps; give the step's number")
+    from ..errors import did_you_mean
+
+    names = [step.layer[0] for step in steps if step.layer is not None] + [step.op for step in steps]
+    hint = did_you_mean(wanted, names, n=1)
+    raise click.UsageError(f"--explain {wanted}:…: no step is {wanted!r}; {hint + ' ' if hint else ''}"
+                           f"give a step number (1 to {len(steps)}), a layer name or a step kind")

@@ -8,7 +8,8 @@ from typing import Any
 import click
 
 from .chain import make_step, run_chains
-from .options import gray_option, inputs_argument, output_options, pop_step_options, pop_summary_options, step_option, summary_option
+from .options import (explain_options, gray_option, inputs_argument, output_options, pop_explain, pop_step_options,
+                      pop_summary_options, step_option, summary_option)
 
 EPILOG = """\b
 Examples:
@@ -38,6 +39,7 @@ Examples:
 @step_option("conv2d", "alpha", metavar="A")
 @gray_option
 @summary_option
+@explain_options()
 @output_options
 def conv2d_command(inputs: tuple[str, ...], **params: Any) -> None:
     """A CNN layer on INPUT images: every output channel sums the cross-correlations of its group's
@@ -54,9 +56,10 @@ def conv2d_command(inputs: tuple[str, ...], **params: Any) -> None:
     gray = params.pop("gray")
     given = pop_step_options(params, "conv2d")
     step = make_step("conv2d", given)
-    options, show = pop_summary_options(params)
+    explain = pop_explain(params)
+    options, show = pop_summary_options(params, computed=explain is not None)
     run_chains(command="conv2d", inputs=inputs, options=options, chains=[[step]], names=["conv2d"], gray=gray,
-               show=show, reads=weight_files(given))
+               show=show, reads=weight_files(given), explain=explain)
 
 
 def weight_files(given: dict[str, Any]) -> list[tuple[str, str]]:

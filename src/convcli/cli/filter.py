@@ -9,11 +9,13 @@ import click
 from .options import (
     OutputOptions,
     conv_options,
+    explain_options,
     gray_option,
     inputs_argument,
     kernel_dir_option,
     kernel_option,
     output_options,
+    pop_explain,
     pop_step_options,
     step_option,
 )
@@ -36,19 +38,22 @@ Examples:
 @step_option("filter", "normalize")
 @gray_option
 @conv_options("filter")
+@explain_options()
 @output_options
 def filter_command(inputs: tuple[str, ...], kernels: tuple[Any, ...], **params: Any) -> None:
     """Convolve INPUT images with KERNELs (true convolution unless --correlate).
 
-    INPUT is an image file (PNG, JPEG, TIFF, BMP, GIF, WebP), a .npy array, '-' for standard input,
-    or sample:NAME (astronaut, camera, coins, ... from scikit-image). With several kernels, each
+    INPUT is an image file (PNG, JPEG, TIFF, BMP, GIF, WebP), a .npy array, a .txt/.csv matrix of
+    numbers, 'matrix:1 2; 3 4' (numbers inline, rows split by ';'), '-' for standard input, or
+    sample:NAME (astronaut, camera, coins, ... from scikit-image). With several kernels, each
     colour channel is filtered with each kernel: one file per kernel when the output name holds
     {kernel}, otherwise one .npy/.tif whose channel c·K + k is kernel k on channel c.
     """
     params.pop("kernel_dirs", None)
     gray = params.pop("gray")
     step_options = pop_step_options(params, "filter")
-    options = OutputOptions.pop(params)
+    explain = pop_explain(params)
+    options = OutputOptions.pop(params, output_required=explain is None)
     kernels = list(kernels)
     # Several kernels give one file each when the name has {kernel} (-O's default name has it).
     template = options.output if options.output is not None else (options.name_template or "{kernel}")
@@ -63,6 +68,7 @@ def filter_command(inputs: tuple[str, ...], kernels: tuple[Any, ...], **params: 
         sheet_chain=[bank(kernels)] if len(groups) > 1 else None,  # one sheet of every kernel's channels
         names=_distinct(["+".join(k.slug() for k in group) for group in groups]),
         stackable=[len(group) > 1 for group in groups],
+        explain=explain, explained=bank(kernels),  # a bank's channel c·K + k: kernel k on channel c
     )
 
 

@@ -8,7 +8,6 @@ what one input gave.
 
 from __future__ import annotations
 
-import os
 import time
 import traceback
 from collections.abc import Callable
@@ -90,7 +89,7 @@ def run_one(job: Job, position: int, *, may_write: Callable[[], bool] | None = N
 
     from .. import images
     from ..errors import ConvcliError, EnvironmentFault, ImageWriteError
-    from ..images.atomic import EXISTS
+    from ..images.atomic import EXISTS, would_clobber
     from ..pipeline import check_output
     from ..report import file_entry
 
@@ -102,7 +101,7 @@ def run_one(job: Job, position: int, *, may_write: Callable[[], bool] | None = N
     try:
         if options.no_clobber and not options.dry_run:
             for target in targets:
-                if target.path != "-" and os.path.lexists(target.path):
+                if target.path != "-" and would_clobber(target.path):
                     raise ConvcliError(EXISTS, path=target.path)
         limits, estimate = _memory_limits(job, targets)
         if options.dry_run:

@@ -16,7 +16,7 @@ import click
 
 from ..geometry import AMBIGUOUS_BOUNDARIES, BOUNDARIES, BOUNDARY_ALIASES
 from ..kernels.spec import parametric_examples
-from ..vocabulary import OUTPUT_DTYPES, SCALES, SHOW_MAX_CELLS, gray_formula
+from ..vocabulary import OUTPUT_DTYPES, SCALES, SHEET_SCALES, SHOW_MAX_CELLS, gray_formula
 from .formats import FORMAT_CHOICES
 from .types import KERNEL, PADDING, PAIR, PAIR_NONNEG, TEMPLATE, ChoiceType
 
@@ -93,16 +93,17 @@ summary_option = click.option(
 )
 
 
-def pop_summary_options(params: dict[str, Any]) -> tuple[OutputOptions, Callable | None]:
+def pop_summary_options(params: dict[str, Any], *, computed: bool = False) -> tuple[OutputOptions, Callable | None]:
     """The output options of a command with ``--summary``, and what shows each input's results:
-    with ``--summary``, its table (and, without -o or -O, a dry run: nothing is computed)."""
+    with ``--summary``, its table (and, without -o or -O, a dry run: nothing is computed, unless
+    ``computed``: something printed needs the result, as ``--explain``)."""
     import dataclasses
 
     summary = params.pop("summary")
-    options = OutputOptions.pop(params, output_required=not summary)
+    options = OutputOptions.pop(params, output_required=not (summary or computed))
     if not summary:
         return options, None
-    if options.output is None and options.output_dir is None:
+    if options.output is None and options.output_dir is None and not computed:
         options = dataclasses.replace(options, dry_run=True)
     return options, show_summary
 
@@ -259,6 +260,12 @@ output_options = _compose(
                  help="Also write the result as a labelled contact sheet, one tile per channel (8-bit "
                  "PNG; with several kernels, every kernel's channels in one sheet; with conv layers, each "
                  "layer's maps, a block per layer); fields as in --name, inside -O DIR when given."),
+    click.option("--sheet-scale", type=ChoiceType(SHEET_SCALES), default=None,
+                 help="--sheet's colour scale: each (default; a tile's own min..max) or shared (one for every "
+                 "tile, a layer's in a layer sheet: the same value, the same colour). Greys, or blue-white-red "
+                 "with zero white when the scale holds a negative."),
+    click.option("--sheet-input", is_flag=True,
+                 help="--sheet shows the input first: a tile per channel, labelled input."),
     click.option("--split", is_flag=True,
                  help="Write each channel of a result as its own grey image: NAME-c0.png, NAME-c1.png, ... "
                  "(or where {channel} stands in the name)."),
@@ -320,6 +327,8 @@ class OutputOptions:
     jobs: int | None = None   # None: one worker per CPU core (see workers.worker_count)
     split: bool = False       # one file per channel
     sheet: str | None = None  # also a contact sheet of the result, named like --name
+    sheet_scale: str | None = None  # the sheet's colour scale (None: convcli.sheet's default, each)
+    sheet_input: bool = False       # the sheet's first tiles are the input's channels
     output_required: bool = True  # False: a result with no -o/-O is printed (global pooling)
     engine: str = "auto"      # what computes stride-1 filters (ops.filter.ENGINES)
     png_compression: int = 1  # zlib level of PNG outputs
@@ -367,6 +376,8 @@ class OutputOptions:
             jobs=params.pop("jobs", None),
             split=params.pop("split", False),
             sheet=params.pop("sheet", None),
+            sheet_scale=params.pop("sheet_scale", None),
+            sheet_input=params.pop("sheet_input", False),
             engine=params.pop("engine", "auto"),
             png_compression=params.pop("png_compression", 1),
             max_side=params.pop("max_side", None),
@@ -391,6 +402,9 @@ class OutputOptions:
             raise click.UsageError(
                 "standard output carries the image (-o -); write the report to a file with --report PATH"
             )
+        if options.sheet is None and (options.sheet_scale is not None or options.sheet_input):
+            flag = "--sheet-scale" if options.sheet_scale is not None else "--sheet-input"
+            raise click.UsageError(f"{flag} says how --sheet draws the contact sheet; add --sheet PATH")
         if options.sheet == "-":
             raise click.UsageError("--sheet names a file (a PNG); standard output carries the result with -o -")
         if options.split and options.output == "-":
@@ -398,3 +412,57 @@ class OutputOptions:
         if output_required and options.output is None and options.output_dir is None and not options.dry_run:
             raise click.UsageError("no output: give -o PATH, -O DIR, or --dry-run to see the shapes")
         return options
+
+
+@dataclass(frozen=True)
+class ExplainRequest:
+    """``--explain``: which output value to write out (see :mod:`convcli.explain`)."""
+
+    position: tuple[int, int]
+    step: int | str | None = None  # pipeline: a 1-based step number, a layer name or a step kind; None: the command's step
+    channel: int | None = None     # None: every channel of the output
+
+
+EXPLAIN_HELP = ("Write out how the output value at ROW,COL (from 0) is made: the input window with padding cells "
+                "marked and their boundary values, the kernel as applied (rotated 180° under convolution, dilation "
+                "gaps as ·), each product, the sum and the result; for pooling the window and the winner or the "
+                "count; for upsampling the pixels and taps that contribute; for a layer each input channel's sum, "
+                "the bias and the activation. A table on standard output (standard error with -o -), or in the "
+                "JSON report with --json. One input; without -o nothing is written.")
+
+
+def explain_options(*, steps: bool = False) -> Callable:
+    """``--explain ROW,COL`` (``STEP:ROW,COL`` for a pipeline) and ``--explain-channel N``; read
+    them back with :func:`pop_explain`."""
+    what = "STEP:ROW,COL" if steps else "ROW,COL"
+
+    def read(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+        if value is None:
+            return None
+        step: int | str | None = None
+        if steps:
+            step_text, colon, value = value.rpartition(":")
+            if not colon or not step_text.strip():
+                raise click.BadParameter(f"{value!r}: give {what}: the step (its number from 1, its layer name or "
+                                         "its kind) and the position, like 2:10,14", ctx, param)
+            step = int(step_text) if step_text.strip().isdigit() else step_text.strip()
+        position = PAIR_NONNEG.convert(value, param, ctx)
+        return ExplainRequest(position=position, step=step)
+
+    step_help = (" STEP is the pipeline's step (its number from 1, a model's layer name, or its kind when only one "
+                 "step has it): the value is explained from that step's input." if steps else "")
+    return _compose(
+        click.option("--explain", "explain", metavar=what, callback=read, help=EXPLAIN_HELP + step_help),
+        click.option("--explain-channel", "explain_channel", type=click.IntRange(min=0), default=None, metavar="N",
+                     help="With --explain: only output channel N (default: every channel)."),
+    )
+
+
+def pop_explain(params: dict[str, Any]) -> ExplainRequest | None:
+    """The ``--explain`` request of a command's parameters (None without it)."""
+    request, channel = params.pop("explain", None), params.pop("explain_channel", None)
+    if request is None:
+        if channel is not None:
+            raise click.UsageError("--explain-channel says which channel --explain writes out; add --explain ROW,COL")
+        return None
+    return ExplainRequest(request.position, request.step, channel)

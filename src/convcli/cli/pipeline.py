@@ -6,7 +6,8 @@ from typing import Any
 
 import click
 
-from .options import inputs_argument, kernel_dir_option, output_options, pop_summary_options, summary_option
+from .options import (explain_options, inputs_argument, kernel_dir_option, output_options, pop_explain,
+                      pop_summary_options, summary_option)
 from .chain import run_chains
 from .types import search_path
 from .wording import command_flags, error_text
@@ -35,6 +36,7 @@ A pipeline file:
 @click.option("--until", metavar="LAYER", help="With a Keras model: stop after this layer (the encoder of an autoencoder).")
 @kernel_dir_option
 @summary_option
+@explain_options(steps=True)
 @output_options
 def pipeline_command(pipeline_file: str, inputs: tuple[str, ...], until: str | None, kernel_dirs: tuple[str, ...],
                      **params: Any) -> None:
@@ -59,6 +61,8 @@ def pipeline_command(pipeline_file: str, inputs: tuple[str, ...], until: str | N
                               until=until)
     except ConvcliError as error:  # a model file's message names `until`: --until here
         raise click.UsageError(error_text(error, command_flags())) from None
-    options, show = pop_summary_options(params)
+    explain = pop_explain(params)
+    options, show = pop_summary_options(params, computed=explain is not None)
     run_chains(command="pipeline", inputs=inputs, options=options, chains=[steps], names=["result"],
-               reads=[("pipeline file", pipeline_file)], show=show)
+               reads=[("pipeline file", pipeline_file)], show=show,
+               explain=explain)

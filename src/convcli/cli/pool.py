@@ -11,7 +11,8 @@ from .chain import make_step, run_chains
 from .faults import echo_data
 from .inputs import InputFile
 from .one_input import Product
-from .options import OutputOptions, gray_option, inputs_argument, output_options, pop_step_options, step_option
+from .options import (OutputOptions, explain_options, gray_option, inputs_argument, output_options, pop_explain,
+                      pop_step_options, step_option)
 
 EPILOG = """\b
 Examples:
@@ -33,6 +34,7 @@ Examples:
 @step_option("pool", "count_include_pad")
 @step_option("pool", "global")
 @gray_option
+@explain_options()
 @output_options
 def pool_command(inputs: tuple[str, ...], **params: Any) -> None:
     """Pool INPUT images: each window gives its max, avg, min, sum or median.
@@ -47,7 +49,11 @@ def pool_command(inputs: tuple[str, ...], **params: Any) -> None:
     # Which options go together is checked by the step itself (make_step), worded for these flags.
     step = make_step("pool", given)
     op, global_ = step.options.get("op"), step.options.get("global")
-    options = OutputOptions.pop(params, output_required=not global_)
+    explain = pop_explain(params)
+    if explain is not None and global_:
+        raise click.UsageError("--explain writes out one window; --global pools the whole image: the report holds each "
+                               "channel's value")
+    options = OutputOptions.pop(params, output_required=not global_ and explain is None)
     header = [f"input\tchannel\t{op}"]  # printed once, before the first row
 
     def show(input_file: InputFile, results: list[Product]) -> None:
@@ -69,4 +75,5 @@ def pool_command(inputs: tuple[str, ...], **params: Any) -> None:
         # Standard output may already carry the JSON report or the image: then the values are in
         # the report (and the image) only, never mixed into that stream.
         show=show if global_ and "-" not in (options.output, options.report_path) else None,
+        explain=explain,
     )

@@ -6,7 +6,8 @@ from typing import Any
 
 import click
 
-from .options import OutputOptions, conv_options, gray_option, inputs_argument, output_options, pop_step_options, step_option
+from .options import (OutputOptions, conv_options, explain_options, gray_option, inputs_argument, output_options,
+                      pop_explain, pop_step_options, step_option)
 from .chain import make_step, run_chains
 
 EPILOG = """\b
@@ -26,6 +27,7 @@ Examples:
 @step_option("sobel", "threshold", metavar="T")
 @gray_option
 @conv_options("sobel")
+@explain_options()
 @output_options
 def sobel_command(inputs: tuple[str, ...], **params: Any) -> None:
     """Gradients of INPUT images: gx = filter with OPERATOR-x, gy with OPERATOR-y, same geometry.
@@ -37,7 +39,8 @@ def sobel_command(inputs: tuple[str, ...], **params: Any) -> None:
     """
     gray = params.pop("gray")
     step_options = pop_step_options(params, "sobel")
-    options = OutputOptions.pop(params)
+    explain = pop_explain(params)
+    options = OutputOptions.pop(params, output_required=explain is None)
     step = make_step("sobel", step_options)
     run_chains(command="sobel", inputs=inputs, options=options, chains=[[step]], names=[step.options["component"]],
-               gray=gray)
+               gray=gray, explain=explain)

@@ -160,8 +160,8 @@ def search_path(ctx: click.Context | None, kernel_dirs: Sequence[str]) -> list[P
 
 
 class InputType(click.types.StringParamType):
-    """An INPUT: a path, ``-`` or ``sample:NAME``. Converts like plain text; completes files and
-    ``sample:`` names."""
+    """An INPUT: a path, ``-``, ``sample:NAME``, ``shape:HxW`` or ``matrix:1 2; 3 4``. Converts like plain
+    text; completes files, ``sample:`` names and the ``matrix:`` prefix."""
 
     name = "input"
 
@@ -285,8 +285,13 @@ def kernel_completions(ctx: click.Context | None, incomplete: str) -> list[Compl
 
 
 def input_completions(incomplete: str) -> list[CompletionItem]:
-    """Completions for an INPUT: files, and ``sample:NAME`` once the text starts like ``sample:``."""
+    """Completions for an INPUT: files, ``sample:NAME`` once the text starts like ``sample:``, and the
+    ``matrix:`` prefix of inline numbers once it starts like that."""
+    from ..images.formats import MATRIX_PREFIX  # standard library only
+
     items = [CompletionItem(incomplete, type="file")]
+    if incomplete and MATRIX_PREFIX.startswith(incomplete) and incomplete != MATRIX_PREFIX:
+        items.append(CompletionItem(MATRIX_PREFIX, help="inline numbers: rows split by ';' ('matrix:1 2; 3 4')"))
     if incomplete and (incomplete.startswith(SAMPLE_PREFIX) or SAMPLE_PREFIX.startswith(incomplete)):
         from ..images import sample_names  # numpy: only when completing a sample name
 

@@ -9,10 +9,12 @@ import click
 from ..vocabulary import UPSAMPLE_METHODS
 from .options import (
     OutputOptions,
+    explain_options,
     gray_option,
     inputs_argument,
     kernel_dir_option,
     output_options,
+    pop_explain,
     pop_step_options,
     step_option,
 )
@@ -35,6 +37,7 @@ Examples:
 @step_option("upsample", "padding")
 @step_option("upsample", "output_padding", metavar="Q[,Q]")
 @gray_option
+@explain_options()
 @output_options
 def upsample_command(inputs: tuple[str, ...], **params: Any) -> None:
     """Upsample INPUT images by --factor.
@@ -49,5 +52,7 @@ def upsample_command(inputs: tuple[str, ...], **params: Any) -> None:
     # Which options go together is checked by the step itself (make_step), worded for these flags.
     step = make_step("upsample", pop_step_options(params, "upsample"))
     method = step.options["method"]
-    options = OutputOptions.pop(params)
-    run_chains(command="upsample", inputs=inputs, options=options, chains=[[step]], names=[method], gray=gray)
+    explain = pop_explain(params)
+    options = OutputOptions.pop(params, output_required=explain is None)
+    run_chains(command="upsample", inputs=inputs, options=options, chains=[[step]], names=[method], gray=gray,
+               explain=explain)

@@ -147,8 +147,9 @@ def _umask() -> int:
 
 def written_through(path: str) -> bool:
     """True when ``path`` is a character device or a FIFO (``/dev/null``, ``/dev/stdout``, a named
-    pipe), also through a link: :func:`write_atomic` writes straight to it, since it cannot be
-    replaced atomically (nor should it be replaced by a regular file).
+    pipe), also through a link, or names an open descriptor (``/dev/stdout`` redirected to a file):
+    :func:`write_atomic` writes straight to it, since it cannot be replaced atomically (nor should it
+    be replaced by a regular file).
 
     Examples
     --------
@@ -159,7 +160,27 @@ def written_through(path: str) -> bool:
         mode = os.stat(path).st_mode
     except (OSError, ValueError):
         return False
+    if stat.S_ISREG(mode) and str(path).startswith(_DESCRIPTOR_PATHS):
+        # `-o /dev/stdout > out.png`: an open descriptor, which the shell already truncated; a rename
+        # would replace the link in /dev, not the file.
+        return True
     return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+
+
+#: Paths that name an open file descriptor, not a file of their own.
+_DESCRIPTOR_PATHS = ("/dev/stdout", "/dev/stderr", "/dev/fd/", "/proc/self/fd/")
+
+
+def would_clobber(path: str) -> bool:
+    """True when writing ``path`` would replace a file that exists (what ``no_clobber`` refuses): a
+    device or FIFO (:func:`written_through`) is written to, never replaced.
+
+    Examples
+    --------
+    >>> would_clobber("/dev/null"), would_clobber("/no/such/file.png")
+    (False, False)
+    """
+    return os.path.lexists(path) and not written_through(path)
 
 
 def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
@@ -214,7 +235,7 @@ def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
         raise ImageWriteError(f"folder {folder_shown!r} does not exist", path=path)
     if os.path.isdir(path):
         raise ImageWriteError("is a folder; give a file name", path=path)
-    if no_clobber and os.path.lexists(path):
+    if no_clobber and would_clobber(path):
         raise ImageWriteError(EXISTS, path=path)
     if written_through(path):
         # /dev/null, /dev/stdout, a named pipe: written through, never replaced by a regular file.

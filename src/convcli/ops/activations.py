@@ -21,11 +21,9 @@ from ..errors import GeometryError
 from ..vocabulary import ACTIVATION_ALPHA, ACTIVATIONS
 from .checks import as_image
 
-__all__ = ["ACTIVATIONS", "DEFAULT_ALPHA", "WORKING_ARRAYS", "activation", "batch_norm", "crop", "crop_shape", "keras_amounts",
+__all__ = ["ACTIVATIONS", "WORKING_ARRAYS", "activation", "batch_norm", "crop", "crop_shape", "keras_amounts",
            "rescale", "zero_pad", "zero_pad_shape"]
 
-#: ``alpha`` when none is given (see convcli.vocabulary.ACTIVATION_ALPHA).
-DEFAULT_ALPHA = ACTIVATION_ALPHA
 #: Arrays of the result's size each function holds at its busiest, the result included (measured with
 #: tracemalloc on float32; the memory estimate behind ``max_memory`` uses them).
 WORKING_ARRAYS = {"relu": 1.0, "tanh": 1.0, "softplus": 3.0, "elu": 3.25, "leaky_relu": 3.25, "gelu": 5.0,
@@ -78,11 +76,11 @@ def activation(x: Any, *, function: str, alpha: float | None = None, approximate
     if not isinstance(function, str) or function.lower() not in ACTIVATIONS:
         raise ValueError(f"`function` must be one of {', '.join(ACTIVATIONS)}, got {function!r}")
     function = function.lower()
-    if alpha is not None and function not in DEFAULT_ALPHA:
-        raise ValueError(f"`alpha` applies to {' and '.join(DEFAULT_ALPHA)}, not to {function}")
+    if alpha is not None and function not in ACTIVATION_ALPHA:
+        raise ValueError(f"`alpha` applies to {' and '.join(ACTIVATION_ALPHA)}, not to {function}")
     if approximate and function != "gelu":
         raise ValueError(f"`approximate` applies to gelu, not to {function}")
-    slope = DEFAULT_ALPHA.get(function, 0.0) if alpha is None else _number(alpha, name="alpha")
+    slope = ACTIVATION_ALPHA.get(function, 0.0) if alpha is None else _number(alpha, name="alpha")
     values = np.array(array, dtype=work_dtype(array.dtype))  # a copy: the result is computed in place
     kind = values.dtype.type
     if function == "relu":

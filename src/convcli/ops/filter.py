@@ -182,7 +182,7 @@ def filter2d(
     array([[1., 1.],
            [1., 1.]])
     """
-    from ..kernels import Kernel, load_kernel
+    from ..kernels import Kernel, applied_matrix, load_kernel
 
     array = as_image(image)
     if mode not in ("same", "valid", "full"):
@@ -194,9 +194,7 @@ def filter2d(
     kern = kernel if isinstance(kernel, Kernel) else load_kernel(kernel)
     if normalize:
         kern = kern.normalized()
-    weights = np.asarray(kern.matrix, dtype=np.float64)
-    if not correlate:
-        weights = weights[::-1, ::-1]
+    weights = applied_matrix(np.asarray(kern.matrix, dtype=np.float64), correlate=correlate)
 
     rows, cols = conv_geometry(
         array.shape, weights.shape, mode=mode, stride=stride, dilation=dilation,

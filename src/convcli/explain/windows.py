@@ -1,7 +1,5 @@
-"""How one output value is made (README, Learning with convcli): the input window, with the cells
-that are padding marked and the values the boundary gives them, the kernel as applied (rotated 180°
-under convolution, taps spread by the dilation), each product and their sum — which equals the
-computed output — or, for pooling, the window, the winner or the count divided by.
+"""Windows: a filter's taps, weights and products; a pooling's window and winner; a gradient's
+two filters combined (README, Learning with convcli).
 
 The window is read from the same padded input the ops compute from (``ops.filter.pad_image``) at
 the places the shape arithmetic (:mod:`convcli.geometry`) gives, so an explanation is the
@@ -12,15 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-__all__ = ["FilterExplanation", "PoolExplanation", "explain_filter", "explain_pool"]
-
+from .base import Explanation, channel_plane, check_position, outside, read_window
 
 @dataclass(frozen=True)
-class FilterExplanation:
+class FilterExplanation(Explanation):
     """One output value of a filter, written out.
 
     Attributes
@@ -41,6 +38,8 @@ class FilterExplanation:
         The sum of the products: the output value.
     """
 
+    kind: ClassVar[str] = "filter"
+
     position: tuple[int, int]
     rows: tuple[int, ...]
     cols: tuple[int, ...]
@@ -52,7 +51,7 @@ class FilterExplanation:
 
 
 @dataclass(frozen=True)
-class PoolExplanation:
+class PoolExplanation(Explanation):
     """One output value of a pooling, written out.
 
     Attributes
@@ -71,6 +70,8 @@ class PoolExplanation:
         The output value.
     """
 
+    kind: ClassVar[str] = "pool"
+
     position: tuple[int, int]
     rows: tuple[int, ...]
     cols: tuple[int, ...]
@@ -80,27 +81,6 @@ class PoolExplanation:
     winner: tuple[int, int] | None
     count: int
     value: float
-
-
-def _channel(image: Any, channel: int) -> np.ndarray:
-    from .ops.checks import as_image
-
-    array = as_image(image)
-    if array.ndim == 3:
-        if not 0 <= channel < array.shape[2]:
-            raise ValueError(f"`channel` must be 0..{array.shape[2] - 1}, got {channel}")
-        array = array[:, :, channel]
-    elif channel != 0:
-        raise ValueError(f"`channel` must be 0 for a one-channel image, got {channel}")
-    return array
-
-
-def _check_position(position: Sequence[int], out: tuple[int, int]) -> tuple[int, int]:
-    row, col = (int(n) for n in position)
-    if not (0 <= row < out[0] and 0 <= col < out[1]):
-        raise ValueError(f"`position` ({row}, {col}) is outside the output, which is {out[0]}×{out[1]} "
-                         f"(rows 0..{out[0] - 1}, cols 0..{out[1] - 1})")
-    return row, col
 
 
 def explain_filter(image: Any, kernel: Any, *, position: Sequence[int], channel: int = 0, **options: Any
@@ -121,10 +101,10 @@ def explain_filter(image: Any, kernel: Any, *, position: Sequence[int], channel:
     >>> float(filter2d(img, [[1, 0], [0, -1]], mode="same")[0, 0])
     0.0
     """
-    from .geometry import conv_geometry
-    from .kernels import Kernel, applied_matrix, load_kernel
-    from .ops.checks import check_keywords, keyword_defaults
-    from .ops.filter import filter2d, pad_image
+    from ..geometry import conv_geometry
+    from ..kernels import Kernel, applied_matrix, load_kernel
+    from ..ops.checks import check_keywords, keyword_defaults
+    from ..ops.filter import filter2d
 
     given = keyword_defaults(filter2d, leave_out=("normalize", "engine"))
     check_keywords(options, tuple(given), caller="explain_filter")
@@ -132,21 +112,16 @@ def explain_filter(image: Any, kernel: Any, *, position: Sequence[int], channel:
     mode, boundary, cval, stride, padding, dilation, correlate = (
         given[name] for name in ("mode", "boundary", "cval", "stride", "padding", "dilation", "correlate"))
 
-    weights = kernel.weights if isinstance(kernel, Kernel) else np.asarray(
-        load_kernel(kernel).weights if isinstance(kernel, str) else kernel, dtype=np.float64)
-    array = _channel(image, channel).astype(np.float64)
+    if isinstance(kernel, str):
+        kernel = load_kernel(kernel)
+    weights = np.asarray(kernel.matrix if isinstance(kernel, Kernel) else kernel, dtype=np.float64)
+    array = channel_plane(image, channel)
     rows, cols = conv_geometry(array.shape, weights.shape, mode=mode, stride=stride, dilation=dilation,
                                padding=padding, correlate=correlate)
-    row, col = _check_position(position, (rows.out, cols.out))
-    padded_image = pad_image(array, ((rows.before, rows.after), (cols.before, cols.after)), boundary=boundary,
-                             cval=cval)
-    taps_r = [row * rows.stride + a * rows.dilation for a in range(weights.shape[0])]
-    taps_c = [col * cols.stride + b * cols.dilation for b in range(weights.shape[1])]
-    window = padded_image[np.ix_(taps_r, taps_c)]
-    applied = applied_matrix(np.asarray(weights, dtype=np.float64), correlate=correlate)
-    in_rows = tuple(t - rows.before for t in taps_r)
-    in_cols = tuple(t - cols.before for t in taps_c)
-    padded = np.array([[not (0 <= r < array.shape[0] and 0 <= c < array.shape[1]) for c in in_cols] for r in in_rows])
+    row, col = check_position(position, (rows.out, cols.out))
+    in_rows, in_cols, padded, window = read_window(array, rows, cols, (row, col), weights.shape, boundary=boundary,
+                                                   cval=cval)
+    applied = applied_matrix(weights, correlate=correlate)
     products = window * applied
     return FilterExplanation((row, col), in_rows, in_cols, padded, window, applied, products, float(products.sum()))
 
@@ -166,10 +141,10 @@ def explain_pool(image: Any, *, position: Sequence[int], channel: int = 0, **opt
     >>> e.padded.tolist(), e.count, e.value          # padding never counts (torch's default)
     ([[True, True], [True, False]], 1, 1.0)
     """
-    from .geometry import pool_geometry
-    from .ops.checks import check_keywords, keyword_defaults
-    from .ops.pool import pool2d
-    from .vocabulary import POOL_OPS
+    from ..geometry import pool_geometry
+    from ..ops.checks import check_keywords, keyword_defaults
+    from ..ops.pool import pool2d
+    from ..vocabulary import POOL_OPS
 
     given = keyword_defaults(pool2d, leave_out=("return_indices",))
     check_keywords(options, tuple(given), caller="explain_pool")
@@ -181,12 +156,12 @@ def explain_pool(image: Any, *, position: Sequence[int], channel: int = 0, **opt
 
     if op not in POOL_OPS:
         raise ValueError(f"`op` must be one of {', '.join(POOL_OPS)}, got {op!r}")
-    array = _channel(image, channel).astype(np.float64)
+    array = channel_plane(image, channel)
     rows, cols = pool_geometry(array.shape, size, stride=stride, mode=mode, ceil=ceil, padding=padding)
-    row, col = _check_position(position, (rows.out, cols.out))
+    row, col = check_position(position, (rows.out, cols.out))
     in_rows = tuple(row * rows.stride + a - rows.before for a in range(rows.kernel))
     in_cols = tuple(col * cols.stride + b - cols.before for b in range(cols.kernel))
-    padded = np.array([[not (0 <= r < array.shape[0] and 0 <= c < array.shape[1]) for c in in_cols] for r in in_rows])
+    padded = outside(array.shape, in_rows, in_cols)
     window = np.array([[np.nan if padded[a, b] else array[r, c] for b, c in enumerate(in_cols)]
                        for a, r in enumerate(in_rows)])
     real = window[~padded]
@@ -207,3 +182,77 @@ def explain_pool(image: Any, *, position: Sequence[int], channel: int = 0, **opt
         count = real.size
         value = float(real.sum() if op == "sum" else np.median(real))
     return PoolExplanation((row, col), in_rows, in_cols, padded, window, op, winner, count, value)
+
+
+@dataclass(frozen=True)
+class GradientExplanation(Explanation):
+    """One output value of :func:`convcli.ops.gradients.sobel`: its x and y filters, combined.
+
+    Attributes
+    ----------
+    position : (int, int)
+    operator, component : str
+        As the op takes them.
+    x, y : FilterExplanation or None
+        The gx and gy filters at ``position`` (only the one asked for with component x or y), on
+        the blurred image when ``blur`` is given.
+    blur : float or None
+        The pre-blur's sigma.
+    combined : float
+        ``√(gx² + gy²)``, ``gx``, ``gy`` or ``atan2(gy, gx)``.
+    threshold : float or None
+        With a threshold the value is ``|combined| > threshold`` (1.0 or 0.0).
+    value : float
+        The output value.
+    """
+
+    kind: ClassVar[str] = "sobel"
+
+    position: tuple[int, int]
+    operator: str
+    component: str
+    x: FilterExplanation | None
+    y: FilterExplanation | None
+    blur: float | None
+    combined: float
+    threshold: float | None
+    value: float
+
+
+def explain_gradient(image: Any, *, position: Sequence[int], channel: int = 0, operator: str = "sobel",
+                     component: str = "magnitude", blur: float | None = None, threshold: float | None = None,
+                     **geometry: Any) -> GradientExplanation:
+    """Write out output ``position`` of :func:`convcli.ops.gradients.sobel` with these options (the
+    geometry keywords are :func:`explain_filter`'s), in channel ``channel``.
+
+    Examples
+    --------
+    >>> img = np.zeros((4, 5)); img[:, 3:] = 10.0
+    >>> e = explain_gradient(img, position=(1, 1), mode="valid")
+    >>> e.x.value, e.y.value, e.value                  # √(40² + 0²)
+    (40.0, 0.0, 40.0)
+    """
+    import math
+
+    from ..ops.gradients import WEIGHTS, _blur, _check_blur, _check_operator
+    from ..vocabulary import COMPONENTS
+
+    x_weights, y_weights = WEIGHTS[_check_operator(operator)]
+    if component not in COMPONENTS:
+        raise ValueError(f"`component` must be one of {', '.join(COMPONENTS)}, got {component!r}")
+    sigma = _check_blur(blur)
+    plane = channel_plane(image, channel)
+    if sigma is not None:  # the op's own pre-blur, so the gradients read what the op's read
+        plane = _blur(plane, sigma, {name: geometry[name] for name in ("boundary", "cval") if name in geometry})
+    x = explain_filter(plane, x_weights, position=position, **geometry) if component != "y" else None
+    y = explain_filter(plane, y_weights, position=position, **geometry) if component != "x" else None
+    if component == "x":
+        combined = x.value
+    elif component == "y":
+        combined = y.value
+    elif component == "magnitude":
+        combined = math.hypot(x.value, y.value)
+    else:
+        combined = math.atan2(y.value, x.value)
+    value = float(abs(combined) > threshold) if threshold is not None else combined
+    return GradientExplanation((x or y).position, operator, component, x, y, sigma, combined, threshold, value)
