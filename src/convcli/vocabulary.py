@@ -50,6 +50,11 @@ LAYER_PADDINGS = ("valid", "same")
 CONV_LAYERS = ("conv2d", "depthwise_conv2d", "conv2d_transpose")
 #: Luminance weights of skimage.color.rgb2gray (ITU-R BT.709), for R, G and B.
 GRAY_WEIGHTS = (0.2125, 0.7154, 0.0721)
+#: The largest array (cells a side) ``convcli show`` and ``--preview`` draw as an annotated grid by default;
+#: a larger one is a half-block preview (see convcli.show). The lecture's MNIST digit (28×28) fits.
+SHOW_MAX_CELLS = 32
+#: The most cells a side a grid may have: 128 cells of 48 pixels make a picture of about 6,000 pixels a side.
+SHOW_MOST_CELLS = 128
 
 
 def gray_formula() -> str:

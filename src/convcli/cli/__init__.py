@@ -36,6 +36,7 @@ from .help import help_command
 from .kernels import kernels_command
 from .pipeline import pipeline_command
 from .pool import pool_command
+from .show import show_command
 from .sobel import sobel_command
 from .conv2d import conv2d_command
 from .types import INPUT, PATH_TEXT, ChoiceType
@@ -136,7 +137,7 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool, color: str) -> None:
 
 
 for command in (filter_command, sobel_command, pool_command, upsample_command, conv2d_command, pipeline_command, kernels_command,
-                help_command, animate_command):
+                show_command, animate_command, help_command):
     cli.add_command(command)
 
 

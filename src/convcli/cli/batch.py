@@ -96,9 +96,12 @@ def run_batch(
         for folder in sorted(folders):
             _check_folder(folder, create=options.output_dir is not None)
 
+    from .show import preview_settings
+
     job = Job(inputs=list(inputs), plan=plan, options=options, compute=compute, describe=describe,
               show=show is not None, verbose=verbose,
-              limits=options.limits(), memory=memory, flags=command_flags())
+              limits=options.limits(), memory=memory, flags=command_flags(),
+              preview=preview_settings() if options.preview and not options.dry_run else None)
     workers = min(worker_count(options.jobs), len(job.inputs))
     if writes_stdout or "fork" not in _start_methods():
         workers = 1
@@ -106,7 +109,7 @@ def run_batch(
         command, len(job.inputs), root.color,
         # On a terminal only; with --json too (the report comes after the bar is gone), but not
         # while values are printed on the same terminal.
-        enabled=(not quiet and len(job.inputs) > 1 and _is_terminal(sys.stderr)
+        enabled=(not quiet and len(job.inputs) > 1 and _is_terminal(sys.stderr) and job.preview is None
                  and not (show is not None and _is_terminal(sys.stdout))),
     )
     entries: list[dict] = []
@@ -121,6 +124,11 @@ def run_batch(
                 seconds = sum(entry.get("seconds") or 0 for entry in outcome.entries)
                 outcome.entries.clear()
                 record_failure(outcome, job.inputs[outcome.position], error, time.perf_counter() - seconds)
+        if outcome.previews:
+            from .show import preview_lines, print_preview
+
+            for path, view in outcome.previews:
+                print_preview(preview_lines(path, view, job.preview))
         for line in outcome.errors:
             progress.echo(line)
         entries.extend(outcome.entries)

@@ -58,6 +58,7 @@ class Job:
     limits: Any                     # images.Limits: what every input is held to before decoding
     memory: Callable[[Any, list[tuple[int, str, str]]], Any] | None = None  # see batch.run_batch
     flags: dict[str, tuple[str, bool]] = field(default_factory=dict)  # the command's options: wording.command_flags
+    preview: Any = None             # --preview's settings (cli/show.PreviewSettings), None: no preview
     # With workers and --fail-fast (shared between processes): the first failed position, whether
     # each position is settled (written, failed or skipped), and how many leading positions are.
     first_failure: Any = None
@@ -75,6 +76,7 @@ class Outcome:
     failed: bool = False
     shown: list[Product] | None = None             # the products, when the command shows them
     skipped: bool = False                          # not done: --fail-fast stopped before it
+    previews: list[tuple[str, Any]] = field(default_factory=list)  # --preview: (output, its view), as written
 
 
 def run_one(job: Job, position: int, *, may_write: Callable[[], bool] | None = None) -> Outcome:
@@ -154,7 +156,7 @@ def run_one(job: Job, position: int, *, may_write: Callable[[], bool] | None = N
                 out_shape = mapped.shape
                 data = images.encode_image(mapped, format=fmt, has_alpha=result.has_alpha,
                                            png_compression=options.png_compression)
-                mapped = None
+                written, mapped = (mapped if job.preview is not None else None), None
                 if may_write is not None:
                     allowed, may_write = may_write(), None
                     if not allowed:
@@ -164,6 +166,11 @@ def run_one(job: Job, position: int, *, may_write: Callable[[], bool] | None = N
                 else:
                     images.write_atomic(target.path, data, no_clobber=options.no_clobber)
                 data = None
+                if written is not None:  # the values as written, in the output's dtype
+                    from .show import output_view
+
+                    outcome.previews.append((target.path, output_view(written, job.preview, has_alpha=result.has_alpha)))
+                    written = None
             outcome.entries.append(file_entry(
                 input=input_file.label, output=target.path if target and not target.described_only else None,
                 input_shape=info.shape, input_dtype=info.dtype,

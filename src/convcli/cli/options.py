@@ -16,7 +16,7 @@ import click
 
 from ..geometry import AMBIGUOUS_BOUNDARIES, BOUNDARIES, BOUNDARY_ALIASES
 from ..kernels.spec import parametric_examples
-from ..vocabulary import OUTPUT_DTYPES, SCALES, SHEET_SCALES, gray_formula
+from ..vocabulary import OUTPUT_DTYPES, SCALES, SHEET_SCALES, SHOW_MAX_CELLS, gray_formula
 from .formats import FORMAT_CHOICES
 from .types import KERNEL, PADDING, PAIR, PAIR_NONNEG, TEMPLATE, ChoiceType
 
@@ -301,6 +301,10 @@ output_options = _compose(
     click.option("--allow-nonfinite", is_flag=True,
                  help="Accept NaN and inf in .npy and float TIFF inputs (they spread into the "
                  "results), and in results that overflow their dtype."),
+    click.option("--preview", is_flag=True,
+                 help=f"After writing each output, show it on standard error when that is a terminal (or with "
+                 f"--color always): as convcli show does, a grid of its values when it has at most {SHOW_MAX_CELLS} "
+                 "cells a side, else a half-block preview."),
 )
 
 
@@ -334,6 +338,7 @@ class OutputOptions:
     max_file_size: int | None = None
     max_memory: int | None = None
     allow_nonfinite: bool = False
+    preview: bool = False     # show each output on standard error once written (cli/show.py)
 
     def limits(self) -> Any:
         """The limits these options set, as the :class:`convcli.images.Limits` images.read_image takes."""
@@ -380,6 +385,7 @@ class OutputOptions:
             max_file_size=params.pop("max_file_size", None),
             max_memory=params.pop("max_memory", None),
             allow_nonfinite=params.pop("allow_nonfinite", False),
+            preview=params.pop("preview", False),
             output_required=output_required,
         )
         for flag, what, value in (("-o", "a file name", options.output), ("-O", "a folder name", options.output_dir),
