@@ -87,7 +87,7 @@ def test_console_examples(tmp_path):
 FRAGMENTS = {
     "convcli ... | head -c 100", "convcli COMMAND --help", "convcli filter -k box3", "convcli filter",
     "convcli filter photos/ -k box3 -O out",  # a folder of the reader's own photos
-    "convcli conv2d", "convcli pipeline MODEL.keras IMAGE…", "convcli animate", "convcli show",
+    "convcli conv2d", "convcli pipeline MODEL.keras IMAGE…", "convcli animate", "convcli show", "convcli show INPUT",
 }
 
 
