@@ -27,6 +27,19 @@ def test_the_required_topics_exist():
             "scale"} <= set(TOPICS)
 
 
+def test_the_learning_topic_names_commands_and_flags_that_exist():
+    import re
+
+    text = run(["help", "learning"]).stdout
+    for command in ("show", "animate", "kernels"):
+        assert re.search(rf"^  {command} ", text, re.M) and command in cli.commands
+    flags = set(re.findall(r"(--[a-z][a-z-]+)", text))
+    assert {"--explain", "--explain-png", "--preview", "--sheet-scale", "--sheet-input"} <= flags
+    known = {opt for name in ("filter", "pipeline", "show", "animate") for param in cli.commands[name].params
+             for opt in getattr(param, "opts", [])} | {"--png"}
+    assert flags <= known, flags - known
+
+
 @pytest.mark.parametrize("topic", list(TOPICS))
 def test_every_topic_prints_text_on_stdout(topic):
     result = run(["help", topic])

@@ -80,3 +80,11 @@ def test_compose_row_caption_and_titles_add_strips():
         compose_row([picture], titles=[])
     with pytest.raises(ValueError, match="`pictures` must hold at least one"):
         compose_row([])
+
+
+def test_text_colour_switches_at_luma_128_exactly():
+    from convcli.drawing import text_colour
+
+    assert text_colour((128, 128, 128)) == (0, 0, 0)
+    assert text_colour((127, 127, 127)) == (255, 255, 255)
+    assert text_colour((0, 219, 0)) == (0, 0, 0) and text_colour((0, 218, 0)) == (255, 255, 255)  # 0.587·218 < 128

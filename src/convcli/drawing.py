@@ -64,11 +64,12 @@ def text_colour(rgb: Any) -> tuple[int, int, int]:
 
     Examples
     --------
-    >>> text_colour((255, 255, 255)), text_colour((178, 24, 43))
-    ((0, 0, 0), (255, 255, 255))
+    >>> text_colour((255, 255, 255)), text_colour((178, 24, 43)), text_colour((128, 128, 128))
+    ((0, 0, 0), (255, 255, 255), (0, 0, 0))
     """
     red, green, blue = (float(c) for c in rgb)
-    return (255, 255, 255) if 0.299 * red + 0.587 * green + 0.114 * blue < 128 else (0, 0, 0)
+    # In thousandths, so that a grey of exactly 128 is 128 (0.299 + 0.587 + 0.114 is not 1 in floats).
+    return (255, 255, 255) if 299 * red + 587 * green + 114 * blue < 128_000 else (0, 0, 0)
 
 
 def value_colours(values: Any, *, limits: tuple[float, float] | None = None) -> np.ndarray:

@@ -323,6 +323,29 @@ Every channel of the input is a feature map (an image with alpha is refused); ui
 receptive field and jump of each; the report's steps hold params and macs (multiply-adds).
 """
 
+_LEARNING = """\
+Seeing inside a convolution (README, "Learning with convcli"):
+
+  numbers in, numbers out  'matrix:1 2 3; 4 5 6' or a .txt/.csv file as INPUT; -o out.txt|csv, or
+                           -o - --format txt; a one-row input with a one-row kernel is
+                           numpy.convolve (--mode full|same|valid)
+  kernels show K           the kernel as stored and as applied (rotated 180° under convolution),
+                           exact fractions; --png draws it
+  --explain ROW,COL        how one output value is made: the window (padding marked), the kernel
+                           as applied, the products, the sum; pooling's winner or count; a layer's
+                           channel sums, bias and activation; pipeline --explain STEP:ROW,COL;
+                           --json as data, --explain-png as a picture
+  show INPUT               a small array as a grid of cells with their values (-o grid.png), a
+                           large image as a half-block preview on a terminal; --preview on every
+                           command shows what it wrote
+  animate OP INPUT         conv, pool, transpose or unpool frame by frame, one output cell a frame,
+                           from shape:HxW or a small matrix: -o anim.gif, --frames DIR
+  --sheet PATH             every channel as a labelled tile with its value range;
+                           --sheet-scale shared puts them on one scale, --sheet-input adds the input
+  --dry-run                every step's shapes, padding, receptive field, jump and where the
+                           receptive field of output (0, 0) starts
+"""
+
 #: name -> (one-line summary, text).
 TOPICS: dict[str, tuple[str, str]] = {
     "boundaries": ("what the padding holds: zero, constant, reflect, symmetric, edge, wrap", _BOUNDARIES),
@@ -333,6 +356,7 @@ TOPICS: dict[str, tuple[str, str]] = {
     "gradients": ("sobel: operators, components, sign convention", _GRADIENTS),
     "layers": ("CNN layers: conv2d, activations, Keras models, weights and their layouts",
                _LAYERS.replace("INITIALIZERS", ", ".join(INITIALIZERS)).replace("ACTIVATIONS", ", ".join(ACTIVATIONS))),
+    "learning": ("seeing inside: text matrices, --explain, show, animate, sheets, kernels show", _LEARNING),
     "kernels": ("kernel specs, search path, the YAML kernel file", _KERNELS),
     "scale": ("values, dtypes, --scale, --gray and alpha", _SCALE.replace("GRAY_FORMULA", gray_formula())),
     "reports": ("the JSON report, exit codes, atomic outputs", _REPORTS),
