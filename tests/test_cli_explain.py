@@ -84,7 +84,7 @@ def test_with_o_dash_the_table_goes_to_standard_error(run, image):
     (["filter", "in.npy", "-k", "box3", "--explain-channel", "3", "--explain", "0,0"], "has 3 channels (0..2)"),
     (["filter", "in.npy", "-k", "box3", "--explain-channel", "1"], "add --explain ROW,COL"),
     (["filter", "in.npy", "-k", "box3", "--dry-run"], "a dry run computes nothing"),
-    (["pool", "in.npy", "--op", "max", "--global"], "--global pools the whole image"),
+    (["pool", "in.npy", "--op", "max", "--global"], "--explain: a global pool has one value per channel"),
 ])
 def test_bad_requests_are_usage_errors(run, image, args, message):
     if "--explain" not in args and "--explain-channel" not in args or "--dry-run" in args or "--global" in args:
@@ -97,14 +97,15 @@ def test_bad_requests_are_usage_errors(run, image, args, message):
 
 
 @pytest.mark.parametrize("spec,message", [
-    ("9:0,0", "the pipeline has steps 1 to 3"),
+    ("9:0,0", "the pipeline has steps 1 to 4"),
     ("poool:0,0", "no step is 'poool'; did you mean 'pool'?"),
     ("0,0", "give STEP:ROW,COL"),
     ("1:0,0", "moves values without computing them"),
+    ("4:0,0", "step 4 (upsample): a max-unpool puts each pooled value back where its max pool took it"),
 ])
 def test_pipeline_steps_that_cannot_be_explained(run, image, tmp_path, spec, message):
     (tmp_path / "net.yaml").write_text("steps:\n  - zero_pad: {padding: 1}\n  - pool: {op: max, size: 2}\n"
-                                       "  - filter: {kernel: box3}\n")
+                                       "  - filter: {kernel: box3}\n  - upsample: {method: max-unpool}\n")
     result = run("pipeline", "net.yaml", "in.npy", "--explain", spec)
     assert result.exit_code == 2 and message in result.stderr, result.output
 

@@ -262,7 +262,7 @@ def _explaining(request: ExplainRequest, full: list[list[Any]], offset: int, exp
     the plan of the input's header), each problem a usage error."""
     from .. import images
     from ..explain.base import check_position
-    from ..explain.steps import EXPLAINERS
+    from ..explain.steps import EXPLAINERS, unexplained
     from ..pipeline import plan
 
     if options.dry_run:
@@ -279,6 +279,9 @@ def _explaining(request: ExplainRequest, full: list[list[Any]], offset: int, exp
     if step.op not in EXPLAINERS:
         raise click.UsageError(f"--explain: step {index + 1 - offset} is a {step.op} step, which moves values without "
                                f"computing them; explain a step of one of these kinds: {', '.join(EXPLAINERS)}")
+    reason = unexplained(step)
+    if reason is not None:
+        raise click.UsageError(f"--explain: step {index + 1 - offset} ({step.op}): {reason}")
     label = (f"step {index + 1 - offset} ({step.op})" if request.step is not None else step.op)
     if request.picture is not None:
         from ..explain.picture import PICTURED_STEPS

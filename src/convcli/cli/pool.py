@@ -50,9 +50,10 @@ def pool_command(inputs: tuple[str, ...], **params: Any) -> None:
     step = make_step("pool", given)
     op, global_ = step.options.get("op"), step.options.get("global")
     explain = pop_explain(params)
-    if explain is not None and global_:
-        raise click.UsageError("--explain writes out one window; --global pools the whole image: the report holds each "
-                               "channel's value")
+    if explain is not None and global_:  # before the output checks, which --global changes
+        from ..explain.steps import unexplained
+
+        raise click.UsageError(f"--explain: {unexplained(step)}")
     options = OutputOptions.pop(params, output_required=not global_ and explain is None)
     header = [f"input\tchannel\t{op}"]  # printed once, before the first row
 

@@ -48,21 +48,16 @@ def _pool(step: Any, array: np.ndarray, position: Sequence[int], channel: int, h
     from .windows import explain_pool
 
     options = step.options
-    if options.get("global"):
-        raise ValueError("a global pool has one value per channel: its report gives them all")
     window = {name: options.get(name) for name in ("size", "stride", "mode", "ceil", "padding")}
     return explain_pool(_colour(array, has_alpha, channel), position=position, channel=channel, op=options["op"],
                         count_include_pad=options["count_include_pad"], **window)
 
 
 def _upsample(step: Any, array: np.ndarray, position: Sequence[int], channel: int, has_alpha: bool) -> Explanation:
-    from ..vocabulary import MAX_UNPOOL
     from .upsample import explain_transpose, explain_upsample
 
     options = step.options
     method = options["method"]
-    if method == MAX_UNPOOL:
-        raise ValueError("a max-unpool puts each pooled value back where its max pool took it: explain that pool")
     if method == "transpose":
         return explain_transpose(array, position=position, channel=channel, factor=options["factor"],
                                  kernel=options["kernel"], padding=options.get("padding") or 0,
@@ -127,6 +122,29 @@ EXPLAINERS: dict[str, Callable[..., Explanation]] = {
 }
 
 
+def unexplained(step: Any) -> str | None:
+    """Why ``step`` has no explanation (a sentence), or None when it has one: a kind that moves values,
+    a global pool, a max-unpool. Front ends check it before any work.
+
+    Examples
+    --------
+    >>> from convcli.pipeline import parse_step
+    >>> unexplained(parse_step("pool", {"size": 2})) is None
+    True
+    >>> unexplained(parse_step("pool", {"global": True, "op": "max"}))
+    'a global pool has one value per channel: its report gives them all'
+    """
+    from ..vocabulary import MAX_UNPOOL
+
+    if step.op not in EXPLAINERS:
+        return f"a {step.op} step moves values without computing them: explain one of {', '.join(EXPLAINERS)}"
+    if step.op == "pool" and step.options.get("global"):
+        return "a global pool has one value per channel: its report gives them all"
+    if step.op == "upsample" and step.options.get("method") == MAX_UNPOOL:
+        return "a max-unpool puts each pooled value back where its max pool took it: explain that pool"
+    return None
+
+
 def explain_step(step: Any, array: Any, *, position: Sequence[int], channel: int = 0, has_alpha: bool = False
                  ) -> Explanation:
     """Write out output ``position`` (channel ``channel``) of pipeline step ``step`` run on
@@ -139,8 +157,7 @@ def explain_step(step: Any, array: Any, *, position: Sequence[int], channel: int
     >>> explain_step(step, np.array([[1.0, 2.0, 4.0]]), position=(0, 1)).value
     6.0
     """
-    explain = EXPLAINERS.get(step.op)
-    if explain is None:
-        raise ValueError(f"a {step.op} step moves values without computing them: explain one of "
-                         f"{', '.join(EXPLAINERS)}")
-    return explain(step, np.asarray(array), position, int(channel), has_alpha)
+    reason = unexplained(step)
+    if reason is not None:
+        raise ValueError(reason)
+    return EXPLAINERS[step.op](step, np.asarray(array), position, int(channel), has_alpha)
