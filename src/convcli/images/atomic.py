@@ -4,6 +4,7 @@ process's own, and the checks around outputs (:func:`same_file`, :func:`written_
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import tempfile
 import threading
@@ -108,11 +109,15 @@ def remove_temp_files() -> int:
 
 
 def _unlink_all(paths: Iterable[str]) -> int:
-    """Remove each of ``paths`` that can be removed (best effort); how many were."""
+    """Remove each of ``paths`` that can be removed (best effort; a temporary folder with what is
+    in it); how many were."""
     removed = 0
     for path in paths:
         try:
-            os.unlink(path)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
             removed += 1
         except OSError:
             pass
@@ -227,16 +232,7 @@ def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
         raise ValueError(f"path must be a path; got {type(path).__name__}") from None
     if not _is_bytes(data):
         raise ValueError(f"data must be bytes; got {type(data).__name__}")
-    folder, name = os.path.split(path)
-    if not name:
-        raise ImageWriteError("names a folder, not a file", path=path)
-    folder_shown = folder or "."
-    if not os.path.isdir(folder_shown):
-        raise ImageWriteError(f"folder {folder_shown!r} does not exist", path=path)
-    if os.path.isdir(path):
-        raise ImageWriteError("is a folder; give a file name", path=path)
-    if no_clobber and would_clobber(path):
-        raise ImageWriteError(EXISTS, path=path)
+    _check_target(path, no_clobber)
     if written_through(path):
         # /dev/null, /dev/stdout, a named pipe: written through, never replaced by a regular file.
         try:
@@ -245,41 +241,218 @@ def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
         except OSError as exc:
             raise ImageWriteError(f"cannot write: {_reason(exc)}", path=path) from None
         return
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder_shown, prefix=_temp_prefix(name, _name_max(folder_shown)),
-                                   suffix=_TEMP_SUFFIX)
+    with AtomicFile(path, no_clobber=no_clobber) as target:
+        try:
+            target.file.write(data)
+        except OSError as exc:
+            raise ImageWriteError(f"cannot write: {_reason(exc)}", path=path) from None
+        target.commit()
+
+
+class AtomicFile:
+    """A file written in pieces that appears at ``path`` complete, or not at all.
+
+    Its bytes go to a temporary file in the target folder, named as :func:`write_atomic`'s (so
+    :func:`sweep_temp_files` and :func:`remove_temp_files` know it); :meth:`commit` flushes,
+    ``fsync``-s, gives it the permission bits :func:`write_atomic` gives, and renames it onto
+    ``path``; :meth:`abort` (or leaving the ``with`` block without committing) removes it. The
+    checks of ``path`` (folder missing, a folder, ``no_clobber``) are made when it is opened.
+
+    Parameters
+    ----------
+    path : str
+        The output file (a regular file; :func:`written_through` paths are the caller's).
+    no_clobber : bool, optional
+        Refuse to replace an existing file.
+
+    Examples
+    --------
+    >>> import os, pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     with AtomicFile(os.path.join(folder, "a.bin")) as target:
+    ...         _ = target.file.write(b"one, "); _ = target.file.write(b"two")
+    ...         target.commit()
+    ...     pathlib.Path(folder, "a.bin").read_bytes(), os.listdir(folder)
+    (b'one, two', ['a.bin'])
+    """
+
+    def __init__(self, path: str, *, no_clobber: bool = False) -> None:
+        self.path = path
+        self.no_clobber = no_clobber
+        self.folder = _check_target(path, no_clobber)
+        self._tmp: str | None = None
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=_temp_prefix(os.path.basename(path), _name_max(self.folder)),
+                                       suffix=_TEMP_SUFFIX)
+        except OSError as exc:
+            raise ImageWriteError(f"cannot write: {_reason(exc)}", path=path) from None
+        self._tmp = tmp
         with _LIVE_LOCK:
             _LIVE_TEMPS.add(tmp)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        self.file = os.fdopen(fd, "wb")
+
+    @property
+    def temp_path(self) -> str | None:
+        """The temporary file (None once committed or aborted)."""
+        return self._tmp
+
+    def commit(self) -> None:
+        """Flush, sync and rename the temporary file onto ``path``."""
+        tmp = self._tmp
+        if tmp is None:
+            raise ImageWriteError("was already committed or aborted", path=self.path)
+        try:
+            fh = self.file
             fh.flush()
             os.fsync(fh.fileno())
-            mode = _kept_mode(path)
+            mode = _kept_mode(self.path)
             if hasattr(os, "fchmod"):
                 os.fchmod(fh.fileno(), mode)
             else:  # pragma: no cover - Windows
                 os.chmod(tmp, mode)
-        if no_clobber:
-            _link_no_clobber(tmp, path)
-        else:
-            os.replace(tmp, path)
-        with _LIVE_LOCK:
-            _LIVE_TEMPS.discard(tmp)
-        tmp = None
-        _fsync_folder(folder_shown)
-    except ImageWriteError:
-        raise
-    except OSError as exc:
-        raise ImageWriteError(f"cannot write: {_reason(exc)}", path=path) from None
-    finally:
+            fh.close()
+            if self.no_clobber:
+                _link_no_clobber(tmp, self.path)
+            else:
+                os.replace(tmp, self.path)
+            with _LIVE_LOCK:
+                _LIVE_TEMPS.discard(tmp)
+            self._tmp = None
+            _fsync_folder(self.folder)
+        except ImageWriteError:
+            self.abort()
+            raise
+        except OSError as exc:
+            self.abort()
+            raise ImageWriteError(f"cannot write: {_reason(exc)}", path=self.path) from None
+
+    def abort(self) -> None:
+        """Remove the temporary file; ``path`` stays as it was. Harmless when already done."""
+        try:
+            self.file.close()
+        except OSError:
+            pass
+        tmp, self._tmp = self._tmp, None
         if tmp is not None:
             with _LIVE_LOCK:
                 _LIVE_TEMPS.discard(tmp)
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+            _unlink_all([tmp])
+
+    def __enter__(self) -> AtomicFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.abort()
+
+
+class AtomicFolder:
+    """A folder (a Zarr store) filled in pieces that appears at ``path`` complete, or not at all.
+
+    It is filled as a temporary folder in the target folder (named as :func:`write_atomic`'s
+    temporary files, and swept as they are); :meth:`commit` renames it onto ``path``. A folder
+    already at ``path`` is first renamed aside and removed after the new one is in place (a
+    folder cannot be replaced in one rename); :meth:`abort` removes the temporary folder.
+
+    Parameters
+    ----------
+    path : str
+        The output folder.
+    no_clobber : bool, optional
+        Refuse to replace anything at ``path``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     with AtomicFolder(os.path.join(folder, "a.zarr")) as target:
+    ...         _ = open(os.path.join(target.temp_path, "zarr.json"), "w").write("{}")
+    ...         target.commit()
+    ...     os.listdir(folder), os.listdir(os.path.join(folder, "a.zarr"))
+    (['a.zarr'], ['zarr.json'])
+    """
+
+    def __init__(self, path: str, *, no_clobber: bool = False) -> None:
+        self.path = path
+        self.no_clobber = no_clobber
+        self.folder = _check_target(path, no_clobber, folder_ok=True)
+        try:
+            tmp = tempfile.mkdtemp(dir=self.folder, prefix=_temp_prefix(os.path.basename(path), _name_max(self.folder)),
+                                   suffix=_TEMP_SUFFIX)
+        except OSError as exc:
+            raise ImageWriteError(f"cannot write: {_reason(exc)}", path=path) from None
+        self._tmp: str | None = tmp
+        with _LIVE_LOCK:
+            _LIVE_TEMPS.add(tmp)
+
+    @property
+    def temp_path(self) -> str | None:
+        """The temporary folder being filled (None once committed or aborted)."""
+        return self._tmp
+
+    def commit(self) -> None:
+        """Rename the temporary folder onto ``path`` (replacing a folder there unless ``no_clobber``)."""
+        tmp = self._tmp
+        if tmp is None:
+            raise ImageWriteError("was already committed or aborted", path=self.path)
+        old = None
+        try:
+            if os.path.lexists(self.path):
+                if self.no_clobber:
+                    raise ImageWriteError(EXISTS, path=self.path)
+                if os.path.isdir(self.path) and not os.path.islink(self.path):
+                    old = tempfile.mkdtemp(dir=self.folder, prefix=_temp_prefix(os.path.basename(self.path),
+                                                                                 _name_max(self.folder)),
+                                           suffix=_TEMP_SUFFIX)
+                    with _LIVE_LOCK:
+                        _LIVE_TEMPS.add(old)
+                    os.replace(self.path, os.path.join(old, "old"))
+                else:
+                    os.unlink(self.path)
+            os.rename(tmp, self.path)
+            with _LIVE_LOCK:
+                _LIVE_TEMPS.discard(tmp)
+            self._tmp = None
+            _fsync_folder(self.folder)
+        except ImageWriteError:
+            self.abort()
+            raise
+        except OSError as exc:
+            self.abort()
+            raise ImageWriteError(f"cannot write: {_reason(exc)}", path=self.path) from None
+        finally:
+            if old is not None:
+                with _LIVE_LOCK:
+                    _LIVE_TEMPS.discard(old)
+                _unlink_all([old])
+
+    def abort(self) -> None:
+        """Remove the temporary folder; ``path`` stays as it was. Harmless when already done."""
+        tmp, self._tmp = self._tmp, None
+        if tmp is not None:
+            with _LIVE_LOCK:
+                _LIVE_TEMPS.discard(tmp)
+            _unlink_all([tmp])
+
+    def __enter__(self) -> AtomicFolder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.abort()
+
+
+def _check_target(path: str, no_clobber: bool, *, folder_ok: bool = False) -> str:
+    """The checks of an output path before anything is written; its folder (``"."`` for none)."""
+    folder, name = os.path.split(path)
+    if not name:
+        raise ImageWriteError("names a folder, not a file", path=path)
+    folder_shown = folder or "."
+    if not os.path.isdir(folder_shown):
+        raise ImageWriteError(f"folder {folder_shown!r} does not exist", path=path)
+    if not folder_ok and os.path.isdir(path):
+        raise ImageWriteError("is a folder; give a file name", path=path)
+    if no_clobber and would_clobber(path):
+        raise ImageWriteError(EXISTS, path=path)
+    return folder_shown
 
 
 def _link_no_clobber(tmp: str, path: str) -> None:
