@@ -362,10 +362,10 @@ class AtomicFolder:
 
     Examples
     --------
-    >>> import os, tempfile
+    >>> import os, pathlib, tempfile
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     with AtomicFolder(os.path.join(folder, "a.zarr")) as target:
-    ...         _ = open(os.path.join(target.temp_path, "zarr.json"), "w").write("{}")
+    ...         _ = pathlib.Path(target.temp_path, "zarr.json").write_text("{}")
     ...         target.commit()
     ...     os.listdir(folder), os.listdir(os.path.join(folder, "a.zarr"))
     (['a.zarr'], ['zarr.json'])
