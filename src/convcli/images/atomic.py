@@ -8,7 +8,8 @@ import shutil
 import stat
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from convcli.errors import ImageWriteError
 from convcli.images.info import _is_bytes, _reason
@@ -188,7 +189,7 @@ def would_clobber(path: str) -> bool:
     return os.path.lexists(path) and not written_through(path)
 
 
-def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
+def write_atomic(path: str, data: bytes | FolderData, *, no_clobber: bool = False) -> None:
     """Write ``data`` to ``path`` so that ``path`` is either untouched or complete.
 
     The bytes go to a temporary file in the target folder (``.NAME.OWNER.XXXXXXXX.tmp``, OWNER the
@@ -206,8 +207,9 @@ def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
     ----------
     path : str or os.PathLike
         The output file.
-    data : bytes
-        Its full contents.
+    data : bytes or FolderData
+        Its full contents; a :class:`FolderData` (a Zarr store) is written as a temporary folder
+        renamed onto ``path`` (:class:`AtomicFolder`).
     no_clobber : bool, optional
         Refuse to replace an existing file.
 
@@ -230,6 +232,9 @@ def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
         path = os.fsdecode(os.fspath(path))
     except TypeError:
         raise ValueError(f"path must be a path; got {type(path).__name__}") from None
+    if isinstance(data, FolderData):
+        _write_folder(path, data, no_clobber)
+        return
     if not _is_bytes(data):
         raise ValueError(f"data must be bytes; got {type(data).__name__}")
     _check_target(path, no_clobber)
@@ -244,6 +249,36 @@ def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
     with AtomicFile(path, no_clobber=no_clobber) as target:
         try:
             target.file.write(data)
+        except OSError as exc:
+            raise ImageWriteError(f"cannot write: {_reason(exc)}", path=path) from None
+        target.commit()
+
+
+@dataclass(frozen=True)
+class FolderData:
+    """The contents of an output stored as a folder (a Zarr store), as :func:`encode_image` gives
+    them for :func:`write_atomic`: ``fill(folder)`` writes them into an empty folder.
+
+    Parameters
+    ----------
+    fill : callable
+        ``fill(folder)``: write the store's files into ``folder``.
+    label : str
+        The format's name in messages (``"Zarr"``).
+    """
+
+    fill: Callable[[str], None]
+    label: str
+
+
+def _write_folder(path: str, data: FolderData, no_clobber: bool) -> None:
+    """:func:`write_atomic` of a folder store: filled as a temporary folder, then renamed."""
+    if written_through(path):
+        raise ImageWriteError(f"a {data.label} store is a folder; it cannot be written to a device or a pipe", path=path)
+    with AtomicFolder(path, no_clobber=no_clobber) as target:
+        assert target.temp_path is not None
+        try:
+            data.fill(target.temp_path)
         except OSError as exc:
             raise ImageWriteError(f"cannot write: {_reason(exc)}", path=path) from None
         target.commit()
