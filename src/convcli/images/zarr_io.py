@@ -47,10 +47,13 @@ ZARR_OUTPUT_CHUNKS = (256, 256)
 
 
 def _zarr() -> Any:
-    """The zarr package; numcodecs' import-time deprecation notices stay quiet (convcli speaks for it)."""
-    with warnings.catch_warnings():
+    """The zarr package; numcodecs' import-time deprecation notices stay quiet (convcli speaks for it).
+
+    numcodecs installs a filter of its own while it is imported, so the notices are recorded (and
+    dropped), not filtered; it is imported here, first, not later in a thread of zarr's."""
+    with warnings.catch_warnings(record=True):
         warnings.simplefilter("ignore")
-        import numcodecs  # noqa: F401  (zarr imports it later, in a thread of its own, where a filter here would not hold)
+        import numcodecs  # noqa: F401
         import zarr
     return zarr
 
