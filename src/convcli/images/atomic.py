@@ -324,7 +324,8 @@ class AtomicFile:
         self._tmp = tmp
         with _LIVE_LOCK:
             _LIVE_TEMPS.add(tmp)
-        self.file = os.fdopen(fd, "wb")
+        # A file object named by its path (tifffile looks at .name), on the descriptor mkstemp opened.
+        self.file = open(tmp, "wb", opener=lambda _path, _flags: fd)  # noqa: SIM115
 
     @property
     def temp_path(self) -> str | None:
