@@ -10,6 +10,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from convcli.errors import ImageWriteError
 from convcli.images.info import _is_bytes, _reason
@@ -284,14 +285,78 @@ def _write_folder(path: str, data: FolderData, no_clobber: bool) -> None:
         target.commit()
 
 
-class AtomicFile:
+class _AtomicTemp:
+    """A temporary file or folder in the target folder, named as :func:`write_atomic`'s (so
+    :func:`sweep_temp_files` and :func:`remove_temp_files` know it), put at ``path`` by
+    :meth:`commit` or removed by :meth:`abort`."""
+
+    def __init__(self, path: str, no_clobber: bool, folder: str, make: Callable[..., Any]) -> None:
+        self.path = path
+        self.no_clobber = no_clobber
+        self.folder = folder
+        try:
+            made = make(dir=folder, prefix=_temp_prefix(os.path.basename(path), _name_max(folder)), suffix=_TEMP_SUFFIX)
+        except OSError as exc:
+            raise ImageWriteError(f"cannot write: {_reason(exc)}", path=path) from None
+        fd, tmp = made if isinstance(made, tuple) else (None, made)
+        self._fd = fd
+        self._tmp: str | None = tmp
+        with _LIVE_LOCK:
+            _LIVE_TEMPS.add(tmp)
+
+    @property
+    def temp_path(self) -> str | None:
+        """The temporary file or folder (None once committed or aborted)."""
+        return self._tmp
+
+    def commit(self) -> None:
+        """Put the temporary at ``path``; on failure it is removed and ``path`` left as it was."""
+        tmp = self._tmp
+        if tmp is None:
+            raise ImageWriteError("was already committed or aborted", path=self.path)
+        try:
+            self._put(tmp)
+            with _LIVE_LOCK:
+                _LIVE_TEMPS.discard(tmp)
+            self._tmp = None
+            _fsync_folder(self.folder)
+        except ImageWriteError:
+            self.abort()
+            raise
+        except OSError as exc:
+            self.abort()
+            raise ImageWriteError(f"cannot write: {_reason(exc)}", path=self.path) from None
+
+    def abort(self) -> None:
+        """Remove the temporary; ``path`` stays as it was. Harmless when already done."""
+        self._close()
+        tmp, self._tmp = self._tmp, None
+        if tmp is not None:
+            with _LIVE_LOCK:
+                _LIVE_TEMPS.discard(tmp)
+            _unlink_all([tmp])
+
+    def _put(self, tmp: str) -> None:  # pragma: no cover - each kind has its own
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        pass
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.abort()
+
+
+class AtomicFile(_AtomicTemp):
     """A file written in pieces that appears at ``path`` complete, or not at all.
 
-    Its bytes go to a temporary file in the target folder, named as :func:`write_atomic`'s (so
-    :func:`sweep_temp_files` and :func:`remove_temp_files` know it); :meth:`commit` flushes,
-    ``fsync``-s, gives it the permission bits :func:`write_atomic` gives, and renames it onto
-    ``path``; :meth:`abort` (or leaving the ``with`` block without committing) removes it. The
-    checks of ``path`` (folder missing, a folder, ``no_clobber``) are made when it is opened.
+    Its bytes go to ``file``, a temporary file in the target folder named as :func:`write_atomic`'s;
+    :meth:`commit` flushes, ``fsync``-s, gives it the permission bits :func:`write_atomic` gives, and
+    renames it onto ``path``; :meth:`abort` (or leaving the ``with`` block without committing)
+    removes it. The checks of ``path`` (folder missing, a folder, ``no_clobber``) are made when it
+    is opened.
 
     Parameters
     ----------
@@ -312,82 +377,40 @@ class AtomicFile:
     """
 
     def __init__(self, path: str, *, no_clobber: bool = False) -> None:
-        self.path = path
-        self.no_clobber = no_clobber
-        self.folder = _check_target(path, no_clobber)
-        self._tmp: str | None = None
-        try:
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=_temp_prefix(os.path.basename(path), _name_max(self.folder)),
-                                       suffix=_TEMP_SUFFIX)
-        except OSError as exc:
-            raise ImageWriteError(f"cannot write: {_reason(exc)}", path=path) from None
-        self._tmp = tmp
-        with _LIVE_LOCK:
-            _LIVE_TEMPS.add(tmp)
+        super().__init__(path, no_clobber, _check_target(path, no_clobber), tempfile.mkstemp)
+        fd, tmp = self._fd, self._tmp
         # A file object named by its path (tifffile looks at .name), on the descriptor mkstemp opened.
-        self.file = open(tmp, "wb", opener=lambda _path, _flags: fd)  # noqa: SIM115
+        self.file = open(tmp, "wb", opener=lambda _path, _flags: fd)  # type: ignore[arg-type]  # noqa: SIM115
 
-    @property
-    def temp_path(self) -> str | None:
-        """The temporary file (None once committed or aborted)."""
-        return self._tmp
+    def _put(self, tmp: str) -> None:
+        fh = self.file
+        fh.flush()
+        os.fsync(fh.fileno())
+        mode = _kept_mode(self.path)
+        if hasattr(os, "fchmod"):
+            os.fchmod(fh.fileno(), mode)
+        else:  # pragma: no cover - Windows
+            os.chmod(tmp, mode)
+        fh.close()
+        if self.no_clobber:
+            _link_no_clobber(tmp, self.path)
+        else:
+            os.replace(tmp, self.path)
 
-    def commit(self) -> None:
-        """Flush, sync and rename the temporary file onto ``path``."""
-        tmp = self._tmp
-        if tmp is None:
-            raise ImageWriteError("was already committed or aborted", path=self.path)
-        try:
-            fh = self.file
-            fh.flush()
-            os.fsync(fh.fileno())
-            mode = _kept_mode(self.path)
-            if hasattr(os, "fchmod"):
-                os.fchmod(fh.fileno(), mode)
-            else:  # pragma: no cover - Windows
-                os.chmod(tmp, mode)
-            fh.close()
-            if self.no_clobber:
-                _link_no_clobber(tmp, self.path)
-            else:
-                os.replace(tmp, self.path)
-            with _LIVE_LOCK:
-                _LIVE_TEMPS.discard(tmp)
-            self._tmp = None
-            _fsync_folder(self.folder)
-        except ImageWriteError:
-            self.abort()
-            raise
-        except OSError as exc:
-            self.abort()
-            raise ImageWriteError(f"cannot write: {_reason(exc)}", path=self.path) from None
-
-    def abort(self) -> None:
-        """Remove the temporary file; ``path`` stays as it was. Harmless when already done."""
+    def _close(self) -> None:
         try:
             self.file.close()
         except OSError:
             pass
-        tmp, self._tmp = self._tmp, None
-        if tmp is not None:
-            with _LIVE_LOCK:
-                _LIVE_TEMPS.discard(tmp)
-            _unlink_all([tmp])
-
-    def __enter__(self) -> AtomicFile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.abort()
 
 
-class AtomicFolder:
+class AtomicFolder(_AtomicTemp):
     """A folder (a Zarr store) filled in pieces that appears at ``path`` complete, or not at all.
 
-    It is filled as a temporary folder in the target folder (named as :func:`write_atomic`'s
-    temporary files, and swept as they are); :meth:`commit` renames it onto ``path``. A folder
-    already at ``path`` is first renamed aside and removed after the new one is in place (a
-    folder cannot be replaced in one rename); :meth:`abort` removes the temporary folder.
+    It is filled as ``temp_path``, a temporary folder in the target folder (named as
+    :func:`write_atomic`'s temporary files, and swept as they are); :meth:`commit` renames it onto
+    ``path``. A folder already at ``path`` is first renamed aside and removed after the new one is
+    in place (a folder cannot be replaced in one rename); :meth:`abort` removes the temporary folder.
 
     Parameters
     ----------
@@ -408,72 +431,27 @@ class AtomicFolder:
     """
 
     def __init__(self, path: str, *, no_clobber: bool = False) -> None:
-        self.path = path
-        self.no_clobber = no_clobber
-        self.folder = _check_target(path, no_clobber, folder_ok=True)
-        try:
-            tmp = tempfile.mkdtemp(dir=self.folder, prefix=_temp_prefix(os.path.basename(path), _name_max(self.folder)),
-                                   suffix=_TEMP_SUFFIX)
-        except OSError as exc:
-            raise ImageWriteError(f"cannot write: {_reason(exc)}", path=path) from None
-        self._tmp: str | None = tmp
-        with _LIVE_LOCK:
-            _LIVE_TEMPS.add(tmp)
+        super().__init__(path, no_clobber, _check_target(path, no_clobber, folder_ok=True), tempfile.mkdtemp)
 
-    @property
-    def temp_path(self) -> str | None:
-        """The temporary folder being filled (None once committed or aborted)."""
-        return self._tmp
-
-    def commit(self) -> None:
-        """Rename the temporary folder onto ``path`` (replacing a folder there unless ``no_clobber``)."""
-        tmp = self._tmp
-        if tmp is None:
-            raise ImageWriteError("was already committed or aborted", path=self.path)
-        old = None
-        try:
-            if os.path.lexists(self.path):
-                if self.no_clobber:
-                    raise ImageWriteError(EXISTS, path=self.path)
-                if os.path.isdir(self.path) and not os.path.islink(self.path):
-                    old = tempfile.mkdtemp(dir=self.folder, prefix=_temp_prefix(os.path.basename(self.path),
-                                                                                 _name_max(self.folder)),
-                                           suffix=_TEMP_SUFFIX)
-                    with _LIVE_LOCK:
-                        _LIVE_TEMPS.add(old)
-                    os.replace(self.path, os.path.join(old, "old"))
-                else:
-                    os.unlink(self.path)
+    def _put(self, tmp: str) -> None:
+        if not os.path.lexists(self.path):
             os.rename(tmp, self.path)
-            with _LIVE_LOCK:
-                _LIVE_TEMPS.discard(tmp)
-            self._tmp = None
-            _fsync_folder(self.folder)
-        except ImageWriteError:
-            self.abort()
-            raise
-        except OSError as exc:
-            self.abort()
-            raise ImageWriteError(f"cannot write: {_reason(exc)}", path=self.path) from None
-        finally:
-            if old is not None:
-                with _LIVE_LOCK:
-                    _LIVE_TEMPS.discard(old)
-                _unlink_all([old])
-
-    def abort(self) -> None:
-        """Remove the temporary folder; ``path`` stays as it was. Harmless when already done."""
-        tmp, self._tmp = self._tmp, None
-        if tmp is not None:
-            with _LIVE_LOCK:
-                _LIVE_TEMPS.discard(tmp)
-            _unlink_all([tmp])
-
-    def __enter__(self) -> AtomicFolder:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.abort()
+            return
+        if self.no_clobber:
+            raise ImageWriteError(EXISTS, path=self.path)
+        if not os.path.isdir(self.path) or os.path.islink(self.path):
+            os.unlink(self.path)
+            os.rename(tmp, self.path)
+            return
+        with _AtomicTemp(self.path, False, self.folder, tempfile.mkdtemp) as old:  # the old store, removed after
+            assert old.temp_path is not None
+            aside = os.path.join(old.temp_path, "old")
+            os.replace(self.path, aside)
+            try:
+                os.rename(tmp, self.path)
+            except OSError:
+                os.replace(aside, self.path)  # the old store back where it was
+                raise
 
 
 def _check_target(path: str, no_clobber: bool, *, folder_ok: bool = False) -> str:

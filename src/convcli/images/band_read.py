@@ -31,9 +31,9 @@ import numpy as np
 
 from convcli.errors import ImageReadError
 from convcli.images.formats import SNIFF_BYTES, sniff_format
-from convcli.images.info import ImageInfo, _reason
+from convcli.images.info import ImageInfo, _is_bytes, _reason
 from convcli.images.limits import Limits, _finish_values, _resolve_limits, streamed_limits
-from convcli.images.read import Source, _decoding, _folder_store, _opened, read_image
+from convcli.images.read import STDIN_LABEL, Source, _decoding, _folder_store, _opened, read_image
 
 
 class BandReader:
@@ -234,8 +234,7 @@ def open_band_reader(source: Source, *, limits: Limits | None = None) -> BandRea
             return reader
         stack.close()
     array, info = read_image(source, limits=limits)
-    label = source if isinstance(source, str) else "<stdin>" if isinstance(source, (bytes, bytearray, memoryview)) \
-        else os.fsdecode(os.fspath(source))
+    label = source if isinstance(source, str) else STDIN_LABEL if _is_bytes(source) else os.fsdecode(os.fspath(source))
     return _WholeReader(array, info, label, limits)
 
 

@@ -399,16 +399,15 @@ def open_band_writer(
 
     Examples
     --------
-    >>> import numpy as np, os, tempfile
-    >>> from convcli.images import read_image
+    >>> import pathlib, tempfile
+    >>> from convcli.images import probe
     >>> with tempfile.TemporaryDirectory() as folder:
-    ...     path = os.path.join(folder, "out.png")
-    ...     with open_band_writer(path, shape=(4, 3), dtype="uint8") as writer:
+    ...     with open_band_writer(pathlib.Path(folder, "out.png"), shape=(4, 3), dtype="uint8") as writer:
     ...         writer.write_rows(np.zeros((3, 3), np.uint8))
     ...         writer.write_rows(np.full((1, 3), 9, np.uint8))
     ...         writer.commit()
-    ...     read_image(path)[0][:, 0].tolist()
-    [0, 0, 0, 9]
+    ...     probe(pathlib.Path(folder, "out.png")).shape
+    (4, 3)
     """
     try:
         text = os.fsdecode(os.fspath(path))
