@@ -210,3 +210,34 @@ def test_damaged_chunk_is_one_line(tmp_path):
     with pytest.raises(ImageReadError, match="cannot read Zarr") as caught:
         images.read_image(path)
     assert "\n" not in str(caught.value)
+
+
+# ----------------------------------------------------------------------------------------------
+# Temporary folders, and the command line's whole-image path
+# ----------------------------------------------------------------------------------------------
+
+
+def test_a_temporary_store_left_behind_is_swept(tmp_path):
+    from convcli.images.atomic import AtomicFolder, sweep_temp_files
+
+    target = AtomicFolder(str(tmp_path / "a.zarr"))
+    (tmp_path / os.path.basename(target.temp_path) / "zarr.json").write_text("{}")
+    assert sweep_temp_files([str(tmp_path)]) == 1
+    assert os.listdir(tmp_path) == []
+
+
+def test_cli_reads_and_writes_stores(run, tmp_path):
+    arr = RNG.integers(0, 255, (20, 30)).astype(np.uint8)
+    _store(tmp_path / "in.zarr", arr, zarr_format=2)
+    result = run("filter", "in.zarr", "-k", "box3", "-o", "out.zarr", "--boundary", "nearest", "-q")
+    assert result.exit_code == 0, result.output
+    from scipy import ndimage
+
+    expected = ndimage.uniform_filter(arr.astype(np.float64), 3, mode="nearest")
+    np.testing.assert_allclose(_zarr().open_array(str(tmp_path / "out.zarr"), mode="r")[...], expected, rtol=1e-6)
+    assert run("filter", "in.zarr", "-k", "box3", "-o", "out.zarr", "-q").exit_code == 0  # replaced
+    result = run("filter", "in.zarr", "-k", "box3", "-o", "-", "--format", "zarr")
+    assert result.exit_code == 2 and "a Zarr store is a folder; it cannot go to -: give -o NAME.zarr" in result.output
+    result = run("filter", "in.zarr", "-k", "box3", "-o", "in.zarr")
+    assert result.exit_code == 2 and "is the input" in result.output
+    assert sorted(os.listdir(tmp_path)) == ["in.zarr", "out.zarr"]
