@@ -439,3 +439,30 @@ def test_writer_argument_errors(tmp_path):
         with pytest.raises(ValueError, match="committed or aborted"):
             writer.write_rows(np.zeros((1, 4), np.uint8))
     assert os.listdir(tmp_path) == ["a.npy"]
+
+
+def test_a_strip_of_many_rows_is_decoded_once_for_its_bands(tmp_path, monkeypatch):
+    from convcli.images import tiff_bands
+
+    arr = _values((64, 50, 3), "uint8")
+    tifffile.imwrite(tmp_path / "a.tif", arr, photometric="rgb", rowsperstrip=32, compression="zlib")
+    decoded = []
+    original = tiff_bands._segment
+    monkeypatch.setattr(tiff_bands, "_segment", lambda tif, page, index: decoded.append(index) or original(tif, page, index))
+    with open_band_reader(tmp_path / "a.tif") as reader:
+        np.testing.assert_array_equal(_bands(reader, 8), arr)
+    assert decoded == [0, 1]
+
+
+def test_a_truncated_uncompressed_tiff_is_one_line(tmp_path):
+    arr = _values((64, 64), "uint8")
+    path = tmp_path / "cut.tif"
+    tifffile.imwrite(path, arr, rowsperstrip=64)
+    with tifffile.TiffFile(path) as tif:
+        end = int(tif.pages[0].dataoffsets[0]) + 32 * 64
+    path.write_bytes(path.read_bytes()[:end])
+    with open_band_reader(path) as reader:
+        np.testing.assert_array_equal(reader.read_rows(0, 32), arr[:32])
+        with pytest.raises(ImageReadError, match="cannot read TIFF: strip 0 is cut short") as caught:
+            reader.read_rows(30, 40)
+    assert "\n" not in str(caught.value)

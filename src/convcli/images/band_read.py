@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from convcli.errors import ImageReadError
-from convcli.images.formats import SNIFF_BYTES, sniff_format
+from convcli.images.formats import FORMAT_TABLE, SNIFF_BYTES, sniff_format
 from convcli.images.info import ImageInfo, _is_bytes, _reason
 from convcli.images.limits import Limits, _finish_values, _resolve_limits, streamed_limits
 from convcli.images.read import STDIN_LABEL, Source, _decoding, _folder_store, _opened, read_image
@@ -88,7 +88,7 @@ class BandReader:
                 raise ValueError(f"`{name}` must be a row number; got {value!r}")
         if not 0 <= r0 <= r1 <= height:
             raise ValueError(f"rows `r0`:`r1` must satisfy 0 <= r0 <= r1 <= {height}; got {r0}:{r1}")
-        with _decoding(self.info.format.upper(), self.label):
+        with _decoding(FORMAT_TABLE[self.info.format].label, self.label):
             band = self._rows(int(r0), int(r1))
         expected = (int(r1) - int(r0), *self.info.shape[1:])
         if tuple(band.shape) != expected or band.dtype.name != self.info.dtype:
@@ -174,11 +174,12 @@ class _TiffReader(BandReader):
         self._tif = tif
         self._pages = pages
         self._stacked = len(pages) > 1
+        self._caches: list[dict[int, np.ndarray | None]] = [{} for _ in pages]
 
     def _rows(self, r0: int, r1: int) -> np.ndarray:
         from convcli.images.tiff_bands import page_rows
 
-        planes = [page_rows(self._tif, page, r0, r1) for page in self._pages]
+        planes = [page_rows(self._tif, page, r0, r1, cache) for page, cache in zip(self._pages, self._caches)]
         if self._stacked:
             return np.stack(planes, axis=-1)
         return planes[0]

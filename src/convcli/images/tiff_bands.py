@@ -84,8 +84,10 @@ def _segment(tif: Any, page: Any, index: int) -> tuple[np.ndarray | None, tuple[
     return segment.reshape(segment.shape[-3:]), tuple(indices)
 
 
-def _raw_rows(tif: Any, page: Any, r0: int, r1: int) -> np.ndarray:
-    """Rows ``r0:r1`` of a page as stored, (rows, width, samples), in the page's dtype."""
+def _raw_rows(tif: Any, page: Any, r0: int, r1: int, cache: dict[int, np.ndarray | None]) -> np.ndarray:
+    """Rows ``r0:r1`` of a page as stored, (rows, width, samples), in the page's dtype. ``cache``
+    keeps the segments of the last segment row decoded, for the next band (a strip of many rows,
+    a row of tiles, is decoded once, not once per band)."""
     seg_h, seg_w, down, across, planes, per_plane = _geometry(page)
     width = int(page.imagewidth)
     out = np.zeros((r1 - r0, width, planes * per_plane), np.dtype(page.dtype))
@@ -103,7 +105,11 @@ def _raw_rows(tif: Any, page: Any, r0: int, r1: int) -> np.ndarray:
                 if direct:  # uncompressed strip: only the rows asked for
                     out[lo - r0 : hi - r0, :, channel] = _direct_rows(tif, page, index, lo - top, hi - top, per_plane)
                     continue
-                segment, _ = _segment(tif, page, index)
+                if index not in cache:
+                    if len(cache) >= across * planes:  # a new row of segments: forget the old one
+                        cache.clear()
+                    cache[index] = _segment(tif, page, index)[0]
+                segment = cache[index]
                 if segment is None:
                     continue
                 left = x * seg_w
@@ -128,10 +134,11 @@ def _direct_rows(tif: Any, page: Any, index: int, a: int, b: int, samples: int) 
     return np.frombuffer(data, stored).reshape(b - a, width, samples).astype(page.dtype)
 
 
-def page_rows(tif: Any, page: Any, r0: int, r1: int) -> np.ndarray:
-    """Rows ``r0:r1`` of a page as :func:`~convcli.images.read_image` gives them."""
+def page_rows(tif: Any, page: Any, r0: int, r1: int, cache: dict[int, np.ndarray | None]) -> np.ndarray:
+    """Rows ``r0:r1`` of a page as :func:`~convcli.images.read_image` gives them (``cache``: the
+    page's last decoded segments, kept between calls)."""
     PHOTO = _tifffile().PHOTOMETRIC
-    raw = _raw_rows(tif, page, r0, r1)
+    raw = _raw_rows(tif, page, r0, r1, cache)
     if raw.shape[2] == 1:
         raw = raw[..., 0]
     return _tiff_layout(raw, "YX" if raw.ndim == 2 else "YXS", page.photometric, page, PHOTO)
