@@ -241,3 +241,16 @@ def test_cli_reads_and_writes_stores(run, tmp_path):
     result = run("filter", "in.zarr", "-k", "box3", "-o", "in.zarr")
     assert result.exit_code == 2 and "is the input" in result.output
     assert sorted(os.listdir(tmp_path)) == ["in.zarr", "out.zarr"]
+
+
+def test_a_chunk_that_links_outside_the_store_is_refused(tmp_path):
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(bytes(range(16)))
+    path = _v2(tmp_path / "a.zarr")  # 4×4 uint8, one chunk "0.0", no compressor
+    os.symlink(secret, path / "0.0")
+    with pytest.raises(ImageReadError, match="leads outside the store") as caught:
+        images.read_image(path)
+    assert "\n" not in str(caught.value)
+    (path / "0.0").unlink()
+    (path / "0.0").write_bytes(bytes(range(16)))  # the same bytes inside the store are read
+    np.testing.assert_array_equal(images.read_image(path)[0], np.arange(16, dtype=np.uint8).reshape(4, 4))

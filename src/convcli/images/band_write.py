@@ -301,11 +301,16 @@ class _TiffWriter(_FileWriter):
     def _abort(self) -> None:
         if self._thread.is_alive():
             self._error = self._error or ImageWriteError("aborted", path=self.path)
-            try:
-                self._queue.put_nowait(self._DONE)
-            except queue.Full:
-                pass
-            self._thread.join(timeout=5)
+            while True:  # make room for the end: tiles not yet taken are dropped
+                try:
+                    self._queue.put_nowait(self._DONE)
+                    break
+                except queue.Full:
+                    try:
+                        self._queue.get_nowait()
+                    except queue.Empty:
+                        pass
+            self._thread.join()
         try:
             self._tiff.close()
         except Exception:  # noqa: BLE001 - a half-written file that is removed next

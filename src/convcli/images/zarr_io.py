@@ -12,6 +12,7 @@ frame and memory limits apply as to any image (:class:`~convcli.images.limits.Li
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -128,6 +129,35 @@ def _chunk_shape(version: int, meta: dict[str, Any], label: str) -> tuple[int, .
     return chunks
 
 
+@functools.cache
+def _confined_store() -> type:
+    """zarr's LocalStore, reading no file outside the store's folder: a key whose real path (its
+    links followed) leaves the folder is refused, so a chunk that is a link to another file (a
+    hostile store's way to copy that file into an output) fails the input."""
+    from zarr.storage import LocalStore
+
+    _zarr()
+
+    class ConfinedStore(LocalStore):  # type: ignore[misc, valid-type]
+        def _inside(self, key: str) -> None:
+            root = os.path.realpath(self.root)
+            real = os.path.realpath(os.path.join(root, key))
+            if os.path.commonpath([root, real]) != root:
+                raise ValueError(f"Zarr key {key!r} leads outside the store (through a link); convcli reads none")
+
+        async def get(self, key: str, prototype: Any = None, byte_range: Any = None) -> Any:
+            self._inside(key)
+            return await super().get(key, prototype, byte_range)
+
+        async def get_partial_values(self, prototype: Any, key_ranges: Any) -> Any:
+            key_ranges = list(key_ranges)
+            for key, _ in key_ranges:
+                self._inside(key)
+            return await super().get_partial_values(prototype, key_ranges)
+
+    return ConfinedStore
+
+
 def check_metadata(path: str, label: str) -> tuple[int, tuple[int, ...], np.dtype]:
     """The Zarr format, shape and dtype of the array at folder ``path``, its metadata checked
     before zarr opens it (see the module documentation)."""
@@ -176,7 +206,7 @@ def open_array(path: str, label: str, limits: Limits) -> tuple[Any, ImageInfo]:
     info = ImageInfo(shape=shape, dtype=out_dtype, format="zarr", has_alpha=False, notes=notes)
     _check_limits(info, limits, label)
     zarr = _zarr()
-    array = zarr.open_array(store=path, mode="r", zarr_format=version)
+    array = zarr.open_array(store=_confined_store()(path, read_only=True), mode="r", zarr_format=version)
     if tuple(array.shape) != shape or np.dtype(array.dtype) != dtype:
         raise ImageReadError(f"zarr reads {array.dtype} {array.shape}, not what the metadata says", path=label)
     return array, info
