@@ -466,3 +466,13 @@ def test_a_truncated_uncompressed_tiff_is_one_line(tmp_path):
         with pytest.raises(ImageReadError, match="cannot read TIFF: strip 0 is cut short") as caught:
             reader.read_rows(30, 40)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("level", [0, 1, 9])
+def test_png_band_writer_with_the_heuristics_filter_is_encode_images_file(tmp_path, level):
+    from convcli.images.png import _png_choose_filter
+
+    arr = np.cumsum(_values((80, 61, 3), "uint8") % 5, axis=0).astype(np.uint8)
+    chosen = 0 if level == 0 else _png_choose_filter(arr, 61 * 3, 3)  # what the whole-image encoder picks
+    _write_bands(tmp_path / "a.png", arr, size=7, png_compression=level, png_filter=chosen)
+    assert (tmp_path / "a.png").read_bytes() == images.encode_image(arr, format="png", png_compression=level)
