@@ -29,7 +29,7 @@ def test_import_is_light_and_core_only():
 
 
 def test_public_names():
-    assert images.FORMATS == ("png", "jpeg", "tiff", "bmp", "gif", "webp", "npy", "csv", "txt")
+    assert images.FORMATS == ("png", "jpeg", "tiff", "bmp", "gif", "webp", "npy", "zarr", "csv", "txt")
     assert images.SCALES == ("clip", "abs", "normalize", "offset")
     assert images.DEFAULT_MAX_PIXELS == 178_956_970
     for name in images.__all__:

@@ -197,7 +197,7 @@ def test_probe_never_decodes_pixels(monkeypatch):
 
     # (A text matrix is parsed to find its shape: not a header format.)
     sources = {fmt: images.encode_image(rand((6, 7, 3)), format=fmt)
-               for fmt in images.FORMATS if fmt not in ("npy", "txt", "csv")}
+               for fmt in images.FORMATS if fmt not in ("npy", "txt", "csv", "zarr")}  # zarr: a folder
     sources["npy"] = npy_bytes(np.zeros((6, 7, 3), np.float32))
     sources["palette gif"] = pil_bytes(palette_image(COLOURS, INDICES, (3, 2)), "GIF", transparency=1)
     sources["palette bmp"] = pil_bytes(palette_image(COLOURS, INDICES, (3, 2)), "BMP")

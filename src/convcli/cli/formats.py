@@ -33,7 +33,7 @@ def canonical_format(name: str) -> str:
     >>> canonical_format("jpg"), canonical_format("png")
     ('jpeg', 'png')
     >>> FORMAT_CHOICES
-    ('png', 'jpeg', 'jpg', 'tiff', 'tif', 'bmp', 'gif', 'webp', 'npy', 'csv', 'txt')
+    ('png', 'jpeg', 'jpg', 'tiff', 'tif', 'bmp', 'gif', 'webp', 'npy', 'zarr', 'csv', 'txt')
     >>> IMAGE_EXTENSIONS
     ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp', '.gif', '.webp', '.npy')
     """

@@ -13,7 +13,7 @@ import click
 
 from ..errors import shown_path
 from .faults import closed
-from ..images.formats import MATRIX_PREFIX
+from ..images.formats import MATRIX_PREFIX, sniff_folder
 from .formats import EXTENSIONS, IMAGE_EXTENSIONS
 
 
@@ -66,6 +66,9 @@ def collect_inputs(inputs: Sequence[str], *, recursive: bool | None = None) -> l
             collected.append(InputFile(name, name, "matrix", EXTENSIONS["txt"], index, None))
         elif name.startswith("shape:"):  # a shape without pixels, for --dry-run
             collected.append(InputFile(name, name, "shape", ".npy", index, None))
+        elif os.path.isdir(name) and sniff_folder(name) is not None:  # a folder store (Zarr): one input
+            stem = os.path.splitext(os.path.basename(name.rstrip(os.sep)) or name)[0]
+            collected.append(InputFile(name, name, stem, EXTENSIONS[sniff_folder(name) or "zarr"], index, name))
         elif os.path.isdir(name):
             for relative in _images_in(name, recursive=recursive):
                 path = os.path.join(name, relative)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import click
 
 from ..errors import shown_path
+from ..images.formats import FORMAT_TABLE
 from .formats import EXTENSIONS, canonical_format
 from .inputs import InputFile
 from .options import OutputOptions
@@ -37,11 +38,15 @@ EXPLAIN_PRODUCT = "explain"
 PICTURE_PRODUCTS = (SHEET_PRODUCT, EXPLAIN_PRODUCT)
 
 def _format_of(path: str, options: OutputOptions, input_file: InputFile) -> str:
-    from ..images import format_from_path, sniff_format, written_through
+    from ..images import FOLDER_FORMATS, format_from_path, sniff_folder, sniff_format, written_through
 
     # Standard output, and a device or FIFO (-o /dev/null, -o /dev/stdout), need no extension:
     # --format, else the name's extension if it has one, else the input's format.
     if path == "-" or written_through(path):
+        if options.output_format in FOLDER_FORMATS:
+            raise click.BadParameter(
+                f"a {FORMAT_TABLE[options.output_format].label} store is a folder; it cannot go to {shown_path(path)}: give -o NAME{EXTENSIONS[options.output_format]}",
+                param_hint="'--format'")
         if options.output_format:
             return canonical_format(options.output_format)
         if path != "-":
@@ -55,7 +60,7 @@ def _format_of(path: str, options: OutputOptions, input_file: InputFile) -> str:
             return format_from_path("x" + input_file.ext) if input_file.ext else "png"
         except ValueError:
             return "png"
-    if os.path.isdir(path):  # `-o out/` for a folder of results: that is -O's job
+    if os.path.isdir(path) and sniff_folder(path) is None:  # `-o out/` for a folder of results: that is -O's job
         raise click.BadParameter(
             f"{shown_path(path)} is a folder; -o names one output file: give -O {shown_path(path)} to write into the "
             "folder (names from --name), or a file name in it", param_hint="'-o'")

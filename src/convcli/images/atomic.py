@@ -4,10 +4,13 @@ process's own, and the checks around outputs (:func:`same_file`, :func:`written_
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from convcli.errors import ImageWriteError
 from convcli.images.info import _is_bytes, _reason
@@ -108,11 +111,15 @@ def remove_temp_files() -> int:
 
 
 def _unlink_all(paths: Iterable[str]) -> int:
-    """Remove each of ``paths`` that can be removed (best effort); how many were."""
+    """Remove each of ``paths`` that can be removed (best effort; a temporary folder with what is
+    in it); how many were."""
     removed = 0
     for path in paths:
         try:
-            os.unlink(path)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
             removed += 1
         except OSError:
             pass
@@ -183,7 +190,7 @@ def would_clobber(path: str) -> bool:
     return os.path.lexists(path) and not written_through(path)
 
 
-def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
+def write_atomic(path: str, data: bytes | FolderData, *, no_clobber: bool = False) -> None:
     """Write ``data`` to ``path`` so that ``path`` is either untouched or complete.
 
     The bytes go to a temporary file in the target folder (``.NAME.OWNER.XXXXXXXX.tmp``, OWNER the
@@ -201,8 +208,9 @@ def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
     ----------
     path : str or os.PathLike
         The output file.
-    data : bytes
-        Its full contents.
+    data : bytes or FolderData
+        Its full contents; a :class:`FolderData` (a Zarr store) is written as a temporary folder
+        renamed onto ``path`` (:class:`AtomicFolder`).
     no_clobber : bool, optional
         Refuse to replace an existing file.
 
@@ -225,18 +233,12 @@ def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
         path = os.fsdecode(os.fspath(path))
     except TypeError:
         raise ValueError(f"path must be a path; got {type(path).__name__}") from None
+    if isinstance(data, FolderData):
+        _write_folder(path, data, no_clobber)
+        return
     if not _is_bytes(data):
         raise ValueError(f"data must be bytes; got {type(data).__name__}")
-    folder, name = os.path.split(path)
-    if not name:
-        raise ImageWriteError("names a folder, not a file", path=path)
-    folder_shown = folder or "."
-    if not os.path.isdir(folder_shown):
-        raise ImageWriteError(f"folder {folder_shown!r} does not exist", path=path)
-    if os.path.isdir(path):
-        raise ImageWriteError("is a folder; give a file name", path=path)
-    if no_clobber and would_clobber(path):
-        raise ImageWriteError(EXISTS, path=path)
+    _check_target(path, no_clobber)
     if written_through(path):
         # /dev/null, /dev/stdout, a named pipe: written through, never replaced by a regular file.
         try:
@@ -245,41 +247,226 @@ def write_atomic(path: str, data: bytes, *, no_clobber: bool = False) -> None:
         except OSError as exc:
             raise ImageWriteError(f"cannot write: {_reason(exc)}", path=path) from None
         return
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder_shown, prefix=_temp_prefix(name, _name_max(folder_shown)),
-                                   suffix=_TEMP_SUFFIX)
+    with AtomicFile(path, no_clobber=no_clobber) as target:
+        try:
+            target.file.write(data)
+        except OSError as exc:
+            raise ImageWriteError(f"cannot write: {_reason(exc)}", path=path) from None
+        target.commit()
+
+
+@dataclass(frozen=True)
+class FolderData:
+    """The contents of an output stored as a folder (a Zarr store), as :func:`encode_image` gives
+    them for :func:`write_atomic`: ``fill(folder)`` writes them into an empty folder.
+
+    Parameters
+    ----------
+    fill : callable
+        ``fill(folder)``: write the store's files into ``folder``.
+    label : str
+        The format's name in messages (``"Zarr"``).
+    """
+
+    fill: Callable[[str], None]
+    label: str
+
+
+def _write_folder(path: str, data: FolderData, no_clobber: bool) -> None:
+    """:func:`write_atomic` of a folder store: filled as a temporary folder, then renamed."""
+    if written_through(path):
+        raise ImageWriteError(f"a {data.label} store is a folder; it cannot be written to a device or a pipe", path=path)
+    with AtomicFolder(path, no_clobber=no_clobber) as target:
+        assert target.temp_path is not None
+        try:
+            data.fill(target.temp_path)
+        except OSError as exc:
+            raise ImageWriteError(f"cannot write: {_reason(exc)}", path=path) from None
+        target.commit()
+
+
+class _AtomicTemp:
+    """A temporary file or folder in the target folder, named as :func:`write_atomic`'s (so
+    :func:`sweep_temp_files` and :func:`remove_temp_files` know it), put at ``path`` by
+    :meth:`commit` or removed by :meth:`abort`."""
+
+    def __init__(self, path: str, no_clobber: bool, folder: str, make: Callable[..., Any]) -> None:
+        self.path = path
+        self.no_clobber = no_clobber
+        self.folder = folder
+        try:
+            made = make(dir=folder, prefix=_temp_prefix(os.path.basename(path), _name_max(folder)), suffix=_TEMP_SUFFIX)
+        except OSError as exc:
+            raise ImageWriteError(f"cannot write: {_reason(exc)}", path=path) from None
+        fd, tmp = made if isinstance(made, tuple) else (None, made)
+        self._fd = fd
+        self._tmp: str | None = tmp
         with _LIVE_LOCK:
             _LIVE_TEMPS.add(tmp)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-            mode = _kept_mode(path)
-            if hasattr(os, "fchmod"):
-                os.fchmod(fh.fileno(), mode)
-            else:  # pragma: no cover - Windows
-                os.chmod(tmp, mode)
-        if no_clobber:
-            _link_no_clobber(tmp, path)
-        else:
-            os.replace(tmp, path)
-        with _LIVE_LOCK:
-            _LIVE_TEMPS.discard(tmp)
-        tmp = None
-        _fsync_folder(folder_shown)
-    except ImageWriteError:
-        raise
-    except OSError as exc:
-        raise ImageWriteError(f"cannot write: {_reason(exc)}", path=path) from None
-    finally:
+
+    @property
+    def temp_path(self) -> str | None:
+        """The temporary file or folder (None once committed or aborted)."""
+        return self._tmp
+
+    def commit(self) -> None:
+        """Put the temporary at ``path``; on failure it is removed and ``path`` left as it was."""
+        tmp = self._tmp
+        if tmp is None:
+            raise ImageWriteError("was already committed or aborted", path=self.path)
+        try:
+            self._put(tmp)
+            with _LIVE_LOCK:
+                _LIVE_TEMPS.discard(tmp)
+            self._tmp = None
+            _fsync_folder(self.folder)
+        except ImageWriteError:
+            self.abort()
+            raise
+        except OSError as exc:
+            self.abort()
+            raise ImageWriteError(f"cannot write: {_reason(exc)}", path=self.path) from None
+
+    def abort(self) -> None:
+        """Remove the temporary; ``path`` stays as it was. Harmless when already done."""
+        self._close()
+        tmp, self._tmp = self._tmp, None
         if tmp is not None:
             with _LIVE_LOCK:
                 _LIVE_TEMPS.discard(tmp)
+            _unlink_all([tmp])
+
+    def _put(self, tmp: str) -> None:  # pragma: no cover - each kind has its own
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        pass
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.abort()
+
+
+class AtomicFile(_AtomicTemp):
+    """A file written in pieces that appears at ``path`` complete, or not at all.
+
+    Its bytes go to ``file``, a temporary file in the target folder named as :func:`write_atomic`'s;
+    :meth:`commit` flushes, ``fsync``-s, gives it the permission bits :func:`write_atomic` gives, and
+    renames it onto ``path``; :meth:`abort` (or leaving the ``with`` block without committing)
+    removes it. The checks of ``path`` (folder missing, a folder, ``no_clobber``) are made when it
+    is opened.
+
+    Parameters
+    ----------
+    path : str
+        The output file (a regular file; :func:`written_through` paths are the caller's).
+    no_clobber : bool, optional
+        Refuse to replace an existing file.
+
+    Examples
+    --------
+    >>> import os, pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     with AtomicFile(os.path.join(folder, "a.bin")) as target:
+    ...         _ = target.file.write(b"one, "); _ = target.file.write(b"two")
+    ...         target.commit()
+    ...     pathlib.Path(folder, "a.bin").read_bytes(), os.listdir(folder)
+    (b'one, two', ['a.bin'])
+    """
+
+    def __init__(self, path: str, *, no_clobber: bool = False) -> None:
+        super().__init__(path, no_clobber, _check_target(path, no_clobber), tempfile.mkstemp)
+        fd, tmp = self._fd, self._tmp
+        # A file object named by its path (tifffile looks at .name), on the descriptor mkstemp opened.
+        self.file = open(tmp, "wb", opener=lambda _path, _flags: fd)  # type: ignore[arg-type]  # noqa: SIM115
+
+    def _put(self, tmp: str) -> None:
+        fh = self.file
+        fh.flush()
+        os.fsync(fh.fileno())
+        mode = _kept_mode(self.path)
+        if hasattr(os, "fchmod"):
+            os.fchmod(fh.fileno(), mode)
+        else:  # pragma: no cover - Windows
+            os.chmod(tmp, mode)
+        fh.close()
+        if self.no_clobber:
+            _link_no_clobber(tmp, self.path)
+        else:
+            os.replace(tmp, self.path)
+
+    def _close(self) -> None:
+        try:
+            self.file.close()
+        except OSError:
+            pass
+
+
+class AtomicFolder(_AtomicTemp):
+    """A folder (a Zarr store) filled in pieces that appears at ``path`` complete, or not at all.
+
+    It is filled as ``temp_path``, a temporary folder in the target folder (named as
+    :func:`write_atomic`'s temporary files, and swept as they are); :meth:`commit` renames it onto
+    ``path``. A folder already at ``path`` is first renamed aside and removed after the new one is
+    in place (a folder cannot be replaced in one rename); :meth:`abort` removes the temporary folder.
+
+    Parameters
+    ----------
+    path : str
+        The output folder.
+    no_clobber : bool, optional
+        Refuse to replace anything at ``path``.
+
+    Examples
+    --------
+    >>> import os, pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     with AtomicFolder(os.path.join(folder, "a.zarr")) as target:
+    ...         _ = pathlib.Path(target.temp_path, "zarr.json").write_text("{}")
+    ...         target.commit()
+    ...     os.listdir(folder), os.listdir(os.path.join(folder, "a.zarr"))
+    (['a.zarr'], ['zarr.json'])
+    """
+
+    def __init__(self, path: str, *, no_clobber: bool = False) -> None:
+        super().__init__(path, no_clobber, _check_target(path, no_clobber, folder_ok=True), tempfile.mkdtemp)
+
+    def _put(self, tmp: str) -> None:
+        if not os.path.lexists(self.path):
+            os.rename(tmp, self.path)
+            return
+        if self.no_clobber:
+            raise ImageWriteError(EXISTS, path=self.path)
+        if not os.path.isdir(self.path) or os.path.islink(self.path):
+            os.unlink(self.path)
+            os.rename(tmp, self.path)
+            return
+        with _AtomicTemp(self.path, False, self.folder, tempfile.mkdtemp) as old:  # the old store, removed after
+            assert old.temp_path is not None
+            aside = os.path.join(old.temp_path, "old")
+            os.replace(self.path, aside)
             try:
-                os.unlink(tmp)
+                os.rename(tmp, self.path)
             except OSError:
-                pass
+                os.replace(aside, self.path)  # the old store back where it was
+                raise
+
+
+def _check_target(path: str, no_clobber: bool, *, folder_ok: bool = False) -> str:
+    """The checks of an output path before anything is written; its folder (``"."`` for none)."""
+    folder, name = os.path.split(path)
+    if not name:
+        raise ImageWriteError("names a folder, not a file", path=path)
+    folder_shown = folder or "."
+    if not os.path.isdir(folder_shown):
+        raise ImageWriteError(f"folder {folder_shown!r} does not exist", path=path)
+    if not folder_ok and os.path.isdir(path):
+        raise ImageWriteError("is a folder; give a file name", path=path)
+    if no_clobber and would_clobber(path):
+        raise ImageWriteError(EXISTS, path=path)
+    return folder_shown
 
 
 def _link_no_clobber(tmp: str, path: str) -> None:

@@ -9,7 +9,8 @@ import numpy as np
 
 from convcli._libraries import _pil, _tifffile
 from convcli.errors import ConvcliError, ImageWriteError
-from convcli.images.formats import FORMAT_TABLE, TEXT_FORMATS, _check_format, check_writable
+from convcli.images.atomic import FolderData
+from convcli.images.formats import FOLDER_FORMATS, FORMAT_TABLE, TEXT_FORMATS, _check_format, check_writable
 from convcli.images.info import _reason
 from convcli.images.png import _png_encode
 from convcli.images.textmatrix import format_matrix
@@ -23,7 +24,7 @@ DEFAULT_PNG_COMPRESSION = 1
 
 def encode_image(
     array: np.ndarray, *, format: str, has_alpha: bool | None = None, png_compression: int = DEFAULT_PNG_COMPRESSION
-) -> bytes:
+) -> bytes | FolderData:
     """Encode an array (already in its output dtype) as the bytes of a file.
 
     PNG: convcli's own writer, for grey, grey+alpha, RGB and RGBA of 8 or 16 bits: one row filter
@@ -39,7 +40,9 @@ def encode_image(
     as ending in alpha unless ``has_alpha`` is False; more than 4 channels are written as a stack
     of grey pages, one per channel, with an ImageJ hyperstack description (tifffile's shaped
     description for float64, which ImageJ cannot hold), read back whole by
-    :func:`~convcli.images.read_image`. ``.npy``: ``numpy.save``. ``.txt`` and ``.csv``: one row
+    :func:`~convcli.images.read_image`. ``.npy``: ``numpy.save``. Zarr: a
+    :class:`~convcli.images.atomic.FolderData` that :func:`~convcli.images.write_atomic` writes as a
+    Zarr v3 folder store (chunks of 256 × 256 pixels, every channel; zarr's default compressor). ``.txt`` and ``.csv``: one row
     per line, values separated by a space or a comma, each the shortest text that reads back as the
     same value (:func:`~convcli.images.textmatrix.format_matrix`).
     The same array always gives the same bytes (with the same zlib and encoders). A (H, W, 1)
@@ -59,8 +62,8 @@ def encode_image(
 
     Returns
     -------
-    bytes
-        The file's contents.
+    bytes or FolderData
+        The file's contents (a folder store's: a FolderData).
 
     Raises
     ------
@@ -93,9 +96,13 @@ def encode_image(
 
 def _encode(
     arr: np.ndarray, format: str, has_alpha: bool | None = None, png_compression: int = DEFAULT_PNG_COMPRESSION
-) -> bytes:
+) -> bytes | FolderData:
     if format in TEXT_FORMATS:
         return format_matrix(arr, format=format)
+    if format in FOLDER_FORMATS:
+        from convcli.images.zarr_io import write_whole
+
+        return FolderData(fill=lambda folder: write_whole(folder, arr), label=FORMAT_TABLE[format].label)
     if format == "npy":
         buf = io.BytesIO()
         np.save(buf, arr, allow_pickle=False)

@@ -64,6 +64,9 @@ class Format:
         Result dtypes (the steps' own) kept as the output dtype.
     sniff : callable, optional
         A further test of the first bytes, after ``magic`` matched.
+    markers : tuple of str
+        For a format stored as a folder (Zarr): the files, one of which the folder holds, that
+        recognise it (no magic bytes, no ``sniff``).
 
     Examples
     --------
@@ -84,6 +87,7 @@ class Format:
     keeps_input: tuple[str, ...] = ()
     keeps_result: tuple[str, ...] = ()
     sniff: Callable[[bytes], bool] | None = None
+    markers: tuple[str, ...] = ()
 
 
 def _is_webp(head: bytes) -> bool:
@@ -130,6 +134,10 @@ FORMAT_TABLE: dict[str, Format] = {
                keeps_result=KEPT_INTEGER_DTYPES),
         # Numbers as text (convcli.images.textmatrix): no magic bytes, recognised by their content
         # (ASCII text that starts with a number); read as float64, written as the result's own values.
+        # A Zarr array (convcli.images.zarr_io): a folder store, recognised by its metadata file
+        # (v2 ".zarray", v3 "zarr.json"), never by its name.
+        Format("zarr", "Zarr", (".zarr",), (), "zarr_io", OUTPUT_DTYPES, "float32",
+               keeps_result=KEPT_INTEGER_DTYPES, markers=(".zarray", "zarr.json")),
         Format("csv", ".csv", (".csv",), (), "textmatrix", OUTPUT_DTYPES, "float64", channels=(1,),
                keeps_result=OUTPUT_DTYPES, sniff=_is_csv),
         Format("txt", ".txt", (".txt",), (), "textmatrix", OUTPUT_DTYPES, "float64", channels=(1,),
@@ -146,12 +154,17 @@ EXTENSIONS = {name: spec.extensions[0] for name, spec in FORMAT_TABLE.items()}
 #: The format of each extension (lower case, with the dot): ``{".jpg": "jpeg", ".jpeg": "jpeg", ...}``.
 EXTENSION_FORMATS = {ext: name for name, spec in FORMAT_TABLE.items() for ext in spec.extensions}
 
-#: The formats of numbers written as text (no magic bytes): ``("csv", "txt")``.
-TEXT_FORMATS = tuple(name for name, spec in FORMAT_TABLE.items() if not spec.magic)
+#: The formats stored as a folder, recognised by a file in it: ``("zarr",)``.
+FOLDER_FORMATS = tuple(name for name, spec in FORMAT_TABLE.items() if spec.markers)
 
-#: Every image extension convcli recognises, lower case, with the dot (a folder INPUT takes these;
-#: text matrices are named one by one).
-IMAGE_EXTENSIONS = tuple(ext for ext, name in EXTENSION_FORMATS.items() if name not in TEXT_FORMATS)
+#: The formats of numbers written as text (no magic bytes): ``("csv", "txt")``.
+TEXT_FORMATS = tuple(name for name, spec in FORMAT_TABLE.items() if not spec.magic and not spec.markers)
+
+#: Every image file extension convcli recognises, lower case, with the dot (a folder INPUT takes these;
+#: text matrices and folder stores are named one by one).
+IMAGE_EXTENSIONS = tuple(
+    ext for ext, name in EXTENSION_FORMATS.items() if name not in TEXT_FORMATS and name not in FOLDER_FORMATS
+)
 
 #: Other names of formats, from their extensions: ``{"jpg": "jpeg", "tif": "tiff"}``.
 FORMAT_ALIASES = {ext[1:]: name for ext, name in EXTENSION_FORMATS.items() if ext[1:] != name}
@@ -211,10 +224,46 @@ def sniff_format(head: bytes) -> str | None:
         raise ValueError(f"head must be bytes; got {type(head).__name__}")
     head = bytes(head[:SNIFF_BYTES])
     for spec in FORMAT_TABLE.values():
-        if spec.magic and not head.startswith(spec.magic):
+        if spec.markers or (spec.magic and not head.startswith(spec.magic)):
             continue
         if spec.sniff is None or spec.sniff(head):  # a format without magic bytes always has a sniff
             return spec.name
+    return None
+
+
+def sniff_folder(path: str) -> str | None:
+    """Recognise a folder store (Zarr) by the metadata file in it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A folder.
+
+    Returns
+    -------
+    str or None
+        One of :data:`FOLDER_FORMATS`, or None when the folder holds none of their markers
+        (a regular file each; a link is not followed).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     before = sniff_folder(folder)
+    ...     _ = pathlib.Path(folder, "zarr.json").write_text("{}")
+    ...     before, sniff_folder(folder)
+    (None, 'zarr')
+    """
+    import stat
+
+    for spec in FORMAT_TABLE.values():
+        for marker in spec.markers:
+            try:
+                mode = os.lstat(os.path.join(path, marker)).st_mode
+            except (OSError, ValueError):
+                continue
+            if stat.S_ISREG(mode):
+                return spec.name
     return None
 
 
@@ -317,6 +366,7 @@ def check_writable(format: str, shape: tuple[int, ...], dtype: str, *, has_alpha
     webp          uint8                  1-4 (stored as RGB/RGBA: grey reads back as RGB)
     tiff          all four               any
     npy           all four               any
+    zarr          all four               any
     txt, csv      all four               1 (one 2-D matrix)
     ============  =====================  ============================================
 

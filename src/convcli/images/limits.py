@@ -190,6 +190,25 @@ def _file_size_limit(size: int, limits: Limits, label: str, *, known: bool = Tru
         )
 
 
+def streamed_limits(limits: Limits) -> Limits:
+    """The limits an input read band by band is held to (TIFF by strips or tiles, ``.npy``
+    memory-mapped, Zarr): the pixel limit is replaced by the memory the plan needs. So
+    ``max_pixels`` is not applied, and the memory limit only to the estimate ``limits.memory``
+    gives (the command line's, from the plan of its bands); the whole-image estimate of
+    :func:`working_memory` does not apply to an input that is never whole. The side, frame and
+    file-size limits stay.
+
+    Examples
+    --------
+    >>> relaxed = streamed_limits(Limits())
+    >>> relaxed.max_pixels, relaxed.max_memory, relaxed.max_side
+    (None, None, 65535)
+    """
+    from dataclasses import replace
+
+    return replace(limits, max_pixels=None, max_memory=limits.max_memory if limits.memory is not None else None)
+
+
 def _finish(arr: np.ndarray, info: ImageInfo, label: str, limits: Limits) -> np.ndarray:
     """Check the decoded array against the header and make it a fresh, writable, C-ordered array."""
     if tuple(arr.shape) != info.shape or arr.dtype.name != info.dtype:
@@ -198,6 +217,12 @@ def _finish(arr: np.ndarray, info: ImageInfo, label: str, limits: Limits) -> np.
             f"{info.dtype} {info.shape}; the file may be damaged",
             path=label,
         )
+    return _finish_values(arr, label, limits)
+
+
+def _finish_values(arr: np.ndarray, label: str, limits: Limits) -> np.ndarray:
+    """Refuse NaN and inf (unless allowed) and make ``arr`` a fresh-enough, writable, C-ordered,
+    native-order array: what :func:`_finish` does after its shape check, also for one band."""
     if arr.dtype.kind == "f" and not limits.allow_nonfinite and not np.isfinite(arr).all():
         raise ImageReadError(
             "holds NaN or inf; convcli needs finite values (`allow_nonfinite` lets them through)", path=label

@@ -47,14 +47,18 @@ def read_header(fh: BinaryIO) -> tuple[tuple[int, ...], np.dtype]:
     return tuple(int(n) for n in shape), np.dtype(dtype)
 
 
-def read(
-    fh: BinaryIO, fmt: str, label: str, limits: Limits, decode: bool
-) -> tuple[np.ndarray | None, ImageInfo]:
-    fmtlib = np.lib.format
-    try:
-        shape, dtype = read_header(fh)
-    except UnsupportedVersion as error:
-        raise ImageReadError(str(error), path=label) from None
+def array_dtype(dtype: np.dtype, label: str) -> tuple[str, tuple[str, ...]]:
+    """The dtype an array file (``.npy``, Zarr) of ``dtype`` is read as, and the notes saying so:
+    bool becomes uint8 0 and 1, float16 float32, wider floats float64; objects (pickle),
+    structured, complex and other non-numeric dtypes are refused.
+
+    Examples
+    --------
+    >>> array_dtype(np.dtype("bool"), "a.npy")
+    ('uint8', ('bool array read as 0 and 1',))
+    >>> array_dtype(np.dtype(">u2"), "a.npy")
+    ('uint16', ())
+    """
     if dtype.hasobject:
         raise ImageReadError(
             "holds Python objects (would need pickle, which convcli never loads); save a numeric array", path=label
@@ -65,23 +69,29 @@ def read(
         raise ImageReadError("holds complex numbers; convcli reads real numbers", path=label)
     if dtype.kind not in "biuf":
         raise ImageReadError(f"has dtype {dtype}; convcli reads numeric arrays", path=label)
+    if dtype.kind == "b":
+        return "uint8", ("bool array read as 0 and 1",)
+    if dtype.kind == "f" and dtype.itemsize < 4:
+        return "float32", (f"{dtype.name} widened to float32",)
+    if dtype.kind == "f" and dtype.itemsize > 8:
+        return "float64", (f"{dtype.name} narrowed to float64",)
+    return dtype.name, ()
+
+
+def read(
+    fh: BinaryIO, fmt: str, label: str, limits: Limits, decode: bool
+) -> tuple[np.ndarray | None, ImageInfo]:
+    fmtlib = np.lib.format
+    try:
+        shape, dtype = read_header(fh)
+    except UnsupportedVersion as error:
+        raise ImageReadError(str(error), path=label) from None
+    out_dtype, notes = array_dtype(dtype, label)
     if len(shape) not in (2, 3):
         raise ImageReadError(f"has shape {shape}; an image array must be (H, W) or (H, W, C)", path=label)
     if 0 in shape:
         raise ImageReadError(f"is empty (shape {shape})", path=label)
-    notes: list[str] = []
-    if dtype.kind == "b":
-        out_dtype = "uint8"
-        notes.append("bool array read as 0 and 1")
-    elif dtype.kind == "f" and dtype.itemsize < 4:
-        out_dtype = "float32"
-        notes.append(f"{dtype.name} widened to float32")
-    elif dtype.kind == "f" and dtype.itemsize > 8:
-        out_dtype = "float64"
-        notes.append(f"{dtype.name} narrowed to float64")
-    else:
-        out_dtype = dtype.name
-    info = ImageInfo(shape=shape, dtype=out_dtype, format="npy", has_alpha=False, notes=tuple(notes))
+    info = ImageInfo(shape=shape, dtype=out_dtype, format="npy", has_alpha=False, notes=notes)
     _check_limits(info, limits, label)
     if not decode:
         return None, info

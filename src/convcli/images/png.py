@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from typing import NamedTuple
 
 import numpy as np
 
@@ -197,38 +198,22 @@ def _png_encode(
         The PNG file.
     """
     arr = np.ascontiguousarray(arr)
-    h, w = arr.shape[:2]
-    channels = arr.shape[2] if arr.ndim == 3 else 1
-    depth = 16 if arr.dtype.itemsize == 2 else 8
-    bpp = channels * depth // 8
-    stride = w * bpp
+    h = arr.shape[0]
+    layout = _png_layout(arr.shape, arr.dtype, level)
+    stride = layout.stride
     if filter_type is None:
-        filter_type = 0 if level == 0 else _png_choose_filter(arr, stride, bpp)
-    strategy = zlib.Z_RLE if level == 1 else zlib.Z_DEFAULT_STRATEGY
+        filter_type = 0 if level == 0 else _png_choose_filter(arr, stride, layout.bpp)
     per_band = max(1, band_bytes // (stride + 1))
     bounds = [(r, min(r + per_band, h)) for r in range(0, h, per_band)]
     last = len(bounds) - 1
-    header = _zlib_header(level, strategy)
 
     def filtered(i: int) -> np.ndarray:
         r0, r1 = bounds[i]
-        if r0:
-            rows = _png_rows(arr[r0 - 1 : r1], stride)
-            raw, up = rows[1:], rows[:-1]
-        else:
-            raw = _png_rows(arr[:r1], stride)
-            up = np.zeros_like(raw)
-            up[1:] = raw[:-1]
-        buf = np.empty((r1 - r0, stride + 1), np.uint8)
-        buf[:, 0] = filter_type
-        _png_filter(raw, up, filter_type, bpp, buf[:, 1:])
-        return buf
+        above = _png_rows(arr[r0 - 1 : r0], stride)[0] if r0 else None
+        return _png_filter_band(_png_rows(arr[r0:r1], stride), above, filter_type, layout.bpp)
 
     def deflated(i: int, buf: np.ndarray) -> tuple[bytes, int, int]:
-        deflate = zlib.compressobj(level, zlib.DEFLATED, -15, 9, strategy)
-        data = deflate.compress(buf) + deflate.flush(zlib.Z_FINISH if i == last else zlib.Z_SYNC_FLUSH)
-        crc = zlib.crc32(data, zlib.crc32(b"IDAT" + (header if i == 0 else b"")))
-        return data, crc, zlib.adler32(buf)
+        return _png_deflate_band(buf, layout, first=i == 0, last=i == last)
 
     threads = max(1, min(usable_cpus() if workers is None else workers, len(bounds)))
     if threads == 1:
@@ -248,18 +233,129 @@ def _png_encode(
     adler = 1
     for (r0, r1), (_, _, band_adler) in zip(bounds, results):
         adler = _adler32_combine(adler, band_adler, (r1 - r0) * (stride + 1))
-    trailer = struct.pack(">I", adler)
-    ihdr = struct.pack(">IIBBBBB", w, h, depth, _PNG_COLOUR_TYPES[channels], 0, 0, 0)
-    parts = [b"\x89PNG\r\n\x1a\n", _png_chunk(b"IHDR", ihdr)]
+    parts = [_png_start(layout)]
     for i, (data, crc, _) in enumerate(results):
-        head = header if i == 0 else b""
-        tail = trailer if i == last else b""
-        size = len(head) + len(data) + len(tail)
-        if size <= _PNG_MAX_CHUNK:
-            parts += [struct.pack(">I", size), b"IDAT", head, data, tail, struct.pack(">I", zlib.crc32(tail, crc))]
-        else:  # only a band of one enormous row gets here
-            payload = head + data + tail
-            parts += [_png_chunk(b"IDAT", payload[k : k + _PNG_MAX_CHUNK]) for k in range(0, size, _PNG_MAX_CHUNK)]
-    parts.append(_png_chunk(b"IEND", b""))
+        parts += _png_idat(data, crc, layout, first=i == 0, adler=adler if i == last else None)
+    parts.append(_png_end())
     return b"".join(parts)
 
+
+class _PngLayout(NamedTuple):
+    """What the bytes of a PNG depend on besides its rows."""
+
+    height: int
+    width: int
+    channels: int
+    depth: int
+    bpp: int
+    stride: int
+    level: int
+    strategy: int
+    header: bytes
+
+
+def _png_layout(shape: tuple[int, ...], dtype: np.dtype, level: int) -> _PngLayout:
+    """Sample depth, bytes per pixel and per row, and the zlib strategy and header of a PNG."""
+    h, w = int(shape[0]), int(shape[1])
+    channels = int(shape[2]) if len(shape) == 3 else 1
+    depth = 16 if np.dtype(dtype).itemsize == 2 else 8
+    bpp = channels * depth // 8
+    strategy = zlib.Z_RLE if level == 1 else zlib.Z_DEFAULT_STRATEGY
+    return _PngLayout(h, w, channels, depth, bpp, w * bpp, level, strategy, _zlib_header(level, strategy))
+
+
+def _png_filter_band(raw: np.ndarray, above: np.ndarray | None, filter_type: int, bpp: int) -> np.ndarray:
+    """Rows of bytes (n, stride) filtered, each behind its filter-type byte: (n, stride + 1).
+    ``above`` is the row before the first (None: the image's first row, zeros above)."""
+    up = np.empty_like(raw)
+    up[0] = 0 if above is None else above
+    up[1:] = raw[:-1]
+    buf = np.empty((raw.shape[0], raw.shape[1] + 1), np.uint8)
+    buf[:, 0] = filter_type
+    _png_filter(raw, up, filter_type, bpp, buf[:, 1:])
+    return buf
+
+
+def _png_deflate_band(buf: np.ndarray, layout: _PngLayout, *, first: bool, last: bool) -> tuple[bytes, int, int]:
+    """A band of filtered rows raw-deflated on its own (sync flush, or the final block), the CRC-32
+    of its IDAT chunk so far (type, the zlib header if first, the data) and its Adler-32."""
+    deflate = zlib.compressobj(layout.level, zlib.DEFLATED, -15, 9, layout.strategy)
+    data = deflate.compress(buf) + deflate.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+    crc = zlib.crc32(data, zlib.crc32(b"IDAT" + (layout.header if first else b"")))
+    return data, crc, zlib.adler32(buf)
+
+
+def _png_start(layout: _PngLayout) -> bytes:
+    """The signature and the IHDR chunk."""
+    ihdr = struct.pack(">IIBBBBB", layout.width, layout.height, layout.depth, _PNG_COLOUR_TYPES[layout.channels], 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
+
+
+def _png_idat(data: bytes, crc: int, layout: _PngLayout, *, first: bool, adler: int | None) -> list[bytes]:
+    """The IDAT chunk of a band (the zlib header before the first, the Adler-32 of all filtered
+    bytes, ``adler``, after the last)."""
+    head = layout.header if first else b""
+    tail = b"" if adler is None else struct.pack(">I", adler)
+    size = len(head) + len(data) + len(tail)
+    if size <= _PNG_MAX_CHUNK:
+        return [struct.pack(">I", size), b"IDAT", head, data, tail, struct.pack(">I", zlib.crc32(tail, crc))]
+    payload = head + data + tail  # only a band of one enormous row gets here
+    return [_png_chunk(b"IDAT", payload[k : k + _PNG_MAX_CHUNK]) for k in range(0, size, _PNG_MAX_CHUNK)]
+
+
+def _png_end() -> bytes:
+    return _png_chunk(b"IEND", b"")
+
+
+class PngRowEncoder:
+    """convcli's PNG encoder fed rows in order: the same bytes as :func:`_png_encode` of the whole
+    image for the same level and filter type, holding one band of about ``band_bytes`` filtered
+    bytes (and the rows fed) at a time.
+
+    ``feed(rows)`` returns the bytes of the file that are complete (the signature and IHDR with the
+    first rows, then each band's IDAT chunk). With ``filter_type`` None the filter is libpng's
+    heuristic on the first rows fed (the whole-image encoder's looks at rows of the whole image).
+    """
+
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype, level: int = 6, *,
+                 filter_type: int | None = None, band_bytes: int = _PNG_BAND_BYTES) -> None:
+        self.layout = _png_layout(shape, dtype, level)
+        self.filter_type = 0 if level == 0 and filter_type is None else filter_type
+        self._per_band = max(1, band_bytes // (self.layout.stride + 1))
+        self._pending: list[np.ndarray] = []
+        self._pending_rows = 0
+        self._above: np.ndarray | None = None
+        self._done = 0  # rows deflated
+        self._adler = 1
+
+    def feed(self, rows: np.ndarray) -> bytes:
+        """Rows (n, W[, C]) of the PNG's dtype, next in order; the bytes now complete."""
+        layout = self.layout
+        out = [_png_start(layout)] if self._done == 0 and self._pending_rows == 0 and len(rows) else []
+        if self.filter_type is None and len(rows):
+            self.filter_type = _png_choose_filter(np.ascontiguousarray(rows), layout.stride, layout.bpp)
+        raw = _png_rows(np.ascontiguousarray(rows), layout.stride)
+        start = 0
+        while start < len(raw):
+            take = min(self._per_band - self._pending_rows, len(raw) - start)
+            self._pending.append(raw[start : start + take])
+            self._pending_rows += take
+            start += take
+            if self._pending_rows == self._per_band or self._done + self._pending_rows == layout.height:
+                out += self._flush()
+        return b"".join(out)
+
+    def _flush(self) -> list[bytes]:
+        layout = self.layout
+        band = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
+        assert self.filter_type is not None
+        buf = _png_filter_band(band, self._above, self.filter_type, layout.bpp)
+        self._above = band[-1].copy()
+        first = self._done == 0
+        self._done += len(band)
+        last = self._done == layout.height
+        data, crc, band_adler = _png_deflate_band(buf, layout, first=first, last=last)
+        self._adler = _adler32_combine(self._adler, band_adler, buf.size)
+        self._pending, self._pending_rows = [], 0
+        parts = _png_idat(data, crc, layout, first=first, adler=self._adler if last else None)
+        return parts + ([_png_end()] if last else [])

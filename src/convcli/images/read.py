@@ -1,7 +1,7 @@
 """Reading images: sources, probing a header, and reading the first frame or page into an array.
 
 Inputs are recognised by their magic bytes (never by their extension) and only formats on an
-allow-list are read: PNG, JPEG, TIFF, BMP, GIF, WebP and NumPy ``.npy`` (see
+allow-list are read: PNG, JPEG, TIFF, BMP, GIF, WebP, NumPy ``.npy`` and Zarr folder stores (see
 :mod:`convcli.images.formats`), and numbers as text (``.txt``, ``.csv``: ASCII text that starts
 with a number, :mod:`convcli.images.textmatrix`). A source is a path, the string ``"sample:NAME"``
 (an image that ships inside scikit-image), ``"shape:HxW[xC]"`` (a shape without pixels, for
@@ -22,6 +22,8 @@ TIFF      :mod:`~convcli.images.tiff`: tifffile, first page only (a stack of cha
           tifffile cannot decode without the optional ``imagecodecs`` package (LZW, JPEG, CCITT),
           and for CMYK and YCbCr pages
 .npy      :mod:`~convcli.images.npy`: NumPy, ``allow_pickle=False``
+Zarr      :mod:`~convcli.images.zarr_io`: a folder store (v2 or v3), its metadata checked by
+          convcli, its chunks read by the ``zarr`` package
 .txt/.csv :mod:`~convcli.images.textmatrix`: convcli, float64, one row per line
 ========  =====================================================================================
 
@@ -67,7 +69,7 @@ import numpy as np
 
 from convcli._libraries import _c_stderr_silenced
 from convcli.errors import ConvcliError, ImageReadError, did_you_mean
-from convcli.images.formats import FORMAT_TABLE, MATRIX_PREFIX, NOT_SUPPORTED, SNIFF_BYTES, sniff_format
+from convcli.images.formats import FORMAT_TABLE, MATRIX_PREFIX, NOT_SUPPORTED, SNIFF_BYTES, sniff_folder, sniff_format
 from convcli.images.info import ImageInfo, _is_bytes, _reason
 from convcli.images.limits import Limits, _check_limits, _file_size_limit, _finish, _resolve_limits
 from convcli.images.textmatrix import read_inline
@@ -315,6 +317,9 @@ def _read(source: Source, limits: Limits, *, decode: bool) -> tuple[np.ndarray |
         return (arr if decode else None), info
     if not (_is_bytes(source) or isinstance(source, (str, os.PathLike))):
         raise ValueError(f"source must be a path, 'sample:NAME', 'matrix:...' or bytes; got {type(source).__name__}")
+    folder = _folder_store(source)
+    if folder is not None:
+        return _read_folder(folder, limits, decode)
     with _opened(source, limits) as (fh, label):
         try:
             head = fh.read(SNIFF_BYTES)
@@ -328,21 +333,44 @@ def _read(source: Source, limits: Limits, *, decode: bool) -> tuple[np.ndarray |
         fh.seek(0)
         spec = FORMAT_TABLE[fmt]
         reader = import_module(f"{__package__}.{spec.decoder}").read
-        try:
-            # Decoders speak only through convcli: their warnings (Pillow's "Corrupt EXIF data") are
-            # dropped, and what libpng/libtiff print on file descriptor 2 goes nowhere.
-            with warnings.catch_warnings(), _c_stderr_silenced():
-                warnings.simplefilter("ignore")
-                return reader(fh, fmt, label, limits, decode)
-        except ConvcliError:
-            raise
-        except MemoryError:
-            raise ImageReadError(f"not enough memory to decode this {spec.label}", path=label) from None
-        except Exception as exc:  # the boundary: any decoder failure becomes one line
-            why = _reason(exc)
-            if type(exc).__name__ == "UnidentifiedImageError":  # Pillow: "cannot identify image file <...>"
-                why = "the header is damaged or truncated"
-            raise ImageReadError(f"cannot read {spec.label}: {why}", path=label) from exc
+        with _decoding(spec.label, label):
+            return reader(fh, fmt, label, limits, decode)
+
+
+def _folder_store(source: Source) -> str | None:
+    """The path of ``source`` when it is a folder store (Zarr) recognised by its files; else None."""
+    if _is_bytes(source):
+        return None
+    path = os.fspath(source)  # type: ignore[arg-type]
+    path = os.fsdecode(path) if isinstance(path, bytes) else path
+    return path if os.path.isdir(path) and sniff_folder(path) is not None else None
+
+
+def _read_folder(path: str, limits: Limits, decode: bool) -> tuple[np.ndarray | None, ImageInfo]:
+    spec = FORMAT_TABLE[sniff_folder(path) or ""]
+    with _decoding(spec.label, path):
+        return import_module(f"{__package__}.{spec.decoder}").read_folder(path, path, limits, decode)
+
+
+@contextmanager
+def _decoding(format_label: str, label: str) -> Iterator[None]:
+    """The boundary around a decoder: its warnings dropped, what C libraries print on file
+    descriptor 2 silenced, and any failure of its own turned into one line naming the input."""
+    try:
+        # Decoders speak only through convcli: their warnings (Pillow's "Corrupt EXIF data") are
+        # dropped, and what libpng/libtiff print on file descriptor 2 goes nowhere.
+        with warnings.catch_warnings(), _c_stderr_silenced():
+            warnings.simplefilter("ignore")
+            yield
+    except ConvcliError:
+        raise
+    except MemoryError:
+        raise ImageReadError(f"not enough memory to decode this {format_label}", path=label) from None
+    except Exception as exc:  # the boundary: any decoder failure becomes one line
+        why = _reason(exc)
+        if type(exc).__name__ == "UnidentifiedImageError":  # Pillow: "cannot identify image file <...>"
+            why = "the header is damaged or truncated"
+        raise ImageReadError(f"cannot read {format_label}: {why}", path=label) from exc
 
 
 def _read_sample(name: str, limits: Limits) -> tuple[np.ndarray, ImageInfo]:
