@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..vocabulary import ACTIVATIONS
-from .base import Choice, Number, Option, Planning, RuleError, Running, StepKind, Wording, field_so_far
+from .base import same_rows, Choice, Number, Option, Planning, RuleError, Running, StepKind, Wording, field_so_far
 from .layer import TAKES_ALPHA
 
 OPTIONS = (
@@ -57,6 +57,6 @@ def headline(record: dict) -> str:
     return f"activation {record['function']}{alpha}"
 
 
-KIND = StepKind(name="activation", summary="An activation function on every value (Keras's relu, leaky_relu, "
+KIND = StepKind(name="activation", rows=same_rows, summary="An activation function on every value (Keras's relu, leaky_relu, "
                 "sigmoid, tanh, softplus, elu, gelu, linear).", options=OPTIONS, plan=plan, run=run, memory=memory,
                 rules=rules, headline=headline)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .activation import memory, unchanged_window
-from .base import Number, Option, Planning, RuleError, Running, StepKind, Weights, Wording
+from .base import same_rows, Number, Option, Planning, RuleError, Running, StepKind, Weights, Wording
 
 PER_CHANNEL = ("gamma", "beta", "moving_mean", "moving_variance")
 OPTIONS = (
@@ -63,5 +63,5 @@ def headline(record: dict) -> str:
     return f"batch_norm (epsilon {record['epsilon']:g}; {record['params']:,} params)"
 
 
-KIND = StepKind(name="batch_norm", summary="Inference-time batch normalisation per channel (Keras BatchNormalization).",
+KIND = StepKind(name="batch_norm", rows=same_rows, summary="Inference-time batch normalisation per channel (Keras BatchNormalization).",
                 options=OPTIONS, plan=plan, run=run, memory=memory, rules=rules, headline=headline)

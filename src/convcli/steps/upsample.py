@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..vocabulary import MAX_UNPOOL, UPSAMPLE_METHODS
-from .base import (Choice, KernelSpec, Option, Padding, Pair, Planning, RuleError, Running, StepKind, Wording,
+from .base import (BandRows, Choice, KernelSpec, Option, Padding, Pair, Planning, RuleError, Running, StepKind, Wording,
                    field_so_far)
 from .pool import paired_pool
 
@@ -138,6 +138,17 @@ def run(step: Any, array: Any, running: Running) -> Any:
     return upsample(array, factor=options["factor"], method=options["method"], **extra)
 
 
+def rows(step: Any, stage: Any, start: int, stop: int) -> Any:
+    """nearest and zeros: output row r comes from input row ⌊r/F⌋. bilinear computes its weights from
+    each output row's own coordinate (a band's would round differently), transpose and max-unpool
+    need more than rows: they run whole."""
+    if step.options["method"] not in ("nearest", "zeros"):
+        return None
+    factor = step.options["factor"][0]
+    first = start // factor
+    return BandRows(first, -(-stop // factor), step, first * factor)
+
+
 def result_dtype(step: Any, dtype: str, *, changed: bool, has_alpha: bool) -> str:
     """nearest, zeros and max-unpool keep the values and the dtype; bilinear and transpose compute
     in floating point."""
@@ -171,7 +182,7 @@ def _method(name: str) -> dict[str, Any]:
     return {"required": ["method"], "properties": {"method": {"const": name}}}
 
 
-KIND = StepKind(name="upsample", summary="Upsample by `factor` (nearest, zeros, bilinear, transpose with a kernel), or "
+KIND = StepKind(name="upsample", rows=rows, summary="Upsample by `factor` (nearest, zeros, bilinear, transpose with a kernel), or "
                 "undo the nearest max pool (max-unpool).",
                 options=OPTIONS, plan=plan, run=run, memory=memory, rules=rules, result_dtype=result_dtype,
                 alpha_in_float=False, headline=headline, chain_rules=chain_rules, undoes=undoes,
