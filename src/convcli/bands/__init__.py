@@ -114,6 +114,7 @@ def band_plan(
     band_rows: int,
     has_alpha: bool = False,
     max_pixels: int | None = None,
+    dtype: Any = None,
 ) -> BandPlan:
     """For each band of ``band_rows`` rows of the chain's result, the rows of each step's input
     it needs, accumulated backwards through the chain.
@@ -142,7 +143,8 @@ def band_plan(
 
     if isinstance(band_rows, bool) or not isinstance(band_rows, int) or band_rows < 1:
         raise ValueError(f"`band_rows` must be a whole number >= 1, got {band_rows!r}")
-    planned = plan(steps, shape, has_alpha=has_alpha, max_pixels=max_pixels)
+    planned = plan(steps, shape, has_alpha=has_alpha, max_pixels=max_pixels, dtype=dtype)
+    planned.dtype_in = None if dtype is None else str(dtype)
     height = planned.shape[0]
     reason = whole_reason(steps, planned)
     bands = []
@@ -184,8 +186,9 @@ def _row_index(first: int, stop: int, height: int, fill: str | None) -> Any:
     if fill is None:  # pragma: no cover - a kind's declaration and its band step disagree: a bug
         raise RuntimeError(f"rows {first}…{stop - 1} of {height} read past the edge with no boundary rule")
     if BOUNDARIES[fill] == "constant":
-        inside = np.arange(max(first, 0), min(stop, height))
-        return np.concatenate([np.full(before, -1), inside, np.full(after, -1)])
+        inside = np.arange(min(max(first, 0), stop), max(min(stop, height), first))
+        above, below = min(stop, 0) - first if first < 0 else 0, stop - max(first, height) if stop > height else 0
+        return np.concatenate([np.full(above, -1), inside, np.full(below, -1)])
     padded = np.pad(np.arange(height), (before, after), mode=BOUNDARIES[fill])
     return padded[first + before: stop + before]
 
@@ -213,6 +216,7 @@ def run_banded(
     engine: str = "auto",
     allow_nonfinite: bool = False,
     max_pixels: int | None = None,
+    dtype: Any = None,
 ) -> Iterator[tuple[int, Any]]:
     """Run ``steps`` on an input of ``shape`` band by band: ``(first output row, result band)``
     for each band of ``band_rows`` rows of the result, in order.
@@ -220,7 +224,8 @@ def run_banded(
     ``read_rows(r0, r1)`` gives rows ``r0 … r1 − 1`` of the input (a band reader; several calls
     may ask for overlapping rows). The bands put together are exactly
     :func:`convcli.pipeline.run`'s result with the same ``has_alpha``, ``engine`` and
-    ``allow_nonfinite`` (``engine`` ``auto`` is resolved once, for every band). A chain that cannot
+    ``allow_nonfinite`` (``engine`` ``auto`` is resolved once, for every band). ``dtype`` is the
+    input's (when not given, one row is read to learn it). A chain that cannot
     run in bands (:func:`whole_reason`) reads the whole input and runs whole. A step's result
     holding NaN or inf from finite values raises :class:`~convcli.errors.NonFiniteError` as the
     whole run does (naming the first step whose band overflowed). An input holding NaN or inf
@@ -245,7 +250,9 @@ def run_banded(
     from ..ops.engines import resolve_engine
 
     engine = resolve_engine(engine)
-    bands = band_plan(steps, shape, band_rows=band_rows, has_alpha=has_alpha, max_pixels=max_pixels)
+    if dtype is None:
+        dtype = _checked_rows(read_rows, 0, min(1, int(shape[0])), shape).dtype
+    bands = band_plan(steps, shape, band_rows=band_rows, has_alpha=has_alpha, max_pixels=max_pixels, dtype=dtype)
     if bands.whole is not None:
         yield from _run_whole(steps, read_rows, shape, bands, has_alpha=has_alpha, engine=engine,
                               allow_nonfinite=allow_nonfinite, max_pixels=max_pixels)
@@ -293,7 +300,9 @@ def _compute(steps, need: Need, read_rows, planned, *, has_alpha: bool, engine: 
         parts = [_compute(steps, source, read_rows, planned, has_alpha=has_alpha, engine=engine,
                           allow_nonfinite=allow_nonfinite) for source in need.sources]
     rows = need.rows
-    band = _gather(parts, need.ranges, rows, stage.in_shape, has_alpha=has_alpha)
+    # The input's dtype, for a band that is all padding (a zero_pad's rows of zeros).
+    in_dtype = planned.dtype_in if need.position == 0 else planned.stages[need.position - 1].dtype
+    band = _gather(parts, need.ranges, rows, stage.in_shape, has_alpha=has_alpha, dtype=in_dtype)
     step = steps[need.position]
     running = Running(steps=steps, position=need.position, plan=planned, engine=engine, has_alpha=has_alpha,
                       image=None)
@@ -308,7 +317,7 @@ def _compute(steps, need: Need, read_rows, planned, *, has_alpha: bool, engine: 
 
 
 def _gather(parts: list[Any], ranges: list[tuple[int, int]], rows: Any, in_shape: Sequence[int], *,
-            has_alpha: bool) -> Any:
+            has_alpha: bool, dtype: Any) -> Any:
     """The rows ``rows.first … rows.stop − 1`` of a step's input, from the real rows computed
     (``parts``, one per range), the rows past the edges as the boundary rule fills them."""
     import numpy as np
@@ -326,7 +335,7 @@ def _gather(parts: list[Any], ranges: list[tuple[int, int]], rows: Any, in_shape
         return offsets[slot] + wanted - starts[slot]
 
     filled = index < 0
-    dtype = np.dtype(parts[0].dtype) if parts else np.dtype("float32")
+    dtype = np.dtype(parts[0].dtype if parts else dtype)
     cval = rows.cval if rows.fill == "constant" else 0
     if filled.any() and not np.array_equal(np.array(cval).astype(dtype), cval):
         from ..dtypes import work_dtype

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..vocabulary import CONV_LAYOUTS
-from .base import window_band, LayerPadding, Option, Pair, Planning, Running, StepKind, Whole, Wording
+from .base import LayerPadding, Option, Pair, Planning, Running, StepKind, Whole, Wording
 from .layer import (ACTIVATION_OPTIONS, BOUNDARY_OPTIONS, activate, bias_of, check_against, in_channels, layer_details,
                     layer_rules, made_weights, memory, plan_layer, weight_options)
 
@@ -74,15 +74,8 @@ def run(step: Any, array: Any, running: Running) -> Any:
     return activate(result, options)
 
 
-def rows(step: Any, stage: Any, start: int, stop: int) -> Any:
-    """The rows the windows read, the boundary filling those outside."""
-    from ..ops.conv2d import conv2d_shape
-
-    options = step.options
-    shape = weights_shape(options, in_channels(stage.in_shape, False, "conv2d"))
-    _, (rows_axis, cols_axis) = conv2d_shape(stage.in_shape, shape, strides=options["stride"],
-                                             dilation=options["dilation"], padding=options["padding"], groups=options["groups"])
-    return window_band(step, rows_axis, cols_axis, start, stop, fill=options["boundary"], cval=options["cval"])
+# No `rows`: the layer runs whole in a banded chain. Its GEMM (BLAS) sums a pixel's products in an
+# order that depends on how many pixels one call holds, so a band's last bits would differ.
 
 
 def headline(record: dict) -> str:
@@ -94,6 +87,6 @@ def headline(record: dict) -> str:
             + layer_details(record))
 
 
-KIND = StepKind(name="conv2d", rows=rows, summary="A CNN layer: convolution across channels (Keras Conv2D, torch conv2d), "
+KIND = StepKind(name="conv2d", summary="A CNN layer: convolution across channels (Keras Conv2D, torch conv2d), "
                 "bias and activation.", options=OPTIONS, plan=plan, run=run, memory=memory, rules=rules,
                 complete=complete, headline=headline)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import window_band, LayerPadding, Option, Pair, Planning, Running, StepKind, Whole, Wording
+from .base import LayerPadding, Option, Pair, Planning, Running, StepKind, Whole, Wording
 from .layer import (ACTIVATION_OPTIONS, BOUNDARY_OPTIONS, activate, bias_of, check_against, in_channels, layer_details,
                     layer_rules, made_weights, memory, plan_layer, weight_options)
 
@@ -66,16 +66,8 @@ def run(step: Any, array: Any, running: Running) -> Any:
     return activate(result, options)
 
 
-def rows(step: Any, stage: Any, start: int, stop: int) -> Any:
-    """The rows the windows read, the boundary filling those outside."""
-    from ..ops.conv2d import depthwise_conv2d_shape
-
-    options = step.options
-    shape = weights_shape(options, in_channels(stage.in_shape, False, "depthwise_conv2d"))
-    _, (rows_axis, cols_axis) = depthwise_conv2d_shape(stage.in_shape, shape, strides=options["stride"],
-                                                       dilation=options["dilation"], padding=options["padding"])
-    return window_band(step, rows_axis, cols_axis, start, stop, fill=options["boundary"], cval=options["cval"])
-
+# No `rows`: the layer runs whole in a banded chain (its sums' last bits depend on how many pixels
+# one call holds, as conv2d's GEMM).
 
 def headline(record: dict) -> str:
     from ..report import shape_text, window_details
@@ -85,6 +77,6 @@ def headline(record: dict) -> str:
             + layer_details(record))
 
 
-KIND = StepKind(name="depthwise_conv2d", rows=rows, summary="A depthwise CNN layer (Keras DepthwiseConv2D): each channel its "
+KIND = StepKind(name="depthwise_conv2d", summary="A depthwise CNN layer (Keras DepthwiseConv2D): each channel its "
                 "own kernels, bias and activation.", options=OPTIONS, plan=plan, run=run, memory=memory, rules=rules,
                 complete=complete, headline=headline)

@@ -69,11 +69,13 @@ def run(step: Any, array: Any, running: Running) -> Any:
 
 
 def rows(step: Any, stage: Any, start: int, stop: int) -> Any:
-    """The rows the 3×3 windows read, as for filter; with a pre-blur (a second window of its own) it runs whole."""
+    """The rows the 3×3 windows read, as for filter. Runs whole: with a pre-blur (a second window of
+    its own), and for magnitude and direction, which OpenCV computes over the array as one run of
+    values (a band's values would meet its vector lanes at other places: other last bits)."""
     from ..geometry import conv_geometry
 
     options = step.options
-    if options["blur"]:
+    if options["blur"] or options["component"] not in ("x", "y"):
         return None
     rows_axis, cols_axis = conv_geometry(stage.in_shape, KERNEL_SHAPE, **geometry(options))
     return window_band(step, rows_axis, cols_axis, start, stop, fill=options["boundary"], cval=options["cval"],
