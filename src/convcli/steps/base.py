@@ -417,17 +417,23 @@ def window_rows(axis: Any, start: int, stop: int) -> tuple[int, int]:
     return start * axis.stride - axis.before, (stop - 1) * axis.stride - axis.before + axis.extent
 
 
-def window_band(step: Any, rows: Any, cols: Any, start: int, stop: int, *, padding: tuple[int, int, int, int] | None = None,
-                fill: str | None = None, cval: float = 0.0, alpha_fill: str | None = None, **changes: Any) -> BandRows:
-    """A windowed step's :class:`BandRows`: the rows its windows read, and the step rewritten to
-    read them with no row padding (``padding`` given, else none above and below, the columns'
-    as before), its other options updated with ``changes``."""
+def window_band(step: Any, rows: Any, cols: Any, start: int, stop: int, *, fill: str | None = None,
+                cval: float = 0.0, alpha_fill: str | None = None, **changes: Any) -> BandRows:
+    """A filter's :class:`BandRows`: the rows its windows read, and the step with the padding the
+    whole image has (explicit amounts, so that the engine computes every output with the same
+    kernel anchor and path as there), its other options updated with ``changes``.
+
+    The step pads the band itself, and the outputs whose windows reach that padding are not
+    kept: the band starts ⌈before/stride⌉ windows early (a whole number of strides, so that its
+    outputs fall on the image's), and those first outputs, and any past ``stop``, are dropped.
+    """
     from dataclasses import replace
 
-    first, last = window_rows(rows, start, stop)
-    padding = (0, 0, cols.before, cols.after) if padding is None else padding
-    options = dict(step.options, padding=padding, **changes)
-    return BandRows(first, last, replace(step, options=options, defaulted=frozenset()), start, fill, cval, alpha_fill)
+    early = -(-rows.before // rows.stride)
+    last = window_rows(rows, start, stop)[1]
+    options = dict(step.options, padding=(rows.before, rows.after, cols.before, cols.after), **changes)
+    return BandRows((start - early) * rows.stride, last, replace(step, options=options, defaulted=frozenset()),
+                    start - early, fill, cval, alpha_fill)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..vocabulary import POOL_MODES, POOL_OPS
-from .base import window_band, window_rows, Choice, Flag, Option, Padding, Pair, Planning, RuleError, Running, StepKind, Wording, field_so_far
+from .base import BandRows, window_rows, Choice, Flag, Option, Padding, Pair, Planning, RuleError, Running, StepKind, Wording, field_so_far
 
 OPTIONS = (
     Option("op", Choice(POOL_OPS), "max", "What each window gives."),
@@ -116,9 +116,8 @@ def rows(step: Any, stage: Any, start: int, stop: int) -> Any:
     declared = rows_axis.padded_end - rows_axis.size
     padding = (max(0, -first), min(max(0, last - height), declared), cols_axis.before,
                cols_axis.padded_end - cols_axis.size)
-    band = window_band(step, rows_axis, cols_axis, start, stop, padding=padding, mode="valid",
-                       stride=(rows_axis.stride, cols_axis.stride))
-    return replace(band, first=max(first, 0), stop=min(last, height))
+    options = dict(step.options, padding=padding, mode="valid", stride=(rows_axis.stride, cols_axis.stride))
+    return BandRows(max(first, 0), min(last, height), replace(step, options=options), start)
 
 
 def result_dtype(step: Any, dtype: str, *, changed: bool, has_alpha: bool) -> str:
