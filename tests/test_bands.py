@@ -104,7 +104,13 @@ def one_step(draw, alpha=False):
     if kind == "pool":
         return "pool", draw(pool_options())
     if kind == "upsample":
-        return "upsample", {"method": draw(st.sampled_from(["nearest", "zeros"])), "factor": list(draw(pairs))}
+        method = draw(st.sampled_from(["nearest", "zeros", "transpose"]))
+        options = {"method": method, "factor": list(draw(pairs))}
+        if method == "transpose":
+            options["kernel"] = draw(st.sampled_from(["box3", "1 2; 3 4", "1;2;3;4", "1", "1 0 2"]))
+            options["padding"] = list(draw(st.tuples(*[st.integers(0, 2)] * 4)))
+            options["output_padding"] = [draw(st.integers(0, side - 1)) for side in options["factor"]]
+        return "upsample", options
     if kind == "zero_pad":
         return "zero_pad", {"padding": list(draw(st.tuples(*[st.integers(0, 3)] * 4)))}
     if kind == "crop":
@@ -194,6 +200,25 @@ def test_every_band_edge_offset(engine, boundary):
         same_as_whole(steps, image, band_rows, engine=engine)
 
 
+@pytest.mark.parametrize("kernel", ["1 2 3; 4 5 6; 7 8 9", "1;2", "5"])
+@pytest.mark.parametrize("factor", [1, 2, 3])
+def test_transpose_upsampling_at_every_band_edge(kernel, factor):
+    """Stamps that overlap (kernel taller than the factor), meet, and leave zero rows between them."""
+    image = np.random.default_rng(2).uniform(-9, 9, (9, 5)).astype(np.float32)
+    for padding, output_padding in (((0, 0, 0, 0), (0, 0)), ((1, 2, 0, 1), (factor - 1, 0))):
+        steps = [parse_step("upsample", {"method": "transpose", "factor": factor, "kernel": kernel,
+                                         "padding": list(padding), "output_padding": list(output_padding)})]
+        for band_rows in range(1, 8):
+            same_as_whole(steps, image, band_rows)
+
+
+def test_transpose_rows_counted_by_hand():
+    # factor 2, kernel 3 rows: output rows 4…5 are stamped by inputs 1 (rows 2…4) and 2 (rows 4…6)
+    steps = [parse_step("upsample", {"method": "transpose", "factor": 2, "kernel": "1;2;3"})]
+    need = band_plan(steps, (5, 3), band_rows=2).bands[2].need
+    assert (need.rows.first, need.rows.stop, need.rows.out_first) == (1, 3, 2)
+
+
 # --- which rows -------------------------------------------------------------------------------------
 
 
@@ -227,7 +252,6 @@ def test_the_kinds_that_run_whole():
         "global pool": "steps: [{pool: {op: avg, global: true}}]",
         "max-unpool": "steps: [{pool: {op: max, size: 2}}, {upsample: {method: max-unpool}}]",
         "bilinear": "steps: [{upsample: {method: bilinear, factor: 2}}]",
-        "transpose": "steps: [{upsample: {method: transpose, factor: 2, kernel: box3}}]",
         "conv2d_transpose": "steps: [{conv2d_transpose: {filters: 1, kernel_size: 3, stride: 2, seed: 1}}]",
         "conv2d": "steps: [{conv2d: {filters: 2, kernel_size: 3, seed: 1}}]",
         "depthwise_conv2d": "steps: [{depthwise_conv2d: {kernel_size: 3, seed: 1}}]",

@@ -6,7 +6,8 @@ from dataclasses import replace
 from typing import Any
 
 from ..vocabulary import POOL_MODES, POOL_OPS
-from .base import BandRows, window_rows, Choice, Flag, Option, Padding, Pair, Planning, RuleError, Running, StepKind, Wording, field_so_far
+from .base import (BandRows, Choice, Flag, Option, Padding, Pair, Planning, RuleError, Running, StepKind, Wording,
+                   field_so_far, window_rows)
 
 OPTIONS = (
     Option("op", Choice(POOL_OPS), "max", "What each window gives."),
