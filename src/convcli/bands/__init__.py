@@ -12,9 +12,9 @@ it needs, gathered by a row-index map that applies the boundary rule (numpy.pad'
 image is padded), with no row padding of its own; the columns are handled as for the whole
 image. Results are byte-identical to :func:`convcli.pipeline.run`.
 
-A chain holding a step that cannot run in bands (a global pool, a max-unpool, bilinear or
-transpose upsampling, a transposed layer, a Sobel pre-blur, a bank of kernels of different
-shapes: :func:`whole_reason`) runs whole.
+A chain holding a step that cannot run in bands (:func:`whole_reason`: a global pool, a
+max-unpool, bilinear upsampling, the conv layers, Sobel magnitude, direction or pre-blur, a bank of
+kernels of different shapes) runs whole.
 """
 
 from __future__ import annotations
