@@ -200,6 +200,17 @@ def test_every_band_edge_offset(engine, boundary):
         same_as_whole(steps, image, band_rows, engine=engine)
 
 
+def test_large_separable_kernels_in_bands():
+    """Rank-1 kernels of 5×5 and more are OpenCV's two 1-D passes (never its FFT): they run in bands."""
+    image = np.random.default_rng(3).integers(0, 256, (40, 30), dtype=np.uint8)
+    for kernel in ("box5", "gaussian:sigma=2", "box:9"):
+        for boundary in ("zero", "reflect"):
+            steps = [parse_step("filter", {"kernel": kernel, "boundary": boundary})]
+            assert whole_reason(steps, plan(steps, image.shape)) is None
+            for band_rows in (1, 7):
+                same_as_whole(steps, image, band_rows)
+
+
 @pytest.mark.parametrize("kernel", ["1 2 3; 4 5 6; 7 8 9", "1;2", "5"])
 @pytest.mark.parametrize("factor", [1, 2, 3])
 def test_transpose_upsampling_at_every_band_edge(kernel, factor):
@@ -257,6 +268,7 @@ def test_the_kinds_that_run_whole():
         "depthwise_conv2d": "steps: [{depthwise_conv2d: {kernel_size: 3, seed: 1}}]",
         "sobel blur": "steps: [{sobel: {blur: 1.0, component: x}}]",
         "bank of shapes": "steps: [{filter: {kernels: [box3, box5]}}]",
+        "FFT-sized kernel": "steps: [{filter: {kernel: '" + "; ".join(["1 2 3 4 5 6 7 8"] * 6 + ["8 1 2 3 4 5 6 7"]) + "'}}]",
     }
     for what, text in whole.items():
         steps = parse_pipeline(text, path="p.yaml")

@@ -61,13 +61,19 @@ def run(step: Any, array: Any, running: Running) -> Any:
 
 
 def rows(step: Any, stage: Any, start: int, stop: int) -> Any:
-    """The rows the windows read, the boundary filling those outside (alpha: edge); a bank of
-    kernels of different shapes (each its own padding) runs whole."""
+    """The rows the windows read, the boundary filling those outside (alpha: edge). Runs whole: a
+    bank of kernels of different shapes (each its own padding), and a kernel OpenCV may filter by
+    FFT (a large one that is not separable: each output then depends on the whole array's size)."""
+    import numpy as np
+
     from ..geometry import conv_geometry
+    from ..ops.engines import _OPENCV_FFT_TAPS, _separable  # the engine's own rule for its FFT
 
     options = step.options
     shapes = {kernel.shape for kernel in options["kernels"]}
-    if len(shapes) > 1:
+    if len(shapes) > 1 or any(kernel.matrix.size >= _OPENCV_FFT_TAPS
+                              and _separable(np.asarray(kernel.matrix, dtype=np.float64)) is None
+                              for kernel in options["kernels"]):
         return None
     rows_axis, cols_axis = conv_geometry(stage.in_shape, shapes.pop(), **geometry(options))
     return window_band(step, rows_axis, cols_axis, start, stop, fill=options["boundary"], cval=options["cval"],
