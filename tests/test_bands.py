@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from convcli.bands import band_plan, run_banded, whole_reason
-from convcli.errors import GeometryError
+from convcli.errors import GeometryError, NonFiniteError
 from convcli.pipeline import PipelineError, parse_pipeline, parse_step, plan, run
 from helpers import budget
 
@@ -277,6 +277,15 @@ def test_the_kinds_that_run_whole():
         together, reads = banded(steps, image, 3)
         assert reads == [(0, 8)], what
         assert np.array_equal(together, run(steps, image)[0]), what
+
+
+def test_an_overflow_in_a_band_is_the_whole_run_s_error():
+    steps = parse_pipeline("steps: [{filter: {kernel: '1e308 1e308'}}, {pool: {size: 2}}]", path="big.yaml")
+    image = np.ones((6, 6))
+    with pytest.raises(NonFiniteError, match=r"big.yaml:1: step 1 \(filter\): float64 overflowed"):
+        run(steps, image)
+    with pytest.raises(NonFiniteError, match=r"big.yaml:1: step 1 \(filter\): float64 overflowed"):
+        banded(steps, image, 2)
 
 
 def test_bad_band_rows_and_a_bad_reader():

@@ -77,13 +77,18 @@ class Band:
 @dataclass
 class BandPlan:
     """The bands of a chain's result (:func:`band_plan`): the chain's plan, the bands, why the
-    chain runs whole (None when it runs in bands), and the most input rows of all steps one band
-    holds at once."""
+    chain runs whole (None when it runs in bands), the most input rows of all steps one band
+    holds at once, and the input's dtype when given."""
 
     plan: Any
     bands: list[Band]
     whole: str | None
     peak_rows: int
+    dtype: str | None = None
+
+    def dtype_in(self, position: int) -> str | None:
+        """The dtype of the input of the step at ``position`` (None when the plan has no dtype)."""
+        return self.dtype if position == 0 else self.plan.stages[position - 1].dtype
 
 
 def whole_reason(steps: Sequence[Any], planned: Any) -> str | None:
@@ -144,7 +149,6 @@ def band_plan(
     if isinstance(band_rows, bool) or not isinstance(band_rows, int) or band_rows < 1:
         raise ValueError(f"`band_rows` must be a whole number >= 1, got {band_rows!r}")
     planned = plan(steps, shape, has_alpha=has_alpha, max_pixels=max_pixels, dtype=dtype)
-    planned.dtype_in = None if dtype is None else str(dtype)
     height = planned.shape[0]
     reason = whole_reason(steps, planned)
     bands = []
@@ -152,7 +156,7 @@ def band_plan(
         stop = min(start + band_rows, height)
         bands.append(Band(start, stop, None if reason else _need(steps, planned, len(steps) - 1, start, stop)))
     peak = int(shape[0]) if reason else max(band.need.held for band in bands)
-    return BandPlan(planned, bands, reason, peak)
+    return BandPlan(planned, bands, reason, peak, None if dtype is None else str(dtype))
 
 
 def _need(steps: Sequence[Any], planned: Any, position: int, start: int, stop: int) -> Need:
@@ -228,7 +232,8 @@ def run_banded(
     input's (when not given, one row is read to learn it). A chain that cannot
     run in bands (:func:`whole_reason`) reads the whole input and runs whole. A step's result
     holding NaN or inf from finite values raises :class:`~convcli.errors.NonFiniteError` as the
-    whole run does (naming the first step whose band overflowed). An input holding NaN or inf
+    whole run does (naming the first step whose band overflowed; only the rows computed are
+    checked: rows of a step's result that no band needs, as a stride skips them, are never computed). An input holding NaN or inf
     (``allow_nonfinite``) may send a band to another engine than the whole image (see
     :func:`convcli.ops.filter.filter2d`): run such an input whole.
 
@@ -259,7 +264,7 @@ def run_banded(
         return
     for band in bands.bands:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # said once, by the check
-            result = _compute(steps, band.need, read_rows, bands.plan, has_alpha=has_alpha, engine=engine,
+            result = _compute(steps, band.need, read_rows, bands, has_alpha=has_alpha, engine=engine,
                               allow_nonfinite=allow_nonfinite)
         yield band.start, result
 
@@ -285,7 +290,8 @@ def _checked_rows(read_rows: Callable[[int, int], Any], first: int, stop: int, s
     return rows
 
 
-def _compute(steps, need: Need, read_rows, planned, *, has_alpha: bool, engine: str, allow_nonfinite: bool) -> Any:
+def _compute(steps, need: Need, read_rows, bands: BandPlan, *, has_alpha: bool, engine: str,
+             allow_nonfinite: bool) -> Any:
     """Output rows ``need.start … need.stop − 1`` of the step at ``need.position``."""
     import numpy as np
 
@@ -293,16 +299,16 @@ def _compute(steps, need: Need, read_rows, planned, *, has_alpha: bool, engine: 
     from ..steps import KINDS
     from ..steps.base import Running
 
+    planned = bands.plan
     stage = planned.stages[need.position]
     if need.position == 0:
         parts = [_checked_rows(read_rows, first, stop, stage.in_shape) for first, stop in need.ranges]
     else:
-        parts = [_compute(steps, source, read_rows, planned, has_alpha=has_alpha, engine=engine,
+        parts = [_compute(steps, source, read_rows, bands, has_alpha=has_alpha, engine=engine,
                           allow_nonfinite=allow_nonfinite) for source in need.sources]
     rows = need.rows
     # The input's dtype, for a band that is all padding (a zero_pad's rows of zeros).
-    in_dtype = planned.dtype_in if need.position == 0 else planned.stages[need.position - 1].dtype
-    band = _gather(parts, need.ranges, rows, stage.in_shape, has_alpha=has_alpha, dtype=in_dtype)
+    band = _gather(parts, need.ranges, rows, stage.in_shape, has_alpha=has_alpha, dtype=bands.dtype_in(need.position))
     step = steps[need.position]
     running = Running(steps=steps, position=need.position, plan=planned, engine=engine, has_alpha=has_alpha,
                       image=None)
