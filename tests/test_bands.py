@@ -89,7 +89,7 @@ def pool_options(draw):
 
 @st.composite
 def one_step(draw, alpha=False):
-    kind = draw(st.sampled_from(["filter", "sobel", "pool", "upsample", "zero_pad", "crop", "rescale"]
+    kind = draw(st.sampled_from(["filter", "sobel", "pool", "upsample", "zero_pad", "crop", "rescale", "gray"]
                                 + ([] if alpha else [ "activation", "batch_norm"])))
     if kind == "filter":
         return "filter", draw(conv_options())
@@ -117,6 +117,8 @@ def one_step(draw, alpha=False):
         return "crop", {"cropping": [draw(st.integers(0, 1)) for _ in range(4)]}
     if kind == "rescale":
         return "rescale", {"scale": 0.5, "offset": 1.0}
+    if kind == "gray":
+        return "gray", {}
     if kind == "activation":
         return "activation", {"function": draw(st.sampled_from(["relu", "sigmoid", "tanh", "softmax"]))}
     if kind == "batch_norm":
