@@ -233,7 +233,8 @@ def run_banded(
     run in bands (:func:`whole_reason`) reads the whole input and runs whole. A step's result
     holding NaN or inf from finite values raises :class:`~convcli.errors.NonFiniteError` as the
     whole run does (naming the first step whose band overflowed; only the rows computed are
-    checked: rows of a step's result that no band needs, as a stride skips them, are never computed). An input holding NaN or inf
+    checked: rows of a step's result that no band needs, as a stride skips them, are never
+    computed). An input holding NaN or inf
     (``allow_nonfinite``) may send a band to another engine than the whole image (see
     :func:`convcli.ops.filter.filter2d`): run such an input whole.
 

@@ -57,6 +57,6 @@ def headline(record: dict) -> str:
     return f"activation {record['function']}{alpha}"
 
 
-KIND = StepKind(name="activation", rows=same_rows, summary="An activation function on every value (Keras's relu, leaky_relu, "
+KIND = StepKind(name="activation", summary="An activation function on every value (Keras's relu, leaky_relu, "
                 "sigmoid, tanh, softplus, elu, gelu, linear).", options=OPTIONS, plan=plan, run=run, memory=memory,
-                rules=rules, headline=headline)
+                rules=rules, headline=headline, rows=same_rows)

@@ -63,5 +63,5 @@ def headline(record: dict) -> str:
     return f"batch_norm (epsilon {record['epsilon']:g}; {record['params']:,} params)"
 
 
-KIND = StepKind(name="batch_norm", rows=same_rows, summary="Inference-time batch normalisation per channel (Keras BatchNormalization).",
-                options=OPTIONS, plan=plan, run=run, memory=memory, rules=rules, headline=headline)
+KIND = StepKind(name="batch_norm", summary="Inference-time batch normalisation per channel (Keras BatchNormalization).",
+                options=OPTIONS, plan=plan, run=run, memory=memory, rules=rules, headline=headline, rows=same_rows)

@@ -32,6 +32,6 @@ def rows(step: Any, stage: Any, start: int, stop: int) -> BandRows:
     return BandRows(start + top, stop + top, band, start)
 
 
-KIND = StepKind(rows=rows, name="crop", summary="Remove rows and columns from the edges (Keras Cropping2D).", options=OPTIONS,
+KIND = StepKind(name="crop", summary="Remove rows and columns from the edges (Keras Cropping2D).", options=OPTIONS,
                 plan=plan, run=run, memory=memory, headline=headline, result_dtype=same_dtype,
-                alpha_in_float=False)
+                alpha_in_float=False, rows=rows)

@@ -43,5 +43,5 @@ def headline(record: dict) -> str:
     return f"gray ({how})"
 
 
-KIND = StepKind(name="gray", rows=same_rows, summary=f"RGB to luminance {gray_formula()} (alpha kept).", options=(), plan=plan,
-                run=run, memory=memory, result_dtype=result_dtype, headline=headline)
+KIND = StepKind(name="gray", summary=f"RGB to luminance {gray_formula()} (alpha kept).", options=(), plan=plan,
+                run=run, memory=memory, result_dtype=result_dtype, headline=headline, rows=same_rows)

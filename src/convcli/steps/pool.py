@@ -162,7 +162,7 @@ def headline(record: dict) -> str:
     return f"pool {record['pool']} {shape_text(record['size'])}" + window_details(record)
 
 
-KIND = StepKind(name="pool", rows=rows, summary="Each window gives its max, avg, min, sum or median; `global: true` pools the "
+KIND = StepKind(name="pool", summary="Each window gives its max, avg, min, sum or median; `global: true` pools the "
                 "whole image.", options=OPTIONS, plan=plan, run=run, memory=memory, rules=rules,
                 result_dtype=result_dtype, headline=headline, record_ops=("global_pool",),
                 schema_rules={"allOf": [
@@ -170,7 +170,7 @@ KIND = StepKind(name="pool", rows=rows, summary="Each window gives its max, avg,
                     {"if": {"anyOf": [{"required": ["padding"]}, *_on("ceil")["anyOf"]]},
                      "then": {"properties": {"mode": {"not": {"const": "same"}}}}},
                     {"if": _on("count_include_pad"), "then": {"required": ["op"], "properties": {"op": {"const": "avg"}}}},
-                ]})
+                ]}, rows=rows)
 
 
 def paired_pool(steps: Any, position: int) -> int | None:

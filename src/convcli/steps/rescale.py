@@ -30,5 +30,5 @@ def headline(record: dict) -> str:
     return f"rescale ×{record['scale']:g} + {record['offset']:g}"
 
 
-KIND = StepKind(name="rescale", rows=same_rows, summary="x·scale + offset on every value (Keras Rescaling).", options=OPTIONS,
-                plan=plan, run=run, memory=memory, headline=headline)
+KIND = StepKind(name="rescale", summary="x·scale + offset on every value (Keras Rescaling).", options=OPTIONS,
+                plan=plan, run=run, memory=memory, headline=headline, rows=same_rows)

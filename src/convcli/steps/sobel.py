@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..vocabulary import COMPONENTS, OPERATORS
-from .base import Choice, Number, Option, Planning, RuleError, Running, StepKind, Wording, field_so_far, floating, window_band
+from .base import (Choice, Number, Option, Planning, RuleError, Running, StepKind, Wording, field_so_far, floating,
+                   window_band)
 from .conv import CONV_OPTIONS, complete_conv, conv_rules, conv_schema_rules, filter_memory, geometry, note_zero_border
 
 OPTIONS = (

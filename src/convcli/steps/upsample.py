@@ -212,7 +212,7 @@ def _method(name: str) -> dict[str, Any]:
     return {"required": ["method"], "properties": {"method": {"const": name}}}
 
 
-KIND = StepKind(name="upsample", rows=rows, summary="Upsample by `factor` (nearest, zeros, bilinear, transpose with a kernel), or "
+KIND = StepKind(name="upsample", summary="Upsample by `factor` (nearest, zeros, bilinear, transpose with a kernel), or "
                 "undo the nearest max pool (max-unpool).",
                 options=OPTIONS, plan=plan, run=run, memory=memory, rules=rules, result_dtype=result_dtype,
                 alpha_in_float=False, headline=headline, chain_rules=chain_rules, undoes=undoes,
@@ -222,4 +222,4 @@ KIND = StepKind(name="upsample", rows=rows, summary="Upsample by `factor` (neare
                                                 ("kernel", "padding", "output_padding", "output-padding")]}}},
                     {"if": _method(MAX_UNPOOL), "then": {"not": {"required": ["factor"]}},
                      "else": {"required": ["factor"]}},
-                ]})
+                ]}, rows=rows)

@@ -59,6 +59,6 @@ def headline(record: dict) -> str:
     return f"{record['op']} {top},{bottom},{left},{right}"
 
 
-KIND = StepKind(name="zero_pad", rows=rows, summary="Add rows and columns of zeros (Keras ZeroPadding2D).", options=OPTIONS,
+KIND = StepKind(name="zero_pad", summary="Add rows and columns of zeros (Keras ZeroPadding2D).", options=OPTIONS,
                 plan=plan, run=run, memory=memory, headline=headline, result_dtype=same_dtype,
-                alpha_in_float=False)
+                alpha_in_float=False, rows=rows)
