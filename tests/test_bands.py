@@ -29,8 +29,7 @@ def banded(steps, image, band_rows, *, has_alpha=False, engine="auto"):
         reads.append((first, stop))
         return image[first:stop]
 
-    pieces = list(run_banded(steps, read_rows, image.shape, band_rows=band_rows, has_alpha=has_alpha, engine=engine,
-                             dtype=image.dtype))
+    pieces = list(run_banded(steps, read_rows, image.shape, band_rows=band_rows, has_alpha=has_alpha, engine=engine))
     starts = [start for start, _ in pieces]
     assert starts == list(range(0, len(starts) * band_rows, band_rows))
     return np.concatenate([band for _, band in pieces]), reads
@@ -104,7 +103,7 @@ def one_step(draw, alpha=False):
     if kind == "pool":
         return "pool", draw(pool_options())
     if kind == "upsample":
-        method = draw(st.sampled_from(["nearest", "zeros", "transpose"]))
+        method = draw(st.sampled_from(["nearest", "zeros", "transpose", "bilinear"]))
         options = {"method": method, "factor": list(draw(pairs))}
         if method == "transpose":
             options["kernel"] = draw(st.sampled_from(["box3", "1 2; 3 4", "1;2;3;4", "1", "1 0 2"]))
@@ -225,6 +224,23 @@ def test_transpose_upsampling_at_every_band_edge(kernel, factor):
             same_as_whole(steps, image, band_rows)
 
 
+@pytest.mark.parametrize("factor", [1, 2, 4, 8])
+def test_bilinear_by_powers_of_two_at_every_band_edge(factor):
+    image = np.random.default_rng(4).uniform(-9, 9, (11, 4, 2)).astype(np.float32)
+    steps = [parse_step("upsample", {"method": "bilinear", "factor": [factor, 3]})]
+    assert whole_reason(steps, plan(steps, image.shape)) is None
+    for band_rows in (*range(1, 8), 13, 40):
+        same_as_whole(steps, image, band_rows)
+        same_as_whole(steps, image.astype(np.float64), band_rows)
+
+
+def test_bilinear_rows_counted_by_hand():
+    # factor 2: output row r reads input rows ⌊max((r + ½)/2 − ½, 0)⌋ and the next; rows 4…5 read 1…3
+    steps = [parse_step("upsample", {"method": "bilinear", "factor": 2})]
+    need = band_plan(steps, (6, 3), band_rows=2).bands[2].need
+    assert (need.rows.first, need.rows.stop, need.rows.out_first) == (1, 4, 2)
+
+
 def test_transpose_rows_counted_by_hand():
     # factor 2, kernel 3 rows: output rows 4…5 are stamped by inputs 1 (rows 2…4) and 2 (rows 4…6)
     steps = [parse_step("upsample", {"method": "transpose", "factor": 2, "kernel": "1;2;3"})]
@@ -264,7 +280,7 @@ def test_the_kinds_that_run_whole():
     whole = {
         "global pool": "steps: [{pool: {op: avg, global: true}}]",
         "max-unpool": "steps: [{pool: {op: max, size: 2}}, {upsample: {method: max-unpool}}]",
-        "bilinear": "steps: [{upsample: {method: bilinear, factor: 2}}]",
+        "bilinear by 3": "steps: [{upsample: {method: bilinear, factor: 3}}]",
         "conv2d_transpose": "steps: [{conv2d_transpose: {filters: 1, kernel_size: 3, stride: 2, seed: 1}}]",
         "conv2d": "steps: [{conv2d: {filters: 2, kernel_size: 3, seed: 1}}]",
         "depthwise_conv2d": "steps: [{depthwise_conv2d: {kernel_size: 3, seed: 1}}]",

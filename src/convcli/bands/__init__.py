@@ -13,7 +13,7 @@ image is padded), with no row padding of its own; the columns are handled as for
 image. Results are byte-identical to :func:`convcli.pipeline.run`.
 
 A chain holding a step that cannot run in bands (:func:`whole_reason`: a global pool, a
-max-unpool, bilinear upsampling, the conv layers, Sobel magnitude, direction or pre-blur, a bank of
+max-unpool, bilinear upsampling by a factor other than a power of 2, the conv layers, Sobel magnitude, direction or pre-blur, a bank of
 kernels of different shapes) runs whole.
 """
 
@@ -78,17 +78,12 @@ class Band:
 class BandPlan:
     """The bands of a chain's result (:func:`band_plan`): the chain's plan, the bands, why the
     chain runs whole (None when it runs in bands), the most input rows of all steps one band
-    holds at once, and the input's dtype when given."""
+    holds at once."""
 
     plan: Any
     bands: list[Band]
     whole: str | None
     peak_rows: int
-    dtype: str | None = None
-
-    def dtype_in(self, position: int) -> str | None:
-        """The dtype of the input of the step at ``position`` (None when the plan has no dtype)."""
-        return self.dtype if position == 0 else self.plan.stages[position - 1].dtype
 
 
 def whole_reason(steps: Sequence[Any], planned: Any) -> str | None:
@@ -119,7 +114,6 @@ def band_plan(
     band_rows: int,
     has_alpha: bool = False,
     max_pixels: int | None = None,
-    dtype: Any = None,
 ) -> BandPlan:
     """For each band of ``band_rows`` rows of the chain's result, the rows of each step's input
     it needs, accumulated backwards through the chain.
@@ -148,7 +142,7 @@ def band_plan(
 
     if isinstance(band_rows, bool) or not isinstance(band_rows, int) or band_rows < 1:
         raise ValueError(f"`band_rows` must be a whole number >= 1, got {band_rows!r}")
-    planned = plan(steps, shape, has_alpha=has_alpha, max_pixels=max_pixels, dtype=dtype)
+    planned = plan(steps, shape, has_alpha=has_alpha, max_pixels=max_pixels)
     height = planned.shape[0]
     reason = whole_reason(steps, planned)
     bands = []
@@ -156,7 +150,7 @@ def band_plan(
         stop = min(start + band_rows, height)
         bands.append(Band(start, stop, None if reason else _need(steps, planned, len(steps) - 1, start, stop)))
     peak = int(shape[0]) if reason else max(band.need.held for band in bands)
-    return BandPlan(planned, bands, reason, peak, None if dtype is None else str(dtype))
+    return BandPlan(planned, bands, reason, peak)
 
 
 def _need(steps: Sequence[Any], planned: Any, position: int, start: int, stop: int) -> Need:
@@ -170,7 +164,10 @@ def _need(steps: Sequence[Any], planned: Any, position: int, start: int, stop: i
     index = _row_index(rows.first, rows.stop, stage.in_shape[0], rows.fill)
     if rows.alpha_fill is not None:  # the alpha channel's rows too (when the chain's image has alpha)
         index = np.concatenate([index, _row_index(rows.first, rows.stop, stage.in_shape[0], rows.alpha_fill)])
-    need = Need(position, start, stop, rows, _runs(index))
+    # A band of padding alone still reads the nearest real row: its dtype is the band's (the
+    # plan's dtype is not always the run's).
+    nearest = min(max(rows.first, 0), stage.in_shape[0] - 1)
+    need = Need(position, start, stop, rows, _runs(index) or [(nearest, nearest + 1)])
     if position > 0:
         need.sources = [_need(steps, planned, position - 1, first, last) for first, last in need.ranges]
     return need
@@ -220,7 +217,6 @@ def run_banded(
     engine: str = "auto",
     allow_nonfinite: bool = False,
     max_pixels: int | None = None,
-    dtype: Any = None,
 ) -> Iterator[tuple[int, Any]]:
     """Run ``steps`` on an input of ``shape`` band by band: ``(first output row, result band)``
     for each band of ``band_rows`` rows of the result, in order.
@@ -228,8 +224,7 @@ def run_banded(
     ``read_rows(r0, r1)`` gives rows ``r0 … r1 − 1`` of the input (a band reader; several calls
     may ask for overlapping rows). The bands put together are exactly
     :func:`convcli.pipeline.run`'s result with the same ``has_alpha``, ``engine`` and
-    ``allow_nonfinite`` (``engine`` ``auto`` is resolved once, for every band). ``dtype`` is the
-    input's (when not given, one row is read to learn it). A chain that cannot
+    ``allow_nonfinite`` (``engine`` ``auto`` is resolved once, for every band). A chain that cannot
     run in bands (:func:`whole_reason`) reads the whole input and runs whole. A step's result
     holding NaN or inf from finite values raises :class:`~convcli.errors.NonFiniteError` as the
     whole run does (naming the first step whose band overflowed; only the rows computed are
@@ -256,9 +251,7 @@ def run_banded(
     from ..ops.engines import resolve_engine
 
     engine = resolve_engine(engine)
-    if dtype is None:
-        dtype = _checked_rows(read_rows, 0, min(1, int(shape[0])), shape).dtype
-    bands = band_plan(steps, shape, band_rows=band_rows, has_alpha=has_alpha, max_pixels=max_pixels, dtype=dtype)
+    bands = band_plan(steps, shape, band_rows=band_rows, has_alpha=has_alpha, max_pixels=max_pixels)
     if bands.whole is not None:
         yield from _run_whole(steps, read_rows, shape, bands, has_alpha=has_alpha, engine=engine,
                               allow_nonfinite=allow_nonfinite, max_pixels=max_pixels)
@@ -308,8 +301,7 @@ def _compute(steps, need: Need, read_rows, bands: BandPlan, *, has_alpha: bool, 
         parts = [_compute(steps, source, read_rows, bands, has_alpha=has_alpha, engine=engine,
                           allow_nonfinite=allow_nonfinite) for source in need.sources]
     rows = need.rows
-    # The input's dtype, for a band that is all padding (a zero_pad's rows of zeros).
-    band = _gather(parts, need.ranges, rows, stage.in_shape, has_alpha=has_alpha, dtype=bands.dtype_in(need.position))
+    band = _gather(parts, need.ranges, rows, stage.in_shape, has_alpha=has_alpha)
     step = steps[need.position]
     running = Running(steps=steps, position=need.position, plan=planned, engine=engine, has_alpha=has_alpha,
                       image=None)
@@ -324,7 +316,7 @@ def _compute(steps, need: Need, read_rows, bands: BandPlan, *, has_alpha: bool, 
 
 
 def _gather(parts: list[Any], ranges: list[tuple[int, int]], rows: Any, in_shape: Sequence[int], *,
-            has_alpha: bool, dtype: Any) -> Any:
+            has_alpha: bool) -> Any:
     """The rows ``rows.first … rows.stop − 1`` of a step's input, from the real rows computed
     (``parts``, one per range), the rows past the edges as the boundary rule fills them."""
     import numpy as np
@@ -333,7 +325,7 @@ def _gather(parts: list[Any], ranges: list[tuple[int, int]], rows: Any, in_shape
     if len(parts) == 1 and ranges[0] == (rows.first, rows.stop):
         return parts[0]  # no row past an edge: the rows as they are
     index = _row_index(rows.first, rows.stop, height, rows.fill)
-    real = np.concatenate(parts) if len(parts) > 1 else parts[0] if parts else None
+    real = np.concatenate(parts) if len(parts) > 1 else parts[0]
     starts = np.array([first for first, _ in ranges])
     offsets = np.cumsum([0] + [stop - first for first, stop in ranges])[:-1]
 
@@ -342,7 +334,7 @@ def _gather(parts: list[Any], ranges: list[tuple[int, int]], rows: Any, in_shape
         return offsets[slot] + wanted - starts[slot]
 
     filled = index < 0
-    dtype = np.dtype(parts[0].dtype if parts else dtype)
+    dtype = np.dtype(parts[0].dtype)
     cval = rows.cval if rows.fill == "constant" else 0
     if filled.any() and not np.array_equal(np.array(cval).astype(dtype), cval):
         from ..dtypes import work_dtype
@@ -350,8 +342,7 @@ def _gather(parts: list[Any], ranges: list[tuple[int, int]], rows: Any, in_shape
         dtype = np.dtype(work_dtype(dtype))  # a fill the input's dtype cannot hold: the whole image pads converted
     band = np.empty((rows.stop - rows.first, *(int(n) for n in in_shape[1:])), dtype=dtype)
     band[filled] = cval
-    if real is not None:
-        band[~filled] = real[positions(index[~filled])]
+    band[~filled] = real[positions(index[~filled])]
     if has_alpha and rows.alpha_fill is not None and rows.alpha_fill != rows.fill:
         alpha_index = _row_index(rows.first, rows.stop, height, rows.alpha_fill)
         band[..., -1] = real[positions(alpha_index), ..., -1]

@@ -220,7 +220,7 @@ def _run(steps: Sequence[Any], image: Any, *, has_alpha: bool, max_pixels: int, 
 
     bands = run_banded(steps, lambda first, stop: image[first:stop], image.shape, band_rows=options.band_rows,
                        has_alpha=has_alpha, engine=options.engine, allow_nonfinite=options.allow_nonfinite,
-                       max_pixels=max_pixels, dtype=image.dtype)
+                       max_pixels=max_pixels)
     result = np.concatenate([band for _, band in bands])
     return result, plan(steps, image.shape, has_alpha=has_alpha, max_pixels=max_pixels), []
 

@@ -141,15 +141,27 @@ def run(step: Any, array: Any, running: Running) -> Any:
 
 def rows(step: Any, stage: Any, start: int, stop: int) -> Any:
     """nearest and zeros: output row r comes from input row ⌊r/F⌋. transpose: the input rows whose
-    stamps reach the output rows (see :func:`transpose_rows`). bilinear computes its weights from
-    each output row's own coordinate (a band's would round differently) and max-unpool needs its
-    pool's argmax: they run whole."""
+    stamps reach the output rows (see :func:`transpose_rows`). bilinear: output row r reads input
+    rows ⌊max((r + ½)/F − ½, 0)⌋ and the next (the last row at most), as ops.upsample computes
+    them; its weights come from each output row's own coordinate in float64, which a band shifts
+    by a whole number of input rows exactly only when F is a power of 2: other factors, and
+    max-unpool (its pool's argmax), run whole."""
     method = step.options["method"]
-    if method == "transpose":
-        return transpose_rows(step, stage, start, stop)
-    if method not in ("nearest", "zeros"):
+    if method == MAX_UNPOOL:
         return None
     factor = step.options["factor"][0]
+    if method == "transpose":
+        return transpose_rows(step, stage, start, stop)
+    if method == "bilinear" and factor & (factor - 1) == 0:
+        height = stage.in_shape[0]
+
+        def below(row: int) -> int:  # ⌊max((row + ½)/F − ½, 0)⌋ in whole numbers
+            return max(0, (2 * row + 1 - factor) // (2 * factor))
+
+        first = below(start)
+        return BandRows(first, min(height, below(stop - 1) + 2), step, first * factor)
+    if method not in ("nearest", "zeros"):
+        return None
     first = start // factor
     return BandRows(first, -(-stop // factor), step, first * factor)
 
