@@ -47,3 +47,14 @@ def test_conformance_case(kit, case, engine, monkeypatch):
     monkeypatch.setenv("CONVCLI_ENGINE", engine)
     why = kit.run_case(case, case["kit"], _command(), 120)
     assert why is None, f"{case['id']} ({engine}): {why}"
+
+
+# Every case again with banding forced (CONVCLI_BAND_ROWS is --band-rows's default): one-row bands
+# (every band edge; the halo of every step) on OpenCV, seven-row bands on SciPy. Off is the run above.
+@pytest.mark.parametrize(("engine", "band_rows"), [("opencv", "1"), ("scipy", "7")])
+@pytest.mark.parametrize("case", [pytest.param(case, id=case["id"]) for case in all_kit_cases()])
+def test_conformance_case_in_bands(kit, case, engine, band_rows, monkeypatch):
+    monkeypatch.setenv("CONVCLI_ENGINE", engine)
+    monkeypatch.setenv("CONVCLI_BAND_ROWS", band_rows)
+    why = kit.run_case(case, case["kit"], _command(), 120)
+    assert why is None, f"{case['id']} ({engine}, bands of {band_rows} rows): {why}"

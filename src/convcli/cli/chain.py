@@ -69,7 +69,7 @@ def run_chains(
     standard output unless that carries the report or the image (then standard error).
     """
     from ..images import DEFAULT_MAX_PIXELS
-    from ..pipeline import layer_positions, plan, run
+    from ..pipeline import layer_positions, plan
 
     limit = options.max_pixels or DEFAULT_MAX_PIXELS  # results, not only inputs, must stay holdable
     prefix = [make_step("gray", {})] if gray else []
@@ -129,8 +129,8 @@ def run_chains(
             # The sheet's layers, and the result before the explained step (its input).
             before = explaining.index - 1 if explaining and number == 0 and explaining.index > 0 else None
             keep = sorted({*layers, *([before] if before is not None else [])}) if number == 0 else []
-            result, planned, kept = run(steps, image, has_alpha=info.has_alpha, max_pixels=limit,
-                                        engine=options.engine, allow_nonfinite=options.allow_nonfinite, keep=keep)
+            result, planned, kept = _run(steps, image, has_alpha=info.has_alpha, max_pixels=limit, options=options,
+                                         keep=keep)
             products.append(product(planned, result, extra(result) if extra else None))
             # `run` gives the saved steps' and the kept layers' results, in the chain's order.
             positions = [position for position, step in enumerate(steps) if step.save or position in keep]
@@ -199,6 +199,30 @@ def run_chains(
     run_batch(command=command, inputs=collect_inputs(inputs), products=names, options=options,
               compute=compute, describe=describe, stackable=stackable, show=show, templates=templates,
               memory=memory, reads=[*reads, *kernel_files])
+
+
+def _run(steps: Sequence[Any], image: Any, *, has_alpha: bool, max_pixels: int, options: OutputOptions,
+         keep: Sequence[int]) -> tuple[Any, Any, list[tuple[Any, Any]]]:
+    """:func:`convcli.pipeline.run`, or with ``--band-rows`` the same result computed in bands
+    (:func:`convcli.bands.run_banded`; the input is read whole for now, the bands computed from it).
+    A run that keeps intermediates (``save:``, a sheet's layers, ``--explain``) or takes NaN and inf
+    in (``--allow-nonfinite``; a band could pick another engine) runs whole."""
+    import numpy as np
+
+    from ..pipeline import nonfinite, plan, run
+
+    whole = (options.band_rows is None or keep or any(step.save for step in steps)
+             or (options.allow_nonfinite and nonfinite(image) is not None))
+    if whole:
+        return run(steps, image, has_alpha=has_alpha, max_pixels=max_pixels, engine=options.engine,
+                   allow_nonfinite=options.allow_nonfinite, keep=keep)
+    from ..bands import run_banded
+
+    bands = run_banded(steps, lambda first, stop: image[first:stop], image.shape, band_rows=options.band_rows,
+                       has_alpha=has_alpha, engine=options.engine, allow_nonfinite=options.allow_nonfinite,
+                       max_pixels=max_pixels)
+    result = np.concatenate([band for _, band in bands])
+    return result, plan(steps, image.shape, has_alpha=has_alpha, max_pixels=max_pixels), []
 
 
 class _Explaining:

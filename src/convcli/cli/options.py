@@ -280,6 +280,10 @@ output_options = _compose(
                  envvar="CONVCLI_ENGINE",
                  help="What computes stride-1 filters: OpenCV (auto) or SciPy, the reference; also "
                  "CONVCLI_ENGINE."),
+    click.option("--band-rows", type=click.IntRange(min=1), default=None, metavar="N", envvar="CONVCLI_BAND_ROWS",
+                 help="Compute the result in bands of N rows, each from only the input rows it needs "
+                 "(byte-identical to the whole image; chains that cannot run in bands run whole; "
+                 "docs/semantics.md, Bands); also CONVCLI_BAND_ROWS."),
     click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
                  help="Worker processes for several inputs (default: one per CPU core; 1: none, "
                  "everything in this process). The results are the same for any N."),
@@ -331,6 +335,7 @@ class OutputOptions:
     sheet_input: bool = False       # the sheet's first tiles are the input's channels
     output_required: bool = True  # False: a result with no -o/-O is printed (global pooling)
     engine: str = "auto"      # what computes stride-1 filters (ops.filter.ENGINES)
+    band_rows: int | None = None  # compute chains in bands of this many rows (convcli.bands); None: whole
     png_compression: int = 1  # zlib level of PNG outputs
     # The other limits (None: convcli.images' default) and --allow-nonfinite; see limits().
     max_side: int | None = None
@@ -379,6 +384,7 @@ class OutputOptions:
             sheet_scale=params.pop("sheet_scale", None),
             sheet_input=params.pop("sheet_input", False),
             engine=params.pop("engine", "auto"),
+            band_rows=params.pop("band_rows", None),
             png_compression=params.pop("png_compression", 1),
             max_side=params.pop("max_side", None),
             max_frames=params.pop("max_frames", None),

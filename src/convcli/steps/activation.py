@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..vocabulary import ACTIVATIONS
-from .base import Choice, Number, Option, Planning, RuleError, Running, StepKind, Wording, field_so_far
+from .base import same_rows, Choice, Number, Option, Planning, RuleError, Running, StepKind, Wording, field_so_far
 from .layer import TAKES_ALPHA
 
 OPTIONS = (
@@ -59,4 +59,4 @@ def headline(record: dict) -> str:
 
 KIND = StepKind(name="activation", summary="An activation function on every value (Keras's relu, leaky_relu, "
                 "sigmoid, tanh, softplus, elu, gelu, linear).", options=OPTIONS, plan=plan, run=run, memory=memory,
-                rules=rules, headline=headline)
+                rules=rules, headline=headline, rows=same_rows)

@@ -381,6 +381,62 @@ def as_given(options: dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class BandRows:
+    """What a step needs to compute its output rows ``start … stop − 1`` from a band of its input
+    (convcli.bands): the input rows ``first … stop − 1`` in the input's coordinates (below 0 or
+    past its height where the step reads its padding), and the step to run on those rows
+    gathered, whose result's row 0 is output row ``out_first``.
+
+    ``fill`` is the boundary rule (a convcli boundary name, ``cval`` for ``constant``) that gives
+    the rows outside the input; None when the step reads none (its band step pads itself).
+    ``alpha_fill`` is the alpha channel's rule when it differs (filters carry alpha with ``edge``).
+    """
+
+    first: int
+    stop: int
+    step: Any
+    out_first: int
+    fill: str | None = None
+    cval: float = 0.0
+    alpha_fill: str | None = None
+
+
+def same_rows(step: Any, stage: Any, start: int, stop: int) -> BandRows:
+    """A point-wise step: output row r is computed from input row r alone."""
+    return BandRows(start, stop, step, start)
+
+
+def whole_rows(step: Any, stage: Any, start: int, stop: int) -> None:
+    """A step that cannot run in bands (its chain runs whole)."""
+    return None
+
+
+def window_rows(axis: Any, start: int, stop: int) -> tuple[int, int]:
+    """The input rows (padded coordinates: row 0 is the input's first) that the sliding windows of
+    outputs ``start … stop − 1`` of ``axis`` (a :class:`convcli.geometry.AxisGeometry`) read."""
+    return start * axis.stride - axis.before, (stop - 1) * axis.stride - axis.before + axis.extent
+
+
+def window_band(step: Any, rows: Any, cols: Any, start: int, stop: int, *, fill: str | None = None,
+                cval: float = 0.0, alpha_fill: str | None = None, **changes: Any) -> BandRows:
+    """A filter's :class:`BandRows`: the rows its windows read, and the step with the padding the
+    whole image has (explicit amounts, so that the engine computes every output with the same
+    kernel anchor and path as there), its other options updated with ``changes``.
+
+    The step pads the band itself, and the outputs whose windows reach that padding are not
+    kept: the band starts ⌈before/stride⌉ windows early (a whole number of strides, so that its
+    outputs fall on the image's), and those first outputs, and any past ``stop``, are dropped.
+    """
+    from dataclasses import replace
+
+    early = -(-rows.before // rows.stride)
+    last = window_rows(rows, start, stop)[1]
+    options = dict(step.options, padding=(rows.before, rows.after, cols.before, cols.after), **changes)
+    return BandRows((start - early) * rows.stride, last, replace(step, options=options, defaulted=frozenset()),
+                    start - early, fill, cval, alpha_fill)
+
+
+@dataclass(frozen=True)
 class StepKind:
     """One kind of step, declared once.
 
@@ -403,7 +459,10 @@ class StepKind:
       its records carry besides the kind's own name (``global_pool``);
     - ``chain_rules(steps)``: raises for a chain this kind cannot be part of (a max-unpool needs a
       max pool before it); ``undoes(steps, position)``: the position of an earlier step whose
-      argmax the step at ``position`` needs (that step is then run with ``running.unpooled``).
+      argmax the step at ``position`` needs (that step is then run with ``running.unpooled``);
+    - ``rows(step, stage, start, stop)``: the :class:`BandRows` that give output rows ``start …
+      stop − 1`` of the step (its :class:`~convcli.pipeline.Stage` in a plan), or None when the step
+      cannot run in bands (convcli.bands; :func:`whole_rows`, the default).
     """
 
     name: str
@@ -421,6 +480,7 @@ class StepKind:
     record_ops: tuple[str, ...] = ()
     chain_rules: Callable[[Any], None] = lambda steps: None
     undoes: Callable[[Any, int], int | None] = lambda steps, position: None
+    rows: Callable[..., BandRows | None] = whole_rows
 
     def option(self, name: str) -> Option:
         """The declared option called ``name``."""

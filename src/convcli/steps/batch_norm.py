@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .activation import memory, unchanged_window
-from .base import Number, Option, Planning, RuleError, Running, StepKind, Weights, Wording
+from .base import same_rows, Number, Option, Planning, RuleError, Running, StepKind, Weights, Wording
 
 PER_CHANNEL = ("gamma", "beta", "moving_mean", "moving_variance")
 OPTIONS = (
@@ -64,4 +64,4 @@ def headline(record: dict) -> str:
 
 
 KIND = StepKind(name="batch_norm", summary="Inference-time batch normalisation per channel (Keras BatchNormalization).",
-                options=OPTIONS, plan=plan, run=run, memory=memory, rules=rules, headline=headline)
+                options=OPTIONS, plan=plan, run=run, memory=memory, rules=rules, headline=headline, rows=same_rows)

@@ -74,6 +74,10 @@ def run(step: Any, array: Any, running: Running) -> Any:
     return activate(result, options)
 
 
+# No `rows`: the layer runs whole in a banded chain. Its GEMM (BLAS) sums a pixel's products in an
+# order that depends on how many pixels one call holds, so a band's last bits would differ.
+
+
 def headline(record: dict) -> str:
     from ..report import shape_text, window_details
 

@@ -66,6 +66,9 @@ def run(step: Any, array: Any, running: Running) -> Any:
     return activate(result, options)
 
 
+# No `rows`: the layer runs whole in a banded chain (its sums' last bits depend on how many pixels
+# one call holds, as conv2d's GEMM).
+
 def headline(record: dict) -> str:
     from ..report import shape_text, window_details
 

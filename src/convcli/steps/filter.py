@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Flag, KernelSpec, Option, Planning, RuleError, Running, StepKind, Wording, field_so_far
+from .base import Flag, KernelSpec, Option, Planning, RuleError, Running, StepKind, Wording, field_so_far, window_band
 from .conv import CONV_OPTIONS, complete_conv, conv_rules, conv_schema_rules, filter_memory, geometry, note_zero_border
 
 OPTIONS = (
@@ -60,6 +60,26 @@ def run(step: Any, array: Any, running: Running) -> Any:
     return result
 
 
+def rows(step: Any, stage: Any, start: int, stop: int) -> Any:
+    """The rows the windows read, the boundary filling those outside (alpha: edge). Runs whole: a
+    bank of kernels of different shapes (each its own padding), and a kernel OpenCV may filter by
+    FFT (a large one that is not separable: each output then depends on the whole array's size)."""
+    import numpy as np
+
+    from ..geometry import conv_geometry
+    from ..ops.engines import _OPENCV_FFT_TAPS, _separable  # the engine's own rule for its FFT
+
+    options = step.options
+    shapes = {kernel.shape for kernel in options["kernels"]}
+    if len(shapes) > 1 or any(kernel.matrix.size >= _OPENCV_FFT_TAPS
+                              and _separable(np.asarray(kernel.matrix, dtype=np.float64)) is None
+                              for kernel in options["kernels"]):
+        return None
+    rows_axis, cols_axis = conv_geometry(stage.in_shape, shapes.pop(), **geometry(options))
+    return window_band(step, rows_axis, cols_axis, start, stop, fill=options["boundary"], cval=options["cval"],
+                       alpha_fill="edge", mode="valid")
+
+
 def memory(step: Any, record: dict, sizes: Any) -> int:
     kernels = len(step.options["kernels"])
     one = sizes.colour_out // kernels * sizes.real  # one kernel's result in the working type
@@ -81,6 +101,6 @@ def headline(record: dict) -> str:
 
 KIND = StepKind(name="filter", summary="Convolve with one kernel (`kernel`) or a bank (`kernels`: output channel "
                 "c·K + k is kernel k on input channel c).", options=OPTIONS,
-                plan=plan, run=run, memory=memory, rules=rules, complete=complete, headline=headline,
+                plan=plan, run=run, memory=memory, rules=rules, complete=complete, headline=headline, rows=rows,
                 schema_rules={"oneOf": [{"required": ["kernel"]}, {"required": ["kernels"]}],
                               "allOf": conv_schema_rules()})

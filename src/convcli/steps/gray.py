@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..vocabulary import gray_formula
-from .base import Planning, Running, StepKind, field_so_far, floating
+from .base import same_rows, Planning, Running, StepKind, field_so_far, floating
 
 
 def plan(step: Any, state: Any, planning: Planning) -> tuple[tuple[int, ...], dict]:
@@ -44,4 +44,4 @@ def headline(record: dict) -> str:
 
 
 KIND = StepKind(name="gray", summary=f"RGB to luminance {gray_formula()} (alpha kept).", options=(), plan=plan,
-                run=run, memory=memory, result_dtype=result_dtype, headline=headline)
+                run=run, memory=memory, result_dtype=result_dtype, headline=headline, rows=same_rows)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..vocabulary import POOL_MODES, POOL_OPS
-from .base import Choice, Flag, Option, Padding, Pair, Planning, RuleError, Running, StepKind, Wording, field_so_far
+from .base import (BandRows, Choice, Flag, Option, Padding, Pair, Planning, RuleError, Running, StepKind, Wording,
+                   field_so_far, window_rows)
 
 OPTIONS = (
     Option("op", Choice(POOL_OPS), "max", "What each window gives."),
@@ -98,6 +100,27 @@ def run(step: Any, array: Any, running: Running) -> Any:
     return result if alpha is None else attach_alpha(result, pool2d(alpha, op="avg", **window))  # coverage
 
 
+def rows(step: Any, stage: Any, start: int, stop: int) -> Any:
+    """The image rows the windows read; the band step pads itself only where the windows pass the
+    image's edge (padded cells never take part, so none are gathered), as much as they do, the
+    declared padding at most (a ``ceil`` window past it grows it again, as in the whole image).
+    A global pool runs whole (and a chain with a max-unpool, which needs the pool's argmax)."""
+    from ..geometry import pool_geometry
+
+    options = step.options
+    if options.get("global"):
+        return None
+    height = stage.in_shape[0]
+    rows_axis, cols_axis = pool_geometry(stage.in_shape, options["size"], stride=options.get("stride"),
+                                         mode=options["mode"], ceil=options["ceil"], padding=options.get("padding"))
+    first, last = window_rows(rows_axis, start, stop)
+    declared = rows_axis.padded_end - rows_axis.size
+    padding = (max(0, -first), min(max(0, last - height), declared), cols_axis.before,
+               cols_axis.padded_end - cols_axis.size)
+    options = dict(step.options, padding=padding, mode="valid", stride=(rows_axis.stride, cols_axis.stride))
+    return BandRows(max(first, 0), min(last, height), replace(step, options=options), start)
+
+
 def result_dtype(step: Any, dtype: str, *, changed: bool, has_alpha: bool) -> str:
     """Max and min pooling of integers keep the dtype; the others compute in floating point."""
     from ..dtypes import pool_dtype
@@ -147,7 +170,7 @@ KIND = StepKind(name="pool", summary="Each window gives its max, avg, min, sum o
                     {"if": {"anyOf": [{"required": ["padding"]}, *_on("ceil")["anyOf"]]},
                      "then": {"properties": {"mode": {"not": {"const": "same"}}}}},
                     {"if": _on("count_include_pad"), "then": {"required": ["op"], "properties": {"op": {"const": "avg"}}}},
-                ]})
+                ]}, rows=rows)
 
 
 def paired_pool(steps: Any, position: int) -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .activation import memory, unchanged_window
-from .base import Number, Option, Planning, Running, StepKind
+from .base import same_rows, Number, Option, Planning, Running, StepKind
 
 OPTIONS = (
     Option("scale", Number(), 1.0, help="Multiply every value by this (1/255 maps 0..255 onto 0..1)."),
@@ -31,4 +31,4 @@ def headline(record: dict) -> str:
 
 
 KIND = StepKind(name="rescale", summary="x·scale + offset on every value (Keras Rescaling).", options=OPTIONS,
-                plan=plan, run=run, memory=memory, headline=headline)
+                plan=plan, run=run, memory=memory, headline=headline, rows=same_rows)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..vocabulary import COMPONENTS, OPERATORS
-from .base import Choice, Number, Option, Planning, RuleError, Running, StepKind, Wording, field_so_far, floating
+from .base import (Choice, Number, Option, Planning, RuleError, Running, StepKind, Wording, field_so_far, floating,
+                   window_band)
 from .conv import CONV_OPTIONS, complete_conv, conv_rules, conv_schema_rules, filter_memory, geometry, note_zero_border
 
 OPTIONS = (
@@ -68,6 +69,20 @@ def run(step: Any, array: Any, running: Running) -> Any:
     return result
 
 
+def rows(step: Any, stage: Any, start: int, stop: int) -> Any:
+    """The rows the 3×3 windows read, as for filter. Runs whole: with a pre-blur (a second window of
+    its own), and for magnitude and direction, which OpenCV computes over the array as one run of
+    values (a band's values would meet its vector lanes at other places: other last bits)."""
+    from ..geometry import conv_geometry
+
+    options = step.options
+    if options["blur"] or options["component"] not in ("x", "y"):
+        return None
+    rows_axis, cols_axis = conv_geometry(stage.in_shape, KERNEL_SHAPE, **geometry(options))
+    return window_band(step, rows_axis, cols_axis, start, stop, fill=options["boundary"], cval=options["cval"],
+                       alpha_fill="edge", mode="valid")
+
+
 def result_dtype(step: Any, dtype: str, *, changed: bool, has_alpha: bool) -> str:
     """A threshold gives a bool mask."""
     return "bool" if step.options.get("threshold") is not None else floating(dtype)
@@ -95,7 +110,7 @@ def headline(record: dict) -> str:
 
 KIND = StepKind(name="sobel", summary="Gradients: gx and gy with the operator's x and y kernels, same geometry.",
                 options=OPTIONS, plan=plan, run=run, memory=memory, rules=rules, complete=complete_conv,
-                result_dtype=result_dtype, headline=headline,
+                result_dtype=result_dtype, headline=headline, rows=rows,
                 schema_rules={"allOf": [*conv_schema_rules(), {
                     "if": {"type": "object", "required": ["threshold"]},
                     "then": {"properties": {"component": {"not": {"const": "direction"}}}}}]})

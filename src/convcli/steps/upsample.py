@@ -3,10 +3,11 @@ max-unpool (values back where an earlier max pool took them)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..vocabulary import MAX_UNPOOL, UPSAMPLE_METHODS
-from .base import (Choice, KernelSpec, Option, Padding, Pair, Planning, RuleError, Running, StepKind, Wording,
+from .base import (BandRows, Choice, KernelSpec, Option, Padding, Pair, Planning, RuleError, Running, StepKind, Wording,
                    field_so_far)
 from .pool import paired_pool
 
@@ -138,6 +139,58 @@ def run(step: Any, array: Any, running: Running) -> Any:
     return upsample(array, factor=options["factor"], method=options["method"], **extra)
 
 
+def rows(step: Any, stage: Any, start: int, stop: int) -> Any:
+    """nearest and zeros: output row r comes from input row ⌊r/F⌋. transpose: the input rows whose
+    stamps reach the output rows (see :func:`transpose_rows`). bilinear: output row r reads input
+    rows ⌊max((r + ½)/F − ½, 0)⌋ and the next (the last row at most), as ops.upsample computes
+    them; its weights come from each output row's own coordinate in float64, which a band shifts
+    by a whole number of input rows exactly only when F is a power of 2: other factors, and
+    max-unpool (its pool's argmax), run whole."""
+    method = step.options["method"]
+    if method == MAX_UNPOOL:
+        return None
+    factor = step.options["factor"][0]
+    if method == "transpose":
+        return transpose_rows(step, stage, start, stop)
+    if method == "bilinear" and factor & (factor - 1) == 0:
+        height = stage.in_shape[0]
+
+        def below(row: int) -> int:  # ⌊max((row + ½)/F − ½, 0)⌋ in whole numbers
+            return max(0, (2 * row + 1 - factor) // (2 * factor))
+
+        first = below(start)
+        return BandRows(first, min(height, below(stop - 1) + 2), step, first * factor)
+    if method not in ("nearest", "zeros"):
+        return None
+    first = start // factor
+    return BandRows(first, -(-stop // factor), step, first * factor)
+
+
+def transpose_rows(step: Any, stage: Any, start: int, stop: int) -> Any:
+    """Input row i stamps the kernel on stamped rows ``i·F … i·F + e − 1``, output row r being
+    stamped row ``r + before``: outputs ``start … stop − 1`` gather inputs from
+    ``⌈(start + before − e + 1)/F⌉`` (at most ``⌊(start + before)/F⌋``, so that the band's first
+    stamped row is not after ``start``) to ``⌊(stop − 1 + before)/F⌋``. The band step crops nothing
+    above or below, and adds the rows past its last stamp that the outputs need (fewer than F, as
+    ``output_padding``); its stamps add up in the same order as the whole image's."""
+    from ..geometry import transpose_output_shape
+
+    options = step.options
+    _, (rows_axis, cols_axis) = transpose_output_shape(stage.in_shape, options["kernel"].shape,
+                                                       factor=options["factor"], padding=options.get("padding") or 0,
+                                                       output_padding=options.get("output_padding") or 0)
+    height, factor, extent = rows_axis.size, rows_axis.stride, rows_axis.extent
+    reach = start + rows_axis.before
+    first = min(max(0, -(-(reach - extent + 1) // factor)), reach // factor, height - 1)
+    last = min(height, (stop - 1 + rows_axis.before) // factor + 1)
+    out_first = first * factor - rows_axis.before
+    stamped = (last - first - 1) * factor + extent
+    extra = max(0, stop - out_first - stamped)
+    band = replace(step, options=dict(options, padding=(0, 0, cols_axis.before, cols_axis.after),
+                                      output_padding=(extra, cols_axis.output_padding)))
+    return BandRows(first, last, band, out_first)
+
+
 def result_dtype(step: Any, dtype: str, *, changed: bool, has_alpha: bool) -> str:
     """nearest, zeros and max-unpool keep the values and the dtype; bilinear and transpose compute
     in floating point."""
@@ -181,4 +234,4 @@ KIND = StepKind(name="upsample", summary="Upsample by `factor` (nearest, zeros, 
                                                 ("kernel", "padding", "output_padding", "output-padding")]}}},
                     {"if": _method(MAX_UNPOOL), "then": {"not": {"required": ["factor"]}},
                      "else": {"required": ["factor"]}},
-                ]})
+                ]}, rows=rows)

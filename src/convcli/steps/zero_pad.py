@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .activation import unchanged_window
-from .base import Option, Padding, Planning, Running, StepKind, same_dtype
+from .base import BandRows, Option, Padding, Planning, Running, StepKind, same_dtype
 
 OPTIONS = (
     Option("padding", Padding(), (1, 1, 1, 1), help="Zeros added: P, PH,PW or TOP,BOTTOM,LEFT,RIGHT."),
@@ -41,6 +41,15 @@ def run(step: Any, array: Any, running: Running) -> Any:
     return zero_pad(array, padding=((top, bottom), (left, right)))
 
 
+def rows(step: Any, stage: Any, start: int, stop: int) -> BandRows:
+    """Output row r is input row r − top; the rows added above and below are the zeros the band reads."""
+    from dataclasses import replace
+
+    top, bottom, left, right = step.options["padding"]
+    band = replace(step, options=dict(step.options, padding=(0, 0, left, right)))
+    return BandRows(start - top, stop - top, band, start, fill="zero")
+
+
 def memory(step: Any, record: dict, sizes: Any) -> int:
     return sizes.result
 
@@ -52,4 +61,4 @@ def headline(record: dict) -> str:
 
 KIND = StepKind(name="zero_pad", summary="Add rows and columns of zeros (Keras ZeroPadding2D).", options=OPTIONS,
                 plan=plan, run=run, memory=memory, headline=headline, result_dtype=same_dtype,
-                alpha_in_float=False)
+                alpha_in_float=False, rows=rows)
