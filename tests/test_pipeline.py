@@ -538,3 +538,19 @@ def test_run_keep_names_step_positions(keep):
     steps = parse_pipeline("steps: [gray, {pool: {op: max, size: 2}}]", path="p.yaml")
     with pytest.raises(ValueError, match=r"`keep` must list positions of steps, 0 to 1"):
         run(steps, np.zeros((4, 4)), keep=keep)
+
+
+@pytest.mark.parametrize(("shape", "has_alpha", "dtype"), [
+    ((4, 5, 2), True, "uint8"),    # grey + alpha: kept as it is
+    ((4, 5, 4), True, "float32"),  # RGBA: luminance in float, alpha with it
+    ((4, 5, 3), False, "float32"),
+    ((4, 5), False, "uint8"),
+])
+def test_gray_plans_the_dtype_it_gives(shape, has_alpha, dtype):
+    from convcli.pipeline import parse_step, plan, run
+
+    steps = [parse_step("gray", {})]
+    image = np.zeros(shape, np.uint8)
+    result, _, _ = run(steps, image, has_alpha=has_alpha)
+    assert str(result.dtype) == dtype
+    assert plan(steps, shape, has_alpha=has_alpha, dtype="uint8").dtype == dtype

@@ -44,4 +44,5 @@ def headline(record: dict) -> str:
 
 
 KIND = StepKind(name="gray", summary=f"RGB to luminance {gray_formula()} (alpha kept).", options=(), plan=plan,
-                run=run, memory=memory, result_dtype=result_dtype, headline=headline, rows=same_rows)
+                run=run, memory=memory, result_dtype=result_dtype, headline=headline, rows=same_rows,
+                alpha_in_float=False)  # grey + alpha stays as it is; RGBA becomes float anyway
