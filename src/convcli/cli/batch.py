@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from ..errors import shown_path
-from .faults import echo_data, environment_fault, say, stdout_closed
+from .faults import echo_data, environment_fault, is_terminal, say, stdout_closed
 from .formats import STACKABLE
 from .inputs import InputFile
 from .one_input import Job, Outcome, Product, record_failure, run_one
@@ -85,7 +85,7 @@ def run_batch(
                          (options.report_path == "-", "the report"), (show is not None, "the values")):
         if wanted and stdout_closed():  # `>&-`: known before any work
             raise click.ClickException(f"standard output is closed; nowhere to write {what}")
-    if writes_stdout and not options.dry_run and _is_terminal(sys.stdout):  # image bytes would garble it
+    if writes_stdout and not options.dry_run and is_terminal(sys.stdout):  # image bytes would garble it
         raise click.UsageError("-o - writes the image's bytes to standard output, which is a terminal here; "
                                "redirect it (> out.png) or pipe it (| other-command), or give -o FILE")
     if not options.dry_run:
@@ -109,8 +109,8 @@ def run_batch(
         command, len(job.inputs), root.color,
         # On a terminal only; with --json too (the report comes after the bar is gone), but not
         # while values are printed on the same terminal.
-        enabled=(not quiet and len(job.inputs) > 1 and _is_terminal(sys.stderr) and job.preview is None
-                 and not (show is not None and _is_terminal(sys.stdout))),
+        enabled=(not quiet and len(job.inputs) > 1 and is_terminal(sys.stderr) and job.preview is None
+                 and not (show is not None and is_terminal(sys.stdout))),
     )
     entries: list[dict] = []
     finished = {"done": 0, "failed": 0}  # inputs, as they are emitted
@@ -183,13 +183,6 @@ def _start_methods() -> list[str]:
     import multiprocessing
 
     return multiprocessing.get_all_start_methods()
-
-
-def _is_terminal(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):  # no isatty, or closed
-        return False
 
 
 def _check_folder(folder: str, *, create: bool) -> None:

@@ -41,6 +41,15 @@ def stdout_closed() -> bool:
     return closed(sys.stdout)
 
 
+def is_terminal(stream: Any) -> bool:
+    """True when ``stream`` is a terminal (False for a pipe, a file, or a stream closed or without
+    ``isatty``)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or closed
+        return False
+
+
 def closed(stream: Any) -> bool:
     """True when ``stream`` (``sys.stdin``, ``sys.stdout``...) was closed when convcli started."""
     return stream is None or isinstance(stream, ClosedStream)

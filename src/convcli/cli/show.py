@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from ..vocabulary import SHOW_MAX_CELLS, SHOW_MOST_CELLS
-from .faults import echo_data, say
+from .faults import echo_data, is_terminal, say
 from .types import INPUT
 
 #: The upper half block: its foreground colour is a character's upper pixel, its background the lower one.
@@ -53,13 +53,6 @@ def terminal_size(stream: Any) -> tuple[int, int]:
         if text.isdigit() and int(text) > 0:
             columns, lines = (int(text), lines) if name == "COLUMNS" else (columns, int(text))
     return columns, lines
-
-
-def is_terminal(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):  # no isatty, or closed
-        return False
 
 
 def color_system(colour: bool) -> str | None:
