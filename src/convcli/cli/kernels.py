@@ -143,17 +143,12 @@ def _wrapped(text: str, width: int) -> list[str]:
 
 def _write_picture(path: str, applied: Any) -> None:
     """Write the kernel's picture to ``path``; a path that cannot be written is the user's error."""
-    import os
-
     from ..errors import ConvcliError
     from ..images import write_image
-    from ..images.formats import EXTENSION_FORMATS, TEXT_FORMATS
     from ..kernels.picture import kernel_picture
+    from .targets import check_picture_name
 
-    extension = os.path.splitext(path)[1].lower()
-    if EXTENSION_FORMATS.get(extension) in (*TEXT_FORMATS, "npy"):  # numbers, not a picture
-        raise click.BadParameter(f"{path}: {extension} holds numbers, not a picture; name a .png (or .tif, .webp)",
-                                 param_hint="'--png'")
+    check_picture_name(path, flag="--png", what="the kernel drawn")
     try:
         write_image(path, kernel_picture(applied), dtype="uint8")
     except ValueError as error:  # no image extension: a usage error, as for -o

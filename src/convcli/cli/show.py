@@ -269,11 +269,9 @@ def show_command(ctx: click.Context, input_name: str, output: str | None, max_ce
 def _check_picture_name(path: str, input_path: str | None) -> None:
     """-o must name an image file that is not the input (usage errors, before anything is read)."""
     from .. import images
-    from ..images.formats import EXTENSION_FORMATS, TEXT_FORMATS
+    from .targets import check_picture_name
 
-    extension = os.path.splitext(path)[1].lower()
-    if path == "-" or EXTENSION_FORMATS.get(extension) in (*TEXT_FORMATS, "npy", None):
-        raise click.BadParameter(f"{path}: the grid is a picture; name a .png (or .tif, .webp)", param_hint="'-o'")
+    check_picture_name(path, flag="-o", what="the grid")
     if input_path is not None and os.path.exists(path) and images.same_file(input_path, path):
         raise click.BadParameter(f"{path} is the input; refusing to overwrite an input", param_hint="'-o'")
 

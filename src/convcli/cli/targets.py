@@ -37,6 +37,16 @@ EXPLAIN_PRODUCT = "explain"
 #: Products that are pictures, always 8-bit RGB whatever --dtype says.
 PICTURE_PRODUCTS = (SHEET_PRODUCT, EXPLAIN_PRODUCT)
 
+
+def check_picture_name(path: str, *, flag: str, what: str) -> None:
+    """A drawing (``what``: "the grid", "the kernel drawn") goes into a file of an image format:
+    never standard output, a name without one, or a format of numbers (a usage error)."""
+    from ..images.formats import EXTENSION_FORMATS, NUMBER_FORMATS
+
+    format_name = EXTENSION_FORMATS.get(os.path.splitext(path)[1].lower())
+    if path == "-" or format_name is None or format_name in NUMBER_FORMATS:
+        raise click.BadParameter(f"{path}: {what} is a picture; name a .png (or .tif, .webp)", param_hint=f"'{flag}'")
+
 def _format_of(path: str, options: OutputOptions, input_file: InputFile) -> str:
     from ..images import FOLDER_FORMATS, format_from_path, sniff_folder, sniff_format, written_through
 

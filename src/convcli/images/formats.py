@@ -160,6 +160,9 @@ FOLDER_FORMATS = tuple(name for name, spec in FORMAT_TABLE.items() if spec.marke
 #: The formats of numbers written as text (no magic bytes): ``("csv", "txt")``.
 TEXT_FORMATS = tuple(name for name, spec in FORMAT_TABLE.items() if not spec.magic and not spec.markers)
 
+#: The formats that hold numbers, not pictures (text, .npy, folder stores): a drawing is never written there.
+NUMBER_FORMATS = (*TEXT_FORMATS, "npy", *FOLDER_FORMATS)
+
 #: Every image file extension convcli recognises, lower case, with the dot (a folder INPUT takes these;
 #: text matrices and folder stores are named one by one).
 IMAGE_EXTENSIONS = tuple(
