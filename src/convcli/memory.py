@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .pipeline import Stage, Step, layer_positions, plan, result_dtype
 from .steps import KINDS
@@ -220,4 +221,83 @@ def estimate_memory(
         need = max(held + mapped + mapping, held - product + mapped + encoded)
         if need > peak:
             peak, where = need, "writing"
+    return Memory(int(peak * MEMORY_MARGIN + MEMORY_OVERHEAD), where)
+
+
+def estimate_stream_memory(
+    steps: Sequence[Step],
+    shape: Sequence[int],
+    dtype: str,
+    *,
+    band_rows: int,
+    output: tuple[str, str],
+    decoded_whole: bool,
+    has_alpha: bool = False,
+    start_dtype: str | None = None,
+    engine: str = "auto",
+    max_pixels: int | None = None,
+) -> Memory:
+    """The most memory a streamed run holds at once (:func:`convcli.bands.stream.stream_chain`),
+    from the header and the band plan: nothing is decoded.
+
+    The run holds: the decoded input when its format is decoded whole (``decoded_whole``: PNG,
+    JPEG...; a TIFF read by segments, a mapped ``.npy`` or a Zarr array hold only the rows a band
+    reads); for the band with the most rows, each step's input rows (gathered, and the parts they
+    are gathered from) and the busiest step's working arrays; the result bands waiting for the
+    writer's thread and the one being mapped; and what the writer holds
+    (:func:`~convcli.images.band_writer_memory`). ``output`` is the file's (dtype, format).
+
+    Examples
+    --------
+    >>> from convcli.pipeline import parse_pipeline
+    >>> steps = parse_pipeline("steps: [{filter: {kernel: gaussian5}}]", path="p.yaml")
+    >>> big = estimate_stream_memory(steps, (40000, 40000), "uint8", band_rows=64,
+    ...                              output=("uint8", "tiff"), decoded_whole=False)
+    >>> big.bytes < 512 << 20, big.where
+    (True, 'band of 64 rows')
+    """
+    import numpy as np
+
+    from .bands import band_plan
+    from .bands.stream import QUEUE_BANDS
+    from .images.band_write import band_writer_memory
+
+    out_dtype, fmt = output
+    bands = band_plan(steps, shape, band_rows=band_rows, has_alpha=has_alpha, max_pixels=max_pixels)
+    planned = bands.plan
+    decoded = _elements(shape) * np.dtype(dtype).itemsize
+    start = str(start_dtype or dtype)
+    widest = max(bands.bands, key=lambda band: band.need.held if band.need is not None else 0)
+    rows_in = [0] * len(steps)
+    rows_out = [0] * len(steps)
+
+    def walk(need: Any) -> None:
+        rows_in[need.position] += need.rows.stop - need.rows.first
+        rows_out[need.position] += need.stop - need.start
+        for source in need.sources:
+            walk(source)
+
+    if widest.need is None:  # runs whole: every step on the whole image
+        return estimate_memory([steps], shape, dtype, has_alpha=has_alpha, start_dtype=start_dtype,
+                               outputs=[(0, out_dtype, fmt)], engine=engine, max_pixels=max_pixels)
+    walk(widest.need)
+    held, busiest = 0, 0
+    current, alpha = start, has_alpha
+    for position, (step, stage) in enumerate(zip(steps, planned.stages)):
+        after = result_dtype(step, current, changed=stage.in_shape != stage.out_shape, has_alpha=alpha)
+        band_stage = Stage(step, (rows_in[position], *stage.in_shape[1:]), (rows_out[position], *stage.out_shape[1:]),
+                           stage.receptive_field, stage.jump, after, stage.record)
+        held += 2 * _elements(band_stage.in_shape) * np.dtype(current).itemsize  # gathered, and its parts
+        busiest = max(busiest, _step_memory(band_stage, current, after, alpha, engine))
+        current = after
+    result_band = widest.stop - widest.start
+    result_bytes = result_band * _elements(planned.shape[1:]) * np.dtype(current).itemsize
+    mapped = result_band * _elements(planned.shape[1:]) * np.dtype(out_dtype).itemsize
+    writing = (QUEUE_BANDS + 2) * result_bytes + 2 * mapped + _mapping_memory(
+        result_band * _elements(planned.shape[1:]), current, out_dtype)
+    writing += band_writer_memory(fmt, tuple(int(n) for n in planned.shape), out_dtype, band_rows=band_rows)
+    peak = (decoded if decoded_whole else 0) + held + busiest + writing
+    where = f"band of {band_rows} rows"
+    if decoded_whole and 2 * decoded > peak:
+        peak, where = 2 * decoded, "decoding"
     return Memory(int(peak * MEMORY_MARGIN + MEMORY_OVERHEAD), where)

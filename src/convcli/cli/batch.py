@@ -26,7 +26,7 @@ from .formats import STACKABLE
 from .inputs import InputFile
 from .one_input import Job, Outcome, Product, record_failure, run_one
 from .options import OutputOptions
-from .progress import ProgressBar
+from .progress import BandProgressBar, ProgressBar
 from .targets import plan_targets, sweep_plan_temp_files
 from .workers import Parallel, worker_count
 from .wording import command_flags, worded
@@ -45,6 +45,7 @@ def run_batch(
     templates: dict[int, str] | None = None,
     memory: Callable[[Any, list[tuple[int, str, str]]], Any] | None = None,
     reads: Sequence[tuple[str, str]] = (),
+    stream: Callable[[Any], Any] | None = None,
 ) -> None:
     """Run one command over its inputs, write outputs, the report and the summary, and exit.
 
@@ -55,7 +56,9 @@ def run_batch(
     standard output (global pooling's table), always in this process and in input order.
     ``templates`` names some products' files themselves (see :func:`convcli.cli.targets.plan_targets`);
     ``reads`` lists the files the run reads besides its inputs, as ``(role, path)`` (kernel files,
-    the pipeline file), which no output may overwrite.
+    the pipeline file), which no output may overwrite. ``stream(info)`` gives the one chain the
+    command computes when an input of that header may be streamed band by band (see
+    :mod:`convcli.cli.streamed`), else None.
     ``memory(info, outputs)`` estimates an input's working memory from its header and the files
     it makes (``outputs``: (product, dtype, format)), as a :class:`convcli.pipeline.Memory`: it is
     held to ``--max-memory`` before anything is decoded and reported as each file's ``memory``.
@@ -101,7 +104,7 @@ def run_batch(
     job = Job(inputs=list(inputs), plan=plan, options=options, compute=compute, describe=describe,
               show=show is not None, verbose=verbose,
               limits=options.limits(), memory=memory, flags=command_flags(),
-              preview=preview_settings() if options.preview and not options.dry_run else None)
+              preview=preview_settings() if options.preview and not options.dry_run else None, stream=stream)
     workers = min(worker_count(options.jobs), len(job.inputs))
     if writes_stdout or "fork" not in _start_methods():
         workers = 1
@@ -112,6 +115,11 @@ def run_batch(
         enabled=(not quiet and len(job.inputs) > 1 and is_terminal(sys.stderr) and job.preview is None
                  and not (show is not None and is_terminal(sys.stdout))),
     )
+    # One input: a streamed run shows its bands (a bar only once it takes a while).
+    rows_bar = BandProgressBar(command, root.color) if (
+        stream is not None and len(job.inputs) == 1 and not quiet and not options.dry_run
+        and is_terminal(sys.stderr) and job.preview is None) else None
+    job.on_band = rows_bar.update if rows_bar is not None else None
     entries: list[dict] = []
     finished = {"done": 0, "failed": 0}  # inputs, as they are emitted
 
@@ -140,6 +148,8 @@ def run_batch(
         else:
             for position in range(len(job.inputs)):
                 outcome = run_one(job, position)
+                if rows_bar is not None:  # gone before the input's error lines
+                    rows_bar.stop()
                 emit(outcome)
                 progress.tick(position + 1)
                 if outcome.failed and options.fail_fast:
@@ -150,6 +160,8 @@ def run_batch(
         raise
     finally:
         progress.stop()
+        if rows_bar is not None:
+            rows_bar.stop()
 
     done, failed = finished["done"], finished["failed"]
     report = build_report(command, entries, counts=(done, failed, len(job.inputs) - done - failed))

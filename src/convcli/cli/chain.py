@@ -190,6 +190,22 @@ def run_chains(
                                start_dtype=start_dtype(info.dtype), outputs=outputs, sheet=sheet is not None,
                                engine=options.engine, max_pixels=limit)
 
+    def stream(info: Any) -> Any:
+        """The one chain, when an input of this header may be streamed (cli/streamed.py); else None."""
+        from ..bands import whole_reason
+        from .streamed import Streamable
+
+        if len(full) != 1 or saving or sheet is not None or explaining is not None or extra is not None:
+            return None
+        dtype = start_dtype(info.dtype)
+        try:  # results are written band by band, never held: the pixel limit is not theirs
+            planned = plan(full[0], info.shape, has_alpha=info.has_alpha, dtype=dtype)
+        except ValueError:
+            return None  # the whole-image path says what is wrong
+        if whole_reason(full[0], planned) is not None:
+            return None
+        return Streamable(list(full[0]), planned, dtype, None)
+
     # Kernel files (-k FILE, a pipeline's `kernel:` entries) are read by this run too: never overwritten.
     kernels = [kernel for steps in full for step in steps
                for kernel in [*step.options.get("kernels", ()), step.options.get("kernel")] if kernel is not None]
@@ -198,7 +214,7 @@ def run_chains(
         show = explaining.show(show)
     run_batch(command=command, inputs=collect_inputs(inputs), products=names, options=options,
               compute=compute, describe=describe, stackable=stackable, show=show, templates=templates,
-              memory=memory, reads=[*reads, *kernel_files])
+              memory=memory, reads=[*reads, *kernel_files], stream=stream)
 
 
 def _run(steps: Sequence[Any], image: Any, *, has_alpha: bool, max_pixels: int, options: OutputOptions,

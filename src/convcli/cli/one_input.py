@@ -59,6 +59,10 @@ class Job:
     memory: Callable[[Any, list[tuple[int, str, str]]], Any] | None = None  # see batch.run_batch
     flags: dict[str, tuple[str, bool]] = field(default_factory=dict)  # the command's options: wording.command_flags
     preview: Any = None             # --preview's settings (cli/show.PreviewSettings), None: no preview
+    # stream(info): the one chain this command computes, when an input of that header may be
+    # streamed (cli/streamed.Streamable), else None; None here: nothing is streamed.
+    stream: Callable[[Any], Any] | None = None
+    on_band: Callable[[int, int], None] | None = None  # rows written of all, as a streamed input goes
     # With workers and --fail-fast (shared between processes): the first failed position, whether
     # each position is settled (written, failed or skipped), and how many leading positions are.
     first_failure: Any = None
@@ -103,6 +107,12 @@ def run_one(job: Job, position: int, *, may_write: Callable[[], bool] | None = N
             for target in targets:
                 if target.path != "-" and would_clobber(target.path):
                     raise ConvcliError(EXISTS, path=target.path)
+        if job.stream is not None and not options.dry_run:
+            from .streamed import run_streamed
+
+            streamed = run_streamed(job, position, outcome, started, may_write=may_write)
+            if streamed is not None:
+                return streamed
         limits, estimate = _memory_limits(job, targets)
         if options.dry_run:
             info = images.probe(input_file.source, limits=limits)

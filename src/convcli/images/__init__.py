@@ -56,8 +56,10 @@ _API = {
     "written_through": "images.atomic",
     "BandReader": "images.band_read",
     "open_band_reader": "images.band_read",
+    "STREAMED_FORMATS": "images.band_read",
     "BAND_FORMATS": "images.band_write",
     "BandWriter": "images.band_write",
+    "band_writer_memory": "images.band_write",
     "open_band_writer": "images.band_write",
     "DEFAULT_PNG_COMPRESSION": "images.encode",
     "encode_image": "images.encode",
@@ -113,6 +115,7 @@ __all__ = [
     "SCALES",
     "SNIFF_BYTES",
     "STDIN_LABEL",
+    "STREAMED_FORMATS",
     "AtomicFile",
     "AtomicFolder",
     "BandReader",
@@ -120,6 +123,7 @@ __all__ = [
     "FolderData",
     "ImageInfo",
     "Limits",
+    "band_writer_memory",
     "check_writable",
     "default_dtype",
     "encode_image",
@@ -145,8 +149,8 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover
     from convcli.images.atomic import AtomicFile, AtomicFolder, FolderData, remove_temp_files, same_file, sweep_temp_files, write_atomic, written_through
-    from convcli.images.band_read import BandReader, open_band_reader
-    from convcli.images.band_write import BAND_FORMATS, BandWriter, open_band_writer
+    from convcli.images.band_read import STREAMED_FORMATS, BandReader, open_band_reader
+    from convcli.images.band_write import BAND_FORMATS, BandWriter, band_writer_memory, open_band_writer
     from convcli.images.encode import DEFAULT_PNG_COMPRESSION, encode_image
     from convcli.images.formats import EXTENSIONS, FOLDER_FORMATS, FORMAT_ALIASES, FORMATS, IMAGE_EXTENSIONS, SNIFF_BYTES, check_writable, default_dtype, format_from_path, sniff_folder, sniff_format
     from convcli.images.info import ImageInfo

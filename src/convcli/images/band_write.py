@@ -35,6 +35,7 @@ from convcli.images.atomic import AtomicFile, AtomicFolder
 from convcli.images.encode import DEFAULT_PNG_COMPRESSION
 from convcli.images.formats import FORMAT_TABLE, _check_format, check_writable, format_from_path
 from convcli.images.info import _reason
+from convcli.images.zarr_io import ZARR_OUTPUT_CHUNKS
 
 
 #: Formats a band writer writes.
@@ -46,6 +47,28 @@ TIFF_OUTPUT_TILE = (256, 256)
 #: Pixel bytes from which a TIFF output is BigTIFF: classic TIFF's 4 GiB of offsets, less a margin
 #: for the tags and for data deflate cannot shrink.
 BIGTIFF_FROM = 2**32 - 2**25
+
+
+def band_writer_memory(format: str, shape: tuple[int, ...], dtype: str, *, band_rows: int) -> int:
+    """The bytes a band writer of ``format`` holds besides the band it is given, at most, when
+    bands of ``band_rows`` rows of an image of ``shape`` and ``dtype`` are written: the rows
+    waiting for a whole row of TIFF tiles or Zarr chunks (joined once, then cut into tiles), PNG's
+    filtered rows and their deflated bytes; nothing for ``.npy``.
+
+    Examples
+    --------
+    >>> band_writer_memory("npy", (1000, 1000), "uint8", band_rows=64)
+    0
+    >>> band_writer_memory("tiff", (1000, 1000), "uint8", band_rows=64) // 1000
+    960
+    """
+    row = int(np.prod(shape[1:], dtype=np.int64)) * np.dtype(dtype).itemsize
+    if format == "npy":
+        return 0
+    if format == "png":
+        return 2 * (band_rows + 1) * (row + 1) + (2 << 20)
+    waiting = TIFF_OUTPUT_TILE[0] if format == "tiff" else ZARR_OUTPUT_CHUNKS[0]
+    return 3 * (waiting + band_rows) * row
 
 
 class BandWriter:
@@ -332,9 +355,22 @@ class _ZarrWriter(BandWriter):
         except BaseException:
             self._target.abort()
             raise
+        self._rows: list[np.ndarray] = []  # rows waiting for a whole row of chunks
+        self._first = 0  # the image row the first waiting row is
 
     def _write(self, band: np.ndarray) -> None:
-        self._array[self.rows_written : self.rows_written + band.shape[0]] = band
+        # Whole rows of chunks only: a band that ends inside a chunk would make zarr read the
+        # chunk back and write it again with the next band.
+        self._rows.append(band)
+        held = self.rows_written + band.shape[0] - self._first
+        chunk = int(self._array.chunks[0])
+        end = self.rows_written + band.shape[0] == self.shape[0]
+        ready = held if end else held // chunk * chunk
+        if ready:
+            rows = np.concatenate(self._rows) if len(self._rows) > 1 else self._rows[0]
+            self._array[self._first : self._first + ready] = rows[:ready]
+            rest = rows[ready:].copy()  # not a view of the caller's band, which may be reused
+            self._rows, self._first = ([rest] if len(rest) else []), self._first + ready
 
     def _finish(self) -> None:
         self._target.commit()

@@ -1,0 +1,128 @@
+"""One input streamed: read, computed, mapped and written a band of rows at a time
+(docs/semantics.md §6, Streaming).
+
+:func:`run_streamed` is the batch loop's path for an input it streams: the input is opened with
+:func:`convcli.images.open_band_reader`, the command's one chain runs with
+:func:`convcli.bands.stream.stream_chain`, and each band of the result goes to
+:func:`convcli.images.open_band_writer` as soon as it is done; the report entry is the one the
+whole-image path writes, plus ``bands``. :func:`stream_reason` says why an input is not streamed.
+
+An input is streamed when the command computes one chain that can run in bands into one file a
+band writer writes, and either ``--band-rows`` asks for bands or the run on the whole image would
+need :data:`STREAM_FROM` bytes or more (or more than ``--max-memory``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+#: Whole-image runs estimated to need this much memory or more are streamed (when they can be):
+#: below it an image is small enough that holding it costs little, and the whole-image path's
+#: report notes (the frame a default zero boundary draws) are kept.
+STREAM_FROM = 64 << 20
+
+
+@dataclass
+class Streamable:
+    """A chain a command may stream for one input (what ``Job.stream(info)`` gives): the steps,
+    their plan on the input, the dtype they start from and the pixel limit of results."""
+
+    steps: list[Any]
+    planned: Any
+    start_dtype: str
+    max_pixels: int | None
+
+
+def run_streamed(job: Any, position: int, outcome: Any, started: float, *,
+                 may_write: Callable[[], bool] | None = None) -> Any:
+    """Stream input ``position`` of ``job`` (a :class:`~convcli.cli.one_input.Job`) when it can
+    be; give the filled ``outcome``, or None when the input is to be run whole. Errors are raised
+    for :func:`~convcli.cli.one_input.run_one` to record."""
+    from .. import images
+    from ..bands.stream import auto_band_rows, stream_chain
+    from ..errors import ConvcliError
+    from ..memory import estimate_memory, estimate_stream_memory
+    from ..report import file_entry
+    from .one_input import _integer_max
+
+    options = job.options
+    input_file = job.inputs[position]
+    targets = job.plan[input_file.index]
+    if _static_reason(job, targets) is not None:
+        return None
+    target = targets[0]
+    info = images.probe(input_file.source, limits=images.streamed_limits(job.limits))
+    streamable = job.stream(info)
+    if streamable is None:
+        return None
+    planned = streamable.planned
+    fmt = target.format
+    dtype = options.dtype or images.default_dtype(fmt, info.dtype, result_dtype=planned.dtype)
+    scale = options.scale or planned.scale
+    if scale == "normalize" and dtype.startswith("uint"):
+        return None  # the whole result's range is needed before the first band is mapped
+    if options.split and len(planned.shape) == 3:
+        return None
+    decoded_whole = not (input_file.path is not None and info.format in images.STREAMED_FORMATS)
+    whole = estimate_memory([streamable.steps], info.shape, info.dtype, has_alpha=info.has_alpha,
+                            start_dtype=streamable.start_dtype, outputs=[(0, dtype, fmt)], engine=options.engine,
+                            max_pixels=streamable.max_pixels)
+    max_memory = job.limits.max_memory
+    if options.band_rows is None and whole.bytes < STREAM_FROM and (max_memory is None or whole.bytes <= max_memory):
+        return None
+    if input_file.path and images.same_file(input_file.path, target.path):
+        raise ConvcliError(f"is the input {input_file.path}; refusing to overwrite an input", path=target.path)
+    band_rows = options.band_rows or auto_band_rows(planned)
+    made: list[Any] = []
+
+    def estimate(info: Any) -> tuple[int, str]:
+        made[:] = [estimate_stream_memory(streamable.steps, info.shape, info.dtype, band_rows=band_rows,
+                                          output=(dtype, fmt), decoded_whole=decoded_whole,
+                                          has_alpha=info.has_alpha, start_dtype=streamable.start_dtype,
+                                          engine=options.engine, max_pixels=streamable.max_pixels)]
+        return made[0].bytes, f"estimated from its header and the band plan, most at {made[0].where}"
+
+    limits = replace(job.limits, memory=estimate)
+    with images.open_band_reader(input_file.source, limits=limits) as reader:
+        if not made:  # no memory limit asked for the estimate: the report still gives it
+            estimate(reader.info)
+        with images.open_band_writer(target.path, shape=planned.shape, dtype=dtype, format=fmt,
+                                     has_alpha=planned.has_alpha, png_compression=options.png_compression,
+                                     no_clobber=options.no_clobber) as writer:
+            mapping = stream_chain(
+                streamable.steps, reader, writer, band_rows=band_rows, start_dtype=streamable.start_dtype,
+                scale=scale, kind=planned.kind, alpha_max=_integer_max(info.dtype) if planned.has_alpha else None,
+                engine=options.engine, max_pixels=streamable.max_pixels, on_band=job.on_band,
+            )
+            if may_write is not None and not may_write():
+                writer.abort()
+                return type(outcome)(position, skipped=True)
+            writer.commit()
+    outcome.entries.append(file_entry(
+        input=input_file.label, output=target.path, input_shape=info.shape, input_dtype=info.dtype,
+        output_shape=planned.shape, output_dtype=dtype, steps=planned.steps,
+        seconds=time.perf_counter() - started, scale=mapping["scale"],
+        **{name: mapping[name] for name in ("clipped", "clipped_below", "clipped_above") if name in mapping},
+        **({"notes": list(info.notes)} if info.notes else {}),
+        memory=made[0].bytes, bands=mapping["bands"],
+    ))
+    return outcome
+
+
+def _static_reason(job: Any, targets: list[Any]) -> str | None:
+    """Why no input of this run is streamed, known before any input is opened; None: it may be."""
+    from .. import images
+
+    options = job.options
+    if job.stream is None or options.dry_run:
+        return "the command computes more than one chain"
+    if len(targets) != 1 or targets[0].described_only or targets[0].path == "-":
+        return "the result is not one file"
+    if targets[0].format not in images.BAND_FORMATS or images.written_through(targets[0].path):
+        return "the output is not written band by band"
+    if job.preview is not None or job.show or options.allow_nonfinite:
+        return "the whole result is needed"
+    return None
