@@ -149,11 +149,46 @@ def test_tiff_truncated_segment_is_one_line(tmp_path):
     assert "\n" not in str(caught.value)
 
 
-def test_tiff_declared_size_is_checked_before_reading(tmp_path):
-    path = tmp_path / "big.tif"
-    tifffile.imwrite(path, np.zeros((16, 300), np.uint8), rowsperstrip=16)
+def test_side_and_file_size_limits_hold_only_inputs_decoded_whole(tmp_path):
+    arr = np.zeros((16, 300), np.uint8)
+    tifffile.imwrite(tmp_path / "a.tif", arr, rowsperstrip=16)
+    np.save(tmp_path / "a.npy", arr)
+    Image.fromarray(arr).save(tmp_path / "a.png")
+    for limits in (Limits(max_side=200), Limits(max_file_size=100)):
+        for name in ("a.tif", "a.npy"):  # read by parts: never whole, so no side or size to refuse
+            with open_band_reader(tmp_path / name, limits=limits) as reader:
+                np.testing.assert_array_equal(reader.read_rows(0, 16), arr)
     with pytest.raises(ImageReadError, match="over the side limit of 200; raise it with `max_side`"):
-        open_band_reader(path, limits=Limits(max_side=200))
+        open_band_reader(tmp_path / "a.png", limits=Limits(max_side=200))
+    Image.fromarray(_values((16, 300), "uint8")).save(tmp_path / "noisy.png")  # more than 100 bytes
+    with pytest.raises(ImageReadError, match="file-size limit"):
+        open_band_reader(tmp_path / "noisy.png", limits=Limits(max_file_size=100))
+
+
+def test_npy_rows_are_read_in_the_dtype_read_image_gives(tmp_path):
+    flags = np.array([[True, False], [False, True], [True, True]])
+    np.save(tmp_path / "b.npy", flags)
+    np.save(tmp_path / "h.npy", np.array([[0.5, 1.5], [2.5, -1.0]], np.float16))
+    np.save(tmp_path / "be.npy", np.arange(6, dtype=">u2").reshape(3, 2))
+    np.save(tmp_path / "f.npy", np.asfortranarray(np.arange(12, dtype=np.uint8).reshape(3, 4)))
+    with open_band_reader(tmp_path / "b.npy") as reader:
+        assert reader.read_rows(1, 3).tolist() == [[0, 1], [1, 1]] and reader.read_rows(0, 1).dtype == np.uint8
+    with open_band_reader(tmp_path / "h.npy") as reader:
+        assert reader.read_rows(0, 2).dtype == np.float32 and reader.read_rows(1, 2).tolist() == [[2.5, -1.0]]
+    with open_band_reader(tmp_path / "be.npy") as reader:
+        band = reader.read_rows(1, 3)
+        assert band.dtype.isnative and band.tolist() == [[2, 3], [4, 5]]
+    with open_band_reader(tmp_path / "f.npy") as reader:
+        assert reader.read_rows(1, 3).tolist() == [[4, 5, 6, 7], [8, 9, 10, 11]]
+
+
+def test_npy_shorter_than_its_header_is_an_error(tmp_path):
+    np.save(tmp_path / "a.npy", np.zeros((10, 10), np.uint8))
+    data = (tmp_path / "a.npy").read_bytes()
+    (tmp_path / "a.npy").write_bytes(data[:-25])
+    with pytest.raises(ImageReadError, match="shorter than its header"):
+        with open_band_reader(tmp_path / "a.npy") as reader:
+            reader.read_rows(5, 10)
 
 
 def test_streamed_inputs_have_no_pixel_limit_but_whole_ones_do(tmp_path):

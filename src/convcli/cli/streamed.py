@@ -42,7 +42,7 @@ def run_streamed(job: Any, position: int, outcome: Any, started: float, *,
     be; give the filled ``outcome``, or None when the input is to be run whole. Errors are raised
     for :func:`~convcli.cli.one_input.run_one` to record."""
     from .. import images
-    from ..bands.stream import auto_band_rows, stream_chain
+    from ..bands.stream import BAND_ROUND, auto_band_rows, stream_chain
     from ..errors import ConvcliError
     from ..memory import estimate_memory, estimate_stream_memory
     from ..report import file_entry
@@ -75,14 +75,20 @@ def run_streamed(job: Any, position: int, outcome: Any, started: float, *,
         return None
     if input_file.path and images.same_file(input_file.path, target.path):
         raise ConvcliError(f"is the input {input_file.path}; refusing to overwrite an input", path=target.path)
+    def band_memory(info: Any, rows: int) -> Any:
+        return estimate_stream_memory(streamable.steps, info.shape, info.dtype, band_rows=rows, output=(dtype, fmt),
+                                      decoded_whole=decoded_whole, has_alpha=info.has_alpha,
+                                      start_dtype=streamable.start_dtype, engine=options.engine,
+                                      max_pixels=streamable.max_pixels)
+
     band_rows = options.band_rows or auto_band_rows(planned)
+    if options.band_rows is None and max_memory is not None:  # thinner bands until the run fits
+        while band_rows > BAND_ROUND and band_memory(info, band_rows).bytes > max_memory:
+            band_rows = max(BAND_ROUND, band_rows // 2 // BAND_ROUND * BAND_ROUND)
     made: list[Any] = []
 
     def estimate(info: Any) -> tuple[int, str]:
-        made[:] = [estimate_stream_memory(streamable.steps, info.shape, info.dtype, band_rows=band_rows,
-                                          output=(dtype, fmt), decoded_whole=decoded_whole,
-                                          has_alpha=info.has_alpha, start_dtype=streamable.start_dtype,
-                                          engine=options.engine, max_pixels=streamable.max_pixels)]
+        made[:] = [band_memory(info, band_rows)]
         return made[0].bytes, f"estimated from its header and the band plan, most at {made[0].where}"
 
     limits = replace(job.limits, memory=estimate)

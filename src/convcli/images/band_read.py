@@ -16,7 +16,7 @@ others        PNG, JPEG, BMP, GIF, WebP, text, standard input, ``sample:``: deco
 ============  ======================================================================================
 
 Streamed inputs (TIFF by segments, ``.npy``, Zarr) are held to
-:func:`~convcli.images.limits.streamed_limits`: no pixel limit, and the memory limit only on the
+:func:`~convcli.images.limits.streamed_limits`: no pixel, side or file-size limit, and the memory limit only on the
 estimate the caller gives (``Limits.memory``). Inputs decoded whole are held to every limit, as by
 :func:`~convcli.images.read_image`.
 """
@@ -135,21 +135,45 @@ class _WholeReader(BandReader):
 
 
 class _NpyReader(BandReader):
-    """A ``.npy`` file, memory-mapped."""
+    """A ``.npy`` file, its rows read as asked (file reads, not a memory map: the pages of a map
+    stay in the process's resident memory as they are read, a pread's buffer goes with the band).
+    A Fortran-ordered array, whose rows are not stored one after another, is memory-mapped."""
 
     streamed = True
 
     def __init__(self, path: str, info: ImageInfo, label: str, limits: Limits) -> None:
         super().__init__(info, label, limits)
-        self._map: np.ndarray | None = np.load(path, mmap_mode="r", allow_pickle=False)
+        self._map: np.ndarray | None = None
+        self._file: BinaryIO | None = open(path, "rb")  # noqa: SIM115 - closed by close()
+        version = np.lib.format.read_magic(self._file)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        _, fortran, self._stored = read_header(self._file)
+        self._offset = self._file.tell()
+        if fortran and len(info.shape) > 1:
+            self._file.close()
+            self._file = None
+            self._map = np.load(path, mmap_mode="r", allow_pickle=False)
+        self._row_bytes = int(np.prod(info.shape[1:], dtype=np.int64)) * self._stored.itemsize
 
     def _rows(self, r0: int, r1: int) -> np.ndarray:
-        if self._map is None:
+        if self._map is not None:
+            return np.array(self._map[r0:r1], dtype=np.dtype(self.info.dtype), order="C")
+        if self._file is None:
             raise ImageReadError("was closed", path=self.label)
-        return np.array(self._map[r0:r1], dtype=np.dtype(self.info.dtype), order="C")
+        buffer = bytearray((r1 - r0) * self._row_bytes)
+        self._file.seek(self._offset + r0 * self._row_bytes)
+        if self._file.readinto(buffer) != len(buffer):
+            raise ImageReadError(f"rows {r0}:{r1} are missing: the file is shorter than its header says",
+                                 path=self.label)
+        band = np.frombuffer(buffer, dtype=self._stored).reshape((r1 - r0, *self.info.shape[1:]))
+        wanted = np.dtype(self.info.dtype)  # bool as uint8, float16 as float32 (see npy.array_dtype)
+        return band if band.dtype == wanted else band.astype(wanted)
 
     def close(self) -> None:
         self._map = None  # the map closes when its last view goes
+        if self._file is not None:
+            self._file.close()
+            self._file = None
         super().close()
 
 
@@ -230,7 +254,8 @@ def open_band_reader(source: Source, *, limits: Limits | None = None) -> BandRea
     if isinstance(source, (str, os.PathLike)) and not str(os.fspath(source)).startswith(("sample:", "matrix:", "shape:")):
         stack = ExitStack()
         try:
-            fh, label = stack.enter_context(_opened(source, limits))
+            # The file's size is held to the whole-image limit only if it is decoded whole (read_image below).
+            fh, label = stack.enter_context(_opened(source, relaxed))
             reader = _open_streamed(fh, label, limits, relaxed, stack)
         except BaseException:
             stack.close()

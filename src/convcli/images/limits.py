@@ -192,21 +192,22 @@ def _file_size_limit(size: int, limits: Limits, label: str, *, known: bool = Tru
 
 def streamed_limits(limits: Limits) -> Limits:
     """The limits an input read band by band is held to (TIFF by strips or tiles, ``.npy``
-    memory-mapped, Zarr): the pixel limit is replaced by the memory the plan needs. So
-    ``max_pixels`` is not applied, and the memory limit only to the estimate ``limits.memory``
-    gives (the command line's, from the plan of its bands); the whole-image estimate of
-    :func:`working_memory` does not apply to an input that is never whole. The side, frame and
-    file-size limits stay.
+    memory-mapped, Zarr): what the whole-image limits guard against — an image too large to hold,
+    a side too long for a decoder, a file too large to read — does not apply to an input that is
+    never whole, so the pixel, side and file-size limits are dropped and the memory limit applies
+    only to the estimate ``limits.memory`` gives (the command line's, from the plan of its bands);
+    the whole-image estimate of :func:`working_memory` does not apply. The frame limit stays.
 
     Examples
     --------
     >>> relaxed = streamed_limits(Limits())
-    >>> relaxed.max_pixels, relaxed.max_memory, relaxed.max_side
-    (None, None, 65535)
+    >>> relaxed.max_pixels, relaxed.max_side, relaxed.max_file_size, relaxed.max_memory, relaxed.max_frames
+    (None, None, None, None, 1000)
     """
     from dataclasses import replace
 
-    return replace(limits, max_pixels=None, max_memory=limits.max_memory if limits.memory is not None else None)
+    return replace(limits, max_pixels=None, max_side=None, max_file_size=None,
+                   max_memory=limits.max_memory if limits.memory is not None else None)
 
 
 def _finish(arr: np.ndarray, info: ImageInfo, label: str, limits: Limits) -> np.ndarray:
