@@ -151,3 +151,33 @@ def test_streamed_png_output_reads_back_as_the_whole_result(tmp_path):
             writer.commit()
     np.testing.assert_array_equal(read_image(str(tmp_path / "out.png"))[0],
                                   map_values(run(steps, image)[0], dtype="uint8", scale="abs")[0])
+
+
+def test_rows_are_read_ahead_in_the_order_the_bands_read_them(tmp_path):
+    """Reads happen on the reading thread, in run_banded's order; a read out of that order (a
+    chain that runs whole reads everything at once) is read directly."""
+    from convcli.bands import band_plan
+    from convcli.bands.stream import _Prefetch, _read_order
+
+    steps = parse_pipeline("steps: [{filter: {kernel: box3, boundary: wrap}}, {pool: {op: max, size: 2}}]",
+                           path="p.yaml")
+    order = _read_order(band_plan(steps, (20, 6), band_rows=3))
+    # the first band's pool needs filter rows 0..5, which read rows 19 (wrap) and 0..6
+    assert order[:2] == [(0, 7), (19, 20)]
+    image = np.arange(120, dtype=np.uint8).reshape(20, 6)
+    calls, threads = [], []
+
+    def read(first, stop):
+        calls.append((first, stop))
+        threads.append(threading.current_thread().name)
+        return image[first:stop]
+
+    with _Prefetch(read, order) as prefetch:
+        for first, stop in order:
+            np.testing.assert_array_equal(prefetch.read(first, stop), image[first:stop])
+        np.testing.assert_array_equal(prefetch.read(0, 20), image)  # past the plan: read here
+    assert calls == [*order, (0, 20)]
+    assert set(threads[:-1]) == {"convcli-band-reader"} and threads[-1] == threading.current_thread().name
+    with _Prefetch(read, order) as prefetch:
+        np.testing.assert_array_equal(prefetch.read(5, 9), image[5:9])  # out of order: read directly
+        np.testing.assert_array_equal(prefetch.read(*order[0]), image[slice(*order[0])])

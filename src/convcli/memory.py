@@ -242,9 +242,10 @@ def estimate_stream_memory(
 
     The run holds: the decoded input when its format is decoded whole (``decoded_whole``: PNG,
     JPEG...; a TIFF read by segments, a mapped ``.npy`` or a Zarr array hold only the rows a band
-    reads); for the band with the most rows, each step's input rows (gathered, and the parts they
-    are gathered from) and the busiest step's working arrays; the result bands waiting for the
-    writer's thread and the one being mapped; and what the writer holds
+    reads); the reads read ahead (:data:`~convcli.bands.stream.PREFETCH_READS`); for the band with
+    the most rows, each step's input rows (gathered, and the parts they are gathered from) and the
+    busiest step's working arrays; the result bands waiting for the writer's thread and the one
+    being mapped; and what the writer holds
     (:func:`~convcli.images.band_writer_memory`). ``output`` is the file's (dtype, format).
 
     Examples
@@ -259,7 +260,7 @@ def estimate_stream_memory(
     import numpy as np
 
     from .bands import band_plan
-    from .bands.stream import QUEUE_BANDS
+    from .bands.stream import PREFETCH_READS, QUEUE_BANDS
     from .images.band_write import band_writer_memory
 
     out_dtype, fmt = output
@@ -290,6 +291,9 @@ def estimate_stream_memory(
         held += 2 * _elements(band_stage.in_shape) * np.dtype(current).itemsize  # gathered, and its parts
         busiest = max(busiest, _step_memory(band_stage, current, after, alpha, engine))
         current = after
+    # The reads waiting for the band being computed (the largest read each), in the input's dtype.
+    largest_read = max((stop - first for first, stop in widest.input_ranges()), default=0)
+    held += PREFETCH_READS * largest_read * _elements(shape[1:]) * np.dtype(dtype).itemsize
     result_band = widest.stop - widest.start
     result_bytes = result_band * _elements(planned.shape[1:]) * np.dtype(current).itemsize
     mapped = result_band * _elements(planned.shape[1:]) * np.dtype(out_dtype).itemsize

@@ -367,6 +367,8 @@ def summary_lines(
                 lines.append("    " + _border_line(step["zero_border"], report.get("command")))
         if entry.get("clipped"):
             lines.append("  " + _clipping_line(entry, report.get("command")))
+        if "bands" in entry:
+            lines.append("  " + _bands_line(entry))
     if not verbose and shown > 5:
         lines.append(f"… and {shown - 5} more kinds of computation (-v shows all)")
     ok, failed, skipped = report.get("ok", 0), report.get("failed", 0), report.get("skipped", 0)
@@ -462,6 +464,22 @@ def _border_line(change: dict, command: str | None) -> str:
     return (f"border: zero padding (the default boundary) moved the {change['outputs']} border outputs by "
             f"{change['mean']:.3g} on average (up to {change['max']:.3g}), framing the image; {fix} "
             "continues the image instead")
+
+
+def _bands_line(entry: dict) -> str:
+    """How a streamed input was computed: its bands and the memory they were planned to need.
+
+    Examples
+    --------
+    >>> _bands_line({"bands": {"rows": 80, "count": 75}, "memory": 29561408})
+    'streamed: 75 bands of 80 rows, planned to hold at most 28.2 MiB'
+    >>> _bands_line({"bands": {"rows": 16, "count": 1}, "memory": 9 << 20})
+    'streamed: 1 band of 16 rows, planned to hold at most 9 MiB'
+    """
+    bands = entry["bands"]
+    plural = "s" if bands["count"] != 1 else ""
+    return (f"streamed: {bands['count']} band{plural} of {bands['rows']} rows, planned to hold at most "
+            f"{entry['memory'] / 2**20:.3g} MiB")
 
 
 def _clipping_line(entry: dict, command: str | None) -> str:

@@ -144,9 +144,6 @@ def stream_chain(
     total = int(writer.shape[0])
     start = np.dtype(start_dtype or reader.dtype)
 
-    def read_rows(first: int, stop: int) -> Any:
-        return reader.read_rows(first, stop).astype(start, copy=False)
-
     summary: dict[str, Any] = {"scale": None, "clipped": 0, "clipped_below": 0, "clipped_above": 0}
 
     def write(band: Any) -> None:
@@ -162,9 +159,16 @@ def stream_chain(
         if on_band is not None:
             on_band(writer.rows_written, total)
 
-    bands = run_banded(steps, read_rows, reader.shape, band_rows=band_rows, has_alpha=has_alpha, engine=engine,
-                       max_pixels=max_pixels)
-    count = _pipelined(bands, write)
+    from . import band_plan
+
+    planned = band_plan(steps, reader.shape, band_rows=band_rows, has_alpha=has_alpha, max_pixels=max_pixels)
+    with _Prefetch(reader.read_rows, _read_order(planned)) as prefetch:
+        def read_rows(first: int, stop: int) -> Any:
+            return prefetch.read(first, stop).astype(start, copy=False)
+
+        bands = run_banded(steps, read_rows, reader.shape, band_rows=band_rows, has_alpha=has_alpha, engine=engine,
+                           max_pixels=max_pixels)
+        count = _pipelined(bands, write)
     summary["bands"] = {"rows": int(band_rows), "count": count}
     if summary["scale"] is None:  # an empty result: what the mapping says of no values
         summary["scale"] = map_values(np.zeros((0, 0)), dtype=dtype, scale=scale)[1]["scale"]
@@ -173,6 +177,95 @@ def stream_chain(
 
 #: Bands waiting for the writer's thread: one being computed, two waiting, one being written.
 QUEUE_BANDS = 2
+
+#: Input rows read ahead of the band being computed, in reads (about one band's input each).
+PREFETCH_READS = 2
+
+
+def _read_order(planned: Any) -> list[tuple[int, int]]:
+    """The input rows :func:`~convcli.bands.run_banded` reads for a band plan, in the order it
+    reads them (each band's reads depth first through the steps, as its ``_compute`` does);
+    empty when the chain runs whole."""
+    order: list[tuple[int, int]] = []
+
+    def walk(need: Any) -> None:
+        if need.position == 0:
+            order.extend(need.ranges)
+        for source in need.sources:
+            walk(source)
+
+    for band in planned.bands:
+        if band.need is not None:
+            walk(band.need)
+    return order
+
+
+class _Prefetch:
+    """Reads ``order``'s rows on a thread of its own, :data:`PREFETCH_READS` ahead of the caller,
+    so decoding (TIFF tiles, Zarr chunks, file reads: zlib and the OS release the GIL) overlaps
+    computing. ``read(first, stop)`` gives the next read's rows; a read out of that order stops the
+    thread and reads directly from then on."""
+
+    def __init__(self, read: Callable[[int, int], Any], order: list[tuple[int, int]]) -> None:
+        self._read, self._order = read, order
+        self._queue: queue.Queue = queue.Queue(maxsize=PREFETCH_READS)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if order:
+            self._thread = threading.Thread(target=self._reading, name="convcli-band-reader", daemon=True)
+            self._thread.start()
+
+    def _reading(self) -> None:
+        for first, stop in self._order:
+            if self._stop.is_set():
+                return
+            try:
+                item: Any = self._read(first, stop)
+            except BaseException as error:  # noqa: BLE001 - raised in the caller's thread, in order
+                item = error
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(((first, stop), item), timeout=0.05)
+                    break
+                except queue.Full:
+                    continue
+            if isinstance(item, BaseException):
+                return
+
+    def read(self, first: int, stop: int) -> Any:
+        if self._thread is None:
+            return self._read(first, stop)
+        while True:
+            try:
+                wanted, item = self._queue.get(timeout=0.05)
+                break
+            except queue.Empty:
+                if not self._thread.is_alive() and self._queue.empty():  # past the plan's reads
+                    self._thread = None
+                    return self._read(first, stop)
+        if wanted != (first, stop):  # not the plan's order: read directly (after the thread stops)
+            self.close()
+            return self._read(first, stop)
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            while self._thread.is_alive():
+                try:
+                    self._queue.get(timeout=0.05)
+                except queue.Empty:
+                    continue
+            self._thread.join()
+            self._thread = None
+
+    def __enter__(self) -> _Prefetch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _pipelined(bands: Any, write: Callable[[Any], None]) -> int:

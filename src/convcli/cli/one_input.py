@@ -107,7 +107,7 @@ def run_one(job: Job, position: int, *, may_write: Callable[[], bool] | None = N
             for target in targets:
                 if target.path != "-" and would_clobber(target.path):
                     raise ConvcliError(EXISTS, path=target.path)
-        if job.stream is not None and not options.dry_run:
+        if job.stream is not None:
             from .streamed import run_streamed
 
             streamed = run_streamed(job, position, outcome, started, may_write=may_write)

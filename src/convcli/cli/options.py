@@ -281,9 +281,10 @@ output_options = _compose(
                  help="What computes stride-1 filters: OpenCV (auto) or SciPy, the reference; also "
                  "CONVCLI_ENGINE."),
     click.option("--band-rows", type=click.IntRange(min=1), default=None, metavar="N", envvar="CONVCLI_BAND_ROWS",
-                 help="Compute the result in bands of N rows, each from only the input rows it needs "
-                 "(byte-identical to the whole image; chains that cannot run in bands run whole; "
-                 "docs/semantics.md, Bands); also CONVCLI_BAND_ROWS."),
+                 help="Compute the result in bands of N rows, each from only the input rows it needs, "
+                 "and stream it: read, compute and write a band at a time (byte-identical to the whole "
+                 "image; without it, large inputs stream in bands convcli picks; what cannot run in bands "
+                 "runs whole; docs/semantics.md, Bands); also CONVCLI_BAND_ROWS."),
     click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
                  help="Worker processes for several inputs (default: one per CPU core; 1: none, "
                  "everything in this process). The results are the same for any N."),

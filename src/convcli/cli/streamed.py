@@ -45,7 +45,6 @@ def run_streamed(job: Any, position: int, outcome: Any, started: float, *,
     from ..bands.stream import BAND_ROUND, auto_band_rows, stream_chain
     from ..errors import ConvcliError
     from ..memory import estimate_memory, estimate_stream_memory
-    from ..report import file_entry
     from .one_input import _integer_max
 
     options = job.options
@@ -92,6 +91,14 @@ def run_streamed(job: Any, position: int, outcome: Any, started: float, *,
         return made[0].bytes, f"estimated from its header and the band plan, most at {made[0].where}"
 
     limits = replace(job.limits, memory=estimate)
+    if options.dry_run:  # held to what the run would be held to, from the header
+        images.probe(input_file.source, limits=limits if decoded_whole else images.streamed_limits(limits))
+        if not made:
+            estimate(info)
+        count = -(-int(planned.shape[0]) // band_rows)
+        return _entry(outcome, input_file, target, info, planned, dtype, made[0], None,
+                      {"scale": scale if dtype.startswith("uint") else "raw", "bands": {"rows": band_rows,
+                                                                                          "count": count}})
     with images.open_band_reader(input_file.source, limits=limits) as reader:
         if not made:  # no memory limit asked for the estimate: the report still gives it
             estimate(reader.info)
@@ -107,13 +114,20 @@ def run_streamed(job: Any, position: int, outcome: Any, started: float, *,
                 writer.abort()
                 return type(outcome)(position, skipped=True)
             writer.commit()
+    return _entry(outcome, input_file, target, info, planned, dtype, made[0], time.perf_counter() - started, mapping)
+
+
+def _entry(outcome: Any, input_file: Any, target: Any, info: Any, planned: Any, dtype: str, memory: Any,
+           seconds: float | None, mapping: dict[str, Any]) -> Any:
+    """``outcome`` with the streamed input's report entry: the whole-image path's, and ``bands``."""
+    from ..report import file_entry
+
     outcome.entries.append(file_entry(
         input=input_file.label, output=target.path, input_shape=info.shape, input_dtype=info.dtype,
-        output_shape=planned.shape, output_dtype=dtype, steps=planned.steps,
-        seconds=time.perf_counter() - started, scale=mapping["scale"],
+        output_shape=planned.shape, output_dtype=dtype, steps=planned.steps, seconds=seconds, scale=mapping["scale"],
         **{name: mapping[name] for name in ("clipped", "clipped_below", "clipped_above") if name in mapping},
         **({"notes": list(info.notes)} if info.notes else {}),
-        memory=made[0].bytes, bands=mapping["bands"],
+        memory=memory.bytes, bands=mapping["bands"],
     ))
     return outcome
 
@@ -123,7 +137,7 @@ def _static_reason(job: Any, targets: list[Any]) -> str | None:
     from .. import images
 
     options = job.options
-    if job.stream is None or options.dry_run:
+    if job.stream is None:
         return "the command computes more than one chain"
     if len(targets) != 1 or targets[0].described_only or targets[0].path == "-":
         return "the result is not one file"
