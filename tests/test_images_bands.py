@@ -186,9 +186,9 @@ def test_npy_shorter_than_its_header_is_an_error(tmp_path):
     np.save(tmp_path / "a.npy", np.zeros((10, 10), np.uint8))
     data = (tmp_path / "a.npy").read_bytes()
     (tmp_path / "a.npy").write_bytes(data[:-25])
-    with pytest.raises(ImageReadError, match="shorter than its header"):
-        with open_band_reader(tmp_path / "a.npy") as reader:
-            reader.read_rows(5, 10)
+    with pytest.raises(ImageReadError, match="cannot read .npy: its header promises 100 bytes of data, the file "
+                                             "holds 75"):
+        open_band_reader(tmp_path / "a.npy")
 
 
 def test_streamed_inputs_have_no_pixel_limit_but_whole_ones_do(tmp_path):
@@ -496,10 +496,10 @@ def test_a_truncated_uncompressed_tiff_is_one_line(tmp_path):
     with tifffile.TiffFile(path) as tif:
         end = int(tif.pages[0].dataoffsets[0]) + 32 * 64
     path.write_bytes(path.read_bytes()[:end])
-    with open_band_reader(path) as reader:
-        np.testing.assert_array_equal(reader.read_rows(0, 32), arr[:32])
-        with pytest.raises(ImageReadError, match="cannot read TIFF: strip 0 is cut short") as caught:
-            reader.read_rows(30, 40)
+    # refused when opened, before a band is read: the strip ends past the file's end
+    with pytest.raises(ImageReadError, match=f"cannot read TIFF: its pixel data ends at byte {end + 32 * 64:,} "
+                                             f"but the file has {end:,} bytes") as caught:
+        open_band_reader(path)
     assert "\n" not in str(caught.value)
 
 
@@ -511,3 +511,23 @@ def test_png_band_writer_with_the_heuristics_filter_is_encode_images_file(tmp_pa
     chosen = 0 if level == 0 else _png_choose_filter(arr, 61 * 3, 3)  # what the whole-image encoder picks
     _write_bands(tmp_path / "a.png", arr, size=7, png_compression=level, png_filter=chosen)
     assert (tmp_path / "a.png").read_bytes() == images.encode_image(arr, format="png", png_compression=level)
+
+
+def test_each_tile_is_decoded_once_when_bands_reach_back_into_the_row_above(tmp_path, monkeypatch):
+    import convcli.images.tiff_bands as tiff_bands
+
+    arr = _values((64, 48), "uint8")
+    tifffile.imwrite(tmp_path / "a.tif", arr, tile=(16, 16), compression="zlib")
+    decoded = []
+    real = tiff_bands._segment
+
+    def counting(tif, page, index):
+        decoded.append(index)
+        return real(tif, page, index)
+
+    monkeypatch.setattr(tiff_bands, "_segment", counting)
+    with open_band_reader(tmp_path / "a.tif") as reader:
+        for first in range(0, 64, 5):  # bands of 5 rows, each with 2 rows of halo above and below
+            r0, r1 = max(first - 2, 0), min(first + 7, 64)
+            np.testing.assert_array_equal(reader.read_rows(r0, r1), arr[r0:r1])
+    assert sorted(decoded) == list(range(12))  # 4 rows of 3 tiles, each decoded once

@@ -72,6 +72,21 @@ def _image(name: str, shape: tuple[int, ...], *, alpha: bool = False) -> str:
     return name
 
 
+def _tiled(name: str, shape: tuple[int, ...]) -> str:
+    """A noisy tiled deflate TIFF."""
+    import tifffile
+
+    tifffile.imwrite(name, np.random.default_rng(1).integers(0, 256, shape).astype(np.uint8), tile=(256, 256),
+                     compression="zlib")
+    return name
+
+
+def _two_steps(name: str) -> str:
+    with open(name, "w") as fh:
+        fh.write("steps: [{filter: {kernel: box5, boundary: reflect}}, {pool: {op: avg, size: 2}}]\n")
+    return name
+
+
 def _float64(name: str, shape: tuple[int, ...]) -> str:
     """A .npy of float64 noise in [0, 1)."""
     np.save(name, np.random.default_rng(1).random(shape))
@@ -124,6 +139,11 @@ def _layers(name: str) -> str:
                           "--padding", "same", "--activation", "relu", "-o", "out.npy"], id="conv2d-16"),
     pytest.param(lambda: ["pipeline", _layers("p.yaml"), _image("a.png", (500, 500, 3)), "-o", "out.npy"],
                  id="depthwise-and-transposed-layers"),
+    # streamed (docs/semantics.md, Streaming): the band plan's estimate
+    pytest.param(lambda: ["filter", _tiled("a.tif", (3000, 2000, 3)), "-k", "gaussian5", "--band-rows", "64",
+                          "-o", "out.zarr"], id="streamed-tiff-to-zarr"),
+    pytest.param(lambda: ["pipeline", _two_steps("p.yaml"), _image("a.npy", (2500, 2500)), "-o", "out.tif"],
+                 id="streamed-npy-to-tiff"),
 ])
 def test_real_peaks_stay_under_the_estimate(tmp_path, monkeypatch, job):
     monkeypatch.chdir(tmp_path)
@@ -173,8 +193,10 @@ def _refused(result, name: str, option_value: str, where: str) -> None:
 
 
 def test_upsample_over_the_limit_is_refused_before_decoding(run, no_decoding):
+    # --scale normalize needs the whole result (it is not streamed: docs/semantics.md, Streaming)
     _write("a.png", _png_header_only_zeros(3000, 3000, 1))
-    result = run("upsample", "a.png", "--method", "bilinear", "--factor", "4", "-o", "out.png", "--max-memory", "1G")
+    result = run("upsample", "a.png", "--method", "bilinear", "--factor", "4", "-o", "out.png", "--max-memory", "1G",
+                 "--scale", "normalize")
     _refused(result, "a.png", "1 GiB", "step 1 (upsample)")
 
 
@@ -199,9 +221,10 @@ def test_a_small_file_with_a_huge_plan_is_refused(run, no_decoding):
 def test_a_large_rgba_png_is_refused_by_default(run, no_decoding):
     # 13000² RGBA, a file of a few hundred KB: its float32 result is 2.7 GB, and mapping it (with
     # alpha) to 8 bits takes float64 copies; by default (16 GiB) it is refused from the header
+    # when it must run whole (normalize; streamed, it would hold the decoded input and bands)
     _write("a.png", _png_header_only_zeros(13000, 13000, 4))
     assert os.path.getsize("a.png") < 2_000_000
-    result = run("filter", "a.png", "-k", "box3", "-o", "out.png")
+    result = run("filter", "a.png", "-k", "box3", "-o", "out.png", "--scale", "normalize")
     _refused(result, "a.png", "16 GiB", "writing")
 
 

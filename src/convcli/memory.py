@@ -18,6 +18,14 @@ MEMORY_OVERHEAD = 8 << 20
 MEMORY_MARGIN = 1.1
 
 
+#: What importing the library that reads or writes a format adds to the process (zarr and
+#: numcodecs: about 19 MiB measured), counted once when the run reads or writes that format.
+LIBRARY_MEMORY = {"zarr": 24 << 20}
+
+#: Rows of a TIFF input's segments (tiles or strips) the streamed estimate assumes: convcli's own
+#: tiles; a TIFF stored in taller strips holds two of them at a time.
+SEGMENT_ROWS = 256
+
 #: Bounds on a contact sheet tile's label band (a line of Pillow's default font and its margins)
 #: and on a tile's width (its label's), in pixels: what a layer sheet's size is estimated with.
 SHEET_BAND = 32
@@ -218,7 +226,7 @@ def estimate_memory(
         # A .npy: io.BytesIO grows by an eighth at a time, and NumPy copies 16 MiB pieces into it
         # through a buffer of their own.
         encoded = mapped * 1.25 + min(mapped, 32 << 20) if fmt == "npy" else mapped * 2
-        need = max(held + mapped + mapping, held - product + mapped + encoded)
+        need = max(held + mapped + mapping, held - product + mapped + encoded) + LIBRARY_MEMORY.get(fmt, 0)
         if need > peak:
             peak, where = need, "writing"
     return Memory(int(peak * MEMORY_MARGIN + MEMORY_OVERHEAD), where)
@@ -232,6 +240,7 @@ def estimate_stream_memory(
     band_rows: int,
     output: tuple[str, str],
     decoded_whole: bool,
+    input_format: str | None = None,
     has_alpha: bool = False,
     start_dtype: str | None = None,
     engine: str = "auto",
@@ -245,8 +254,9 @@ def estimate_stream_memory(
     reads); the reads read ahead (:data:`~convcli.bands.stream.PREFETCH_READS`); for the band with
     the most rows, each step's input rows (gathered, and the parts they are gathered from) and the
     busiest step's working arrays; the result bands waiting for the writer's thread and the one
-    being mapped; and what the writer holds
-    (:func:`~convcli.images.band_writer_memory`). ``output`` is the file's (dtype, format).
+    being mapped; what the writer holds (:func:`~convcli.images.band_writer_memory`); and the
+    libraries the input's and the output's formats load (:data:`LIBRARY_MEMORY`). ``output`` is the
+    file's (dtype, format); ``input_format`` the input's.
 
     Examples
     --------
@@ -294,13 +304,16 @@ def estimate_stream_memory(
     # The reads waiting for the band being computed (the largest read each), in the input's dtype.
     largest_read = max((stop - first for first, stop in widest.input_ranges()), default=0)
     held += PREFETCH_READS * largest_read * _elements(shape[1:]) * np.dtype(dtype).itemsize
+    if not decoded_whole:  # a TIFF's two rows of decoded tiles (or strips), of 256 rows as convcli writes them
+        held += 2 * SEGMENT_ROWS * _elements(shape[1:]) * np.dtype(dtype).itemsize
     result_band = widest.stop - widest.start
     result_bytes = result_band * _elements(planned.shape[1:]) * np.dtype(current).itemsize
     mapped = result_band * _elements(planned.shape[1:]) * np.dtype(out_dtype).itemsize
     writing = (QUEUE_BANDS + 2) * result_bytes + 2 * mapped + _mapping_memory(
         result_band * _elements(planned.shape[1:]), current, out_dtype)
     writing += band_writer_memory(fmt, tuple(int(n) for n in planned.shape), out_dtype, band_rows=band_rows)
-    peak = (decoded if decoded_whole else 0) + held + busiest + writing
+    libraries = sum(LIBRARY_MEMORY.get(name, 0) for name in {fmt, input_format})
+    peak = (decoded if decoded_whole else 0) + held + busiest + writing + libraries
     where = f"band of {band_rows} rows"
     if decoded_whole and 2 * decoded > peak:
         peak, where = 2 * decoded, "decoding"

@@ -32,8 +32,9 @@ BAND_ROUND = 16
 
 def auto_band_rows(planned: Any, *, band_bytes: int = BAND_BYTES) -> int:
     """A band height for the chain ``planned`` (a :class:`~convcli.pipeline.Plan`): the rows of
-    the result whose widest step input, as float32 (float64 for float64 chains), holds about
-    ``band_bytes``; a multiple of :data:`BAND_ROUND`, at least that, at most the result's height.
+    the result for which the largest step input or result, as float32 (float64 for float64
+    chains), holds about ``band_bytes``; a multiple of :data:`BAND_ROUND`, at least that, at most
+    the result's height.
 
     Examples
     --------
@@ -52,12 +53,15 @@ def auto_band_rows(planned: Any, *, band_bytes: int = BAND_BYTES) -> int:
         raise ValueError(f"`band_bytes` must be a whole number of bytes >= 1, got {band_bytes!r}")
     height = int(planned.shape[0])
     itemsize = 8 if np.dtype(planned.dtype).itemsize == 8 else 4
-    # Bytes of the step inputs one output row stands for: a step that shrinks (stride, pooling)
-    # reads several of its input rows per output row.
-    row_bytes = max(math.prod(int(n) for n in stage.in_shape[1:]) * itemsize
-                    * max(1, -(-int(stage.in_shape[0]) // max(1, height)))
-                    for stage in planned.stages) if planned.stages else 1
-    rows = max(BAND_ROUND, band_bytes // max(1, row_bytes) // BAND_ROUND * BAND_ROUND)
+
+    def per_result_row(shape: tuple[int, ...]) -> float:
+        """Bytes of an array of ``shape`` one row of the result stands for: a step that shrinks
+        (stride, pooling) reads several input rows per result row, an upsampling fewer."""
+        return math.prod(int(n) for n in shape[1:]) * itemsize * int(shape[0]) / max(1, height)
+
+    row_bytes = max((per_result_row(shape) for stage in planned.stages for shape in (stage.in_shape, stage.out_shape)),
+                    default=1)
+    rows = max(BAND_ROUND, int(band_bytes // max(1.0, row_bytes)) // BAND_ROUND * BAND_ROUND)
     return min(rows, height)
 
 

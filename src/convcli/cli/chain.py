@@ -193,18 +193,19 @@ def run_chains(
     def stream(info: Any) -> Any:
         """The one chain, when an input of this header may be streamed (cli/streamed.py); else None."""
         from ..bands import whole_reason
-        from .streamed import Streamable
+        from .streamed import Streamable, stream_pixel_limit
 
         if len(full) != 1 or saving or sheet is not None or explaining is not None or extra is not None:
             return None
         dtype = start_dtype(info.dtype)
-        try:  # results are written band by band, never held: the pixel limit is not theirs
-            planned = plan(full[0], info.shape, has_alpha=info.has_alpha, dtype=dtype)
+        results = stream_pixel_limit(limit, info.shape)
+        try:
+            planned = plan(full[0], info.shape, has_alpha=info.has_alpha, dtype=dtype, max_pixels=results)
         except ValueError:
             return None  # the whole-image path says what is wrong
         if whole_reason(full[0], planned) is not None:
             return None
-        return Streamable(list(full[0]), planned, dtype, None)
+        return Streamable(list(full[0]), planned, dtype, results)
 
     # Kernel files (-k FILE, a pipeline's `kernel:` entries) are read by this run too: never overwritten.
     kernels = [kernel for steps in full for step in steps

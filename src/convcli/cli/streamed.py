@@ -25,6 +25,22 @@ from typing import Any
 STREAM_FROM = 64 << 20
 
 
+#: A streamed run's step results (and padded inputs) may have this many times the input's pixels,
+#: or ``--max-pixels`` when that is more: none is held whole, but a result of absurd size (an
+#: upsampling by 100000) would fill the disk, or take for ever band by band.
+STREAM_GROWTH = 4
+
+
+def stream_pixel_limit(max_pixels: int, shape: tuple[int, ...]) -> int:
+    """The pixel limit of a streamed run's step results: :data:`STREAM_GROWTH` times the input's
+    pixels, or ``max_pixels`` when that is more.
+
+    >>> stream_pixel_limit(1000, (100, 100)), stream_pixel_limit(10**6, (10, 10))
+    (40000, 1000000)
+    """
+    return max(int(max_pixels), STREAM_GROWTH * int(shape[0]) * int(shape[1]))
+
+
 @dataclass
 class Streamable:
     """A chain a command may stream for one input (what ``Job.stream(info)`` gives): the steps,
@@ -53,7 +69,10 @@ def run_streamed(job: Any, position: int, outcome: Any, started: float, *,
     if _static_reason(job, targets) is not None:
         return None
     target = targets[0]
-    info = images.probe(input_file.source, limits=images.streamed_limits(job.limits))
+    try:
+        info = images.probe(input_file.source, limits=images.streamed_limits(job.limits))
+    except (ConvcliError, ValueError):
+        return None  # the whole-image path reads it again and says what is wrong, as it always has
     streamable = job.stream(info)
     if streamable is None:
         return None
@@ -76,7 +95,7 @@ def run_streamed(job: Any, position: int, outcome: Any, started: float, *,
         raise ConvcliError(f"is the input {input_file.path}; refusing to overwrite an input", path=target.path)
     def band_memory(info: Any, rows: int) -> Any:
         return estimate_stream_memory(streamable.steps, info.shape, info.dtype, band_rows=rows, output=(dtype, fmt),
-                                      decoded_whole=decoded_whole, has_alpha=info.has_alpha,
+                                      decoded_whole=decoded_whole, input_format=info.format, has_alpha=info.has_alpha,
                                       start_dtype=streamable.start_dtype, engine=options.engine,
                                       max_pixels=streamable.max_pixels)
 

@@ -149,6 +149,12 @@ class _NpyReader(BandReader):
         read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
         _, fortran, self._stored = read_header(self._file)
         self._offset = self._file.tell()
+        data = int(np.prod(info.shape, dtype=np.int64)) * self._stored.itemsize
+        size = os.fstat(self._file.fileno()).st_size
+        if size < self._offset + data:
+            self._file.close()
+            raise ImageReadError(f"cannot read .npy: its header promises {data:,} bytes of data, the file holds "
+                                 f"{max(size - self._offset, 0):,} (file seems not fully written?)", path=label)
         if fortran and len(info.shape) > 1:
             self._file.close()
             self._file = None

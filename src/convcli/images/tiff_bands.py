@@ -34,12 +34,24 @@ def open_tiff(fh: BinaryIO, label: str, limits: Limits) -> tuple[Any, list[Any],
         frames = len(tif.pages)
         pages = list(tif.pages[:frames]) if _is_channel_stack(tif, frames, PHOTO) else [tif.pages[0]]
         if all(_streamable(tif, page, PHOTO) for page in pages):
+            _check_segments(fh, pages)
             return tif, pages, info
     except BaseException:
         tif.close()
         raise
     tif.close()
     return None
+
+
+def _check_segments(fh: BinaryIO, pages: list[Any]) -> None:
+    """Refuse, before any band is read, pages whose segments lie past the end of the file (a
+    truncated file, or a header promising more than there is)."""
+    size = fh.seek(0, 2)
+    for page in pages:
+        end = max((int(offset) + int(count) for offset, count in zip(page.dataoffsets, page.databytecounts)
+                   if int(count)), default=0)
+        if end > size:
+            raise ValueError(f"its pixel data ends at byte {end:,} but the file has {size:,} bytes (truncated?)")
 
 
 def _geometry(page: Any) -> tuple[int, int, int, int, int, int]:
@@ -86,8 +98,9 @@ def _segment(tif: Any, page: Any, index: int) -> tuple[np.ndarray | None, tuple[
 
 def _raw_rows(tif: Any, page: Any, r0: int, r1: int, cache: dict[int, np.ndarray | None]) -> np.ndarray:
     """Rows ``r0:r1`` of a page as stored, (rows, width, samples), in the page's dtype. ``cache``
-    keeps the segments of the last segment row decoded, for the next band (a strip of many rows,
-    a row of tiles, is decoded once, not once per band)."""
+    keeps the segments of the last two segment rows decoded, for the next bands (a strip of many
+    rows, a row of tiles, is decoded once, not once per band, also when a band's halo reaches back
+    into the row above)."""
     seg_h, seg_w, down, across, planes, per_plane = _geometry(page)
     width = int(page.imagewidth)
     out = np.zeros((r1 - r0, width, planes * per_plane), np.dtype(page.dtype))
@@ -106,8 +119,10 @@ def _raw_rows(tif: Any, page: Any, r0: int, r1: int, cache: dict[int, np.ndarray
                     out[lo - r0 : hi - r0, :, channel] = _direct_rows(tif, page, index, lo - top, hi - top, per_plane)
                     continue
                 if index not in cache:
-                    if len(cache) >= across * planes:  # a new row of segments: forget the old one
-                        cache.clear()
+                    # Keep this row of segments and the one above (a band's halo reaches back
+                    # across the boundary); forget older rows.
+                    for stale in [i for i in cache if (i // across) % down not in (y, y - 1)]:
+                        del cache[stale]
                     cache[index] = _segment(tif, page, index)[0]
                 segment = cache[index]
                 if segment is None:
