@@ -344,3 +344,28 @@ def test_heuristic_looks_at_64_rows_spread_from_first_to_last(monkeypatch):
     seen.clear()
     png_encoder._png_choose_filter(numbered[:10], 6, 2)
     assert seen[0][0].view(">u2")[:, 0].tolist() == list(range(10))  # short images: every row
+
+
+@pytest.mark.parametrize("workers", [1, 2, 5])
+def test_row_encoder_bytes_do_not_depend_on_its_threads(workers):
+    import threading
+
+    from convcli.images.png import PngRowEncoder, _png_encode
+
+    image = np.random.default_rng(7).integers(0, 256, (97, 31, 3), dtype=np.uint8)
+    encoder = PngRowEncoder(image.shape, image.dtype, 1, filter_type=4, band_bytes=300, workers=workers)
+    data = b"".join(encoder.feed(image[first:first + 10]) for first in range(0, 97, 10))
+    assert data == _png_encode(image, 1, filter_type=4, band_bytes=300, workers=1)
+    assert not [t for t in threading.enumerate() if t.name.startswith("convcli-png")]  # finished: stopped
+
+
+def test_an_unfinished_row_encoder_is_closed():
+    import threading
+
+    from convcli.images.png import PngRowEncoder
+
+    encoder = PngRowEncoder((50, 40), np.dtype(np.uint8), 6, band_bytes=100, workers=2)
+    encoder.feed(np.zeros((30, 40), np.uint8))
+    encoder.close()
+    encoder.close()  # harmless twice
+    assert not [t for t in threading.enumerate() if t.name.startswith("convcli-png")]

@@ -5,9 +5,9 @@ Rows go in order (``write_rows``), already in the output dtype (as
 
 ============  ======================================================================================
 .npy          the header, then each band's bytes
-PNG           convcli's own encoder fed row by row (:class:`~convcli.images.png.PngRowEncoder`): one
-              band of about 1 MiB of filtered rows at a time; the same bytes as the whole-image
-              encoder for the same zlib level and filter type
+PNG           convcli's own encoder fed row by row (:class:`~convcli.images.png.PngRowEncoder`): bands
+              of about 1 MiB of filtered rows, deflated on a thread per core; the same bytes as the
+              whole-image encoder for the same zlib level and filter type
 TIFF          tiled (256 × 256 by default), deflate, written by tifffile from an iterator of tiles
               on a thread of its own; BigTIFF when asked or when the pixels pass 4 GiB less a margin;
               more than 4 channels as one page of that many samples (read back as (H, W, C))
@@ -208,6 +208,10 @@ class _PngWriter(_FileWriter):
 
     def _write(self, band: np.ndarray) -> None:
         self._file.write(self._encoder.feed(band.reshape(band.shape[0], *_grey(self.shape)[1:])))
+
+    def _abort(self) -> None:
+        self._encoder.close()
+        super()._abort()
 
 
 def _grey(shape: tuple[int, ...]) -> tuple[int, ...]:

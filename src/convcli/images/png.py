@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -309,24 +309,33 @@ def _png_end() -> bytes:
 
 class PngRowEncoder:
     """convcli's PNG encoder fed rows in order: the same bytes as :func:`_png_encode` of the whole
-    image for the same level and filter type, holding one band of about ``band_bytes`` filtered
+    image for the same level and filter type, holding a few bands of about ``band_bytes`` filtered
     bytes (and the rows fed) at a time.
 
     ``feed(rows)`` returns the bytes of the file that are complete (the signature and IHDR with the
-    first rows, then each band's IDAT chunk). With ``filter_type`` None the filter is libpng's
-    heuristic on the first rows fed (the whole-image encoder's looks at rows of the whole image).
+    first rows, then the IDAT chunks of the bands deflated so far, in order); the call that feeds
+    the last row returns all the rest. With ``filter_type`` None the filter is libpng's heuristic
+    on the first rows fed (the whole-image encoder's looks at rows of the whole image). As the
+    whole-image encoder, this thread filters while ``workers`` threads (default: one per usable
+    core) deflate the bands filtered so far (zlib releases the GIL), at most two per thread
+    waiting; the bands, so the bytes, do not depend on ``workers``. :meth:`close` stops the threads
+    of an encoder left unfinished.
     """
 
     def __init__(self, shape: tuple[int, ...], dtype: np.dtype, level: int = 6, *,
-                 filter_type: int | None = None, band_bytes: int = _PNG_BAND_BYTES) -> None:
+                 filter_type: int | None = None, band_bytes: int = _PNG_BAND_BYTES, workers: int | None = None) -> None:
         self.layout = _png_layout(shape, dtype, level)
         self.filter_type = 0 if level == 0 and filter_type is None else filter_type
         self._per_band = max(1, band_bytes // (self.layout.stride + 1))
         self._pending: list[np.ndarray] = []
         self._pending_rows = 0
         self._above: np.ndarray | None = None
-        self._done = 0  # rows deflated
+        self._done = 0  # rows filtered (and handed to be deflated)
         self._adler = 1
+        bands = -(-self.layout.height // self._per_band)
+        self._threads = max(1, min(usable_cpus() if workers is None else workers, bands))
+        self._pool: Any = None
+        self._deflating: list[tuple[Any, int, bool, bool]] = []  # (future or result, filtered bytes, first, last)
 
     def feed(self, rows: np.ndarray) -> bytes:
         """Rows (n, W[, C]) of the PNG's dtype, next in order; the bytes now complete."""
@@ -342,10 +351,12 @@ class PngRowEncoder:
             self._pending_rows += take
             start += take
             if self._pending_rows == self._per_band or self._done + self._pending_rows == layout.height:
-                out += self._flush()
+                self._flush()
+                out += self._collect(wait=self._done == layout.height)
         return b"".join(out)
 
-    def _flush(self) -> list[bytes]:
+    def _flush(self) -> None:
+        """Filter the pending rows as one band and hand it to be deflated."""
         layout = self.layout
         band = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
         assert self.filter_type is not None
@@ -354,8 +365,37 @@ class PngRowEncoder:
         first = self._done == 0
         self._done += len(band)
         last = self._done == layout.height
-        data, crc, band_adler = _png_deflate_band(buf, layout, first=first, last=last)
-        self._adler = _adler32_combine(self._adler, band_adler, buf.size)
         self._pending, self._pending_rows = [], 0
-        parts = _png_idat(data, crc, layout, first=first, adler=self._adler if last else None)
-        return parts + ([_png_end()] if last else [])
+        if self._threads == 1:
+            done: Any = _png_deflate_band(buf, layout, first=first, last=last)
+        else:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="convcli-png")
+            done = self._pool.submit(_png_deflate_band, buf, layout, first=first, last=last)
+        self._deflating.append((done, buf.size, first, last))
+
+    def _collect(self, *, wait: bool) -> list[bytes]:
+        """The IDAT chunks of the bands deflated, in order: those done, and more while too many wait
+        (all of them with ``wait``)."""
+        parts: list[bytes] = []
+        while self._deflating:
+            done, size, first, last = self._deflating[0]
+            ready = not hasattr(done, "result") or done.done()
+            if not (ready or wait or len(self._deflating) > 2 * self._threads):
+                break
+            data, crc, band_adler = done.result() if hasattr(done, "result") else done
+            self._deflating.pop(0)
+            self._adler = _adler32_combine(self._adler, band_adler, size)
+            parts += _png_idat(data, crc, self.layout, first=first, adler=self._adler if last else None)
+            if last:
+                parts.append(_png_end())
+                self.close()
+        return parts
+
+    def close(self) -> None:
+        """Stop the deflating threads (harmless when finished)."""
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            pool.shutdown(wait=True, cancel_futures=True)
