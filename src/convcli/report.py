@@ -473,13 +473,15 @@ def _bands_line(entry: dict) -> str:
     --------
     >>> _bands_line({"bands": {"rows": 80, "count": 75}, "memory": 29561408})
     'streamed: 75 bands of 80 rows, planned to hold at most 28.2 MiB'
-    >>> _bands_line({"bands": {"rows": 16, "count": 1}, "memory": 9 << 20})
-    'streamed: 1 band of 16 rows, planned to hold at most 9 MiB'
+    >>> _bands_line({"bands": {"rows": 16, "count": 1}, "memory": 1536 << 20})
+    'streamed: 1 band of 16 rows, planned to hold at most 1.5 GiB'
     """
+    from .images.limits import size_text
+
     bands = entry["bands"]
     plural = "s" if bands["count"] != 1 else ""
     return (f"streamed: {bands['count']} band{plural} of {bands['rows']} rows, planned to hold at most "
-            f"{entry['memory'] / 2**20:.3g} MiB")
+            f"{size_text(entry['memory'])}")
 
 
 def _clipping_line(entry: dict, command: str | None) -> str:

@@ -115,7 +115,7 @@ def working_memory(shape: tuple[int, ...]) -> int:
     return count * 8 * MEMORY_FACTOR
 
 
-def _size_text(size: int) -> str:
+def size_text(size: int) -> str:
     """A byte count for messages: ``1 GiB``, ``1.5 GiB``, ``512 bytes``."""
     for unit, name in ((1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
         if size >= unit:
@@ -171,8 +171,8 @@ def _check_limits(info: ImageInfo, limits: Limits, label: str) -> None:
             need, how = working_memory(info.shape), f"{w}·{h}·{c} values × 8 bytes × {MEMORY_FACTOR}"
         if need > limits.max_memory:
             raise ImageReadError(
-                f"{w}×{h}×{c} needs about {_size_text(need)} of working memory ({how}), "
-                f"over the memory limit of {_size_text(limits.max_memory)}; raise it with `max_memory`",
+                f"{w}×{h}×{c} needs about {size_text(need)} of working memory ({how}), "
+                f"over the memory limit of {size_text(limits.max_memory)}; raise it with `max_memory`",
                 path=label,
             )
     _frame_limit(info.frames, limits, label)
@@ -182,11 +182,11 @@ def _file_size_limit(size: int, limits: Limits, label: str, *, known: bool = Tru
     """The file-size limit; ``known=False`` for standard input, which may have been cut at the limit."""
     most = limits.max_file_size
     if most is not None and size > most:
-        shown = _size_text(size) + (f" ({size:,} bytes)" if size >= 1024 else "")
+        shown = size_text(size) + (f" ({size:,} bytes)" if size >= 1024 else "")
         what = f"is {shown}" if known else "is larger than"
         joint = ", over" if known else ""
         raise ImageReadError(
-            f"{what}{joint} the file-size limit of {_size_text(most)}; raise it with `max_file_size`", path=label
+            f"{what}{joint} the file-size limit of {size_text(most)}; raise it with `max_file_size`", path=label
         )
 
 
