@@ -131,11 +131,16 @@ def test_auto_band_rows_is_a_multiple_of_the_rounding_within_the_height():
         rows = auto_band_rows(planned)
         assert 1 <= rows <= planned.shape[0]
         assert rows == planned.shape[0] or rows % BAND_ROUND == 0
-    # 8 MiB of float32 rows: 512 rows of 4096 pixels, 128 of 4096 RGBA pixels; a float64 chain half
+    # 2 MiB of float32 rows: 128 rows of 4096 pixels, 32 of 4096 RGBA pixels; a float64 chain half;
+    # a 2× upsampling counts its result's rows (twice as wide), a 2× pooling its input's
     box = parse_pipeline("steps: [{filter: {kernel: box3}}]", path="p.yaml")
-    assert auto_band_rows(plan(box, (4096, 4096), dtype="uint8")) == 512
-    assert auto_band_rows(plan(box, (4096, 4096, 4), dtype="uint8", has_alpha=True)) == 128
-    assert auto_band_rows(plan(box, (4096, 4096), dtype="float64")) == 256
+    assert auto_band_rows(plan(box, (4096, 4096), dtype="uint8")) == 128
+    assert auto_band_rows(plan(box, (4096, 4096, 4), dtype="uint8", has_alpha=True)) == 32
+    assert auto_band_rows(plan(box, (4096, 4096), dtype="float64")) == 64
+    up = parse_pipeline("steps: [{upsample: {factor: 2}}]", path="p.yaml")
+    assert auto_band_rows(plan(up, (2048, 2048), dtype="uint8")) == 128
+    down = parse_pipeline("steps: [{pool: {op: avg, size: 2}}]", path="p.yaml")
+    assert auto_band_rows(plan(down, (8192, 4096), dtype="uint8")) == 64
     with pytest.raises(ValueError, match="`band_bytes`"):
         auto_band_rows(plan(box, (10, 10)), band_bytes=0)
 

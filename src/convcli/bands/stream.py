@@ -20,10 +20,11 @@ from typing import Any
 
 __all__ = ["BAND_BYTES", "auto_band_rows", "stream_chain"]
 
-#: The bytes of one band of the widest step input, in the dtype it is computed in, that
-#: :func:`auto_band_rows` aims at: small enough that a band's working arrays stay in tens of MiB,
-#: large enough that the per-band overhead (halo rows computed twice, Python calls) is small.
-BAND_BYTES = 8 << 20
+#: The bytes of one band of the largest step input or result, in the dtype it is computed in, that
+#: :func:`auto_band_rows` aims at: small enough that the arrays of the bands in flight (being read,
+#: computed, waiting for the writer, written) stay at a few times this, large enough that the
+#: per-band overhead (halo rows computed twice, Python calls) is small.
+BAND_BYTES = 2 << 20
 
 #: Bands are a multiple of this many rows (TIFF and Zarr outputs' tiles and chunks are 256 rows;
 #: 16 divides them), and never fewer.
@@ -40,8 +41,8 @@ def auto_band_rows(planned: Any, *, band_bytes: int = BAND_BYTES) -> int:
     --------
     >>> from convcli.pipeline import parse_pipeline, plan
     >>> steps = parse_pipeline("steps: [{filter: {kernel: box3}}]", path="p.yaml")
-    >>> auto_band_rows(plan(steps, (4096, 4096), dtype="uint8"))  # 8 MiB of float32 rows of 4096 pixels
-    512
+    >>> auto_band_rows(plan(steps, (4096, 4096), dtype="uint8"))  # 2 MiB of float32 rows of 4096 pixels
+    128
     >>> auto_band_rows(plan(steps, (100, 100)))
     100
     """
