@@ -185,3 +185,39 @@ def test_one_input_shows_a_bar_by_rows_on_a_terminal_only(run, tmp_path, monkeyp
     monkeypatch.setattr(batch, "is_terminal", lambda stream: stream is not None)
     assert run("filter", "in.npy", "-k", "box3", "-o", "b.npy", "--band-rows", "16").exit_code == 0
     assert seen[:3] == [(16, 40), (32, 40), (40, 40)] and seen[-1] == ("stopped", "filter")
+
+
+def test_the_estimate_counts_the_segments_the_reader_keeps(run, tmp_path):
+    """A TIFF in strips of all its rows keeps a whole strip: the estimate, made again once the
+    reader is open, says so (and --max-memory holds the run to it)."""
+    image = np.random.default_rng(6).integers(0, 256, (2000, 1000), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "tall.tif", image, rowsperstrip=2000, compression="zlib")
+    tifffile.imwrite(tmp_path / "tiled.tif", image, tile=(16, 16), compression="zlib")
+    tall = _entry(run("filter", "tall.tif", "-k", "box3", "-o", "a.npy", "--band-rows", "16", "--json"))
+    tiled = _entry(run("filter", "tiled.tif", "-k", "box3", "-o", "b.npy", "--band-rows", "16", "--json"))
+    # two rows of 2000-row strips against two of 16-row tiles: 2 × (2000 − 16) × 1000 bytes more
+    assert tall["memory"] - tiled["memory"] >= 2 * 1984 * 1000
+    assert (tmp_path / "a.npy").read_bytes() == (tmp_path / "b.npy").read_bytes()
+    result = run("filter", "tall.tif", "-k", "box3", "-o", "c.npy", "--band-rows", "16",
+                 "--max-memory", str(tiled["memory"] + 1000))
+    assert result.exit_code == 1 and "band plan" in result.stderr and "--max-memory" in result.stderr
+    assert not (tmp_path / "c.npy").exists()
+
+
+def test_zarr_chunks_are_decoded_once_for_thin_bands(run, tmp_path, monkeypatch):
+    from convcli.images import zarr_io
+
+    image = np.random.default_rng(7).integers(0, 256, (100, 30), dtype=np.uint8)
+    zarr_io.write_whole(str(tmp_path / "in.zarr"), image)  # chunks of 256 rows: one row of chunks
+    reads = []
+    real = zarr_io.rows
+
+    def counting(array, info, r0, r1):
+        reads.append((r0, r1))
+        return real(array, info, r0, r1)
+
+    monkeypatch.setattr(zarr_io, "rows", counting)
+    entry = _entry(run("filter", "in.zarr", "-k", "gaussian5", "-o", "out.npy", "--band-rows", "16", "--json"))
+    assert entry["bands"]["count"] == 7 and reads == [(0, 100)]
+    assert "bands" not in _entry(run("filter", "in.zarr", "-k", "gaussian5", "-o", "whole.npy", "--json"))
+    assert (tmp_path / "out.npy").read_bytes() == (tmp_path / "whole.npy").read_bytes()

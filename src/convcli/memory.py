@@ -22,8 +22,8 @@ MEMORY_MARGIN = 1.1
 #: numcodecs: about 19 MiB measured), counted once when the run reads or writes that format.
 LIBRARY_MEMORY = {"zarr": 24 << 20}
 
-#: Rows of a TIFF input's segments (tiles or strips) the streamed estimate assumes: convcli's own
-#: tiles; a TIFF stored in taller strips holds two of them at a time.
+#: Rows of an input's segments (TIFF tiles or strips, Zarr chunks) the streamed estimate assumes
+#: until the reader says (convcli's own tiles and chunks): the reader keeps the last two rows of them.
 SEGMENT_ROWS = 256
 
 #: Bounds on a contact sheet tile's label band (a line of Pillow's default font and its margins)
@@ -240,6 +240,7 @@ def estimate_stream_memory(
     band_rows: int,
     output: tuple[str, str],
     decoded_whole: bool,
+    segment_rows: int = SEGMENT_ROWS,
     input_format: str | None = None,
     has_alpha: bool = False,
     start_dtype: str | None = None,
@@ -304,8 +305,8 @@ def estimate_stream_memory(
     # The reads waiting for the band being computed (the largest read each), in the input's dtype.
     largest_read = max((stop - first for first, stop in widest.input_ranges()), default=0)
     held += PREFETCH_READS * largest_read * _elements(shape[1:]) * np.dtype(dtype).itemsize
-    if not decoded_whole:  # a TIFF's two rows of decoded tiles (or strips), of 256 rows as convcli writes them
-        held += 2 * SEGMENT_ROWS * _elements(shape[1:]) * np.dtype(dtype).itemsize
+    if not decoded_whole:  # the last two rows of TIFF segments or Zarr chunks the reader keeps
+        held += 2 * segment_rows * _elements(shape[1:]) * np.dtype(dtype).itemsize
     result_band = widest.stop - widest.start
     result_bytes = result_band * _elements(planned.shape[1:]) * np.dtype(current).itemsize
     mapped = result_band * _elements(planned.shape[1:]) * np.dtype(out_dtype).itemsize

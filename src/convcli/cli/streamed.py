@@ -60,7 +60,8 @@ def run_streamed(job: Any, position: int, outcome: Any, started: float, *,
     from .. import images
     from ..bands.stream import BAND_ROUND, auto_band_rows, stream_chain
     from ..errors import ConvcliError
-    from ..memory import estimate_memory, estimate_stream_memory
+    from ..images.limits import _check_limits as check_limits
+    from ..memory import SEGMENT_ROWS, estimate_memory, estimate_stream_memory
     from .one_input import _integer_max
 
     options = job.options
@@ -93,11 +94,14 @@ def run_streamed(job: Any, position: int, outcome: Any, started: float, *,
         return None
     if input_file.path and images.same_file(input_file.path, target.path):
         raise ConvcliError(f"is the input {input_file.path}; refusing to overwrite an input", path=target.path)
+    # Until the reader is open, a TIFF's or Zarr array's segments are taken to be convcli's own.
+    segments = 0 if decoded_whole or info.format == "npy" else SEGMENT_ROWS
+
     def band_memory(info: Any, rows: int) -> Any:
         return estimate_stream_memory(streamable.steps, info.shape, info.dtype, band_rows=rows, output=(dtype, fmt),
-                                      decoded_whole=decoded_whole, input_format=info.format, has_alpha=info.has_alpha,
-                                      start_dtype=streamable.start_dtype, engine=options.engine,
-                                      max_pixels=streamable.max_pixels)
+                                      decoded_whole=decoded_whole, segment_rows=segments, input_format=info.format,
+                                      has_alpha=info.has_alpha, start_dtype=streamable.start_dtype,
+                                      engine=options.engine, max_pixels=streamable.max_pixels)
 
     band_rows = options.band_rows or auto_band_rows(planned)
     if options.band_rows is None and max_memory is not None:  # thinner bands until the run fits
@@ -119,6 +123,11 @@ def run_streamed(job: Any, position: int, outcome: Any, started: float, *,
                       {"scale": scale if dtype.startswith("uint") else "raw", "bands": {"rows": band_rows,
                                                                                           "count": count}})
     with images.open_band_reader(input_file.source, limits=limits) as reader:
+        if reader.streamed != (not decoded_whole) or reader.segment_rows != segments:
+            # The reader knows better (a TIFF decoded whole, taller segments): held to that too.
+            decoded_whole, segments = not reader.streamed, reader.segment_rows
+            made.clear()
+            check_limits(reader.info, limits if decoded_whole else images.streamed_limits(limits), input_file.label)
         if not made:  # no memory limit asked for the estimate: the report still gives it
             estimate(reader.info)
         with images.open_band_writer(target.path, shape=planned.shape, dtype=dtype, format=fmt,

@@ -51,9 +51,15 @@ class BandReader:
         The source's name in messages.
     streamed : bool
         Whether rows are read as asked (TIFF segments, ``.npy``, Zarr), not decoded whole once.
+    segment_rows : int
+        Rows one read decodes at once (a TIFF's strips or tiles, a Zarr array's chunks), of which
+        the last two rows are kept; 0 for ``.npy`` and inputs decoded whole.
     """
 
     streamed = False
+    #: Rows one read decodes at once and keeps (the last two such rows): a TIFF's strip or tile
+    #: height, a Zarr array's chunk height; 0 when rows are read as asked (``.npy``) or decoded whole.
+    segment_rows = 0
 
     def __init__(self, info: ImageInfo, label: str, limits: Limits) -> None:
         self.info = info
@@ -191,11 +197,26 @@ class _ZarrReader(BandReader):
     def __init__(self, array: Any, info: ImageInfo, label: str, limits: Limits) -> None:
         super().__init__(info, label, limits)
         self._array = array
+        self.segment_rows = int(array.chunks[0])
+        self._cache: dict[int, np.ndarray] = {}  # the last two rows of chunks read, by chunk row
 
     def _rows(self, r0: int, r1: int) -> np.ndarray:
         from convcli.images.zarr_io import rows
 
-        return rows(self._array, self.info, r0, r1)
+        # Whole rows of chunks, each decoded once: bands thinner than a chunk, and a band's halo
+        # reaching back into the row above, are cut from the rows kept.
+        height, step = self.info.shape[0], self.segment_rows
+        parts = []
+        for y in range(r0 // step, (r1 - 1) // step + 1 if r1 > r0 else r0 // step):
+            if y not in self._cache:
+                for stale in [k for k in self._cache if k not in (y, y - 1)]:
+                    del self._cache[stale]
+                self._cache[y] = rows(self._array, self.info, y * step, min((y + 1) * step, height))
+            top = y * step
+            parts.append(self._cache[y][max(r0, top) - top: min(r1, top + step) - top])
+        if not parts:
+            return rows(self._array, self.info, r0, r1)
+        return np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
 
 
 class _TiffReader(BandReader):
@@ -204,7 +225,10 @@ class _TiffReader(BandReader):
     streamed = True
 
     def __init__(self, tif: Any, pages: list[Any], info: ImageInfo, label: str, limits: Limits) -> None:
+        from convcli.images.tiff_bands import _geometry
+
         super().__init__(info, label, limits)
+        self.segment_rows = max(_geometry(page)[0] for page in pages)
         self._tif = tif
         self._pages = pages
         self._stacked = len(pages) > 1
