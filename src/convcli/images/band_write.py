@@ -53,7 +53,7 @@ def band_writer_memory(format: str, shape: tuple[int, ...], dtype: str, *, band_
     """The bytes a band writer of ``format`` holds besides the band it is given, at most, when
     bands of ``band_rows`` rows of an image of ``shape`` and ``dtype`` are written: the rows
     waiting for a whole row of TIFF tiles or Zarr chunks (joined once, then cut into tiles), PNG's
-    filtered rows and their deflated bytes; nothing for ``.npy``.
+    filtered rows and their deflated bytes (a few bands per deflating thread); nothing for ``.npy``.
 
     Examples
     --------
@@ -66,7 +66,12 @@ def band_writer_memory(format: str, shape: tuple[int, ...], dtype: str, *, band_
     if format == "npy":
         return 0
     if format == "png":
-        return 2 * (band_rows + 1) * (row + 1) + (2 << 20)
+        # The rows waiting to fill a deflate band, and the bands being deflated or waiting for a
+        # thread (two per thread and one more), each filtered and deflated.
+        from convcli._system import usable_cpus
+        from convcli.images.png import _PNG_BAND_BYTES
+
+        return 2 * (band_rows + 1) * (row + 1) + (2 * usable_cpus() + 1) * 2 * _PNG_BAND_BYTES
     waiting = TIFF_OUTPUT_TILE[0] if format == "tiff" else ZARR_OUTPUT_CHUNKS[0]
     return 3 * (waiting + band_rows) * row
 
