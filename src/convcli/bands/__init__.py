@@ -58,10 +58,9 @@ class Band:
     stop: int
     need: Need | None
 
-    def input_ranges(self) -> list[tuple[int, int]]:
-        """The chain's input rows this band reads, as ranges (start, stop)."""
-        if self.need is None:
-            return []
+    def reads(self) -> list[tuple[int, int]]:
+        """The chain's input rows this band reads, as ranges (start, stop), in the order
+        :func:`run_banded` reads them (depth first through the steps), repeats included."""
         found: list[tuple[int, int]] = []
 
         def walk(need: Need) -> None:
@@ -70,8 +69,13 @@ class Band:
             for source in need.sources:
                 walk(source)
 
-        walk(self.need)
-        return sorted(set(found))
+        if self.need is not None:
+            walk(self.need)
+        return found
+
+    def input_ranges(self) -> list[tuple[int, int]]:
+        """The chain's input rows this band reads, as sorted ranges (start, stop)."""
+        return sorted(set(self.reads()))
 
 
 @dataclass

@@ -189,20 +189,8 @@ PREFETCH_READS = 2
 
 def _read_order(planned: Any) -> list[tuple[int, int]]:
     """The input rows :func:`~convcli.bands.run_banded` reads for a band plan, in the order it
-    reads them (each band's reads depth first through the steps, as its ``_compute`` does);
-    empty when the chain runs whole."""
-    order: list[tuple[int, int]] = []
-
-    def walk(need: Any) -> None:
-        if need.position == 0:
-            order.extend(need.ranges)
-        for source in need.sources:
-            walk(source)
-
-    for band in planned.bands:
-        if band.need is not None:
-            walk(band.need)
-    return order
+    reads them; empty when the chain runs whole."""
+    return [read for band in planned.bands for read in band.reads()]
 
 
 class _Prefetch:
