@@ -9,7 +9,7 @@ Run as ``python bench/_vips_job.py JOB INPUT OUTPUT [--level N]`` with pyvips (a
   ``gaussian5``: the closest libvips has to convcli's conv → pool(max 2) → conv.
 
 The input is opened for sequential access, so libvips streams it; a ``.png`` output is written at
-zlib level ``--level``, a ``.tif`` one as tiled (256×256) deflate BigTIFF.
+zlib level ``--level``, a ``.tif`` one as tiled (256×256) BigTIFF, deflate at level 6.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ MASKS = {
     "sobel-x": ([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], 1),
     "gaussian5": ([[a * b for b in (1, 4, 6, 4, 1)] for a in (1, 4, 6, 4, 1)], 256),
 }
+
+#: zlib level of TIFF outputs: 6, zlib's default, which libvips and tifffile (convcli's TIFF writer) use.
+TIFF_DEFLATE_LEVEL = 6
 
 #: What the 2×2 max pool of the pipeline job is in libvips.
 MAX_POOL_TEXT = "rank 2×2 (largest of 4) then subsample 2×2"
@@ -56,7 +59,7 @@ def main() -> None:
     image = image.cast("uchar")  # integer precision keeps 8 bits already; this makes it explicit
     if args.output.endswith((".tif", ".tiff")):
         image.tiffsave(args.output, tile=True, tile_width=256, tile_height=256, bigtiff=True,
-                       compression="deflate")
+                       compression="deflate", level=TIFF_DEFLATE_LEVEL)
     else:
         image.write_to_file(args.output, compression=args.level)
 

@@ -41,10 +41,12 @@ import sys
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from _vips_job import MASKS, MAX_POOL_TEXT, mask_file_text  # bench/ is on sys.path when run as `python bench/streaming.py`
+# bench/ is on sys.path when run as `python bench/streaming.py`
+from _vips_job import MAX_POOL_TEXT, TIFF_DEFLATE_LEVEL, mask_file_text
 from batch import find_convcli
 from run import TABLE_HEAD, Row, cmd_stats, machine, row_line, smooth_image, versions
 
@@ -91,7 +93,7 @@ def smooth_band(r0: int, r1: int, width: int, seed: int = 0) -> np.ndarray:
     return band.astype(np.uint8) + noise
 
 
-def _publish(make, target: Path) -> Path:
+def _publish(make: Callable[[Path], object], target: Path) -> Path:
     """Make ``target`` under a temporary name beside it, then rename it: a half-made input left by an
     interrupted run is never taken for a finished one."""
     if target.exists():
@@ -106,11 +108,12 @@ def _publish(make, target: Path) -> Path:
 def make_pngs(root: Path, side: int) -> tuple[Path, Path]:
     from PIL import Image
 
+    def png(image: np.ndarray) -> Callable[[Path], None]:
+        return lambda path: Image.fromarray(image.astype(np.uint8)).save(path, format="PNG", compress_level=1)
+
     rgb_side = side // 2
-    grey = _publish(lambda p: Image.fromarray(smooth_image(side).astype(np.uint8)).save(p, format="PNG", compress_level=1),
-                    root / f"grey{side}.png")
-    rgb = _publish(lambda p: Image.fromarray(smooth_image(rgb_side, 3, seed=2).astype(np.uint8)).save(
-        p, format="PNG", compress_level=1), root / f"rgb{rgb_side}.png")
+    grey = _publish(png(smooth_image(side)), root / f"grey{side}.png")
+    rgb = _publish(png(smooth_image(rgb_side, 3, seed=2)), root / f"rgb{rgb_side}.png")
     return grey, rgb
 
 
@@ -181,7 +184,8 @@ def tiff_layout(path: Path) -> str:
     with tifffile.TiffFile(path) as tif:
         page = tif.pages[0]
         kind = "BigTIFF" if tif.is_bigtiff else "classic TIFF"
-        layout = f"tiles {page.tilelength}×{page.tilewidth}" if page.is_tiled else f"strips of {page.rowsperstrip} rows"
+        layout = (f"tiles {page.tilelength}×{page.tilewidth}" if page.is_tiled
+                  else f"strips of {page.rowsperstrip} rows")
         return f"{kind}, {layout}, {page.compression.name.lower()}"
 
 
@@ -229,8 +233,8 @@ class Vips:
         """The command that runs ``job`` (a MASKS name or "pipeline") from ``source`` to ``out``."""
         if not self.program:
             return [sys.executable, str(HERE / "_vips_job.py"), job, str(source), str(out), "--level", str(level)]
-        target = (f"{out}[tile,tile-width=256,tile-height=256,bigtiff,compression=deflate]" if out.suffix == ".tif"
-                  else f"{out}[compression={level}]")
+        tiff_options = f"tile,tile-width=256,tile-height=256,bigtiff,compression=deflate,level={TIFF_DEFLATE_LEVEL}"
+        target = f"{out}[{tiff_options}]" if out.suffix == ".tif" else f"{out}[compression={level}]"
         src = f"{source}[access=sequential]"
         if job != "pipeline":
             return [self.program, "conv", src, target, self._mask(job), "--precision", "integer"]
@@ -375,8 +379,8 @@ def run_cases(args: argparse.Namespace, root: Path, vips: Vips) -> Bench:
         store = make_zarr(inputs, zarr_side)
         row = bench.case(f"5×5 Gaussian, {zarr_side}² uint8 Zarr → Zarr", store,
                          ["filter", str(store), "-k", "gaussian5", "--dtype", "uint8"], None, ".zarr",
-                         repeat=big_repeat, time_target=None, memory_target=(BIG_MEMORY_MIB, True), shape=(zarr_side, zarr_side),
-                         unit=unit)
+                         repeat=big_repeat, time_target=None, memory_target=(BIG_MEMORY_MIB, True),
+                         shape=(zarr_side, zarr_side), unit=unit)
         row.target_text = "(convcli only: vips has no Zarr)"
         seconds = row.convcli / (1 if unit == "s" else 1000)
         mb = zarr_side * zarr_side / 1e6  # uint8: one byte a pixel
@@ -425,7 +429,8 @@ def report(bench: Bench, args: argparse.Namespace, vips: Vips, *, convcli_versio
         notes.append("vips: neither a `vips` program nor pyvips found: no vips rows.")
     notes.append("libvips jobs: `conv` at integer precision with convcli's kernels as applied (libvips "
                  "correlates), sequential access; the pipeline's 2×2 max pool is " + MAX_POOL_TEXT
-                 + " (its windows sit one pixel up and left of convcli's); BigTIFF out: tiled 256², deflate.")
+                 + " (its windows sit one pixel up and left of convcli's); BigTIFF out: tiled 256², deflate at zlib "
+                 f"level {TIFF_DEFLATE_LEVEL}, the level tifffile (convcli's TIFF writer) uses.")
     notes.append(f"Big inputs: a {SIZES['quick' if args.quick else 'full'][1]}² uint8 BigTIFF (tiles "
                  f"{TIFF_TILE}², deflate) and a Zarr v3 array (chunks {ZARR_CHUNK}², zarr's default codecs), "
                  "smooth waves plus noise. The Zarr case passes `--dtype uint8` (a Zarr output is float32 "
