@@ -85,15 +85,24 @@ steps:
 
 def smooth_band(r0: int, r1: int, width: int, seed: int = 0) -> np.ndarray:
     """Rows ``r0:r1`` of a deterministic uint8 image as wide as ``width``: slow waves (continuous
-    across bands, built from outer products, so cheap) plus 0..23 of noise, so deflate has work."""
+    across bands, built from outer products, so cheap) in 27..213, plus 0..23 of noise, so deflate
+    has work."""
     y = np.arange(r0, r1, dtype=np.float32)[:, None]
     x = np.arange(width, dtype=np.float32)[None, :]
-    band = np.cos(y / 797) * (60 * np.sin(x / 611))
-    band += np.sin(y / 2311) * (40 * np.cos(x / 2311))
-    band += np.cos(y / 2311) * (40 * np.sin(x / 2311))
-    band += 100
+    band = np.cos(y / 797) * (50 * np.sin(x / 611))
+    band += np.sin(y / 2311) * (30 * np.cos(x / 2311))  # with the next line, 30·sin((x + y)/2311)·√2 at most
+    band += np.cos(y / 2311) * (30 * np.sin(x / 2311))
+    band += 120
     noise = np.random.default_rng([seed, r0]).integers(0, 24, band.shape, dtype=np.uint8)
     return band.astype(np.uint8) + noise
+
+
+def remove(path: Path) -> None:
+    """Remove a file or a folder store, if there."""
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _publish(make: Callable[[Path], object], target: Path) -> Path:
@@ -102,7 +111,7 @@ def _publish(make: Callable[[Path], object], target: Path) -> Path:
     if target.exists():
         return target
     partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True) if partial.is_dir() else partial.unlink(missing_ok=True)
+    remove(partial)
     make(partial)
     partial.rename(target)
     return target
@@ -336,7 +345,7 @@ class Bench:
             mem.target_text += " (no vips)"
         self._check(name, mine, theirs, margin)
         for path in (mine, theirs):
-            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+            remove(path)
         self.rows.append(row)
         self.memory.append(mem)
         return row
