@@ -66,6 +66,7 @@ class Row:
     sizes: dict[str, int] = field(default_factory=dict)  # tool -> output bytes
     also: dict[str, float] = field(default_factory=dict)  # further tool -> ratio not to exceed, when present
     unit: str = "ms"
+    failed: str = ""                                 # why convcli did not finish (the row then shows it)
 
     @property
     def ref_ms(self) -> float | None:
@@ -83,7 +84,9 @@ class Row:
     @property
     def met(self) -> str:
         if self.target is None:
-            return ""
+            return "**no**" if self.failed else ""
+        if self.failed:
+            return "**no**"
         value = self.convcli if self.absolute else self.ratio
         if value is None:
             return "?"
@@ -386,6 +389,20 @@ def _size(value: int) -> str:
     return f"{value / 1e6:.2f} MB" if value >= 1e6 else f"{value / 1e3:.1f} kB"
 
 
+TABLE_HEAD = ("| section | case | convcli | other tools | ratio | target | met? | output sizes |",
+              "|---|---|---:|---|---:|---|:-:|---|")
+
+
+def row_line(row: Row) -> str:
+    """One row of the markdown table under :data:`TABLE_HEAD`."""
+    others = "; ".join(f"{k} {_ms(v)} {row.unit}" for k, v in row.others.items()) or "—"
+    ratio = f"{row.ratio:.2f}" if row.ratio is not None and not row.failed else "—"
+    sizes = "; ".join(f"{k} {_size(v)}" for k, v in row.sizes.items())
+    mine = f"failed: {row.failed}" if row.failed else f"{_ms(row.convcli)} {row.unit}"
+    return (f"| {row.section} | {row.case} | {mine} | {others} | {ratio} | "
+            f"{row.target_text} | {row.met} | {sizes} |")
+
+
 def table(rows: list[Row], args: argparse.Namespace, *, convcli_version: str, notes: list[str]) -> str:
     date = datetime.date.today().isoformat()
     lines = [
@@ -397,15 +414,9 @@ def table(rows: list[Row], args: argparse.Namespace, *, convcli_version: str, no
         f"{args.repeat}; start-up: of {max(args.repeat, 5)}). Ratio = convcli / reference (the other tool "
         "named in the target, else the fastest); below 1 means convcli is faster.",
         "",
-        "| section | case | convcli | other tools | ratio | target | met? | output sizes |",
-        "|---|---|---:|---|---:|---|:-:|---|",
+        *TABLE_HEAD,
     ]
-    for row in rows:
-        others = "; ".join(f"{k} {_ms(v)} {row.unit}" for k, v in row.others.items()) or "—"
-        ratio = f"{row.ratio:.2f}" if row.ratio is not None else "—"
-        sizes = "; ".join(f"{k} {_size(v)}" for k, v in row.sizes.items())
-        lines.append(f"| {row.section} | {row.case} | {_ms(row.convcli)} {row.unit} | {others} | {ratio} | "
-                     f"{row.target_text} | {row.met} | {sizes} |")
+    lines += [row_line(row) for row in rows]
     lines += [""] + [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"
 
