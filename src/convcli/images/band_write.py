@@ -9,7 +9,7 @@ PNG           convcli's own encoder fed row by row (:class:`~convcli.images.png.
               of about 1 MiB of filtered rows, deflated on a thread per core; the same bytes as the
               whole-image encoder for the same zlib level and filter type
 TIFF          tiled (256 × 256 by default), deflate, written by tifffile from an iterator of tiles
-              on a thread of its own; BigTIFF when asked or when the pixels pass 4 GiB less a margin;
+              on a thread of its own, the tiles deflated on a thread per core; BigTIFF when asked or when the pixels pass 4 GiB less a margin;
               more than 4 channels as one page of that many samples (read back as (H, W, C))
 Zarr          a v3 (or v2) folder store, band after band into its chunks
 ============  ======================================================================================
@@ -59,7 +59,7 @@ def band_writer_memory(format: str, shape: tuple[int, ...], dtype: str, *, band_
     --------
     >>> band_writer_memory("npy", (1000, 1000), "uint8", band_rows=64)
     0
-    >>> band_writer_memory("tiff", (1000, 1000), "uint8", band_rows=64) // 1000
+    >>> band_writer_memory("zarr", (1000, 1000), "uint8", band_rows=64) // 1000
     960
     """
     row = int(np.prod(shape[1:], dtype=np.int64)) * np.dtype(dtype).itemsize
@@ -73,6 +73,12 @@ def band_writer_memory(format: str, shape: tuple[int, ...], dtype: str, *, band_
 
         return 2 * (band_rows + 1) * (row + 1) + (2 * usable_cpus() + 1) * 2 * _PNG_BAND_BYTES
     waiting = TIFF_OUTPUT_TILE[0] if format == "tiff" else ZARR_OUTPUT_CHUNKS[0]
+    if format == "tiff":  # and the tiles tifffile deflates in a batch, and their deflated bytes
+        from convcli._system import usable_cpus
+
+        channels = row // max(1, int(shape[1]) * np.dtype(dtype).itemsize)
+        tile = TIFF_OUTPUT_TILE[0] * TIFF_OUTPUT_TILE[1] * channels * np.dtype(dtype).itemsize
+        return 3 * (waiting + band_rows) * row + 2 * TIFF_TILES_PER_WORKER * usable_cpus() * tile
     return 3 * (waiting + band_rows) * row
 
 
@@ -224,6 +230,27 @@ def _grey(shape: tuple[int, ...]) -> tuple[int, ...]:
     return shape[:2] if len(shape) == 3 and shape[2] == 1 else shape
 
 
+#: Tiles a deflating thread of a TIFF output has queued at most (tifffile deflates them in batches).
+TIFF_TILES_PER_WORKER = 64
+
+
+def _tile_workers(tile: tuple[int, int], dtype: str) -> dict[str, Any]:
+    """tifffile's options for deflating a TIFF output's tiles: a thread per core (its default is
+    half the cores; deflating is most of the writing), in batches of :data:`TIFF_TILES_PER_WORKER`
+    tiles a thread (its default batch is 512 MB), where tifffile lets the batch be given; else one
+    thread. Tiles are deflated one by one, so the bytes do not depend on either."""
+    import inspect
+
+    from convcli._libraries import _tifffile
+    from convcli._system import usable_cpus
+
+    workers = usable_cpus()
+    if workers < 2 or "buffersize" not in inspect.signature(_tifffile().TiffWriter.write).parameters:
+        return {"maxworkers": 1}
+    tile_bytes = tile[0] * tile[1] * np.dtype(dtype).itemsize
+    return {"maxworkers": workers, "buffersize": TIFF_TILES_PER_WORKER * workers * tile_bytes}
+
+
 class _TiffWriter(_FileWriter):
     """Tiles to tifffile's TiffWriter, which pulls them from an iterator on a thread of its own."""
 
@@ -244,7 +271,7 @@ class _TiffWriter(_FileWriter):
         channels = shape[2] if len(shape) == 3 else 1
         if bigtiff is None:
             bigtiff = height * width * channels * np.dtype(dtype).itemsize >= BIGTIFF_FROM
-        kwargs: dict[str, Any] = {"metadata": None, "compression": "zlib", "tile": tile}
+        kwargs: dict[str, Any] = {"metadata": None, "compression": "zlib", "tile": tile, **_tile_workers(tile, dtype)}
         if channels in (3, 4) and has_alpha is not False:
             kwargs.update(photometric="rgb", planarconfig="contig")
         else:
