@@ -118,7 +118,11 @@ def _encode(
         if channels > 4:
             _tiff_stack(tifffile, buf, arr)
             return buf.getvalue()
-        kwargs: dict[str, Any] = {"metadata": None, "compression": "zlib"}
+        from convcli._system import usable_cpus
+
+        # Strips deflated on a thread per core (tifffile's default is half the cores); one by one,
+        # so the bytes do not depend on it.
+        kwargs: dict[str, Any] = {"metadata": None, "compression": "zlib", "maxworkers": usable_cpus()}
         if channels == 1:
             kwargs["photometric"] = "minisblack"
         elif channels in (3, 4):
