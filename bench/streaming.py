@@ -64,7 +64,7 @@ PIXEL_MARGIN = 16
 BIG_MEMORY_MIB = 512
 
 #: Full and --quick sizes: grey PNG side (the RGB one is half), TIFF side, Zarr side.
-SIZES = {"full": (4096, 40_000, 100_000), "quick": (1024, 8000, 20_000)}
+SIZES = {"full": (4096, 40_000, 100_000), "quick": (1024, 8000, 20_000), "smoke": (64, 512, 1024)}
 
 #: What the other rows of a case convcli failed say (the time row says why).
 SEE_TIME_ROW = "see the time row"
@@ -364,7 +364,9 @@ class Bench:
 
 
 def run_cases(args: argparse.Namespace, root: Path, vips: Vips) -> Bench:
-    png_side, tiff_side, zarr_side = SIZES["quick" if args.quick else "full"]
+    if args.smoke:
+        args.quick = True  # timed and labelled as the quick run, at the smoke test's sizes
+    png_side, tiff_side, zarr_side = SIZES["smoke" if args.smoke else "quick" if args.quick else "full"]
     bench = Bench(args, root, vips)
     inputs = root / "inputs"
     inputs.mkdir(exist_ok=True)
@@ -469,6 +471,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="reduced sizes: 1024² and 512² PNGs, an 8000² TIFF, a 20000² Zarr")
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny inputs (64² PNGs, 512² TIFF, 1024² Zarr): the test suite's check that the script runs")
     parser.add_argument("--skip-huge", action="store_true", help="leave out the Zarr case (10 GB at full size)")
     parser.add_argument("--skip", action="append", default=[], choices=["png", "tiff", "zarr"],
                         help="leave a group of cases out (repeatable)")

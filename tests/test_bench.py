@@ -56,3 +56,20 @@ def test_bench_layers_runs_and_prints_its_table():
     assert result.returncode == 0, result.stderr[-2000:]
     assert "| 3→16, 3×3, 20² |" in result.stdout and "| 64→64, 3×3, 8² |" in result.stdout
     assert "target: convcli at most 2× torch (NCHW)" in result.stdout
+
+
+def test_streaming_bench_runs_and_writes_its_table(tmp_path):
+    """bench/streaming.py on tiny inputs: every case makes its row (vips timed, or said absent)."""
+    output = tmp_path / "streaming.md"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "streaming.py"), "--smoke", "--repeat", "1",
+         "--workdir", str(tmp_path / "work"), "--output", str(output)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = output.read_text(encoding="utf-8")
+    assert table.startswith("# Streaming benchmark (quick)")
+    for case in ("Sobel-x, 64² grey PNG, level 1", "5×5 Gaussian, 512² uint8 BigTIFF → tiled BigTIFF",
+                 "5×5 Gaussian, 1024² uint8 Zarr → Zarr"):
+        assert f"| {case} |" in table, case
+    assert "failed" not in table.split("\n- ")[0]  # no convcli row failed

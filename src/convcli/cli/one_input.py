@@ -133,9 +133,8 @@ def run_one(job: Job, position: int, *, may_write: Callable[[], bool] | None = N
         pieces.reverse()
         while pieces:
             target, result = pieces.pop()
-            if (target is not None and not target.described_only and input_file.path
-                    and images.same_file(input_file.path, target.path)):
-                raise ConvcliError(f"is the input {input_file.path}; refusing to overwrite an input", path=target.path)
+            if target is not None and not target.described_only:
+                refuse_overwriting_input(input_file, target.path)
             computed = str(result.array.dtype) if result.array is not None else result.planned_dtype
             fmt = target.format if target else "npy"
             notes = list(info.notes)
@@ -204,6 +203,15 @@ def run_one(job: Job, position: int, *, may_write: Callable[[], bool] | None = N
             record_failure(outcome, input_file, error, started, internal=True,
                            trace=traceback.format_exc().rstrip("\n") if job.verbose else None)
     return outcome
+
+
+def refuse_overwriting_input(input_file: InputFile, path: str) -> None:
+    """Refuse an output that is the input file (a hard link, a path the names did not tell)."""
+    from .. import images
+    from ..errors import ConvcliError
+
+    if input_file.path and images.same_file(input_file.path, path):
+        raise ConvcliError(f"is the input {input_file.path}; refusing to overwrite an input", path=path)
 
 
 def _described_output(target: Target, result: Product, options: OutputOptions, input_dtype: str,

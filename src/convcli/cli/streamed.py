@@ -62,7 +62,7 @@ def run_streamed(job: Any, position: int, outcome: Any, started: float, *,
     from ..errors import ConvcliError
     from ..images.limits import _check_limits as check_limits
     from ..memory import SEGMENT_ROWS, estimate_memory, estimate_stream_memory
-    from .one_input import _integer_max
+    from .one_input import _integer_max, refuse_overwriting_input
 
     options = job.options
     input_file = job.inputs[position]
@@ -92,8 +92,7 @@ def run_streamed(job: Any, position: int, outcome: Any, started: float, *,
     max_memory = job.limits.max_memory
     if options.band_rows is None and whole.bytes < STREAM_FROM and (max_memory is None or whole.bytes <= max_memory):
         return None
-    if input_file.path and images.same_file(input_file.path, target.path):
-        raise ConvcliError(f"is the input {input_file.path}; refusing to overwrite an input", path=target.path)
+    refuse_overwriting_input(input_file, target.path)
     # Until the reader is open, a TIFF's or Zarr array's segments are taken to be convcli's own.
     segments = 0 if decoded_whole or info.format == "npy" else SEGMENT_ROWS
 
