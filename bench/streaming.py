@@ -1,6 +1,6 @@
 """Streaming benchmark (issue 15, point 4): convcli against libvips on big inputs, side by side in one run.
 
-Run by hand (not part of the test suite)::
+Run by hand (the test suite only runs it with ``--smoke``, tiny inputs, to see that it runs)::
 
     python bench/streaming.py                # every case at full size (the 10 GB Zarr too: long)
     python bench/streaming.py --skip-huge    # without the 100000² Zarr
@@ -18,7 +18,8 @@ cases; peak memory: the largest maximum resident set size ``/usr/bin/time`` repo
 - a 5×5 Gaussian of a 100000² uint8 Zarr v3 array (10 GB, chunks 1024²) to Zarr, convcli only
   (libvips has no Zarr): throughput in MB/s (array bytes / wall seconds), peak memory.
 
-``--quick`` shrinks them to 1024² / 512² PNGs, an 8000² TIFF and a 20000² Zarr. The inputs are made
+``--quick`` shrinks them to 1024² / 512² PNGs, an 8000² TIFF and a 20000² Zarr (``--smoke``: 64² / 32²
+PNGs, a 512² TIFF, a 1024² Zarr). The inputs are made
 in ``--workdir`` (default: a temporary folder under /tmp, removed at the end), from deterministic
 smooth content with some noise, written tile by tile (TIFF, with tifffile) and chunk row by chunk
 row (Zarr), never whole. libvips is the ``vips`` program when one is on PATH, else pyvips (e.g. the
