@@ -15,7 +15,7 @@ from typing import Any
 from ._version import __version__
 from .errors import shown_path
 from .geometry import AxisGeometry, ReceptiveField
-from .vocabulary import GRAY_WEIGHTS
+from .vocabulary import GRAY_WEIGHTS, UP_TO_DATE
 
 __all__ = ["carry_field", "start_text", "window_step", "filter_step", "pool_step", "gray_step", "file_entry",
            "build_report", "to_json", "summary_lines", "layer_table", "shape_text", "step_names"]
@@ -260,23 +260,25 @@ def file_entry(
     return entry
 
 
-def build_report(command: str, entries: Sequence[dict], *, counts: tuple[int, int, int] | None = None,
+def build_report(command: str, entries: Sequence[dict], *, counts: tuple[int, int, int, int] | None = None,
                  **extra: Any) -> dict:
     """Wrap file entries with the version, the command and the counts.
 
     ``ok`` and ``failed`` count inputs (an input fails when any of its outputs did), ``skipped``
-    the inputs never started (``--fail-fast`` stopped the run), ``outputs`` the output files of
+    the inputs never started (``--fail-fast`` stopped the run), ``up_to_date`` the inputs whose
+    outputs were up to date (``update``: neither read nor written), ``outputs`` the output files of
     the entries (written, or planned in a dry run). The batch loop (cli/batch.py) gives ``counts`` (done, failed,
-    skipped) as it counted them; without them, the entries of one input are taken to be
+    skipped, up to date) as it counted them; without them, the entries of one input are taken to be
     consecutive and to share its name, and nothing was skipped.
 
     Examples
     --------
     >>> r = build_report("filter", [{"input": "a.png", "status": "ok", "output": "a-x.png"},
     ...                             {"input": "a.png", "status": "ok", "output": "a-y.png"},
-    ...                             {"input": "b.png", "status": "error", "output": None}])
-    >>> r["ok"], r["failed"], r["skipped"], r["outputs"]
-    (1, 1, 0, 2)
+    ...                             {"input": "b.png", "status": "error", "output": None},
+    ...                             {"input": "c.png", "status": "up-to-date", "output": "c-x.png"}])
+    >>> r["ok"], r["failed"], r["skipped"], r["up_to_date"], r["outputs"]
+    (1, 1, 0, 1, 2)
     """
     report: dict[str, Any] = {"convcli": __version__, "command": command, "files": list(entries)}
     report.update(extra)
@@ -286,9 +288,10 @@ def build_report(command: str, entries: Sequence[dict], *, counts: tuple[int, in
             if not groups or groups[-1][0].get("input") != entry.get("input"):
                 groups.append([])
             groups[-1].append(entry)
-        failed = sum(1 for group in groups if any(e.get("status") != "ok" for e in group))
-        counts = (len(groups) - failed, failed, 0)
-    report["ok"], report["failed"], report["skipped"] = counts
+        current = sum(1 for group in groups if all(e.get("status") == UP_TO_DATE for e in group))
+        failed = sum(1 for group in groups if any(e.get("status") not in ("ok", UP_TO_DATE) for e in group))
+        counts = (len(groups) - failed - current, failed, 0, current)
+    report["ok"], report["failed"], report["skipped"], report["up_to_date"] = counts
     report["outputs"] = sum(1 for e in entries if e.get("status") == "ok" and e.get("output"))
     return report
 
@@ -379,6 +382,8 @@ def summary_lines(
     tail += f", {failed} failed"
     if skipped:
         tail += f", {skipped} not started (`fail_fast`)"
+    if report.get("up_to_date"):
+        tail += f", {report['up_to_date']} {UP_TO_DATE.replace('-', ' ')}"
     if elapsed is not None:
         tail += f" in {elapsed:.2f} s"
     if dry_run:

@@ -55,6 +55,9 @@ GRAY_WEIGHTS = (0.2125, 0.7154, 0.0721)
 SHOW_MAX_CELLS = 32
 #: The most cells a side a grid may have: 128 cells of 48 pixels make a picture of about 6,000 pixels a side.
 SHOW_MOST_CELLS = 128
+#: A report entry's ``status`` for an output that ``update`` found at least as new as everything it
+#: is made from (nothing read, nothing written); the report counts such inputs under ``up_to_date``.
+UP_TO_DATE = "up-to-date"
 
 
 def gray_formula() -> str:

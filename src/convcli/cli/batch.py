@@ -91,8 +91,15 @@ def run_batch(
     if writes_stdout and not options.dry_run and is_terminal(sys.stdout):  # image bytes would garble it
         raise click.UsageError("-o - writes the image's bytes to standard output, which is a terminal here; "
                                "redirect it (> out.png) or pipe it (| other-command), or give -o FILE")
+    current: frozenset[int] = frozenset()  # positions of the inputs --update skips: decided before any is read
+    if options.update:
+        from .update import current_inputs
+
+        current = current_inputs(inputs, plan, reads)
     if not options.dry_run:
-        folders = {os.path.dirname(t.path) or "." for targets in plan.values() for t in targets
+        # Only folders something is written in: an up-to-date run creates nothing, not even a probe.
+        folders = {os.path.dirname(t.path) or "." for position, input_file in enumerate(inputs)
+                   if position not in current for t in plan[input_file.index]
                    if t.path != "-" and not images.written_through(t.path)}  # nothing is created beside a device
         if options.report_path not in (None, "-") and not images.written_through(options.report_path):
             folders.add(os.path.dirname(options.report_path) or ".")
@@ -104,7 +111,8 @@ def run_batch(
     job = Job(inputs=list(inputs), plan=plan, options=options, compute=compute, describe=describe,
               show=show is not None, verbose=verbose,
               limits=options.limits(), memory=memory, flags=command_flags(),
-              preview=preview_settings() if options.preview and not options.dry_run else None, stream=stream)
+              preview=preview_settings() if options.preview and not options.dry_run else None, stream=stream,
+              current=current)
     workers = min(worker_count(options.jobs), len(job.inputs))
     if writes_stdout or "fork" not in _start_methods():
         workers = 1
@@ -121,7 +129,7 @@ def run_batch(
         and is_terminal(sys.stderr) and job.preview is None) else None
     job.on_band = rows_bar.update if rows_bar is not None else None
     entries: list[dict] = []
-    finished = {"done": 0, "failed": 0}  # inputs, as they are emitted
+    finished = {"done": 0, "failed": 0, "up_to_date": 0}  # inputs, as they are emitted
 
     def emit(outcome: Outcome) -> None:
         """One input's results, in input order: its shown data, its error lines, its entries."""
@@ -140,7 +148,7 @@ def run_batch(
         for line in outcome.errors:
             progress.echo(line)
         entries.extend(outcome.entries)
-        finished["failed" if outcome.failed else "done"] += 1
+        finished["failed" if outcome.failed else "up_to_date" if outcome.up_to_date else "done"] += 1
 
     try:
         if workers > 1:
@@ -163,8 +171,9 @@ def run_batch(
         if rows_bar is not None:
             rows_bar.stop()
 
-    done, failed = finished["done"], finished["failed"]
-    report = build_report(command, entries, counts=(done, failed, len(job.inputs) - done - failed))
+    done, failed, current_count = finished["done"], finished["failed"], finished["up_to_date"]
+    report = build_report(command, entries, counts=(done, failed, len(job.inputs) - done - failed - current_count,
+                                                    current_count))
     if options.report_path == "-":
         echo_data(to_json(report), nl=False)
     elif options.report_path is not None:

@@ -68,6 +68,7 @@ class Job:
     first_failure: Any = None
     settled: Any = None
     settled_prefix: Any = None
+    current: frozenset[int] = frozenset()  # positions --update found up to date (cli/update.py): not run
 
 
 @dataclass
@@ -80,6 +81,7 @@ class Outcome:
     failed: bool = False
     shown: list[Product] | None = None             # the products, when the command shows them
     skipped: bool = False                          # not done: --fail-fast stopped before it
+    up_to_date: bool = False                       # not done: --update found its outputs up to date
     previews: list[tuple[str, Any]] = field(default_factory=list)  # --preview: (output, its view), as written
 
 
@@ -100,6 +102,11 @@ def run_one(job: Job, position: int, *, may_write: Callable[[], bool] | None = N
     options = job.options
     input_file = job.inputs[position]
     targets = job.plan[input_file.index]
+    if position in job.current:  # neither read nor written: one entry per output, saying so
+        from ..vocabulary import UP_TO_DATE
+
+        return Outcome(position, up_to_date=True, entries=[
+            file_entry(input=input_file.label, output=target.path, status=UP_TO_DATE) for target in targets])
     outcome = Outcome(position)
     started = time.perf_counter()
     try:

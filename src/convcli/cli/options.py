@@ -256,6 +256,10 @@ output_options = _compose(
     click.option("--dry-run", is_flag=True, help="Read headers only, report the shapes, write no image."),
     click.option("--no-clobber", is_flag=True, help="Refuse to replace an existing output (that file fails)."),
     click.option("--fail-fast", is_flag=True, help="Stop at the first input that fails."),
+    click.option("--update", is_flag=True,
+                 help="Skip an input whose outputs all exist and are at least as new as it and as every file the "
+                 "run reads (kernel, pipeline, weights files), as make does: reported up-to-date, nothing "
+                 "read or written."),
     click.option("--sheet", default=None, metavar="PATH",
                  help="Also write the result as a labelled contact sheet, one tile per channel (8-bit "
                  "PNG; with several kernels, every kernel's channels in one sheet; with conv layers, each "
@@ -328,6 +332,7 @@ class OutputOptions:
     no_clobber: bool
     fail_fast: bool
     max_pixels: int | None
+    update: bool = False      # skip inputs whose outputs are up to date (cli/update.py)
     recursive: bool = False
     jobs: int | None = None   # None: one worker per CPU core (see workers.worker_count)
     split: bool = False       # one file per channel
@@ -377,6 +382,7 @@ class OutputOptions:
             dry_run=params.pop("dry_run"),
             no_clobber=params.pop("no_clobber"),
             fail_fast=params.pop("fail_fast"),
+            update=params.pop("update", False),
             max_pixels=params.pop("max_pixels"),
             recursive=params.pop("recursive", False),
             jobs=params.pop("jobs", None),
@@ -416,6 +422,11 @@ class OutputOptions:
             raise click.UsageError("--sheet names a file (a PNG); standard output carries the result with -o -")
         if options.split and options.output == "-":
             raise click.UsageError("--split writes one file per channel; give -o PATH or -O DIR, not -o -")
+        if options.update and (options.output == "-" or options.split):
+            raise click.UsageError(
+                "--update compares output files with what they are made from; " + (
+                    "-o - writes no file: give -o PATH or -O DIR" if options.output == "-" else
+                    "--split's channel files are known only once the input is read: drop one of them"))
         if output_required and options.output is None and options.output_dir is None and not options.dry_run:
             raise click.UsageError("no output: give -o PATH, -O DIR, or --dry-run to see the shapes")
         return options
