@@ -221,6 +221,7 @@ def run_banded(
     engine: str = "auto",
     allow_nonfinite: bool = False,
     max_pixels: int | None = None,
+    bands: BandPlan | None = None,
 ) -> Iterator[tuple[int, Any]]:
     """Run ``steps`` on an input of ``shape`` band by band: ``(first output row, result band)``
     for each band of ``band_rows`` rows of the result, in order.
@@ -235,7 +236,8 @@ def run_banded(
     checked: rows of a step's result that no band needs, as a stride skips them, are never
     computed). An input holding NaN or inf
     (``allow_nonfinite``) may send a band to another engine than the whole image (see
-    :func:`convcli.ops.filter.filter2d`): run such an input whole.
+    :func:`convcli.ops.filter.filter2d`): run such an input whole. ``bands``, if given, is
+    :func:`band_plan`'s plan for these same arguments, made already (it is not made again).
 
     Examples
     --------
@@ -255,7 +257,8 @@ def run_banded(
     from ..ops.engines import resolve_engine
 
     engine = resolve_engine(engine)
-    bands = band_plan(steps, shape, band_rows=band_rows, has_alpha=has_alpha, max_pixels=max_pixels)
+    if bands is None:
+        bands = band_plan(steps, shape, band_rows=band_rows, has_alpha=has_alpha, max_pixels=max_pixels)
     if bands.whole is not None:
         yield from _run_whole(steps, read_rows, shape, bands, has_alpha=has_alpha, engine=engine,
                               allow_nonfinite=allow_nonfinite, max_pixels=max_pixels)

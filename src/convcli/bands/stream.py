@@ -172,7 +172,7 @@ def stream_chain(
             return prefetch.read(first, stop).astype(start, copy=False)
 
         bands = run_banded(steps, read_rows, reader.shape, band_rows=band_rows, has_alpha=has_alpha, engine=engine,
-                           max_pixels=max_pixels)
+                           max_pixels=max_pixels, bands=planned)
         count = _pipelined(bands, write)
     summary["bands"] = {"rows": int(band_rows), "count": count}
     if summary["scale"] is None:  # an empty result: what the mapping says of no values
