@@ -6,6 +6,7 @@ absent; this runs it on tiny inputs and checks that every section made its rows 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -73,3 +74,20 @@ def test_streaming_bench_runs_and_writes_its_table(tmp_path):
                  "5×5 Gaussian, 1024² uint8 Zarr → Zarr"):
         assert f"| {case} |" in table, case
     assert "failed" not in table.split("\n- ")[0]  # no convcli row failed
+
+
+def test_startup_bench_runs_and_writes_its_tables(tmp_path):
+    """bench/startup.py --smoke: the start-up rows, the make rows (where make exists) and the phases."""
+    output = tmp_path / "startup.md"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "startup.py"), "--smoke", "--output", str(output)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    text = output.read_text(encoding="utf-8")
+    assert text.startswith("# Start-up benchmark (smoke)")
+    for case in ("convcli --version", "convcli filter 64×64 PNG -k sobel-x", "convcli filter 256×256 PNG -k sobel-x"):
+        assert f"| start-up | {case} |" in text, case
+    if shutil.which("make"):
+        assert "| make | make -j2, 4 × 256² PNG, one call per file |" in text
+    assert "| import numpy |" in text and "| whole run (under -X importtime) |" in text
