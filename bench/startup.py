@@ -155,7 +155,7 @@ def command_rows(args: argparse.Namespace, root: Path, env: dict[str, str]) -> t
                         {numpy_: wall[numpy_]}, reference=numpy_, target=1.5,
                         target_text="≤ 1.5× python -c 'import numpy'"))
         if args.helper:
-            rows.append(Row("start-up", f"… the same with CONVCLI_HELPER=1 (warm)", wall[f"filter {size} helper"],
+            rows.append(Row("start-up", "… the same with CONVCLI_HELPER=1 (warm)", wall[f"filter {size} helper"],
                             {numpy_: wall[numpy_]}, reference=numpy_, target=1.5,
                             target_text="≤ 1.5× python -c 'import numpy'"))
     return rows, cpu
