@@ -7,7 +7,6 @@ Nothing here reads images or prints: the CLI collects one entry per output file 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -315,6 +314,8 @@ def to_json(report: dict) -> str:
     >>> to_json({"a": float("nan")})
     '{"a": null}\\n'
     """
+    import json  # lazy: only a run that writes its report as JSON needs it
+
     return json.dumps(_finite(report), ensure_ascii=False, allow_nan=False) + "\n"
 
 
@@ -342,6 +343,8 @@ def summary_lines(
         cols: 512 → ⌊(512 − 4)/2⌋ + 1 = 255
     1 done, 0 failed
     """
+    import json  # lazy: a quiet run prints no summary
+
     lines: list[str] = []
     seen: set[str] = set()
     shown = 0

@@ -58,9 +58,7 @@ def run_streamed(job: Any, position: int, outcome: Any, started: float, *,
     be; give the filled ``outcome``, or None when the input is to be run whole. Errors are raised
     for :func:`~convcli.cli.one_input.run_one` to record."""
     from .. import images
-    from ..bands.stream import BAND_ROUND, auto_band_rows, stream_chain
     from ..errors import ConvcliError
-    from ..images.limits import _check_limits as check_limits
     from ..memory import SEGMENT_ROWS, estimate_memory, estimate_stream_memory
     from .one_input import _integer_max, refuse_overwriting_input
 
@@ -92,6 +90,10 @@ def run_streamed(job: Any, position: int, outcome: Any, started: float, *,
     max_memory = job.limits.max_memory
     if options.band_rows is None and whole.bytes < STREAM_FROM and (max_memory is None or whole.bytes <= max_memory):
         return None
+    # lazy: the band machinery only for an input that streams
+    from ..bands.stream import BAND_ROUND, auto_band_rows, stream_chain
+    from ..images.limits import _check_limits as check_limits
+
     refuse_overwriting_input(input_file, target.path)
     # Until the reader is open, a TIFF's or Zarr array's segments are taken to be convcli's own.
     segments = 0 if decoded_whole or info.format == "npy" else SEGMENT_ROWS
