@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import os
 import re
-import string
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.shell_completion import BashComplete, CompletionItem, add_completion_class, split_arg_string
 
 from ..errors import did_you_mean
 from ..kernels import spec as kernel_spec  # the spec grammar without numpy: completion stays light
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
 
 TEMPLATE_FIELDS = ("stem", "ext", "op", "kernel", "index", "channel")
 
@@ -188,6 +189,8 @@ def template_problem(value: str) -> str | None:
     an optional format spec (``{index:04d}``): no attribute or index access (``{stem.__class__}``,
     ``{stem[0]}``), no positional ``{}``, no field inside a format spec.
     """
+    import string  # lazy: only a command given a name template needs it
+
     fields = " ".join("{" + f + "}" for f in TEMPLATE_FIELDS)
     try:
         parsed = list(string.Formatter().parse(value))
@@ -229,6 +232,8 @@ TEMPLATE = TemplateType()
 
 def kernel_folders(ctx: click.Context | None) -> list[Path]:
     """``--kernel-dir`` folders given so far, then ``CONVCLI_KERNEL_PATH``, then the built-ins."""
+    from pathlib import Path  # lazy, as in kernels.spec
+
     given = (ctx.params.get("kernel_dirs") if ctx is not None else None) or ()
     env = os.environ.get("CONVCLI_KERNEL_PATH") or ""
     return [*(Path(d) for d in given), *(Path(p) for p in env.split(os.pathsep) if p), kernel_spec.builtin_kernel_dir()]
