@@ -54,7 +54,7 @@ _CLI = {"click", "convcli", "signal", "locale", "dataclasses", "copy"}
 _HELP = _CLI | {"shutil", "bz2", "lzma", "zlib", "textwrap", "struct", "pathlib", "urllib", "ipaddress", "ntpath",
                 "fnmatch", "string"}
 # OpenCV: its absence from the small filter job is checked on its own (test_a_small_filter_job_does_without_opencv).
-_RUNNING = _HELP | {"cv2", "numpy", "PIL", "json", "heapq", "bisect", "random", "tempfile", "queue", "difflib"}
+_RUNNING = _HELP | {"cv2", "numpy", "PIL", "heapq", "bisect", "random", "tempfile", "difflib"}
 ALLOWED = {
     "--version": _CLI,
     "--help": _HELP,

@@ -306,6 +306,27 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _canonical(value: Any) -> Any:
+    """``value`` as a hashable key, equal for values ``json.dumps(..., sort_keys=True)`` writes the
+    same: mappings in key order, lists and tuples alike, 1, 1.0 and True apart (without importing
+    json for every summary).
+
+    Examples
+    --------
+    >>> _canonical({"b": [1, (2,)], "a": True}) == _canonical({"a": True, "b": ((1,), [2])})
+    False
+    >>> _canonical({"b": [1, (2,)], "a": True}) == _canonical({"a": True, "b": (1, [2])})
+    True
+    >>> _canonical([True]) == _canonical([1]), _canonical([1]) == _canonical([1.0])
+    (False, False)
+    """
+    if isinstance(value, dict):
+        return ("{", tuple((str(key), _canonical(item)) for key, item in sorted(value.items(), key=lambda kv: str(kv[0]))))
+    if isinstance(value, (list, tuple)):
+        return ("[", tuple(_canonical(item) for item in value))
+    return (type(value).__name__, repr(value))  # 1, 1.0 and True apart; NaN equal to itself
+
+
 def to_json(report: dict) -> str:
     """The report as JSON text (UTF-8 friendly, no NaN), ending in a newline.
 
@@ -343,15 +364,13 @@ def summary_lines(
         cols: 512 → ⌊(512 − 4)/2⌋ + 1 = 255
     1 done, 0 failed
     """
-    import json  # lazy: a quiet run prints no summary
-
     lines: list[str] = []
     seen: set[str] = set()
     shown = 0
     for entry in report.get("files", []):
         if entry.get("status") != "ok":
             continue
-        signature = json.dumps([entry.get("input_shape"), entry.get("steps")], sort_keys=True)
+        signature = _canonical([entry.get("input_shape"), entry.get("steps")])
         if not verbose and signature in seen:
             continue
         seen.add(signature)
