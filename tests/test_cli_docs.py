@@ -12,7 +12,7 @@ from click.shell_completion import ShellComplete, get_completion_class
 
 from convcli.cli import cli
 from convcli.cli.help import REFERENCE_COMMAND, render_reference
-from convcli.cli.types import PARAMETRIC_PREFIXES, kernel_folders
+from convcli.cli.types import kernel_folders, parametric_prefixes
 
 # Every kernels module but the numpy-free spec grammar: completion must import none of them.
 HEAVY_KERNEL_MODULES = tuple(f"convcli.kernels.{name}" for name in ("kernel", "matrix", "files", "library",
@@ -67,7 +67,7 @@ def test_parametric_prefixes_complete():
     assert plain("bash", ["filter", "x.png", "-k"], "d") == ["dog:sigma1=", "disk:radius="]
     everything = plain("bash", ["filter", "x.png", "-k"], "")
     assert {"identity", "sobel-x", "mean2", "edge2"} <= set(everything)
-    assert [p for p, _ in PARAMETRIC_PREFIXES] == [v for v in everything if v.endswith((":", "="))]
+    assert [p for p, _ in parametric_prefixes()] == [v for v in everything if v.endswith((":", "="))]
 
 
 def test_kernel_paths_complete_as_files():

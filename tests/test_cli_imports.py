@@ -50,9 +50,9 @@ _LIBRARIES = {
 
 # The modules convcli itself brings in, per command, beyond the libraries named (which bring in their own).
 # click reads the arguments' encoding (locale), and for help the terminal's width (shutil) and wraps text.
-_CLI = {"click", "convcli", "signal", "locale", "dataclasses", "copy"}
+_CLI = {"click", "convcli", "signal", "locale"}
 _HELP = _CLI | {"shutil", "bz2", "lzma", "zlib", "textwrap", "struct", "pathlib", "urllib", "ipaddress", "ntpath",
-                "fnmatch", "string"}
+                "fnmatch", "string", "dataclasses", "copy"}
 # OpenCV: its absence from the small filter job is checked on its own (test_a_small_filter_job_does_without_opencv).
 _RUNNING = _HELP | {"cv2", "numpy", "PIL", "heapq", "bisect", "random", "tempfile", "difflib"}
 ALLOWED = {
