@@ -6,12 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.shell_completion import ShellComplete, get_completion_class
 
 from convcli.cli import cli
 from convcli.cli.help import REFERENCE_COMMAND, render_reference
-from convcli.cli.types import PARAMETRIC_PREFIXES, kernel_folders
+from convcli.cli.types import kernel_folders, parametric_prefixes
 
 # Every kernels module but the numpy-free spec grammar: completion must import none of them.
 HEAVY_KERNEL_MODULES = tuple(f"convcli.kernels.{name}" for name in ("kernel", "matrix", "files", "library",
@@ -24,6 +25,7 @@ HEAVY_IMAGES_MODULES = tuple(f"convcli.images.{name}" for name in ("read", "writ
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 VAR = "_CONVCLI_COMPLETE"
+COMMAND_NAMES = cli.list_commands(click.Context(cli))  # every command, loaded or not
 
 
 def complete(shell: str, args: list[str], incomplete: str) -> list[tuple[str, str]]:
@@ -65,7 +67,7 @@ def test_parametric_prefixes_complete():
     assert plain("bash", ["filter", "x.png", "-k"], "d") == ["dog:sigma1=", "disk:radius="]
     everything = plain("bash", ["filter", "x.png", "-k"], "")
     assert {"identity", "sobel-x", "mean2", "edge2"} <= set(everything)
-    assert [p for p, _ in PARAMETRIC_PREFIXES] == [v for v in everything if v.endswith((":", "="))]
+    assert [p for p, _ in parametric_prefixes()] == [v for v in everything if v.endswith((":", "="))]
 
 
 def test_kernel_paths_complete_as_files():
@@ -127,8 +129,8 @@ def test_the_matrix_prefix_completes_for_inputs():
 
 
 def test_commands_options_and_choices_complete():
-    assert plain("bash", [], "") == sorted(cli.commands)
-    assert {"filter", "sobel", "pool", "upsample", "pipeline", "kernels", "help"} <= set(cli.commands)
+    assert plain("bash", [], "") == COMMAND_NAMES
+    assert {"filter", "sobel", "pool", "upsample", "pipeline", "kernels", "help"} <= set(COMMAND_NAMES)
     assert plain("bash", [], "p") == ["pipeline", "pool"]
     assert plain("bash", ["kernels"], "") == ["list", "show"]
     assert "--color" in plain("bash", [], "--")
@@ -169,7 +171,7 @@ def test_bash_line_protocol_answers_after_the_word_break(monkeypatch):
     assert answer("convcli filter x.png -k gaussian:s") == ["nospace,sigma="]
     assert answer("convcli filter x.png -k ga") == ["plain,gaussian3", "plain,gaussian5", "nospace,gaussian:sigma="]
     assert answer("convcli filter x.png --kernel=sob") == ["plain,sobel-x", "plain,sobel-y"]
-    assert answer("convcli ") == [f"plain,{c}" for c in sorted(cli.commands)]
+    assert answer("convcli ") == [f"plain,{c}" for c in COMMAND_NAMES]
     monkeypatch.setenv("COMP_POINT", "11")  # the cursor after "convcli fil" of a longer line
     monkeypatch.setenv("COMP_LINE", "convcli fil x.png")
     assert comp.complete().splitlines() == ["plain,filter"]
@@ -263,9 +265,10 @@ def test_cli_reference_covers_every_command_at_a_fixed_width(monkeypatch):
     assert render_reference() == narrow
     headings = [line[3:] for line in narrow.splitlines() if line.startswith("## ")]
     expected = ["convcli"]
-    for name in sorted(cli.commands):
+    for name in COMMAND_NAMES:
         expected.append(f"convcli {name}")
-        expected += [f"convcli {name} {sub}" for sub in sorted(getattr(cli.commands[name], "commands", {}))]
+        command = cli.get_command(click.Context(cli), name)
+        expected += [f"convcli {name} {sub}" for sub in sorted(getattr(command, "commands", {}))]
     assert headings == expected
     assert {"convcli filter", "convcli kernels show", "convcli help"} <= set(headings)
     assert "--color [auto|always|never]" in narrow

@@ -32,10 +32,11 @@ def test_the_learning_topic_names_commands_and_flags_that_exist():
 
     text = run(["help", "learning"]).stdout
     for command in ("show", "animate", "kernels"):
-        assert re.search(rf"^  {command} ", text, re.M) and command in cli.commands
+        assert re.search(rf"^  {command} ", text, re.M) and command in cli.list_commands(click.Context(cli))
     flags = set(re.findall(r"(--[a-z][a-z-]+)", text))
     assert {"--explain", "--explain-png", "--preview", "--sheet-scale", "--sheet-input"} <= flags
-    known = {opt for name in ("filter", "pipeline", "show", "animate") for param in cli.commands[name].params
+    known = {opt for name in ("filter", "pipeline", "show", "animate")
+             for param in cli.get_command(click.Context(cli), name).params
              for opt in getattr(param, "opts", [])} | {"--png"}
     assert flags <= known, flags - known
 

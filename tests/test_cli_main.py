@@ -101,8 +101,9 @@ def test_every_choice_option_suggests():
 
     def params(command, path):
         yield from ((path, p) for p in command.params)
-        for name, sub in getattr(command, "commands", {}).items():
-            yield from params(sub, f"{path} {name}")
+        if isinstance(command, click.Group):  # every subcommand, loading the lazy ones
+            for name in command.list_commands(click.Context(command)):
+                yield from params(command.get_command(click.Context(command), name), f"{path} {name}")
 
     plain = [(path, p.name) for path, p in params(cli, "convcli")
              if isinstance(p.type, click.Choice) and not isinstance(p.type, ChoiceType)]

@@ -82,7 +82,7 @@ def test_messages_quote_the_examples(kind):
 def test_help_completion_and_option_help_show_the_same_forms():
     from convcli.cli.help import TOPICS
     from convcli.cli.options import kernel_option
-    from convcli.cli.types import PARAMETRIC_PREFIXES
+    from convcli.cli.types import parametric_prefixes
 
     text = TOPICS["kernels"][1]
     assert (
@@ -95,7 +95,7 @@ def test_help_completion_and_option_help_show_the_same_forms():
         "       disk:radius=3                 ones where i² + j² ≤ r², normalised to sum 1\n"
         "  4. a NAME ([a-z0-9][a-z0-9._-]*), looked up as NAME.yaml"
     ) in text
-    assert [prefix for prefix, _ in PARAMETRIC_PREFIXES] == [
+    assert [prefix for prefix, _ in parametric_prefixes()] == [
         "gaussian:sigma=", "box:", "log:sigma=", "dog:sigma1=", "disk:radius="]
 
     @kernel_option

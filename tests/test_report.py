@@ -44,3 +44,19 @@ def test_layer_table_has_an_rf_start_column():
     column = header.index("RF start")
     # `same` for 9 with kernel 3, stride 2: P = (5 − 1)·2 + 3 − 9 = 2, 1 before
     assert [line[column:] for line in lines[1:3]] == ["(0, 0)", "(−1, −1)"]
+
+
+def test_the_summary_key_equals_where_json_writes_the_same():
+    """The summary lists one entry per distinct (input shape, steps): the key it compares is equal
+    exactly when json.dumps(..., sort_keys=True) writes the same text (the reference)."""
+    import json
+
+    from convcli.report import _canonical
+
+    values = [1, 1.0, True, None, "1", float("nan"), float("inf"), [1, 2], (1, 2), [2, 1], {"a": 1, "b": [1]},
+              {"b": (1,), "a": 1}, {"a": True, "b": [1]}, [[], {}], [(), {}], {"1": 0}, {1: 0}]
+    for left in values:
+        for right in values:
+            same_json = json.dumps(left, sort_keys=True) == json.dumps(right, sort_keys=True)
+            assert (_canonical(left) == _canonical(right)) == same_json, (left, right)
+            hash(_canonical(left))

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import math
+import pathlib
 
 import pytest
+from helpers import budget
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
+from convcli import yamlfile, yamlstrict
 from convcli.errors import ConvcliError
 from convcli.yamlfile import LineDict, LineList, YamlError, load
 
@@ -220,3 +226,98 @@ def test_bad_argument_types():
         load("a: 1", path=None)  # type: ignore[arg-type]
 
 
+
+
+# --- the plain reader: the same values and lines as PyYAML's, or none at all ---------------------
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _shape(value):
+    """A value with the lines LineDict and LineList carry, comparable with ==; NaN as a marker."""
+    if isinstance(value, LineDict):
+        return ("map", value.line, [(k, value.key_lines[k], _shape(v)) for k, v in value.items()])
+    if isinstance(value, LineList):
+        return ("seq", value.line, value.item_lines, [_shape(v) for v in value])
+    if isinstance(value, float) and math.isnan(value):
+        return ("nan",)
+    return (type(value).__name__, value)
+
+
+def _pyyaml(text):
+    return yamlstrict.compose(text, path="t.yaml", max_depth=yamlfile.MAX_DEPTH, max_nodes=yamlfile.MAX_NODES)
+
+
+def _plain(text):
+    return yamlfile._plain_document(text, max_depth=yamlfile.MAX_DEPTH, max_nodes=yamlfile.MAX_NODES)
+
+
+def _assert_same_or_declined(text):
+    plain = _plain(text)
+    try:
+        reference = _pyyaml(text)
+    except YamlError:
+        assert plain is None, f"the plain reader took text PyYAML refuses: {text!r}"
+        return
+    assert plain is None or _shape(plain) == _shape(reference), text
+
+
+def test_every_shipped_kernel_and_pipeline_file_is_read_plainly_as_pyyaml_reads_it():
+    files = sorted([*(REPO / "kernels").glob("*.yaml"), *(REPO / "examples").rglob("*.yaml")])
+    kernels = [file for file in files if file.parent == REPO / "kernels"]
+    assert kernels, "the built-in library's files are missing"
+    for file in files:
+        _assert_same_or_declined(file.read_text(encoding="utf-8"))
+    for file in kernels:  # the library itself never needs PyYAML
+        assert _plain(file.read_text(encoding="utf-8")) is not None, file
+
+
+PLAIN_TEXTS = [
+    "name: k\nmatrix:\n  - [1, 2]\n  - [3, 4]\n",
+    "name: k\n\nmatrix:\n\n  - [ 1,  -2]   \n\n  - [.5, 1e3]\nnormalize: true\n",
+    "v: [a b, c-d, -1, +2, .inf, -.Inf, .nan, ~, null, True, yes, 010, 1_000, 0x10]\n",
+    "description: 5x5 blur, [1, 4] x [1, 4] / 16 (sums to 1); a - b\ntags: [edge]\n",
+    "# schema\na: 1\n  # indented\nb:\n# between\n  - [1]\n",
+]
+
+
+@pytest.mark.parametrize("text", PLAIN_TEXTS)
+def test_plain_texts_are_read_without_pyyaml(text):
+    assert _plain(text) is not None
+    _assert_same_or_declined(text)
+
+
+@pytest.mark.parametrize("text", [
+    "a: 1\nb: -\n", "a: -x\n", "a: x:\n", "a: x: y\n", "a: [x:y]\n", "a: [1, ]\n", "a: []\n", "a: [[1]]\n",
+    "a:\nb: 1\n", "a:\n", "a: 1\na: 2\n", "true: 1\n", "null: 1\n", "1: a\n", "a: 1 # note\n", "a: 'q'\n",
+    "a: &x 1\n", "a: !!str 1\n", "a: |\n  x\n", "a: {b: 1}\n", "a:\n- [1]\n", "a:\n    - [1]\n", "a:\n  - 1\n",
+    "a: b\n  c\n", "  a: 1\n", "a: 1\r\n", "a:\t1\n", "---\na: 1\n", "a: 1\n...\n", "a: é\n", "",
+    "a: " + "9" * 5000 + "\n", "a: ?\n", "a: ,b\n", "a: b,\n", "a : 1\n", "a: [b]c]\n",
+])
+def test_plain_texts_and_near_misses(text):
+    _assert_same_or_declined(text)
+
+
+def test_the_plain_reader_takes_the_plain_form():
+    text = "name: k\nmatrix:\n  - [1, 2]\n  - [3, 4]\ntags: [a, b]\nscale: 0.5\n"
+    document = _plain(text)
+    assert document is not None and _shape(document) == _shape(_pyyaml(text))
+    assert document.key_lines == {"name": 1, "matrix": 2, "tags": 5, "scale": 6}
+    assert document["matrix"].line == 3 and document["matrix"].item_lines == [3, 4]
+
+
+def test_the_limits_hold_on_the_plain_path():
+    with pytest.raises(YamlError, match="more than 3 values"):
+        load("a: [1, 2, 3]\n", path="t.yaml", max_nodes=3)
+    with pytest.raises(YamlError, match="nesting deeper than 2"):
+        load("a:\n  - [1]\n", path="t.yaml", max_depth=2)
+
+
+_PIECES = ["a", "b", "name", "true", "null", "1", "-1", "+.5", "1e3", ".inf", "x y", "-", ":", ": ", ",", "[", "]",
+           " ", "  - ", "- ", "#", "'", "é", "\t", "~", "010", "a:b", "?", "|", "# c"]
+
+
+@given(st.lists(st.lists(st.sampled_from(_PIECES), max_size=6).map("".join), max_size=6).map("\n".join))
+@hypothesis_settings(max_examples=budget(300))
+def test_any_text_is_read_as_pyyaml_reads_it_or_left_to_pyyaml(text):
+    _assert_same_or_declined(text)

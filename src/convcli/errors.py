@@ -11,7 +11,6 @@ file, so the CLI can print it as it is.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 __all__ = [
@@ -57,6 +56,8 @@ def did_you_mean(word: str, choices: Iterable[str], *, n: int = 3) -> str:
     >>> did_you_mean("zzz", ["zero", "reflect"])
     ''
     """
+    import difflib  # lazy: only a mistyped word pays for it
+
     close = [f"{match!r}" for match in difflib.get_close_matches(str(word), list(choices), n=n, cutoff=0.6)]
     if not close:
         return ""

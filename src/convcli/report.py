@@ -7,7 +7,6 @@ Nothing here reads images or prints: the CLI collects one entry per output file 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -307,6 +306,27 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _canonical(value: Any) -> Any:
+    """``value`` as a hashable key, equal for values ``json.dumps(..., sort_keys=True)`` writes the
+    same: mappings in key order, lists and tuples alike, 1, 1.0 and True apart (without importing
+    json for every summary).
+
+    Examples
+    --------
+    >>> _canonical({"b": [1, (2,)], "a": True}) == _canonical({"a": True, "b": ((1,), [2])})
+    False
+    >>> _canonical({"b": [1, (2,)], "a": True}) == _canonical({"a": True, "b": (1, [2])})
+    True
+    >>> _canonical([True]) == _canonical([1]), _canonical([1]) == _canonical([1.0])
+    (False, False)
+    """
+    if isinstance(value, dict):
+        return ("{", tuple((str(key), _canonical(item)) for key, item in sorted(value.items(), key=lambda kv: str(kv[0]))))
+    if isinstance(value, (list, tuple)):
+        return ("[", tuple(_canonical(item) for item in value))
+    return (type(value).__name__, repr(value))  # 1, 1.0 and True apart; NaN equal to itself
+
+
 def to_json(report: dict) -> str:
     """The report as JSON text (UTF-8 friendly, no NaN), ending in a newline.
 
@@ -315,6 +335,8 @@ def to_json(report: dict) -> str:
     >>> to_json({"a": float("nan")})
     '{"a": null}\\n'
     """
+    import json  # lazy: only a run that writes its report as JSON needs it
+
     return json.dumps(_finite(report), ensure_ascii=False, allow_nan=False) + "\n"
 
 
@@ -348,7 +370,7 @@ def summary_lines(
     for entry in report.get("files", []):
         if entry.get("status") != "ok":
             continue
-        signature = json.dumps([entry.get("input_shape"), entry.get("steps")], sort_keys=True)
+        signature = _canonical([entry.get("input_shape"), entry.get("steps")])
         if not verbose and signature in seen:
             continue
         seen.add(signature)

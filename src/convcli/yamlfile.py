@@ -14,9 +14,10 @@ file and line:
 * mappings come back as :class:`LineDict` and sequences as :class:`LineList`, which remember the
   (1-based) line they start on and the line of each key or item, so callers can point at a line.
 
-It is the pure-Python PyYAML ``SafeLoader`` (subclassed): the C loader composes nodes inside libyaml,
-where the anchor, tag, depth and node-count checks could not run before the tree is built. Inputs are
-capped at 64 KiB, so speed does not matter.
+Two readers give the same values and lines. The plain form (top-level ``key: value``, ``key: [a, b]``
+and ``key:`` over ``  - [a, b]`` rows, whole-line comments, no quotes: the built-in kernel library's files) is
+read here, without importing PyYAML (a small job's start-up); everything else is read by
+:mod:`convcli.yamlstrict`, PyYAML's pure-Python ``SafeLoader`` with the checks above.
 """
 
 from __future__ import annotations
@@ -24,10 +25,6 @@ from __future__ import annotations
 import math
 import re
 from typing import Any
-
-import yaml
-from yaml.events import AliasEvent, MappingStartEvent, SequenceStartEvent
-from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from convcli.errors import ConvcliError
 
@@ -94,137 +91,139 @@ class LineList(list):
         self.item_lines: list[int] = []
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 core scalars and checks on every node as it is composed."""
-
-    # A fresh table: none of PyYAML's YAML 1.1 resolvers (yes/no, octal, sexagesimal, timestamps, merge).
-    yaml_implicit_resolvers: dict = {}
-
-    def __init__(self, text: str, *, path: str, max_depth: int, max_nodes: int) -> None:
-        super().__init__(text)
-        self.convcli_path = path
-        self.max_depth = max_depth
-        self.max_nodes = max_nodes
-        self.depth = 0
-        self.nodes = 0
-
-    def refuse(self, message: str, mark: Any) -> YamlError:
-        return YamlError(message, path=self.convcli_path, line=None if mark is None else mark.line + 1)
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
-        if isinstance(event, AliasEvent):
-            raise self.refuse(
-                f"alias *{event.anchor} is not allowed; anchors and aliases are refused, "
-                "write the value out in full",
-                event.start_mark,
-            )
-        if event.anchor is not None:
-            raise self.refuse(
-                f"anchor &{event.anchor} is not allowed; anchors and aliases are refused, "
-                "write the value out in full",
-                event.start_mark,
-            )
-        if event.tag is not None:
-            tag = event.tag
-            if tag.startswith("tag:yaml.org,2002:"):
-                tag = "!!" + tag[len("tag:yaml.org,2002:"):]
-            raise self.refuse(
-                f"tag {tag} is not allowed; only plain YAML values are accepted (remove the tag)",
-                event.start_mark,
-            )
-        self.nodes += 1
-        if self.nodes > self.max_nodes:
-            raise self.refuse(
-                f"more than {self.max_nodes} values; split the file or simplify it", event.start_mark
-            )
-        container = isinstance(event, (SequenceStartEvent, MappingStartEvent))
-        if container:
-            # Checked before descending, so deep nesting never reaches Python's recursion limit.
-            self.depth += 1
-            if self.depth > self.max_depth:
-                raise self.refuse(
-                    f"nesting deeper than {self.max_depth} levels; flatten the structure",
-                    event.start_mark,
-                )
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            if container:
-                self.depth -= 1
-
-
-_StrictLoader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-_StrictLoader.add_implicit_resolver(_NULL, re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
-_StrictLoader.add_implicit_resolver(_INT, re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789"))
-_StrictLoader.add_implicit_resolver(
-    _FLOAT,
-    re.compile(
-        r"^(?:[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
-        r"|[-+]?[0-9]+[eE][-+]?[0-9]+"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+#: How a plain scalar is resolved: the YAML 1.2 core schema, as (tag, pattern, first characters) in
+#: the order PyYAML tries them; a scalar no rule matches is a string. Both readers use these rules.
+SCALAR_RULES = (
+    (_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), tuple("tTfF")),
+    (_NULL, re.compile(r"^(?:~|null|Null|NULL|)$"), ("~", "n", "N", "")),
+    (_INT, re.compile(r"^[-+]?[0-9]+$"), tuple("-+0123456789")),
+    (
+        _FLOAT,
+        re.compile(
+            r"^(?:[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+            r"|[-+]?[0-9]+[eE][-+]?[0-9]+"
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+        ),
+        tuple("-+0123456789."),
     ),
-    list("-+0123456789."),
 )
 
 
-def _scalar(node: ScalarNode) -> Any:
-    value = node.value
-    if node.tag == _INT:
+def scalar_tag(value: str) -> str:
+    """The tag :data:`SCALAR_RULES` give the plain scalar ``value`` (PyYAML's resolution)."""
+    for tag, pattern, first in SCALAR_RULES:
+        if value[:1] in first and pattern.match(value):
+            return tag
+    return _STR
+
+
+def scalar_value(tag: str, value: str) -> Any:
+    """The Python value of a plain scalar ``value`` resolved as ``tag``.
+
+    Examples
+    --------
+    >>> [scalar_value(scalar_tag(text), text) for text in ("010", "1e3", "-.inf", "yes", "True", "~")]
+    [10, 1000.0, -inf, 'yes', True, None]
+    """
+    if tag == _INT:
         return int(value)  # decimal only: int("010") == 10, never octal
-    if node.tag == _FLOAT:
+    if tag == _FLOAT:
         lower = value.lower()
         if lower.endswith(".inf"):
             return -math.inf if lower.startswith("-") else math.inf
         if lower == ".nan":
             return math.nan
         return float(value)
-    if node.tag == _BOOL:
+    if tag == _BOOL:
         return value.lower() == "true"
-    if node.tag == _NULL:
+    if tag == _NULL:
         return None
     return value
 
 
-def _build(node: Any, path: str) -> Any:
-    if isinstance(node, ScalarNode):
-        try:
-            return _scalar(node)
-        except (ValueError, OverflowError):  # e.g. an integer of more digits than Python converts
-            raise YamlError(f"the number {node.value[:20]}… is too long to read", path=path,
-                            line=node.start_mark.line + 1) from None
-    if isinstance(node, SequenceNode):
-        seq = LineList(_build(item, path) for item in node.value)
-        seq.line = node.start_mark.line + 1
-        seq.item_lines = [item.start_mark.line + 1 for item in node.value]
-        return seq
-    if isinstance(node, MappingNode):
-        mapping = LineDict()
-        mapping.line = node.start_mark.line + 1
-        for key_node, value_node in node.value:
-            line = key_node.start_mark.line + 1
-            key = _build(key_node, path) if isinstance(key_node, ScalarNode) else None
-            if not isinstance(key, str):
-                shown = key_node.value if isinstance(key_node, ScalarNode) else "a list or mapping"
-                raise YamlError(
-                    f"mapping key {shown!r} is not a string; keys must be text (quote it: \"{shown}\")"
-                    if isinstance(key_node, ScalarNode)
-                    else "a mapping key is a list or mapping; keys must be text",
-                    path=path,
-                    line=line,
-                )
-            if key in mapping:
-                raise YamlError(
-                    f"duplicate key {key!r} (first on line {mapping.key_lines[key]}); "
-                    "each key may appear only once in a mapping",
-                    path=path,
-                    line=line,
-                )
-            mapping[key] = _build(value_node, path)
-            mapping.key_lines[key] = line
-        return mapping
-    raise AssertionError(f"unexpected YAML node {node!r}")  # pragma: no cover
+# The plain form: the built-in library's and most users' kernel files, read without PyYAML. Every
+# line is a whole-line comment, or printable ASCII without the characters that start comments, quotes, anchors, tags, block
+# scalars or flow mappings; top-level `key: scalar`, `key: [a, b]`, or `key:` followed by
+# `  - [a, b]` rows. Anything else (and any duplicate key, non-string key, empty value, limit
+# exceeded or unreadable number) goes to PyYAML, which reads it or says what is wrong.
+_PLAIN_LINE = re.compile(r"[ -~]*\Z")
+_NOT_PLAIN = frozenset("#'\"&*!|>%@`{}\\")
+_KEY_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*):(?: +(.*))?\Z")
+_ROW_LINE = re.compile(r"  - \[(.*)\]\Z")
 
+
+class _NotPlain(Exception):
+    """The text is not of the plain form: PyYAML reads it."""
+
+
+def _plain_scalar(text: str, *, flow: bool) -> Any:
+    """The value of one plain scalar of the plain form (block context, or inside ``[...]``)."""
+    if (not text or text[0] in "?:,[]" or (text[0] == "-" and text[1:2] in ("", " "))
+            or ": " in text or text.endswith(":") or (flow and (":" in text or "[" in text or "]" in text))):
+        raise _NotPlain
+    try:
+        return scalar_value(scalar_tag(text), text)
+    except (ValueError, OverflowError):  # a number too long to read: PyYAML's path says so
+        raise _NotPlain from None
+
+
+def _flow_row(inner: str, line: int) -> LineList:
+    """``[a, b, c]`` (its inside, ``inner``) on ``line``, as a LineList."""
+    row = LineList(_plain_scalar(item.strip(" "), flow=True) for item in inner.split(","))
+    row.line, row.item_lines = line, [line] * len(row)
+    return row
+
+
+def _plain_document(text: str, *, max_depth: int, max_nodes: int) -> LineDict | None:
+    """``text`` read as the plain form, exactly as PyYAML reads it (values and lines), or None
+    when it is not of that form."""
+    try:
+        return _read_plain(text, max_depth=max_depth, max_nodes=max_nodes)
+    except _NotPlain:
+        return None
+
+
+def _read_plain(text: str, *, max_depth: int, max_nodes: int) -> LineDict:
+    document = LineDict()
+    nodes, depth = 1, 1
+    rows: LineList | None = None  # the block rows of the key before, while they go on
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.rstrip(" ")
+        if not line or line.lstrip(" ").startswith("#"):  # blank, or a whole-line comment
+            continue
+        if not _PLAIN_LINE.match(line) or not _NOT_PLAIN.isdisjoint(line):
+            raise _NotPlain
+        row = _ROW_LINE.match(line)
+        if row is not None and rows is not None:
+            rows.append(_flow_row(row.group(1), number))
+            rows.item_lines.append(number)
+            if rows.line is None:
+                rows.line = number
+            nodes, depth = nodes + 1 + len(rows[-1]), max(depth, 3)
+            continue
+        key = _KEY_LINE.match(line)
+        if key is None or (rows is not None and not rows) or key.group(1) in document:
+            raise _NotPlain
+        name, value = key.group(1), key.group(2)
+        if scalar_tag(name) != _STR:
+            raise _NotPlain
+        if document.line is None:
+            document.line = number
+        document.key_lines[name] = number
+        nodes += 2
+        if value is None:
+            rows = document[name] = LineList()
+            depth = max(depth, 2)
+        elif value.startswith("[") and value.endswith("]"):
+            rows = None
+            document[name] = _flow_row(value[1:-1], number)
+            nodes, depth = nodes + len(document[name]), max(depth, 2)
+        else:
+            rows = None
+            document[name] = _plain_scalar(value, flow=False)
+    if not document or (rows is not None and not rows) or nodes > max_nodes or depth > max_depth:
+        raise _NotPlain
+    return document
 
 def load(
     text: str,
@@ -275,31 +274,9 @@ def load(
         raise YamlError(
             f"file is larger than {max_bytes // 1024} KiB; convcli's YAML files must be small", path=path
         )
-    loader = None
-    try:
-        loader = _StrictLoader(text, path=path, max_depth=max_depth, max_nodes=max_nodes)
-        node = loader.get_single_node()
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        problem = error.problem or error.context or "malformed YAML"
-        if error.context and error.problem:
-            if error.context.startswith("while"):
-                problem = f"{problem} ({error.context})"
-            else:
-                problem = f"{error.context}, {problem}"
-        raise YamlError(
-            f"invalid YAML: {problem}", path=path, line=None if mark is None else mark.line + 1
-        ) from None
-    except yaml.reader.ReaderError as error:
-        line = text.count("\n", 0, max(error.position, 0)) + 1
-        raise YamlError(
-            f"invalid YAML: character #x{error.character:04x} is not allowed ({error.reason})",
-            path=path,
-            line=line,
-        ) from None
-    except yaml.YAMLError as error:  # pragma: no cover - every PyYAML error above is marked
-        raise YamlError(f"invalid YAML: {' '.join(str(error).split())}", path=path) from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-    return None if node is None else _build(node, path)
+    plain = _plain_document(text, max_depth=max_depth, max_nodes=max_nodes)
+    if plain is not None:
+        return plain
+    from .yamlstrict import compose  # lazy: PyYAML only for what the plain reader does not take
+
+    return compose(text, path=path, max_depth=max_depth, max_nodes=max_nodes)

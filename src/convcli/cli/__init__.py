@@ -12,8 +12,8 @@ import contextlib
 import os
 import signal
 import sys
-import traceback
 from collections.abc import Iterator
+from importlib import import_module
 from typing import Any
 
 import click
@@ -30,24 +30,50 @@ from .faults import (
     reserve_standard_streams,
     say,
 )
-from .animate import animate_command
-from .filter import filter_command
-from .help import help_command
-from .kernels import kernels_command
-from .pipeline import pipeline_command
-from .pool import pool_command
-from .show import show_command
-from .sobel import sobel_command
-from .conv2d import conv2d_command
 from .types import INPUT, PATH_TEXT, ChoiceType
-from .upsample import upsample_command
 
 COLOR_CHOICES = ("auto", "always", "never")
+
+#: Every command, and where it is defined ("module:attribute" in convcli.cli). A command's module
+#: (and what it imports: the steps, numpy...) is imported only when that command runs, or when
+#: ``--help``, ``help reference`` or shell completion lists the commands.
+COMMANDS = {
+    "filter": "filter:filter_command",
+    "sobel": "sobel:sobel_command",
+    "pool": "pool:pool_command",
+    "upsample": "upsample:upsample_command",
+    "conv2d": "conv2d:conv2d_command",
+    "pipeline": "pipeline:pipeline_command",
+    "kernels": "kernels:kernels_command",
+    "show": "show:show_command",
+    "animate": "animate:animate_command",
+    "help": "help:help_command",
+}
 
 
 class ConvcliGroup(click.Group):
     """A group that turns Ctrl-C, SIGTERM, a closed pipe, the environment's faults and unexpected
-    errors into exit codes and one line, never a traceback."""
+    errors into exit codes and one line, never a traceback; and loads its commands lazily (click's
+    LazyGroup pattern: ``lazy_commands`` maps a name to ``"module:attribute"`` in convcli.cli).
+
+    ``commands`` holds the commands loaded so far (and any added with ``add_command``);
+    :meth:`list_commands` and :meth:`get_command` see them all.
+    """
+
+    def __init__(self, *args: Any, lazy_commands: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            module_name, attribute = self.lazy_commands[cmd_name].split(":")
+            command = getattr(import_module(f"{__name__}.{module_name}"), attribute)
+            _completing_types(command)
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         # --help and --version print (and may meet a closed pipe) while the options are parsed.
@@ -78,6 +104,8 @@ def _guard(ctx: click.Context | None) -> Iterator[None]:
         if fault is not None:  # the user's environment, not a bug: one line, exit 1
             raise click.ClickException(fault) from None
         if ((ctx.obj if ctx is not None else None) or {}).get("verbose"):
+            import traceback  # lazy: only an internal error under -v prints one
+
             traceback.print_exc()
         raise click.ClickException(
             f"internal error ({type(error).__name__}): {error}; please report it (-v shows the traceback)"
@@ -110,7 +138,7 @@ def resolve_color(choice: str, stream: Any = None, environ: Any = None) -> bool:
         return False
 
 
-@click.group(cls=ConvcliGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ConvcliGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="convcli", message="%(prog)s %(version)s")
 @click.option("-q", "--quiet", is_flag=True,
               help="No summary on standard error (errors and warnings are still shown).")
@@ -136,11 +164,6 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool, color: str) -> None:
         ctx.color = ctx.obj["color"]
 
 
-for command in (filter_command, sobel_command, pool_command, upsample_command, conv2d_command, pipeline_command, kernels_command,
-                show_command, animate_command, help_command):
-    cli.add_command(command)
-
-
 def _completing_types(command: click.Command) -> None:
     """Give plain-text INPUT arguments and PATH options the types that complete them in the shell
     (files, ``sample:NAME``). Both convert exactly as plain text; a parameter declared with
@@ -156,7 +179,7 @@ def _completing_types(command: click.Command) -> None:
         _completing_types(sub)
 
 
-_completing_types(cli)
+_completing_types(cli)  # the group's own options; each command's when it is loaded
 
 
 def main() -> None:

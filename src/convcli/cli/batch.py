@@ -106,15 +106,18 @@ def run_batch(
         for folder in sorted(folders):
             _check_folder(folder, create=options.output_dir is not None)
 
-    from .show import preview_settings
+    preview = None
+    if options.preview and not options.dry_run:
+        from .show import preview_settings  # lazy: only --preview draws
 
+        preview = preview_settings()
     job = Job(inputs=list(inputs), plan=plan, options=options, compute=compute, describe=describe,
               show=show is not None, verbose=verbose,
               limits=options.limits(), memory=memory, flags=command_flags(),
-              preview=preview_settings() if options.preview and not options.dry_run else None, stream=stream,
+              preview=preview, stream=stream,
               current=current)
     workers = min(worker_count(options.jobs), len(job.inputs))
-    if writes_stdout or "fork" not in _start_methods():
+    if workers > 1 and (writes_stdout or "fork" not in _start_methods()):  # multiprocessing: only for a pool
         workers = 1
     progress = ProgressBar(
         command, len(job.inputs), root.color,

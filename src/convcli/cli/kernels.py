@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import sys
 from typing import Any
 
@@ -43,6 +42,8 @@ def list_command(kernel_dirs: tuple[str, ...] = (), as_json: bool = False) -> No
     for problem in problems:  # a bad file does not hide the others
         say(f"convcli: warning: {problem}")
     if as_json:
+        import json  # lazy: only --json
+
         echo_data(json.dumps([
             {"name": k.name, "shape": list(k.shape), "sum": k.total, "separable": k.separable,
              "description": k.description, "source": str(k.source)} for k in found
@@ -100,6 +101,8 @@ def show_command(kernel: Any, kernel_dirs: tuple[str, ...] = (), correlate: bool
     if png is not None:
         _write_picture(png, applied)
     if as_json:
+        import json  # lazy: only --json
+
         def fractions(matrix: Any) -> list[list[str | None]]:
             exact = matrix_fractions(matrix)
             return [[None if exact is None else str(f) for f in row] for row in (exact or matrix.tolist())]

@@ -9,7 +9,6 @@ what one input gave.
 from __future__ import annotations
 
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -207,6 +206,8 @@ def run_one(job: Job, position: int, *, may_write: Callable[[], bool] | None = N
         if fault is not None:  # out of memory, a full disk...: the environment's, not a bug
             record_failure(outcome, input_file, EnvironmentFault(fault), started)
         else:
+            import traceback  # lazy: only an internal error under -v shows one
+
             record_failure(outcome, input_file, error, started, internal=True,
                            trace=traceback.format_exc().rstrip("\n") if job.verbose else None)
     return outcome

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import click
@@ -48,6 +47,8 @@ class SizeType(click.ParamType):
             if unit.lower() not in self.UNITS:
                 self.fail(f"{value!r}: unknown unit {unit!r}; use K, M, G, T (powers of 1024) "
                           "or KB, MB, GB, TB (powers of 1000)", param, ctx)
+            from decimal import Decimal  # lazy: only --max-memory with a unit needs it
+
             size = int(Decimal(number) * self.UNITS[unit.lower()])
         if size < 1:
             self.fail(f"{value!r}: a size must be at least 1 byte", param, ctx)

@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import os
 import re
-import string
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.shell_completion import BashComplete, CompletionItem, add_completion_class, split_arg_string
 
 from ..errors import did_you_mean
-from ..kernels import spec as kernel_spec  # the spec grammar without numpy: completion stays light
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
 
 TEMPLATE_FIELDS = ("stem", "ext", "op", "kernel", "index", "channel")
 
-#: Parametric kernel forms, completed as prefixes the user goes on typing (README, Kernels).
-PARAMETRIC_PREFIXES = tuple((form.prefix, form.completion) for form in kernel_spec.PARAMETRIC.values())
 SAMPLE_PREFIX = "sample:"
 _DESCRIPTION = re.compile(r"^description:[ \t]*(.*?)[ \t]*$", re.MULTILINE)
 
@@ -188,6 +186,8 @@ def template_problem(value: str) -> str | None:
     an optional format spec (``{index:04d}``): no attribute or index access (``{stem.__class__}``,
     ``{stem[0]}``), no positional ``{}``, no field inside a format spec.
     """
+    import string  # lazy: only a command given a name template needs it
+
     fields = " ".join("{" + f + "}" for f in TEMPLATE_FIELDS)
     try:
         parsed = list(string.Formatter().parse(value))
@@ -229,9 +229,14 @@ TEMPLATE = TemplateType()
 
 def kernel_folders(ctx: click.Context | None) -> list[Path]:
     """``--kernel-dir`` folders given so far, then ``CONVCLI_KERNEL_PATH``, then the built-ins."""
+    from pathlib import Path  # lazy, as in kernels.spec
+
+    # lazy: the spec grammar (no numpy) only when completing, not for `convcli --version`
+    from ..kernels.spec import builtin_kernel_dir
+
     given = (ctx.params.get("kernel_dirs") if ctx is not None else None) or ()
     env = os.environ.get("CONVCLI_KERNEL_PATH") or ""
-    return [*(Path(d) for d in given), *(Path(p) for p in env.split(os.pathsep) if p), kernel_spec.builtin_kernel_dir()]
+    return [*(Path(d) for d in given), *(Path(p) for p in env.split(os.pathsep) if p), builtin_kernel_dir()]
 
 
 def _description(file: Path) -> str | None:
@@ -253,6 +258,8 @@ def _description(file: Path) -> str | None:
 def kernel_names(ctx: click.Context | None = None) -> dict[str, Path]:
     """Every ``NAME.yaml`` along the search path (first folder wins), by name; files are not parsed,
     so a broken kernel file still completes (and is reported when used)."""
+    from ..kernels.spec import valid_name  # lazy, as in kernel_folders
+
     found: dict[str, Path] = {}
     for folder in kernel_folders(ctx):
         try:
@@ -261,13 +268,23 @@ def kernel_names(ctx: click.Context | None = None) -> dict[str, Path]:
             continue
         for file in files:
             name = file.stem
-            if name not in found and kernel_spec.valid_name(name):
+            if name not in found and valid_name(name):
                 found[name] = file
     return found
 
 
 def _looks_like_path(text: str) -> bool:
-    return text.startswith((".", "~", os.sep)) or os.sep in text or text.lower().endswith(kernel_spec.FILE_EXTENSIONS)
+    from ..kernels.spec import FILE_EXTENSIONS  # lazy, as in kernel_folders
+
+    return text.startswith((".", "~", os.sep)) or os.sep in text or text.lower().endswith(FILE_EXTENSIONS)
+
+
+def parametric_prefixes() -> tuple[tuple[str, str], ...]:
+    """Parametric kernel forms, completed as prefixes the user goes on typing (README, Kernels):
+    (prefix, description) pairs."""
+    from ..kernels.spec import PARAMETRIC  # lazy, as in kernel_folders
+
+    return tuple((form.prefix, form.completion) for form in PARAMETRIC.values())
 
 
 def kernel_completions(ctx: click.Context | None, incomplete: str) -> list[CompletionItem]:
@@ -279,7 +296,7 @@ def kernel_completions(ctx: click.Context | None, incomplete: str) -> list[Compl
         for name, file in sorted(kernel_names(ctx).items())
         if name.startswith(incomplete)
     ]
-    items += [CompletionItem(prefix, help=text) for prefix, text in PARAMETRIC_PREFIXES
+    items += [CompletionItem(prefix, help=text) for prefix, text in parametric_prefixes()
               if prefix.startswith(incomplete) and prefix != incomplete]
     return items or [CompletionItem(incomplete, type="file")]
 

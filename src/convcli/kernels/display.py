@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fractions import Fraction
 
 __all__ = [
     "FRACTION_ULPS",
@@ -77,6 +80,8 @@ def exact_fraction(value: float) -> Fraction | None:
     value = float(value)
     if not math.isfinite(value) or abs(value) >= MAX_EXACT:
         return None
+    from fractions import Fraction  # lazy: only a kernel shown as numbers needs it
+
     fraction = Fraction(value).limit_denominator(MAX_DENOMINATOR)
     if abs(float(fraction) - value) <= FRACTION_ULPS * math.ulp(value):
         return fraction
@@ -118,6 +123,8 @@ def common_factor(fractions: Sequence[Sequence[Fraction]]) -> tuple[Fraction, li
     denominator = math.lcm(*(f.denominator for row in fractions for f in row))
     if denominator == 1:
         return None
+    from fractions import Fraction  # lazy, as in exact_fraction
+
     return Fraction(1, denominator), [[int(f * denominator) for f in row] for row in fractions]
 
 
@@ -138,6 +145,8 @@ def shown_sum(matrix: np.ndarray) -> float | Fraction:
     weights = np.asarray(matrix, dtype=np.float64)
     fractions = matrix_fractions(weights)
     if fractions is not None:
+        from fractions import Fraction  # lazy, as in exact_fraction
+
         return sum((f for row in fractions for f in row), Fraction(0))
     total = float(weights.sum())
     tolerance = weights.size * float(np.finfo(np.float64).eps) * float(np.abs(weights).sum())
@@ -153,7 +162,7 @@ def sum_text(matrix: np.ndarray) -> str:
     ('1', '0.623457')
     """
     total = shown_sum(matrix)
-    return str(total) if isinstance(total, Fraction) else format_number(total)
+    return format_number(total) if isinstance(total, float) else str(total)
 
 
 def applied_matrix(matrix: np.ndarray, *, correlate: bool = False) -> np.ndarray:

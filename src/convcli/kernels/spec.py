@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
 
 __all__ = [
     "FILE_EXTENSIONS",
@@ -161,6 +164,8 @@ def builtin_kernel_dir() -> Path:
     >>> (builtin_kernel_dir() / "sobel-x.yaml").is_file()
     True
     """
+    from pathlib import Path  # lazy: `convcli --version` needs no paths
+
     package = Path(__file__).resolve().parents[1]  # src/convcli (or site-packages/convcli)
     packaged = package / "_kernels"
     if packaged.is_dir():
