@@ -56,8 +56,8 @@ _API = {
     "written_through": "images.atomic",
     "BandReader": "images.band_read",
     "open_band_reader": "images.band_read",
-    "STREAMED_FORMATS": "images.band_read",
-    "BAND_FORMATS": "images.band_write",
+    "STREAMED_FORMATS": "images.formats",
+    "BAND_FORMATS": "images.formats",
     "BandWriter": "images.band_write",
     "band_writer_memory": "images.band_write",
     "open_band_writer": "images.band_write",
@@ -149,10 +149,10 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover
     from convcli.images.atomic import AtomicFile, AtomicFolder, FolderData, remove_temp_files, same_file, sweep_temp_files, write_atomic, written_through
-    from convcli.images.band_read import STREAMED_FORMATS, BandReader, open_band_reader
-    from convcli.images.band_write import BAND_FORMATS, BandWriter, band_writer_memory, open_band_writer
+    from convcli.images.band_read import BandReader, open_band_reader
+    from convcli.images.band_write import BandWriter, band_writer_memory, open_band_writer
     from convcli.images.encode import DEFAULT_PNG_COMPRESSION, encode_image
-    from convcli.images.formats import EXTENSIONS, FOLDER_FORMATS, FORMAT_ALIASES, FORMATS, IMAGE_EXTENSIONS, SNIFF_BYTES, check_writable, default_dtype, format_from_path, sniff_folder, sniff_format
+    from convcli.images.formats import BAND_FORMATS, STREAMED_FORMATS, EXTENSIONS, FOLDER_FORMATS, FORMAT_ALIASES, FORMATS, IMAGE_EXTENSIONS, SNIFF_BYTES, check_writable, default_dtype, format_from_path, sniff_folder, sniff_format
     from convcli.images.info import ImageInfo
     from convcli.images.limits import DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_FRAMES, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, MEMORY_FACTOR, Limits, streamed_limits, working_memory
     from convcli.images.read import STDIN_LABEL, probe, read_image, sample_names, source_stem

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import os
 import struct
-import sys
 import zlib
 from typing import Any, BinaryIO
 
 import numpy as np
 
-from convcli._libraries import _cv2
+from convcli._libraries import _cv2, opencv_imported
 from convcli.errors import ImageReadError
 from convcli.images.info import ImageInfo
 from convcli.images.limits import Limits, _check_limits, _finish
@@ -227,13 +226,13 @@ def png_decoder(hdr: dict[str, Any]) -> str:
     Examples
     --------
     >>> small = {"color": 2, "depth": 8, "width": 64, "height": 64, "frames": 1, "actl": False}
-    >>> png_decoder(small) if "cv2" not in sys.modules else "pillow"
+    >>> png_decoder(small) if not opencv_imported() else "pillow"
     'pillow'
     >>> png_decoder(dict(small, depth=16)), png_decoder(dict(small, width=4096, height=4096))
     ('opencv', 'opencv')
     """
     small = hdr["width"] * hdr["height"] <= PILLOW_PNG_MAX_PIXELS
-    if not _pillow_kind(hdr) or not small or "cv2" in sys.modules:
+    if not _pillow_kind(hdr) or not small or opencv_imported():
         return "opencv"
     return "pillow"
 

@@ -72,7 +72,6 @@ from convcli.errors import ConvcliError, ImageReadError, did_you_mean
 from convcli.images.formats import FORMAT_TABLE, MATRIX_PREFIX, NOT_SUPPORTED, SNIFF_BYTES, sniff_folder, sniff_format
 from convcli.images.info import ImageInfo, _is_bytes, _reason
 from convcli.images.limits import Limits, _check_limits, _file_size_limit, _finish, _resolve_limits
-from convcli.images.textmatrix import read_inline
 
 
 #: The name used in messages for ``bytes`` sources (standard input).
@@ -313,6 +312,8 @@ def _read(source: Source, limits: Limits, *, decode: bool) -> tuple[np.ndarray |
     if name is not None:
         return _read_sample(name, limits)
     if isinstance(source, str) and source.startswith(MATRIX_PREFIX):
+        from convcli.images.textmatrix import read_inline  # lazy: only matrix: sources need it
+
         arr, info = read_inline(source, limits=limits)
         return (arr if decode else None), info
     if not (_is_bytes(source) or isinstance(source, (str, os.PathLike))):
