@@ -8,7 +8,7 @@ import pytest
 
 from convcli.kernels import load_kernel
 from convcli.ops import engines
-from convcli.ops.engines import NUMPY_MAX_TAP_PIXELS, auto_engine, exact_in_any_order
+from convcli.ops.engines import NUMPY_MAX_TAP_PIXELS, NUMPY_MAX_WORK_BYTES, auto_engine, exact_in_any_order
 from convcli.ops.filter import filter2d
 
 RNG = np.random.default_rng(16)
@@ -77,15 +77,20 @@ def test_a_separable_kernel_is_judged_by_its_factors_too():
 
 def test_auto_engine_picks_numpy_only_when_exact_small_and_opencv_not_imported(monkeypatch):
     monkeypatch.setattr(engines, "opencv_imported", lambda: False)
-    assert auto_engine(SOBEL_X, np.uint8, outputs=256 * 256) == "numpy"
-    assert auto_engine(SOBEL_X, np.float32, outputs=256 * 256) == "opencv"
-    assert auto_engine(np.full((3, 3), 1 / 9), np.uint8, outputs=64) == "opencv"
-    taps = 6  # Sobel's nonzero taps
-    assert auto_engine(SOBEL_X, np.uint8, outputs=NUMPY_MAX_TAP_PIXELS // taps) == "numpy"
-    assert auto_engine(SOBEL_X, np.uint8, outputs=NUMPY_MAX_TAP_PIXELS // taps + 1) == "opencv"
-    assert auto_engine(SOBEL_X, np.uint8, outputs=64, fill=0.5) == "opencv"
+    small = {"padded": 258 * 258, "outputs": 256 * 256}
+    assert auto_engine(SOBEL_X, np.uint8, **small) == "numpy"
+    assert auto_engine(SOBEL_X, np.float32, **small) == "opencv"
+    assert auto_engine(np.full((3, 3), 1 / 9), np.uint8, **small) == "opencv"
+    assert auto_engine(SOBEL_X, np.uint8, fill=0.5, **small) == "opencv"
+    box = np.ones((64, 64))  # 4096 taps, a box sum: exact for uint8
+    assert auto_engine(box, np.uint8, padded=0, outputs=NUMPY_MAX_TAP_PIXELS // box.size) == "numpy"
+    assert auto_engine(box, np.uint8, padded=0, outputs=NUMPY_MAX_TAP_PIXELS // box.size + 1) == "opencv"
+    # working arrays: the converted and padded images and a scratch result, float32 for uint8
+    most = NUMPY_MAX_WORK_BYTES // 4 - 2 * 1000
+    assert auto_engine(SOBEL_X, np.uint8, padded=1000, outputs=most) == "numpy"
+    assert auto_engine(SOBEL_X, np.uint8, padded=1001, outputs=most) == "opencv"
     monkeypatch.setattr(engines, "opencv_imported", lambda: True)
-    assert auto_engine(SOBEL_X, np.uint8, outputs=64) == "opencv"
+    assert auto_engine(SOBEL_X, np.uint8, **small) == "opencv"
 
 
 # --- the NumPy engine against OpenCV, bit for bit ------------------------------------------------------

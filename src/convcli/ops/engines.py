@@ -135,25 +135,33 @@ def _scaled_sum(weights: np.ndarray) -> tuple[int, int] | None:
 #: a tap of a cache-sized image in about 1 ns a pixel, so below this it is done before OpenCV
 #: would have been imported (about 20 ms); above it OpenCV's threaded filters win.
 NUMPY_MAX_TAP_PIXELS = 1 << 24
+#: And the most bytes NumPy's working arrays may take (the converted image, its padded copy, a
+#: product's scratch): half the fixed overhead every memory estimate adds (convcli.memory), since
+#: the estimate counts OpenCV's working arrays, which read the image unpadded.
+NUMPY_MAX_WORK_BYTES = 4 << 20
 
 
-def auto_engine(kernel: np.ndarray, dtype: Any, *, outputs: int, fill: float = 0.0) -> str:
-    """What ``engine="auto"`` runs a filter of an image of ``dtype`` on, ``outputs`` pixels
-    (channels included) of it: ``"numpy"`` (:func:`strided_taps` on the padded image) where the
-    result is the same as OpenCV's whatever the order of summation (:func:`exact_in_any_order`)
-    and NumPy is the quicker — OpenCV not imported yet, and at most :data:`NUMPY_MAX_TAP_PIXELS`
-    outputs × nonzero taps — else :func:`resolve_engine`'s ``"auto"`` (OpenCV).
+def auto_engine(kernel: np.ndarray, dtype: Any, *, padded: int, outputs: int, fill: float = 0.0) -> str:
+    """What ``engine="auto"`` runs a filter of an image of ``dtype`` on, given the elements of its
+    padded image and of its result (``padded``, ``outputs``; channels included): ``"numpy"``
+    (:func:`strided_taps` on the padded image) where the result is the same as OpenCV's whatever
+    the order of summation (:func:`exact_in_any_order`) and NumPy is the quicker — OpenCV not
+    imported yet, at most :data:`NUMPY_MAX_TAP_PIXELS` outputs × nonzero taps and
+    :data:`NUMPY_MAX_WORK_BYTES` of working arrays — else :func:`resolve_engine`'s ``"auto"``
+    (OpenCV).
 
     Examples
     --------
     >>> sobel = np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]])
-    >>> auto_engine(sobel, np.uint8, outputs=256 * 256) if not opencv_imported() else "numpy"
+    >>> auto_engine(sobel, np.uint8, padded=258 * 258, outputs=256 * 256) if not opencv_imported() else "numpy"
     'numpy'
-    >>> auto_engine(sobel, np.float32, outputs=256 * 256)
+    >>> auto_engine(sobel, np.float32, padded=258 * 258, outputs=256 * 256)
     'opencv'
     """
     work = outputs * int(np.count_nonzero(kernel))
-    if not opencv_imported() and work <= NUMPY_MAX_TAP_PIXELS and exact_in_any_order(kernel, dtype, fill=fill):
+    working_bytes = (2 * padded + outputs) * work_dtype(dtype).itemsize
+    small = work <= NUMPY_MAX_TAP_PIXELS and working_bytes <= NUMPY_MAX_WORK_BYTES
+    if small and not opencv_imported() and exact_in_any_order(kernel, dtype, fill=fill):
         return "numpy"
     return resolve_engine("auto")
 

@@ -204,7 +204,8 @@ def filter2d(
     channels = array.shape[2] if array.ndim == 3 else 1
     if engine == "auto":  # NumPy for a small filter OpenCV would give the very same bits (exact sums)
         fill = float(cval) if BOUNDARIES[boundary_name] == "constant" and boundary_name != "zero" else 0.0
-        chosen = auto_engine(weights, array.dtype, outputs=rows.out * cols.out * channels, fill=fill)
+        padded = (rows.size + rows.before + rows.after) * (cols.size + cols.before + cols.after) * channels
+        chosen = auto_engine(weights, array.dtype, padded=padded, outputs=rows.out * cols.out * channels, fill=fill)
     else:
         chosen = resolve_engine(engine)
     if chosen == "opencv" and array.dtype.kind == "f" and spreads_past_taps(weights) and not all_finite(array):
