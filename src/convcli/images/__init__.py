@@ -9,7 +9,7 @@ formats       the format table (magic bytes, extensions and aliases, labels, wha
 limits        ``Limits``, the ``DEFAULT_MAX_*`` values, ``working_memory`` and the limit checks
 read          sources (paths, ``sample:NAME``, ``shape:HxW``, ``matrix:``, standard input's bytes),
               ``probe``, ``read_image``; the read rules every decoder follows
-png_read      the PNG decoder (header and chunks by convcli, pixels by OpenCV)
+png_read      the PNG decoder (header and chunks by convcli, pixels by OpenCV or Pillow)
 pillow        the JPEG, BMP, GIF and WebP decoder (Pillow)
 tiff          the TIFF decoder (tifffile, Pillow for what tifffile cannot decode alone)
 npy           the ``.npy`` decoder (NumPy, never pickle)

@@ -12,7 +12,8 @@ Decoders used (all imported lazily, inside the functions that need them), one mo
 
 ========  =====================================================================================
 PNG       :mod:`~convcli.images.png_read`: OpenCV ``cv2.imdecode(..., IMREAD_UNCHANGED)``, BGR(A)
-          turned into RGB(A) (Pillow cannot read 16-bit RGB). Header read by convcli itself.
+          turned into RGB(A) (Pillow cannot read 16-bit RGB); Pillow for a small PNG of a kind it
+          decodes to the same array (``png_decoder``). Header read by convcli itself.
 JPEG      :mod:`~convcli.images.pillow`: Pillow
 BMP       Pillow
 GIF       Pillow, first frame only (a note says how many frames there were)

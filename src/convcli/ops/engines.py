@@ -44,7 +44,8 @@ def strided_taps(
 
 # ENGINES (convcli.vocabulary): OpenCV (fast, several times quicker than SciPy and threaded), or
 # SciPy's ndimage (the reference). Both compute the same correlation of the same padded array;
-# results differ only by floating-point rounding.
+# results differ only by floating-point rounding. ``auto`` may also be NumPy (auto_engine), only
+# where the rounding cannot differ.
 
 
 def _opencv_available() -> bool:

@@ -147,7 +147,9 @@ def filter2d(
         What computes stride-1, dilation-1 filters (the common case): OpenCV's ``filter2D`` (what
         ``auto`` picks; it reads the unpadded image and fills zero, reflect, symmetric and edge
         borders itself) or SciPy's ``ndimage.correlate`` (the reference; in bands of rows on a
-        thread per core). Strides and dilations never inflate the kernel with zeros. On OpenCV a
+        thread per core). ``auto`` takes NumPy's strided views instead for a small filter of an
+        integer image whose sums are exact in any order, while OpenCV is not imported: the same
+        bits as OpenCV's, without its import (:func:`convcli.ops.engines.auto_engine`). Strides and dilations never inflate the kernel with zeros. On OpenCV a
         strided kernel under 10×10 whose border OpenCV fills itself is one stride-1 pass and a pick
         of every stride-th output (cheaper, measured, than gathering phase images for a
         memory-bound filter); any other strided filter is a sum of stride-1 correlations of phase
