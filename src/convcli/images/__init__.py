@@ -41,8 +41,9 @@ Examples
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from convcli._lazy import lazy_exports
 
 # public name -> module that defines it
 _API = {
@@ -160,13 +161,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from convcli.values import KINDS, OUTPUT_DTYPES, SCALES, map_values
 
 
-def __getattr__(name: str) -> Any:
-    if name in _API:
-        value = getattr(import_module(_API[name] if _API[name].startswith("convcli") else f"convcli.{_API[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(globals(), {name: f"convcli.{module}" for name, module in _API.items()})

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import sys
 import types
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
+
+from .._lazy import lazy_exports
 
 # public name -> module (in this package) that defines it
 _API = {
@@ -32,16 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .upsample import upsample
 
 
-def __getattr__(name: str) -> Any:
-    if name in _API:
-        value = getattr(import_module(f"{__name__}.{_API[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(globals(), {name: f"{__name__}.{module}" for name, module in _API.items()})
 
 
 class _Package(types.ModuleType):
