@@ -171,3 +171,31 @@ def test_banded_runs_give_the_whole_images_bytes_whichever_engine_a_band_gets(mo
     whole = run(steps, image)[0]
     bands = list(run_banded(steps, lambda r0, r1: image[r0:r1], image.shape, band_rows=3))
     assert np.concatenate([band for _, band in bands]).tobytes() == whole.tobytes()
+
+
+def test_a_fresh_process_reads_and_filters_a_small_png_without_opencv_and_gets_its_bits(tmp_path):
+    """In a process that has not imported OpenCV, a small 8-bit PNG is decoded by Pillow and
+    Sobel-filtered by NumPy; the result is OpenCV's decoding and filtering, bit for bit."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from helpers import opencv_decode
+
+    pixels = RNG.integers(0, 256, (64, 48, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "in.png")
+    script = (
+        "import sys, numpy as np\n"
+        "from convcli.images import read_image\n"
+        "from convcli.ops.filter import filter2d\n"
+        "image, _ = read_image(sys.argv[1])\n"
+        "np.save(sys.argv[2], filter2d(image, 'sobel-x', boundary='reflect'))\n"
+        "print(sorted(name for name in ('cv2', 'PIL', 'scipy') if name in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "in.png"), str(tmp_path / "out.npy")],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.split("\n")[0] == "['PIL']"
+    by_opencv = filter2d(opencv_decode((tmp_path / "in.png").read_bytes()), SOBEL_X, boundary="reflect",
+                         engine="opencv")
+    assert np.load(tmp_path / "out.npy").tobytes() == by_opencv.tobytes()
