@@ -52,7 +52,14 @@ def _pil() -> Any:
 
 def opencv_imported() -> bool:
     """OpenCV is imported already, its cost paid: then it decodes and filters whatever the size
-    (where NumPy or Pillow would give the same result, they are preferred only to spare the import)."""
+    (where NumPy or Pillow would give the same result, they are preferred only to spare the import).
+
+    Examples
+    --------
+    >>> import cv2
+    >>> opencv_imported()
+    True
+    """
     return "cv2" in sys.modules
 
 
