@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -47,6 +48,19 @@ def _pil() -> Any:
         Image.MAX_IMAGE_PIXELS = value
 
     return Image, _Scoped(lambda: Image.MAX_IMAGE_PIXELS, setter, None)
+
+
+def opencv_imported() -> bool:
+    """OpenCV is imported already, its cost paid: then it decodes and filters whatever the size
+    (where NumPy or Pillow would give the same result, they are preferred only to spare the import).
+
+    Examples
+    --------
+    >>> import cv2
+    >>> opencv_imported()
+    True
+    """
+    return "cv2" in sys.modules
 
 
 @functools.cache

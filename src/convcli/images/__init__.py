@@ -9,7 +9,7 @@ formats       the format table (magic bytes, extensions and aliases, labels, wha
 limits        ``Limits``, the ``DEFAULT_MAX_*`` values, ``working_memory`` and the limit checks
 read          sources (paths, ``sample:NAME``, ``shape:HxW``, ``matrix:``, standard input's bytes),
               ``probe``, ``read_image``; the read rules every decoder follows
-png_read      the PNG decoder (header and chunks by convcli, pixels by OpenCV)
+png_read      the PNG decoder (header and chunks by convcli, pixels by OpenCV or Pillow)
 pillow        the JPEG, BMP, GIF and WebP decoder (Pillow)
 tiff          the TIFF decoder (tifffile, Pillow for what tifffile cannot decode alone)
 npy           the ``.npy`` decoder (NumPy, never pickle)
@@ -41,8 +41,9 @@ Examples
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from convcli._lazy import lazy_exports
 
 # public name -> module that defines it
 _API = {
@@ -56,8 +57,8 @@ _API = {
     "written_through": "images.atomic",
     "BandReader": "images.band_read",
     "open_band_reader": "images.band_read",
-    "STREAMED_FORMATS": "images.band_read",
-    "BAND_FORMATS": "images.band_write",
+    "STREAMED_FORMATS": "images.formats",
+    "BAND_FORMATS": "images.formats",
     "BandWriter": "images.band_write",
     "band_writer_memory": "images.band_write",
     "open_band_writer": "images.band_write",
@@ -149,10 +150,10 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover
     from convcli.images.atomic import AtomicFile, AtomicFolder, FolderData, remove_temp_files, same_file, sweep_temp_files, write_atomic, written_through
-    from convcli.images.band_read import STREAMED_FORMATS, BandReader, open_band_reader
-    from convcli.images.band_write import BAND_FORMATS, BandWriter, band_writer_memory, open_band_writer
+    from convcli.images.band_read import BandReader, open_band_reader
+    from convcli.images.band_write import BandWriter, band_writer_memory, open_band_writer
     from convcli.images.encode import DEFAULT_PNG_COMPRESSION, encode_image
-    from convcli.images.formats import EXTENSIONS, FOLDER_FORMATS, FORMAT_ALIASES, FORMATS, IMAGE_EXTENSIONS, SNIFF_BYTES, check_writable, default_dtype, format_from_path, sniff_folder, sniff_format
+    from convcli.images.formats import BAND_FORMATS, STREAMED_FORMATS, EXTENSIONS, FOLDER_FORMATS, FORMAT_ALIASES, FORMATS, IMAGE_EXTENSIONS, SNIFF_BYTES, check_writable, default_dtype, format_from_path, sniff_folder, sniff_format
     from convcli.images.info import ImageInfo
     from convcli.images.limits import DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_FRAMES, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, MEMORY_FACTOR, Limits, streamed_limits, working_memory
     from convcli.images.read import STDIN_LABEL, probe, read_image, sample_names, source_stem
@@ -160,13 +161,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from convcli.values import KINDS, OUTPUT_DTYPES, SCALES, map_values
 
 
-def __getattr__(name: str) -> Any:
-    if name in _API:
-        value = getattr(import_module(_API[name] if _API[name].startswith("convcli") else f"convcli.{_API[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(globals(), {name: f"convcli.{module}" for name, module in _API.items()})

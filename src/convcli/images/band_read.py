@@ -36,10 +36,6 @@ from convcli.images.limits import Limits, _finish_values, _resolve_limits, strea
 from convcli.images.read import STDIN_LABEL, Source, _decoding, _folder_store, _opened, read_image
 
 
-#: Formats read by parts (by segments, memory-mapped, by chunks) when the input is a file or folder.
-STREAMED_FORMATS = ("tiff", "npy", "zarr")
-
-
 class BandReader:
     """Rows of an image, read band by band (see :func:`open_band_reader`).
 

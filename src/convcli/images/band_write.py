@@ -33,13 +33,10 @@ import numpy as np
 from convcli.errors import ImageWriteError
 from convcli.images.atomic import AtomicFile, AtomicFolder
 from convcli.images.encode import DEFAULT_PNG_COMPRESSION
-from convcli.images.formats import FORMAT_TABLE, _check_format, check_writable, format_from_path
+from convcli.images.formats import BAND_FORMATS, FORMAT_TABLE, _check_format, check_writable, format_from_path
 from convcli.images.info import _reason
 from convcli.images.zarr_io import ZARR_OUTPUT_CHUNKS
 
-
-#: Formats a band writer writes.
-BAND_FORMATS = ("npy", "png", "tiff", "zarr")
 
 #: Tiles of TIFF outputs, rows × columns (multiples of 16, as TIFF requires).
 TIFF_OUTPUT_TILE = (256, 256)

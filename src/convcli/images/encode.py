@@ -13,8 +13,6 @@ from convcli.images.atomic import FolderData
 from convcli.images.formats import FOLDER_FORMATS, FORMAT_TABLE, TEXT_FORMATS, _check_format, check_writable
 from convcli.images.info import _reason
 from convcli.images.png import _png_encode
-from convcli.images.textmatrix import format_matrix
-from convcli.images.tiff import TIFF_STACK_AXES
 
 
 #: zlib level of PNG outputs unless asked: level 1, with zlib's run-length strategy, was the
@@ -98,6 +96,8 @@ def _encode(
     arr: np.ndarray, format: str, has_alpha: bool | None = None, png_compression: int = DEFAULT_PNG_COMPRESSION
 ) -> bytes | FolderData:
     if format in TEXT_FORMATS:
+        from convcli.images.textmatrix import format_matrix  # lazy: only text outputs need it
+
         return format_matrix(arr, format=format)
     if format in FOLDER_FORMATS:
         from convcli.images.zarr_io import write_whole
@@ -159,6 +159,8 @@ def _tiff_stack(tifffile: Any, buf: io.BytesIO, arr: np.ndarray) -> None:
     """Write (H, W, C) as C grey pages, one per channel, that viewers page through: an ImageJ
     hyperstack of C channels (uint8, uint16, float32), or, for the float64 ImageJ cannot hold,
     tifffile's shaped description; both read back as a series of axes :data:`TIFF_STACK_AXES`."""
+    from convcli.images.tiff import TIFF_STACK_AXES  # lazy: only TIFF outputs need the TIFF reader's module
+
     planes = np.ascontiguousarray(np.moveaxis(arr, -1, 0))
     imagej = arr.dtype != np.float64
     tifffile.imwrite(buf, planes, imagej=imagej, metadata={"axes": TIFF_STACK_AXES}, compression="zlib",

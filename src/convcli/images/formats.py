@@ -172,6 +172,13 @@ IMAGE_EXTENSIONS = tuple(
 #: Other names of formats, from their extensions: ``{"jpg": "jpeg", "tif": "tiff"}``.
 FORMAT_ALIASES = {ext[1:]: name for ext, name in EXTENSION_FORMATS.items() if ext[1:] != name}
 
+#: Formats read by parts (by segments, memory-mapped, by chunks) when the input is a file or folder
+#: (:func:`convcli.images.band_read.open_band_reader`); here so that asking costs no import of it.
+STREAMED_FORMATS = ("tiff", "npy", "zarr")
+
+#: Formats a band writer writes (:func:`convcli.images.band_write.open_band_writer`).
+BAND_FORMATS = ("npy", "png", "tiff", "zarr")
+
 _LABELS = [spec.label for spec in FORMAT_TABLE.values() if spec.magic]
 
 #: Why an input of none of the formats is refused.

@@ -12,7 +12,8 @@ Decoders used (all imported lazily, inside the functions that need them), one mo
 
 ========  =====================================================================================
 PNG       :mod:`~convcli.images.png_read`: OpenCV ``cv2.imdecode(..., IMREAD_UNCHANGED)``, BGR(A)
-          turned into RGB(A) (Pillow cannot read 16-bit RGB). Header read by convcli itself.
+          turned into RGB(A) (Pillow cannot read 16-bit RGB); Pillow for a small PNG of a kind it
+          decodes to the same array (``png_decoder``). Header read by convcli itself.
 JPEG      :mod:`~convcli.images.pillow`: Pillow
 BMP       Pillow
 GIF       Pillow, first frame only (a note says how many frames there were)
@@ -72,7 +73,6 @@ from convcli.errors import ConvcliError, ImageReadError, did_you_mean
 from convcli.images.formats import FORMAT_TABLE, MATRIX_PREFIX, NOT_SUPPORTED, SNIFF_BYTES, sniff_folder, sniff_format
 from convcli.images.info import ImageInfo, _is_bytes, _reason
 from convcli.images.limits import Limits, _check_limits, _file_size_limit, _finish, _resolve_limits
-from convcli.images.textmatrix import read_inline
 
 
 #: The name used in messages for ``bytes`` sources (standard input).
@@ -313,6 +313,8 @@ def _read(source: Source, limits: Limits, *, decode: bool) -> tuple[np.ndarray |
     if name is not None:
         return _read_sample(name, limits)
     if isinstance(source, str) and source.startswith(MATRIX_PREFIX):
+        from convcli.images.textmatrix import read_inline  # lazy: only matrix: sources need it
+
         arr, info = read_inline(source, limits=limits)
         return (arr if decode else None), info
     if not (_is_bytes(source) or isinstance(source, (str, os.PathLike))):

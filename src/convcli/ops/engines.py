@@ -2,15 +2,19 @@
 where its borders are numpy.pad's, threaded), SciPy's ndimage in row bands, separable and polyphase
 (strided) shortcuts, and strided views that compute only the output pixels. Every engine computes
 the same correlation of the same padded array; results differ only by floating-point rounding
-(README, Speed).
+(README, Speed). ``auto`` takes NumPy's strided views instead of OpenCV for a small filter whose
+sums are exact in any order (:func:`auto_engine`, :func:`exact_in_any_order`): the same bits,
+without OpenCV's import.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
+from .._libraries import opencv_imported
 from .._system import usable_cpus
 from ..dtypes import work_dtype
 from ..geometry import BOUNDARIES, AxisGeometry
@@ -40,7 +44,8 @@ def strided_taps(
 
 # ENGINES (convcli.vocabulary): OpenCV (fast, several times quicker than SciPy and threaded), or
 # SciPy's ndimage (the reference). Both compute the same correlation of the same padded array;
-# results differ only by floating-point rounding.
+# results differ only by floating-point rounding. ``auto`` may also be NumPy (auto_engine), only
+# where the rounding cannot differ.
 
 
 def _opencv_available() -> bool:
@@ -64,6 +69,102 @@ def resolve_engine(engine: str) -> str:
     if engine == "auto":
         return "opencv" if _opencv_available() else "scipy"
     return engine
+
+
+def exact_in_any_order(kernel: np.ndarray, dtype: Any, *, fill: float = 0.0) -> bool:
+    """Whether every correlation of an image of ``dtype`` with ``kernel`` comes out bit for bit the
+    same whatever order its products are summed in (OpenCV's SIMD lanes, fused multiply-adds or
+    not, its paired symmetric taps, its two passes of a separable kernel, NumPy's tap by tap); the
+    border's values are the image's own or ``fill`` (the constant boundary's value).
+
+    The rule (docs/semantics.md, "Engines"): the image is integer-valued (an integer or bool dtype)
+    and so is ``fill``; let ``s`` be the largest exponent of 2 among the weights' denominators
+    (``float.as_integer_ratio``) and ``m`` the largest magnitude an input value can have (the
+    dtype's range, or ``|fill|`` if larger). When ``Σ|w|·2^s · m < 2^p`` (p = 24 for a float32
+    result, 53 for float64: :func:`work_dtype`), every weight, product and partial sum is a
+    multiple of ``2^-s`` below ``2^(p-s)``, so it is exact in the working type and any order of
+    summation gives the exact sum. A kernel OpenCV filters in two passes (:func:`_separable`) must
+    pass the rule as its column factor and as the column and row together.
+
+    Examples
+    --------
+    >>> sobel = np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]])
+    >>> exact_in_any_order(sobel, np.uint8), exact_in_any_order(sobel, np.float32)
+    (True, False)
+    >>> binomial = np.outer([1, 4, 6, 4, 1], [1, 4, 6, 4, 1]) / 256
+    >>> exact_in_any_order(binomial, np.uint16)                 # 256 · 65535 < 2^24
+    True
+    >>> binomial[2, 2] += 1 / 256
+    >>> exact_in_any_order(binomial, np.uint16)                 # 257 · 65535 ≥ 2^24
+    False
+    >>> exact_in_any_order(np.full((3, 3), 1 / 9), np.uint8)   # 1/9 is no binary fraction
+    False
+    >>> exact_in_any_order(sobel, np.uint8, fill=0.5), exact_in_any_order(sobel, np.uint8, fill=-7)
+    (False, True)
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "biu" or not math.isfinite(fill) or not float(fill).is_integer():
+        return False
+    largest = 1 if dtype.kind == "b" else max(abs(int(np.iinfo(dtype).min)), int(np.iinfo(dtype).max))
+    largest = max(largest, abs(int(fill)))
+    limit = 1 << (np.finfo(work_dtype(dtype)).nmant + 1)  # 2^24, 2^53: the integers held exactly
+    whole = _scaled_sum(kernel)
+    if whole is None or whole[0] * largest >= limit:
+        return False
+    factors = _separable(kernel)
+    if factors is None:
+        return True
+    # OpenCV's two passes hold the column pass's results, then the row pass's sums of them.
+    column, row = (_scaled_sum(f.astype(work_dtype(dtype))) for f in factors)
+    return (column is not None and row is not None and column[0] * largest < limit
+            and column[0] * row[0] * largest < limit)
+
+
+def _scaled_sum(weights: np.ndarray) -> tuple[int, int] | None:
+    """``(Σ|w|·2^s, s)`` of finite weights, ``s`` the largest exponent of 2 of their denominators
+    (an exact integer); None if a weight is not finite."""
+    ratios = []
+    for weight in np.asarray(weights, dtype=np.float64).ravel().tolist():
+        if not math.isfinite(weight):
+            return None
+        ratios.append(weight.as_integer_ratio())
+    shift = max((denominator.bit_length() - 1 for _, denominator in ratios), default=0)
+    return sum(abs(numerator) << (shift - denominator.bit_length() + 1) for numerator, denominator in ratios), shift
+
+
+#: The most output pixels × nonzero taps NumPy filters when OpenCV is not imported yet: NumPy sums
+#: a tap of a cache-sized image in about 1 ns a pixel, so below this it is done before OpenCV
+#: would have been imported (about 20 ms); above it OpenCV's threaded filters win.
+NUMPY_MAX_TAP_PIXELS = 1 << 24
+#: And the most bytes NumPy's working arrays may take (the converted image, its padded copy, a
+#: product's scratch): half the fixed overhead every memory estimate adds (convcli.memory), since
+#: the estimate counts OpenCV's working arrays, which read the image unpadded.
+NUMPY_MAX_WORK_BYTES = 4 << 20
+
+
+def auto_engine(kernel: np.ndarray, dtype: Any, *, padded: int, outputs: int, fill: float = 0.0) -> str:
+    """What ``engine="auto"`` runs a filter of an image of ``dtype`` on, given the elements of its
+    padded image and of its result (``padded``, ``outputs``; channels included): ``"numpy"``
+    (:func:`strided_taps` on the padded image) where the result is the same as OpenCV's whatever
+    the order of summation (:func:`exact_in_any_order`) and NumPy is the quicker — OpenCV not
+    imported yet, at most :data:`NUMPY_MAX_TAP_PIXELS` outputs × nonzero taps and
+    :data:`NUMPY_MAX_WORK_BYTES` of working arrays — else :func:`resolve_engine`'s ``"auto"``
+    (OpenCV).
+
+    Examples
+    --------
+    >>> sobel = np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]])
+    >>> auto_engine(sobel, np.uint8, padded=258 * 258, outputs=256 * 256) if not opencv_imported() else "numpy"
+    'numpy'
+    >>> auto_engine(sobel, np.float32, padded=258 * 258, outputs=256 * 256)
+    'opencv'
+    """
+    work = outputs * int(np.count_nonzero(kernel))
+    working_bytes = (2 * padded + outputs) * work_dtype(dtype).itemsize
+    small = work <= NUMPY_MAX_TAP_PIXELS and working_bytes <= NUMPY_MAX_WORK_BYTES
+    if small and not opencv_imported() and exact_in_any_order(kernel, dtype, fill=fill):
+        return "numpy"
+    return resolve_engine("auto")
 
 
 def _separable(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

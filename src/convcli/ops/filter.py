@@ -26,6 +26,7 @@ from .engines import (
     MAX_INTERLEAVED,
     POLYPHASE_TAPS,
     all_finite,
+    auto_engine,
     dilated_opencv,
     opencv_direct,
     polyphase,
@@ -146,7 +147,9 @@ def filter2d(
         What computes stride-1, dilation-1 filters (the common case): OpenCV's ``filter2D`` (what
         ``auto`` picks; it reads the unpadded image and fills zero, reflect, symmetric and edge
         borders itself) or SciPy's ``ndimage.correlate`` (the reference; in bands of rows on a
-        thread per core). Strides and dilations never inflate the kernel with zeros. On OpenCV a
+        thread per core). ``auto`` takes NumPy's strided views instead for a small filter of an
+        integer image whose sums are exact in any order, while OpenCV is not imported: the same
+        bits as OpenCV's, without its import (:func:`convcli.ops.engines.auto_engine`). Strides and dilations never inflate the kernel with zeros. On OpenCV a
         strided kernel under 10×10 whose border OpenCV fills itself is one stride-1 pass and a pick
         of every stride-th output (cheaper, measured, than gathering phase images for a
         memory-bound filter); any other strided filter is a sum of stride-1 correlations of phase
@@ -200,7 +203,13 @@ def filter2d(
         array.shape, weights.shape, mode=mode, stride=stride, dilation=dilation,
         padding=padding, correlate=correlate,
     )
-    chosen = resolve_engine(engine)
+    channels = array.shape[2] if array.ndim == 3 else 1
+    if engine == "auto":  # NumPy for a small filter OpenCV would give the very same bits (exact sums)
+        fill = float(cval) if BOUNDARIES[boundary_name] == "constant" and boundary_name != "zero" else 0.0
+        padded = (rows.size + rows.before + rows.after) * (cols.size + cols.before + cols.after) * channels
+        chosen = auto_engine(weights, array.dtype, padded=padded, outputs=rows.out * cols.out * channels, fill=fill)
+    else:
+        chosen = resolve_engine(engine)
     if chosen == "opencv" and array.dtype.kind == "f" and spreads_past_taps(weights) and not all_finite(array):
         # NaN and inf must reach only the outputs whose nonzero taps cover them; for this kernel
         # OpenCV would spread them further, so SciPy's direct sums take this image.
@@ -216,7 +225,6 @@ def filter2d(
         direct = opencv_direct(array, weights, *dense, boundary=boundary_name, cval=float(cval))
         if direct is not None:
             return direct if plain else np.ascontiguousarray(direct[:: rows.stride, :: cols.stride])
-    channels = array.shape[2] if array.ndim == 3 else 1
     interleave = (chosen == "opencv" and rows.stride == cols.stride == 1 and not plain
                   and cols.dilation * channels <= MAX_INTERLEAVED)
     # Interleaving column phases as channels needs a padded width that is a multiple of the dilation;
@@ -228,6 +236,8 @@ def filter2d(
         boundary=boundary_name,
         cval=float(cval),
     )
+    if chosen == "numpy":
+        return strided_taps(padded, weights, rows, cols)
     if plain:
         return valid_correlate(padded, weights, (rows.out, cols.out), engine=chosen)
     if interleave:
