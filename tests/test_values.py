@@ -216,6 +216,33 @@ def test_opencv_rounding_equals_numpy_rint_and_clip(dtype):
         np.testing.assert_array_equal(out, np.clip(np.rint(values), 0, top).astype(dtype))
 
 
+def test_small_arrays_are_rounded_by_numpy_until_opencv_is_imported(monkeypatch):
+    # A small job spares OpenCV's import: under ROUND_BY_NUMPY_BELOW elements NumPy rounds unless
+    # OpenCV is imported already; from there on (and at any size once it is) OpenCV does, same integers.
+    calls = []
+
+    class Recording(_RoundsHalfUp):
+        @staticmethod
+        def add(values, scalar, dtype):
+            calls.append(values.size)
+            return np.clip(np.rint(values), 0, 255 if dtype == 0 else 65535).astype("uint8" if dtype == 0 else "uint16")
+
+    monkeypatch.setattr(_libraries, "_cv2", lambda: (Recording, None))
+    monkeypatch.setattr(value_rules, "_opencv_rounds_like_numpy", lambda: True)
+    values = near(np.arange(-3, 260) + 0.5, np.float32).reshape(1, -1)
+    expected = np.clip(np.rint(values), 0, 255).astype("uint8")
+    monkeypatch.setattr(_libraries, "opencv_imported", lambda: False)
+    np.testing.assert_array_equal(value_rules._round_saturate(values, "uint8"), expected)
+    assert calls == []
+    monkeypatch.setattr(value_rules, "ROUND_BY_NUMPY_BELOW", values.size)
+    np.testing.assert_array_equal(value_rules._round_saturate(values, "uint8"), expected)
+    assert calls == [values.size]
+    monkeypatch.setattr(value_rules, "ROUND_BY_NUMPY_BELOW", 1 << 20)
+    monkeypatch.setattr(_libraries, "opencv_imported", lambda: True)
+    np.testing.assert_array_equal(value_rules._round_saturate(values, "uint8"), expected)
+    assert calls == [values.size, values.size]
+
+
 class _RoundsHalfUp:
     """An OpenCV stand-in whose ``add`` rounds halves up (as a future version might)."""
 

@@ -157,6 +157,11 @@ _NONFINITE = "values hold NaN or inf, which {} cannot hold; write .npy or .tif f
 #: beyond ±2**30 (far outside 0..65535 either way) are clipped to it first, which changes no result.
 _ROUND_SAFE = float(2**30)
 
+#: Below this many elements, values are rounded by NumPy unless OpenCV is imported already: OpenCV's
+#: import and its rounding check cost about 30 ms of CPU, NumPy rounds 2**20 elements in about 3 ms.
+#: Either gives the same integers (OpenCV is used only where it was shown to round as NumPy does).
+ROUND_BY_NUMPY_BELOW = 1 << 20
+
 #: Elements per block where ``normalize`` computes in float64 (512 KiB of float64: stays in cache).
 _MAP_BLOCK = 1 << 16
 
@@ -172,9 +177,13 @@ def _round_saturate(s: np.ndarray, dtype: str) -> np.ndarray:
     does it, in cache-sized blocks. ``|s|`` must stay below :data:`_ROUND_SAFE`. A 2-D view is
     passed so that OpenCV sees one channel whatever the channel count. OpenCV takes an array of
     a few elements for a scalar (``add(1×1 array, scalar)`` gives 4 values), so small arrays are
-    done by NumPy.
+    done by NumPy; so are arrays under :data:`ROUND_BY_NUMPY_BELOW` elements while OpenCV is not
+    imported yet (a small job would pay more for its import and check than NumPy takes).
     """
-    if s.size < 64 or not _opencv_rounds_like_numpy():
+    from convcli._libraries import opencv_imported
+
+    if (s.size < 64 or (s.size < ROUND_BY_NUMPY_BELOW and not opencv_imported())
+            or not _opencv_rounds_like_numpy()):
         return _round_saturate_numpy(s, dtype)
     from convcli._libraries import _cv2
 
