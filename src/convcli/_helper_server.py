@@ -97,37 +97,39 @@ def _same_file(path: str, identity: tuple[int, int]) -> bool:
 
 def _loop(listener: Any, socket_path: str, identity: tuple[int, int]) -> None:
     """Accept clients and report their workers' statuses until idle, replaced or terminated."""
-    import selectors
+    import select
 
     stopping = []
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C is the clients' business
     idle = _helper.idle_seconds()
-    selector = selectors.DefaultSelector()
-    _SERVER_DESCRIPTORS.add(selector.fileno())
-    selector.register(listener, selectors.EVENT_READ, None)
+    poller = select.epoll()
+    _SERVER_DESCRIPTORS.add(poller.fileno())
+    poller.register(listener.fileno(), select.EPOLLIN)
+    # descriptor -> ("exit", pidfd) for a worker's pidfd, ("client", pidfd) for its connection
+    events: dict[int, tuple[str, int]] = {}
     jobs: dict[int, tuple[Any, int]] = {}  # pidfd -> (client connection, worker pid)
     last_activity = time.monotonic()
     listening = True
     while True:
         if listening and (stopping or not _same_file(socket_path, identity)):
-            selector.unregister(listener)
+            poller.unregister(listener.fileno())
             listener.close()
             listening = False
         if not listening and not jobs:
             return
         if listening and not jobs and time.monotonic() - last_activity >= idle:
             return
-        for key, _events in selector.select(timeout=min(1.0, idle)):
-            if key.data is None:
-                _accept(listener, selector, jobs)
+        for fd, _mask in poller.poll(min(1.0, idle)):
+            if fd not in events:
+                _accept(listener, poller, events, jobs)
             else:
-                _finish(key.data, selector, jobs)
+                _finish(fd, poller, events, jobs)
             last_activity = time.monotonic()
 
 
-def _accept(listener: Any, selector: Any, jobs: dict[int, tuple[Any, int]]) -> None:
-    import selectors
+def _accept(listener: Any, poller: Any, events: dict[int, tuple[str, int]], jobs: dict[int, tuple[Any, int]]) -> None:
+    import select
     import socket
     import struct
 
@@ -154,40 +156,34 @@ def _accept(listener: Any, selector: Any, jobs: dict[int, tuple[Any, int]]) -> N
         return
     _SERVER_DESCRIPTORS.update((pidfd, connection.fileno()))
     jobs[pidfd] = (connection, pid)
-    selector.register(pidfd, selectors.EVENT_READ, ("exit", pidfd))
-    selector.register(connection, selectors.EVENT_READ, ("client", pidfd))
+    events[pidfd] = ("exit", pidfd)
+    events[connection.fileno()] = ("client", pidfd)
+    poller.register(pidfd, select.EPOLLIN)
+    # Only the client's end (never its data: the worker reads the request from this connection).
+    poller.register(connection.fileno(), select.EPOLLRDHUP)
 
 
-def _finish(event: tuple[str, int], selector: Any, jobs: dict[int, tuple[Any, int]]) -> None:
-    what, pidfd = event
-    if pidfd not in jobs:
-        return
+def _finish(fd: int, poller: Any, events: dict[int, tuple[str, int]], jobs: dict[int, tuple[Any, int]]) -> None:
+    what, pidfd = events[fd]
     connection, pid = jobs[pidfd]
     if what == "client":
-        # The client sends nothing after its request: this is its end (killed). Stop its worker
-        # as a SIGTERM would have stopped it in-process (temporary files removed).
+        # The client never closes its end while it waits: it was killed. Stop its worker as a
+        # SIGTERM would have stopped it in-process (temporary files removed, exit 143).
+        poller.unregister(fd)
+        del events[fd]
         try:
-            gone = connection.recv(1, 0x40) == b""  # MSG_DONTWAIT
-        except BlockingIOError:
-            gone = False
+            os.kill(pid, signal.SIGTERM)
         except OSError:
-            gone = True
-        if gone:
-            selector.unregister(connection)
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except OSError:
-                pass
+            pass
         return
     _, status = os.waitpid(pid, 0)
-    selector.unregister(pidfd)
-    try:
-        selector.unregister(connection)
-    except (KeyError, ValueError):
-        pass
+    for watched in (pidfd, connection.fileno()):
+        if watched in events:
+            poller.unregister(watched)
+            del events[watched]
+        _SERVER_DESCRIPTORS.discard(watched)
     os.close(pidfd)
     del jobs[pidfd]
-    _SERVER_DESCRIPTORS.difference_update((pidfd, connection.fileno()))
     _send_status(connection, status)
 
 
@@ -298,7 +294,8 @@ def _standard_streams(present: set[int]) -> None:
     client's: the locale's variables and PYTHONIOENCODING are part of the helper's key."""
     import io
 
-    unbuffered = bool(sys.flags.unbuffered)
+    # -u or PYTHONUNBUFFERED: the helper's own streams were made unbuffered (write-through)
+    unbuffered = bool(getattr(sys.__stdout__, "write_through", False))
     for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
         old = getattr(sys, name)
         if fd not in present:
