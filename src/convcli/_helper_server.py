@@ -65,6 +65,8 @@ def serve() -> None:
     except OSError:
         return  # another helper for this key runs or starts
     _SERVER_DESCRIPTORS.add(lock)
+    os.ftruncate(lock, 0)
+    os.write(lock, f"{os.getpid()}\n".encode())  # who holds the lock (to stop it: kill -TERM)
     preload()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old_umask = os.umask(0o077)
