@@ -308,7 +308,7 @@ def _standard_streams(present: set[int]) -> None:
         buffer = io.open(fd, "wb" if writing else "rb", buffering=0 if unbuffered and writing else -1, closefd=False)
         raw = getattr(buffer, "raw", buffer)
         raw.name = f"<{name}>"
-        line_buffering = not unbuffered and (fd == 2 or raw.isatty()) and writing
+        line_buffering = not unbuffered and (fd == 2 or raw.isatty())
         stream = io.TextIOWrapper(buffer, encoding=old.encoding, errors=old.errors, newline="\n",
                                   line_buffering=line_buffering, write_through=unbuffered)
         stream.mode = "w" if writing else "r"
