@@ -99,6 +99,8 @@ class Helpers:
 
     def stop(self):
         for pid in self.pids():
+            for worker in _children(pid):  # a test that failed half-way may leave one waiting
+                os.kill(worker, signal.SIGKILL)
             os.kill(pid, signal.SIGTERM)
         for pid in self.pids():
             _wait_until(lambda: not _alive(pid), f"helper {pid} ending")
@@ -224,6 +226,43 @@ def test_a_signal_to_the_client_reaches_the_worker(helpers, signum, code, word):
     assert (client.returncode, stdout, stderr) == (code, b"", f"convcli: {word}\n".encode())
     assert not (helpers.work / "out.png").exists()
     _wait_until(lambda: not _children(helper_pid), "the worker ending")
+
+
+def _state(pid):
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def test_ctrl_z_stops_the_worker_with_its_client_and_fg_continues_both(helpers):
+    helper_pid = helpers.start()
+    data = (helpers.work / "a.png").read_bytes()
+    client = subprocess.Popen([CONVCLI, "filter", "-", "-k", "box3", "-o", "out.png", "-q"], env=helpers.env,
+                              cwd=helpers.work, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _wait_until(lambda: _children(helper_pid), "a worker")
+        (worker,) = _children(helper_pid)
+        client.send_signal(signal.SIGTSTP)
+        _wait_until(lambda: _state(client.pid) == "T" and _state(worker) == "T", "both stopped")
+        client.send_signal(signal.SIGCONT)
+        _wait_until(lambda: _state(worker) != "T", "the worker continued")
+        stdout, stderr = client.communicate(data, timeout=120)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.communicate()
+    assert (client.returncode, stdout, stderr) == (0, b"", b"")
+    assert (helpers.work / "out.png").exists()
+
+
+@pytest.mark.parametrize("line", ['"$C" filter a.png -k box3 -o - >&-', '"$C" filter - -k box3 -o x.png <&-',
+                                  '"$C" filter a.png -k box3 -o y.png 2>&-; echo "exit $?"'])
+def test_closed_standard_streams_stay_closed(helpers, line):
+    helpers.start()
+    results = []
+    for env in (helpers.plain, helpers.env):
+        results.append(subprocess.run(["sh", "-c", line], env=dict(env, C=CONVCLI), cwd=helpers.work,
+                                      capture_output=True, timeout=120))
+    _same(*results)
+    assert results[0].returncode != 0 or results[0].stdout == b"exit 0\n"
 
 
 def test_a_worker_killed_by_a_signal_is_one_line(helpers):

@@ -233,6 +233,8 @@ def _connect(socket_path: str) -> Any:
 def run_through_helper() -> None:
     """Run this ``convcli`` command in a helper's worker and exit with its status; return (having
     run nothing) when no helper can take it, after starting one for the next runs when none runs."""
+    # Before anything opens a descriptor: a closed 0, 1 or 2 (`<&-`) would be the next one opened.
+    present = _present_descriptors()
     directory = helper_directory()
     if not private_directory(directory):
         return  # someone else's or a symlink: no helper, ever
@@ -249,7 +251,7 @@ def run_through_helper() -> None:
             pass
         return
     try:
-        code = _run_in_worker(connection)
+        code = _run_in_worker(connection, present)
     except NotAccepted:
         return
     finally:
@@ -257,28 +259,37 @@ def run_through_helper() -> None:
     sys.exit(code)
 
 
-def _run_in_worker(connection: Any) -> int:
-    """Send the request, forward signals, wait: the exit code (or return to run in-process)."""
+def _run_in_worker(connection: Any, present: list[int]) -> int:
+    """Send the request and descriptors ``present`` of 0, 1, 2, forward signals, wait: the exit
+    code (or :class:`NotAccepted`: run in-process)."""
     worker: list[int] = []
     pending: list[int] = []
 
     def forward(signum: int, frame: Any) -> None:
         if worker:
-            try:
-                os.kill(worker[0], signum)
-            except OSError:  # the worker has just ended
-                pass
+            _signal_quietly(worker[0], signum)
         else:
             pending.append(signum)
+
+    def suspend(signum: int, frame: Any) -> None:
+        # Ctrl-Z: stop the worker with this process, continue it with this process (fg, bg).
+        if worker:
+            _signal_quietly(worker[0], signal.SIGSTOP)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)  # stops here until SIGCONT
+        signal.signal(signum, suspend)
+        if worker:
+            _signal_quietly(worker[0], signal.SIGCONT)
 
     previous = {}
     for signum in FORWARDED_SIGNALS:
         handler = signal.getsignal(signum)
         if handler != signal.SIG_IGN:  # an ignored SIGINT (a background job) stays ignored
             previous[signum] = signal.signal(signum, forward)
+    if hasattr(signal, "SIGTSTP") and signal.getsignal(signal.SIGTSTP) == signal.SIG_DFL:
+        previous[signal.SIGTSTP] = signal.signal(signal.SIGTSTP, suspend)
     try:
         try:
-            present = _present_descriptors()
             payload = _request(present)
             rights = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, _struct.pack(f"{len(present)}i", *present))]
             connection.sendmsg([HEADER.pack(MAGIC, len(payload))], rights)
@@ -308,6 +319,13 @@ def _run_in_worker(connection: Any) -> int:
         if worker:  # the run is over: no signal is forwarded any more
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+
+
+def _signal_quietly(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except OSError:  # the worker has just ended
+        pass
 
 
 def _lost(pid: int) -> int:
