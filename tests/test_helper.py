@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -23,30 +24,11 @@ import pytest
 from PIL import Image
 
 from convcli import _helper
+from test_cli_faults import alive as _alive
+from test_cli_faults import children as _children
 
 CONVCLI = str(Path(sys.executable).with_name("convcli"))
 WAIT = 60.0  # seconds: a helper imports NumPy, OpenCV... on a busy machine
-
-
-def _alive(pid):
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def _children(pid):
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                found.append(int(entry.name))
-    return found
 
 
 def _wait_until(condition, what):
@@ -127,6 +109,25 @@ def _untimed(text):
     return re.sub(rb" in \d+(\.\d+)? s$", b" in T s", text.replace(b"through", b"plain"), flags=re.M)
 
 
+@contextmanager
+def waiting_client(helpers, *args):
+    """A client whose worker waits for standard input (a pipe): (the client, the worker's pid)."""
+    helper_pid = helpers.start()
+    client = subprocess.Popen([CONVCLI, *args], env=helpers.env, cwd=helpers.work, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _wait_until(lambda: _children(helper_pid), "a worker")  # the run is the helper's child
+        (worker,) = _children(helper_pid)
+        yield client, worker
+    finally:
+        if client.returncode is None:  # the test did not wait for it
+            client.kill()
+            client.communicate()
+        for stream in (client.stdin, client.stdout, client.stderr):
+            stream.close()
+    _wait_until(lambda: not _children(helper_pid), "the worker ending")
+
+
 def _same(plain, through):
     assert (through.returncode, through.stdout, _untimed(through.stderr)) == (
         plain.returncode, plain.stdout, _untimed(plain.stderr))
@@ -175,19 +176,10 @@ def test_a_json_report_is_the_same_but_for_its_times(helpers):
 
 
 def test_standard_input_goes_to_the_worker(helpers):
-    # The worker blocks reading the client's standard input: it is the helper's child while it runs.
-    helper_pid = helpers.start()
     data = (helpers.work / "a.png").read_bytes()
     plain = helpers.run("filter", "-", "-k", "sobel-y", "-o", "-", helper=False, input=data)
-    client = subprocess.Popen([CONVCLI, "filter", "-", "-k", "sobel-y", "-o", "-"], env=helpers.env,
-                              cwd=helpers.work, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        _wait_until(lambda: _children(helper_pid), "a worker")
+    with waiting_client(helpers, "filter", "-", "-k", "sobel-y", "-o", "-") as (client, _worker):
         stdout, stderr = client.communicate(data, timeout=120)
-    finally:
-        if client.poll() is None:
-            client.kill()
-            client.communicate()
     assert (client.returncode, stdout, _untimed(stderr)) == (plain.returncode, plain.stdout, _untimed(plain.stderr))
     assert client.returncode == 0 and stdout[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -212,20 +204,11 @@ def test_relative_paths_follow_each_clients_working_directory(helpers):
 
 @pytest.mark.parametrize("signum,code,word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
 def test_a_signal_to_the_client_reaches_the_worker(helpers, signum, code, word):
-    helper_pid = helpers.start()
-    client = subprocess.Popen([CONVCLI, "filter", "-", "-k", "box3", "-o", "out.png"], env=helpers.env,
-                              cwd=helpers.work, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        _wait_until(lambda: _children(helper_pid), "a worker")  # it waits for standard input
+    with waiting_client(helpers, "filter", "-", "-k", "box3", "-o", "out.png") as (client, _worker):
         client.send_signal(signum)
         stdout, stderr = client.communicate(timeout=120)
-    finally:
-        if client.poll() is None:
-            client.kill()
-            client.communicate()
     assert (client.returncode, stdout, stderr) == (code, b"", f"convcli: {word}\n".encode())
     assert not (helpers.work / "out.png").exists()
-    _wait_until(lambda: not _children(helper_pid), "the worker ending")
 
 
 def _state(pid):
@@ -233,22 +216,13 @@ def _state(pid):
 
 
 def test_ctrl_z_stops_the_worker_with_its_client_and_fg_continues_both(helpers):
-    helper_pid = helpers.start()
     data = (helpers.work / "a.png").read_bytes()
-    client = subprocess.Popen([CONVCLI, "filter", "-", "-k", "box3", "-o", "out.png", "-q"], env=helpers.env,
-                              cwd=helpers.work, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        _wait_until(lambda: _children(helper_pid), "a worker")
-        (worker,) = _children(helper_pid)
+    with waiting_client(helpers, "filter", "-", "-k", "box3", "-o", "out.png", "-q") as (client, worker):
         client.send_signal(signal.SIGTSTP)
         _wait_until(lambda: _state(client.pid) == "T" and _state(worker) == "T", "both stopped")
         client.send_signal(signal.SIGCONT)
         _wait_until(lambda: _state(worker) != "T", "the worker continued")
         stdout, stderr = client.communicate(data, timeout=120)
-    finally:
-        if client.poll() is None:
-            client.kill()
-            client.communicate()
     assert (client.returncode, stdout, stderr) == (0, b"", b"")
     assert (helpers.work / "out.png").exists()
 
@@ -266,36 +240,17 @@ def test_closed_standard_streams_stay_closed(helpers, line):
 
 
 def test_a_worker_killed_by_a_signal_is_one_line(helpers):
-    helper_pid = helpers.start()
-    client = subprocess.Popen([CONVCLI, "filter", "-", "-k", "box3", "-o", "out.png"], env=helpers.env,
-                              cwd=helpers.work, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        _wait_until(lambda: _children(helper_pid), "a worker")
-        (worker,) = _children(helper_pid)
+    with waiting_client(helpers, "filter", "-", "-k", "box3", "-o", "out.png") as (client, worker):
         os.kill(worker, signal.SIGKILL)
         stdout, stderr = client.communicate(timeout=120)
-    finally:
-        if client.poll() is None:
-            client.kill()
-            client.communicate()
     assert (client.returncode, stdout, stderr) == (128 + signal.SIGKILL, b"",
                                                    b"convcli: the helper's worker ended by signal 9\n")
 
 
 def test_a_killed_client_stops_its_worker(helpers):
-    helper_pid = helpers.start()
-    client = subprocess.Popen([CONVCLI, "filter", "-", "-k", "box3", "-o", "out.png"], env=helpers.env,
-                              cwd=helpers.work, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        _wait_until(lambda: _children(helper_pid), "a worker")
+    with waiting_client(helpers, "filter", "-", "-k", "box3", "-o", "out.png") as (client, _worker):
         client.kill()
-        client.communicate()
-    finally:
-        if client.poll() is None:
-            client.kill()
-            client.communicate()
-    _wait_until(lambda: not _children(helper_pid), "the worker ending with its client")
-    assert not (helpers.work / "out.png").exists()
+    assert not (helpers.work / "out.png").exists()  # the worker ended (waiting_client waits for that)
 
 
 # --- starts and stops by itself; safe --------------------------------------------------------------
