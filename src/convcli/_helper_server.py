@@ -69,17 +69,17 @@ def serve() -> None:
     os.write(lock, f"{os.getpid()}\n".encode())  # who holds the lock (to stop it: kill -TERM)
     preload()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    _SERVER_DESCRIPTORS.add(listener.fileno())
+    # Bound and listening under a temporary name, then renamed over a stale socket of a helper
+    # that was killed: a socket file at socket_path always has a helper listening.
+    starting = f"{socket_path}.{os.getpid()}"
     old_umask = os.umask(0o077)
     try:
-        try:
-            os.unlink(socket_path)  # a stale socket of a helper that was killed
-        except FileNotFoundError:
-            pass
-        listener.bind(socket_path)
+        listener.bind(starting)
     finally:
         os.umask(old_umask)
     listener.listen(64)
-    _SERVER_DESCRIPTORS.add(listener.fileno())
+    os.rename(starting, socket_path)
     mine = os.stat(socket_path)
     try:
         _loop(listener, socket_path, (mine.st_dev, mine.st_ino))
