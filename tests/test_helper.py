@@ -295,6 +295,15 @@ def test_an_unsafe_directory_means_no_helper(helpers, spoil):
     assert [p.name for p in helpers.directory.resolve().iterdir()] == []
 
 
+def test_no_helper_is_started_where_its_socket_path_would_be_too_long(helpers, tmp_path):
+    runtime = tmp_path / ("r" * (_helper.MAX_SOCKET_PATH - len(str(tmp_path))))
+    runtime.mkdir(mode=0o700)
+    env = dict(helpers.env, XDG_RUNTIME_DIR=str(runtime))
+    result = subprocess.run([CONVCLI, "--version"], env=env, capture_output=True, timeout=120)
+    assert (result.returncode, result.stderr) == (0, b"")
+    assert list((runtime / "convcli").iterdir()) == []  # not even a lock file: no helper tried
+
+
 @pytest.mark.parametrize("value", [None, "0", "yes"])
 def test_without_CONVCLI_HELPER_1_nothing_of_the_helper_is_imported(helpers, value):
     env = dict(helpers.plain) if value is None else dict(helpers.plain, CONVCLI_HELPER=value)
@@ -351,4 +360,6 @@ def test_the_directory(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     assert _helper.helper_directory() == str(tmp_path / "convcli")
     monkeypatch.setenv("XDG_RUNTIME_DIR", "relative")
+    assert _helper.helper_directory() == f"/tmp/convcli-{os.getuid()}"
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
     assert _helper.helper_directory() == f"/tmp/convcli-{os.getuid()}"

@@ -59,6 +59,14 @@ IMPORT_TIME_PREFIXES = ("PYTHON", "LD_", "OMP_", "OPENBLAS_", "GOTO", "MKL_", "O
                         "GOMP_", "BLIS_", "VECLIB_", "LANG", "LC_", "CONVCLI_HELPER_IDLE")
 
 
+#: Whether this platform has what the helper needs (Linux: peer credentials, pidfds, fd passing).
+SUPPORTED = all(hasattr(_socket, name) for name in ("AF_UNIX", "SO_PEERCRED", "SCM_RIGHTS")) and hasattr(
+    os, "pidfd_open") and hasattr(os, "posix_spawn")
+
+#: The longest socket path the system takes (sun_path holds 108 bytes with the final NUL).
+MAX_SOCKET_PATH = 107
+
+
 def helper_directory() -> str:
     """The directory of the helpers' sockets and lock files: ``$XDG_RUNTIME_DIR/convcli`` when
     ``XDG_RUNTIME_DIR`` is an absolute path, else ``/tmp/convcli-<uid>``."""
@@ -233,6 +241,8 @@ def _connect(socket_path: str) -> Any:
 def run_through_helper() -> None:
     """Run this ``convcli`` command in a helper's worker and exit with its status; return (having
     run nothing) when no helper can take it, after starting one for the next runs when none runs."""
+    if not SUPPORTED:
+        return
     # Before anything opens a descriptor: a closed 0, 1 or 2 (`<&-`) would be the next one opened.
     present = _present_descriptors()
     directory = helper_directory()
@@ -242,6 +252,8 @@ def run_through_helper() -> None:
         socket_path, lock_path = helper_paths(directory, helper_key())
     except (OSError, ValueError):  # the package or the working directory vanished
         return
+    if len(os.fsencode(socket_path)) > MAX_SOCKET_PATH:
+        return  # no helper could listen there: do not start one per run
     try:
         connection = _connect(socket_path)
     except (OSError, ValueError):  # none, stale, or not this user's: start one for the next runs

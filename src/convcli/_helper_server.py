@@ -56,7 +56,7 @@ def serve() -> None:
     os.chdir("/")  # hold no directory busy
     os.closerange(3, 1 << 16)  # descriptors a client's parent (make's jobserver...) left inheritable
     directory = _helper.helper_directory()
-    if not _helper.private_directory(directory) or not hasattr(os, "pidfd_open"):
+    if not _helper.SUPPORTED or not _helper.private_directory(directory):
         return
     socket_path, lock_path = _helper.helper_paths(directory, _helper.helper_key())
     lock = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -67,19 +67,24 @@ def serve() -> None:
     _SERVER_DESCRIPTORS.add(lock)
     os.ftruncate(lock, 0)
     os.write(lock, f"{os.getpid()}\n".encode())  # who holds the lock (to stop it: kill -TERM)
-    preload()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     _SERVER_DESCRIPTORS.add(listener.fileno())
-    # Bound and listening under a temporary name, then renamed over a stale socket of a helper
-    # that was killed: a socket file at socket_path always has a helper listening.
-    starting = f"{socket_path}.{os.getpid()}"
+    # Bound (before the costly imports: a socket that cannot be made fails early), listening,
+    # then renamed into place over a stale socket of a helper that was killed: a socket file at
+    # socket_path always has a helper listening.
+    starting = os.path.join(directory, f"{os.getpid():x}.new")  # not longer than socket_path
     old_umask = os.umask(0o077)
     try:
         listener.bind(starting)
     finally:
         os.umask(old_umask)
-    listener.listen(64)
-    os.rename(starting, socket_path)
+    try:
+        preload()
+        listener.listen(64)
+        os.rename(starting, socket_path)
+    except BaseException:
+        os.unlink(starting)
+        raise
     mine = os.stat(socket_path)
     try:
         _loop(listener, socket_path, (mine.st_dev, mine.st_ino))
