@@ -54,8 +54,7 @@ def main() -> None:
 
     With ``CONVCLI_HELPER=1``, in a helper's worker when one can take the run.
     """
-    for signum in TERMINATING_SIGNALS:
-        signal.signal(signum, terminate)
+    _end_on_terminating_signals()
     if os.environ.get("CONVCLI_HELPER") == "1":
         try:
             from ._helper import run_through_helper
@@ -67,16 +66,19 @@ def main() -> None:
 
 
 def run_here() -> None:
-    """Run ``convcli`` in this process (a helper's worker calls this too), with the handlers of
-    :data:`TERMINATING_SIGNALS` in place."""
-    for signum in TERMINATING_SIGNALS:
-        signal.signal(signum, terminate)
+    """Run ``convcli`` in this process (a helper's worker calls this too)."""
+    _end_on_terminating_signals()
     try:
         from .cli import main as run
 
         run()  # installs its own handlers first thing
     except (KeyboardInterrupt, Terminated) as error:
         _stop(*interruption(error))
+
+
+def _end_on_terminating_signals() -> None:
+    for signum in TERMINATING_SIGNALS:
+        signal.signal(signum, terminate)
 
 
 def _stop(what: str, code: int) -> None:

@@ -303,7 +303,8 @@ def _run_in_worker(connection: Any, present: list[int]) -> int:
     try:
         try:
             payload = _request(present)
-            rights = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, _struct.pack(f"{len(present)}i", *present))]
+            rights = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, _struct.pack(f"{len(present)}i", *present))
+                      ] if present else []
             connection.sendmsg([HEADER.pack(MAGIC, len(payload))], rights)
             connection.sendall(payload)
             tag, number = _receive_answer(connection)
