@@ -135,6 +135,8 @@ def _same(plain, through):
     ["filter", "missing.png", "-k", "box3", "-o", "OUT.png"],  # a missing input: exit 1
     ["filter", "a.png", "-k", "gaussian:sigma=1.5", "-o", "-", "-q"],  # the image on a pipe
     ["kernels", "show", "sobel-x"],
+    ["help", "reference"],  # every command's options: the helper imported every module, a run only some
+    ["--help"],
 ])
 def test_a_run_through_the_helper_gives_what_it_gives_in_process(helpers, args):
     helper_pid = helpers.start()
