@@ -201,6 +201,7 @@ def test_relative_paths_follow_each_clients_working_directory(helpers):
 def test_a_signal_to_the_client_reaches_the_worker(helpers, signum, code, word):
     with waiting_client(helpers, "filter", "-", "-k", "box3", "-o", "out.png") as (client, _worker):
         client.send_signal(signum)
+        client.wait(timeout=120)  # standard input stays open: the worker ends by the signal, not by its end
         stdout, stderr = client.communicate(timeout=120)
     assert (client.returncode, stdout, stderr) == (code, b"", f"convcli: {word}\n".encode())
     assert not (helpers.work / "out.png").exists()
