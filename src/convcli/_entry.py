@@ -4,13 +4,21 @@ It imports nothing but the standard library's ``signal`` before it is ready for 
 SIGTERM, so that an interruption while the command-line modules are still being imported (the
 first tenth of a second) ends as one interrupted later does: one line, exit 130 or 143, never a
 ``KeyboardInterrupt`` traceback. Once :func:`convcli.cli.main` runs, it handles them itself.
+
+With ``CONVCLI_HELPER=1`` in the environment, the run goes to a helper process that has already
+imported convcli and its libraries (:mod:`convcli._helper`; docs/semantics.md, "The helper
+process"); without it, nothing of the helper is imported.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover - typing costs 7 ms to import
+    from typing import Any
 
 
 #: The signals that end a run as SIGTERM does (exit 143; README, "Reports and exit codes"): SIGTERM, a hang-up
@@ -42,15 +50,35 @@ def interruption(error: KeyboardInterrupt | Terminated) -> tuple[str, int]:
 
 
 def main() -> None:
-    """Run ``convcli``; an interruption during start-up exits 130 (Ctrl-C) or 143 (SIGTERM)."""
-    for signum in TERMINATING_SIGNALS:
-        signal.signal(signum, terminate)
+    """Run ``convcli``; an interruption during start-up exits 130 (Ctrl-C) or 143 (SIGTERM).
+
+    With ``CONVCLI_HELPER=1``, in a helper's worker when one can take the run.
+    """
+    _end_on_terminating_signals()
+    if os.environ.get("CONVCLI_HELPER") == "1":
+        try:
+            from ._helper import run_through_helper
+
+            run_through_helper()  # exits with the worker's code, or returns: no helper took the run
+        except (KeyboardInterrupt, Terminated) as error:
+            _stop(*interruption(error))
+    run_here()
+
+
+def run_here() -> None:
+    """Run ``convcli`` in this process (a helper's worker calls this too)."""
+    _end_on_terminating_signals()
     try:
         from .cli import main as run
 
         run()  # installs its own handlers first thing
     except (KeyboardInterrupt, Terminated) as error:
         _stop(*interruption(error))
+
+
+def _end_on_terminating_signals() -> None:
+    for signum in TERMINATING_SIGNALS:
+        signal.signal(signum, terminate)
 
 
 def _stop(what: str, code: int) -> None:
