@@ -228,7 +228,7 @@ class Slow:  # the command line's modules take a long time to import: time to pr
         return None
 sys.meta_path.insert(0, Slow())
 from convcli._entry import main
-sys.argv = ["convcli", "--version"]
+sys.argv = ["convcli", "--help"]
 main()
 """
 

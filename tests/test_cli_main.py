@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from convcli import __version__
 from convcli.cli import cli
 
 HEAVY = ("numpy", "scipy", "skimage", "imageio", "cv2", "PIL", "tifffile", "yaml", "rich", "h5py", "safetensors")
@@ -25,6 +26,34 @@ def test_importing_the_cli_imports_nothing_heavy():
 def test_python_dash_m():
     done = subprocess.run([sys.executable, "-m", "convcli", "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("convcli ")
+
+
+VERSION_ONLY = """
+import atexit, sys
+atexit.register(lambda: sys.stderr.write("click imported\\n" if "click" in sys.modules else ""))
+sys.argv = ["convcli", "--version"]
+from convcli._entry import main
+main()
+"""
+
+
+def test_the_version_alone_is_answered_before_click_is_imported():
+    # The same line as Click's version option prints (CliRunner goes through Click).
+    done = subprocess.run([sys.executable, "-c", VERSION_ONLY], capture_output=True, text=True)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == CliRunner().invoke(cli, ["--version"]).output == f"convcli {__version__}\n"
+
+
+@pytest.mark.parametrize("stdout,message", [("closed", "cannot write to standard output: it is closed"),
+                                            ("/dev/full", "No space left on device")])
+def test_a_version_that_cannot_be_written_goes_the_usual_way(stdout, message):
+    if stdout == "/dev/full" and not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    redirect = ">&-" if stdout == "closed" else ">/dev/full"
+    done = subprocess.run(["sh", "-c", f'"$0" -c "$1" {redirect}', sys.executable, VERSION_ONLY],
+                          capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr == f"Error: {message}\nclick imported\n"
 
 
 def test_unknown_command_and_option_exit_2():

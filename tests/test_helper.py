@@ -66,7 +66,7 @@ class Helpers:
 
     def start(self, env=None):
         """Run convcli once (it starts a helper) and wait until the helper listens; its pid."""
-        subprocess.run([CONVCLI, "--version"], env=env or self.env, cwd=self.work, capture_output=True,
+        subprocess.run([CONVCLI, "--help"], env=env or self.env, cwd=self.work, capture_output=True,
                        timeout=120, check=True)
         _wait_until(lambda: self.pids() and self.listening(), "a helper listening")
         (pid,) = self.pids()
@@ -302,7 +302,7 @@ def test_no_helper_is_started_where_its_socket_path_would_be_too_long(helpers, t
     runtime = tmp_path / ("r" * (_helper.MAX_SOCKET_PATH - len(str(tmp_path))))
     runtime.mkdir(mode=0o700)
     env = dict(helpers.env, XDG_RUNTIME_DIR=str(runtime))
-    result = subprocess.run([CONVCLI, "--version"], env=env, capture_output=True, timeout=120)
+    result = subprocess.run([CONVCLI, "--help"], env=env, capture_output=True, timeout=120)
     assert (result.returncode, result.stderr) == (0, b"")
     assert list((runtime / "convcli").iterdir()) == []  # not even a lock file: no helper tried
 
@@ -310,7 +310,7 @@ def test_no_helper_is_started_where_its_socket_path_would_be_too_long(helpers, t
 @pytest.mark.parametrize("value", [None, "0", "yes"])
 def test_without_CONVCLI_HELPER_1_nothing_of_the_helper_is_imported(helpers, value):
     env = dict(helpers.plain) if value is None else dict(helpers.plain, CONVCLI_HELPER=value)
-    script = ("import sys\nfrom convcli._entry import main\nsys.argv = ['convcli', '--version']\n"
+    script = ("import sys\nfrom convcli._entry import main\nsys.argv = ['convcli', '--help']\n"
               "try:\n    main()\nexcept SystemExit:\n    pass\n"
               "print(sorted(m for m in sys.modules if m.startswith('convcli._helper')))\n")
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from .._entry import TERMINATING_SIGNALS, Terminated, interruption
+from .._entry import TERMINATING_SIGNALS, VERSION_TEXT, Terminated, interruption
 from .._entry import terminate as _terminate
 from .._version import __version__
 from ..errors import EnvironmentFault
@@ -139,7 +139,7 @@ def resolve_color(choice: str, stream: Any = None, environ: Any = None) -> bool:
 
 
 @click.group(cls=ConvcliGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="convcli", message="%(prog)s %(version)s")
+@click.version_option(__version__, "--version", prog_name="convcli", message=VERSION_TEXT)
 @click.option("-q", "--quiet", is_flag=True,
               help="No summary on standard error (errors and warnings are still shown).")
 @click.option("-v", "--verbose", is_flag=True, help="Summarise every file; tracebacks for internal errors.")
