@@ -194,6 +194,36 @@ def test_relative_paths_follow_each_clients_working_directory(helpers):
         assert np.array_equal(np.load(folder / "out.npy"), np.load(folder / "plain.npy"))
 
 
+MAKEFILE = """\
+IN := $(wildcard in/*.png)
+all: $(IN:in/%.png=out/%.png)
+out/%.png: in/%.png
+\t@mkdir -p out
+\t@"$(CONVCLI)" -q filter $< -k sobel-x -o $@
+"""
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_j2_through_the_helper_writes_the_same_files(helpers):
+    # The README's use: a pattern rule, one call per file, `make -j2` with CONVCLI_HELPER=1 exported.
+    rng = np.random.default_rng(5)
+    (helpers.work / "in").mkdir()
+    for index in range(12):
+        Image.fromarray(rng.integers(0, 256, (24, 20 + index), dtype=np.uint8)).save(helpers.work / "in" / f"{index}.png")
+    (helpers.work / "Makefile").write_text(MAKEFILE)
+    make = ["make", "-s", "-j2", f"CONVCLI={CONVCLI}"]
+    plain = subprocess.run(make, cwd=helpers.work, env=helpers.plain, capture_output=True, timeout=300)
+    assert (plain.returncode, plain.stderr) == (0, b"")
+    expected = {path.name: path.read_bytes() for path in (helpers.work / "out").iterdir()}
+    assert len(expected) == 12
+    helpers.start()
+    shutil.rmtree(helpers.work / "out")
+    through = subprocess.run(make, cwd=helpers.work, env=helpers.env, capture_output=True, timeout=300)
+    assert (through.returncode, through.stderr) == (0, b"")
+    assert {path.name: path.read_bytes() for path in (helpers.work / "out").iterdir()} == expected
+    assert len(helpers.pids()) == 1  # one helper served them all
+
+
 # --- signals ---------------------------------------------------------------------------------------
 
 
