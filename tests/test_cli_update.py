@@ -186,6 +186,39 @@ def test_touching_the_pipeline_file_or_a_kernel_it_names_rebuilds_all(run, touch
     assert rewritten(outputs, 10) == outputs
 
 
+def _weighted_pipeline():
+    np.save("w.npy", np.array([[0, 1, 0], [1, 2, 1], [0, 1, 0]], np.float32).reshape(3, 3, 1, 1) / 6)
+    np.savez("b.npz", bias=np.array([1.0], np.float32))
+    with open("net.yaml", "w") as handle:
+        handle.write("steps:\n  - conv2d: {weights: w.npy, bias: 'b.npz:bias', padding: same}\n")
+    stamp(["w.npy", "b.npz", "net.yaml"], 0)
+
+
+@pytest.mark.parametrize("touched", ["w.npy", "b.npz", "net.yaml"])
+def test_touching_a_weight_file_the_pipeline_names_rebuilds_all(run, touched):
+    images("in", names=("a", "b"))
+    _weighted_pipeline()
+    args = ("pipeline", "net.yaml", "in", "-O", "out", "--update", "--json")
+    outputs = ["out/a.png", "out/b.png"]
+    report_of(run(*args))
+    stamp(outputs, 10)
+    assert report_of(run(*args))["up_to_date"] == 2
+    stamp([touched], 20)
+    assert report_of(run(*args))["ok"] == 2
+    assert rewritten(outputs, 10) == outputs
+
+
+def test_a_pipeline_never_writes_over_a_weight_file_it_names(run):
+    output = "w.npy"  # (.npz is no output format)
+    images("in", names=("a",))
+    _weighted_pipeline()
+    before = Path(output).read_bytes()
+    result = run("pipeline", "net.yaml", "in/a.png", "-o", output)
+    assert result.exit_code == 2
+    assert "refusing to overwrite a file this run reads" in result.output and output in result.output
+    assert Path(output).read_bytes() == before
+
+
 def test_a_recursive_folder_into_an_output_folder(run):
     images("in", names=("a",))
     images("in/sub", names=("b",))

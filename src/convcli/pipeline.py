@@ -58,6 +58,8 @@ class Step:
     defaulted: frozenset[str] = frozenset()
     #: The layer's name and class when the step comes from a model file (``conv2d_1``, ``Conv2D``).
     layer: tuple[str, str] | None = None
+    #: The files its options read, as ``(role, path)``: weight files (``weights: w.npy``).
+    files: tuple[tuple[str, str], ...] = ()
 
     def error(self, message: str, *, line: int | None = None, cls: type = None) -> ConvcliError:
         """An error about this step, pointing at its file and line (a model's: at its layer)."""
@@ -170,6 +172,8 @@ def parse_step(
             raise step.error(error.message, line=where) from None
         except (ValueError, TypeError) as error:
             raise step.error(str(error), line=where) from None
+    files = tuple((f"{name} file", found) for name, value in options.items()
+                  if (found := kind.option(name).value.file(value, context=context)) is not None)
     try:
         kind.rules(checked, wording)
     except RuleError as error:
@@ -180,7 +184,7 @@ def parse_step(
         raise step.error(error.message) from None
     except ValueError as error:  # weights that do not fit the options (a layer's `filters`)
         raise step.error(str(error), line=lines.get("weights")) from None
-    return replace(step, options=completed, save=save,
+    return replace(step, options=completed, save=save, files=files,
                    defaulted=frozenset(completed) - frozenset(checked) - {"kernels"})
 
 

@@ -207,15 +207,17 @@ def run_chains(
             return None
         return Streamable(list(full[0]), planned, dtype, results)
 
-    # Kernel files (-k FILE, a pipeline's `kernel:` entries) are read by this run too: never overwritten.
+    # Kernel files (-k FILE, a pipeline's `kernel:` entries) and weight files (a step's `files`) are
+    # read by this run too: never overwritten, and --update compares their times.
     kernels = [kernel for steps in full for step in steps
                for kernel in [*step.options.get("kernels", ()), step.options.get("kernel")] if kernel is not None]
     kernel_files = [("kernel file", kernel.file) for kernel in kernels if kernel.file is not None]
+    step_files = [pair for steps in full for step in steps for pair in step.files]
     if explaining is not None:
         show = explaining.show(show)
     run_batch(command=command, inputs=collect_inputs(inputs), products=names, options=options,
               compute=compute, describe=describe, stackable=stackable, show=show, templates=templates,
-              memory=memory, reads=[*reads, *kernel_files], stream=stream)
+              memory=memory, reads=[*reads, *kernel_files, *step_files], stream=stream)
 
 
 def _run(steps: Sequence[Any], image: Any, *, has_alpha: bool, max_pixels: int, options: OutputOptions,

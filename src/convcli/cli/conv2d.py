@@ -59,13 +59,4 @@ def conv2d_command(inputs: tuple[str, ...], **params: Any) -> None:
     explain = pop_explain(params)
     options, show = pop_summary_options(params, computed=explain is not None)
     run_chains(command="conv2d", inputs=inputs, options=options, chains=[[step]], names=["conv2d"], gray=gray,
-               show=show, reads=weight_files(given), explain=explain)
-
-
-def weight_files(given: dict[str, Any]) -> list[tuple[str, str]]:
-    """The files --weights and --bias read: this run never writes over them."""
-    from ..models.weights import split_spec
-    from ..vocabulary import INITIALIZERS
-
-    return [(f"{name} file", str(split_spec(spec)[0])) for name in ("weights", "bias")
-            if isinstance(spec := given.get(name), str) and spec not in INITIALIZERS and not spec.lstrip().startswith("[")]
+               show=show, explain=explain)  # the weight files it reads are the step's (Step.files)

@@ -2,7 +2,8 @@
 
 An input is up to date when every output its targets name exists and none of them is older than
 the input or than any file the run reads besides it (``reads``: kernel files, also those found
-through ``--kernel-dir``; the pipeline file; ``--weights`` and ``--bias`` files). make rebuilds a
+through ``--kernel-dir``; the pipeline file and the weight files its steps name; ``--weights`` and
+``--bias`` files). make rebuilds a
 target when a prerequisite is *newer* than it, so an output as new as every file it is made from
 (equal modification times, common on file systems that keep whole seconds) is up to date. An
 up-to-date input is neither read nor written: its report entries say ``"status": "up-to-date"``.

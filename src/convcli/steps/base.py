@@ -48,6 +48,11 @@ class Value:
     def read(self, value: Any, *, name: str, context: Context) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def file(self, value: Any, *, context: Context) -> str | None:
+        """The file :meth:`read` reads for ``value`` besides the pipeline file, or None (a run never
+        writes over it, and ``--update`` compares its time: docs/semantics.md §7)."""
+        return None
+
 
 @dataclass(frozen=True)
 class Choice(Value):
@@ -190,6 +195,23 @@ class Weights(Value):
             raise ValueError(f"`{name}` must be numbers, a file like w.npy or model.npz:KEY"
                              + (" or an initialiser name" if self.initializers else "") + f", got {value!r}")
         return _finite_array(value, name=name)
+
+    def file(self, value: Any, *, context: Context) -> str | None:
+        """The weight file ``value`` names, found as :meth:`read` finds it; None for numbers or an
+        initialiser's name.
+
+        >>> Weights(initializers=True).file("he_normal", context=Context()), Weights().file("[[1]]", context=Context())
+        (None, None)
+        >>> Weights().file("model.npz:conv1/kernel", context=Context(base="/data"))
+        '/data/model.npz'
+        """
+        from ..vocabulary import INITIALIZERS
+
+        if not isinstance(value, str) or (self.initializers and value in INITIALIZERS) or value.lstrip().startswith("["):
+            return None
+        from ..models.weights import split_spec
+
+        return str(split_spec(value, base_dir=context.base)[0])
 
 
 def _finite_array(value: Any, *, name: str) -> Any:
