@@ -142,6 +142,19 @@ def test_numpy_engine_gives_opencvs_bits(monkeypatch, name, dtype):
         assert by_numpy.tobytes() == by_opencv.tobytes(), settings  # the same bits, signed zeros included
 
 
+@pytest.mark.parametrize("side", [7, 8, 9])
+def test_a_large_non_separable_kernel_stays_with_opencv_whose_fft_is_not_exact(monkeypatch, side):
+    # From 50 taps OpenCV may filter a non-separable kernel by FFT (measured: an 8×8 integer disk on
+    # uint8 differs from the exact sums by 0.0015): auto must then not give the image to NumPy.
+    rng = np.random.default_rng(side)
+    kernel = rng.integers(-2, 3, (side, side)).astype(float)
+    assert engines._separable(kernel) is None
+    assert exact_in_any_order(kernel, np.uint8) is (side * side < 50)
+    monkeypatch.setattr(engines, "opencv_imported", lambda: False)
+    image = rng.integers(0, 256, (64, 64), dtype=np.uint8)
+    assert filter2d(image, kernel, engine="auto").tobytes() == filter2d(image, kernel, engine="opencv").tobytes()
+
+
 def test_numpy_engine_matches_a_slow_loop(monkeypatch):
     """Independent of both engines: Σ k[a, b] · xp[i·sy + a·dy, j·sx + b·dx] over numpy.pad's padding."""
     monkeypatch.setattr(engines, "opencv_imported", lambda: False)

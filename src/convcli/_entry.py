@@ -1,7 +1,7 @@
 """The ``convcli`` command's entry point (``[project.scripts]`` and ``python -m convcli``).
 
-It imports nothing but the standard library's ``signal`` before it is ready for Ctrl-C and
-SIGTERM, so that an interruption while the command-line modules are still being imported (the
+It imports nothing but the standard library's ``os`` and ``signal`` (and convcli's version string)
+before it is ready for Ctrl-C and SIGTERM, so that an interruption while the command-line modules are still being imported (the
 first tenth of a second) ends as one interrupted later does: one line, exit 130 or 143, never a
 ``KeyboardInterrupt`` traceback. Once :func:`convcli.cli.main` runs, it handles them itself.
 

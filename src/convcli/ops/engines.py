@@ -84,7 +84,8 @@ def exact_in_any_order(kernel: np.ndarray, dtype: Any, *, fill: float = 0.0) -> 
     result, 53 for float64: :func:`work_dtype`), every weight, product and partial sum is a
     multiple of ``2^-s`` below ``2^(p-s)``, so it is exact in the working type and any order of
     summation gives the exact sum. A kernel OpenCV filters in two passes (:func:`_separable`) must
-    pass the rule as its column factor and as the column and row together.
+    pass the rule as its column factor and as the column and row together; any other kernel must
+    have fewer than ``_OPENCV_FFT_TAPS`` taps, from where OpenCV may sum by FFT (never exact).
 
     Examples
     --------
@@ -101,6 +102,9 @@ def exact_in_any_order(kernel: np.ndarray, dtype: Any, *, fill: float = 0.0) -> 
     False
     >>> exact_in_any_order(sobel, np.uint8, fill=0.5), exact_in_any_order(sobel, np.uint8, fill=-7)
     (False, True)
+    >>> disk = (np.add.outer(np.arange(8) - 3.5, np.zeros(8)) ** 2 + np.add.outer(np.zeros(8), np.arange(8) - 3.5) ** 2 < 12)
+    >>> exact_in_any_order(disk.astype(float), np.uint8)      # 64 taps, not separable: OpenCV's FFT
+    False
     """
     dtype = np.dtype(dtype)
     if dtype.kind not in "biu" or not math.isfinite(fill) or not float(fill).is_integer():
@@ -113,7 +117,7 @@ def exact_in_any_order(kernel: np.ndarray, dtype: Any, *, fill: float = 0.0) -> 
         return False
     factors = _separable(kernel)
     if factors is None:
-        return True
+        return kernel.size < _OPENCV_FFT_TAPS
     # OpenCV's two passes hold the column pass's results, then the row pass's sums of them.
     column, row = (_scaled_sum(f.astype(work_dtype(dtype))) for f in factors)
     return (column is not None and row is not None and column[0] * largest < limit
