@@ -370,6 +370,24 @@ def test_fields_round_trip_and_a_cut_request_is_refused():
         _helper.decode_fields(data[:2])
 
 
+@pytest.mark.parametrize("seen", ["/proc/self/ns/mnt", "/"])
+def test_the_key_changes_with_the_namespaces_and_root_and_nice_value(monkeypatch, seen):
+    # A client in another mount namespace or chroot (a container sharing the socket directory)
+    # sees other files: it must not be served by this helper.
+    key = _helper.helper_key()
+    real_stat = os.stat
+
+    def elsewhere(path, *args, **kwargs):
+        info = real_stat(path, *args, **kwargs)
+        return os.stat_result((info.st_mode, info.st_ino + 1, *info[2:])) if path == seen else info
+
+    monkeypatch.setattr(os, "stat", elsewhere)
+    assert _helper.helper_key() != key
+    monkeypatch.setattr(os, "stat", real_stat)
+    monkeypatch.setattr(os, "getpriority", lambda which, who: 19)
+    assert _helper.helper_key() != key
+
+
 def test_the_key_changes_with_what_is_read_at_import_time(monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     first = _helper.helper_key()

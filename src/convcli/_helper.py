@@ -113,8 +113,10 @@ def code_fingerprint(package: str) -> list[str]:
 
 def helper_key() -> str:
     """16 hex digits naming what a helper was started with: the interpreter, its flags and
-    ``sys.path``, convcli's version, directory and code, the user's ids, the CPU affinity and the
-    environment variables read at import time (:data:`IMPORT_TIME_PREFIXES`).
+    ``sys.path``, convcli's version, directory and code, the user's ids, the CPU affinity, the nice
+    value, the namespaces and root directory the process sees files and processes through (a
+    client in a container or chroot that shares the socket directory gets a helper of its own), and
+    the environment variables read at import time (:data:`IMPORT_TIME_PREFIXES`).
 
     Examples
     --------
@@ -131,9 +133,20 @@ def helper_key() -> str:
         cpus = []
     environment = sorted(f"{name}={value}" for name, value in os.environ.items()
                          if name.startswith(IMPORT_TIME_PREFIXES))
+    try:
+        nice = os.getpriority(os.PRIO_PROCESS, 0)
+    except OSError:
+        nice = 0
+    views = []
+    for view in ("/proc/self/ns/mnt", "/proc/self/ns/pid", "/proc/self/ns/user", "/"):
+        try:
+            info = os.stat(view)
+            views.append(f"{info.st_dev}:{info.st_ino}")
+        except OSError:
+            views.append("-")
     parts = [sys.executable, sys.version, repr(sys.flags), repr(sys.warnoptions), repr(sys._xoptions),
              *sys.path, __version__, package, f"{os.getuid()}:{os.getgid()}:{sorted(os.getgroups())}",
-             repr(cpus), *environment, *code_fingerprint(package)]
+             repr(cpus), str(nice), *views, *environment, *code_fingerprint(package)]
     data = "\0".join(parts).encode("utf-8", "surrogateescape")
     return f"{zlib.crc32(data):08x}{zlib.adler32(data[::-1]):08x}"
 

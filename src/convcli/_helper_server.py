@@ -112,7 +112,9 @@ def _loop(listener: Any, socket_path: str, identity: tuple[int, int]) -> None:
     idle = _helper.idle_seconds()
     poller = select.epoll()
     _SERVER_DESCRIPTORS.add(poller.fileno())
-    poller.register(listener.fileno(), select.EPOLLIN)
+    listener_fd = listener.fileno()
+    listener.setblocking(False)  # a connection given up before accept() must not block the loop
+    poller.register(listener_fd, select.EPOLLIN)
     # descriptor -> ("exit", pidfd) for a worker's pidfd, ("client", pidfd) for its connection
     events: dict[int, tuple[str, int]] = {}
     jobs: dict[int, tuple[Any, int]] = {}  # pidfd -> (client connection, worker pid)
@@ -128,10 +130,12 @@ def _loop(listener: Any, socket_path: str, identity: tuple[int, int]) -> None:
         if listening and not jobs and time.monotonic() - last_activity >= idle:
             return
         for fd, _mask in poller.poll(min(1.0, idle)):
-            if fd not in events:
+            if listening and fd == listener_fd:
                 _accept(listener, poller, events, jobs)
-            else:
+            elif fd in events:
                 _finish(fd, poller, events, jobs)
+            # else: an event of a descriptor an earlier event of this batch let go (a client that
+            # ended as its worker did): nothing left to do for it
             last_activity = time.monotonic()
 
 
@@ -142,6 +146,7 @@ def _accept(listener: Any, poller: Any, events: dict[int, tuple[str, int]], jobs
 
     try:
         connection, _address = listener.accept()
+        connection.setblocking(True)  # the worker reads its request, the helper sends its status
     except OSError:
         return
     try:
