@@ -293,6 +293,8 @@ def test_plain_texts_are_read_without_pyyaml(text):
     "a: &x 1\n", "a: !!str 1\n", "a: |\n  x\n", "a: {b: 1}\n", "a:\n- [1]\n", "a:\n    - [1]\n", "a:\n  - 1\n",
     "a: b\n  c\n", "  a: 1\n", "a: 1\r\n", "a:\t1\n", "---\na: 1\n", "a: 1\n...\n", "a: é\n", "",
     "a: " + "9" * 5000 + "\n", "a: ?\n", "a: ,b\n", "a: b,\n", "a : 1\n", "a: [b]c]\n",
+    # comments are text too (found in review): other line breaks, control characters; `?` in a flow
+    "a: 1\n# x\rb: 2\n", "a: 1\n# x\x85b: 2\n", "a: 1\n# x\u2028b: 2\n", "a: 1\n# bell \x07\n", "m: [a?b, c]\n",
 ])
 def test_plain_texts_and_near_misses(text):
     _assert_same_or_declined(text)
@@ -314,7 +316,7 @@ def test_the_limits_hold_on_the_plain_path():
 
 
 _PIECES = ["a", "b", "name", "true", "null", "1", "-1", "+.5", "1e3", ".inf", "x y", "-", ":", ": ", ",", "[", "]",
-           " ", "  - ", "- ", "#", "'", "é", "\t", "~", "010", "a:b", "?", "|", "# c"]
+           " ", "  - ", "- ", "#", "'", "é", "\t", "~", "010", "a:b", "?", "|", "# c", "\r", "\x85", "\x07", "a?b"]
 
 
 @given(st.lists(st.lists(st.sampled_from(_PIECES), max_size=6).map("".join), max_size=6).map("\n".join))

@@ -147,7 +147,12 @@ def scalar_value(tag: str, value: str) -> Any:
 # `  - [a, b]` rows. Anything else (and any duplicate key, non-string key, empty value, limit
 # exceeded or unreadable number) goes to PyYAML, which reads it or says what is wrong.
 _PLAIN_LINE = re.compile(r"[ -~]*\Z")
+#: The whole text, comments included: printable ASCII and newlines only (PyYAML refuses control
+#: characters and takes \r, \x85, \u2028 and \u2029 as line breaks, even inside a comment).
+_PLAIN_TEXT = re.compile(r"[\n -~]*\Z")
 _NOT_PLAIN = frozenset("#'\"&*!|>%@`{}\\")
+#: Characters that end or break a plain scalar inside ``[...]`` in PyYAML (``[a?b]`` is an error there).
+_FLOW_STOPS = frozenset(":[]?")
 _KEY_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*):(?: +(.*))?\Z")
 _ROW_LINE = re.compile(r"  - \[(.*)\]\Z")
 
@@ -159,7 +164,7 @@ class _NotPlain(Exception):
 def _plain_scalar(text: str, *, flow: bool) -> Any:
     """The value of one plain scalar of the plain form (block context, or inside ``[...]``)."""
     if (not text or text[0] in "?:,[]" or (text[0] == "-" and text[1:2] in ("", " "))
-            or ": " in text or text.endswith(":") or (flow and (":" in text or "[" in text or "]" in text))):
+            or ": " in text or text.endswith(":") or (flow and not _FLOW_STOPS.isdisjoint(text))):
         raise _NotPlain
     try:
         return scalar_value(scalar_tag(text), text)
@@ -184,6 +189,8 @@ def _plain_document(text: str, *, max_depth: int, max_nodes: int) -> LineDict | 
 
 
 def _read_plain(text: str, *, max_depth: int, max_nodes: int) -> LineDict:
+    if not _PLAIN_TEXT.match(text):
+        raise _NotPlain
     document = LineDict()
     nodes, depth = 1, 1
     rows: LineList | None = None  # the block rows of the key before, while they go on
