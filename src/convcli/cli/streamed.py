@@ -72,32 +72,23 @@ def run_streamed(job: Any, position: int, outcome: Any, started: float, *,
         info = images.probe(input_file.source, limits=images.streamed_limits(job.limits))
     except (ConvcliError, ValueError):
         return None  # the whole-image path reads it again and says what is wrong, as it always has
-    try:
-        streamable = job.stream(info)
-        if streamable is None:
-            return None
-        planned = streamable.planned
-        fmt = target.format
-        dtype = options.dtype or images.default_dtype(fmt, info.dtype, result_dtype=planned.dtype)
-        scale = options.scale or planned.scale
-        if scale == "normalize" and dtype.startswith("uint"):
-            return None  # the whole result's range is needed before the first band is mapped
-        if options.split and len(planned.shape) == 3:
-            return None
-        whole = estimate_memory([streamable.steps], info.shape, info.dtype, has_alpha=info.has_alpha,
-                                start_dtype=streamable.start_dtype, outputs=[(0, dtype, fmt)], engine=options.engine,
-                                max_pixels=streamable.max_pixels)
-    except Exception:
-        # An output no band writer writes goes to the whole-image path whatever the above raised,
-        # as when its format was asked first.
-        if _output_reason(target) is not None:
-            return None
-        raise
+    streamable = job.stream(info)
+    if streamable is None:
+        return None
+    planned = streamable.planned
+    fmt = target.format
+    dtype = options.dtype or images.default_dtype(fmt, info.dtype, result_dtype=planned.dtype)
+    scale = options.scale or planned.scale
+    if scale == "normalize" and dtype.startswith("uint"):
+        return None  # the whole result's range is needed before the first band is mapped
+    if options.split and len(planned.shape) == 3:
+        return None
+    whole = estimate_memory([streamable.steps], info.shape, info.dtype, has_alpha=info.has_alpha,
+                            start_dtype=streamable.start_dtype, outputs=[(0, dtype, fmt)], engine=options.engine,
+                            max_pixels=streamable.max_pixels)
     max_memory = job.limits.max_memory
     if options.band_rows is None and whole.bytes < STREAM_FROM and (max_memory is None or whole.bytes <= max_memory):
         return None  # a small input: the band machinery is not even imported
-    if _output_reason(target) is not None:
-        return None
     # lazy: the band machinery only for an input that streams
     from ..bands.stream import BAND_ROUND, auto_band_rows, stream_chain
     from ..images.limits import _check_limits as check_limits
@@ -172,23 +163,18 @@ def _entry(outcome: Any, input_file: Any, target: Any, info: Any, planned: Any, 
 
 
 def _static_reason(job: Any, targets: list[Any]) -> str | None:
-    """Why no input of this run is streamed, known before any input is opened; None: it may be
-    (and then :func:`_output_reason` of its one target says whether a band writer writes it)."""
+    """Why no input of this run is streamed, known before any input is opened (the command, the
+    output: one file a band writer writes), or None: it may be."""
     options = job.options
     if job.stream is None:
         return "the command computes more than one chain"
     if len(targets) != 1 or targets[0].described_only or targets[0].path == "-":
         return "the result is not one file"
+    from ..images.atomic import written_through
+    from ..images.formats import BAND_FORMATS
+
+    if targets[0].format not in BAND_FORMATS or written_through(targets[0].path):
+        return "the output is not written band by band"
     if job.preview is not None or job.show or options.allow_nonfinite:
         return "the whole result is needed"
-    return None
-
-
-def _output_reason(target: Any) -> str | None:
-    """Why ``target`` cannot be written band by band, or None. Asked once an input is found large
-    enough to stream: the band writers' table comes with their module."""
-    from .. import images
-
-    if target.format not in images.BAND_FORMATS or images.written_through(target.path):
-        return "the output is not written band by band"
     return None
