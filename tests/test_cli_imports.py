@@ -46,6 +46,8 @@ _LIBRARIES = {
     "PIL": "import PIL.Image, PIL.PngImagePlugin",
     "yaml": "import yaml",
     "numpy.random": "import numpy.random",
+    # what `kernels` lays its table out with; older rich versions bring more of the standard library
+    "rich": "import rich.console, rich.table",
 }
 
 # The modules convcli itself brings in, per command, beyond the libraries named (which bring in their own).
