@@ -33,8 +33,9 @@ importing :mod:`convcli.kernels.spec` (shell completion) costs neither numpy nor
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
 
 # public name -> module that defines it
 _API = {
@@ -69,13 +70,5 @@ if TYPE_CHECKING:  # pragma: no cover
     from .spec import FILE_EXTENSIONS, MAX_ELEMENTS, MAX_SIDE, builtin_kernel_dir
 
 
-def __getattr__(name: str) -> Any:
-    if name in _API:
-        value = getattr(import_module(f"{__name__}.{_API[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+# each name imported from its module on first use (convcli._lazy)
+__getattr__, __dir__ = lazy_exports(globals(), {name: f"{__name__}.{module}" for name, module in _API.items()})
