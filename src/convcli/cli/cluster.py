@@ -112,3 +112,324 @@ def _worker_check(cwd: str) -> dict[str, Any]:
     from .._version import __version__
 
     return {"cwd": os.path.isdir(cwd), "convcli": __version__}
+
+
+def _versions(packages: tuple[str, ...]) -> dict[str, str | None]:
+    """The installed versions of ``packages`` (None: not installed) and Python's major.minor."""
+    import sys
+    from importlib.metadata import PackageNotFoundError, version
+
+    found: dict[str, str | None] = {"python": "{}.{}".format(*sys.version_info[:2])}
+    for package in packages:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+def _worker_check(cwd: str) -> dict[str, Any]:
+    """What a run asks every worker before any task: does it see the client's working folder, and
+    which versions it runs."""
+    return {"cwd": os.path.isdir(cwd), "versions": _versions(CHECKED_PACKAGES)}
+
+
+def version_mismatch(mine: dict[str, str | None], theirs: dict[str, dict[str, str | None]]) -> str | None:
+    """One line naming every package whose version differs between this process (``mine``) and the
+    cluster's processes (``theirs``: by process name, e.g. a worker's address), or None.
+
+    Examples
+    --------
+    >>> version_mismatch({"numpy": "2.4.6", "zarr": "3.1.6"},
+    ...                  {"w1": {"numpy": "2.4.6", "zarr": "3.1.6"}, "w2": {"numpy": "2.2.0", "zarr": None}})
+    'the cluster runs other versions: numpy 2.4.6 here, 2.2.0 on w2; zarr 3.1.6 here, none on w2'
+    """
+    differences = []
+    for package, here in mine.items():
+        where: dict[str, list[str]] = {}
+        for process, versions in theirs.items():
+            if package in versions and versions[package] != here:
+                where.setdefault(versions[package] or "none", []).append(process)
+        if where:
+            differences.append(f"{package} {here or 'none'} here, " + ", ".join(
+                f"{found} on {', '.join(sorted(processes))}" for found, processes in sorted(where.items())))
+    return "the cluster runs other versions: " + "; ".join(differences) if differences else None
+
+
+def scheduler_unreachable(address: str, seconds: float = CONNECT_SECONDS) -> str | None:
+    """None when a Dask scheduler answers at ``address`` within ``seconds``, else why not (one
+    line). Dask's own Client waits its whole timeout for a refused connection and hangs on a port
+    that accepts but does not speak Dask; this asks the scheduler who it is, with a deadline."""
+    import asyncio
+    import socket
+
+    from distributed.comm import parse_address, parse_host_port
+    from distributed.core import rpc
+
+    async def identity() -> Any:
+        async with rpc(address) as scheduler:
+            return await asyncio.wait_for(scheduler.identity(), seconds)
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme == "tcp":  # a refusal is known at once, not after the deadline
+            socket.create_connection(parse_host_port(location), timeout=seconds).close()
+        who = asyncio.run(asyncio.wait_for(identity(), seconds))
+    except (asyncio.TimeoutError, TimeoutError):
+        return f"no answer from a Dask scheduler within {seconds:g} s"
+    except MemoryError:  # Dask took the bytes of something else for a frame's length
+        return "what answers there is not a Dask scheduler"
+    except (OSError, ValueError, TypeError) as error:
+        return getattr(error, "strerror", None) or str(error).splitlines()[0] or type(error).__name__
+    except Exception as error:  # noqa: BLE001 - any other way the handshake fails: the same one line
+        return str(error).splitlines()[0] if str(error) else type(error).__name__
+    kind = who.get("type") if isinstance(who, dict) else None
+    if kind != "Scheduler":
+        return f"that is a Dask {kind or 'process'}, not the scheduler" if kind else "not a Dask scheduler"
+    return None
+
+
+def _local_workers(address: str) -> int | None:
+    """N of ``local:N``, None for another address; a bad N is a usage error."""
+    if not address.startswith(LOCAL_PREFIX):
+        return None
+    count = address[len(LOCAL_PREFIX):]
+    if not count.isdigit() or int(count) < 1:
+        raise click.UsageError(f"--scheduler local:N starts N local worker processes; N must be a whole number "
+                               f"of at least 1, got {count!r}")
+    return int(count)
+
+
+@contextlib.contextmanager
+def connect(address: str) -> Iterator[Any]:
+    """A ``distributed.Client`` of the cluster at ``address`` (``local:N``: a LocalCluster of N
+    processes started for this run, closed after it), checked before any work; a usage error
+    (exit 2, one line) when it cannot be used."""
+    import logging
+    import warnings
+
+    def refuse(reason: str) -> click.UsageError:
+        return click.UsageError(f"--scheduler {address}: {reason}")
+
+    workers = _local_workers(address)
+    try:
+        import distributed
+    except ImportError:
+        raise refuse('Dask is not installed; pip install "convcli[cluster]"') from None
+    # The client's own log lines (a worker lost, a key rescheduled) would land among convcli's lines.
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    cluster = None
+    with warnings.catch_warnings():
+        # Dask warns about mismatched versions on connecting; convcli says it in one line below.
+        warnings.simplefilter("ignore")
+        if workers is not None:
+            cluster = distributed.LocalCluster(n_workers=workers, processes=True, threads_per_worker=1,
+                                               dashboard_address=None, silence_logs=logging.CRITICAL,
+                                               host="127.0.0.1")
+            client = distributed.Client(cluster, set_as_default=False)
+        else:
+            reason = scheduler_unreachable(address)
+            if reason is not None:
+                raise refuse(reason)
+            try:
+                client = distributed.Client(address, timeout=f"{CONNECT_SECONDS}s", set_as_default=False)
+            except (OSError, ValueError, TypeError) as error:
+                raise refuse(str(error).splitlines()[0]) from None
+    try:
+        _check_cluster(client, refuse)
+        yield client
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def _check_cluster(client: Any, refuse: Callable[[str], click.UsageError]) -> None:
+    """Before any work: the cluster has a worker, every worker sees this folder and runs the
+    versions this process runs."""
+    try:
+        client.wait_for_workers(1, timeout=WORKERS_SECONDS)
+    except (TimeoutError, OSError):
+        raise refuse(f"the scheduler has no worker (waited {WORKERS_SECONDS:g} s)") from None
+    cwd = os.getcwd()
+    checks = client.run(_worker_check, cwd)
+    scheduler = client.run_on_scheduler(_versions, SCHEDULER_PACKAGES)
+    mismatch = version_mismatch(_versions(CHECKED_PACKAGES),
+                                {"the scheduler": scheduler, **{w: c["versions"] for w, c in checks.items()}})
+    if mismatch is not None:
+        raise refuse(mismatch)
+    blind = sorted(worker for worker, check in checks.items() if not check["cwd"])
+    if blind:
+        raise refuse(f"the worker{'s' if len(blind) > 1 else ''} {', '.join(blind)} cannot see this folder "
+                     f"({cwd}); a cluster's workers need the same paths as this machine (shared storage)")
+
+
+def run_on_cluster(job: Job, emit: Callable[[Outcome], None], progress: ProgressBar, *, address: str) -> None:
+    """Run every input of ``job`` as a task on the Dask cluster at ``address`` and ``emit`` their
+    outcomes in input order, as :class:`convcli.cli.workers.Parallel` does with local workers."""
+    from .targets import sweep_plan_temp_files
+
+    with connect(address) as client:
+        try:
+            ClusterRun(job, emit, progress, client, address).run()
+        finally:
+            sweep_plan_temp_files(job.plan)
+
+
+@dataclass
+class ClusterRun:
+    """The client's loop of one cluster run: tasks submitted a window at a time, outcomes emitted
+    in input order, ``--fail-fast``'s staged outputs published in that order."""
+
+    job: Job
+    emit: Callable[[Outcome], None]
+    progress: ProgressBar
+    client: Any
+    address: str
+    buffer: dict[int, Outcome | None] = field(default_factory=dict)  # finished, waiting for those before them
+    next: int = 0              # the next position to emit
+    done: int = 0
+    stop_after: int = -1       # --fail-fast: the first failed position (set in run)
+    inflight: dict[str, int] = field(default_factory=dict)  # task key → position
+    futures: dict[str, Any] = field(default_factory=dict)
+
+    def run(self) -> None:
+        from collections import deque
+
+        from distributed import as_completed
+
+        from ..images.atomic import run_owner
+
+        job, client = self.job, self.client
+        total = len(job.inputs)
+        self.stop_after = total
+        context = TaskContext(cwd=os.getcwd(), owner=run_owner(), stage=job.options.fail_fast)
+        # What workers need of the job: its closures and plan, not this process's callbacks.
+        shipped = replace(job, on_band=None, first_failure=None, settled=None, settled_prefix=None)
+        job_future = client.scatter(shipped, broadcast=True, hash=False)
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        window, ahead = max(64, 16 * workers), max(1024, 256 * workers)
+        run_id = os.urandom(6).hex()
+        pending = deque(range(total))
+        completed: Any = None  # as_completed, made with the first task
+
+        def fill() -> None:
+            nonlocal completed
+            while pending and len(self.inflight) < window and pending[0] - self.next < ahead:
+                if pending[0] > self.stop_after:
+                    pending.clear()
+                    return
+                position = pending.popleft()
+                if position in job.current:  # up to date: neither read nor written, nothing to send
+                    self._record(position, run_one(job, position))
+                    continue
+                key = f"convcli-{run_id}-{position}"
+                future = client.submit(run_file, job_future, position, context, key=key, pure=False, retries=0)
+                self.inflight[key], self.futures[key] = position, future
+                if completed is None:
+                    completed = as_completed([future], loop=client.loop)
+                else:
+                    completed.add(future)
+            self._flush()
+
+        try:
+            fill()
+            for future in completed or ():
+                position = self.inflight.pop(future.key, None)
+                self.futures.pop(future.key, None)
+                if position is None:
+                    continue
+                self._record(position, self._collect(position, future))
+                future.release()
+                fill()
+                self.progress.tick(self.done)
+            self._flush()
+            self.progress.tick(self.done)
+        finally:
+            if self.futures:  # interrupted: nothing more is started on the cluster
+                with contextlib.suppress(Exception):
+                    client.cancel(list(self.futures.values()), force=True)
+            for outcome in self.buffer.values():  # finished, never emitted: their staged files go
+                self._discard(outcome)
+
+    def _collect(self, position: int, future: Any) -> Outcome | None:
+        """A finished task's outcome; None when it was cancelled (--fail-fast stopped before it)."""
+        from distributed import KilledWorker
+
+        from ..errors import ConvcliError
+
+        if future.status == "cancelled":
+            if self.client.status not in ("running", "connecting") or position <= self.stop_after:
+                raise click.ClickException(f"lost the Dask scheduler at {self.address}; "
+                                           f"{len(self.job.inputs) - self.done} files not done")
+            return None
+        error = future.exception() if future.status == "error" else None
+        if error is None:
+            outcome = future.result()
+            outcome.position = position
+            return outcome
+        outcome = Outcome(position)
+        started = time.perf_counter()
+        if isinstance(error, KilledWorker):
+            died = RuntimeError("every worker process that started it died (killed by a signal, out of memory, "
+                                "or crashed)")
+            record_failure(outcome, self.job.inputs[position], died, started)
+        else:  # the task's own machinery (not the file: run_one records those): a worker without the folder...
+            record_failure(outcome, self.job.inputs[position], error, started,
+                           internal=not isinstance(error, ConvcliError))
+        return outcome
+
+    def _record(self, position: int, outcome: Outcome | None) -> None:
+        if outcome is None or outcome.skipped:
+            self.buffer[position] = None
+            return
+        self.buffer[position] = outcome
+        self.done += 1
+        if outcome.failed and self.job.options.fail_fast:
+            self._stop_at(position)
+
+    def _stop_at(self, position: int) -> None:
+        """--fail-fast: nothing after ``position`` is written; its queued tasks are cancelled."""
+        if position >= self.stop_after:
+            return
+        self.stop_after = position
+        later = [self.futures[key] for key, queued in self.inflight.items() if queued > position]
+        if later:
+            self.client.cancel(later)
+
+    def _flush(self) -> None:
+        from ..errors import ImageWriteError
+        from ..images.atomic import publish_staged
+
+        while self.next in self.buffer:
+            outcome = self.buffer.pop(self.next)
+            if outcome is not None and self.next <= self.stop_after:  # nothing after a --fail-fast failure
+                staged, outcome.staged = outcome.staged, []
+                for number, write in enumerate(staged):
+                    try:
+                        publish_staged(write)
+                    except ImageWriteError as error:  # as the write itself failing: this file fails
+                        for rest in staged[number + 1:]:
+                            self._discard_one(rest)
+                        failed = Outcome(self.next)
+                        record_failure(failed, self.job.inputs[self.next], error, time.perf_counter())
+                        outcome = failed
+                        self._stop_at(self.next)
+                        break
+                self.emit(outcome)
+            else:
+                self._discard(outcome)
+            self.next += 1
+
+    @staticmethod
+    def _discard(outcome: Outcome | None) -> None:
+        for write in outcome.staged if outcome is not None else ():
+            ClusterRun._discard_one(write)
+
+    @staticmethod
+    def _discard_one(write: Any) -> None:
+        from ..images.atomic import discard_staged
+
+        discard_staged(write)
