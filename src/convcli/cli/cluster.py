@@ -179,8 +179,10 @@ def scheduler_unreachable(address: str, seconds: float = CONNECT_SECONDS) -> str
         return f"no answer from a Dask scheduler within {seconds:g} s"
     except MemoryError:  # Dask took the bytes of something else for a frame's length
         return "what answers there is not a Dask scheduler"
-    except (OSError, ValueError, TypeError) as error:
-        return getattr(error, "strerror", None) or str(error).splitlines()[0] or type(error).__name__
+    except OSError as error:
+        return f"cannot connect: {error.strerror or str(error).splitlines()[0] or type(error).__name__}"
+    except (ValueError, TypeError) as error:  # the address itself: no port, an unknown scheme...
+        return str(error).splitlines()[0] or type(error).__name__
     except Exception as error:  # noqa: BLE001 - any other way the handshake fails: the same one line
         return str(error).splitlines()[0] if str(error) else type(error).__name__
     kind = who.get("type") if isinstance(who, dict) else None
@@ -310,7 +312,10 @@ class ClusterRun:
         shipped = replace(job, on_band=None, first_failure=None, settled=None, settled_prefix=None)
         job_future = client.scatter(shipped, broadcast=True, hash=False)
         workers = max(1, len(client.scheduler_info().get("workers", {})))
-        window, ahead = max(64, 16 * workers), max(1024, 256 * workers)
+        # Tasks sent ahead: enough to keep every worker busy; under --fail-fast few, since those
+        # sent before a failure is known are done for nothing.
+        window = 2 * workers if job.options.fail_fast else max(64, 16 * workers)
+        ahead = max(1024, 256 * workers)
         run_id = os.urandom(6).hex()
         pending = deque(range(total))
         completed: Any = None  # as_completed, made with the first task
@@ -354,17 +359,15 @@ class ClusterRun:
             for outcome in self.buffer.values():  # finished, never emitted: their staged files go
                 self._discard(outcome)
 
-    def _collect(self, position: int, future: Any) -> Outcome | None:
-        """A finished task's outcome; None when it was cancelled (--fail-fast stopped before it)."""
+    def _collect(self, position: int, future: Any) -> Outcome:
+        """A finished task's outcome."""
         from distributed import KilledWorker
 
         from ..errors import ConvcliError
 
-        if future.status == "cancelled":
-            if self.client.status not in ("running", "connecting") or position <= self.stop_after:
-                raise click.ClickException(f"lost the Dask scheduler at {self.address}; "
-                                           f"{len(self.job.inputs) - self.done} files not done")
-            return None
+        if future.status == "cancelled":  # convcli cancels nothing before it stops: the cluster went away
+            raise click.ClickException(f"lost the Dask scheduler at {self.address}; "
+                                       f"{len(self.job.inputs) - self.done} files not done")
         error = future.exception() if future.status == "error" else None
         if error is None:
             outcome = future.result()
@@ -391,13 +394,10 @@ class ClusterRun:
             self._stop_at(position)
 
     def _stop_at(self, position: int) -> None:
-        """--fail-fast: nothing after ``position`` is written; its queued tasks are cancelled."""
-        if position >= self.stop_after:
-            return
-        self.stop_after = position
-        later = [self.futures[key] for key, queued in self.inflight.items() if queued > position]
-        if later:
-            self.client.cancel(later)
+        """--fail-fast: nothing after ``position`` is started or written. The tasks already sent
+        finish (a task cannot be stopped once running, and would leave its files behind the run's
+        sweep); their staged outputs are discarded, not published."""
+        self.stop_after = min(self.stop_after, position)
 
     def _flush(self) -> None:
         from ..errors import ImageWriteError
