@@ -156,7 +156,7 @@ def version_mismatch(mine: dict[str, str | None], theirs: dict[str, dict[str, st
     return "the cluster runs other versions: " + "; ".join(differences) if differences else None
 
 
-def scheduler_unreachable(address: str, seconds: float = CONNECT_SECONDS) -> str | None:
+def scheduler_unreachable(address: str, seconds: float | None = None) -> str | None:
     """None when a Dask scheduler answers at ``address`` within ``seconds``, else why not (one
     line). Dask's own Client waits its whole timeout for a refused connection and hangs on a port
     that accepts but does not speak Dask; this asks the scheduler who it is, with a deadline."""
@@ -165,6 +165,8 @@ def scheduler_unreachable(address: str, seconds: float = CONNECT_SECONDS) -> str
 
     from distributed.comm import parse_address, parse_host_port
     from distributed.core import rpc
+
+    seconds = CONNECT_SECONDS if seconds is None else seconds
 
     async def identity() -> Any:
         async with rpc(address) as scheduler:
@@ -210,8 +212,11 @@ def connect(address: str) -> Iterator[Any]:
     import logging
     import warnings
 
-    def refuse(reason: str) -> click.UsageError:
-        return click.UsageError(f"--scheduler {address}: {reason}")
+    def refuse(reason: str) -> click.ClickException:
+        """The cluster cannot be used: one line (no usage text: the options were right), exit 2."""
+        failure = click.ClickException(f"--scheduler {address}: {reason}")
+        failure.exit_code = 2
+        return failure
 
     workers = _local_workers(address)
     try:
@@ -248,7 +253,7 @@ def connect(address: str) -> Iterator[Any]:
                 cluster.close()
 
 
-def _check_cluster(client: Any, refuse: Callable[[str], click.UsageError]) -> None:
+def _check_cluster(client: Any, refuse: Callable[[str], click.ClickException]) -> None:
     """Before any work: the cluster has a worker, every worker sees this folder and runs the
     versions this process runs."""
     try:
