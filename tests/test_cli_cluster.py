@@ -6,9 +6,12 @@ processes are in tests/test_cli_cluster_procs.py.
 
 import json
 import os
+import signal
 import socket
+import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -226,3 +229,75 @@ def test_a_pipeline_with_weights_and_printed_values_run_on_the_cluster(tmp_path)
     expected = np.arange(64).reshape(8, 8)[:-1, :-1] + np.arange(64).reshape(8, 8)[1:, 1:]
     expected = expected + np.arange(64).reshape(8, 8)[:-1, 1:] + np.arange(64).reshape(8, 8)[1:, :-1]
     assert np.array_equal(np.asarray(Image.open(tmp_path / "olocal2" / "a.png")), np.clip(expected, 0, 255))
+
+
+def test_progress_bar_follows_the_tasks_on_a_terminal(tmp_path):
+    from test_cli_batch import BAR, _on_a_terminal
+
+    make_batch(tmp_path / "in", count=35)
+    code, shown = _on_a_terminal(tmp_path, "filter", "in", "-k", "box3", "-O", "out", "--scheduler", "local:2")
+    assert code == 1 and BAR in shown and "/35" in shown and "files" in shown
+    assert shown.count("convcli: error:") == 3 and "Traceback" not in shown
+    code, shown = _on_a_terminal(tmp_path, "-q", "filter", "in", "-k", "box3", "-O", "out2", "--scheduler", "local:2")
+    assert code == 1 and BAR not in shown and shown.count("convcli: error:") == 3
+
+
+# Spawned LocalCluster workers run this file's top as __mp_main__: the slow fsync reaches them too.
+SLOW_WRITES = """
+import os, sys, time
+real_fsync = os.fsync
+def fsync(fd):  # every temporary file but img00.png's hangs before its rename
+    name = os.readlink(f"/proc/self/fd/{fd}")
+    if name.endswith(".tmp") and ".img00.png." not in name:
+        time.sleep(60)
+    real_fsync(fd)
+os.fsync = fsync
+if __name__ == "__main__":
+    from convcli.cli import main
+    sys.argv = ["convcli"] + sys.argv[1:]
+    main()
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc names the files")
+@pytest.mark.parametrize("signum,whole_group,code", [(signal.SIGTERM, False, 143), (signal.SIGINT, True, 130)])
+def test_a_signal_stops_the_run_and_its_local_cluster_leaving_no_temporary(tmp_path, signum, whole_group, code):
+    make_batch(tmp_path / "in", count=6, broken=False)
+    (tmp_path / "slow_writes.py").write_text(SLOW_WRITES)
+    process = convcli("filter", "in", "-k", "box3", "-O", "out", "--scheduler", "local:2", cwd=tmp_path,
+                      script=tmp_path / "slow_writes.py", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                      start_new_session=True)
+    out = tmp_path / "out"
+    try:
+        deadline = time.monotonic() + 60
+        while not ((out / "img00.png").exists() and len(leftovers(out)) >= 2):
+            assert time.monotonic() < deadline and process.poll() is None, "the writes never started"
+            time.sleep(0.02)
+        if whole_group:
+            os.killpg(process.pid, signum)
+        else:
+            process.send_signal(signum)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    assert process.returncode == code, stderr.decode()
+    assert b"Traceback" not in stderr
+    assert leftovers(out) == [] and os.listdir(out) == ["img00.png"]
+    assert _processes_of_session(process.pid) == []
+
+
+def _processes_of_session(session):
+    """The processes still alive in session ``session`` (the run and its cluster's)."""
+    alive = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == session and fields[0] != "Z":
+                alive.append(int(entry))
+    return alive

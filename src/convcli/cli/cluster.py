@@ -42,6 +42,8 @@ LOCAL_PREFIX = "local:"
 CONNECT_SECONDS = 5.0
 #: How long a run waits for a scheduler with no worker to get one (seconds).
 WORKERS_SECONDS = 10.0
+#: How long an interrupted run waits for the tasks running on the cluster to finish (seconds).
+GRACE_SECONDS = 3.0
 #: The packages whose versions must be the same on the client and the workers (and, for Dask's
 #: own, the scheduler): Dask's wire format, and what computes the results.
 CHECKED_PACKAGES = ("dask", "distributed", "msgpack", "cloudpickle", "tornado", "toolz", "numpy", "zarr", "convcli")
@@ -278,11 +280,11 @@ def run_on_cluster(job: Job, emit: Callable[[Outcome], None], progress: Progress
     outcomes in input order, as :class:`convcli.cli.workers.Parallel` does with local workers."""
     from .targets import sweep_plan_temp_files
 
-    with connect(address) as client:
-        try:
+    try:
+        with connect(address) as client:
             ClusterRun(job, emit, progress, client, address).run()
-        finally:
-            sweep_plan_temp_files(job.plan)
+    finally:  # once the run's tasks are over (a LocalCluster's workers are gone): what killed ones left
+        sweep_plan_temp_files(job.plan)
 
 
 @dataclass
@@ -358,11 +360,29 @@ class ClusterRun:
             self._flush()
             self.progress.tick(self.done)
         finally:
-            if self.futures:  # interrupted: nothing more is started on the cluster
-                with contextlib.suppress(Exception):
-                    client.cancel(list(self.futures.values()), force=True)
+            if self.futures:  # interrupted
+                self._wind_down()
             for outcome in self.buffer.values():  # finished, never emitted: their staged files go
                 self._discard(outcome)
+
+    def _wind_down(self) -> None:
+        """Interrupted: nothing more is started; the tasks running now get :data:`GRACE_SECONDS` to
+        finish (a running task cannot be stopped from here, and would leave its temporary files
+        after the run's sweep), then every task left is cancelled."""
+        from distributed import wait
+
+        client, futures = self.client, self.futures
+        with contextlib.suppress(Exception):
+            running = {key for keys in client.processing().values() for key in keys}
+            client.cancel([future for key, future in futures.items() if key not in running])
+            finishing = [future for key, future in futures.items() if key in running]
+            if finishing:
+                with contextlib.suppress(Exception):
+                    wait(finishing, timeout=GRACE_SECONDS)
+                for future in finishing:
+                    if future.status == "finished":
+                        self._discard(future.result())
+            client.cancel(list(futures.values()), force=True)
 
     def _collect(self, position: int, future: Any) -> Outcome:
         """A finished task's outcome."""
