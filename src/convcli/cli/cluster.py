@@ -385,19 +385,21 @@ class ClusterRun:
         """Interrupted: nothing more is started; the tasks running now get :data:`GRACE_SECONDS` to
         finish (a running task cannot be stopped from here, and would leave its temporary files
         after the run's sweep), then every task left is cancelled."""
-        from distributed import wait
-
         client, futures = self.client, self.futures
-        with contextlib.suppress(Exception):
+        try:
             running = {key for keys in client.processing().values() for key in keys}
             client.cancel([future for key, future in futures.items() if key not in running])
             finishing = [future for key, future in futures.items() if key in running]
-            if finishing:
-                with contextlib.suppress(Exception):
-                    wait(finishing, timeout=GRACE_SECONDS)
-                for future in finishing:
-                    if future.status == "finished":
-                        self._discard(future.result())
+            deadline = time.monotonic() + GRACE_SECONDS
+            # Polled: distributed.wait needs a default client, which a run does not set.
+            while any(not future.done() for future in finishing) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            for future in finishing:
+                if future.status == "finished":
+                    self._discard(future.result())
+        except Exception:  # noqa: BLE001 - the cluster went away meanwhile: nothing left to wait for
+            pass
+        with contextlib.suppress(Exception):
             client.cancel(list(futures.values()), force=True)
 
     def _collect(self, position: int, future: Any) -> Outcome:
