@@ -357,19 +357,21 @@ class ClusterRun:
                 future = client.submit(run_file, job_future, work, context, key=key, pure=False, retries=0)
                 self.inflight[key], self.futures[key] = position, future
                 if completed is None:
-                    completed = as_completed([future], loop=client.loop)
+                    # with_results: each result is fetched as its task ends, on Dask's own thread,
+                    # not one round trip at a time from here.
+                    completed = as_completed([future], loop=client.loop, with_results=True, raise_errors=False)
                 else:
                     completed.add(future)
             self._flush()
 
         try:
             fill()
-            for future in completed or ():
+            for future, result in completed or ():
                 position = self.inflight.pop(future.key, None)
                 self.futures.pop(future.key, None)
                 if position is None:
                     continue
-                self._record(position, self._collect(position, future))
+                self._record(position, self._collect(position, future, result))
                 future.release()
                 fill()
                 self.progress.tick(self.done)
@@ -402,8 +404,9 @@ class ClusterRun:
         with contextlib.suppress(Exception):
             client.cancel(list(futures.values()), force=True)
 
-    def _collect(self, position: int, future: Any) -> Outcome:
-        """A finished task's outcome."""
+    def _collect(self, position: int, future: Any, result: Any) -> Outcome:
+        """A finished task's outcome, from ``result``: what it returned, or for a task that raised
+        Dask's ``(type, exception, traceback)``."""
         from distributed import KilledWorker
 
         from ..errors import ConvcliError
@@ -411,11 +414,10 @@ class ClusterRun:
         if future.status == "cancelled":  # convcli cancels nothing before it stops: the cluster went away
             raise click.ClickException(f"lost the Dask scheduler at {self.address}; "
                                        f"{len(self.job.inputs) - self.done} files not done")
-        error = future.exception() if future.status == "error" else None
-        if error is None:
-            outcome = future.result()
-            outcome.position = position
-            return outcome
+        if future.status != "error":
+            result.position = position
+            return result
+        error = result[1]
         outcome = Outcome(position)
         started = time.perf_counter()
         if isinstance(error, KilledWorker):
