@@ -94,6 +94,13 @@ def children(pid: int) -> list[tuple[int, str]]:
     return found
 
 
+def nannies_starting(dask_scheduler) -> int:
+    """How many nannies the scheduler sees starting (run on the scheduler, which imports this
+    module: the tests folder is on its PYTHONPATH). The set is internal to distributed, in every
+    version from 2024.1.1 to 2026.8.0 at least; without it, registered workers have to do."""
+    return len(getattr(dask_scheduler, "_starting_nannies", ()))
+
+
 def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     try:
         text = path.read_text(errors="replace")
@@ -234,14 +241,16 @@ class DaskProcesses:
         return pid
 
     def wait_for_workers(self, count: int, timeout: float = START_TIMEOUT) -> None:
-        """Wait until exactly ``count`` workers are registered with the scheduler."""
+        """Wait until exactly ``count`` workers are registered with the scheduler and no nanny is
+        still starting: a worker registers before its nanny has finished starting, and a nanny
+        whose worker process dies in that window exits instead of starting a new one."""
         import distributed
 
         deadline = time.monotonic() + timeout
         with warnings.catch_warnings():  # e.g. a mismatched worker's VersionMismatchWarning
             warnings.simplefilter("ignore")
             with distributed.Client(self.address, timeout="10s", set_as_default=False) as client:
-                while len(client.nthreads()) != count:
+                while len(client.nthreads()) != count or client.run_on_scheduler(nannies_starting):
                     self._check_started(deadline, f"{count} workers registered")
                     time.sleep(0.05)
 
