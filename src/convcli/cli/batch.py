@@ -153,8 +153,15 @@ def run_batch(
         entries.extend(outcome.entries)
         finished["failed" if outcome.failed else "up_to_date" if outcome.up_to_date else "done"] += 1
 
+    # A cluster does the files it can read and write itself: not a dry run (headers are read here),
+    # not an image for this process's standard output.
+    cluster = options.scheduler if options.scheduler is not None and not options.dry_run and not writes_stdout else None
     try:
-        if workers > 1:
+        if cluster is not None:
+            from .cluster import run_on_cluster  # lazy: Dask only when a run asks for it
+
+            run_on_cluster(job, emit, progress, address=cluster)
+        elif workers > 1:
             Parallel(job, emit, progress).run(workers)
         else:
             for position in range(len(job.inputs)):

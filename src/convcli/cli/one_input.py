@@ -82,6 +82,9 @@ class Outcome:
     skipped: bool = False                          # not done: --fail-fast stopped before it
     up_to_date: bool = False                       # not done: --update found its outputs up to date
     previews: list[tuple[str, Any]] = field(default_factory=list)  # --preview: (output, its view), as written
+    # On a cluster under --fail-fast: outputs written but not yet in place (images.atomic.StagedWrite),
+    # for the client to publish in input order (cli/cluster.py).
+    staged: list[Any] = field(default_factory=list)
 
 
 def run_one(job: Job, position: int, *, may_write: Callable[[], bool] | None = None) -> Outcome:

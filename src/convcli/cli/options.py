@@ -293,6 +293,10 @@ output_options = _compose(
     click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
                  help="Worker processes for several inputs (default: one per CPU core; 1: none, "
                  "everything in this process). The results are the same for any N."),
+    click.option("--scheduler", default=None, metavar="ADDRESS", envvar="CONVCLI_SCHEDULER",
+                 help="Run each input as a task on the Dask cluster whose scheduler is at ADDRESS "
+                 "(tcp://HOST:8786; local:N starts N local worker processes for this run); the workers must "
+                 "see the same paths. Needs pip install \"convcli[cluster]\"; also CONVCLI_SCHEDULER."),
     # The limits (images.Limits), each checked before decoding; defaults are images.DEFAULT_MAX_*.
     click.option("--max-pixels", type=click.IntRange(min=1), default=None, metavar="N",
                  help="Refuse images with more pixels than this (default 178,956,970, Pillow's hard limit)."),
@@ -336,6 +340,7 @@ class OutputOptions:
     update: bool = False      # skip inputs whose outputs are up to date (cli/update.py)
     recursive: bool = False
     jobs: int | None = None   # None: one worker per CPU core (see workers.worker_count)
+    scheduler: str | None = None  # a Dask scheduler's address, or local:N (cli/cluster.py); None: this machine
     split: bool = False       # one file per channel
     sheet: str | None = None  # also a contact sheet of the result, named like --name
     sheet_scale: str | None = None  # the sheet's colour scale (None: convcli.sheet's default, each)
@@ -387,6 +392,7 @@ class OutputOptions:
             max_pixels=params.pop("max_pixels"),
             recursive=params.pop("recursive", False),
             jobs=params.pop("jobs", None),
+            scheduler=params.pop("scheduler", None) or None,
             split=params.pop("split", False),
             sheet=params.pop("sheet", None),
             sheet_scale=params.pop("sheet_scale", None),
@@ -428,6 +434,9 @@ class OutputOptions:
                 "--update compares output files with what they are made from; " + (
                     "-o - writes no file: give -o PATH or -O DIR" if options.output == "-" else
                     "--split's channel files are known only once the input is read: drop one of them"))
+        if options.scheduler is not None and options.jobs is not None:
+            raise click.UsageError("--jobs sets this machine's worker processes and --scheduler sends the work to a "
+                                   "Dask cluster's; give one of them")
         if output_required and options.output is None and options.output_dir is None and not options.dry_run:
             raise click.UsageError("no output: give -o PATH, -O DIR, or --dry-run to see the shapes")
         return options

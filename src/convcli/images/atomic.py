@@ -3,12 +3,13 @@ process's own, and the checks around outputs (:func:`same_file`, :func:`written_
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
 import tempfile
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,13 @@ _LIVE_LOCK = threading.RLock()  # re-entrant: a signal handler may clean up mid-
 # worker left (sweep_temp_files) and nothing another convcli run is writing.
 _OWNER = f"{os.getpid()}-{os.urandom(4).hex()}"
 _OWNER_MARK = f".{_OWNER}."  # between the output's name and the random part, in every temporary name
+# A task of another process's run (a Dask worker doing a file of a cluster run) names its temporary
+# files with that run's owner instead, so that the run's own sweep finds what a killed worker left
+# (:func:`owned_by`); None: this process's own.
+_TASK_OWNER: str | None = None
+# Commits being staged (:func:`staged_commits`): each ready temporary is listed here instead of being
+# renamed; None: commits rename at once.
+_STAGED: list[StagedWrite] | None = None
 _RANDOM_LENGTH = 8          # what tempfile.mkstemp puts between prefix and suffix
 _TEMP_SUFFIX = ".tmp"
 _TEMP_RANDOM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
@@ -47,7 +55,7 @@ def _temp_prefix(name: str, name_max: int) -> str:
     """``.NAME.OWNER.``: what the temporary file of output ``name`` starts with (a random part and
     ``.tmp`` follow). A long name is cut and given a hash of the whole, so that the temporary
     name fits ``name_max`` bytes whenever ``name`` does and still tells outputs apart."""
-    tail = _OWNER_MARK
+    tail = owner_mark()
     room = name_max - 1 - len(tail) - _RANDOM_LENGTH - len(_TEMP_SUFFIX)
     if len(os.fsencode(name)) <= room:
         return f".{name}{tail}"
@@ -58,6 +66,106 @@ def _temp_prefix(name: str, name_max: int) -> str:
     while kept and len(os.fsencode(kept)) > room - len(digest):  # whole characters only
         kept = kept[:-1]
     return f".{kept}{digest}{tail}"
+
+
+def run_owner() -> str:
+    """The mark this process's temporary files carry (its pid and random bytes), for tasks done
+    elsewhere on its behalf (:func:`owned_by`)."""
+    return _OWNER
+
+
+def owner_mark() -> str:
+    """The owner part of the temporary names written now: this process's, or the run's a task is
+    being done for (:func:`owned_by`)."""
+    return _OWNER_MARK if _TASK_OWNER is None else f".{_TASK_OWNER}."
+
+
+@contextlib.contextmanager
+def owned_by(owner: str) -> Iterator[None]:
+    """Name the temporary files written inside the block as those of the run ``owner``
+    (:func:`run_owner` of the process that runs it), so that its :func:`sweep_temp_files` removes
+    what a task killed here mid-write leaves. One task at a time per process (a module-level
+    setting).
+
+    Examples
+    --------
+    >>> with owned_by("123-abcd"):
+    ...     owner_mark()
+    '.123-abcd.'
+    """
+    global _TASK_OWNER
+    if not owner or not set(owner) <= _TEMP_RANDOM | {"-"}:
+        raise ValueError(f"`owner` must be a run's owner mark (letters, digits, '-'); got {owner!r}")
+    previous, _TASK_OWNER = _TASK_OWNER, owner
+    try:
+        yield
+    finally:
+        _TASK_OWNER = previous
+
+
+@dataclass(frozen=True)
+class StagedWrite:
+    """A complete output waiting under its temporary name (:func:`staged_commits`) until
+    :func:`publish_staged` puts it at ``path`` or :func:`discard_staged` removes it."""
+
+    temp_path: str
+    path: str
+    no_clobber: bool
+    folder: bool  # a folder store (AtomicFolder), not a file
+
+
+@contextlib.contextmanager
+def staged_commits() -> Iterator[list[StagedWrite]]:
+    """Inside the block, a commit of :func:`write_atomic`, :class:`AtomicFile` or
+    :class:`AtomicFolder` makes its temporary complete (flushed, ``fsync``-ed, its permission
+    bits set) but does not rename it: it is listed, for the caller to publish or discard later
+    (a cluster run under ``--fail-fast`` publishes in input order, as ``--jobs 1`` writes).
+
+    Examples
+    --------
+    >>> import os, pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     with staged_commits() as staged:
+    ...         write_atomic(os.path.join(folder, "a.bin"), b"one")
+    ...     before = os.path.exists(os.path.join(folder, "a.bin"))
+    ...     publish_staged(staged[0])
+    ...     before, pathlib.Path(folder, "a.bin").read_bytes()
+    (False, b'one')
+    """
+    global _STAGED
+    previous, _STAGED = _STAGED, []
+    try:
+        yield _STAGED
+    finally:
+        _STAGED = previous
+
+
+def publish_staged(staged: StagedWrite) -> None:
+    """Put a staged output at its path, as its commit would have (no_clobber included).
+
+    Raises
+    ------
+    ImageWriteError
+        The output's path and the reason; the temporary is then removed.
+    """
+    folder = os.path.dirname(staged.path) or "."
+    try:
+        if staged.folder:
+            _place_folder(staged.temp_path, staged.path, staged.no_clobber, folder)
+        else:
+            _place_file(staged.temp_path, staged.path, staged.no_clobber)
+        _fsync_folder(folder)
+    except ImageWriteError:
+        discard_staged(staged)
+        raise
+    except OSError as exc:
+        discard_staged(staged)
+        raise ImageWriteError(f"cannot write: {_reason(exc)}", path=staged.path) from None
+
+
+def discard_staged(staged: StagedWrite) -> None:
+    """Remove a staged output's temporary (best effort)."""
+    _unlink_all([staged.temp_path])
 
 
 def sweep_temp_files(folders: Iterable[str]) -> int:
@@ -82,7 +190,7 @@ def sweep_temp_files(folders: Iterable[str]) -> int:
     0
     """
     tail = len(_TEMP_SUFFIX) + _RANDOM_LENGTH
-    owner = _OWNER_MARK
+    owner = _OWNER_MARK  # a run's sweep: its own temporaries and those its tasks named after it
     mine = []
     for folder in dict.fromkeys(folders):
         try:
@@ -315,11 +423,16 @@ class _AtomicTemp:
         if tmp is None:
             raise ImageWriteError("was already committed or aborted", path=self.path)
         try:
-            self._put(tmp)
+            self._prepare(tmp)
+            if _STAGED is not None:  # complete, but put in place later (staged_commits)
+                _STAGED.append(StagedWrite(tmp, self.path, self.no_clobber, isinstance(self, AtomicFolder)))
+            else:
+                self._place(tmp)
             with _LIVE_LOCK:
                 _LIVE_TEMPS.discard(tmp)
             self._tmp = None
-            _fsync_folder(self.folder)
+            if _STAGED is None:
+                _fsync_folder(self.folder)
         except ImageWriteError:
             self.abort()
             raise
@@ -336,7 +449,10 @@ class _AtomicTemp:
                 _LIVE_TEMPS.discard(tmp)
             _unlink_all([tmp])
 
-    def _put(self, tmp: str) -> None:  # pragma: no cover - each kind has its own
+    def _prepare(self, tmp: str) -> None:
+        """Make the temporary complete and durable (before it is put in place)."""
+
+    def _place(self, tmp: str) -> None:  # pragma: no cover - each kind has its own
         raise NotImplementedError
 
     def _close(self) -> None:
@@ -382,7 +498,7 @@ class AtomicFile(_AtomicTemp):
         # A file object named by its path (tifffile looks at .name), on the descriptor mkstemp opened.
         self.file = open(tmp, "wb", opener=lambda _path, _flags: fd)  # type: ignore[arg-type]  # noqa: SIM115
 
-    def _put(self, tmp: str) -> None:
+    def _prepare(self, tmp: str) -> None:
         fh = self.file
         fh.flush()
         os.fsync(fh.fileno())
@@ -392,10 +508,9 @@ class AtomicFile(_AtomicTemp):
         else:  # pragma: no cover - Windows
             os.chmod(tmp, mode)
         fh.close()
-        if self.no_clobber:
-            _link_no_clobber(tmp, self.path)
-        else:
-            os.replace(tmp, self.path)
+
+    def _place(self, tmp: str) -> None:
+        _place_file(tmp, self.path, self.no_clobber)
 
     def _close(self) -> None:
         try:
@@ -433,25 +548,38 @@ class AtomicFolder(_AtomicTemp):
     def __init__(self, path: str, *, no_clobber: bool = False) -> None:
         super().__init__(path, no_clobber, _check_target(path, no_clobber, folder_ok=True), tempfile.mkdtemp)
 
-    def _put(self, tmp: str) -> None:
-        if not os.path.lexists(self.path):
-            os.rename(tmp, self.path)
-            return
-        if self.no_clobber:
-            raise ImageWriteError(EXISTS, path=self.path)
-        if not os.path.isdir(self.path) or os.path.islink(self.path):
-            os.unlink(self.path)
-            os.rename(tmp, self.path)
-            return
-        with _AtomicTemp(self.path, False, self.folder, tempfile.mkdtemp) as old:  # the old store, removed after
-            assert old.temp_path is not None
-            aside = os.path.join(old.temp_path, "old")
-            os.replace(self.path, aside)
-            try:
-                os.rename(tmp, self.path)
-            except OSError:
-                os.replace(aside, self.path)  # the old store back where it was
-                raise
+    def _place(self, tmp: str) -> None:
+        _place_folder(tmp, self.path, self.no_clobber, self.folder)
+
+
+def _place_file(tmp: str, path: str, no_clobber: bool) -> None:
+    """Put a complete temporary file at ``path`` (AtomicFile's commit, publish_staged)."""
+    if no_clobber:
+        _link_no_clobber(tmp, path)
+    else:
+        os.replace(tmp, path)
+
+
+def _place_folder(tmp: str, path: str, no_clobber: bool, folder: str) -> None:
+    """Put a complete temporary folder at ``path`` (AtomicFolder's commit, publish_staged)."""
+    if not os.path.lexists(path):
+        os.rename(tmp, path)
+        return
+    if no_clobber:
+        raise ImageWriteError(EXISTS, path=path)
+    if not os.path.isdir(path) or os.path.islink(path):
+        os.unlink(path)
+        os.rename(tmp, path)
+        return
+    with _AtomicTemp(path, False, folder, tempfile.mkdtemp) as old:  # the old store, removed after
+        assert old.temp_path is not None
+        aside = os.path.join(old.temp_path, "old")
+        os.replace(path, aside)
+        try:
+            os.rename(tmp, path)
+        except OSError:
+            os.replace(aside, path)  # the old store back where it was
+            raise
 
 
 def _check_target(path: str, no_clobber: bool, *, folder_ok: bool = False) -> str:

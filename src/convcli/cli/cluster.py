@@ -1,0 +1,478 @@
+"""A batch on a Dask cluster (``--scheduler ADDRESS``, ``CONVCLI_SCHEDULER``; README, "Running on a
+cluster"; docs/semantics.md §10): every input file is one task on the cluster's workers.
+
+The client (this process) plans the run as always (:func:`convcli.cli.batch.run_batch`), connects
+(:func:`connect`: one line and exit 2 before any work when the scheduler cannot be reached, has no
+worker, runs other versions, or a worker does not see this folder), sends the batch's
+:class:`~convcli.cli.one_input.Job` to every worker once (its ``compute`` and ``describe`` closures
+travel by value, with cloudpickle), then one task per input: :func:`run_file` does
+:func:`~convcli.cli.one_input.run_one` on a worker, in the client's working folder (paths are
+shared storage), and sends back the plain :class:`~convcli.cli.one_input.Outcome`. Outcomes are
+emitted in input order, so the report, the summary, the error lines and the exit code are those of
+a local run.
+
+Temporary files written on workers carry the client's owner mark (``images.atomic.owned_by``): the
+client sweeps what a worker killed mid-write left. Under ``--fail-fast`` a worker writes its outputs
+completely but does not rename them (``images.atomic.staged_commits``); the client puts them in
+place in input order and discards those after the first failure, so exactly what ``--jobs 1``
+writes is written.
+
+Nothing here imports Dask at module level: ``distributed`` is imported only when a run asks for a
+cluster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import click
+
+from .one_input import Job, Outcome, record_failure, run_one
+from .progress import ProgressBar
+
+#: ``--scheduler local:N``: a LocalCluster of N worker processes started for this run.
+LOCAL_PREFIX = "local:"
+#: How long the scheduler has to answer before a run gives up on it (seconds).
+CONNECT_SECONDS = 5.0
+#: How long a run waits for a scheduler with no worker to get one (seconds).
+WORKERS_SECONDS = 10.0
+#: How long an interrupted run waits for the tasks running on the cluster to finish (seconds).
+GRACE_SECONDS = 3.0
+#: The packages whose versions must be the same on the client and the workers (and, for Dask's
+#: own, the scheduler): Dask's wire format, and what computes the results.
+CHECKED_PACKAGES = ("dask", "distributed", "msgpack", "cloudpickle", "tornado", "toolz", "numpy", "zarr", "convcli")
+#: Of those, what the scheduler runs too (it runs no convcli code).
+SCHEDULER_PACKAGES = ("dask", "distributed", "msgpack", "cloudpickle", "tornado", "toolz")
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What a worker takes on while it does a task of this run (plain data, sent with each task).
+
+    ``cwd`` is the client's working folder (the run's relative paths are read there); ``owner`` the
+    client's temporary-file owner mark (``images.atomic.run_owner``); ``stage`` is set under
+    ``--fail-fast``: outputs are staged for the client to publish in input order.
+    """
+
+    cwd: str
+    owner: str
+    stage: bool = False
+
+
+#: One task of convcli at a time per worker process: a task changes the working folder and the
+#: temporary files' owner, which are the process's.
+_TASK_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def on_worker(context: TaskContext) -> Iterator[None]:
+    """Inside the block, this process works for the run ``context`` describes: in its working
+    folder, its temporary files named as the run's (a worker's thread pool may run several tasks:
+    they take turns)."""
+    from ..errors import ConvcliError
+    from ..images.atomic import owned_by
+
+    with _TASK_LOCK:
+        previous = os.getcwd() if os.path.isdir(".") else None
+        try:
+            os.chdir(context.cwd)
+        except OSError as error:
+            raise ConvcliError(f"the working folder {context.cwd} is not on this worker ({error.strerror}); "
+                               "a cluster's workers need the same paths as the client (shared storage)") from None
+        try:
+            with owned_by(context.owner):
+                yield
+        finally:
+            if previous is not None:
+                with contextlib.suppress(OSError):
+                    os.chdir(previous)
+
+
+def run_file(job: Job, work: FileWork, context: TaskContext) -> Outcome:
+    """One input of a cluster run, on a worker: :func:`run_one` on ``work`` with ``job`` (the
+    batch as the client planned it, sent once, without its inputs); under ``context.stage`` its
+    outputs are left staged (``Outcome.staged``) for the client to publish."""
+    from ..images.atomic import staged_commits
+
+    one = replace(job, inputs=[work.input_file], plan={work.input_file.index: work.targets})
+    with on_worker(context):
+        if not context.stage:
+            outcome = run_one(one, 0)
+        else:
+            with staged_commits() as staged:
+                outcome = run_one(one, 0)
+            outcome.staged = list(staged)
+    outcome.position = work.position
+    return outcome
+
+
+@dataclass(frozen=True)
+class FileWork:
+    """What one task of a cluster run is given besides the job: its input and that input's outputs
+    (the job is sent to the workers without its list of inputs, which may hold millions)."""
+
+    position: int
+    input_file: Any      # cli.inputs.InputFile
+    targets: list[Any]   # cli.targets.Target: the input's outputs
+
+
+def _worker_check(cwd: str) -> dict[str, Any]:
+    """On each worker before any task: does it see the client's working folder, and which convcli."""
+    from .._version import __version__
+
+    return {"cwd": os.path.isdir(cwd), "convcli": __version__}
+
+
+def _versions(packages: tuple[str, ...]) -> dict[str, str | None]:
+    """The installed versions of ``packages`` (None: not installed) and Python's major.minor."""
+    import sys
+    from importlib.metadata import PackageNotFoundError, version
+
+    found: dict[str, str | None] = {"python": "{}.{}".format(*sys.version_info[:2])}
+    for package in packages:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+def _worker_check(cwd: str) -> dict[str, Any]:
+    """What a run asks every worker before any task: does it see the client's working folder, and
+    which versions it runs."""
+    return {"cwd": os.path.isdir(cwd), "versions": _versions(CHECKED_PACKAGES)}
+
+
+def version_mismatch(mine: dict[str, str | None], theirs: dict[str, dict[str, str | None]]) -> str | None:
+    """One line naming every package whose version differs between this process (``mine``) and the
+    cluster's processes (``theirs``: by process name, e.g. a worker's address), or None.
+
+    Examples
+    --------
+    >>> version_mismatch({"numpy": "2.4.6", "zarr": "3.1.6"},
+    ...                  {"w1": {"numpy": "2.4.6", "zarr": "3.1.6"}, "w2": {"numpy": "2.2.0", "zarr": None}})
+    'the cluster runs other versions: numpy 2.4.6 here, 2.2.0 on w2; zarr 3.1.6 here, none on w2'
+    """
+    differences = []
+    for package, here in mine.items():
+        where: dict[str, list[str]] = {}
+        for process, versions in theirs.items():
+            if package in versions and versions[package] != here:
+                where.setdefault(versions[package] or "none", []).append(process)
+        if where:
+            differences.append(f"{package} {here or 'none'} here, " + ", ".join(
+                f"{found} on {', '.join(sorted(processes))}" for found, processes in sorted(where.items())))
+    return "the cluster runs other versions: " + "; ".join(differences) if differences else None
+
+
+def scheduler_unreachable(address: str, seconds: float | None = None) -> str | None:
+    """None when a Dask scheduler answers at ``address`` within ``seconds``, else why not (one
+    line). Dask's own Client waits its whole timeout for a refused connection and hangs on a port
+    that accepts but does not speak Dask; this asks the scheduler who it is, with a deadline."""
+    import asyncio
+    import socket
+
+    from distributed.comm import parse_address, parse_host_port
+    from distributed.core import rpc
+
+    seconds = CONNECT_SECONDS if seconds is None else seconds
+
+    async def identity() -> Any:
+        async with rpc(address) as scheduler:
+            return await asyncio.wait_for(scheduler.identity(), seconds)
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme == "tcp":  # a refusal is known at once, not after the deadline
+            socket.create_connection(parse_host_port(location), timeout=seconds).close()
+        who = asyncio.run(asyncio.wait_for(identity(), seconds))
+    except (asyncio.TimeoutError, TimeoutError):
+        return f"no answer from a Dask scheduler within {seconds:g} s"
+    except MemoryError:  # Dask took the bytes of something else for a frame's length
+        return "what answers there is not a Dask scheduler"
+    except OSError as error:
+        return f"cannot connect: {error.strerror or str(error).splitlines()[0] or type(error).__name__}"
+    except (ValueError, TypeError) as error:  # the address itself: no port, an unknown scheme...
+        return str(error).splitlines()[0] or type(error).__name__
+    except Exception as error:  # noqa: BLE001 - any other way the handshake fails: the same one line
+        return str(error).splitlines()[0] if str(error) else type(error).__name__
+    kind = who.get("type") if isinstance(who, dict) else None
+    if kind != "Scheduler":
+        return f"that is a Dask {kind or 'process'}, not the scheduler" if kind else "not a Dask scheduler"
+    return None
+
+
+def _local_workers(address: str) -> int | None:
+    """N of ``local:N``, None for another address; a bad N is a usage error."""
+    if not address.startswith(LOCAL_PREFIX):
+        return None
+    count = address[len(LOCAL_PREFIX):]
+    if not count.isdigit() or int(count) < 1:
+        raise click.UsageError(f"--scheduler local:N starts N local worker processes; N must be a whole number "
+                               f"of at least 1, got {count!r}")
+    return int(count)
+
+
+@contextlib.contextmanager
+def connect(address: str) -> Iterator[Any]:
+    """A ``distributed.Client`` of the cluster at ``address`` (``local:N``: a LocalCluster of N
+    processes started for this run, closed after it), checked before any work; a usage error
+    (exit 2, one line) when it cannot be used."""
+    import logging
+    import warnings
+
+    def refuse(reason: str) -> click.ClickException:
+        """The cluster cannot be used: one line (no usage text: the options were right), exit 2."""
+        failure = click.ClickException(f"--scheduler {address}: {reason}")
+        failure.exit_code = 2
+        return failure
+
+    workers = _local_workers(address)
+    try:
+        import distributed
+    except ImportError:
+        raise refuse('Dask is not installed; pip install "convcli[cluster]"') from None
+    # The client's own log lines (a worker lost, a key rescheduled) would land among convcli's lines.
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    cluster = None
+    with warnings.catch_warnings():
+        # Dask warns about mismatched versions on connecting; convcli says it in one line below.
+        warnings.simplefilter("ignore")
+        if workers is not None:
+            cluster = distributed.LocalCluster(n_workers=workers, processes=True, threads_per_worker=1,
+                                               dashboard_address=None, silence_logs=logging.CRITICAL,
+                                               host="127.0.0.1")
+            client = distributed.Client(cluster, set_as_default=False)
+        else:
+            reason = scheduler_unreachable(address)
+            if reason is not None:
+                raise refuse(reason)
+            try:
+                client = distributed.Client(address, timeout=f"{CONNECT_SECONDS}s", set_as_default=False)
+            except (OSError, ValueError, TypeError) as error:
+                raise refuse(str(error).splitlines()[0]) from None
+    try:
+        _check_cluster(client, refuse)
+        yield client
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def _check_cluster(client: Any, refuse: Callable[[str], click.ClickException]) -> None:
+    """Before any work: the cluster has a worker, every worker sees this folder and runs the
+    versions this process runs."""
+    try:
+        client.wait_for_workers(1, timeout=WORKERS_SECONDS)
+    except (TimeoutError, OSError):
+        raise refuse(f"the scheduler has no worker (waited {WORKERS_SECONDS:g} s)") from None
+    cwd = os.getcwd()
+    checks = client.run(_worker_check, cwd)
+    scheduler = client.run_on_scheduler(_versions, SCHEDULER_PACKAGES)
+    mismatch = version_mismatch(_versions(CHECKED_PACKAGES),
+                                {"the scheduler": scheduler, **{w: c["versions"] for w, c in checks.items()}})
+    if mismatch is not None:
+        raise refuse(mismatch)
+    blind = sorted(worker for worker, check in checks.items() if not check["cwd"])
+    if blind:
+        raise refuse(f"the worker{'s' if len(blind) > 1 else ''} {', '.join(blind)} cannot see this folder "
+                     f"({cwd}); a cluster's workers need the same paths as this machine (shared storage)")
+
+
+def run_on_cluster(job: Job, emit: Callable[[Outcome], None], progress: ProgressBar, *, address: str) -> None:
+    """Run every input of ``job`` as a task on the Dask cluster at ``address`` and ``emit`` their
+    outcomes in input order, as :class:`convcli.cli.workers.Parallel` does with local workers."""
+    from .targets import sweep_plan_temp_files
+
+    try:
+        with connect(address) as client:
+            ClusterRun(job, emit, progress, client, address).run()
+    finally:  # once the run's tasks are over (a LocalCluster's workers are gone): what killed ones left
+        sweep_plan_temp_files(job.plan)
+
+
+@dataclass
+class ClusterRun:
+    """The client's loop of one cluster run: tasks submitted a window at a time, outcomes emitted
+    in input order, ``--fail-fast``'s staged outputs published in that order."""
+
+    job: Job
+    emit: Callable[[Outcome], None]
+    progress: ProgressBar
+    client: Any
+    address: str
+    buffer: dict[int, Outcome | None] = field(default_factory=dict)  # finished, waiting for those before them
+    next: int = 0              # the next position to emit
+    done: int = 0
+    stop_after: int = -1       # --fail-fast: the first failed position (set in run)
+    inflight: dict[str, int] = field(default_factory=dict)  # task key → position
+    futures: dict[str, Any] = field(default_factory=dict)
+
+    def run(self) -> None:
+        from collections import deque
+
+        from distributed import as_completed
+
+        from ..images.atomic import run_owner
+
+        job, client = self.job, self.client
+        total = len(job.inputs)
+        self.stop_after = total
+        context = TaskContext(cwd=os.getcwd(), owner=run_owner(), stage=job.options.fail_fast)
+        # What workers need of the job: its closures and plan, not this process's callbacks.
+        shipped = replace(job, inputs=[], plan={}, current=frozenset(), on_band=None, first_failure=None,
+                          settled=None, settled_prefix=None)
+        job_future = client.scatter(shipped, broadcast=True, hash=False)
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        # Tasks sent ahead: enough to keep every worker busy; under --fail-fast few, since those
+        # sent before a failure is known are done for nothing.
+        window = 2 * workers if job.options.fail_fast else max(64, 16 * workers)
+        ahead = max(1024, 256 * workers)
+        run_id = os.urandom(6).hex()
+        pending = deque(range(total))
+        completed: Any = None  # as_completed, made with the first task
+
+        def fill() -> None:
+            nonlocal completed
+            while pending and len(self.inflight) < window and pending[0] - self.next < ahead:
+                if pending[0] > self.stop_after:
+                    pending.clear()
+                    return
+                position = pending.popleft()
+                if position in job.current:  # up to date: neither read nor written, nothing to send
+                    self._record(position, run_one(job, position))
+                    continue
+                key = f"convcli-{run_id}-{position}"
+                input_file = job.inputs[position]
+                work = FileWork(position, input_file, job.plan[input_file.index])
+                future = client.submit(run_file, job_future, work, context, key=key, pure=False, retries=0)
+                self.inflight[key], self.futures[key] = position, future
+                if completed is None:
+                    completed = as_completed([future], loop=client.loop)
+                else:
+                    completed.add(future)
+            self._flush()
+
+        try:
+            fill()
+            for future in completed or ():
+                position = self.inflight.pop(future.key, None)
+                self.futures.pop(future.key, None)
+                if position is None:
+                    continue
+                self._record(position, self._collect(position, future))
+                future.release()
+                fill()
+                self.progress.tick(self.done)
+            self._flush()
+            self.progress.tick(self.done)
+        finally:
+            if self.futures:  # interrupted
+                self._wind_down()
+            for outcome in self.buffer.values():  # finished, never emitted: their staged files go
+                self._discard(outcome)
+
+    def _wind_down(self) -> None:
+        """Interrupted: nothing more is started; the tasks running now get :data:`GRACE_SECONDS` to
+        finish (a running task cannot be stopped from here, and would leave its temporary files
+        after the run's sweep), then every task left is cancelled."""
+        client, futures = self.client, self.futures
+        try:
+            running = {key for keys in client.processing().values() for key in keys}
+            client.cancel([future for key, future in futures.items() if key not in running])
+            finishing = [future for key, future in futures.items() if key in running]
+            deadline = time.monotonic() + GRACE_SECONDS
+            # Polled: distributed.wait needs a default client, which a run does not set.
+            while any(not future.done() for future in finishing) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            for future in finishing:
+                if future.status == "finished":
+                    self._discard(future.result())
+        except Exception:  # noqa: BLE001 - the cluster went away meanwhile: nothing left to wait for
+            pass
+        with contextlib.suppress(Exception):
+            client.cancel(list(futures.values()), force=True)
+
+    def _collect(self, position: int, future: Any) -> Outcome:
+        """A finished task's outcome."""
+        from distributed import KilledWorker
+
+        from ..errors import ConvcliError
+
+        if future.status == "cancelled":  # convcli cancels nothing before it stops: the cluster went away
+            raise click.ClickException(f"lost the Dask scheduler at {self.address}; "
+                                       f"{len(self.job.inputs) - self.done} files not done")
+        error = future.exception() if future.status == "error" else None
+        if error is None:
+            outcome = future.result()
+            outcome.position = position
+            return outcome
+        outcome = Outcome(position)
+        started = time.perf_counter()
+        if isinstance(error, KilledWorker):
+            died = RuntimeError("every worker process that started it died (killed by a signal, out of memory, "
+                                "or crashed)")
+            record_failure(outcome, self.job.inputs[position], died, started)
+        else:  # the task's own machinery (not the file: run_one records those): a worker without the folder...
+            record_failure(outcome, self.job.inputs[position], error, started,
+                           internal=not isinstance(error, ConvcliError))
+        return outcome
+
+    def _record(self, position: int, outcome: Outcome | None) -> None:
+        if outcome is None or outcome.skipped:
+            self.buffer[position] = None
+            return
+        self.buffer[position] = outcome
+        self.done += 1
+        if outcome.failed and self.job.options.fail_fast:
+            self._stop_at(position)
+
+    def _stop_at(self, position: int) -> None:
+        """--fail-fast: nothing after ``position`` is started or written. The tasks already sent
+        finish (a task cannot be stopped once running, and would leave its files behind the run's
+        sweep); their staged outputs are discarded, not published."""
+        self.stop_after = min(self.stop_after, position)
+
+    def _flush(self) -> None:
+        from ..errors import ImageWriteError
+        from ..images.atomic import publish_staged
+
+        while self.next in self.buffer:
+            outcome = self.buffer.pop(self.next)
+            if outcome is not None and self.next <= self.stop_after:  # nothing after a --fail-fast failure
+                staged, outcome.staged = outcome.staged, []
+                for number, write in enumerate(staged):
+                    try:
+                        publish_staged(write)
+                    except ImageWriteError as error:  # as the write itself failing: this file fails
+                        for rest in staged[number + 1:]:
+                            self._discard_one(rest)
+                        failed = Outcome(self.next)
+                        record_failure(failed, self.job.inputs[self.next], error, time.perf_counter())
+                        outcome = failed
+                        self._stop_at(self.next)
+                        break
+                self.emit(outcome)
+            else:
+                self._discard(outcome)
+            self.next += 1
+
+    @staticmethod
+    def _discard(outcome: Outcome | None) -> None:
+        for write in outcome.staged if outcome is not None else ():
+            ClusterRun._discard_one(write)
+
+    @staticmethod
+    def _discard_one(write: Any) -> None:
+        from ..images.atomic import discard_staged
+
+        discard_staged(write)
