@@ -91,3 +91,19 @@ def test_startup_bench_runs_and_writes_its_tables(tmp_path):
     if shutil.which("make"):
         assert "| make | make -j2, 4 × 256² PNG, one call per file |" in text
     assert "| import numpy |" in text and "| whole run (under -X importtime) |" in text
+
+
+def test_cluster_bench_runs_and_writes_its_table(tmp_path):
+    """bench/cluster.py --smoke: --jobs 2, --jobs 1, --scheduler local:2 and a real scheduler with 2
+    workers each make their row, with outputs byte-identical to the --jobs 2 run's (it stops if not)."""
+    output = tmp_path / "cluster.md"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "cluster.py"), "--smoke", "--output", str(output)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    text = output.read_text(encoding="utf-8")
+    assert text.startswith("# Cluster benchmark (smoke): 6 PNGs of 32×32")
+    for variant in ("--jobs 2", "--jobs 1", "--scheduler local:2", "--scheduler tcp:// (2 dask workers)"):
+        assert f"| {variant} |" in text, variant
+    assert "byte-identical to the --jobs 2 run's: yes" in text
