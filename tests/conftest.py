@@ -28,3 +28,31 @@ def run(tmp_path, monkeypatch):
         return CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture(scope="session")
+def dask_cluster(tmp_path_factory):
+    """A real ``dask scheduler`` and 2 ``dask worker`` processes (one thread each) on 127.0.0.1, shared
+    by the whole session (tests/dask_procs.py). Do not kill its workers: use ``dask_processes``."""
+    from dask_procs import DaskProcesses
+
+    with DaskProcesses(2, folder=tmp_path_factory.mktemp("dask-cluster")) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def dask_processes(tmp_path_factory):
+    """Start a cluster of the test's own (``start(workers=2, worker_env=None)`` returns a started
+    ``DaskProcesses``), for tests that kill or crash workers; all are torn down after the test."""
+    from dask_procs import DaskProcesses
+
+    started = []
+
+    def start(workers=2, *, worker_env=None):
+        cluster = DaskProcesses(workers, folder=tmp_path_factory.mktemp("dask"), worker_env=worker_env)
+        started.append(cluster)
+        return cluster.__enter__()
+
+    yield start
+    for cluster in reversed(started):
+        cluster.close()

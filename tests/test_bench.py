@@ -14,6 +14,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def run_smoke(tmp_path: Path, script: str, *args: str) -> str:
+    """Run ``bench/SCRIPT --smoke ARGS``, which must succeed; the markdown it wrote."""
+    output = tmp_path / f"{Path(script).stem}.md"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), "--smoke", *args, "--output", str(output)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return output.read_text(encoding="utf-8")
+
+
 def test_bench_runs_and_writes_its_table(tmp_path):
     output = tmp_path / "results.md"
     result = subprocess.run(
@@ -61,14 +72,7 @@ def test_bench_layers_runs_and_prints_its_table():
 
 def test_streaming_bench_runs_and_writes_its_table(tmp_path):
     """bench/streaming.py on tiny inputs: every case makes its row (vips timed, or said absent)."""
-    output = tmp_path / "streaming.md"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "streaming.py"), "--smoke", "--repeat", "1",
-         "--workdir", str(tmp_path / "work"), "--output", str(output)],
-        capture_output=True, text=True, timeout=600, check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    table = output.read_text(encoding="utf-8")
+    table = run_smoke(tmp_path, "streaming.py", "--repeat", "1", "--workdir", str(tmp_path / "work"))
     assert table.startswith("# Streaming benchmark (quick)")
     for case in ("Sobel-x, 64² grey PNG, level 1", "5×5 Gaussian, 512² uint8 BigTIFF → tiled BigTIFF",
                  "5×5 Gaussian, 1024² uint8 Zarr → Zarr"):
@@ -78,16 +82,20 @@ def test_streaming_bench_runs_and_writes_its_table(tmp_path):
 
 def test_startup_bench_runs_and_writes_its_tables(tmp_path):
     """bench/startup.py --smoke: the start-up rows, the make rows (where make exists) and the phases."""
-    output = tmp_path / "startup.md"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "startup.py"), "--smoke", "--output", str(output)],
-        capture_output=True, text=True, timeout=600, check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    text = output.read_text(encoding="utf-8")
+    text = run_smoke(tmp_path, "startup.py")
     assert text.startswith("# Start-up benchmark (smoke)")
     for case in ("convcli --version", "convcli filter 64×64 PNG -k sobel-x", "convcli filter 256×256 PNG -k sobel-x"):
         assert f"| start-up | {case} |" in text, case
     if shutil.which("make"):
         assert "| make | make -j2, 4 × 256² PNG, one call per file |" in text
     assert "| import numpy |" in text and "| whole run (under -X importtime) |" in text
+
+
+def test_cluster_bench_runs_and_writes_its_table(tmp_path):
+    """bench/cluster.py --smoke: --jobs 2, --jobs 1, --scheduler local:2 and a real scheduler with 2
+    workers each make their row, with outputs byte-identical to the --jobs 2 run's (it stops if not)."""
+    text = run_smoke(tmp_path, "cluster.py")
+    assert text.startswith("# Cluster benchmark (smoke): 6 PNGs of 32×32")
+    for variant in ("--jobs 2", "--jobs 1", "--scheduler local:2", "--scheduler tcp:// (2 dask workers)"):
+        assert f"| {variant} |" in text, variant
+    assert "byte-identical to the --jobs 2 run's: yes" in text
