@@ -42,14 +42,15 @@ def dask_cluster(tmp_path_factory):
 
 @pytest.fixture
 def dask_processes(tmp_path_factory):
-    """Start a cluster of the test's own (``start(workers=2, worker_env=None)`` returns a started
+    """Start a cluster of the test's own (``start(workers=2, worker_env=None, scheduler_env=None)`` returns a started
     ``DaskProcesses``), for tests that kill or crash workers; all are torn down after the test."""
     from dask_procs import DaskProcesses
 
     started = []
 
-    def start(workers=2, *, worker_env=None):
-        cluster = DaskProcesses(workers, folder=tmp_path_factory.mktemp("dask"), worker_env=worker_env)
+    def start(workers=2, *, worker_env=None, scheduler_env=None):
+        cluster = DaskProcesses(workers, folder=tmp_path_factory.mktemp("dask"), worker_env=worker_env,
+                                scheduler_env=scheduler_env)
         started.append(cluster)
         return cluster.__enter__()
 

@@ -176,11 +176,14 @@ class DaskProcesses:
     worker_env
         Extra environment for each worker, by position (None: none). A ``PYTHONPATH`` there is put
         in front of the default one, e.g. a folder with a fake package for a version mismatch.
+    scheduler_env
+        Extra environment for the scheduler (e.g. ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES``).
     """
 
     count: int = 2
     folder: Path | None = None
     worker_env: list[dict[str, str] | None] | None = None
+    scheduler_env: dict[str, str] | None = None
     address: str = field(default="", init=False)
     scheduler: Started | None = field(default=None, init=False)
     workers: list[WorkerHandle] = field(default_factory=list, init=False)
@@ -207,7 +210,8 @@ class DaskProcesses:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.scheduler = self._spawn("scheduler", [
             "scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address", "127.0.0.1:0",
-            "--no-dashboard", "--scheduler-file", str(self.scheduler_file)], base_environment())
+            "--no-dashboard", "--scheduler-file", str(self.scheduler_file)],
+            dict(base_environment(), **(self.scheduler_env or {})))
         deadline = time.monotonic() + START_TIMEOUT
         while not self.scheduler_file.is_file() or not self.scheduler_file.stat().st_size:
             self._check_started(deadline, "the scheduler file")

@@ -27,6 +27,7 @@ import contextlib
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -100,14 +101,23 @@ def run_file(job: Job, work: FileWork, context: TaskContext) -> Outcome:
     outputs are left staged (``Outcome.staged``) for the client to publish."""
     from ..images.atomic import staged_commits
 
+    from ..errors import ConvcliError
+
     one = replace(job, inputs=[work.input_file], plan={work.input_file.index: work.targets})
-    with on_worker(context):
-        if not context.stage:
-            outcome = run_one(one, 0)
-        else:
-            with staged_commits() as staged:
+    try:
+        with on_worker(context):
+            if not context.stage:
                 outcome = run_one(one, 0)
-            outcome.staged = list(staged)
+            else:
+                with staged_commits() as staged:
+                    outcome = run_one(one, 0)
+                outcome.staged = list(staged)
+    except Exception as error:  # noqa: BLE001 - sent back as the file's failure, never as a task's error
+        # (a task's exception crosses to the client with its traceback, which Dask may fail to
+        # rebuild there, leaving the task pending for ever)
+        outcome = Outcome(0)
+        record_failure(outcome, work.input_file, error, time.perf_counter(),
+                       internal=not isinstance(error, ConvcliError))
     outcome.position = work.position
     return outcome
 
@@ -127,6 +137,11 @@ def _worker_check(cwd: str) -> dict[str, Any]:
     from .._version import __version__
 
     return {"cwd": os.path.isdir(cwd), "convcli": __version__}
+
+
+def _the_job(job: Job) -> Job:
+    """The task whose result is a run's job on the workers (see ClusterRun.run)."""
+    return job
 
 
 def _versions(packages: tuple[str, ...]) -> dict[str, str | None]:
@@ -238,8 +253,11 @@ def connect(address: str) -> Iterator[Any]:
         import distributed
     except ImportError:
         raise refuse('Dask is not installed; pip install "convcli[cluster]"') from None
-    # The client's own log lines (a worker lost, a key rescheduled) would land among convcli's lines.
-    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    # The client's own log lines (a worker lost, a key rescheduled) would land among convcli's lines;
+    # Dask's logging configuration gives some of its loggers levels of their own.
+    for name in ["distributed", *logging.root.manager.loggerDict]:
+        if name == "distributed" or name.startswith("distributed."):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     cluster = None
     with warnings.catch_warnings():
         # Dask warns about mismatched versions on connecting; convcli says it in one line below.
@@ -331,15 +349,28 @@ class ClusterRun:
         # What workers need of the job: its closures and plan, not this process's callbacks.
         shipped = replace(job, inputs=[], plan={}, current=frozenset(), on_band=None, first_failure=None,
                           settled=None, settled_prefix=None)
-        job_future = client.scatter(shipped, broadcast=True, hash=False)
+        run_id = os.urandom(6).hex()
+        # The job as a task of its own, not scattered data: a scattered value is lost for good when
+        # every worker holding it dies, while a task's result is computed again from its graph.
+        with warnings.catch_warnings():  # Dask's "large object in the graph" (a model's weights)
+            warnings.simplefilter("ignore")
+            job_future = client.submit(_the_job, shipped, key=f"convcli-job-{run_id}", pure=False)
         workers = max(1, len(client.scheduler_info().get("workers", {})))
         # Tasks sent ahead: enough to keep every worker busy; under --fail-fast few, since those
         # sent before a failure is known are done for nothing.
         window = 2 * workers if job.options.fail_fast else max(64, 16 * workers)
         ahead = max(1024, 256 * workers)
-        run_id = os.urandom(6).hex()
         pending = deque(range(total))
         completed: Any = None  # as_completed, made with the first task
+
+        def submit(position: int, key: str) -> Any:
+            input_file = job.inputs[position]
+            work = FileWork(position, input_file, job.plan[input_file.index])
+            # Earlier inputs first (Dask's priority: higher runs sooner), as they are emitted first.
+            future = client.submit(run_file, job_future, work, context, key=key, pure=False, retries=0,
+                                   priority=total - position)
+            self.inflight[key], self.futures[key] = position, future
+            return future
 
         def fill() -> None:
             nonlocal completed
@@ -351,11 +382,7 @@ class ClusterRun:
                 if position in job.current:  # up to date: neither read nor written, nothing to send
                     self._record(position, run_one(job, position))
                     continue
-                key = f"convcli-{run_id}-{position}"
-                input_file = job.inputs[position]
-                work = FileWork(position, input_file, job.plan[input_file.index])
-                future = client.submit(run_file, job_future, work, context, key=key, pure=False, retries=0)
-                self.inflight[key], self.futures[key] = position, future
+                future = submit(position, f"convcli-{run_id}-{position}")
                 if completed is None:
                     # with_results: each result is fetched as its task ends, on Dask's own thread,
                     # not one round trip at a time from here.
@@ -365,17 +392,37 @@ class ClusterRun:
             self._flush()
 
         try:
-            fill()
-            for future, result in completed or ():
-                position = self.inflight.pop(future.key, None)
-                self.futures.pop(future.key, None)
-                if position is None:
-                    continue
-                self._record(position, self._collect(position, future, result))
-                future.release()
+            while True:
+                suspects = []  # inputs whose workers died under them (KilledWorker): maybe not their fault
                 fill()
-                self.progress.tick(self.done)
-            self._flush()
+                for future, result in completed or ():
+                    position = self.inflight.pop(future.key, None)
+                    self.futures.pop(future.key, None)
+                    if position is None:
+                        continue
+                    if future.status == "error" and type(result[1]).__name__ == "KilledWorker":
+                        suspects.append(position)
+                    else:
+                        self._record(position, self._collect(position, future, result))
+                    future.release()
+                    fill()
+                    self.progress.tick(self.done)
+                completed = None
+                # Dask counts a death against every task assigned to the dying worker, also those
+                # queued behind the one that killed it: each suspect is run again alone, and only
+                # one that kills its workers alone fails (as local workers do, cli/workers.py).
+                for position in sorted(suspects):
+                    future = submit(position, f"convcli-{run_id}-{position}-alone")
+                    [(future, result)] = list(as_completed([future], loop=client.loop, with_results=True,
+                                                           raise_errors=False))
+                    self.inflight.pop(future.key, None)
+                    self.futures.pop(future.key, None)
+                    self._record(position, self._collect(position, future, result))
+                    future.release()
+                    self.progress.tick(self.done)
+                self._flush()
+                if not (suspects and pending):
+                    break
             self.progress.tick(self.done)
         finally:
             if self.futures:  # interrupted
