@@ -274,6 +274,31 @@ def test_an_interrupted_run_removes_its_store(run, client, tmp_path, monkeypatch
     assert os.listdir(tmp_path) == ["in.zarr"]
 
 
+def test_chunks_a_killed_worker_left_half_written_are_not_kept(run, client, tmp_path, monkeypatch):
+    # A worker killed while zarr writes a chunk leaves "<chunk>.<uuid hex>.partial"; the task runs
+    # again elsewhere and writes the chunk, and the half-written file goes before the commit.
+    from convcli.images import zarr_io
+
+    zarr_input(tmp_path, ramp((600, 200), "uint8"))
+    assert run("filter", "in.zarr", "-k", "box3", "--band-rows", "64", "-o", "local.zarr").exit_code == 0
+    job = job_of(run, monkeypatch, "filter", "in.zarr", "-k", "box3", "--band-rows", "64", "-o", "out.zarr")
+    monkeypatch.chdir(tmp_path)
+    real = zarr_io.create
+
+    def killed_midway(folder, **kwargs):
+        array = real(folder, **kwargs)
+        os.makedirs(os.path.join(folder, "c", "1"))
+        Path(folder, "c", "1", "0." + "0123456789abcdef" * 2 + ".partial").write_bytes(b"half a chunk")
+        Path(folder, "c", "1", "keep.partial").write_bytes(b"not zarr's")
+        return array
+
+    monkeypatch.setattr(zarr_io, "create", killed_midway)
+    run_bands_on_cluster(job, 0, client=client, job_future=client.scatter(job, broadcast=True, hash=False),
+                         context=context())
+    assert store_files(tmp_path / "out.zarr") == {**store_files(tmp_path / "local.zarr"),
+                                                  "c/1/keep.partial": b"not zarr's"}
+
+
 @pytest.mark.parametrize("band_rows, chunk_rows, rows", [
     (256, 256, 256), (512, 256, 512), (128, 256, 256), (384, 256, 768), (100, 256, 256), (700, 256, 768),
     (16, 100, 100), (300, 100, 300), (1, 1, 1),

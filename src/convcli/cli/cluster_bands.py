@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -158,6 +159,7 @@ def run_bands_on_cluster(job: Job, position: int, *, client: Any, job_future: An
                 totals.add(mapping)
         summary = totals.summary(dtype=stream.dtype, scale=stream.scale, band_rows=stream.band_rows,
                                  count=-(-height // stream.band_rows))
+        _remove_partial_writes(folder.temp_path)
         outcome = Outcome(position)
         if context.stage:
             with staged_commits() as staged:
@@ -172,6 +174,20 @@ def run_bands_on_cluster(job: Job, position: int, *, client: Any, job_future: An
     from .streamed import _entry
 
     return _entry(outcome, stream, time.perf_counter() - started, summary)
+
+
+#: How zarr's LocalStore names a chunk file while it writes it (``0.<uuid hex>.partial``, then
+#: renamed): a worker killed mid-write leaves one behind, which the task run again elsewhere does not
+#: remove.
+_PARTIAL_WRITE = re.compile(r"\.[0-9a-f]{32}\.partial\Z")
+
+
+def _remove_partial_writes(store: str) -> None:
+    """Remove, from the store being filled, the chunk files a killed worker left half-written."""
+    for root, _, names in os.walk(store):
+        for name in names:
+            if _PARTIAL_WRITE.search(name):
+                os.unlink(os.path.join(root, name))
 
 
 def _run_tasks(client: Any, job_future: Any, context: TaskContext, tasks: list[BandTask], futures: list[Any],

@@ -5,7 +5,9 @@
 :func:`convcli.images.open_band_reader`, the command's one chain runs with
 :func:`convcli.bands.stream.stream_chain`, and each band of the result goes to
 :func:`convcli.images.open_band_writer` as soon as it is done; the report entry is the one the
-whole-image path writes, plus ``bands``. :func:`stream_reason` says why an input is not streamed.
+whole-image path writes, plus ``bands``. :func:`plan_stream` decides whether (and how) an input
+streams, for this path and for a cluster's (:mod:`convcli.cli.cluster_bands`, which runs a Zarr
+input's bands as tasks and gives the same entry).
 
 An input is streamed when the command computes one chain that can run in bands into one file a
 band writer writes, and either ``--band-rows`` asks for bands or the run on the whole image would
