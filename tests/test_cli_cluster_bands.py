@@ -10,6 +10,7 @@ run with :func:`run_bands_on_cluster` on the ``client`` fixture's cluster.
 import json
 import logging
 import os
+import shutil
 import time
 import warnings
 from dataclasses import replace
@@ -172,6 +173,22 @@ def test_clipped_counts_are_the_local_runs_and_nonzero(run, on_cluster, tmp_path
     assert spread == local
 
 
+def test_max_memory_picks_the_bands_and_refuses_as_locally(run, on_cluster, tmp_path):
+    name = zarr_input(tmp_path, ramp((1100, 300), "float32"))
+    # No --band-rows: the whole run's estimate (about 40 MB) is over the limit, bands fit.
+    local, spread = both(run, on_cluster, tmp_path, "filter", name, "-k", "gaussian5", "--max-memory", "39000000")
+    assert on_cluster["calls"] == [True]
+    assert local[1][0]["bands"]["rows"] < 1100 and local[1][0]["memory"] <= 39000000
+    assert spread == local
+    # Not even a band fits: refused as locally, nothing written.
+    for where in ("local", "cluster"):
+        shutil.rmtree(tmp_path / f"{where}.zarr")
+    local, spread = both(run, on_cluster, tmp_path, "filter", name, "-k", "gaussian5", "--max-memory", "2000000",
+                         code=1)
+    assert on_cluster["calls"] == [True]
+    assert spread == local and "over the memory limit" in local[2] and local[0] is None
+
+
 @pytest.mark.parametrize("args, out", [
     (("filter", "in.zarr", "-k", "box3"), "zarr"),                                   # small: run whole
     (("filter", "in.zarr", "-k", "box3", "--band-rows", "64"), "npy"),               # not a Zarr output
@@ -185,7 +202,7 @@ def test_what_is_not_a_banded_zarr_job_is_left_to_the_file_task(run, on_cluster,
     np.save(tmp_path / "in.npy", image)
     local, spread = both(run, on_cluster, tmp_path, *args, out=out)
     assert on_cluster["calls"] == [False]
-    assert spread[1:] == local[1:]
+    assert spread == local
 
 
 def test_a_dry_run_is_not_banded(run, on_cluster, tmp_path):
