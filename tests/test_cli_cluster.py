@@ -285,7 +285,18 @@ def test_a_signal_stops_the_run_and_its_local_cluster_leaving_no_temporary(tmp_p
     assert process.returncode == code, stderr.decode()
     assert b"Traceback" not in stderr
     assert leftovers(out) == [] and os.listdir(out) == ["img00.png"]
-    assert _processes_of_session(process.pid) == []
+    deadline = time.monotonic() + 10
+    while _processes_of_session(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [_command_line(pid) for pid in _processes_of_session(process.pid)] == []
+
+
+def _command_line(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as line:
+            return line.read().replace(b"\0", b" ").decode()
+    except OSError:
+        return f"{pid} (gone)"
 
 
 def _processes_of_session(session):

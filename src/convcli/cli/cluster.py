@@ -94,19 +94,32 @@ def on_worker(context: TaskContext) -> Iterator[None]:
                     os.chdir(previous)
 
 
-def run_file(job: Job, position: int, context: TaskContext) -> Outcome:
-    """One input of a cluster run, on a worker: :func:`run_one` on input ``position`` of ``job``
-    (the batch as the client planned it); under ``context.stage`` its outputs are left staged
-    (``Outcome.staged``) for the client to publish."""
+def run_file(job: Job, work: FileWork, context: TaskContext) -> Outcome:
+    """One input of a cluster run, on a worker: :func:`run_one` on ``work`` with ``job`` (the
+    batch as the client planned it, sent once, without its inputs); under ``context.stage`` its
+    outputs are left staged (``Outcome.staged``) for the client to publish."""
     from ..images.atomic import staged_commits
 
+    one = replace(job, inputs=[work.input_file], plan={work.input_file.index: work.targets})
     with on_worker(context):
         if not context.stage:
-            return run_one(job, position)
-        with staged_commits() as staged:
-            outcome = run_one(job, position)
-        outcome.staged = list(staged)
-        return outcome
+            outcome = run_one(one, 0)
+        else:
+            with staged_commits() as staged:
+                outcome = run_one(one, 0)
+            outcome.staged = list(staged)
+    outcome.position = work.position
+    return outcome
+
+
+@dataclass(frozen=True)
+class FileWork:
+    """What one task of a cluster run is given besides the job: its input and that input's outputs
+    (the job is sent to the workers without its list of inputs, which may hold millions)."""
+
+    position: int
+    input_file: Any      # cli.inputs.InputFile
+    targets: list[Any]   # cli.targets.Target: the input's outputs
 
 
 def _worker_check(cwd: str) -> dict[str, Any]:
@@ -316,7 +329,8 @@ class ClusterRun:
         self.stop_after = total
         context = TaskContext(cwd=os.getcwd(), owner=run_owner(), stage=job.options.fail_fast)
         # What workers need of the job: its closures and plan, not this process's callbacks.
-        shipped = replace(job, on_band=None, first_failure=None, settled=None, settled_prefix=None)
+        shipped = replace(job, inputs=[], plan={}, current=frozenset(), on_band=None, first_failure=None,
+                          settled=None, settled_prefix=None)
         job_future = client.scatter(shipped, broadcast=True, hash=False)
         workers = max(1, len(client.scheduler_info().get("workers", {})))
         # Tasks sent ahead: enough to keep every worker busy; under --fail-fast few, since those
@@ -338,7 +352,9 @@ class ClusterRun:
                     self._record(position, run_one(job, position))
                     continue
                 key = f"convcli-{run_id}-{position}"
-                future = client.submit(run_file, job_future, position, context, key=key, pure=False, retries=0)
+                input_file = job.inputs[position]
+                work = FileWork(position, input_file, job.plan[input_file.index])
+                future = client.submit(run_file, job_future, work, context, key=key, pure=False, retries=0)
                 self.inflight[key], self.futures[key] = position, future
                 if completed is None:
                     completed = as_completed([future], loop=client.loop)
@@ -369,19 +385,21 @@ class ClusterRun:
         """Interrupted: nothing more is started; the tasks running now get :data:`GRACE_SECONDS` to
         finish (a running task cannot be stopped from here, and would leave its temporary files
         after the run's sweep), then every task left is cancelled."""
-        from distributed import wait
-
         client, futures = self.client, self.futures
-        with contextlib.suppress(Exception):
+        try:
             running = {key for keys in client.processing().values() for key in keys}
             client.cancel([future for key, future in futures.items() if key not in running])
             finishing = [future for key, future in futures.items() if key in running]
-            if finishing:
-                with contextlib.suppress(Exception):
-                    wait(finishing, timeout=GRACE_SECONDS)
-                for future in finishing:
-                    if future.status == "finished":
-                        self._discard(future.result())
+            deadline = time.monotonic() + GRACE_SECONDS
+            # Polled: distributed.wait needs a default client, which a run does not set.
+            while any(not future.done() for future in finishing) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            for future in finishing:
+                if future.status == "finished":
+                    self._discard(future.result())
+        except Exception:  # noqa: BLE001 - the cluster went away meanwhile: nothing left to wait for
+            pass
+        with contextlib.suppress(Exception):
             client.cancel(list(futures.values()), force=True)
 
     def _collect(self, position: int, future: Any) -> Outcome:
