@@ -45,6 +45,14 @@ def client():
         cluster.close()
 
 
+def ship(client, job):
+    """``job`` scattered to the workers as the cluster run sends it: without its inputs and this
+    process's callbacks."""
+    shipped = replace(job, inputs=[], plan={}, current=frozenset(), on_band=None, first_failure=None, settled=None,
+                      settled_prefix=None)
+    return client.scatter(shipped, broadcast=True, hash=False)
+
+
 @pytest.fixture
 def on_cluster(client, monkeypatch):
     """Patch the batch loop so that each input goes to :func:`run_bands_on_cluster` first (a
@@ -58,8 +66,7 @@ def on_cluster(client, monkeypatch):
     state = {"calls": [], "progress": [], "stage": False, "real": real}
 
     def banded_first(job, position, **kwargs):
-        shipped = replace(job, on_band=None, first_failure=None, settled=None, settled_prefix=None)
-        job_future = client.scatter(shipped, broadcast=True, hash=False)
+        job_future = ship(client, job)
         context = TaskContext(cwd=os.getcwd(), owner=run_owner(), stage=state["stage"])
         started = time.perf_counter()
         try:
@@ -263,7 +270,7 @@ def test_under_fail_fast_the_store_is_left_staged_for_the_client(run, client, tm
     assert run("filter", "in.zarr", "-k", "gaussian5", "--band-rows", "64", "-o", "local.zarr").exit_code == 0
     job = job_of(run, monkeypatch, "filter", "in.zarr", "-k", "gaussian5", "--band-rows", "64", "-o", "out.zarr")
     monkeypatch.chdir(tmp_path)
-    outcome = run_bands_on_cluster(job, 0, client=client, job_future=client.scatter(job, broadcast=True, hash=False),
+    outcome = run_bands_on_cluster(job, 0, client=client, job_future=ship(client, job),
                                    context=context(stage=True))
     assert not (tmp_path / "out.zarr").exists()
     [staged] = outcome.staged
@@ -283,7 +290,7 @@ def test_an_interrupted_run_removes_its_store(run, client, tmp_path, monkeypatch
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_bands_on_cluster(job, 0, client=client, job_future=client.scatter(job, broadcast=True, hash=False),
+        run_bands_on_cluster(job, 0, client=client, job_future=ship(client, job),
                              context=context(), on_band=interrupt)
     deadline = time.monotonic() + 10  # a task still running when the grace ran out may end after
     while os.listdir(tmp_path) != ["in.zarr"] and time.monotonic() < deadline:
@@ -310,7 +317,7 @@ def test_chunks_a_killed_worker_left_half_written_are_not_kept(run, client, tmp_
         return array
 
     monkeypatch.setattr(zarr_io, "create", killed_midway)
-    run_bands_on_cluster(job, 0, client=client, job_future=client.scatter(job, broadcast=True, hash=False),
+    run_bands_on_cluster(job, 0, client=client, job_future=ship(client, job),
                          context=context())
     assert store_files(tmp_path / "out.zarr") == {**store_files(tmp_path / "local.zarr"),
                                                   "c/1/keep.partial": b"not zarr's"}

@@ -39,13 +39,15 @@ from .one_input import Job, Outcome
 
 @dataclass(frozen=True)
 class BandTask:
-    """One task of a banded Zarr input on a cluster (plain data): output rows ``first … stop − 1``
-    of input ``position`` of the job (whole rows of the output's chunks), computed in the bands of
-    ``band_rows`` rows of the local run, mapped to ``dtype`` with ``mapping`` (what
+    """One task of a banded Zarr input on a cluster (plain data; the job is sent to the workers
+    without its inputs): output rows ``first … stop − 1`` of the result of ``input_file`` (a
+    :class:`~convcli.cli.inputs.InputFile`; whole rows of the output's chunks), computed in the
+    bands of ``band_rows`` rows of the local run, mapped to ``dtype`` with ``mapping`` (what
     :func:`~convcli.bands.stream.map_band` takes besides) and written into the Zarr store being
-    filled at ``store``."""
+    filled at ``store`` for the output ``output``."""
 
-    position: int
+    input_file: Any
+    output: str
     first: int
     stop: int
     band_rows: int
@@ -90,7 +92,8 @@ def run_bands_on_cluster(job: Job, position: int, *, client: Any, job_future: An
     client : distributed.Client
         The cluster's.
     job_future : distributed.Future
-        ``job`` scattered to the workers (what :func:`run_band_task` is given).
+        ``job`` scattered to the workers, as the cluster run sends it (without its inputs: each
+        task carries its own; :func:`run_band_task` is given it).
     context : TaskContext
         The run's working folder and owner mark; with ``stage``, the store is left staged
         (``Outcome.staged``) for the caller to publish in input order.
@@ -148,9 +151,9 @@ def run_bands_on_cluster(job: Job, position: int, *, client: Any, job_future: An
         chunk_rows = int(create(folder.temp_path, shape=planned.shape, dtype=stream.dtype).chunks[0])
         height = int(planned.shape[0])
         rows = task_rows(stream.band_rows, chunk_rows)
-        tasks = [BandTask(position, first, min(first + rows, height), stream.band_rows, stream.dtype,
-                          stream.mapping, folder.temp_path) for first in range(0, height, rows)]
-        mappings = _run_tasks(client, job_future, context, tasks, futures, on_band, height)
+        tasks = [BandTask(input_file, target.path, first, min(first + rows, height), stream.band_rows,
+                          stream.dtype, stream.mapping, folder.temp_path) for first in range(0, height, rows)]
+        mappings = _run_tasks(client, job_future, context, position, tasks, futures, on_band, height)
         from ..bands.stream import MappingTotals
 
         totals = MappingTotals()
@@ -190,16 +193,17 @@ def _remove_partial_writes(store: str) -> None:
                 os.unlink(os.path.join(root, name))
 
 
-def _run_tasks(client: Any, job_future: Any, context: TaskContext, tasks: list[BandTask], futures: list[Any],
-               on_band: Callable[[int, int], None] | None, height: int) -> list[list[dict[str, Any]]]:
-    """Submit ``tasks`` (their futures put in ``futures``) and wait for them: what each sends back,
-    in task order; the first failure is raised."""
+def _run_tasks(client: Any, job_future: Any, context: TaskContext, position: int, tasks: list[BandTask],
+               futures: list[Any], on_band: Callable[[int, int], None] | None,
+               height: int) -> list[list[dict[str, Any]]]:
+    """Submit ``tasks`` of input ``position`` (their futures put in ``futures``) and wait for
+    them: what each sends back, in task order; the first failure is raised."""
     from distributed import as_completed
 
     run_id = os.urandom(6).hex()
     for number, task in enumerate(tasks):
         futures.append(client.submit(run_band_task, job_future, task, context, pure=False, retries=0,
-                                     key=f"convcli-band-{run_id}-{task.position}-{number}"))
+                                     key=f"convcli-band-{run_id}-{position}-{number}"))
     index = {future.key: number for number, future in enumerate(futures)}
     results: list[Any] = [None] * len(tasks)
     done = 0
@@ -233,15 +237,15 @@ def _stop(client: Any, futures: list[Any]) -> None:
         client.cancel(pending, force=True)
 
 
-#: The band plan a worker made last: (input, store) → plan; a worker's tasks of one input share it.
-_PLANS: dict[tuple[int, str], Any] = {}
+#: The band plan a worker made last, by the store it fills: a worker's tasks of one input share it.
+_PLANS: dict[str, Any] = {}
 
 
 def run_band_task(job: Job, task: BandTask, context: TaskContext) -> list[dict[str, Any]]:
-    """On a worker: rows ``task.first … task.stop − 1`` of the result of input ``task.position``
-    of ``job``, computed in the local run's bands from only the input rows they need, mapped, and
-    written into the store at ``task.store``; what the mapping says of each band's rows (for the
-    client to sum)."""
+    """On a worker: rows ``task.first … task.stop − 1`` of the result of ``task.input_file`` with
+    ``job`` (the batch as the client planned it, without its inputs), computed in the local run's
+    bands from only the input rows they need, mapped, and written into the store at
+    ``task.store``; what the mapping says of each band's rows (for the client to sum)."""
     import numpy as np
 
     from .. import images
@@ -251,18 +255,17 @@ def run_band_task(job: Job, task: BandTask, context: TaskContext) -> list[dict[s
     from ..images.zarr_io import _zarr
 
     with on_worker(context):
-        input_file = job.inputs[task.position]
+        input_file = task.input_file
         with images.open_band_reader(input_file.source, limits=job.limits) as reader:
             streamable = job.stream(reader.info)
             if streamable is None:  # pragma: no cover - the client planned it from the same header
                 raise RuntimeError(f"{input_file.label} cannot be streamed on this worker")
-            key = (task.position, task.store)
-            plan = _PLANS.get(key)
+            plan = _PLANS.get(task.store)
             if plan is None:
                 plan = band_plan(streamable.steps, reader.shape, band_rows=task.band_rows,
                                  has_alpha=reader.has_alpha, max_pixels=streamable.max_pixels)
                 _PLANS.clear()
-                _PLANS[key] = plan
+                _PLANS[task.store] = plan
             mine = plan.bands[task.first // task.band_rows: -(-task.stop // task.band_rows)]
             start = np.dtype(streamable.start_dtype or reader.dtype)
 
@@ -287,5 +290,5 @@ def run_band_task(job: Job, task: BandTask, context: TaskContext) -> list[dict[s
         except OSError as error:
             from ..images.info import _reason
 
-            raise ImageWriteError(f"cannot write: {_reason(error)}", path=job.plan[input_file.index][0].path) from None
+            raise ImageWriteError(f"cannot write: {_reason(error)}", path=task.output) from None
     return mappings

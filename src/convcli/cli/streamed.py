@@ -156,8 +156,8 @@ def plan_stream(job: Any, position: int) -> StreamPlan | None:
     refuse_overwriting_input(input_file, target.path)
     # Until the reader is open, a TIFF's or Zarr array's segments are taken to be convcli's own.
     segments = 0 if decoded_whole or info.format == "npy" else SEGMENT_ROWS
-    stream = StreamPlan(input_file, target, info, streamable, dtype, scale, options.band_rows or auto_band_rows(planned),
-                        decoded_whole, segments, options.engine)
+    stream = StreamPlan(input_file, target, info, streamable, dtype, scale,
+                        options.band_rows or auto_band_rows(planned), decoded_whole, segments, options.engine)
     if options.band_rows is None and max_memory is not None:  # thinner bands until the run fits
         while stream.band_rows > BAND_ROUND and stream.band_memory(info, stream.band_rows).bytes > max_memory:
             stream.band_rows = max(BAND_ROUND, stream.band_rows // 2 // BAND_ROUND * BAND_ROUND)
