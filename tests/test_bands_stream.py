@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from convcli.bands.stream import BAND_ROUND, auto_band_rows, stream_chain
+from convcli.bands.stream import BAND_ROUND, MappingTotals, auto_band_rows, map_band, stream_chain
 from convcli.errors import ImageWriteError, NonFiniteError
 from convcli.images import open_band_reader, open_band_writer, read_image
 from convcli.pipeline import parse_pipeline, plan, run
@@ -186,3 +186,22 @@ def test_rows_are_read_ahead_in_the_order_the_bands_read_them(tmp_path):
     with _Prefetch(read, order) as prefetch:
         np.testing.assert_array_equal(prefetch.read(5, 9), image[5:9])  # out of order: read directly
         np.testing.assert_array_equal(prefetch.read(*order[0]), image[slice(*order[0])])
+
+
+def test_a_band_is_mapped_value_by_value_and_its_clipping_counted():
+    mapped, mapping = map_band(np.array([[-5.0, 0.0, 100.0, 300.0]]), dtype="uint8")
+    assert mapped.tolist() == [[0, 0, 100, 255]] and mapped.dtype == np.uint8
+    assert (mapping["clipped"], mapping["clipped_below"], mapping["clipped_above"]) == (2, 1, 1)
+    with pytest.raises(NonFiniteError, match="does not fit float32"):
+        map_band(np.array([[1e300]]), dtype="float32")
+
+
+def test_mapping_totals_sum_the_bands_in_order_and_say_the_scale_of_none():
+    totals = MappingTotals()
+    for below, above in ((1, 0), (0, 3), (2, 2)):
+        totals.add({"scale": "clip", "clipped": below + above, "clipped_below": below, "clipped_above": above})
+    assert totals.summary(dtype="uint8", scale="clip", band_rows=4, count=3) == {
+        "scale": "clip", "clipped": 8, "clipped_below": 3, "clipped_above": 5, "bands": {"rows": 4, "count": 3}}
+    empty = MappingTotals().summary(dtype="float32", scale="clip", band_rows=4, count=0)
+    assert empty["scale"] == map_values(np.zeros((0, 0)), dtype="float32", scale="clip")[1]["scale"]
+    assert empty["clipped"] == 0

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["BAND_BYTES", "auto_band_rows", "stream_chain"]
+__all__ = ["BAND_BYTES", "MappingTotals", "auto_band_rows", "map_band", "stream_chain"]
 
 #: The bytes of one band of the largest step input or result, in the dtype it is computed in, that
 #: :func:`auto_band_rows` aims at: small enough that the arrays of the bands in flight (being read,
@@ -138,8 +138,6 @@ def stream_chain(
     """
     import numpy as np
 
-    from ..pipeline import check_output
-    from ..values import map_values
     from . import run_banded
 
     dtype = writer.dtype
@@ -149,17 +147,13 @@ def stream_chain(
     total = int(writer.shape[0])
     start = np.dtype(start_dtype or reader.dtype)
 
-    summary: dict[str, Any] = {"scale": None, "clipped": 0, "clipped_below": 0, "clipped_above": 0}
+    totals = MappingTotals()
 
     def write(band: Any) -> None:
         """Map one result band and write it (on the writer's thread)."""
-        with np.errstate(over="ignore", invalid="ignore"):  # a cast's overflow: check_output says it
-            mapped, mapping = map_values(band, dtype=dtype, scale=scale, alpha=has_alpha, kind=kind,
-                                         alpha_max=alpha_max)
-        check_output(band, mapped)
-        summary["scale"] = mapping["scale"]
-        for name in ("clipped", "clipped_below", "clipped_above"):
-            summary[name] += int(mapping.get(name, 0))
+        mapped, mapping = map_band(band, dtype=dtype, scale=scale, has_alpha=has_alpha, kind=kind,
+                                   alpha_max=alpha_max)
+        totals.add(mapping)
         writer.write_rows(mapped)
         if on_band is not None:
             on_band(writer.rows_written, total)
@@ -174,10 +168,76 @@ def stream_chain(
         bands = run_banded(steps, read_rows, reader.shape, band_rows=band_rows, has_alpha=has_alpha, engine=engine,
                            max_pixels=max_pixels, bands=planned)
         count = _pipelined(bands, write)
-    summary["bands"] = {"rows": int(band_rows), "count": count}
-    if summary["scale"] is None:  # an empty result: what the mapping says of no values
-        summary["scale"] = map_values(np.zeros((0, 0)), dtype=dtype, scale=scale)[1]["scale"]
-    return {name: value for name, value in summary.items() if value is not None}
+    return totals.summary(dtype=dtype, scale=scale, band_rows=band_rows, count=count)
+
+
+def map_band(band: Any, *, dtype: str, scale: str = "clip", has_alpha: bool = False, kind: str = "values",
+             alpha_max: float | None = None) -> tuple[Any, dict[str, Any]]:
+    """Rows of a chain's result mapped to ``dtype`` as the whole result is
+    (:func:`~convcli.values.map_values`, value by value) and checked as it is
+    (:func:`~convcli.pipeline.check_output`): the mapped rows and what the mapping says of them.
+
+    Raises
+    ------
+    NonFiniteError
+        Values cast to ``dtype`` became NaN or inf.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mapped, mapping = map_band(np.array([[-1.0, 300.0]]), dtype="uint8")
+    >>> mapped.tolist(), mapping["clipped"]
+    ([[0, 255]], 2)
+    """
+    import numpy as np
+
+    from ..pipeline import check_output
+    from ..values import map_values
+
+    with np.errstate(over="ignore", invalid="ignore"):  # a cast's overflow: check_output says it
+        mapped, mapping = map_values(band, dtype=dtype, scale=scale, alpha=has_alpha, kind=kind, alpha_max=alpha_max)
+    check_output(band, mapped)
+    return mapped, mapping
+
+
+#: What :func:`~convcli.values.map_values` counts, summed over the bands of a result.
+CLIPPED_COUNTS = ("clipped", "clipped_below", "clipped_above")
+
+
+class MappingTotals:
+    """What :func:`map_band` says of a result's bands, summed in band order (the report's
+    ``scale`` and ``clipped*`` of a streamed input).
+
+    Examples
+    --------
+    >>> totals = MappingTotals()
+    >>> totals.add({"scale": "clip", "clipped": 2, "clipped_below": 1, "clipped_above": 1})
+    >>> totals.add({"scale": "clip", "clipped": 1, "clipped_below": 0, "clipped_above": 1})
+    >>> totals.summary(dtype="uint8", scale="clip", band_rows=8, count=2)
+    {'scale': 'clip', 'clipped': 3, 'clipped_below': 1, 'clipped_above': 2, 'bands': {'rows': 8, 'count': 2}}
+    """
+
+    def __init__(self) -> None:
+        self.scale: str | None = None
+        self.counts = dict.fromkeys(CLIPPED_COUNTS, 0)
+
+    def add(self, mapping: dict[str, Any]) -> None:
+        """Count one band's mapping."""
+        self.scale = mapping["scale"]
+        for name in CLIPPED_COUNTS:
+            self.counts[name] += int(mapping.get(name, 0))
+
+    def summary(self, *, dtype: str, scale: str, band_rows: int, count: int) -> dict[str, Any]:
+        """What :func:`stream_chain` gives: ``scale`` (for no band at all, what the mapping says of
+        no values), the counts, and ``bands``: ``{"rows": band_rows, "count": count}``."""
+        import numpy as np
+
+        from ..values import map_values
+
+        said = self.scale
+        if said is None:  # an empty result: what the mapping says of no values
+            said = map_values(np.zeros((0, 0)), dtype=dtype, scale=scale)[1]["scale"]
+        return {"scale": said, **self.counts, "bands": {"rows": int(band_rows), "count": count}}
 
 
 #: Bands waiting for the writer's thread: one being computed, two waiting, one being written.
