@@ -382,6 +382,10 @@ class ClusterRun:
                 if position in job.current:  # up to date: neither read nor written, nothing to send
                     self._record(position, run_one(job, position))
                     continue
+                banded = self._bands(position, job_future, context)
+                if banded is not None:  # a Zarr input too large for one task: its bands are the tasks
+                    self._record(position, banded)
+                    continue
                 future = submit(position, f"convcli-{run_id}-{position}")
                 if completed is None:
                     # with_results: each result is fetched as its task ends, on Dask's own thread,
@@ -451,22 +455,50 @@ class ClusterRun:
         with contextlib.suppress(Exception):
             client.cancel(list(futures.values()), force=True)
 
+    def _bands(self, position: int, job_future: Any, context: TaskContext) -> Outcome | None:
+        """Input ``position`` done as tasks of bands of rows (cli/cluster_bands.py), when it is a
+        Zarr input streamed into a Zarr store; None when it is one task like any other file."""
+        from ..errors import ConvcliError
+        from .cluster_bands import run_bands_on_cluster
+        from .wording import error_text
+
+        started = time.perf_counter()
+        try:
+            return run_bands_on_cluster(self.job, position, client=self.client, job_future=job_future,
+                                        context=context, on_band=self.job.on_band)
+        except (ConvcliError, ValueError) as error:  # as run_one records a file's failure
+            outcome = Outcome(position)
+            record_failure(outcome, self.job.inputs[position], error, started, text=error_text(error, self.job.flags))
+            return outcome
+        except Exception as error:  # noqa: BLE001 - a band task's machinery: this input's failure, not the run's
+            from concurrent.futures import CancelledError
+
+            if isinstance(error, CancelledError):
+                raise self._lost() from None
+            return self._failure(position, error, started)
+
     def _collect(self, position: int, future: Any, result: Any) -> Outcome:
         """A finished task's outcome, from ``result``: what it returned, or for a task that raised
         Dask's ``(type, exception, traceback)``."""
+        if future.status == "cancelled":  # convcli cancels nothing before it stops: the cluster went away
+            raise self._lost()
+        if future.status != "error":
+            result.position = position
+            return result
+        return self._failure(position, result[1], time.perf_counter())
+
+    def _lost(self) -> click.ClickException:
+        return click.ClickException(f"lost the Dask scheduler at {self.address}; "
+                                    f"{len(self.job.inputs) - self.done} files not done")
+
+    def _failure(self, position: int, error: BaseException, started: float) -> Outcome:
+        """Input ``position`` failed on the cluster, not by its own fault as a file: the task's
+        workers died (``KilledWorker``), or the task's machinery failed."""
         from distributed import KilledWorker
 
         from ..errors import ConvcliError
 
-        if future.status == "cancelled":  # convcli cancels nothing before it stops: the cluster went away
-            raise click.ClickException(f"lost the Dask scheduler at {self.address}; "
-                                       f"{len(self.job.inputs) - self.done} files not done")
-        if future.status != "error":
-            result.position = position
-            return result
-        error = result[1]
         outcome = Outcome(position)
-        started = time.perf_counter()
         if isinstance(error, KilledWorker):
             died = RuntimeError("every worker process that started it died (killed by a signal, out of memory, "
                                 "or crashed)")

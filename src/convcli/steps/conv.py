@@ -151,7 +151,11 @@ def zero_border_change(step: Any, image: Any, *, engine: str = "auto",
     change = change[np.isfinite(change)]
     if not change.size or float(change.mean()) < VISIBLE_BORDER_CHANGE * full_scale:
         return None
-    return {"mean": tidy(float(change.mean())), "max": tidy(float(change.max())), "outputs": int(change.size)}
+    # To 6 significant digits: the strips are filtered by whichever engine `auto` picks in this process
+    # (NumPy before OpenCV is imported), whose float results may differ in the last bits, and the
+    # report must not depend on which files a process did before (a cluster's workers, --jobs).
+    return {"mean": tidy(float(f"{float(change.mean()):.6g}")), "max": tidy(float(f"{float(change.max()):.6g}")),
+            "outputs": int(change.size)}
 
 
 def note_zero_border(step: Any, record: dict, colour: Any, running: Any) -> None:
