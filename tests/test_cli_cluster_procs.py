@@ -339,3 +339,48 @@ def test_a_zarr_volume_in_bands_on_real_workers_is_the_local_banded_run(tmp_path
     same_runs(spread, local)
     assert local[0] == 0 and local[2]["files"][0]["bands"] == {"rows": 64, "count": 5}
     assert set(os.listdir(notes)) == before  # done as tasks of bands, not as one file's task
+
+
+def test_the_readme_cluster_commands_run_as_written(tmp_path):
+    """README, "Running on a cluster": the `dask scheduler`, `dask worker` and convcli lines, run as
+    written on this machine (127.0.0.1 for scheduler-host, a free port for 8786)."""
+    import socket
+    from pathlib import Path
+
+    from dask_procs import base_environment, dask_command, group_members
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Running on a cluster", 1)[1].split("\n## ", 1)[0]
+    block = next(body for body in re.findall(r"```sh\n(.*?)```", section, re.S) if "dask scheduler" in body)
+    lines = [line.split("#", 1)[0].strip().rstrip("&").strip() for line in block.splitlines() if line.strip()]
+    assert [line.split()[:2] for line in lines] == [["dask", "scheduler"], ["dask", "worker"], ["convcli", "filter"]]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    lines = [line.replace("scheduler-host", "127.0.0.1").replace("0.0.0.0", "127.0.0.1").replace("8786", port)
+             for line in lines]
+    make_batch(tmp_path / "photos", count=5, broken=False)
+    started = []
+    try:
+        for line in lines[:2]:
+            with open(tmp_path / f"{line.split()[1]}.log", "wb") as log:
+                started.append(subprocess.Popen([*dask_command(), *line.split()[1:]], cwd=tmp_path, stdout=log,
+                                                stderr=subprocess.STDOUT, env=base_environment(),
+                                                start_new_session=True))
+        import distributed
+
+        with distributed.Client(f"tcp://127.0.0.1:{port}", timeout="30s", set_as_default=False) as client:
+            client.wait_for_workers(2, timeout=60)
+        done = convcli(*lines[2].split()[1:], cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert sorted(os.listdir(tmp_path / "out")) == [f"img{n:02d}.png" for n in range(5)]
+    finally:
+        for process in reversed(started):  # the workers, then the scheduler
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            for pid in group_members(process.pid):
+                os.kill(pid, signal.SIGKILL)
+            process.wait()
