@@ -18,7 +18,6 @@ import time
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from dask_procs import DaskProcesses
 from test_cli_batch import convcli, leftovers, make_batch, untimed
