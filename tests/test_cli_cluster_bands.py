@@ -4,11 +4,10 @@ does not stream is not banded; a failing band fails the input and leaves nothing
 leaves the store staged.
 
 The batch's Job is taken where the local run would run an input (``batch.run_one``, patched) and
-run with :func:`run_bands_on_cluster` on the ``client`` fixture's cluster.
+run with :func:`run_bands_on_cluster` on the session's real scheduler and worker processes (``dask_cluster``).
 """
 
 import json
-import logging
 import os
 import shutil
 import time
@@ -29,20 +28,17 @@ from test_cli_batch import leftovers, untimed
 
 
 @pytest.fixture(scope="module")
-def client():
-    """A Dask client of two local worker processes (one thread each), for the module."""
+def client(dask_cluster):
+    """A Dask client of the session's real scheduler and two worker processes (tests/dask_procs.py)."""
     import distributed
 
-    with warnings.catch_warnings():  # a port taken, a process start: Dask's notices, not the test's
+    with warnings.catch_warnings():  # Dask's notices on connecting, not the test's
         warnings.simplefilter("ignore")
-        cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
-                                           silence_logs=logging.CRITICAL, host="127.0.0.1")
-        client = distributed.Client(cluster, set_as_default=False)
+        client = distributed.Client(dask_cluster.address, set_as_default=False)
     yield client
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         client.close()
-        cluster.close()
 
 
 def ship(client, job):
@@ -321,6 +317,28 @@ def test_chunks_a_killed_worker_left_half_written_are_not_kept(run, client, tmp_
                          context=context())
     assert store_files(tmp_path / "out.zarr") == {**store_files(tmp_path / "local.zarr"),
                                                   "c/1/keep.partial": b"not zarr's"}
+
+
+def test_a_band_task_sends_its_failure_back_as_data_never_raising(run, tmp_path, monkeypatch):
+    # A task's exception would cross with its traceback, which Dask may fail to rebuild.
+    from convcli.cli import cluster_bands
+    from convcli.errors import ImageReadError
+
+    zarr_input(tmp_path, ramp((300, 100), "uint8"))
+    job = job_of(run, monkeypatch, "filter", "in.zarr", "-k", "box3", "--band-rows", "64", "-o", "out.zarr")
+    task = cluster_bands.BandTask(job.inputs[0], "out.zarr", 0, 256, 64, "float32", {"scale": "clip"},
+                                  str(tmp_path / "gone"))
+    shutil.rmtree(tmp_path / "in.zarr")
+    failed = cluster_bands.run_band_task(job, task, context())
+    assert isinstance(failed.error, ImageReadError) and "in.zarr" in str(failed.error)
+    assert failed.error.__traceback__ is None
+
+    class Unpicklable(Exception):  # a local class: pickle cannot name it
+        pass
+
+    monkeypatch.setattr(cluster_bands, "_band_rows", lambda *args: (_ for _ in ()).throw(Unpicklable("odd")))
+    failed = cluster_bands.run_band_task(job, task, context())
+    assert type(failed.error) is RuntimeError and str(failed.error) == "Unpicklable: odd"
 
 
 @pytest.mark.parametrize("band_rows, chunk_rows, rows", [

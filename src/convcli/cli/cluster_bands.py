@@ -209,8 +209,11 @@ def _run_tasks(client: Any, job_future: Any, context: TaskContext, position: int
     done = 0
     for future in as_completed(futures, loop=client.loop):
         number = index[future.key]
-        results[number] = future.result()  # a task's error is raised here, as the worker raised it
+        result = future.result()
         future.release()
+        if isinstance(result, BandFailure):  # the file's failure, raised here as the worker raised it
+            raise result.error
+        results[number] = result
         done += tasks[number].stop - tasks[number].first
         if on_band is not None:
             on_band(done, height)
@@ -241,11 +244,44 @@ def _stop(client: Any, futures: list[Any]) -> None:
 _PLANS: dict[str, Any] = {}
 
 
-def run_band_task(job: Job, task: BandTask, context: TaskContext) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class BandFailure:
+    """What a band task that failed sends back (as its result, never as the task's error: a task's
+    exception crosses with its traceback, which Dask may fail to rebuild on the client, leaving the
+    task pending for ever): the error, without its traceback, or a RuntimeError naming it when it
+    cannot be sent as it is."""
+
+    error: BaseException
+
+
+def _portable(error: BaseException) -> BaseException:
+    """``error`` without its traceback and chained errors, if it pickles; else a RuntimeError
+    that says what it was."""
+    import pickle
+
+    error = error.with_traceback(None)
+    error.__cause__ = error.__context__ = None
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:  # noqa: BLE001 - anything pickle cannot carry: said in words
+        return RuntimeError(f"{type(error).__name__}: {error}")
+    return error
+
+
+def run_band_task(job: Job, task: BandTask, context: TaskContext) -> list[dict[str, Any]] | BandFailure:
     """On a worker: rows ``task.first … task.stop − 1`` of the result of ``task.input_file`` with
     ``job`` (the batch as the client planned it, without its inputs), computed in the local run's
     bands from only the input rows they need, mapped, and written into the store at
-    ``task.store``; what the mapping says of each band's rows (for the client to sum)."""
+    ``task.store``; what the mapping says of each band's rows (for the client to sum), or the
+    :class:`BandFailure` that stopped it (the task itself never raises)."""
+    try:
+        return _band_rows(job, task, context)
+    except Exception as error:  # noqa: BLE001 - sent back as data, raised on the client
+        return BandFailure(_portable(error))
+
+
+def _band_rows(job: Job, task: BandTask, context: TaskContext) -> list[dict[str, Any]]:
+    """:func:`run_band_task`'s work (raising what stops it)."""
     import numpy as np
 
     from .. import images
