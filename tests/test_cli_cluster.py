@@ -26,7 +26,7 @@ from test_cli_batch import convcli, leftovers, make_batch, untimed
 def listener():
     """A TCP port on 127.0.0.1 that accepts connections and then does ``behaviour`` (a function of
     the accepted socket); its address."""
-    servers = []
+    servers, accepted = [], []
 
     def start(behaviour):
         server = socket.socket()
@@ -40,14 +40,15 @@ def listener():
                     connection, _ = server.accept()
                 except OSError:
                     return
+                accepted.append(connection)
                 behaviour(connection)
 
         threading.Thread(target=serve, daemon=True).start()
         return f"tcp://127.0.0.1:{server.getsockname()[1]}"
 
     yield start
-    for server in servers:
-        server.close()
+    for open_socket in [*servers, *accepted]:  # a socket left open is a ResourceWarning (an error here)
+        open_socket.close()
 
 
 def free_port():
