@@ -263,8 +263,10 @@ def connect(address: str) -> Iterator[Any]:
         # Dask warns about mismatched versions on connecting; convcli says it in one line below.
         warnings.simplefilter("ignore")
         if workers is not None:
+            # The scheduler's web server listens even without a dashboard (on 8787, on every
+            # interface in older Dask): a port of its own on loopback, so that runs side by side work.
             cluster = distributed.LocalCluster(n_workers=workers, processes=True, threads_per_worker=1,
-                                               dashboard_address=None, silence_logs=logging.CRITICAL,
+                                               dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL,
                                                host="127.0.0.1")
             client = distributed.Client(cluster, set_as_default=False)
         else:
