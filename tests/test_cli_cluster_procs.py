@@ -77,14 +77,11 @@ cluster.run_one = run_one
 
 # A worker that cannot see folders named "hidden-*" (as a worker of another machine would not).
 BLIND = """
-from convcli.cli import cluster
-_check = cluster.__dict__.setdefault("_unpatched_check", cluster._worker_check)  # a preload may run twice
-def _worker_check(cwd):
-    seen = _check(cwd)
-    if "hidden-" in cwd:
-        seen["cwd"] = False
-    return seen
-cluster._worker_check = _worker_check
+import genericpath, posixpath
+_isdir = genericpath.__dict__.setdefault("_unpatched_isdir", genericpath.isdir)  # a preload may run twice
+def isdir(path):
+    return False if "hidden-" in str(path) else _isdir(path)
+genericpath.isdir = posixpath.isdir = isdir
 """
 
 
@@ -385,3 +382,24 @@ def test_the_readme_cluster_commands_run_as_written(tmp_path):
             for pid in group_members(process.pid):
                 os.kill(pid, signal.SIGKILL)
             process.wait()
+
+
+def test_inputs_held_back_for_input_order_are_all_done(tmp_path, recorded, run, monkeypatch):
+    # Few tasks ahead and few outcomes held: inputs recorded at once (up to date) must not stall
+    # the run behind the one input still on the cluster.
+    from convcli.cli import cluster as cluster_module
+
+    cluster, _ = recorded
+    monkeypatch.setattr(cluster_module, "WINDOW", 1)
+    monkeypatch.setattr(cluster_module, "AHEAD", 2)
+    make_batch(tmp_path / "in", count=30, broken=False)
+    first = run("filter", "in", "-k", "box3", "-O", "out", "--scheduler", cluster.address, "--json")
+    assert first.exit_code == 0, first.stderr
+    assert json.loads(first.stdout)["ok"] == 30 and len(os.listdir(tmp_path / "out")) == 30
+    later = time.time() + 10
+    for name in ("img00.png", "img17.png"):  # newer than their outputs: done again
+        os.utime(tmp_path / "in" / name, (later, later))
+    again = run("filter", "in", "-k", "box3", "-O", "out", "--scheduler", cluster.address, "--update", "--json")
+    assert again.exit_code == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert (report["ok"], report["up_to_date"], report["skipped"]) == (2, 28, 0)

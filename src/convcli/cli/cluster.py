@@ -43,6 +43,11 @@ LOCAL_PREFIX = "local:"
 CONNECT_SECONDS = 5.0
 #: How long a run waits for a scheduler with no worker to get one (seconds).
 WORKERS_SECONDS = 10.0
+#: Tasks sent ahead of the results, per worker (under --fail-fast 2)...
+WINDOW = 32
+#: ...and, per worker, how far past the first input not yet emitted a task may be: the outcomes
+#: held back for input order stay few however many inputs.
+AHEAD = 512
 #: How long an interrupted run waits for the tasks running on the cluster to finish (seconds).
 GRACE_SECONDS = 3.0
 #: The packages whose versions must be the same on the client and the workers (and, for Dask's
@@ -132,36 +137,17 @@ class FileWork:
     targets: list[Any]   # cli.targets.Target: the input's outputs
 
 
-def _worker_check(cwd: str) -> dict[str, Any]:
-    """On each worker before any task: does it see the client's working folder, and which convcli."""
-    from .._version import __version__
-
-    return {"cwd": os.path.isdir(cwd), "convcli": __version__}
-
-
 def _the_job(job: Job) -> Job:
     """The task whose result is a run's job on the workers (see ClusterRun.run)."""
     return job
 
 
-def _versions(packages: tuple[str, ...]) -> dict[str, str | None]:
-    """The installed versions of ``packages`` (None: not installed) and Python's major.minor."""
-    import sys
-    from importlib.metadata import PackageNotFoundError, version
-
-    found: dict[str, str | None] = {"python": "{}.{}".format(*sys.version_info[:2])}
-    for package in packages:
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            found[package] = None
-    return found
-
-
-def _worker_check(cwd: str) -> dict[str, Any]:
-    """What a run asks every worker before any task: does it see the client's working folder, and
-    which versions it runs."""
-    return {"cwd": os.path.isdir(cwd), "versions": _versions(CHECKED_PACKAGES)}
+def _packages(found: dict[str, Any], names: tuple[str, ...]) -> dict[str, str | None]:
+    """The versions of ``names`` in what ``distributed``'s get_versions says of one process, and
+    Python's major.minor (a closure pickled by value needs the same bytecode)."""
+    packages = found.get("packages") or {}
+    python = str(packages.get("python") or "")
+    return {"python": ".".join(python.split(".")[:2]) or None, **{name: packages.get(name) for name in names}}
 
 
 def version_mismatch(mine: dict[str, str | None], theirs: dict[str, dict[str, str | None]]) -> str | None:
@@ -240,7 +226,6 @@ def connect(address: str) -> Iterator[Any]:
     processes started for this run, closed after it), checked before any work; a usage error
     (exit 2, one line) when it cannot be used."""
     import logging
-    import warnings
 
     def refuse(reason: str) -> click.ClickException:
         """The cluster cannot be used: one line (no usage text: the options were right), exit 2."""
@@ -289,20 +274,27 @@ def connect(address: str) -> Iterator[Any]:
 
 
 def _check_cluster(client: Any, refuse: Callable[[str], click.ClickException]) -> None:
-    """Before any work: the cluster has a worker, every worker sees this folder and runs the
-    versions this process runs."""
+    """Before any work: the cluster has a worker, every worker runs the versions this process runs
+    and sees this folder. Only Dask's own code and the standard library run on the cluster here, so
+    a scheduler without convcli, or a worker with none or another, is told in one line too."""
     try:
         client.wait_for_workers(1, timeout=WORKERS_SECONDS)
     except (TimeoutError, OSError):
         raise refuse(f"the scheduler has no worker (waited {WORKERS_SECONDS:g} s)") from None
     cwd = os.getcwd()
-    checks = client.run(_worker_check, cwd)
-    scheduler = client.run_on_scheduler(_versions, SCHEDULER_PACKAGES)
-    mismatch = version_mismatch(_versions(CHECKED_PACKAGES),
-                                {"the scheduler": scheduler, **{w: c["versions"] for w, c in checks.items()}})
+    try:
+        with warnings.catch_warnings():  # Dask's own mismatch warning: convcli says it in one line
+            warnings.simplefilter("ignore")
+            versions = client.get_versions(packages=list(CHECKED_PACKAGES))
+        seen = client.run(os.path.isdir, cwd)
+    except Exception as error:  # noqa: BLE001 - whatever fails here, the cluster cannot be used
+        raise refuse(f"cannot ask the cluster ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})") from None
+    theirs = {"the scheduler": _packages(versions["scheduler"], SCHEDULER_PACKAGES)}
+    theirs.update({worker: _packages(found, CHECKED_PACKAGES) for worker, found in versions["workers"].items()})
+    mismatch = version_mismatch(_packages(versions["client"], CHECKED_PACKAGES), theirs)
     if mismatch is not None:
         raise refuse(mismatch)
-    blind = sorted(worker for worker, check in checks.items() if not check["cwd"])
+    blind = sorted(worker for worker, sees in seen.items() if not sees)
     if blind:
         raise refuse(f"the worker{'s' if len(blind) > 1 else ''} {', '.join(blind)} cannot see this folder "
                      f"({cwd}); a cluster's workers need the same paths as this machine (shared storage)")
@@ -360,8 +352,8 @@ class ClusterRun:
         workers = max(1, len(client.scheduler_info().get("workers", {})))
         # Tasks sent ahead: enough to keep every worker busy; under --fail-fast few, since those
         # sent before a failure is known are done for nothing.
-        window = 2 * workers if job.options.fail_fast else max(64, 16 * workers)
-        ahead = max(1024, 256 * workers)
+        window = (2 if job.options.fail_fast else WINDOW) * workers
+        ahead = AHEAD * workers
         pending = deque(range(total))
         completed: Any = None  # as_completed, made with the first task
 
@@ -376,7 +368,12 @@ class ClusterRun:
 
         def fill() -> None:
             nonlocal completed
-            while pending and len(self.inflight) < window and pending[0] - self.next < ahead:
+            self._flush()
+            while pending and len(self.inflight) < window:
+                if pending[0] - self.next >= ahead:
+                    self._flush()  # inputs recorded here (up to date, bands) may have moved it on
+                    if pending[0] - self.next >= ahead:
+                        break
                 if pending[0] > self.stop_after:
                     pending.clear()
                     return
@@ -427,7 +424,7 @@ class ClusterRun:
                     future.release()
                     self.progress.tick(self.done)
                 self._flush()
-                if not (suspects and pending):
+                if not pending:  # else: inputs were held back until those before them were emitted
                     break
             self.progress.tick(self.done)
         finally:
