@@ -163,7 +163,11 @@ def test_every_command_on_real_workers_is_the_jobs_1_run(tmp_path, recorded, com
 
 
 def test_a_worker_killed_mid_run_its_files_are_done_again_elsewhere(tmp_path, dask_processes):
-    env = preload(tmp_path, "slow", SLOW, seconds=0.03)
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    slow = json.loads(preload(tmp_path, "slow", SLOW, seconds=0.03)["DASK_DISTRIBUTED__WORKER__PRELOAD"])
+    record = json.loads(preload(tmp_path, "record", RECORD, folder=str(notes))["DASK_DISTRIBUTED__WORKER__PRELOAD"])
+    env = {"DASK_DISTRIBUTED__WORKER__PRELOAD": json.dumps(slow + record)}
     cluster = dask_processes(2, worker_env=[env, env])
     make_batch(tmp_path / "in", count=200, broken=False)
     reference = convcli("filter", "in", "-k", "gaussian5", "-O", "local", "--jobs", "1", cwd=tmp_path)
@@ -185,6 +189,13 @@ def test_a_worker_killed_mid_run_its_files_are_done_again_elsewhere(tmp_path, da
     for name in os.listdir(tmp_path / "local"):
         assert (tmp_path / "spread" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
     assert len(os.listdir(tmp_path / "spread")) == 200
+    # The file the killed worker was doing was started again by the other one: counted once above.
+    started_by = {}
+    for note in os.listdir(notes):
+        pid, position = map(int, note.split("-"))
+        started_by.setdefault(position, set()).add(pid)
+    assert set(started_by) == set(range(200))
+    assert any(len(pids) == 2 for pids in started_by.values())
 
 
 def test_a_worker_crashing_mid_write_leaves_no_temporary_file(tmp_path, dask_processes):

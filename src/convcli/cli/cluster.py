@@ -34,6 +34,7 @@ from typing import Any
 
 import click
 
+from .faults import environment_fault
 from .one_input import Job, Outcome, record_failure, run_one
 from .progress import ProgressBar
 
@@ -142,12 +143,28 @@ def _the_job(job: Job) -> Job:
     return job
 
 
-def _packages(found: dict[str, Any], names: tuple[str, ...]) -> dict[str, str | None]:
-    """The versions of ``names`` in what ``distributed``'s get_versions says of one process, and
-    Python's major.minor (a closure pickled by value needs the same bytecode)."""
-    packages = found.get("packages") or {}
-    python = str(packages.get("python") or "")
-    return {"python": ".".join(python.split(".")[:2]) or None, **{name: packages.get(name) for name in names}}
+def _probe() -> Callable[[str, tuple[str, ...]], dict[str, Any]]:
+    """The function a run asks each process of the cluster (workers, the scheduler) before any work:
+    whether it sees ``cwd``, and the versions of ``packages`` it has (None: not installed) and
+    Python's major.minor. It is made here, a closure, so that cloudpickle sends it by value: it runs
+    where convcli is not installed, or another convcli is (then it says so). Installed metadata
+    only: importing the packages (as older Dask's get_versions does) would run their imports'
+    side effects (numcodecs' deprecation notices on standard error)."""
+
+    def probe(cwd: str, packages: tuple[str, ...]) -> dict[str, Any]:
+        import os
+        import sys
+        from importlib.metadata import PackageNotFoundError, version
+
+        found: dict[str, str | None] = {"python": "{}.{}".format(*sys.version_info[:2])}
+        for package in packages:
+            try:
+                found[package] = version(package)
+            except PackageNotFoundError:
+                found[package] = None
+        return {"cwd": os.path.isdir(cwd), "versions": found}
+
+    return probe
 
 
 def version_mismatch(mine: dict[str, str | None], theirs: dict[str, dict[str, str | None]]) -> str | None:
@@ -250,9 +267,18 @@ def connect(address: str) -> Iterator[Any]:
         if workers is not None:
             # The scheduler's web server listens even without a dashboard (on 8787, on every
             # interface in older Dask): a port of its own on loopback, so that runs side by side work.
-            cluster = distributed.LocalCluster(n_workers=workers, processes=True, threads_per_worker=1,
-                                               dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL,
-                                               host="127.0.0.1")
+            # Ctrl-C reaches every process of the terminal's group: the cluster's processes are
+            # started with it blocked (they inherit that), so that this process alone handles it
+            # (it closes the cluster) and no worker prints its own traceback (older Dask does).
+            import signal
+
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                cluster = distributed.LocalCluster(n_workers=workers, processes=True, threads_per_worker=1,
+                                                   dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL,
+                                                   host="127.0.0.1")
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             client = distributed.Client(cluster, set_as_default=False)
         else:
             reason = scheduler_unreachable(address)
@@ -275,29 +301,49 @@ def connect(address: str) -> Iterator[Any]:
 
 def _check_cluster(client: Any, refuse: Callable[[str], click.ClickException]) -> None:
     """Before any work: the cluster has a worker, every worker runs the versions this process runs
-    and sees this folder. Only Dask's own code and the standard library run on the cluster here, so
-    a scheduler without convcli, or a worker with none or another, is told in one line too."""
+    and sees this folder (:func:`_probe`: a scheduler without convcli, or a worker with none or
+    another, is told in one line too)."""
     try:
         client.wait_for_workers(1, timeout=WORKERS_SECONDS)
     except (TimeoutError, OSError):
         raise refuse(f"the scheduler has no worker (waited {WORKERS_SECONDS:g} s)") from None
-    cwd = os.getcwd()
+    cwd, probe = os.getcwd(), _probe()
     try:
-        with warnings.catch_warnings():  # Dask's own mismatch warning: convcli says it in one line
-            warnings.simplefilter("ignore")
-            versions = client.get_versions(packages=list(CHECKED_PACKAGES))
-        seen = client.run(os.path.isdir, cwd)
+        seen = client.run(probe, cwd, CHECKED_PACKAGES)
+        scheduler = client.run_on_scheduler(probe, cwd, SCHEDULER_PACKAGES)
     except Exception as error:  # noqa: BLE001 - whatever fails here, the cluster cannot be used
-        raise refuse(f"cannot ask the cluster ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})") from None
-    theirs = {"the scheduler": _packages(versions["scheduler"], SCHEDULER_PACKAGES)}
-    theirs.update({worker: _packages(found, CHECKED_PACKAGES) for worker, found in versions["workers"].items()})
-    mismatch = version_mismatch(_packages(versions["client"], CHECKED_PACKAGES), theirs)
+        reason = str(error).splitlines()[0] if str(error) else ""
+        raise refuse(f"cannot ask the cluster ({type(error).__name__}{': ' + reason if reason else ''})") from None
+    theirs = {"the scheduler": scheduler["versions"], **{worker: found["versions"] for worker, found in seen.items()}}
+    mismatch = version_mismatch(probe(cwd, CHECKED_PACKAGES)["versions"], theirs)
     if mismatch is not None:
         raise refuse(mismatch)
-    blind = sorted(worker for worker, sees in seen.items() if not sees)
+    blind = sorted(worker for worker, found in seen.items() if not found["cwd"])
     if blind:
         raise refuse(f"the worker{'s' if len(blind) > 1 else ''} {', '.join(blind)} cannot see this folder "
                      f"({cwd}); a cluster's workers need the same paths as this machine (shared storage)")
+
+
+def stop_tasks(client: Any, futures: list[Any]) -> list[Any]:
+    """Stop a run's ``futures``: none is started any more; those a worker holds get
+    :data:`GRACE_SECONDS` to finish (a running task cannot be stopped from here, and would write
+    after the run's clean-up), then every one left is cancelled. What the finished ones returned.
+    (Polled: ``distributed.wait`` needs a default client, which a run does not set.)"""
+    finished = []
+    try:
+        pending = [future for future in futures if not future.done()]
+        held = {key for keys in client.processing().values() for key in keys}
+        client.cancel([future for future in pending if future.key not in held])
+        finishing = [future for future in pending if future.key in held]
+        deadline = time.monotonic() + GRACE_SECONDS
+        while any(not future.done() for future in finishing) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        finished = [future.result() for future in finishing if future.status == "finished"]
+    except Exception:  # noqa: BLE001 - the cluster went away meanwhile: nothing left to wait for
+        pass
+    with contextlib.suppress(Exception):
+        client.cancel(futures, force=True)
+    return finished
 
 
 def run_on_cluster(job: Job, emit: Callable[[Outcome], None], progress: ProgressBar, *, address: str) -> None:
@@ -434,25 +480,9 @@ class ClusterRun:
                 self._discard(outcome)
 
     def _wind_down(self) -> None:
-        """Interrupted: nothing more is started; the tasks running now get :data:`GRACE_SECONDS` to
-        finish (a running task cannot be stopped from here, and would leave its temporary files
-        after the run's sweep), then every task left is cancelled."""
-        client, futures = self.client, self.futures
-        try:
-            running = {key for keys in client.processing().values() for key in keys}
-            client.cancel([future for key, future in futures.items() if key not in running])
-            finishing = [future for key, future in futures.items() if key in running]
-            deadline = time.monotonic() + GRACE_SECONDS
-            # Polled: distributed.wait needs a default client, which a run does not set.
-            while any(not future.done() for future in finishing) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            for future in finishing:
-                if future.status == "finished":
-                    self._discard(future.result())
-        except Exception:  # noqa: BLE001 - the cluster went away meanwhile: nothing left to wait for
-            pass
-        with contextlib.suppress(Exception):
-            client.cancel(list(futures.values()), force=True)
+        """Interrupted: see :func:`stop_tasks`; outputs staged by tasks that finished meanwhile go."""
+        for result in stop_tasks(self.client, list(self.futures.values())):
+            self._discard(result)
 
     def _bands(self, position: int, job_future: Any, context: TaskContext) -> Outcome | None:
         """Input ``position`` done as tasks of bands of rows (cli/cluster_bands.py), when it is a
@@ -498,7 +528,12 @@ class ClusterRun:
         from ..errors import ConvcliError
 
         outcome = Outcome(position)
-        if isinstance(error, KilledWorker):
+        fault = environment_fault(error)
+        if fault is not None:  # out of memory, a full disk... on a worker: as run_one says it
+            from ..errors import EnvironmentFault
+
+            record_failure(outcome, self.job.inputs[position], EnvironmentFault(fault), started)
+        elif isinstance(error, KilledWorker):
             died = RuntimeError("every worker process that started it died (killed by a signal, out of memory, "
                                 "or crashed)")
             record_failure(outcome, self.job.inputs[position], died, started)

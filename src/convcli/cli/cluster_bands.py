@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .cluster import GRACE_SECONDS, TaskContext, on_worker
+from .cluster import TaskContext, on_worker, stop_tasks
 from .one_input import Job, Outcome
 
 
@@ -92,7 +92,7 @@ def run_bands_on_cluster(job: Job, position: int, *, client: Any, job_future: An
     client : distributed.Client
         The cluster's.
     job_future : distributed.Future
-        ``job`` scattered to the workers, as the cluster run sends it (without its inputs: each
+        ``job`` on the workers (a task's result), as the cluster run sends it (without its inputs: each
         task carries its own; :func:`run_band_task` is given it).
     context : TaskContext
         The run's working folder and owner mark; with ``stage``, the store is left staged
@@ -171,7 +171,7 @@ def run_bands_on_cluster(job: Job, position: int, *, client: Any, job_future: An
         else:
             folder.commit()
     except BaseException:
-        _stop(client, futures)
+        stop_tasks(client, futures)
         folder.abort()
         raise
     from .streamed import _entry
@@ -218,26 +218,6 @@ def _run_tasks(client: Any, job_future: Any, context: TaskContext, position: int
         if on_band is not None:
             on_band(done, height)
     return results
-
-
-def _stop(client: Any, futures: list[Any]) -> None:
-    """After a failure: the tasks not started are cancelled, those running get
-    :data:`~convcli.cli.cluster.GRACE_SECONDS` to finish (a running task cannot be stopped, and
-    would write into the store being removed), then every task left is cancelled. (Polled:
-    ``distributed.wait`` works only with the default client, and the run's is not.)"""
-    import contextlib
-
-    with contextlib.suppress(Exception):
-        pending = [future for future in futures if not future.done()]
-        if not pending:
-            return
-        running = {key for keys in client.processing().values() for key in keys}
-        client.cancel([future for future in pending if future.key not in running])
-        finishing = [future for future in pending if future.key in running]
-        deadline = time.monotonic() + GRACE_SECONDS
-        while any(not future.done() for future in finishing) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        client.cancel(pending, force=True)
 
 
 #: The band plan a worker made last, by the store it fills: a worker's tasks of one input share it.

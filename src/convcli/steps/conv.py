@@ -149,13 +149,16 @@ def zero_border_change(step: Any, image: Any, *, engine: str = "auto",
         return None
     change = np.concatenate(changes)
     change = change[np.isfinite(change)]
-    if not change.size or float(change.mean()) < VISIBLE_BORDER_CHANGE * full_scale:
+    if not change.size:
         return None
-    # To 6 significant digits: the strips are filtered by whichever engine `auto` picks in this process
-    # (NumPy before OpenCV is imported), whose float results may differ in the last bits, and the
-    # report must not depend on which files a process did before (a cluster's workers, --jobs).
-    return {"mean": tidy(float(f"{float(change.mean()):.6g}")), "max": tidy(float(f"{float(change.max()):.6g}")),
-            "outputs": int(change.size)}
+    # To 7 significant digits, and held to the line so: the strips are filtered by whichever engine
+    # `auto` picks in this process (NumPy before OpenCV is imported), whose float results may differ
+    # in the last bits, and the report must not depend on which files a process did before (a
+    # cluster's workers).
+    mean, largest = (float(f"{float(value):.7g}") for value in (change.mean(), change.max()))
+    if mean < VISIBLE_BORDER_CHANGE * full_scale:
+        return None
+    return {"mean": tidy(mean), "max": tidy(largest), "outputs": int(change.size)}
 
 
 def note_zero_border(step: Any, record: dict, colour: Any, running: Any) -> None:
