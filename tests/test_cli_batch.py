@@ -341,6 +341,26 @@ main()
 """
 
 
+def signal_when(process, ready, signum, *, whole_group, seconds):
+    """Send ``signum`` to ``process`` (started in a session of its own; to its whole group with
+    ``whole_group``, as a terminal's Ctrl-C) once ``ready()``, and wait for it to end; its standard
+    error. Whatever happens, nothing of it is left running."""
+    try:
+        deadline = time.monotonic() + seconds
+        while not ready():
+            assert time.monotonic() < deadline and process.poll() is None, "the writes never started"
+            time.sleep(0.02)
+        if whole_group:
+            os.killpg(process.pid, signum)
+        else:
+            process.send_signal(signum)
+        return process.communicate(timeout=seconds)[1]
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers fork; /proc names the files")
 @pytest.mark.parametrize("jobs,signum,whole_group,code", [
     (2, signal.SIGTERM, False, 143),
@@ -354,20 +374,8 @@ def test_signal_removes_every_temporary_and_keeps_finished_outputs(tmp_path, job
                       script=tmp_path / "slow_writes.py", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                       start_new_session=True)
     out = tmp_path / "out"
-    try:
-        deadline = time.monotonic() + 30
-        while not ((out / "img00.png").exists() and len(leftovers(out)) >= jobs):
-            assert time.monotonic() < deadline and process.poll() is None, "the writes never started"
-            time.sleep(0.02)
-        if whole_group:
-            os.killpg(process.pid, signum)
-        else:
-            process.send_signal(signum)
-        _, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
+    stderr = signal_when(process, lambda: (out / "img00.png").exists() and len(leftovers(out)) >= jobs,
+                         signum, whole_group=whole_group, seconds=30)
     assert process.returncode == code, stderr.decode()
     assert b"Traceback" not in stderr
     assert leftovers(out) == [] and os.listdir(out) == ["img00.png"]

@@ -19,7 +19,7 @@ from PIL import Image
 
 from convcli.cli import cluster
 
-from test_cli_batch import convcli, leftovers, make_batch, untimed
+from test_cli_batch import convcli, leftovers, make_batch, signal_when, untimed
 
 
 @pytest.fixture
@@ -269,20 +269,8 @@ def test_a_signal_stops_the_run_and_its_local_cluster_leaving_no_temporary(tmp_p
                       script=tmp_path / "slow_writes.py", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                       start_new_session=True)
     out = tmp_path / "out"
-    try:
-        deadline = time.monotonic() + 60
-        while len(leftovers(out)) < 2:  # both workers hang in a write
-            assert time.monotonic() < deadline and process.poll() is None, "the writes never started"
-            time.sleep(0.02)
-        if whole_group:
-            os.killpg(process.pid, signum)
-        else:
-            process.send_signal(signum)
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
+    # once both workers hang in a write
+    stderr = signal_when(process, lambda: len(leftovers(out)) >= 2, signum, whole_group=whole_group, seconds=60)
     assert process.returncode == code, stderr.decode()
     assert b"Traceback" not in stderr
     written = sorted(os.listdir(out))

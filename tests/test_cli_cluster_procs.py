@@ -111,6 +111,25 @@ def same_runs(spread, local):
     assert spread == local
 
 
+def started_by(notes):
+    """What the RECORD preload noted: {input position: the pids of the processes that started it}."""
+    found = {}
+    for note in os.listdir(notes):
+        pid, position = map(int, note.split("-"))
+        found.setdefault(position, set()).add(pid)
+    return found
+
+
+def start_run(tmp_path, cluster, count, kernel):
+    """``count`` files in in/, done with --jobs 1 into local/, then started on ``cluster`` into
+    spread/ (with a report): the running process."""
+    make_batch(tmp_path / "in", count=count, broken=False)
+    reference = convcli("filter", "in", "-k", kernel, "-O", "local", "--jobs", "1", cwd=tmp_path)
+    assert reference.returncode == 0
+    return convcli("filter", "in", "-k", kernel, "-O", "spread", "--report", "spread.json",
+                   "--scheduler", cluster.address, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
 def run_both(tmp_path, address, *args, inputs=("in",)):
     """Run ``args`` with --jobs 1 and on the cluster (outputs in local/ and spread/): for each, the
     exit code, standard error, the untimed report and the output files' bytes."""
@@ -134,10 +153,7 @@ def test_a_200_file_batch_on_two_real_workers_is_the_jobs_1_run(tmp_path, record
     assert local[0] == 1 and local[1].count("convcli: error:") == 3 and len(local[3]) == 197
     assert (local[2]["ok"], local[2]["failed"]) == (197, 3)
     # Every file was done by the workers' processes, both of them, none by the client.
-    done_by = {}
-    for note in os.listdir(notes):
-        pid, position = map(int, note.split("-"))
-        done_by.setdefault(position, set()).add(pid)
+    done_by = started_by(notes)
     workers = {worker.worker_pid for worker in cluster.workers}
     assert set(done_by) == set(range(200))
     assert set().union(*done_by.values()) == workers and len(workers) == 2
@@ -169,11 +185,7 @@ def test_a_worker_killed_mid_run_its_files_are_done_again_elsewhere(tmp_path, da
     record = json.loads(preload(tmp_path, "record", RECORD, folder=str(notes))["DASK_DISTRIBUTED__WORKER__PRELOAD"])
     env = {"DASK_DISTRIBUTED__WORKER__PRELOAD": json.dumps(slow + record)}
     cluster = dask_processes(2, worker_env=[env, env])
-    make_batch(tmp_path / "in", count=200, broken=False)
-    reference = convcli("filter", "in", "-k", "gaussian5", "-O", "local", "--jobs", "1", cwd=tmp_path)
-    assert reference.returncode == 0
-    process = convcli("filter", "in", "-k", "gaussian5", "-O", "spread", "--report", "spread.json",
-                      "--scheduler", cluster.address, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = start_run(tmp_path, cluster, 200, "gaussian5")
     deadline = time.monotonic() + 60
     while not (tmp_path / "spread").is_dir() or len(os.listdir(tmp_path / "spread")) < 40:
         assert time.monotonic() < deadline and process.poll() is None, "the run ended before the kill"
@@ -190,22 +202,15 @@ def test_a_worker_killed_mid_run_its_files_are_done_again_elsewhere(tmp_path, da
         assert (tmp_path / "spread" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
     assert len(os.listdir(tmp_path / "spread")) == 200
     # The file the killed worker was doing was started again by the other one: counted once above.
-    started_by = {}
-    for note in os.listdir(notes):
-        pid, position = map(int, note.split("-"))
-        started_by.setdefault(position, set()).add(pid)
-    assert set(started_by) == set(range(200))
-    assert any(len(pids) == 2 for pids in started_by.values())
+    started = started_by(notes)
+    assert set(started) == set(range(200))
+    assert any(len(pids) == 2 for pids in started.values())
 
 
 def test_a_worker_crashing_mid_write_leaves_no_temporary_file(tmp_path, dask_processes):
     env = preload(tmp_path, "hang", HANG_ONCE, marker=str(tmp_path / "hung-once"))
     cluster = dask_processes(2, worker_env=[env, env])
-    make_batch(tmp_path / "in", count=12, broken=False)
-    reference = convcli("filter", "in", "-k", "box3", "-O", "local", "--jobs", "1", cwd=tmp_path)
-    assert reference.returncode == 0
-    process = convcli("filter", "in", "-k", "box3", "-O", "spread", "--report", "spread.json",
-                      "--scheduler", cluster.address, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = start_run(tmp_path, cluster, 12, "box3")
     deadline = time.monotonic() + 60
     while True:  # the worker process writing img05.png's temporary file, hanging before its rename
         writer = [(index, worker.worker_pid) for index, worker in enumerate(cluster.workers)
