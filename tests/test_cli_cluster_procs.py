@@ -419,3 +419,19 @@ def test_inputs_held_back_for_input_order_are_all_done(tmp_path, recorded, run, 
     assert again.exit_code == 0, again.stderr
     report = json.loads(again.stdout)
     assert (report["ok"], report["up_to_date"], report["skipped"]) == (2, 28, 0)
+
+
+def test_a_cluster_left_without_workers_stops_the_run_in_one_line(tmp_path, dask_processes):
+    env = preload(tmp_path, "slow", SLOW, seconds=0.2)
+    cluster = dask_processes(1, worker_env=[env])
+    process = start_run(tmp_path, cluster, 40, "box3")
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "spread").is_dir() or len(os.listdir(tmp_path / "spread")) < 3:
+        assert time.monotonic() < deadline and process.poll() is None, "the run ended before the kill"
+        time.sleep(0.01)
+    cluster.kill_worker(0)  # the only one: the tasks left would wait for a worker for ever
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1
+    [line] = stderr.decode().splitlines()
+    assert re.fullmatch(rf"Error: lost every worker of {cluster.address}; \d+ files not done", line)
+    assert leftovers(tmp_path / "spread") == []

@@ -374,6 +374,7 @@ class ClusterRun:
     stop_after: int = -1       # --fail-fast: the first failed position (set in run)
     inflight: dict[str, int] = field(default_factory=dict)  # task key → position
     futures: dict[str, Any] = field(default_factory=dict)
+    workers_gone: bool = False  # the cluster had no worker for WORKERS_SECONDS (_watch_workers)
 
     def run(self) -> None:
         from collections import deque
@@ -395,7 +396,7 @@ class ClusterRun:
         with warnings.catch_warnings():  # Dask's "large object in the graph" (a model's weights)
             warnings.simplefilter("ignore")
             job_future = client.submit(_the_job, shipped, key=f"convcli-job-{run_id}", pure=False)
-        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        workers = max(1, sum(client.nthreads().values()))  # worker threads, each a task at a time
         # Tasks sent ahead: enough to keep every worker busy; under --fail-fast few, since those
         # sent before a failure is known are done for nothing.
         window = (2 if job.options.fail_fast else WINDOW) * workers
@@ -440,6 +441,9 @@ class ClusterRun:
                     completed.add(future)
             self._flush()
 
+        stop_watching = threading.Event()
+        threading.Thread(target=self._watch_workers, args=(stop_watching,), name="convcli-workers-watch",
+                         daemon=True).start()
         try:
             while True:
                 suspects = []  # inputs whose workers died under them (KilledWorker): maybe not their fault
@@ -474,6 +478,7 @@ class ClusterRun:
                     break
             self.progress.tick(self.done)
         finally:
+            stop_watching.set()
             if self.futures:  # interrupted
                 self._wind_down()
             for outcome in self.buffer.values():  # finished, never emitted: their staged files go
@@ -517,8 +522,29 @@ class ClusterRun:
         return self._failure(position, result[1], time.perf_counter())
 
     def _lost(self) -> click.ClickException:
-        return click.ClickException(f"lost the Dask scheduler at {self.address}; "
-                                    f"{len(self.job.inputs) - self.done} files not done")
+        what = "every worker of" if self.workers_gone else "the Dask scheduler at"
+        return click.ClickException(f"lost {what} {self.address}; {len(self.job.inputs) - self.done} files not done")
+
+    def _watch_workers(self, stop: threading.Event) -> None:
+        """On a thread of its own: when the cluster has had no worker for :data:`WORKERS_SECONDS`,
+        the tasks would wait for ever; they are cancelled, and the run stops (:meth:`_lost`)."""
+        since = None
+        while not stop.wait(0.5):
+            try:
+                workers = self.client.nthreads()
+            except Exception:  # noqa: BLE001 - the scheduler itself is gone: the futures say so
+                return
+            if workers:
+                since = None
+                continue
+            since = time.monotonic() if since is None else since
+            if time.monotonic() - since >= WORKERS_SECONDS:
+                self.workers_gone = True
+                for _ in range(10):  # the main thread may change the dict meanwhile
+                    with contextlib.suppress(Exception):
+                        self.client.cancel(list(self.futures.values()), force=True)
+                        return
+                return
 
     def _failure(self, position: int, error: BaseException, started: float) -> Outcome:
         """Input ``position`` failed on the cluster, not by its own fault as a file: the task's
