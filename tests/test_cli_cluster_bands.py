@@ -3,8 +3,9 @@ the report entry equal the local streamed run's (``--band-rows R --jobs 1``); wh
 does not stream is not banded; a failing band fails the input and leaves nothing; ``--fail-fast``
 leaves the store staged.
 
-The batch's Job is taken where the local run would run an input (``batch.run_one``, patched) and
-run with :func:`run_bands_on_cluster` on the session's real scheduler and worker processes (``dask_cluster``).
+The cluster runs go through ``--scheduler`` to the session's real scheduler and worker processes
+(``dask_cluster``), in this process (click's CliRunner), so that :func:`run_bands_on_cluster` can be
+watched.
 """
 
 import json
@@ -50,37 +51,26 @@ def ship(client, job):
 
 
 @pytest.fixture
-def on_cluster(client, monkeypatch):
-    """Patch the batch loop so that each input goes to :func:`run_bands_on_cluster` first (a
-    failure recorded as run_one records it; staged stores published); ``calls`` lists, per input,
-    whether it was banded on the cluster, and ``progress`` the ``on_band`` calls."""
-    from convcli.cli.one_input import Outcome, record_failure
-    from convcli.cli.wording import error_text
-    from convcli.errors import ConvcliError
+def on_cluster(dask_cluster, monkeypatch):
+    """Runs given ``--scheduler`` go to the session's real cluster through the real client loop
+    (cli/cluster.py); :func:`run_bands_on_cluster` is watched: ``calls`` lists, per input, whether it
+    was banded on the cluster (or failed trying), and ``progress`` its ``on_band`` calls."""
+    from convcli.cli import cluster_bands
 
-    real = batch.run_one
-    state = {"calls": [], "progress": [], "stage": False, "real": real}
+    real = cluster_bands.run_bands_on_cluster
+    state = {"calls": [], "progress": [], "address": dask_cluster.address}
 
-    def banded_first(job, position, **kwargs):
-        job_future = ship(client, job)
-        context = TaskContext(cwd=os.getcwd(), owner=run_owner(), stage=state["stage"])
-        started = time.perf_counter()
+    def watched(job, position, **kwargs):
+        kwargs["on_band"] = lambda done, total: state["progress"].append((done, total))
         try:
-            outcome = run_bands_on_cluster(job, position, client=client, job_future=job_future, context=context,
-                                           on_band=lambda done, total: state["progress"].append((done, total)))
-        except (ConvcliError, ValueError) as error:
-            outcome = Outcome(position)
-            record_failure(outcome, job.inputs[position], error, started, text=error_text(error, job.flags))
+            outcome = real(job, position, **kwargs)
+        except Exception:
             state["calls"].append(True)
-            return outcome
+            raise
         state["calls"].append(outcome is not None)
-        if outcome is None:
-            return real(job, position, **kwargs)
-        for staged in outcome.staged:
-            publish_staged(staged)
         return outcome
 
-    monkeypatch.setattr(batch, "run_one", banded_first)
+    monkeypatch.setattr(cluster_bands, "run_bands_on_cluster", watched)
     return state
 
 
@@ -96,12 +86,11 @@ def both(run, on_cluster, tmp_path, *args, out="zarr", code=0):
     results = []
     for where in ("local", "cluster"):
         output, report = f"{where}.{out}", tmp_path / f"{where}.json"
-        with pytest.MonkeyPatch.context() as patch:
-            if where == "local":
-                patch.setattr(batch, "run_one", on_cluster["real"])
-            else:
-                on_cluster["calls"].clear()
+        if where == "local":
             done = run(*args, "-o", output, "--jobs", "1", "--report", report)
+        else:
+            on_cluster["calls"].clear()
+            done = run(*args, "-o", output, "--scheduler", on_cluster["address"], "--report", report)
         assert done.exit_code == code, done.output
         path = tmp_path / output
         files = store_files(path) if path.is_dir() else (path.read_bytes() if path.exists() else None)
@@ -210,8 +199,9 @@ def test_what_is_not_a_banded_zarr_job_is_left_to_the_file_task(run, on_cluster,
 
 def test_a_dry_run_is_not_banded(run, on_cluster, tmp_path):
     zarr_input(tmp_path, ramp((300, 100), "uint8"))
-    done = run("filter", "in.zarr", "-k", "box3", "--band-rows", "64", "-o", "out.zarr", "--dry-run", "--jobs", "1")
-    assert done.exit_code == 0 and on_cluster["calls"] == [False]
+    done = run("filter", "in.zarr", "-k", "box3", "--band-rows", "64", "-o", "out.zarr", "--dry-run",
+               "--scheduler", on_cluster["address"])
+    assert done.exit_code == 0 and on_cluster["calls"] == []  # headers are read here: no task at all
     assert not (tmp_path / "out.zarr").exists()
 
 
