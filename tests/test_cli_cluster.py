@@ -305,3 +305,23 @@ def _processes_of_session(session):
             if int(fields[3]) == session and fields[0] != "Z":
                 alive.append(int(entry))
     return alive
+
+
+def test_an_explicit_jobs_wins_over_the_environments_scheduler(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("CONVCLI_SCHEDULER", f"tcp://127.0.0.1:{free_port()}")  # nothing there
+    make_batch(tmp_path / "in", count=3, broken=False)
+    result = run("filter", "in", "-k", "box3", "-O", "out", "--jobs", "1")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(os.listdir(tmp_path / "out")) == ["img00.png", "img01.png", "img02.png"]
+
+
+def test_an_empty_scheduler_is_this_machine(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("CONVCLI_SCHEDULER", "")
+    make_batch(tmp_path / "in", count=2, broken=False)
+    assert run("filter", "in", "-k", "box3", "-O", "out", "--jobs", "1").exit_code == 0
+    assert len(os.listdir(tmp_path / "out")) == 2
+
+
+def test_a_bad_local_count_is_refused_also_in_a_dry_run(run, tmp_path):
+    line = refused(run, tmp_path, "--scheduler", "local:two", "--dry-run", usage=True)
+    assert "local:N" in line and "'two'" in line

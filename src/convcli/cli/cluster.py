@@ -36,10 +36,9 @@ import click
 
 from .faults import environment_fault
 from .one_input import Job, Outcome, record_failure, run_one
+from .options import local_workers
 from .progress import ProgressBar
 
-#: ``--scheduler local:N``: a LocalCluster of N worker processes started for this run.
-LOCAL_PREFIX = "local:"
 #: How long the scheduler has to answer before a run gives up on it (seconds).
 CONNECT_SECONDS = 5.0
 #: How long a run waits for a scheduler with no worker to get one (seconds).
@@ -226,17 +225,6 @@ def scheduler_unreachable(address: str, seconds: float | None = None) -> str | N
     return None
 
 
-def _local_workers(address: str) -> int | None:
-    """N of ``local:N``, None for another address; a bad N is a usage error."""
-    if not address.startswith(LOCAL_PREFIX):
-        return None
-    count = address[len(LOCAL_PREFIX):]
-    if not count.isdigit() or int(count) < 1:
-        raise click.UsageError(f"--scheduler local:N starts N local worker processes; N must be a whole number "
-                               f"of at least 1, got {count!r}")
-    return int(count)
-
-
 @contextlib.contextmanager
 def connect(address: str) -> Iterator[Any]:
     """A ``distributed.Client`` of the cluster at ``address`` (``local:N``: a LocalCluster of N
@@ -250,7 +238,7 @@ def connect(address: str) -> Iterator[Any]:
         failure.exit_code = 2
         return failure
 
-    workers = _local_workers(address)
+    workers = local_workers(address)
     try:
         import distributed
     except ImportError:

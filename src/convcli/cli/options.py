@@ -296,7 +296,8 @@ output_options = _compose(
     click.option("--scheduler", default=None, metavar="ADDRESS", envvar="CONVCLI_SCHEDULER",
                  help="Run each input as a task on the Dask cluster whose scheduler is at ADDRESS "
                  "(tcp://HOST:8786; local:N starts N local worker processes for this run); the workers must "
-                 "see the same paths. Needs pip install \"convcli[cluster]\"; also CONVCLI_SCHEDULER."),
+                 "see the same paths. Needs pip install \"convcli[cluster]\"; also CONVCLI_SCHEDULER (which an "
+                 "explicit --jobs overrides; empty: this machine)."),
     # The limits (images.Limits), each checked before decoding; defaults are images.DEFAULT_MAX_*.
     click.option("--max-pixels", type=click.IntRange(min=1), default=None, metavar="N",
                  help="Refuse images with more pixels than this (default 178,956,970, Pillow's hard limit)."),
@@ -320,6 +321,25 @@ output_options = _compose(
                  f"--color always): as convcli show does, a grid of its values when it has at most {SHOW_MAX_CELLS} "
                  "cells a side, else a half-block preview."),
 )
+
+
+#: ``--scheduler local:N``: a LocalCluster of N worker processes started for the run (cli/cluster.py).
+LOCAL_SCHEDULER = "local:"
+
+
+def local_workers(address: str) -> int | None:
+    """N of ``--scheduler local:N``, None for another address; a bad N is a usage error.
+
+    >>> local_workers("local:3"), local_workers("tcp://10.0.0.1:8786")
+    (3, None)
+    """
+    if not address.startswith(LOCAL_SCHEDULER):
+        return None
+    count = address[len(LOCAL_SCHEDULER):]
+    if not count.isdigit() or int(count) < 1:
+        raise click.UsageError(f"--scheduler local:N starts N local worker processes; N must be a whole number "
+                               f"of at least 1, got {count!r}")
+    return int(count)
 
 
 @dataclass
@@ -435,8 +455,15 @@ class OutputOptions:
                     "-o - writes no file: give -o PATH or -O DIR" if options.output == "-" else
                     "--split's channel files are known only once the input is read: drop one of them"))
         if options.scheduler is not None and options.jobs is not None:
-            raise click.UsageError("--jobs sets this machine's worker processes and --scheduler sends the work to a "
-                                   "Dask cluster's; give one of them")
+            ctx = click.get_current_context(silent=True)
+            source = ctx.get_parameter_source("scheduler") if ctx is not None else None
+            if source is click.core.ParameterSource.ENVIRONMENT:  # --jobs given here wins over CONVCLI_SCHEDULER
+                options.scheduler = None
+            else:
+                raise click.UsageError("--jobs sets this machine's worker processes and --scheduler sends the work "
+                                       "to a Dask cluster's; give one of them")
+        if options.scheduler is not None:
+            local_workers(options.scheduler)  # checked before any work, also when no cluster is needed
         if output_required and options.output is None and options.output_dir is None and not options.dry_run:
             raise click.UsageError("no output: give -o PATH, -O DIR, or --dry-run to see the shapes")
         return options
