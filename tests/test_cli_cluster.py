@@ -1,7 +1,7 @@
 """Batches on a Dask cluster (``--scheduler``, cli/cluster.py): the one-line refusals before any
-work, and runs through ``--scheduler local:N`` compared with ``--jobs 1`` (outputs byte for byte,
-the report, standard error, exit codes). Runs against real ``dask scheduler``/``dask worker``
-processes are in tests/test_cli_cluster_procs.py.
+work, and runs through ``--scheduler local:N`` and the session's real scheduler and workers
+(``dask_cluster``) compared with ``--jobs 1`` (outputs byte for byte, the report, standard error,
+exit codes). Faults with real processes are in tests/test_cli_cluster_procs.py.
 """
 
 import json
@@ -194,22 +194,23 @@ def test_local_cluster_run_is_the_in_process_run(tmp_path, extra):
         assert len(spread[3]) == 22  # img10 and img20 are broken (img30 is beyond 24)
 
 
-def test_local_cluster_update_and_no_clobber(tmp_path):
+def test_update_and_no_clobber_on_a_cluster(tmp_path, dask_cluster):
+    address = dask_cluster.address  # the session's real processes: a local:N run starts its own each time
     make_batch(tmp_path / "in", count=6, broken=False)
-    first = convcli("filter", "in", "-k", "box3", "-O", "out", "--scheduler", "local:1", cwd=tmp_path)
+    first = convcli("filter", "in", "-k", "box3", "-O", "out", "--scheduler", address, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     times = {name: os.stat(tmp_path / "out" / name).st_mtime_ns for name in os.listdir(tmp_path / "out")}
-    again = convcli("filter", "in", "-k", "box3", "-O", "out", "--scheduler", "local:1", "--update", "--json",
+    again = convcli("filter", "in", "-k", "box3", "-O", "out", "--scheduler", address, "--update", "--json",
                     cwd=tmp_path)
     assert again.returncode == 0 and json.loads(again.stdout)["up_to_date"] == 6
     assert times == {name: os.stat(tmp_path / "out" / name).st_mtime_ns for name in os.listdir(tmp_path / "out")}
-    refused = convcli("filter", "in", "-k", "box3", "-O", "out", "--scheduler", "local:1", "--no-clobber",
+    refused = convcli("filter", "in", "-k", "box3", "-O", "out", "--scheduler", address, "--no-clobber",
                       cwd=tmp_path)
     assert refused.returncode == 1 and refused.stderr.count("exists") == 6
     assert leftovers(tmp_path / "out") == []
 
 
-def test_a_pipeline_with_weights_and_printed_values_run_on_the_cluster(tmp_path):
+def test_a_pipeline_with_weights_and_printed_values_run_on_the_cluster(tmp_path, dask_cluster):
     # The job's closures (a pipeline's steps with their weights, global pooling's printed values)
     # travel to the workers; the values still print here, in input order.
     Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8)).save(tmp_path / "a.png")
@@ -218,8 +219,8 @@ def test_a_pipeline_with_weights_and_printed_values_run_on_the_cluster(tmp_path)
     (tmp_path / "net.yaml").write_text("steps:\n  - conv2d: {weights: w.npy, activation: relu}\n")
     for args in (("pipeline", "net.yaml", "a.png", "b.png", "-O", "{}"), ("pool", "a.png", "b.png", "--global")):
         runs = {}
-        for where in (("--jobs", "1"), ("--scheduler", "local:2")):
-            out = "o" + where[1].replace(":", "")
+        for where in (("--jobs", "1"), ("--scheduler", dask_cluster.address)):
+            out = "o" + where[0].strip("-")
             command = [a.format(out) for a in args]
             done = convcli(*command, *where, cwd=tmp_path)
             assert done.returncode == 0, done.stderr
@@ -229,17 +230,18 @@ def test_a_pipeline_with_weights_and_printed_values_run_on_the_cluster(tmp_path)
         assert runs["--jobs"] == runs["--scheduler"]
     expected = np.arange(64).reshape(8, 8)[:-1, :-1] + np.arange(64).reshape(8, 8)[1:, 1:]
     expected = expected + np.arange(64).reshape(8, 8)[:-1, 1:] + np.arange(64).reshape(8, 8)[1:, :-1]
-    assert np.array_equal(np.asarray(Image.open(tmp_path / "olocal2" / "a.png")), np.clip(expected, 0, 255))
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "oscheduler" / "a.png")), np.clip(expected, 0, 255))
 
 
-def test_progress_bar_follows_the_tasks_on_a_terminal(tmp_path):
+def test_progress_bar_follows_the_tasks_on_a_terminal(tmp_path, dask_cluster):
     from test_cli_batch import BAR, _on_a_terminal
 
     make_batch(tmp_path / "in", count=35)
     code, shown = _on_a_terminal(tmp_path, "filter", "in", "-k", "box3", "-O", "out", "--scheduler", "local:2")
     assert code == 1 and BAR in shown and "/35" in shown and "files" in shown
     assert shown.count("convcli: error:") == 3 and "Traceback" not in shown
-    code, shown = _on_a_terminal(tmp_path, "-q", "filter", "in", "-k", "box3", "-O", "out2", "--scheduler", "local:2")
+    code, shown = _on_a_terminal(tmp_path, "-q", "filter", "in", "-k", "box3", "-O", "out2", "--scheduler",
+                                 dask_cluster.address)
     assert code == 1 and BAR not in shown and shown.count("convcli: error:") == 3
 
 
