@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from convcli.cli import cluster
+from convcli.cli import cluster, cluster_connect
 
 from test_cli_batch import convcli, leftovers, make_batch, signal_when, untimed
 
@@ -104,7 +104,7 @@ def test_a_silent_listener_is_given_up_on_in_time(run, tmp_path, listener, monke
     # Dask's own Client would wait for ever on a port that accepts and never speaks.
     held = []
     address = listener(held.append)
-    monkeypatch.setattr(cluster, "CONNECT_SECONDS", 0.5)
+    monkeypatch.setattr(cluster_connect, "CONNECT_SECONDS", 0.5)
     line = refused(run, tmp_path, "--scheduler", address)
     assert line.endswith("no answer from a Dask scheduler within 0.5 s")
 
@@ -141,10 +141,10 @@ def test_version_mismatch_names_each_package_and_process():
         "tcp://10.0.0.2:1": {"python": "3.12", "numpy": "2.4.6", "convcli": "0.0.9", "zarr": None},
         "tcp://10.0.0.3:1": {"python": "3.12", "numpy": "2.4.6", "convcli": "0.1.0", "zarr": "3.1.6"},
     }
-    assert cluster.version_mismatch(mine, theirs) == (
+    assert cluster_connect.version_mismatch(mine, theirs) == (
         "the cluster runs other versions: python 3.11 here, 3.12 on tcp://10.0.0.2:1, tcp://10.0.0.3:1; "
         "convcli 0.1.0 here, 0.0.9 on tcp://10.0.0.2:1; zarr 3.1.6 here, none on tcp://10.0.0.2:1")
-    assert cluster.version_mismatch(mine, {"w": dict(mine)}) is None
+    assert cluster_connect.version_mismatch(mine, {"w": dict(mine)}) is None
 
 
 def test_a_task_works_in_the_clients_folder_and_names_temporaries_as_its(tmp_path, monkeypatch):

@@ -307,10 +307,10 @@ def test_a_workers_address_is_not_the_schedulers(tmp_path, recorded, run):
 
 
 def test_a_scheduler_without_workers_is_one_line(tmp_path, dask_processes, run, monkeypatch):
-    from convcli.cli import cluster as cluster_module
+    from convcli.cli import cluster_connect
 
     cluster = dask_processes(0)
-    monkeypatch.setattr(cluster_module, "WORKERS_SECONDS", 0.5)
+    monkeypatch.setattr(cluster_connect, "WORKERS_SECONDS", 0.5)
     make_batch(tmp_path / "in", count=2, broken=False)
     result = run("filter", "in", "-k", "box3", "-O", "out", "--scheduler", cluster.address)
     assert result.exit_code == 2
